@@ -1,0 +1,3 @@
+"""aiguard: know where external-model output enters your repositories."""
+
+__version__ = "0.1.0"

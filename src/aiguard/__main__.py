@@ -1,0 +1,3 @@
+from aiguard.main import main
+
+raise SystemExit(main())

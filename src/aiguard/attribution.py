@@ -1,0 +1,201 @@
+"""Which added lines of a file derive from recorded model output. Pure: no I/O.
+
+The query side hashes every k-gram that touches an added line (the ledger side
+only kept winnowed ones), looks them up, and per record keeps the longest chain
+of hits that is in order on both sides. A record counts when its chain covers
+enough tokens; covered tokens are then projected onto lines. The whole staged
+file is tokenised, not the hunk text, so a hunk that starts inside a docstring
+tokenises correctly (matching.md section 2).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter, defaultdict
+from typing import Callable, Iterable, Mapping, NamedTuple
+
+from aiguard.fingerprint import (
+    PARAMS,
+    RAW,
+    STREAMS,
+    Hasher,
+    guess_syntax,
+    low_complexity,
+    syntax_for_path,
+    tokenize,
+)
+
+# A fingerprint found in more records than this is common code, not evidence
+# (MOSS's -m option; matching.md uses 20).
+DF_CAP = 20
+# A line is attributed when at least this share of its tokens is covered.
+LINE_SHARE = 0.5
+
+# lookup(stream, hashes) -> {hash: [(record_id, position), ...]}
+Lookup = Callable[[int, list[int]], Mapping[int, list[tuple[int, int]]]]
+
+
+class RecordInfo(NamedTuple):
+    tool: str
+    model: str
+    source: str
+    tokens: int  # significant tokens in the recorded text
+
+
+class Range(NamedTuple):
+    start: int  # 1-based, inclusive, in the new version of the file
+    end: int
+    record: int
+
+
+def attribute_text(
+    text: str,
+    added_lines: Iterable[int],
+    hasher: Hasher,
+    lookup: Lookup,
+    record_tokens: Callable[[Iterable[int]], Mapping[int, int]],
+    path: str | None = None,
+) -> dict[int, int]:
+    """Map the added lines (1-based) of `text` that derive from a record to that record's id."""
+    added = {line - 1 for line in added_lines}
+    if not added:
+        return {}
+    syntax = syntax_for_path(path) or guess_syntax(text)
+    parsed = tokenize(text, syntax)
+    tokens = parsed.tokens
+    touching = [i for i, t in enumerate(tokens) if any(line in added for line in range(t.first_line, t.last_line + 1))]
+    if not touching:
+        return _fill_tokenless({}, added, set(), parsed.line_count)
+
+    chains: list[tuple[int, int, int, set[int]]] = []  # (stream, covered, record, positions)
+    for stream in STREAMS:
+        k, w, min_tokens = PARAMS[stream]
+        n_grams = len(tokens) - k + 1
+        if n_grams <= 0:
+            continue
+        starts: set[int] = set()
+        for i in touching:
+            starts.update(range(max(0, i - k + 1), min(i, n_grams - 1) + 1))
+        digests = hasher.token_digests(tokens, stream)
+        positions = sorted(i for i in starts if not low_complexity(digests, i, k))
+        hashes = hasher.kgram_hashes(digests, k, positions)
+        by_hash: dict[int, list[int]] = defaultdict(list)
+        for pos, value in hashes.items():
+            by_hash[value].append(pos)
+        found = lookup(stream, list(by_hash))
+        per_record: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        for value, hits in found.items():
+            if len({record for record, _ in hits}) > DF_CAP:
+                continue
+            for qpos in by_hash[value]:
+                for record, rpos in hits:
+                    per_record[record].append((qpos, rpos))
+        lengths = record_tokens(per_record) if per_record else {}
+        for record, pairs in per_record.items():
+            chain = _longest_chain(pairs)
+            if len(chain) < 2:
+                continue
+            covered = _coverage(chain, k, w, lengths.get(record, 0), len(tokens))
+            if len(covered) >= min_tokens:
+                chains.append((stream, len(covered), record, covered))
+
+    owner: dict[int, int] = {}
+    # Identifier-preserving matches first, then the longest: they are the most specific.
+    for _stream, _covered, record, covered in sorted(chains, key=lambda c: (c[0] != RAW, -c[1], c[2])):
+        for pos in covered:
+            owner.setdefault(pos, record)
+
+    line_tokens: dict[int, list[int]] = defaultdict(list)
+    for i in touching:
+        t = tokens[i]
+        for line in range(t.first_line, t.last_line + 1):
+            if line in added:
+                line_tokens[line].append(i)
+    result: dict[int, int] = {}
+    for line, idx in line_tokens.items():
+        owners = [owner[i] for i in idx if i in owner]
+        if owners and len(owners) >= LINE_SHARE * len(idx):
+            result[line] = Counter(owners).most_common(1)[0][0]
+    return _fill_tokenless(result, added, set(line_tokens), parsed.line_count)
+
+
+def _fill_tokenless(result: dict[int, int], added: set[int], with_tokens: set[int], line_count: int) -> dict[int, int]:
+    """Blank and comment-only added lines inside an attributed run belong to it."""
+    filled = dict(result)
+    for line in sorted(added - with_tokens):
+        above = line - 1
+        while above in added and above not in with_tokens:
+            above -= 1
+        below = line + 1
+        while below in added and below not in with_tokens and below < line_count:
+            below += 1
+        if above in result and below in result and above in added and below in added:
+            filled[line] = result[above]
+    return {line + 1: record for line, record in filled.items()}
+
+
+def _longest_chain(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Longest chain of hits increasing in both query and record position (LIS)."""
+    # Sort by query position, and within one query position by decreasing record
+    # position, so that a strictly increasing subsequence uses each query k-gram once.
+    pairs = sorted(set(pairs), key=lambda p: (p[0], -p[1]))
+    tails: list[int] = []  # smallest record position ending a chain of each length
+    tail_index: list[int] = []
+    previous = [-1] * len(pairs)
+    for n, (_q, r) in enumerate(pairs):
+        j = bisect.bisect_left(tails, r)
+        if j == len(tails):
+            tails.append(r)
+            tail_index.append(n)
+        else:
+            tails[j] = r
+            tail_index[j] = n
+        previous[n] = tail_index[j - 1] if j else -1
+    chain = []
+    n = tail_index[-1] if tail_index else -1
+    while n >= 0:
+        chain.append(pairs[n])
+        n = previous[n]
+    chain.reverse()
+    return chain
+
+
+def _coverage(chain: list[tuple[int, int]], k: int, w: int, record_len: int, query_len: int) -> set[int]:
+    """Query token positions covered by a chain of k-gram hits.
+
+    Winnowing keeps one k-gram in every w, so the copied run can start up to w-1
+    k-grams before the first hit of a segment and end up to w-1 after its last;
+    extend that far, but never past what the record itself holds.
+    """
+    covered: set[int] = set()
+    segment_start = 0
+    for n in range(1, len(chain) + 1):
+        if n < len(chain):
+            (q0, r0), (q1, r1) = chain[n - 1], chain[n]
+            if q1 - q0 <= w + k and r1 - r0 <= w + k:
+                continue
+        first_q, first_r = chain[segment_start]
+        last_q, last_r = chain[n - 1]
+        before = min(w - 1, first_r, first_q)
+        after = max(0, min(w - 1, record_len - (last_r + k), query_len - (last_q + k)))
+        for q, _r in chain[segment_start:n]:
+            covered.update(range(q, q + k))
+        covered.update(range(first_q - before, first_q))
+        covered.update(range(last_q + k, last_q + k + after))
+        segment_start = n
+    return covered
+
+
+def line_ranges(lines: Mapping[int, int], records: Mapping[int, RecordInfo]) -> list[Range]:
+    """Merge attributed lines into ranges of one tool, model and source."""
+    ranges: list[Range] = []
+    for line in sorted(lines):
+        record = lines[line]
+        if ranges:
+            last = ranges[-1]
+            same = records[last.record][:3] == records[record][:3]
+            if last.end == line - 1 and same:
+                ranges[-1] = last._replace(end=line)
+                continue
+        ranges.append(Range(line, line, record))
+    return ranges

@@ -1,0 +1,242 @@
+"""The `aiguard` command line (click). Each command is a thin shell over commands/."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from aiguard import __version__
+
+SOURCE_CHOICES = click.Choice(["assistant-hook", "assistant-log", "clipboard", "manual"])
+
+
+def fail(message: str, code: int = 2) -> None:
+    click.echo(f"aiguard: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="aiguard", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Know where external-model output enters your repositories.
+
+    aiguard keeps a private ledger of keyed fingerprints of what AI assistants
+    and chat services wrote, and a git hook stamps each commit with
+    `Assisted-by: TOOL:MODEL`, `AI-Lines: A/T` and a verifiable `AIGuard-Stamp`.
+    """
+
+
+@cli.command()
+@click.option("--repo", type=click.Path(file_okay=False), default=None, help="Repository (default: the current one).")
+def install(repo: str | None) -> None:
+    """Install aiguard's git hooks in a repository.
+
+    Honours core.hooksPath; a hook that was already there is kept and runs first.
+    Running it again updates the hooks. Also makes the keys if none exist.
+
+    Example: aiguard install
+    """
+    from aiguard import keys
+    from aiguard.commands import install as installer
+
+    try:
+        report = installer.install(repo)
+        keyset = keys.load(create=True)
+    except (installer.InstallError, keys.KeyUnavailable) as exc:
+        fail(str(exc))
+    for line in report:
+        click.echo(line)
+    click.echo(f"keys: {keys.location()} (stamp key {keyset.signing_key()[0]})")
+
+
+@cli.command()
+@click.option("--repo", type=click.Path(file_okay=False), default=None, help="Repository (default: the current one).")
+def uninstall(repo: str | None) -> None:
+    """Remove aiguard's git hooks, restoring any hook they had chained."""
+    from aiguard.commands import install as installer
+
+    try:
+        for line in installer.uninstall(repo):
+            click.echo(line)
+    except installer.InstallError as exc:
+        fail(str(exc))
+
+
+@cli.command()
+@click.option("--tool", help="Who wrote it: claude-code, codex, chatgpt, ... (see README).")
+@click.option("--model", help="The model, or 'unknown'.")
+@click.option("--file", "file_", metavar="PATH", help="File the output was written to, when known.")
+@click.option("--repo", metavar="DIR", help="Repository it was written into, when known.")
+@click.option("--source", type=SOURCE_CHOICES, default="manual", show_default=True, help="How it was captured.")
+@click.option("--jsonl", type=click.File("r", encoding="utf-8", errors="replace"), default=None,
+              help="Bulk: one JSON object a line (tool, model, text; optional file, repo, source, time). '-' is stdin.")
+def record(tool, model, file_, repo, source, jsonl) -> None:
+    """Record AI output (read from stdin) in the ledger, as keyed fingerprints only.
+
+    \b
+    Examples:
+      pbpaste | aiguard record --tool chatgpt --model gpt-5
+      aiguard record --tool claude-code --model claude-sonnet-4-5 --file src/x.py < snippet.py
+      aiguard record --jsonl outputs.jsonl
+    """
+    from aiguard import keys
+    from aiguard.commands import record as recorder
+    from aiguard.config import ConfigError
+    from aiguard.ledger import LedgerError
+
+    errors: list[str] = []
+    if jsonl is not None:
+        if tool or model or file_ or repo:
+            fail("--jsonl takes everything from the file; drop --tool/--model/--file/--repo")
+        entries = []
+        for item in recorder.read_jsonl(jsonl, jsonl.name):
+            (errors if isinstance(item, str) else entries).append(item)
+    else:
+        if not tool or not model:
+            fail("--tool and --model are required (or use --jsonl FILE)")
+        if sys.stdin.isatty():
+            fail("pipe the model output on stdin, e.g. `pbpaste | aiguard record --tool chatgpt --model unknown`")
+        entries = [recorder.entry_from_text(sys.stdin.buffer.read(), tool, model, source, file_, repo)]
+    try:
+        result = recorder.record(entries)
+    except (keys.KeyUnavailable, LedgerError, ConfigError) as exc:
+        fail(str(exc))
+    for reason in result.skipped:
+        click.echo(f"aiguard: skipped {reason}", err=True)
+    for error in errors:
+        click.echo(f"aiguard: {error}", err=True)
+    parts = [f"recorded {result.added}"]
+    if result.duplicates:
+        parts.append(f"{result.duplicates} already known")
+    if result.skipped:
+        parts.append(f"{len(result.skipped)} skipped")
+    if errors:
+        parts.append(f"{len(errors)} malformed")
+    click.echo(", ".join(parts))
+    if errors or (result.skipped and not result.added and not result.duplicates):
+        sys.exit(2)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.option("--stage", type=click.Choice(["prepare-commit-msg", "commit-msg"]), default="prepare-commit-msg",
+              show_default=True, help="Which git hook is running.")
+@click.argument("msgfile")
+@click.argument("source", required=False)
+@click.argument("sha", required=False)
+def stamp(stage: str, msgfile: str, source: str | None, sha: str | None) -> None:
+    """What the git hook runs: stamp the commit message file with trailers.
+
+    SOURCE and SHA are prepare-commit-msg's arguments (the pre-commit framework
+    passes them as PRE_COMMIT_COMMIT_MSG_SOURCE / PRE_COMMIT_COMMIT_OBJECT_NAME).
+    Never blocks a commit: problems are one warning line on stderr.
+    Set AIGUARD_DISABLE=1 to skip it for one command.
+    """
+    from aiguard.commands.stamp import main
+
+    sys.exit(main(["--stage", stage, msgfile, *[a for a in (source, sha) if a]]))
+
+
+@cli.command()
+@click.option("--staged", "staged", is_flag=True, help="Attribute the staged change (the default).")
+@click.argument("rev", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (see README).")
+def attribute(staged: bool, rev: str | None, as_json: bool) -> None:
+    """Show which added lines match recorded AI output; changes nothing.
+
+    \b
+    Examples:
+      aiguard attribute              # what is staged now
+      aiguard attribute HEAD --json  # what the last commit added
+    """
+    from aiguard import gitio, keys
+    from aiguard.commands import attribute as attributer
+    from aiguard.ledger import LedgerError
+
+    if staged and rev:
+        fail("give either --staged or REV, not both")
+    if not gitio.in_repo():
+        fail(f"{os.getcwd()} is not in a git repository")
+    try:
+        result = attributer.attribute(rev)
+    except (gitio.GitError, keys.KeyUnavailable, LedgerError) as exc:
+        fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        click.echo(attributer.format_text(result))
+
+
+@cli.command()
+@click.option("--repo", type=click.Path(file_okay=False), default=None, help="Repository to check the hooks of.")
+def doctor(repo: str | None) -> None:
+    """Say, line by line, what works and what does not (exit 1 if anything fails)."""
+    from aiguard.commands import doctor as doc
+
+    lines = doc.run(repo)
+    for line in lines:
+        click.echo(str(line))
+    if not all(line.ok for line in lines):
+        sys.exit(1)
+
+
+@cli.group()
+def ledger() -> None:
+    """Look after the ledger: statistics and retention."""
+
+
+@ledger.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def ledger_stats(as_json: bool) -> None:
+    """Records, fingerprints, size, and records per tool and model."""
+    from aiguard.ledger import Ledger, LedgerError
+    from aiguard import paths
+
+    try:
+        ledger_ = Ledger.open_readonly()
+    except LedgerError as exc:
+        fail(str(exc))
+    if ledger_ is None:
+        stats = {"path": str(paths.ledger_path()), "schema": 0, "records": 0, "fingerprints": 0,
+                 "oldest": None, "newest": None, "bytes": 0, "by_tool": []}
+    else:
+        with ledger_:
+            stats = ledger_.stats()
+    if as_json:
+        click.echo(json.dumps(stats, indent=2))
+        return
+    click.echo(f"ledger: {stats['path']}")
+    click.echo(f"records: {stats['records']}  fingerprints: {stats['fingerprints']}  size: {stats['bytes'] // 1024} KiB")
+    from datetime import datetime, timezone
+
+    for label in ("oldest", "newest"):
+        if stats[label]:
+            when = datetime.fromtimestamp(stats[label], timezone.utc).isoformat(timespec="seconds")
+            click.echo(f"{label}: {when}")
+    for row in stats["by_tool"]:
+        click.echo(f"  {row['tool']}:{row['model']} ({row['source']}): {row['records']}")
+
+
+@ledger.command("prune")
+@click.option("--older-than", "days", type=float, default=None,
+              help="Days to keep (default: retention-days from the config, 180).")
+def ledger_prune(days: float | None) -> None:
+    """Delete records older than the retention period."""
+    from aiguard import config
+    from aiguard.ledger import Ledger, LedgerError
+    from aiguard import paths
+
+    if not paths.ledger_path().exists():
+        click.echo("pruned 0 records (no ledger yet)")
+        return
+    try:
+        keep = days if days is not None else config.load().retention_days
+        if keep <= 0:
+            fail("--older-than must be a positive number of days")
+        with Ledger.open() as ledger_:
+            removed = ledger_.prune(keep)
+    except (LedgerError, config.ConfigError) as exc:
+        fail(str(exc))
+    click.echo(f"pruned {removed} records older than {keep:g} days")

@@ -1,0 +1,122 @@
+"""`aiguard doctor`: one line per part, saying what works and what does not."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+from aiguard import __version__, config, gitio, keys, paths
+from aiguard.commands import install
+
+
+class Line(NamedTuple):
+    ok: bool
+    part: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{'ok  ' if self.ok else 'FAIL'} {self.part}: {self.text}"
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def check_hooks(repo: str | None) -> list[Line]:
+    if not gitio.in_repo(repo):
+        return [Line(True, "hooks", "not in a git repository (run doctor inside one to check its hooks)")]
+    try:
+        hooks = install.status(repo)
+        where = install.hooks_dir(repo)
+    except Exception as exc:
+        return [Line(False, "hooks", str(exc))]
+    lines = []
+    framework = _precommit_framework(repo)
+    for name, state in hooks.items():
+        if state.startswith("aiguard"):
+            chained = " (chains the hook that was there before)" if state.endswith("+chained") else ""
+            lines.append(Line(True, f"hook {name}", f"installed in {where}{chained}"))
+        elif state == "other" and framework:
+            lines.append(Line(True, f"hook {name}", f"run by the pre-commit framework ({framework})"))
+        elif state == "not-executable":
+            lines.append(Line(False, f"hook {name}", f"{where / name} is not executable; run `aiguard install`"))
+        else:
+            lines.append(Line(False, f"hook {name}", f"not installed in {where}; run `aiguard install`"))
+    return lines
+
+
+def _precommit_framework(repo: str | None) -> str | None:
+    """The pre-commit config naming aiguard's hook ids, if this repository has one."""
+    try:
+        top = Path(gitio.toplevel(repo))
+    except gitio.GitError:
+        return None
+    conf = top / ".pre-commit-config.yaml"
+    try:
+        text = conf.read_text(errors="replace")
+    except OSError:
+        return None
+    return str(conf) if "id: aiguard" in text else None
+
+
+def check_ledger() -> list[Line]:
+    from aiguard.ledger import Ledger, LedgerError
+
+    path = paths.ledger_path()
+    home = paths.home()
+    lines = []
+    if home.exists() and sys.platform != "win32" and _mode(home) & 0o077:
+        lines.append(Line(False, "state folder", f"{home} is mode {_mode(home):o}; expected 700 (chmod 700 it)"))
+    if not path.exists():
+        lines.append(Line(True, "ledger", f"{path} does not exist yet (nothing recorded)"))
+        return lines
+    if sys.platform != "win32" and _mode(path) & 0o077:
+        lines.append(Line(False, "ledger", f"{path} is mode {_mode(path):o}; expected 600 (chmod 600 it)"))
+    try:
+        ledger = Ledger.open_readonly(path)
+        if ledger is None:
+            lines.append(Line(True, "ledger", f"{path} is empty"))
+            return lines
+        with ledger:
+            s = ledger.stats()
+        lines.append(Line(True, "ledger", f"{path}: {s['records']} records, {s['fingerprints']} fingerprints, "
+                                          f"schema {s['schema']}, {s['bytes'] // 1024} KiB"))
+    except (LedgerError, Exception) as exc:
+        lines.append(Line(False, "ledger", f"{path} cannot be read: {exc}"))
+    try:
+        retention = config.load().retention_days
+        lines.append(Line(True, "config", f"{paths.config_path()}: records are kept {retention:g} days"))
+    except config.ConfigError as exc:
+        lines.append(Line(False, "config", str(exc)))
+    return lines
+
+
+def check_keys() -> list[Line]:
+    where = keys.location()
+    env = " (AIGUARD_KEY is set and signs stamps)" if os.environ.get("AIGUARD_KEY") else ""
+    if where == "none":
+        return [Line(True, "key store", "no keys yet; `aiguard install` or the first record makes them"
+                                        + " (OS keyring if one works, else a 0600 file)")]
+    try:
+        keyset = keys.load()
+    except keys.KeyUnavailable as exc:
+        return [Line(False, "key store", str(exc))]
+    if where == "file":
+        path = paths.keyset_path()
+        if sys.platform != "win32" and _mode(path) & 0o077:
+            return [Line(False, "key store", f"{path} is mode {_mode(path):o}; expected 600 (chmod 600 it)")]
+        text = f"no usable OS keyring; keys in the fallback file {path} (mode 600)"
+    else:
+        text = "keys in the OS keyring"
+    return [Line(True, "key store", f"{text}; stamp key {keyset.signing_key()[0]}{env}")]
+
+
+def run(repo: str | None = None) -> list[Line]:
+    lines = [Line(True, "aiguard", f"{__version__} ({sys.executable}); state in {paths.home()}")]
+    lines += check_hooks(repo)
+    lines += check_ledger()
+    lines += check_keys()
+    return lines

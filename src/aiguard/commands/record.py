@@ -1,0 +1,78 @@
+"""`aiguard record`: put model output into the ledger by hand or from scripts."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from typing import IO, Iterable, Iterator
+
+from aiguard import config, keys
+from aiguard.fingerprint import Hasher
+from aiguard.ledger import SOURCES, AddResult, Entry, Ledger
+
+
+class RecordError(Exception):
+    pass
+
+
+def parse_time(value: object) -> float | None:
+    """Unix seconds, or an ISO 8601 string (a trailing Z is UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise RecordError(f"time {value!r} is not ISO 8601 or unix seconds") from None
+        if parsed.tzinfo is None:
+            parsed = parsed.astimezone()
+        return parsed.timestamp()
+    raise RecordError(f"time {value!r} is not ISO 8601 or unix seconds")
+
+
+def read_jsonl(stream: IO[str], name: str) -> Iterator[Entry | str]:
+    """Entries of a JSONL file; malformed lines come out as error strings."""
+    for number, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            if not isinstance(data, dict):
+                raise RecordError("not a JSON object")
+            missing = [k for k in ("tool", "model", "text") if not isinstance(data.get(k), str)]
+            if missing:
+                raise RecordError(f"missing or non-string {', '.join(missing)}")
+            source = data.get("source", "manual")
+            if source not in SOURCES:
+                raise RecordError(f"source {source!r} is not one of {', '.join(SOURCES)}")
+            yield Entry(
+                tool=data["tool"], model=data["model"], text=data["text"], source=source,
+                file=_opt_str(data.get("file")), repo=_repo(_opt_str(data.get("repo"))),
+                time=parse_time(data.get("time")),
+            )
+        except (json.JSONDecodeError, RecordError) as exc:
+            yield f"{name}:{number}: {exc}"
+
+
+def _opt_str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _repo(path: str | None) -> str | None:
+    return os.path.abspath(os.path.expanduser(path)) if path else None
+
+
+def record(entries: Iterable[Entry]) -> AddResult:
+    keyset = keys.load(create=True)
+    with Ledger.open() as ledger:
+        result = ledger.add(entries, Hasher(keyset.ledger_key), keyset.ledger_key, keyset.ledger_id)
+        ledger.prune_if_due(config.load().retention_days)
+    return result
+
+
+def entry_from_text(data: bytes, tool: str, model: str, source: str, file: str | None, repo: str | None) -> Entry:
+    return Entry(tool=tool, model=model, text=data.decode("utf-8", "replace"), source=source,
+                 file=file, repo=_repo(repo))

@@ -1,0 +1,271 @@
+"""`aiguard stamp MSGFILE [SOURCE [SHA]]`: the commit hook that writes the trailers.
+
+Runs as prepare-commit-msg (every commit, merge, cherry-pick and rebase pick, even
+with --no-verify) and again as commit-msg when an editor was involved.
+
+Message safety comes first: the only bytes that change are aiguard's own trailer
+group in git's final trailer block, and only after checking that git will see it
+there. Fail open: any problem leaves the message as it was, prints one line on
+stderr and lets the commit through.
+
+Keeping an aborted commit aborted: when git is about to open an editor on a
+message that has no content yet (a plain `git commit`, a template), trailers
+written now would survive the user quitting without writing, and git would
+commit them instead of aborting. So the prepare-commit-msg run leaves such a
+message alone, and the commit-msg run (after the editor) stamps it, or, when the
+user left it empty or the template untouched, takes aiguard's trailers out again
+so that git aborts as it would have.
+
+Stdlib only on this path: no click, GitPython or keyring unless the keys live in
+the OS keyring.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from aiguard import gitio, trailers
+from aiguard.trailers import Cleanup
+
+PREPARE = "prepare-commit-msg"
+COMMIT_MSG = "commit-msg"
+USAGE = "usage: aiguard stamp [--stage prepare-commit-msg|commit-msg] MSGFILE [SOURCE [SHA]]"
+
+# Options of `git commit` that take a value as the next argument.
+_VALUE_OPTIONS = {
+    "-m", "-F", "-C", "-c", "-t", "--message", "--file", "--reuse-message", "--reedit-message",
+    "--template", "--author", "--date", "--cleanup", "--fixup", "--squash", "--trailer",
+    "--pathspec-from-file",
+}
+
+
+def main(argv: Sequence[str]) -> int:
+    args = list(argv)
+    stage = PREPARE
+    if args[:1] == ["--stage"] and len(args) >= 2:
+        stage, args = args[1], args[2:]
+    elif args and args[0].startswith("--stage="):
+        stage, args = args[0].split("=", 1)[1], args[1:]
+    if stage not in (PREPARE, COMMIT_MSG) or not 1 <= len(args) <= 3:
+        print(USAGE, file=sys.stderr)
+        return 2
+    if os.environ.get("AIGUARD_DISABLE", "") not in ("", "0"):
+        return 0
+    msgfile = args[0]
+    source = args[1] if len(args) > 1 else os.environ.get("PRE_COMMIT_COMMIT_MSG_SOURCE") or None
+    sha = args[2] if len(args) > 2 else os.environ.get("PRE_COMMIT_COMMIT_OBJECT_NAME") or None
+    if stage == COMMIT_MSG:
+        source = sha = None
+    try:
+        warning = stamp_message_file(Path(msgfile), source, sha, stage)
+    except Exception as exc:  # fail open, whatever went wrong
+        warning = f"commit not stamped: {exc.__class__.__name__}: {exc}"
+    if warning:
+        print(f"aiguard: {warning}", file=sys.stderr)
+    return 0
+
+
+class GitCommitArgs:
+    """What the `git commit` command line says, read from /proc where there is one."""
+
+    def __init__(self) -> None:
+        self.found = False
+        self.cleanup: str | None = None
+        self.amend = False
+
+
+def _ancestor_git_commit() -> GitCommitArgs:
+    result = GitCommitArgs()
+    if not os.path.isdir("/proc/self"):
+        return result
+    pid = os.getppid()
+    for _ in range(8):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                argv = [a.decode("utf-8", "surrogateescape") for a in fh.read().split(b"\0")[:-1]]
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                parent = int(fh.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return result
+        if argv and os.path.basename(argv[0]) in ("git", "git.exe"):
+            _parse_git_argv(argv[1:], result)
+            return result
+        if pid <= 1:
+            return result
+        pid = parent
+    return result
+
+
+def _parse_git_argv(argv: list[str], result: GitCommitArgs) -> None:
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):  # global options: -c k=v, -C dir, --git-dir=...
+        i += 2 if argv[i] in ("-c", "-C", "--git-dir", "--work-tree", "--namespace") else 1
+    if i >= len(argv) or argv[i] != "commit":
+        return
+    result.found = True
+    i += 1
+    while i < len(argv):
+        arg = argv[i]
+        i += 1
+        if arg == "--":
+            break
+        if arg.startswith("--"):
+            name, has_value, value = arg.partition("=")
+            if name == "--cleanup":
+                if not has_value and i < len(argv):
+                    value, i = argv[i], i + 1
+                result.cleanup = value
+            elif name == "--amend":
+                result.amend = True
+            elif name == "--no-amend":
+                result.amend = False
+            elif name in _VALUE_OPTIONS and not has_value:
+                i += 1
+        elif arg.startswith("-") and len(arg) > 1:
+            for pos, char in enumerate(arg[1:], 1):
+                if "-" + char in _VALUE_OPTIONS:
+                    if pos == len(arg) - 1:
+                        i += 1
+                    break
+
+
+def _is_amend(source: str | None, sha: str | None, cli: GitCommitArgs) -> bool:
+    if cli.found:
+        return cli.amend
+    action = os.environ.get("GIT_REFLOG_ACTION", "")
+    if any(word in action for word in ("(reword)", "(squash)", "(fixup)", "amend")):
+        return True
+    return source == "commit" and sha == "HEAD"
+
+
+def _cleanup_mode(cfg: dict[str, bytes], cli: GitCommitArgs, editor: bool) -> str:
+    mode = (cli.cleanup or cfg.get("commit.cleanup", b"default").decode("ascii", "replace")).lower()
+    if mode == "default":
+        mode = "strip" if editor else "whitespace"
+    return mode
+
+
+def _final_message(msg: bytes, cleanup: Cleanup, mode: str) -> bytes:
+    """Roughly what git stores after its cleanup, enough to read the trailers back."""
+    lines = trailers.split_lines(msg)
+    scissors = trailers.find_scissors(lines, cleanup.comment)  # cut even in verbatim mode with -v
+    if scissors is not None:
+        lines = lines[:scissors]
+    if cleanup.comment is not None:
+        lines = [line for line in lines if not line.startswith(cleanup.comment)]
+    return b"".join(lines)
+
+
+def _template_digest(msg: bytes, cleanup: Cleanup) -> str:
+    lines = trailers.split_lines(trailers.strip_own(msg, cleanup))
+    lines = lines[: trailers.content_end(lines, cleanup.comment)]
+    kept = [line.strip() for line in lines if cleanup.comment is None or not line.startswith(cleanup.comment)]
+    return hashlib.sha256(b"\n".join(line for line in kept if line)).hexdigest()
+
+
+def _template_marker() -> Path:
+    return Path(gitio.git_path("aiguard-template"))
+
+
+def stamp_message_file(msgfile: Path, source: str | None, sha: str | None, stage: str) -> str | None:
+    """Stamp the message file in place; returns a warning line, or None."""
+    msg = msgfile.read_bytes()
+    cfg = gitio.config()
+    editor = os.environ.get("GIT_EDITOR") != ":"
+    cli = _ancestor_git_commit()
+    mode = _cleanup_mode(cfg, cli, editor)
+    configured = cfg.get("core.commentstring") or cfg.get("core.commentchar")
+    comment = trailers.effective_comment(configured, msg)
+    cleanup = Cleanup(comment if mode == "strip" else None)
+
+    if stage == COMMIT_MSG:
+        untouched = False
+        marker = _template_marker()
+        if marker.exists():
+            untouched = marker.read_text().strip() == _template_digest(msg, cleanup)
+            marker.unlink()
+        if untouched or not trailers.has_content(msg, cleanup):
+            stripped = trailers.strip_own(msg, cleanup)
+            if stripped != msg:
+                _write(msgfile, stripped)
+            return None  # git aborts the commit, as it would have without aiguard
+    elif editor and (source == "template" or not trailers.has_content(msg, cleanup)):
+        if source == "template":
+            _template_marker().write_text(_template_digest(msg, cleanup) + "\n")
+        return None  # the message is written in the editor; the commit-msg run stamps it
+    elif not trailers.has_content(msg, cleanup):
+        return None  # an empty message: git aborts, or commits it empty as asked
+
+    return _stamp(msgfile, msg, cleanup, mode, source, sha, cli, configured)
+
+
+def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, mode: str, source: str | None,
+           sha: str | None, cli: GitCommitArgs, configured: bytes | None) -> str | None:
+    from aiguard import keys, stamp
+    from aiguard.changes import attribute_files, merge_own_lines
+    from aiguard.fingerprint import Hasher
+    from aiguard.ledger import Ledger, LedgerError
+
+    amend = _is_amend(source, sha, cli)
+    head = gitio.rev_parse("HEAD")
+    if amend and head:
+        base = gitio.rev_parse("HEAD^") or gitio.empty_tree()
+    else:
+        base = head or gitio.empty_tree()
+    files = gitio.staged_diff(base)
+    restrict = None
+    if not amend:
+        heads = gitio.merge_heads()
+        if heads:
+            restrict = merge_own_lines(files, (gitio.staged_diff(h) for h in heads))
+
+    try:
+        keyset = keys.load(create=True)
+    except keys.KeyUnavailable as exc:
+        return f"commit not stamped: {exc}"
+    try:
+        ledger = Ledger.open_readonly()
+    except LedgerError as exc:
+        return f"commit not stamped: {exc}"
+    try:
+        result = attribute_files(files, ledger, lambda: Hasher(keyset.ledger_key), restrict)
+    finally:
+        if ledger is not None:
+            ledger.close()
+
+    existing = trailers.parse_trailers(trailers.strip_own(msg, cleanup), cleanup.comment)
+    theirs = [value for key, value in existing if key.lower() == "assisted-by"]
+    known = {value.lower() for value in theirs}
+    ours = [value for value in result.assisted_by if value.lower() not in known]
+    ai_lines = f"{result.ai}/{result.added}"
+    kid, key = keyset.signing_key()
+    value = stamp.make(stamp.change_digest(files), theirs + ours, ai_lines, kid, key)
+    group = [(trailers.ASSISTED_BY, v) for v in ours] + [(trailers.AI_LINES, ai_lines), (trailers.STAMP, value)]
+    new = trailers.apply(msg, group, cleanup)
+
+    # Read it back as git log will: the group must be in the final trailer block.
+    final = _final_message(new, cleanup, mode)
+    reading = configured if configured and configured != b"auto" else b"#"  # git log sees auto as #
+    seen = trailers.parse_trailers(final, reading)
+    seen_stamp = [v for k, v in seen if k.lower() == trailers.STAMP.lower()]
+    seen_assisted = sorted(v for k, v in seen if k.lower() == "assisted-by")
+    if seen_stamp != [value] or seen_assisted != sorted(theirs + ours):
+        return "commit not stamped: could not place the trailers where git would read them"
+    if new != msg:
+        _write(msgfile, new)
+    note = "; ".join(result.notes)
+    return note or None
+
+
+def _write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.aiguard-{os.getpid()}")
+    tmp.write_bytes(data)
+    try:
+        os.chmod(tmp, path.stat().st_mode & 0o777)
+    except OSError:
+        pass
+    os.replace(tmp, path)

@@ -1,0 +1,340 @@
+"""Tokenising and keyed winnowing fingerprints of code. Pure: no I/O.
+
+The design follows ../shared/research/matching.md: one regex tokenizer for all
+languages (a small table picks the comment syntax), two token streams per text,
+keyed k-gram hashes, and robust winnowing on the ledger side only.
+
+* raw stream: identifiers, literals, keywords and operators as written (string
+  literals by their content, so quote style does not matter); catches verbatim,
+  re-indented and reformatted pastes with very few false positives.
+* abstract stream: identifiers -> V, strings -> S, numbers -> N, keywords and
+  operators kept; catches renamed pastes, needs longer matches.
+
+Commas and semicolons are dropped in both streams: formatters add and remove
+them (trailing commas, optional semicolons) and they carry no provenance.
+Comments and whitespace are dropped too, but comment tokens keep their lines so
+that attribution can treat comment-only lines inside a paste as part of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Iterable, NamedTuple, Sequence
+
+RAW = 0
+ABSTRACT = 1
+STREAMS = (RAW, ABSTRACT)
+
+
+class StreamParams(NamedTuple):
+    k: int  # k-gram length in tokens (noise threshold)
+    w: int  # winnowing window in k-grams (guarantee t = k + w - 1)
+    min_tokens: int  # a match must cover at least this many tokens to count
+
+
+# Measured in matching.md section 8.2 on a 100k-snippet ledger.
+PARAMS = {
+    RAW: StreamParams(k=12, w=8, min_tokens=30),
+    ABSTRACT: StreamParams(k=16, w=8, min_tokens=60),
+}
+
+# Token kinds.
+IDENT, KEYWORD, NUMBER, STRING, OP, COMMENT = range(6)
+
+# Comment syntax families. The rest of the grammar is shared.
+HASH, CLIKE, DASH, GENERIC = "hash", "c", "dash", "generic"
+
+_EXT_SYNTAX = {
+    HASH: (
+        "py pyi pyw pyx sh bash zsh fish ksh rb rake gemspec pl pm t r yaml yml toml "
+        "cfg conf ini cmake mk nim jl ex exs tcl ps1 psm1 awk sed coffee cr gd"
+    ),
+    CLIKE: (
+        "c h cc cpp cxx c++ hpp hh hxx ipp inl m mm java js jsx mjs cjs ts tsx mts cts "
+        "go rs cs fs swift kt kts scala sc dart php groovy gradle proto sol zig v vala "
+        "css scss less json jsonc json5 hx d ino cu cuh glsl hlsl frag vert qml"
+    ),
+    DASH: "sql lua hs lhs elm ada adb ads vhd vhdl purs",
+}
+EXTENSIONS = {ext: syn for syn, exts in _EXT_SYNTAX.items() for ext in exts.split()}
+FILENAMES = {"makefile": HASH, "dockerfile": HASH, "gemfile": HASH, "rakefile": HASH,
+             "cmakelists.txt": HASH, "build": HASH, "workspace": HASH, "justfile": HASH}
+FENCE_TAGS = {
+    "python": HASH, "py": HASH, "bash": HASH, "sh": HASH, "shell": HASH, "zsh": HASH,
+    "ruby": HASH, "rb": HASH, "perl": HASH, "r": HASH, "yaml": HASH, "yml": HASH,
+    "toml": HASH, "elixir": HASH, "julia": HASH, "powershell": HASH, "dockerfile": HASH,
+    "makefile": HASH, "nim": HASH,
+    "c": CLIKE, "cpp": CLIKE, "c++": CLIKE, "java": CLIKE, "javascript": CLIKE, "js": CLIKE,
+    "jsx": CLIKE, "typescript": CLIKE, "ts": CLIKE, "tsx": CLIKE, "go": CLIKE,
+    "golang": CLIKE, "rust": CLIKE, "rs": CLIKE, "csharp": CLIKE, "cs": CLIKE, "c#": CLIKE,
+    "swift": CLIKE, "kotlin": CLIKE, "kt": CLIKE, "scala": CLIKE, "dart": CLIKE,
+    "php": CLIKE, "objc": CLIKE, "objective-c": CLIKE, "css": CLIKE, "scss": CLIKE,
+    "json": CLIKE, "proto": CLIKE, "solidity": CLIKE, "zig": CLIKE, "groovy": CLIKE,
+    "sql": DASH, "lua": DASH, "haskell": DASH, "hs": DASH, "elm": DASH,
+}
+
+KEYWORDS = frozenset(
+    """
+    and as assert async await break case catch class const continue def default defer
+    del delete do elif else enum except export extends final finally fn for foreach from
+    func function go goto if impl implements import in instanceof interface is lambda let
+    loop match mod module mut namespace new nonlocal not or package pass private protected
+    pub public raise return select self static struct super switch this throw throws trait
+    try type typedef typeof union unsafe use using var void volatile where while with yield
+    None True False null nil true false undefined int float str bool char double long short
+    unsigned signed byte string auto register extern inline sizeof template typename virtual
+    override operator friend elseif endif then end begin local println printf print
+    """.split()
+)
+
+_STRING = (
+    r'(?P<s>[rRbBuUfF]{0,2}(?:"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\''
+    r'|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'|`(?:\\.|[^`\\])*`))'
+)
+_NUMBER = (
+    r"(?P<n>0[xX][0-9a-fA-F_]+[uUlL]*|0[bB][01_]+|0[oO][0-7_]+"
+    r"|(?:\d[\d_]*(?:\.\d[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?[a-zA-Z]*)"
+)
+_IDENT = r"(?P<i>[^\W\d]\w*|\$[\w$]*)"
+_OP = (
+    r"(?P<o>\.\.\.|>>>=|<<=|>>=|\*\*=|//=|===|!==|<=>|->|=>|::|\+\+|--|&&|\|\||<<|>>|\*\*|//"
+    r"|==|!=|<=|>=|\+=|-=|\*=|/=|%=|&=|\|=|\^=|:=|\?\?|\?\.|[^\s\w])"
+)
+_COMMENTS = {
+    HASH: r"(?P<c>\#[^\n]*)",
+    CLIKE: r"(?P<c>//[^\n]*|/\*[\s\S]*?\*/)",
+    DASH: r"(?P<c>--[^\n]*|\{-[\s\S]*?-\}|/\*[\s\S]*?\*/)",
+    # Unknown language: block comments, and line comments only where they start
+    # a line, so that `a // b` and `#include` are not mistaken for comments.
+    GENERIC: r"(?P<c>/\*[\s\S]*?\*/|(?:(?<=\n)|^)[ \t]*(?://|\#(?![a-z]))[^\n]*)",
+}
+_TOKEN_RE = {
+    syn: re.compile("|".join((comment, _STRING, _NUMBER, _IDENT, _OP)))
+    for syn, comment in _COMMENTS.items()
+}
+_DROPPED_OPS = frozenset({",", ";"})
+
+
+class Token(NamedTuple):
+    kind: int
+    text: str  # normalised text for the raw stream
+    first_line: int  # 0-based line numbers of the token's first and last characters
+    last_line: int
+
+
+class Tokens(NamedTuple):
+    """The significant tokens of a text, and where each line's tokens are."""
+
+    tokens: list[Token]  # significant tokens, in order (no comments)
+    comment_lines: frozenset[int]  # lines holding (part of) a comment
+    line_count: int
+
+
+def syntax_for_path(path: str | None) -> str | None:
+    """The comment-syntax family for a file name, or None when unknown."""
+    if not path:
+        return None
+    name = path.replace("\\", "/").rsplit("/", 1)[-1].lower()
+    if name in FILENAMES:
+        return FILENAMES[name]
+    if "." in name:
+        return EXTENSIONS.get(name.rsplit(".", 1)[1])
+    return None
+
+
+_HASH_HINT = re.compile(r"^[ \t]*(?:def |class \w+[(:]|import \w|from \w+ import |elif |# )", re.M)
+_CLIKE_HINT = re.compile(r"^[ \t]*(?://|/\*|\*/|#include|\}|function |const |let |func |public |package )", re.M)
+
+
+def guess_syntax(text: str) -> str:
+    """Guess the comment syntax of a text with no file name (a chat paste)."""
+    hash_votes = len(_HASH_HINT.findall(text, 0, 20000))
+    clike_votes = len(_CLIKE_HINT.findall(text, 0, 20000))
+    if hash_votes > clike_votes:
+        return HASH
+    if clike_votes > hash_votes:
+        return CLIKE
+    return GENERIC
+
+
+_FENCE_RE = re.compile(r"^[ \t]*(```+|~~~+)[ \t]*([\w#+.-]*)[^\n]*\n([\s\S]*?)^[ \t]*\1[ \t]*$", re.M)
+
+
+def code_segments(text: str, path: str | None = None) -> list[tuple[str, str]]:
+    """Split model output into (syntax, code) pieces.
+
+    Chat answers wrap code in Markdown fences; only the fenced code is code, and
+    the fence tag names its language. Text without fences is taken whole.
+    """
+    syntax = syntax_for_path(path)
+    if syntax is None and ("```" in text or "~~~" in text):
+        pieces = []
+        for match in _FENCE_RE.finditer(text):
+            tag, code = match.group(2).lower(), match.group(3)
+            pieces.append((FENCE_TAGS.get(tag) or guess_syntax(code), code))
+        if pieces:
+            return pieces
+    return [(syntax or guess_syntax(text), text)]
+
+
+def tokenize(text: str, syntax: str = GENERIC) -> Tokens:
+    """Split code into tokens with their line numbers. Never raises on odd input."""
+    tokens: list[Token] = []
+    comment_lines: set[int] = set()
+    line = 0
+    pos = 0
+    count = text.count
+    for match in _TOKEN_RE[syntax].finditer(text):
+        start, end = match.span()
+        line += count("\n", pos, start)
+        last = line + count("\n", start, end)
+        pos = end
+        group = match.lastgroup
+        value = match.group()
+        if group == "i":
+            tokens.append(Token(KEYWORD if value in KEYWORDS else IDENT, value, line, line))
+        elif group == "o":
+            if value not in _DROPPED_OPS:
+                tokens.append(Token(OP, value, line, line))
+        elif group == "n":
+            tokens.append(Token(NUMBER, value.lower().replace("_", ""), line, line))
+        elif group == "s":
+            tokens.append(Token(STRING, _string_body(value), line, last))
+        else:
+            comment_lines.update(range(line, last + 1))
+        line = last
+        pos = end
+    line_count = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+    return Tokens(tokens, frozenset(comment_lines), line_count)
+
+
+def _string_body(literal: str) -> str:
+    body = literal.lstrip("rRbBuUfF")
+    quote = 3 if body[:3] in ('"""', "'''") else 1
+    return body[quote:-quote]
+
+
+def stream_text(token: Token, stream: int) -> str:
+    """The text a token contributes to a stream (kind-tagged so kinds never collide)."""
+    if stream == ABSTRACT:
+        if token.kind == IDENT:
+            return "\x01V"
+        if token.kind == STRING:
+            return "\x01S"
+        if token.kind == NUMBER:
+            return "\x01N"
+        return "\x02" + token.text
+    return chr(0x10 + token.kind) + token.text
+
+
+class Hasher:
+    """Keyed token and k-gram hashes; the key makes fingerprints useless without it.
+
+    Token hashes are cached per instance, so one Hasher should serve a whole
+    commit or a whole recording batch.
+    """
+
+    def __init__(self, key: bytes):
+        self._token_key = hashlib.blake2b(key, person=b"aiguard-token", digest_size=32).digest()
+        self._gram_key = hashlib.blake2b(key, person=b"aiguard-kgram", digest_size=32).digest()
+        self._cache: dict[str, bytes] = {}
+
+    def token_digests(self, tokens: Sequence[Token], stream: int) -> list[bytes]:
+        cache = self._cache
+        key = self._token_key
+        out = []
+        for token in tokens:
+            text = stream_text(token, stream)
+            digest = cache.get(text)
+            if digest is None:
+                digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), key=key, digest_size=8).digest()
+                cache[text] = digest
+            out.append(digest)
+        return out
+
+    def kgram_hashes(self, digests: list[bytes], k: int, positions: Iterable[int] | None = None) -> dict[int, int]:
+        """Signed 64-bit keyed hashes of the k-grams starting at the given positions."""
+        joined = b"".join(digests)
+        key = self._gram_key
+        if positions is None:
+            positions = range(len(digests) - k + 1)
+        blake2b = hashlib.blake2b
+        from_bytes = int.from_bytes
+        span = 8 * k
+        return {
+            i: from_bytes(blake2b(joined[8 * i:8 * i + span], key=key, digest_size=8).digest(), "little", signed=True)
+            for i in positions
+        }
+
+
+def low_complexity(digests: Sequence[bytes], i: int, k: int) -> bool:
+    """True when the k-gram at i repeats with a short period (`1: 1, 2: 2`, `x.a = a` runs).
+
+    Such k-grams occur everywhere and would make unrelated code match.
+    """
+    gram = digests[i:i + k]
+    if len(set(gram)) > k // 2:
+        return False  # a period-p k-gram has at most p distinct tokens
+    for period in range(1, k // 2 + 1):
+        if gram[period:] == gram[:-period]:
+            return True
+    return False
+
+
+def winnow(hashes: dict[int, int], n_grams: int, w: int) -> list[tuple[int, int]]:
+    """Robust winnowing (Schleimer et al. 2003): (position, hash) pairs selected.
+
+    `hashes` may lack masked positions; a window holding only masked positions
+    selects nothing. Ties take the right-most minimum, and a minimum still in the
+    window is not selected again.
+    """
+    selected: list[tuple[int, int]] = []
+    if n_grams <= 0:
+        return selected
+    if n_grams < w:
+        w = n_grams
+    last = -1
+    for start in range(n_grams - w + 1):
+        best = None
+        best_pos = -1
+        for pos in range(start, start + w):
+            value = hashes.get(pos)
+            if value is not None and (best is None or value <= best):
+                best, best_pos = value, pos
+        if best is None:
+            continue
+        if last >= start and hashes[last] == best:
+            continue  # robust winnowing: keep the earlier choice of an equal minimum
+        if best_pos != last:
+            selected.append((best_pos, best))
+            last = best_pos
+    return selected
+
+
+class Fingerprint(NamedTuple):
+    stream: int
+    hash: int
+    pos: int  # token position of the k-gram in the record's stream
+
+
+def fingerprint_text(text: str, hasher: Hasher, path: str | None = None) -> tuple[list[Fingerprint], int]:
+    """Ledger-side fingerprints of model output, and its significant token count.
+
+    Fenced pieces are concatenated into one token stream; positions only need to
+    be increasing for the matcher's chaining.
+    """
+    tokens: list[Token] = []
+    for syntax, code in code_segments(text, path):
+        tokens.extend(tokenize(code, syntax).tokens)
+    fingerprints: list[Fingerprint] = []
+    for stream in STREAMS:
+        k, w, _ = PARAMS[stream]
+        n_grams = len(tokens) - k + 1
+        if n_grams <= 0:
+            continue
+        digests = hasher.token_digests(tokens, stream)
+        positions = [i for i in range(n_grams) if not low_complexity(digests, i, k)]
+        hashes = hasher.kgram_hashes(digests, k, positions)
+        fingerprints.extend(Fingerprint(stream, h, pos) for pos, h in winnow(hashes, n_grams, w))
+    return fingerprints, len(tokens)

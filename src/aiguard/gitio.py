@@ -1,0 +1,236 @@
+"""Thin wrappers over the `git` command: each question is one call with fixed flags.
+
+Stdlib only (the commit hook imports this). Calls inherit the environment, so
+inside a hook they honour GIT_INDEX_FILE (`commit -a`, `commit <paths>`),
+GIT_DIR and GIT_WORK_TREE. Flags are pinned so that user configuration
+(diff.algorithm, diff.noprefix, color.ui, diff.external, core.quotePath,
+diff.relative, ...) cannot change what aiguard reads: the stamp's change digest
+must come out the same on the developer's machine and in CI.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from typing import Iterable, NamedTuple, Sequence
+
+
+class GitError(Exception):
+    """A git command failed; the message names the command and git's first complaint."""
+
+
+# One definition of "the change", shared by the hook and by verification.
+DIFF_FLAGS = (
+    "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", "--full-index",
+    "-U0", "--diff-algorithm=myers", "--no-indent-heuristic", "--src-prefix=a/",
+    "--dst-prefix=b/", "--ignore-submodules=none", "--submodule=short",
+)
+GIT = ("git", "-c", "core.quotePath=false", "-c", "diff.relative=false")
+
+
+def git(args: Sequence[str], input: bytes | None = None, cwd: str | None = None, check: bool = True) -> bytes:
+    try:
+        done = subprocess.run(
+            [*GIT, *args], input=input, capture_output=True, cwd=cwd,
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
+    except FileNotFoundError:
+        raise GitError("git is not installed or not on PATH") from None
+    if check and done.returncode != 0:
+        complaint = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GitError(f"git {args[0]} failed: {complaint[0] if complaint else f'exit {done.returncode}'}")
+    return done.stdout
+
+
+def rev_parse(rev: str, cwd: str | None = None) -> str | None:
+    """Full object name of a commit, or None when it does not exist (unborn HEAD)."""
+    out = subprocess.run(
+        [*GIT, "rev-parse", "-q", "--verify", "--end-of-options", f"{rev}^{{commit}}"],
+        capture_output=True, cwd=cwd, stdin=subprocess.DEVNULL,
+    )
+    return out.stdout.decode().strip() or None if out.returncode == 0 else None
+
+
+def git_path(name: str, cwd: str | None = None) -> str:
+    """Path of a file in the git directory (honours worktrees and core.hooksPath for `hooks`)."""
+    return git(["rev-parse", "--git-path", name], cwd=cwd).decode().strip()
+
+
+def config(cwd: str | None = None) -> dict[str, bytes]:
+    """All effective configuration, last value wins, keys lower-cased as git prints them."""
+    out = git(["config", "-z", "--list"], cwd=cwd, check=False)
+    values: dict[str, bytes] = {}
+    for item in out.split(b"\0"):
+        if item:
+            key, _, value = item.partition(b"\n")
+            values[key.decode("utf-8", "replace")] = value
+    return values
+
+
+def empty_tree(cwd: str | None = None) -> str:
+    return git(["hash-object", "-t", "tree", "--stdin"], input=b"", cwd=cwd).decode().strip()
+
+
+class FileDiff(NamedTuple):
+    path: bytes
+    new_oid: str | None  # None when the file was deleted
+    binary: bool
+    added: list[int]  # 1-based line numbers in the new version
+    changes: list[bytes]  # the -/+ lines (and "\ No newline" marks) in diff order
+
+
+_HUNK_RE = re.compile(rb"^@@ -\d+(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
+
+
+def parse_patch(patch: bytes) -> list[FileDiff]:
+    """Parse `git diff -U0 --full-index` output (as DIFF_FLAGS make it) into files."""
+    files: list[FileDiff] = []
+    current: dict | None = None
+    old_left = new_left = 0
+    new_line = 0
+
+    def finish() -> None:
+        if current is not None:
+            files.append(FileDiff(current["path"], current["oid"], current["binary"], current["added"], current["changes"]))
+
+    for line in patch.split(b"\n"):
+        if old_left or new_left:
+            if line.startswith(b"+"):
+                current["added"].append(new_line)
+                current["changes"].append(line)
+                new_line += 1
+                new_left -= 1
+            elif line.startswith(b"-"):
+                current["changes"].append(line)
+                old_left -= 1
+            elif line.startswith(b"\\"):
+                current["changes"].append(line)
+            continue
+        if line.startswith(b"diff --git "):
+            finish()
+            current = {"path": _header_path(line[11:]), "oid": None, "binary": False, "added": [], "changes": []}
+        elif current is None:
+            continue
+        elif line.startswith(b"@@ "):
+            match = _HUNK_RE.match(line)
+            if match:
+                old_left = int(match.group(1)) if match.group(1) is not None else 1
+                new_line = int(match.group(2))
+                new_left = int(match.group(3)) if match.group(3) is not None else 1
+                if new_left == 0:
+                    new_line += 1
+        elif line.startswith(b"\\"):
+            current["changes"].append(line)  # "\ No newline at end of file" after a hunk's last line
+        elif line.startswith(b"index "):
+            oids = line[6:].split(b" ")[0].split(b"..")
+            if len(oids) == 2 and oids[1].strip(b"0"):
+                current["oid"] = oids[1].decode()
+        elif line.startswith(b"Binary files ") or line == b"GIT binary patch":
+            current["binary"] = True
+    finish()
+    return files
+
+
+def _header_path(rest: bytes) -> bytes:
+    """The path from `a/P b/P` (no renames, so both halves are equal), unquoting C-style quotes."""
+    if rest.startswith(b'"'):
+        first, _ = _unquote(rest)
+        return first[2:]
+    half = (len(rest) - 3) // 2
+    return rest[2:half + 1] if rest[half + 1:half + 4] == b" b/" else rest[2:].split(b" b/", 1)[0]
+
+
+_ESCAPES = {ord("n"): 10, ord("t"): 9, ord('"'): 34, ord("\\"): 92, ord("a"): 7, ord("b"): 8,
+            ord("f"): 12, ord("r"): 13, ord("v"): 11}
+
+
+def _unquote(text: bytes) -> tuple[bytes, bytes]:
+    """Decode one C-quoted string at the start of text; returns it and the rest."""
+    out = bytearray()
+    i = 1
+    while i < len(text) and text[i] != 34:
+        c = text[i]
+        if c == 92 and i + 1 < len(text):
+            nxt = text[i + 1]
+            if 48 <= nxt <= 55:
+                out.append(int(text[i + 1:i + 4], 8))
+                i += 4
+                continue
+            out.append(_ESCAPES.get(nxt, nxt))
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return bytes(out), text[i + 1:]
+
+
+def staged_diff(base: str | None, cwd: str | None = None) -> list[FileDiff]:
+    """The staged change against `base` (a commit or tree); None means against HEAD/empty."""
+    args = ["diff", "--cached", *DIFF_FLAGS]
+    if base:
+        args.append(base)
+    return parse_patch(git(args, cwd=cwd))
+
+
+def commit_diff(parent: str | None, commit: str, cwd: str | None = None) -> list[FileDiff]:
+    """The change a commit made against its first parent (or the empty tree)."""
+    base = parent or empty_tree(cwd)
+    return parse_patch(git(["diff", *DIFF_FLAGS, base, commit, "--"], cwd=cwd))
+
+
+def read_blobs(oids: Iterable[str], cwd: str | None = None) -> dict[str, bytes]:
+    """Contents of blobs, in one `git cat-file --batch` call."""
+    oids = list(dict.fromkeys(oids))
+    if not oids:
+        return {}
+    out = git(["cat-file", "--batch"], input="".join(f"{oid}\n" for oid in oids).encode(), cwd=cwd)
+    blobs: dict[str, bytes] = {}
+    pos = 0
+    for oid in oids:
+        header_end = out.index(b"\n", pos)
+        header = out[pos:header_end].split()
+        pos = header_end + 1
+        if len(header) < 3 or header[1] == b"missing":
+            continue
+        size = int(header[2])
+        blobs[oid] = out[pos:pos + size]
+        pos += size + 1
+    return blobs
+
+
+def blob_sizes(oids: Iterable[str], cwd: str | None = None) -> dict[str, int]:
+    oids = list(dict.fromkeys(oids))
+    if not oids:
+        return {}
+    out = git(["cat-file", "--batch-check"], input="".join(f"{oid}\n" for oid in oids).encode(), cwd=cwd)
+    sizes = {}
+    for line in out.decode().splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1] == "blob":
+            sizes[parts[0]] = int(parts[2])
+    return sizes
+
+
+def toplevel(cwd: str | None = None) -> str:
+    return git(["rev-parse", "--show-toplevel"], cwd=cwd).decode().strip()
+
+
+def in_repo(cwd: str | None = None) -> bool:
+    return subprocess.run(
+        [*GIT, "rev-parse", "--git-dir"], capture_output=True, cwd=cwd, stdin=subprocess.DEVNULL
+    ).returncode == 0
+
+
+def merge_heads(cwd: str | None = None) -> list[str]:
+    """Commits being merged in (MERGE_HEAD), when a merge is being concluded."""
+    try:
+        with open(_abs_git_path("MERGE_HEAD", cwd), "rb") as fh:
+            return [line.decode().strip() for line in fh if line.strip()]
+    except OSError:
+        return []
+
+
+def _abs_git_path(name: str, cwd: str | None) -> str:
+    path = git_path(name, cwd)
+    return path if os.path.isabs(path) or cwd is None else os.path.join(cwd, path)

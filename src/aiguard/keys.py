@@ -1,0 +1,185 @@
+"""The keys: one per-user ledger key and the team's stamp keys.
+
+* The ledger key makes fingerprints keyed hashes (useless without it). It never
+  leaves the machine.
+* Stamp keys sign `AIGuard-Stamp` trailers. They are a team secret (export and
+  import move them; in CI `AIGUARD_KEY` supplies one). The newest is used to sign;
+  older ones stay so that old stamps remain verifiable after a rotation.
+
+Both live in one JSON "keyset" stored in the OS keyring (service "aiguard", one
+entry per AIGUARD_HOME), or, when no usable keyring backend exists (headless
+Linux, CI, PYTHON_KEYRING_BACKEND=keyring.backends.null.Keyring), in
+AIGUARD_HOME/keys.json with mode 0600. A small marker file records which, so
+that another install on the same machine (the pre-commit framework's venv) looks
+in the same place and never shadows the keyring with a fresh file.
+
+`keyring` is imported only when the keyring is actually used: it costs ~100 ms.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+from typing import NamedTuple
+
+from aiguard import paths
+
+KEYRING_SERVICE = "aiguard"
+KEY_PREFIX = "aiguard-key-v1:"
+
+
+class KeyUnavailable(Exception):
+    """The keys exist but cannot be read, or do not exist and were not to be made."""
+
+
+class Keyset(NamedTuple):
+    ledger_key: bytes
+    stamp_keys: tuple[tuple[str, bytes], ...]  # (key id, key), oldest first
+    store: str  # "keyring", "file" or "env"
+
+    @property
+    def ledger_id(self) -> str:
+        return key_id(self.ledger_key)
+
+    def signing_key(self) -> tuple[str, bytes]:
+        """The stamp key to sign with: AIGUARD_KEY if set, else the newest."""
+        env = os.environ.get("AIGUARD_KEY")
+        if env:
+            key = parse_key(env)
+            return key_id(key), key
+        return self.stamp_keys[-1]
+
+
+def key_id(key: bytes) -> str:
+    """A short public name for a key (8 hex digits of a hash of it)."""
+    return hashlib.sha256(b"aiguard-key-id\0" + key).hexdigest()[:8]
+
+
+def format_key(key: bytes) -> str:
+    return KEY_PREFIX + key.hex()
+
+
+def parse_key(text: str) -> bytes:
+    """Read a key as `aiguard key export` writes it (or bare hex)."""
+    text = text.strip()
+    if text.startswith(KEY_PREFIX):
+        text = text[len(KEY_PREFIX):]
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise KeyUnavailable("AIGUARD_KEY is not a key: expected aiguard-key-v1:<64 hex digits>") from None
+    if len(key) < 16:
+        raise KeyUnavailable("AIGUARD_KEY is too short: expected 32 bytes")
+    return key
+
+
+def _keyring_user() -> str:
+    return "keyset:" + str(paths.home())
+
+
+def _encode(keyset: Keyset) -> str:
+    return json.dumps(
+        {
+            "version": 1,
+            "ledger": keyset.ledger_key.hex(),
+            "stamp": [{"id": kid, "key": key.hex()} for kid, key in keyset.stamp_keys],
+        },
+        sort_keys=True,
+    )
+
+
+def _decode(text: str, store: str) -> Keyset:
+    try:
+        data = json.loads(text)
+        ledger = bytes.fromhex(data["ledger"])
+        stamp = tuple((key_id(bytes.fromhex(k["key"])), bytes.fromhex(k["key"])) for k in data["stamp"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise KeyUnavailable(f"the aiguard keyset in the {store} is damaged ({exc.__class__.__name__})") from None
+    if not stamp:
+        raise KeyUnavailable(f"the aiguard keyset in the {store} has no stamp key")
+    return Keyset(ledger, stamp, store)
+
+
+def _keyring_backend():
+    """The usable keyring backend, or None (fail/null backends, import or config errors)."""
+    try:
+        import keyring
+        from keyring.backends import fail, null
+
+        backend = keyring.get_keyring()
+        if isinstance(backend, (fail.Keyring, null.Keyring)):
+            return None
+        return backend
+    except Exception:  # a keyringrc naming a backend absent from this venv raises ModuleNotFoundError
+        return None
+
+
+def _marker() -> str | None:
+    try:
+        return paths.keystore_marker_path().read_text().strip() or None
+    except OSError:
+        return None
+
+
+def location() -> str:
+    """Where the keys are (or would be made): "file", "keyring", or "none"."""
+    if paths.keyset_path().exists():
+        return "file"
+    return _marker() or "none"
+
+
+def load(create: bool = False) -> Keyset:
+    """Read the keyset; with create, make one where none exists yet."""
+    file = paths.keyset_path()
+    if file.exists():
+        try:
+            return _decode(file.read_text(), "key file " + str(file))
+        except OSError as exc:
+            raise KeyUnavailable(f"cannot read {file}: {exc.strerror}") from None
+    marker = _marker()
+    if marker == "keyring":
+        backend = _keyring_backend()
+        if backend is None:
+            raise KeyUnavailable("the keys are in the OS keyring, but no keyring backend works here")
+        try:
+            text = backend.get_password(KEYRING_SERVICE, _keyring_user())
+        except Exception as exc:
+            raise KeyUnavailable(f"the OS keyring refused to give the aiguard keys ({exc.__class__.__name__})") from None
+        if text:
+            return _decode(text, "OS keyring")
+        if not create:
+            raise KeyUnavailable("the aiguard keys are missing from the OS keyring; run `aiguard install`")
+    elif not create:
+        raise KeyUnavailable("no aiguard keys yet; run `aiguard install`")
+    return _create()
+
+
+def new_stamp_key() -> bytes:
+    return secrets.token_bytes(32)
+
+
+def _create() -> Keyset:
+    stamp = new_stamp_key()
+    keyset = Keyset(secrets.token_bytes(32), ((key_id(stamp), stamp),), "file")
+    save(keyset)
+    return load()
+
+
+def save(keyset: Keyset) -> str:
+    """Store the keyset in the keyring if one works, else in the 0600 file; returns where."""
+    paths.ensure_home()
+    text = _encode(keyset)
+    backend = None if paths.keyset_path().exists() else _keyring_backend()
+    if backend is not None:
+        try:
+            backend.set_password(KEYRING_SERVICE, _keyring_user(), text)
+            if backend.get_password(KEYRING_SERVICE, _keyring_user()) == text:
+                paths.write_private(paths.keystore_marker_path(), b"keyring\n")
+                return "keyring"
+        except Exception:
+            pass
+    paths.write_private(paths.keyset_path(), text.encode())
+    paths.write_private(paths.keystore_marker_path(), b"file\n")
+    return "file"

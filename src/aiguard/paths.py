@@ -1,0 +1,70 @@
+"""Where per-user state lives: AIGUARD_HOME, else the platform's data directory.
+
+Kept stdlib-only and tiny: the commit hook imports it. Every install of aiguard
+on a machine (a pipx install, the venv the pre-commit framework builds) derives
+the same paths from the same environment, so they share one ledger and one key.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+APP = "aiguard"
+
+
+def home() -> Path:
+    """The folder holding the ledger, the key fallback file, logs and config."""
+    explicit = os.environ.get("AIGUARD_HOME")
+    if explicit:
+        return Path(explicit).expanduser().absolute()
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / APP
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / APP
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / APP
+
+
+def ensure_home() -> Path:
+    """Create the state folder with mode 0700 (and tighten it if it exists)."""
+    path = home()
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if sys.platform != "win32" and (path.stat().st_mode & 0o777) != 0o700:
+        os.chmod(path, 0o700)
+    return path
+
+
+def ledger_path() -> Path:
+    return home() / "ledger.sqlite3"
+
+
+def keyset_path() -> Path:
+    return home() / "keys.json"
+
+
+def keystore_marker_path() -> Path:
+    """Non-secret note of where the keys live ("keyring" or "file")."""
+    return home() / "keystore"
+
+
+def config_path() -> Path:
+    """The user config: AIGUARD_HOME/config.toml, else the platform's config folder."""
+    if os.environ.get("AIGUARD_HOME") or sys.platform in ("win32", "darwin"):
+        return home() / "config.toml"
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / APP / "config.toml"
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file readable by its owner only, atomically."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)

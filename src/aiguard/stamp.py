@@ -1,0 +1,90 @@
+"""The `AIGuard-Stamp` trailer: proof that the hook ran on exactly this change. Pure.
+
+Format (one line, space separated)::
+
+    AIGuard-Stamp: v1 <key-id> <binding> <mac>
+
+* ``v1``: the format version.
+* ``key-id``: 8 hex digits naming the stamp key that signed (see keys.key_id).
+* ``binding``: 32 hex digits, the first 16 bytes of
+  SHA-256("aiguard-stamp-v1\\0" || change-digest || claims), where
+  - change-digest = SHA-256 over the commit's change against its first parent,
+    file by file in path order: ``file\\0<path>\\0``, then for binary files
+    ``binary\\0<new blob id or "deleted">\\0``, then every ``-``/``+`` line (and
+    ``\\ No newline`` mark) of ``git diff -U0`` with aiguard's pinned flags, each
+    followed by ``\\n``. Hunk positions and context are left out, so the stamp
+    survives a rebase that does not touch the change itself.
+  - claims = ``Assisted-by=<value>\\n`` for every Assisted-by trailer of the final
+    trailer block, sorted, then ``AI-Lines=<value>\\n``.
+  Anyone can recompute it: copying a stamp to another change, amending the change,
+  or editing a claim breaks it, key or no key.
+* ``mac``: 32 hex digits, the first 16 bytes of
+  HMAC-SHA256(stamp key, "aiguard-stamp-v1\\0" || binding). Only holders of the
+  team's stamp key can make one, so a hand-written stamp fails verification.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Iterable, Mapping, NamedTuple, Sequence
+
+from aiguard.gitio import FileDiff
+
+VERSION = "v1"
+_DOMAIN = b"aiguard-stamp-v1\0"
+
+
+def change_digest(files: Iterable[FileDiff]) -> bytes:
+    digest = hashlib.sha256()
+    for diff in sorted(files, key=lambda f: f.path):
+        digest.update(b"file\0" + diff.path + b"\0")
+        if diff.binary:
+            digest.update(b"binary\0" + (diff.new_oid or "deleted").encode() + b"\0")
+        for line in diff.changes:
+            digest.update(line + b"\n")
+    return digest.digest()
+
+
+def claims(assisted_by: Sequence[str], ai_lines: str) -> bytes:
+    text = "".join(f"Assisted-by={value}\n" for value in sorted(assisted_by)) + f"AI-Lines={ai_lines}\n"
+    return text.encode("utf-8")
+
+
+def binding(change: bytes, assisted_by: Sequence[str], ai_lines: str) -> str:
+    return hashlib.sha256(_DOMAIN + change + claims(assisted_by, ai_lines)).hexdigest()[:32]
+
+
+def mac(key: bytes, bound: str) -> str:
+    return hmac.new(key, _DOMAIN + bound.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def make(change: bytes, assisted_by: Sequence[str], ai_lines: str, key_id: str, key: bytes) -> str:
+    bound = binding(change, assisted_by, ai_lines)
+    return f"{VERSION} {key_id} {bound} {mac(key, bound)}"
+
+
+class Check(NamedTuple):
+    bound: bool  # the stamp matches this change and these claims
+    signature: str  # "valid", "invalid", "unchecked" (no keys given) or "unknown-key"
+    reason: str  # empty when all is well
+
+
+def check(value: str, change: bytes, assisted_by: Sequence[str], ai_lines: str,
+          keys: Mapping[str, bytes] | None = None) -> Check:
+    parts = value.split()
+    if len(parts) != 4 or parts[0] != VERSION:
+        return Check(False, "invalid", f"not an aiguard {VERSION} stamp")
+    _, kid, bound, signature = parts
+    expected = binding(change, assisted_by, ai_lines)
+    is_bound = hmac.compare_digest(bound, expected)
+    if keys is None:
+        status = "unchecked"
+    elif kid not in keys:
+        status = "unknown-key"
+    else:
+        status = "valid" if hmac.compare_digest(signature, mac(keys[kid], bound)) else "invalid"
+    reason = "" if is_bound else "the stamp does not match this commit's change and claims"
+    if status == "invalid":
+        reason = reason or "the stamp's signature is not valid for its key"
+    return Check(is_bound, status, reason)

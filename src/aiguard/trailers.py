@@ -1,0 +1,284 @@
+"""Reading and writing git trailers in commit messages, byte for byte. Pure: no I/O.
+
+Messages are handled as bytes so that any encoding (i18n.commitEncoding) and CRLF
+line ends survive untouched. Trailer-block detection mirrors git's trailer.c
+(`find_trailer_block_start`) with `--no-divider` semantics, which is what
+`git log --format=%(trailers)` and the sequencer use: the block is the last
+paragraph after the title, made of trailer lines only, or of at least 25 % trailer
+lines when one of them is git-generated (`Signed-off-by: `, `(cherry picked from`).
+
+aiguard owns three keys. On re-stamping (amend, reword, rebase, cherry-pick) it
+replaces its own group in the final block in place and never touches another byte.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple, Sequence
+
+ASSISTED_BY = "Assisted-by"
+AI_LINES = "AI-Lines"
+STAMP = "AIGuard-Stamp"
+OWN_KEYS = (ASSISTED_BY.lower(), AI_LINES.lower(), STAMP.lower())
+
+GIT_GENERATED_PREFIXES = (b"Signed-off-by: ", b"(cherry picked from commit ")
+SCISSORS_BODY = b" ------------------------ >8 ------------------------"
+# Characters git's core.commentChar=auto picks from, in order (builtin/commit.c).
+AUTO_COMMENT_CANDIDATES = b"#;@!$%^&|:"
+
+_KEY_RE = re.compile(rb"^([A-Za-z0-9-]+)[ \t]*:")
+
+
+class Cleanup(NamedTuple):
+    """How git will clean the message after the hooks, as far as trailers care.
+
+    comment: the comment prefix whose lines git strips, or None when it keeps them
+    (`--cleanup=whitespace|verbatim`, and `-m` without an editor).
+    """
+
+    comment: bytes | None = b"#"
+
+
+def split_lines(msg: bytes) -> list[bytes]:
+    """Lines with their line ends; the last one may lack a newline."""
+    return msg.splitlines(keepends=True)
+
+
+def _strip_eol(line: bytes) -> bytes:
+    return line.rstrip(b"\r\n")
+
+
+def is_blank(line: bytes) -> bool:
+    return not line.strip()
+
+
+def trailer_key(line: bytes) -> bytes | None:
+    """The key of a trailer line (`Key: value`, `Key : value`), or None."""
+    match = _KEY_RE.match(line)
+    return match.group(1) if match else None
+
+
+def find_scissors(lines: Sequence[bytes], comment: bytes | None) -> int | None:
+    """Index of git's scissors line (`# ---- >8 ----`), everything from which git cuts."""
+    for i, line in enumerate(lines):
+        body = _strip_eol(line)
+        if body.endswith(SCISSORS_BODY):
+            prefix = body[: -len(SCISSORS_BODY)]
+            if (comment is not None and prefix == comment) or (
+                comment is None and len(prefix) == 1 and prefix in AUTO_COMMENT_CANDIDATES
+            ):
+                return i
+    return None
+
+
+def content_end(lines: Sequence[bytes], comment: bytes | None) -> int:
+    """Index just past the last line of real content.
+
+    What follows (blank lines, git's trailing comment block, the scissors line and
+    the `-v` diff under it) is left exactly where it is.
+    """
+    end = len(lines)
+    scissors = find_scissors(lines, comment)
+    if scissors is not None:
+        end = scissors
+    while end > 0 and (is_blank(lines[end - 1]) or (comment is not None and lines[end - 1].startswith(comment))):
+        end -= 1
+    return end
+
+
+def trailer_block(lines: Sequence[bytes], comment: bytes | None = b"#") -> tuple[int, int] | None:
+    """[start, end) line indices of git's trailer block in `lines`, or None.
+
+    `lines` must already end at the end of content (see `content_end`); comment
+    lines are skipped as git skips them.
+    """
+
+    def is_comment(line: bytes) -> bool:
+        return comment is not None and line.startswith(comment)
+
+    end_of_title = len(lines)
+    for i, line in enumerate(lines):
+        if is_comment(line):
+            continue
+        if is_blank(line):
+            end_of_title = i
+            break
+    only_spaces = True
+    recognized_prefix = False
+    trailer_lines = non_trailer_lines = possible_continuation = 0
+    last_content = len(lines)
+    for i in range(len(lines) - 1, end_of_title - 1, -1):
+        line = lines[i]
+        if is_comment(line):
+            non_trailer_lines += possible_continuation
+            possible_continuation = 0
+            continue
+        if is_blank(line):
+            if only_spaces:
+                last_content = i
+                continue
+            non_trailer_lines += possible_continuation
+            if (recognized_prefix and trailer_lines * 3 >= non_trailer_lines) or (
+                trailer_lines and not non_trailer_lines
+            ):
+                return i + 1, last_content
+            return None
+        only_spaces = False
+        if line.startswith(GIT_GENERATED_PREFIXES):
+            trailer_lines += 1
+            possible_continuation = 0
+            recognized_prefix = True
+        elif trailer_key(line) is not None:
+            trailer_lines += 1
+            possible_continuation = 0
+        elif line[:1] in (b" ", b"\t"):
+            possible_continuation += 1
+        else:
+            non_trailer_lines += 1 + possible_continuation
+            possible_continuation = 0
+    return None
+
+
+def parse_trailers(msg: bytes, comment: bytes | None = b"#") -> list[tuple[str, str]]:
+    """(key, value) pairs of the final trailer block, unfolded, as `%(trailers)` shows them."""
+    lines = split_lines(msg)
+    lines = lines[: content_end(lines, comment)]
+    block = trailer_block(lines, comment)
+    if block is None:
+        return []
+    pairs: list[tuple[str, str]] = []
+    for line in lines[block[0]:block[1]]:
+        text = _strip_eol(line).decode("utf-8", "replace")
+        if comment is not None and line.startswith(comment):
+            continue
+        if text[:1] in (" ", "\t") and pairs:
+            key, value = pairs[-1]
+            pairs[-1] = (key, (value + " " + text.strip()).strip())
+            continue
+        key = trailer_key(line)
+        if key is None:
+            continue  # git-generated lines without a separator, or prose in a 25 % block
+        value = text.split(":", 1)[1].strip()
+        pairs.append((key.decode("ascii"), value))
+    return pairs
+
+
+def _eol(lines: Sequence[bytes]) -> bytes:
+    for line in reversed(lines):
+        if line.endswith(b"\n"):
+            return b"\r\n" if line.endswith(b"\r\n") else b"\n"
+    return b"\n"
+
+
+def _own_runs(block: Sequence[bytes]) -> list[tuple[int, int]]:
+    """Runs of consecutive aiguard lines (with continuations) that hold AI-Lines or a stamp.
+
+    A hand-written `Assisted-by` elsewhere in the block is the author's and is kept.
+    """
+    runs: list[tuple[int, int]] = []
+    i = 0
+    while i < len(block):
+        start = i
+        owned = False
+        while i < len(block):
+            key = trailer_key(block[i])
+            if key is not None and key.lower().decode() in OWN_KEYS:
+                owned = owned or key.lower().decode() != OWN_KEYS[0]
+                i += 1
+                while i < len(block) and block[i][:1] in (b" ", b"\t") and not is_blank(block[i]):
+                    i += 1
+            else:
+                break
+        if i > start:
+            if owned:
+                runs.append((start, i))
+        else:
+            i += 1
+    return runs
+
+
+def strip_own(msg: bytes, cleanup: Cleanup = Cleanup()) -> bytes:
+    """The message without aiguard's trailer group (and the blank line it brought)."""
+    lines = split_lines(msg)
+    end = content_end(lines, cleanup.comment)
+    block = trailer_block(lines[:end], cleanup.comment)
+    if block is None:
+        return msg
+    start, stop = block
+    runs = _own_runs(lines[start:stop])
+    if not runs:
+        return msg
+    keep = list(lines)
+    for run_start, run_stop in reversed(runs):
+        del keep[start + run_start:start + run_stop]
+    block_left = stop - start - sum(b - a for a, b in runs)
+    if block_left == 0 and start > 0 and is_blank(keep[start - 1]):
+        del keep[start - 1]  # the paragraph was ours alone: drop the blank line we added
+    return b"".join(keep)
+
+
+def has_content(msg: bytes, cleanup: Cleanup = Cleanup()) -> bool:
+    """Whether git would keep a non-empty message, not counting aiguard's own trailers."""
+    lines = split_lines(strip_own(msg, cleanup))
+    return any(not is_blank(line) for line in lines[: content_end(lines, cleanup.comment)])
+
+
+def apply(msg: bytes, trailers: Sequence[tuple[str, str]], cleanup: Cleanup = Cleanup()) -> bytes:
+    """Put aiguard's trailer group into the message's final trailer block.
+
+    Replaces an existing group in place, else appends to the final block, else adds
+    a new paragraph after the last line of content. Comments, the scissors line and
+    everything else stay byte for byte.
+    """
+    lines = split_lines(msg)
+    end = content_end(lines, cleanup.comment)
+    if end == 0:
+        raise ValueError("message has no content")
+    eol = _eol(lines[:end])
+    group = [f"{key}: {value}".encode("utf-8") + eol for key, value in trailers]
+    block = trailer_block(lines[:end], cleanup.comment)
+    out = list(lines)
+    if not out[end - 1].endswith(b"\n"):
+        out[end - 1] += eol  # MERGE_MSG and -F files may lack the final newline
+    if block is not None:
+        start, stop = block
+        runs = _own_runs(lines[start:stop])
+        if runs:
+            for run_start, run_stop in reversed(runs[1:]):
+                del out[start + run_start:start + run_stop]
+            first_start, first_stop = runs[0]
+            out[start + first_start:start + first_stop] = group
+        else:
+            out[stop:stop] = group
+    else:
+        out[end:end] = [eol] + group
+    return b"".join(out)
+
+
+def effective_comment(configured: bytes | None, msg: bytes) -> bytes:
+    """The comment prefix git used when it wrote `msg`.
+
+    With core.commentChar=auto git picks the first of `#;@!$%^&|:` that starts no
+    line of the message, but a hook's own git calls see `auto` as `#`
+    (research: git-precommit.md 1.4); so read it back from the file itself.
+    """
+    if configured is None or configured == b"":
+        return b"#"
+    if configured != b"auto":
+        return configured
+    lines = split_lines(msg)
+    scissors = find_scissors(lines, None)
+    if scissors is not None:
+        return _strip_eol(lines[scissors])[:1]
+    body = [line for line in lines if not is_blank(line)]
+    if body and body[-1][:1] and body[-1][:1] in AUTO_COMMENT_CANDIDATES:
+        char = body[-1][:1]
+        tail = len(body)
+        while tail > 0 and body[tail - 1].startswith(char):
+            tail -= 1
+        used = {line[:1] for line in body[:tail]}
+        first_free = next((bytes([c]) for c in AUTO_COMMENT_CANDIDATES if bytes([c]) not in used), b"#")
+        if first_free == char:
+            return char
+    used = {line[:1] for line in body}
+    return next((bytes([c]) for c in AUTO_COMMENT_CANDIDATES if bytes([c]) not in used), b"#")
