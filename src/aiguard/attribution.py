@@ -30,6 +30,9 @@ from aiguard.fingerprint import (
 DF_CAP = 20
 # A line is attributed when at least this share of its tokens is covered.
 LINE_SHARE = 0.5
+# Tokens a chain probably covers past its first and last hit count only on lines
+# that hits alone already cover this much of.
+EXTEND_SHARE = 0.4
 
 # lookup(stream, hashes) -> {hash: [(record_id, position), ...]}
 Lookup = Callable[[int, list[int]], Mapping[int, list[tuple[int, int]]]]
@@ -67,6 +70,7 @@ def attribute_text(
     if not touching:
         return _fill_tokenless({}, added, set(), parsed.line_count)
 
+    token_lines = [t.first_line for t in tokens]
     chains: list[tuple[int, int, int, set[int]]] = []  # (stream, covered, record, positions)
     for stream in STREAMS:
         k, w, min_tokens = PARAMS[stream]
@@ -95,15 +99,18 @@ def attribute_text(
             chain = _longest_chain(pairs)
             if len(chain) < 2:
                 continue
-            covered = _coverage(chain, k, w, lengths.get(record, 0), len(tokens))
+            covered, extension = _coverage(chain, k, w, lengths.get(record, 0), token_lines)
             if len(covered) >= min_tokens:
-                chains.append((stream, len(covered), record, covered))
+                chains.append((stream, len(covered), record, covered, extension))
 
     owner: dict[int, int] = {}
+    extended: dict[int, int] = {}
     # Identifier-preserving matches first, then the longest: they are the most specific.
-    for _stream, _covered, record, covered in sorted(chains, key=lambda c: (c[0] != RAW, -c[1], c[2])):
+    for _stream, _count, record, covered, extension in sorted(chains, key=lambda c: (c[0] != RAW, -c[1], c[2])):
         for pos in covered:
             owner.setdefault(pos, record)
+        for pos in extension:
+            extended.setdefault(pos, record)
 
     line_tokens: dict[int, list[int]] = defaultdict(list)
     for i in touching:
@@ -114,6 +121,8 @@ def attribute_text(
     result: dict[int, int] = {}
     for line, idx in line_tokens.items():
         owners = [owner[i] for i in idx if i in owner]
+        if len(owners) >= EXTEND_SHARE * len(idx):
+            owners += [extended[i] for i in idx if i not in owner and i in extended]
         if owners and len(owners) >= LINE_SHARE * len(idx):
             result[line] = Counter(owners).most_common(1)[0][0]
     return _fill_tokenless(result, added, set(line_tokens), parsed.line_count)
@@ -160,15 +169,21 @@ def _longest_chain(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return chain
 
 
-def _coverage(chain: list[tuple[int, int]], k: int, w: int, record_len: int, query_len: int) -> set[int]:
-    """Query token positions covered by a chain of k-gram hits.
+def _coverage(chain: list[tuple[int, int]], k: int, w: int, record_len: int,
+              token_lines: list[int]) -> tuple[set[int], set[int]]:
+    """Query token positions covered by a chain of k-gram hits, and a likely extension.
 
-    Winnowing keeps one k-gram in every w, so the copied run can start up to w-1
-    k-grams before the first hit of a segment and end up to w-1 after its last;
-    extend that far, but never past what the record itself holds.
+    Winnowing keeps one k-gram in every w, so a copied run can start up to w-1
+    tokens before the first hit of a segment and end up to w-1 after its last.
+    The extension reaches that far, but never past what the record holds and
+    never onto another line; it only counts on lines that hits already cover
+    well (see attribute_text), so a human line whose last token happens to open
+    a hit is not pulled in.
     """
     covered: set[int] = set()
+    extension: set[int] = set()
     segment_start = 0
+    query_len = len(token_lines)
     for n in range(1, len(chain) + 1):
         if n < len(chain):
             (q0, r0), (q1, r1) = chain[n - 1], chain[n]
@@ -176,14 +191,30 @@ def _coverage(chain: list[tuple[int, int]], k: int, w: int, record_len: int, que
                 continue
         first_q, first_r = chain[segment_start]
         last_q, last_r = chain[n - 1]
-        before = min(w - 1, first_r, first_q)
-        after = max(0, min(w - 1, record_len - (last_r + k), query_len - (last_q + k)))
         for q, _r in chain[segment_start:n]:
             covered.update(range(q, q + k))
-        covered.update(range(first_q - before, first_q))
-        covered.update(range(last_q + k, last_q + k + after))
+        # Before the first hit: back to the line start, at most w-1 tokens, at most
+        # as far as the record goes back. When the record's first token lands
+        # exactly on a line start, the paste starts there: that is covered.
+        back = []
+        for pos in range(first_q - 1, first_q - 1 - min(w - 1, first_r), -1):
+            if pos < 0 or token_lines[pos] != token_lines[first_q]:
+                break
+            back.append(pos)
+        at_line_start = not back or back[-1] == 0 or token_lines[back[-1] - 1] != token_lines[back[-1]]
+        (covered if first_r - len(back) == 0 and at_line_start else extension).update(back)
+        end = last_q + k  # first position after the segment
+        left = max(0, record_len - end + last_q - last_r)  # record tokens after the segment
+        forward = []
+        for pos in range(end, end + min(w - 1, left)):
+            if pos >= query_len or token_lines[pos] != token_lines[end - 1]:
+                break
+            forward.append(pos)
+        last = forward[-1] if forward else end - 1
+        at_line_end = last + 1 >= query_len or token_lines[last + 1] != token_lines[last]
+        (covered if len(forward) == left and at_line_end else extension).update(forward)
         segment_start = n
-    return covered
+    return covered, extension - covered
 
 
 def line_ranges(lines: Mapping[int, int], records: Mapping[int, RecordInfo]) -> list[Range]:

@@ -74,17 +74,17 @@ FENCE_TAGS = {
     "sql": DASH, "lua": DASH, "haskell": DASH, "hs": DASH, "elm": DASH,
 }
 
+# Structural keywords shared by most languages stay themselves in the abstract
+# stream. Words that are keywords in one language but common names in others
+# (namespace, type, match, default, string, print...) are left out: a renamed
+# variable must not keep its old name there.
 KEYWORDS = frozenset(
     """
-    and as assert async await break case catch class const continue def default defer
-    del delete do elif else enum except export extends final finally fn for foreach from
-    func function go goto if impl implements import in instanceof interface is lambda let
-    loop match mod module mut namespace new nonlocal not or package pass private protected
-    pub public raise return select self static struct super switch this throw throws trait
-    try type typedef typeof union unsafe use using var void volatile where while with yield
-    None True False null nil true false undefined int float str bool char double long short
-    unsigned signed byte string auto register extern inline sizeof template typename virtual
-    override operator friend elseif endif then end begin local println printf print
+    and as assert async await break case catch class const continue def del do elif else
+    except extends finally fn for foreach from func function global if implements import in
+    instanceof interface is lambda let new nonlocal not or pass private protected public raise
+    return self sizeof static struct super switch this throw throws try typedef typeof var void
+    while with yield None True False null nil true false undefined
     """.split()
 )
 

@@ -1,0 +1,119 @@
+"""Shared fixtures: an isolated user (HOME, AIGUARD_HOME, git config, no keyring)
+and real git repositories in temporary folders."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def run(args, cwd=None, env=None, input=None, check=True) -> subprocess.CompletedProcess:
+    done = subprocess.run(args, cwd=cwd, env=env, input=input, capture_output=True)
+    if check and done.returncode != 0:
+        raise AssertionError(
+            f"{args} exited {done.returncode}\nstdout: {done.stdout.decode(errors='replace')}\n"
+            f"stderr: {done.stderr.decode(errors='replace')}"
+        )
+    return done
+
+
+def aiguard(*args, cwd=None, input=None, check=True) -> subprocess.CompletedProcess:
+    """Run the real command line in a subprocess, as a user would."""
+    return run([sys.executable, "-m", "aiguard", *args], cwd=cwd, input=input, check=check)
+
+
+class Repo:
+    """A real git repository in a temporary folder."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def git(self, *args, input=None, check=True, env=None) -> subprocess.CompletedProcess:
+        full_env = None
+        if env:
+            full_env = dict(os.environ)
+            full_env.update(env)
+        return run(["git", *args], cwd=self.path, input=input, check=check, env=full_env)
+
+    def out(self, *args) -> str:
+        return self.git(*args).stdout.decode()
+
+    def write(self, name: str, text: str | bytes) -> Path:
+        path = self.path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, str):
+            path.write_text(text)
+        else:
+            path.write_bytes(text)
+        return path
+
+    def message(self, rev: str = "HEAD") -> bytes:
+        return self.git("log", "-1", "--format=%B", rev).stdout
+
+    def raw_message(self, rev: str = "HEAD") -> bytes:
+        """The message bytes exactly as stored in the commit object."""
+        raw = self.git("cat-file", "commit", rev).stdout
+        return raw.split(b"\n\n", 1)[1]
+
+    def trailers(self, rev: str = "HEAD") -> list[tuple[str, str]]:
+        out = self.git("log", "-1", "--format=%(trailers:unfold,only)", rev).stdout.decode()
+        pairs = []
+        for line in out.splitlines():
+            if ":" in line:
+                key, value = line.split(":", 1)
+                pairs.append((key.strip(), value.strip()))
+        return pairs
+
+
+@pytest.fixture(autouse=True)
+def isolated_user(tmp_path_factory, monkeypatch):
+    """Every test gets its own HOME, AIGUARD_HOME and git identity, and no OS keyring."""
+    home = tmp_path_factory.mktemp("home")
+    aiguard_home = home / "aiguard-state"
+    gitconfig = home / ".gitconfig"
+    gitconfig.write_text(
+        "[user]\n\tname = Test User\n\temail = test@example.com\n"
+        "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
+    )
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("AIGUARD_HOME", str(aiguard_home))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "AIGUARD_KEY", "AIGUARD_DISABLE",
+                 "GIT_EDITOR", "EDITOR", "VISUAL", "PRE_COMMIT_COMMIT_MSG_SOURCE",
+                 "PRE_COMMIT_COMMIT_OBJECT_NAME", "GIT_REFLOG_ACTION"):
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture
+def make_repo(tmp_path):
+    """Factory for plain repositories (aiguard not installed)."""
+    counter = iter(range(1000))
+
+    def make(name: str | None = None) -> Repo:
+        path = tmp_path / (name or f"repo{next(counter)}")
+        path.mkdir()
+        run(["git", "init", "-q"], cwd=path)
+        return Repo(path)
+
+    return make
+
+
+@pytest.fixture
+def repo(make_repo) -> Repo:
+    """A repository with aiguard's hooks installed."""
+    r = make_repo("repo")
+    aiguard("install", cwd=r.path)
+    return r

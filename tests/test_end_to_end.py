@@ -1,0 +1,70 @@
+"""The README's story: record a snippet, paste it among your own lines, re-indent
+and rename a bit, commit, and find the trailers in git log."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import aiguard
+
+# Invented for this test: a function an assistant might have written.
+SNIPPET = '''\
+def merge_intervals(intervals):
+    """Merge overlapping [start, end] intervals and return them sorted."""
+    ordered = sorted(intervals, key=lambda pair: pair[0])
+    merged = []
+    for start, end in ordered:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return merged
+'''
+
+HUMAN_BEFORE = '''\
+import os
+import sys
+
+
+def read_config(path):
+    with open(path) as handle:
+        return handle.read().splitlines()
+
+'''
+
+HUMAN_AFTER = '''
+
+if __name__ == "__main__":
+    print(read_config(sys.argv[1]))
+'''
+
+
+def test_recorded_snippet_pasted_reindented_and_renamed_is_stamped(repo):
+    aiguard("record", "--tool", "claude-code", "--model", "claude-sonnet-4-5-20250929", input=SNIPPET.encode())
+    pasted = "class Tools:\n" + "".join("    " + line if line.strip() else line
+                                        for line in SNIPPET.replace("ordered", "by_start").splitlines(True))
+    repo.write("tools.py", HUMAN_BEFORE + pasted + HUMAN_AFTER)
+    repo.git("add", "tools.py")
+    repo.git("commit", "-q", "-m", "Add interval tools")
+
+    trailers = repo.trailers()
+    assert ("Assisted-by", "claude-code:claude-sonnet-4-5-20250929") in trailers
+    ai_lines = dict(trailers)["AI-Lines"]
+    ai, total = map(int, ai_lines.split("/"))
+    lines = (HUMAN_BEFORE + pasted + HUMAN_AFTER).splitlines()
+    assert total == len(lines)
+    # Every pasted snippet line is attributed; the human lines around it are not.
+    assert ai == len(SNIPPET.splitlines())
+    assert re.fullmatch(r"v1 [0-9a-f]{8} [0-9a-f]{32} [0-9a-f]{32}", dict(trailers)["AIGuard-Stamp"])
+    # The message itself is untouched.
+    assert repo.message().startswith(b"Add interval tools\n\nAssisted-by: ")
+
+
+def test_human_commit_says_zero_ai_lines(repo):
+    aiguard("record", "--tool", "claude-code", "--model", "m", input=SNIPPET.encode())
+    repo.write("main.py", HUMAN_BEFORE + HUMAN_AFTER)
+    repo.git("add", "main.py")
+    repo.git("commit", "-q", "-m", "Human work")
+    trailers = dict(repo.trailers())
+    assert "Assisted-by" not in trailers
+    assert trailers["AI-Lines"] == f"0/{len((HUMAN_BEFORE + HUMAN_AFTER).splitlines())}"
