@@ -193,26 +193,27 @@ def _coverage(chain: list[tuple[int, int]], k: int, w: int, record_len: int,
         last_q, last_r = chain[n - 1]
         for q, _r in chain[segment_start:n]:
             covered.update(range(q, q + k))
-        # Before the first hit: back to the line start, at most w-1 tokens, at most
-        # as far as the record goes back. When the record's first token lands
-        # exactly on a line start, the paste starts there: that is covered.
-        back = []
-        for pos in range(first_q - 1, first_q - 1 - min(w - 1, first_r), -1):
-            if pos < 0 or token_lines[pos] != token_lines[first_q]:
-                break
-            back.append(pos)
-        at_line_start = not back or back[-1] == 0 or token_lines[back[-1] - 1] != token_lines[back[-1]]
-        (covered if first_r - len(back) == 0 and at_line_start else extension).update(back)
+        # The record's own start (or end) within reach, landing exactly on a line
+        # boundary of the query: the paste starts (ends) there; covered. Else the
+        # probable rest of the boundary lines: an extension (see attribute_text).
+        start = first_q - first_r
+        if first_r < w and start >= 0 and (start == 0 or token_lines[start - 1] != token_lines[start]):
+            covered.update(range(start, first_q))
+        else:
+            for pos in range(first_q - 1, max(-1, first_q - w), -1):
+                if token_lines[pos] != token_lines[first_q]:
+                    break
+                extension.add(pos)
         end = last_q + k  # first position after the segment
-        left = max(0, record_len - end + last_q - last_r)  # record tokens after the segment
-        forward = []
-        for pos in range(end, end + min(w - 1, left)):
-            if pos >= query_len or token_lines[pos] != token_lines[end - 1]:
-                break
-            forward.append(pos)
-        last = forward[-1] if forward else end - 1
-        at_line_end = last + 1 >= query_len or token_lines[last + 1] != token_lines[last]
-        (covered if len(forward) == left and at_line_end else extension).update(forward)
+        left = max(0, record_len - k - last_r)  # record tokens after the segment
+        stop = end + left
+        if left < w and stop <= query_len and (stop == query_len or token_lines[stop] != token_lines[stop - 1]):
+            covered.update(range(end, stop))
+        else:
+            for pos in range(end, min(query_len, end + min(w - 1, left))):
+                if token_lines[pos] != token_lines[end - 1]:
+                    break
+                extension.add(pos)
         segment_start = n
     return covered, extension - covered
 

@@ -2,10 +2,13 @@
 
 Format (one line, space separated)::
 
-    AIGuard-Stamp: v1 <key-id> <binding> <mac>
+    AIGuard-Stamp: v1 <key-id> <n> <binding> <mac>
 
 * ``v1``: the format version.
 * ``key-id``: 8 hex digits naming the stamp key that signed (see keys.key_id).
+* ``n``: how many ``Assisted-by`` lines directly above ``AI-Lines`` aiguard wrote
+  (its group is those lines, ``AI-Lines`` and the stamp, in that order); an
+  ``Assisted-by`` the author wrote is not part of the claims.
 * ``binding``: 32 hex digits, the first 16 bytes of
   SHA-256("aiguard-stamp-v1\\0" || change-digest || claims), where
   - change-digest = SHA-256 over the commit's change against its first parent,
@@ -14,8 +17,8 @@ Format (one line, space separated)::
     ``\\ No newline`` mark) of ``git diff -U0`` with aiguard's pinned flags, each
     followed by ``\\n``. Hunk positions and context are left out, so the stamp
     survives a rebase that does not touch the change itself.
-  - claims = ``Assisted-by=<value>\\n`` for every Assisted-by trailer of the final
-    trailer block, sorted, then ``AI-Lines=<value>\\n``.
+  - claims = ``Assisted-by=<value>\\n`` for each of the group's n Assisted-by
+    lines, in order, then ``AI-Lines=<value>\\n``.
   Anyone can recompute it: copying a stamp to another change, amending the change,
   or editing a claim breaks it, key or no key.
 * ``mac``: 32 hex digits, the first 16 bytes of
@@ -47,7 +50,7 @@ def change_digest(files: Iterable[FileDiff]) -> bytes:
 
 
 def claims(assisted_by: Sequence[str], ai_lines: str) -> bytes:
-    text = "".join(f"Assisted-by={value}\n" for value in sorted(assisted_by)) + f"AI-Lines={ai_lines}\n"
+    text = "".join(f"Assisted-by={value}\n" for value in assisted_by) + f"AI-Lines={ai_lines}\n"
     return text.encode("utf-8")
 
 
@@ -61,7 +64,7 @@ def mac(key: bytes, bound: str) -> str:
 
 def make(change: bytes, assisted_by: Sequence[str], ai_lines: str, key_id: str, key: bytes) -> str:
     bound = binding(change, assisted_by, ai_lines)
-    return f"{VERSION} {key_id} {bound} {mac(key, bound)}"
+    return f"{VERSION} {key_id} {len(assisted_by)} {bound} {mac(key, bound)}"
 
 
 class Check(NamedTuple):
@@ -73,9 +76,9 @@ class Check(NamedTuple):
 def check(value: str, change: bytes, assisted_by: Sequence[str], ai_lines: str,
           keys: Mapping[str, bytes] | None = None) -> Check:
     parts = value.split()
-    if len(parts) != 4 or parts[0] != VERSION:
-        return Check(False, "invalid", f"not an aiguard {VERSION} stamp")
-    _, kid, bound, signature = parts
+    if len(parts) != 5 or parts[0] != VERSION or parts[2] != str(len(assisted_by)):
+        return Check(False, "invalid", f"not an aiguard {VERSION} stamp for these claims")
+    _, kid, _count, bound, signature = parts
     expected = binding(change, assisted_by, ai_lines)
     is_bound = hmac.compare_digest(bound, expected)
     if keys is None:

@@ -170,51 +170,79 @@ def _eol(lines: Sequence[bytes]) -> bytes:
     return b"\n"
 
 
-def _own_runs(block: Sequence[bytes]) -> list[tuple[int, int]]:
-    """Runs of consecutive aiguard lines (with continuations) that hold AI-Lines or a stamp.
+def stamp_own_count(value: bytes | str) -> int | None:
+    """How many Assisted-by lines above it a stamp says are aiguard's (its 3rd field)."""
+    parts = value.split()
+    if len(parts) == 5 and parts[0] in (b"v1", "v1") and parts[2].isdigit():
+        return int(parts[2])
+    return None
 
-    A hand-written `Assisted-by` elsewhere in the block is the author's and is kept.
+
+def _key_is(line: bytes, name: str) -> bool:
+    key = trailer_key(line)
+    return key is not None and key.lower().decode() == name.lower()
+
+
+def _own_runs(block: Sequence[bytes]) -> list[tuple[int, int]]:
+    """[start, stop) of each aiguard group in a trailer block.
+
+    A group ends with its AIGuard-Stamp, whose third field counts the Assisted-by
+    lines aiguard wrote directly above AI-Lines; so a hand-written Assisted-by
+    next to the group is the author's and stays. An AI-Lines line without a stamp
+    after it is aiguard's too.
     """
     runs: list[tuple[int, int]] = []
-    i = 0
-    while i < len(block):
-        start = i
-        owned = False
-        while i < len(block):
-            key = trailer_key(block[i])
-            if key is not None and key.lower().decode() in OWN_KEYS:
-                owned = owned or key.lower().decode() != OWN_KEYS[0]
-                i += 1
-                while i < len(block) and block[i][:1] in (b" ", b"\t") and not is_blank(block[i]):
-                    i += 1
-            else:
-                break
-        if i > start:
-            if owned:
-                runs.append((start, i))
-        else:
-            i += 1
+    for i, line in enumerate(block):
+        if _key_is(line, STAMP):
+            start = i
+            if i > 0 and _key_is(block[i - 1], AI_LINES):
+                start -= 1
+                count = stamp_own_count(_strip_eol(line).split(b":", 1)[1]) or 0
+                while count and start > 0 and _key_is(block[start - 1], ASSISTED_BY):
+                    start -= 1
+                    count -= 1
+            runs.append((start, i + 1))
+        elif _key_is(line, AI_LINES) and not (i + 1 < len(block) and _key_is(block[i + 1], STAMP)):
+            runs.append((i, i + 1))
     return runs
 
 
-def strip_own(msg: bytes, cleanup: Cleanup = Cleanup()) -> bytes:
-    """The message without aiguard's trailer group (and the blank line it brought)."""
-    lines = split_lines(msg)
+def _own_groups(lines: Sequence[bytes], cleanup: Cleanup) -> tuple[int, tuple[int, int] | None, list, list]:
+    """Where aiguard's groups are: (content end, final block, groups in it, stale groups).
+
+    Stale groups are complete groups (AI-Lines then AIGuard-Stamp) left in the body
+    by an amend that added a paragraph after them, or by a squash that
+    concatenated stamped messages: they describe another change, so re-stamping
+    removes them rather than leave two stamps in one message.
+    """
     end = content_end(lines, cleanup.comment)
     block = trailer_block(lines[:end], cleanup.comment)
-    if block is None:
+    body_end = block[0] if block else end
+    in_block = [(block[0] + a, block[0] + b) for a, b in _own_runs(lines[block[0]:block[1]])] if block else []
+    stale = [(a, b) for a, b in _own_runs(lines[:body_end]) if b - a >= 2]
+    return end, block, in_block, stale
+
+
+def _delete_stale(out: list[bytes], stale: list[tuple[int, int]]) -> None:
+    for a, b in reversed(stale):
+        paragraph = a > 0 and is_blank(out[a - 1]) and (b == len(out) or is_blank(out[b]))
+        del out[a - 1 if paragraph else a:b]
+
+
+def strip_own(msg: bytes, cleanup: Cleanup = Cleanup()) -> bytes:
+    """The message without aiguard's groups (and the blank lines they brought)."""
+    lines = split_lines(msg)
+    _end, block, in_block, stale = _own_groups(lines, cleanup)
+    if not in_block and not stale:
         return msg
-    start, stop = block
-    runs = _own_runs(lines[start:stop])
-    if not runs:
-        return msg
-    keep = list(lines)
-    for run_start, run_stop in reversed(runs):
-        del keep[start + run_start:start + run_stop]
-    block_left = stop - start - sum(b - a for a, b in runs)
-    if block_left == 0 and start > 0 and is_blank(keep[start - 1]):
-        del keep[start - 1]  # the paragraph was ours alone: drop the blank line we added
-    return b"".join(keep)
+    out = list(lines)
+    for a, b in reversed(in_block):
+        del out[a:b]
+    if block is not None and in_block and sum(b - a for a, b in in_block) == block[1] - block[0]:
+        if block[0] > 0 and is_blank(out[block[0] - 1]):
+            del out[block[0] - 1]  # the paragraph was ours alone: drop the blank line we added
+    _delete_stale(out, stale)
+    return b"".join(out)
 
 
 def has_content(msg: bytes, cleanup: Cleanup = Cleanup()) -> bool:
@@ -228,30 +256,26 @@ def apply(msg: bytes, trailers: Sequence[tuple[str, str]], cleanup: Cleanup = Cl
 
     Replaces an existing group in place, else appends to the final block, else adds
     a new paragraph after the last line of content. Comments, the scissors line and
-    everything else stay byte for byte.
+    everything else stay byte for byte (but for stale groups, see _own_groups).
     """
     lines = split_lines(msg)
-    end = content_end(lines, cleanup.comment)
+    end, block, in_block, stale = _own_groups(lines, cleanup)
     if end == 0:
         raise ValueError("message has no content")
     eol = _eol(lines[:end])
     group = [f"{key}: {value}".encode("utf-8") + eol for key, value in trailers]
-    block = trailer_block(lines[:end], cleanup.comment)
     out = list(lines)
     if not out[end - 1].endswith(b"\n"):
         out[end - 1] += eol  # MERGE_MSG and -F files may lack the final newline
-    if block is not None:
-        start, stop = block
-        runs = _own_runs(lines[start:stop])
-        if runs:
-            for run_start, run_stop in reversed(runs[1:]):
-                del out[start + run_start:start + run_stop]
-            first_start, first_stop = runs[0]
-            out[start + first_start:start + first_stop] = group
-        else:
-            out[stop:stop] = group
+    if in_block:
+        for a, b in reversed(in_block[1:]):
+            del out[a:b]
+        out[in_block[0][0]:in_block[0][1]] = group
+    elif block is not None:
+        out[block[1]:block[1]] = group
     else:
         out[end:end] = [eol] + group
+    _delete_stale(out, stale)
     return b"".join(out)
 
 

@@ -139,7 +139,23 @@ def _is_amend(source: str | None, sha: str | None, cli: GitCommitArgs) -> bool:
     action = os.environ.get("GIT_REFLOG_ACTION", "")
     if any(word in action for word in ("(reword)", "(squash)", "(fixup)", "amend")):
         return True
+    if source == "message" and _rebase_step_amends():
+        return True
     return source == "commit" and sha == "HEAD"
+
+
+def _rebase_step_amends() -> bool:
+    """Inside `rebase -i`, a fixup or squash step amends the commit before it.
+
+    git runs those in-process, with no command line or environment that says so;
+    the step being done is the last line of rebase-merge/done.
+    """
+    try:
+        with open(gitio.git_path("rebase-merge/done"), "rb") as fh:
+            lines = [line.split() for line in fh.read().splitlines() if line.strip()]
+    except (OSError, gitio.GitError):
+        return False
+    return bool(lines) and lines[-1][0] in (b"fixup", b"f", b"squash", b"s")
 
 
 def _cleanup_mode(cfg: dict[str, bytes], cli: GitCommitArgs, editor: bool) -> str:
@@ -183,6 +199,8 @@ def stamp_message_file(msgfile: Path, source: str | None, sha: str | None, stage
     cleanup = Cleanup(comment if mode == "strip" else None)
 
     if stage == COMMIT_MSG:
+        if not editor:
+            return None  # nothing changed since prepare-commit-msg stamped it
         untouched = False
         marker = _template_marker()
         if marker.exists():
@@ -238,22 +256,20 @@ def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, mode: str, source: str |
             ledger.close()
 
     existing = trailers.parse_trailers(trailers.strip_own(msg, cleanup), cleanup.comment)
-    theirs = [value for key, value in existing if key.lower() == "assisted-by"]
-    known = {value.lower() for value in theirs}
-    ours = [value for value in result.assisted_by if value.lower() not in known]
+    theirs = {value.lower() for key, value in existing if key.lower() == trailers.ASSISTED_BY.lower()}
+    ours = [value for value in result.assisted_by if value.lower() not in theirs]  # never repeat the author's
     ai_lines = f"{result.ai}/{result.added}"
     kid, key = keyset.signing_key()
-    value = stamp.make(stamp.change_digest(files), theirs + ours, ai_lines, kid, key)
+    value = stamp.make(stamp.change_digest(files), ours, ai_lines, kid, key)
     group = [(trailers.ASSISTED_BY, v) for v in ours] + [(trailers.AI_LINES, ai_lines), (trailers.STAMP, value)]
     new = trailers.apply(msg, group, cleanup)
 
-    # Read it back as git log will: the group must be in the final trailer block.
+    # Read it back as git log will: the whole group must be in the final trailer block.
     final = _final_message(new, cleanup, mode)
     reading = configured if configured and configured != b"auto" else b"#"  # git log sees auto as #
-    seen = trailers.parse_trailers(final, reading)
-    seen_stamp = [v for k, v in seen if k.lower() == trailers.STAMP.lower()]
-    seen_assisted = sorted(v for k, v in seen if k.lower() == "assisted-by")
-    if seen_stamp != [value] or seen_assisted != sorted(theirs + ours):
+    seen = [f"{k}: {v}" for k, v in trailers.parse_trailers(final, reading)]
+    expected = [f"{k}: {v}" for k, v in group]
+    if not any(seen[i:i + len(expected)] == expected for i in range(len(seen))):
         return "commit not stamped: could not place the trailers where git would read them"
     if new != msg:
         _write(msgfile, new)
