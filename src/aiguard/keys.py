@@ -103,13 +103,24 @@ def _decode(text: str, store: str) -> Keyset:
 
 
 def _keyring_backend():
-    """The usable keyring backend, or None (fail/null backends, import or config errors)."""
+    """The usable keyring backend, or None.
+
+    None for the fail and null backends, for import or configuration errors, and
+    for a backend keyring only fell back to (priority below 1, "not recommended",
+    e.g. keyrings.alt's plaintext file) unless the user chose it explicitly
+    (PYTHON_KEYRING_BACKEND or keyringrc.cfg): a plain file of our own, 0600,
+    is no worse and keeps keyring's import off the commit hook.
+    """
     try:
         import keyring
+        import keyring.core
         from keyring.backends import fail, null
 
         backend = keyring.get_keyring()
         if isinstance(backend, (fail.Keyring, null.Keyring)):
+            return None
+        explicit = bool(os.environ.get("PYTHON_KEYRING_BACKEND")) or keyring.core.load_config() is not None
+        if not explicit and getattr(backend, "priority", 0) < 1:
             return None
         return backend
     except Exception:  # a keyringrc naming a backend absent from this venv raises ModuleNotFoundError

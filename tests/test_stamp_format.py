@@ -1,0 +1,89 @@
+"""The stamp format and the change digest it binds, on real diffs."""
+
+from __future__ import annotations
+
+import re
+
+from aiguard import gitio, stamp
+
+KEY = bytes(range(32))
+OTHER_KEY = bytes(range(1, 33))
+
+
+def test_parse_patch_reads_paths_lines_and_binary(make_repo):
+    repo = make_repo()
+    repo.write("plain.txt", "one\ntwo\n")
+    repo.write("sp ace/tab\there.py", "x = 1\n")
+    repo.write("ünï.py", "y = 2\n")
+    repo.write('quo"te.py', "z = 3\n")
+    repo.write("bin.dat", b"\x00\x01\x02binary")
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "-m", "base")
+    repo.write("plain.txt", "one\n+++ looks like a header\n--- so does this\ntwo\nthree")
+    repo.write("sp ace/tab\there.py", "x = 1\nx += 1\n")
+    repo.write("bin.dat", b"\x00\x01\x02binary changed")
+    repo.write("new.py", "print('new')\n")
+    repo.git("add", "-A")
+    files = {f.path: f for f in gitio.parse_patch(repo.git("diff", "--cached", *gitio.DIFF_FLAGS, "HEAD").stdout)}
+    assert set(files) == {b"plain.txt", b"sp ace/tab\there.py", b"bin.dat", b"new.py"}
+    plain = files[b"plain.txt"]
+    assert plain.added == [2, 3, 5]
+    assert plain.changes[:2] == [b"++++ looks like a header", b"+--- so does this"]
+    assert b"\\ No newline at end of file" in plain.changes
+    assert files[b"sp ace/tab\there.py"].added == [2]
+    assert files[b"bin.dat"].binary and files[b"bin.dat"].new_oid
+    assert files[b"new.py"].added == [1] and re.fullmatch(r"[0-9a-f]{40}", files[b"new.py"].new_oid)
+
+
+def test_deleted_file_has_no_new_blob(make_repo):
+    repo = make_repo()
+    repo.write("gone.txt", "a\nb\n")
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "-m", "base")
+    repo.git("rm", "-q", "gone.txt")
+    [gone] = gitio.parse_patch(repo.git("diff", "--cached", *gitio.DIFF_FLAGS, "HEAD").stdout)
+    assert gone.new_oid is None and gone.added == [] and gone.changes == [b"-a", b"-b"]
+
+
+def test_change_digest_survives_a_rebase_but_not_an_edit(make_repo):
+    """Same change on another base: same digest. Any edited line: another digest."""
+    repo = make_repo()
+    repo.write("f.txt", "".join(f"line {n}\n" for n in range(40)))
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "-m", "base")
+    repo.git("checkout", "-q", "-b", "topic")
+    repo.write("f.txt", "".join(f"line {n}\n" + ("inserted\n" if n == 30 else "") for n in range(40)))
+    repo.git("commit", "-q", "-am", "topic")
+    topic = gitio.commit_diff(repo.out("rev-parse", "HEAD~1").strip(), "HEAD", cwd=str(repo.path))
+    repo.git("checkout", "-q", "main")
+    repo.write("f.txt", "first\n" + "".join(f"line {n}\n" for n in range(40)))
+    repo.git("commit", "-q", "-am", "main moves")
+    repo.git("checkout", "-q", "topic")
+    repo.git("rebase", "-q", "main")
+    rebased = gitio.commit_diff(repo.out("rev-parse", "HEAD~1").strip(), "HEAD", cwd=str(repo.path))
+    assert stamp.change_digest(topic) == stamp.change_digest(rebased)
+    repo.write("f.txt", repo.path.joinpath("f.txt").read_text().replace("inserted", "inserted!"))
+    repo.git("commit", "-q", "-a", "--amend", "--no-edit")
+    amended = gitio.commit_diff(repo.out("rev-parse", "HEAD~1").strip(), "HEAD", cwd=str(repo.path))
+    assert stamp.change_digest(amended) != stamp.change_digest(rebased)
+
+
+def test_stamp_checks():
+    change = b"\x01" * 32
+    value = stamp.make(change, ["claude-code:m1"], "3/10", "abcd1234", KEY)
+    assert re.fullmatch(r"v1 abcd1234 1 [0-9a-f]{32} [0-9a-f]{32}", value)
+    good = stamp.check(value, change, ["claude-code:m1"], "3/10", {"abcd1234": KEY})
+    assert good == stamp.Check(True, "valid", "")
+    # Without keys the binding is still checked.
+    assert stamp.check(value, change, ["claude-code:m1"], "3/10").bound
+    assert stamp.check(value, change, ["claude-code:m1"], "3/10").signature == "unchecked"
+    # Another change, an edited claim, a dropped claim: not bound.
+    assert not stamp.check(value, b"\x02" * 32, ["claude-code:m1"], "3/10").bound
+    assert not stamp.check(value, change, ["claude-code:m1"], "0/10").bound
+    assert not stamp.check(value, change, ["claude-code:m2"], "3/10").bound
+    assert not stamp.check(value, change, [], "3/10").bound
+    # A hand-made stamp (right binding, wrong key) is caught with the key.
+    forged = stamp.make(change, ["claude-code:m1"], "3/10", "abcd1234", OTHER_KEY)
+    assert stamp.check(forged, change, ["claude-code:m1"], "3/10", {"abcd1234": KEY}).signature == "invalid"
+    assert stamp.check(value, change, ["claude-code:m1"], "3/10", {"ffff0000": KEY}).signature == "unknown-key"
+    assert not stamp.check("v1 garbage", change, [], "0/0").bound
