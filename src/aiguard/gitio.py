@@ -52,6 +52,10 @@ def rev_parse(rev: str, cwd: str | None = None) -> str | None:
     return out.stdout.decode().strip() or None if out.returncode == 0 else None
 
 
+def parents(commit: str, cwd: str | None = None) -> list[str]:
+    return git(["rev-list", "--parents", "-n", "1", commit, "--"], cwd=cwd).decode().split()[1:]
+
+
 def git_path(name: str, cwd: str | None = None) -> str:
     """Path of a file in the git directory (honours worktrees and core.hooksPath for `hooks`)."""
     return git(["rev-parse", "--git-path", name], cwd=cwd).decode().strip()

@@ -21,7 +21,7 @@ def attribute(rev: str | None, cwd: str | None = None) -> ChangeResult:
         commit = gitio.rev_parse(rev, cwd=cwd)
         if commit is None:
             raise gitio.GitError(f"{rev!r} is not a commit")
-        parents = gitio.git(["rev-list", "--parents", "-n", "1", commit], cwd=cwd).decode().split()[1:]
+        parents = gitio.parents(commit, cwd=cwd)
         files = gitio.commit_diff(parents[0] if parents else None, commit, cwd=cwd)
         if len(parents) > 1:
             restrict = merge_own_lines(files, (gitio.commit_diff(p, commit, cwd=cwd) for p in parents[1:]))

@@ -35,12 +35,30 @@ PREPARE = "prepare-commit-msg"
 COMMIT_MSG = "commit-msg"
 USAGE = "usage: aiguard stamp [--stage prepare-commit-msg|commit-msg] MSGFILE [SOURCE [SHA]]"
 
-# Options of `git commit` that take a value as the next argument.
-_VALUE_OPTIONS = {
-    "-m", "-F", "-C", "-c", "-t", "--message", "--file", "--reuse-message", "--reedit-message",
-    "--template", "--author", "--date", "--cleanup", "--fixup", "--squash", "--trailer",
-    "--pathspec-from-file",
+# `git commit`'s options (git 2.39-2.5x). git accepts any unique prefix of a long
+# option, so the command line is matched against the whole list.
+_SHORT_WITH_VALUE = set("mFCct")
+_SHORT_WITH_ATTACHED_VALUE = set("uS")  # -uno, -S<keyid>: the rest of the word is the value
+_LONG_WITH_VALUE = {
+    "message", "file", "reuse-message", "reedit-message", "template", "author", "date",
+    "cleanup", "fixup", "squash", "trailer", "pathspec-from-file",
 }
+_LONG_FLAGS = {
+    "all", "patch", "reset-author", "short", "branch", "ahead-behind", "porcelain", "long",
+    "null", "signoff", "no-signoff", "verify", "no-verify", "allow-empty", "allow-empty-message",
+    "edit", "no-edit", "amend", "no-amend", "no-post-rewrite", "include", "only",
+    "pathspec-file-nul", "untracked-files", "verbose", "quiet", "dry-run", "status", "no-status",
+    "gpg-sign", "no-gpg-sign", "interactive", "no-reuse-message", "no-template",
+}
+_LONG = _LONG_WITH_VALUE | _LONG_FLAGS
+
+
+def _long_option(name: str) -> str | None:
+    """The git commit option a (possibly abbreviated) long option names."""
+    if name in _LONG:
+        return name
+    matches = [option for option in _LONG if option.startswith(name)]
+    return matches[0] if len(matches) == 1 else None
 
 
 def main(argv: Sequence[str]) -> int:
@@ -76,6 +94,7 @@ class GitCommitArgs:
         self.found = False
         self.cleanup: str | None = None
         self.amend = False
+        self.no_verify = False
 
 
 def _ancestor_git_commit() -> GitCommitArgs:
@@ -114,20 +133,25 @@ def _parse_git_argv(argv: list[str], result: GitCommitArgs) -> None:
         if arg == "--":
             break
         if arg.startswith("--"):
-            name, has_value, value = arg.partition("=")
-            if name == "--cleanup":
+            name, has_value, value = arg[2:].partition("=")
+            option = _long_option(name)
+            if option == "cleanup":
                 if not has_value and i < len(argv):
                     value, i = argv[i], i + 1
                 result.cleanup = value
-            elif name == "--amend":
-                result.amend = True
-            elif name == "--no-amend":
-                result.amend = False
-            elif name in _VALUE_OPTIONS and not has_value:
+            elif option in ("amend", "no-amend"):
+                result.amend = option == "amend"
+            elif option in ("no-verify", "verify"):
+                result.no_verify = option == "no-verify"
+            elif option in _LONG_WITH_VALUE and not has_value:
                 i += 1
         elif arg.startswith("-") and len(arg) > 1:
             for pos, char in enumerate(arg[1:], 1):
-                if "-" + char in _VALUE_OPTIONS:
+                if char in _SHORT_WITH_ATTACHED_VALUE:
+                    break
+                if char == "n":
+                    result.no_verify = True
+                if char in _SHORT_WITH_VALUE:
                     if pos == len(arg) - 1:
                         i += 1
                     break
@@ -212,6 +236,8 @@ def stamp_message_file(msgfile: Path, source: str | None, sha: str | None, stage
                 _write(msgfile, stripped)
             return None  # git aborts the commit, as it would have without aiguard
     elif editor and (source == "template" or not trailers.has_content(msg, cleanup)):
+        if cli.no_verify:
+            return "commit not stamped: --no-verify skips the commit-msg hook that stamps messages written in the editor"
         if source == "template":
             _template_marker().write_text(_template_digest(msg, cleanup) + "\n")
         return None  # the message is written in the editor; the commit-msg run stamps it
@@ -235,11 +261,11 @@ def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, mode: str, source: str |
     else:
         base = head or gitio.empty_tree()
     files = gitio.staged_diff(base)
-    restrict = None
-    if not amend:
-        heads = gitio.merge_heads()
-        if heads:
-            restrict = merge_own_lines(files, (gitio.staged_diff(h) for h in heads))
+    if amend and head:
+        others = gitio.parents(head)[1:]  # amending a merge: still only its own lines
+    else:
+        others = gitio.merge_heads()
+    restrict = merge_own_lines(files, (gitio.staged_diff(h) for h in others)) if others else None
 
     try:
         keyset = keys.load(create=True)
