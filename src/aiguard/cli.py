@@ -88,13 +88,19 @@ def record(tool, model, file_, repo, source, jsonl) -> None:
     from aiguard.ledger import LedgerError
 
     errors: list[str] = []
+    where: list[str] = []  # where each entry came from, for messages
     if jsonl is not None:
         if tool or model or file_ or repo:
             fail("--jsonl takes everything from the file; drop --tool/--model/--file/--repo")
         entries = []
-        for item in recorder.read_jsonl(jsonl, jsonl.name):
-            (errors if isinstance(item, str) else entries).append(item)
+        for label, item in recorder.read_jsonl(jsonl, jsonl.name):
+            if isinstance(item, str):
+                errors.append(f"{label}: {item}")
+            else:
+                entries.append(item)
+                where.append(label)
     else:
+        where = ["stdin"]
         if not tool or not model:
             fail("--tool and --model are required (or use --jsonl FILE)")
         if sys.stdin.isatty():
@@ -104,8 +110,8 @@ def record(tool, model, file_, repo, source, jsonl) -> None:
         result = recorder.record(entries)
     except (keys.KeyUnavailable, LedgerError, ConfigError) as exc:
         fail(str(exc))
-    for reason in result.skipped:
-        click.echo(f"aiguard: skipped {reason}", err=True)
+    for index, reason in result.skipped:
+        click.echo(f"aiguard: {where[index]}: skipped: {reason}", err=True)
     for error in errors:
         click.echo(f"aiguard: {error}", err=True)
     parts = [f"recorded {result.added}"]
@@ -228,13 +234,16 @@ def ledger_prune(days: float | None) -> None:
     from aiguard.ledger import Ledger, LedgerError
     from aiguard import paths
 
+    try:
+        keep = days if days is not None else config.load().retention_days
+    except config.ConfigError as exc:
+        fail(str(exc))
+    if keep <= 0:
+        fail("--older-than must be a positive number of days")
     if not paths.ledger_path().exists():
         click.echo("pruned 0 records (no ledger yet)")
         return
     try:
-        keep = days if days is not None else config.load().retention_days
-        if keep <= 0:
-            fail("--older-than must be a positive number of days")
         with Ledger.open() as ledger_:
             removed = ledger_.prune(keep)
     except (LedgerError, config.ConfigError) as exc:

@@ -37,7 +37,7 @@ class KeyUnavailable(Exception):
 class Keyset(NamedTuple):
     ledger_key: bytes
     stamp_keys: tuple[tuple[str, bytes], ...]  # (key id, key), oldest first
-    store: str  # "keyring", "file" or "env"
+    store: str  # "keyring" or "file"
 
     @property
     def ledger_id(self) -> str:
@@ -90,15 +90,15 @@ def _encode(keyset: Keyset) -> str:
     )
 
 
-def _decode(text: str, store: str) -> Keyset:
+def _decode(text: str, where: str, store: str) -> Keyset:
     try:
         data = json.loads(text)
         ledger = bytes.fromhex(data["ledger"])
         stamp = tuple((key_id(bytes.fromhex(k["key"])), bytes.fromhex(k["key"])) for k in data["stamp"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise KeyUnavailable(f"the aiguard keyset in the {store} is damaged ({exc.__class__.__name__})") from None
+        raise KeyUnavailable(f"the aiguard keyset in the {where} is damaged ({exc.__class__.__name__})") from None
     if not stamp:
-        raise KeyUnavailable(f"the aiguard keyset in the {store} has no stamp key")
+        raise KeyUnavailable(f"the aiguard keyset in the {where} has no stamp key")
     return Keyset(ledger, stamp, store)
 
 
@@ -142,40 +142,53 @@ def location() -> str:
 
 
 def load(create: bool = False) -> Keyset:
-    """Read the keyset; with create, make one where none exists yet."""
+    """Read the keyset; with create, make one where none exists yet.
+
+    Creation happens under a lock and re-checks inside it, so processes that start
+    at once on a fresh machine (the daemon, an assistant hook, `record`) end up
+    with one key, not one each.
+    """
+    try:
+        return _load()
+    except _NoKeys as missing:
+        if not create:
+            raise KeyUnavailable(str(missing)) from None
+    with paths.locked("keys.lock"):
+        try:
+            return _load()
+        except _NoKeys:
+            stamp = new_stamp_key()
+            save(Keyset(secrets.token_bytes(32), ((key_id(stamp), stamp),), "file"))
+    return _load()
+
+
+class _NoKeys(Exception):
+    """No keys exist yet (as opposed to keys that exist but cannot be read)."""
+
+
+def _load() -> Keyset:
     file = paths.keyset_path()
     if file.exists():
         try:
-            return _decode(file.read_text(), "key file " + str(file))
+            return _decode(file.read_text(), "key file " + str(file), "file")
         except OSError as exc:
             raise KeyUnavailable(f"cannot read {file}: {exc.strerror}") from None
-    marker = _marker()
-    if marker == "keyring":
-        backend = _keyring_backend()
-        if backend is None:
-            raise KeyUnavailable("the keys are in the OS keyring, but no keyring backend works here")
-        try:
-            text = backend.get_password(KEYRING_SERVICE, _keyring_user())
-        except Exception as exc:
-            raise KeyUnavailable(f"the OS keyring refused to give the aiguard keys ({exc.__class__.__name__})") from None
-        if text:
-            return _decode(text, "OS keyring")
-        if not create:
-            raise KeyUnavailable("the aiguard keys are missing from the OS keyring; run `aiguard install`")
-    elif not create:
-        raise KeyUnavailable("no aiguard keys yet; run `aiguard install`")
-    return _create()
+    if _marker() != "keyring":
+        raise _NoKeys("no aiguard keys yet; run `aiguard install`")
+    backend = _keyring_backend()
+    if backend is None:
+        raise KeyUnavailable("the keys are in the OS keyring, but no keyring backend works here")
+    try:
+        text = backend.get_password(KEYRING_SERVICE, _keyring_user())
+    except Exception as exc:
+        raise KeyUnavailable(f"the OS keyring refused to give the aiguard keys ({exc.__class__.__name__})") from None
+    if not text:
+        raise _NoKeys("the aiguard keys are missing from the OS keyring; run `aiguard install`")
+    return _decode(text, "OS keyring", "keyring")
 
 
 def new_stamp_key() -> bytes:
     return secrets.token_bytes(32)
-
-
-def _create() -> Keyset:
-    stamp = new_stamp_key()
-    keyset = Keyset(secrets.token_bytes(32), ((key_id(stamp), stamp),), "file")
-    save(keyset)
-    return load()
 
 
 def save(keyset: Keyset) -> str:

@@ -45,7 +45,7 @@ class Entry(NamedTuple):
 class AddResult(NamedTuple):
     added: int
     duplicates: int
-    skipped: list[str]  # one reason per skipped entry
+    skipped: list[tuple[int, str]]  # (index of the entry, 0-based; why it was skipped)
 
 
 _MIGRATIONS = [
@@ -104,7 +104,7 @@ class Ledger:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         try:
             conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
+            _set_wal(conn, deadline=time.monotonic() + 30)
             conn.execute("PRAGMA synchronous=NORMAL")
             ledger = cls(conn, path)
             ledger._migrate()
@@ -165,15 +165,15 @@ class Ledger:
     def add(self, entries: Iterable[Entry], hasher: Hasher, key: bytes, key_id: str) -> AddResult:
         """Fingerprint and store entries, one transaction each; skips say why."""
         added = duplicates = 0
-        skipped: list[str] = []
-        for n, entry in enumerate(entries, 1):
+        skipped: list[tuple[int, str]] = []
+        for n, entry in enumerate(entries):
             reason = _invalid(entry)
             if reason:
-                skipped.append(f"entry {n}: {reason}")
+                skipped.append((n, reason))
                 continue
             fingerprints, tokens = fingerprint_text(entry.text, hasher, entry.file)
             if not fingerprints:
-                skipped.append(f"entry {n}: too short to recognise ({tokens} tokens)")
+                skipped.append((n, f"too short to recognise ({tokens} tokens)"))
                 continue
             now = time.time()
             produced = entry.time if entry.time is not None else now
@@ -291,6 +291,25 @@ class Ledger:
             "bytes": size,
             "by_tool": by_tool,
         }
+
+
+def _set_wal(conn: sqlite3.Connection, deadline: float) -> None:
+    """Switch to WAL, waiting for other writers.
+
+    On a fresh file the switch upgrades a read lock to a write lock, for which
+    SQLite does not call the busy handler: it fails at once while another process
+    is creating the same ledger. Retry until the deadline instead.
+    """
+    delay = 0.005
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
 
 def _ledger_files(path: Path) -> Iterator[Path]:

@@ -33,8 +33,8 @@ def parse_time(value: object) -> float | None:
     raise RecordError(f"time {value!r} is not ISO 8601 or unix seconds")
 
 
-def read_jsonl(stream: IO[str], name: str) -> Iterator[Entry | str]:
-    """Entries of a JSONL file; malformed lines come out as error strings."""
+def read_jsonl(stream: IO[str], name: str) -> Iterator[tuple[str, Entry | str]]:
+    """(where, entry) for each line of a JSONL file; a malformed line's entry is its error."""
     for number, line in enumerate(stream, 1):
         if not line.strip():
             continue
@@ -48,13 +48,13 @@ def read_jsonl(stream: IO[str], name: str) -> Iterator[Entry | str]:
             source = data.get("source", "manual")
             if source not in SOURCES:
                 raise RecordError(f"source {source!r} is not one of {', '.join(SOURCES)}")
-            yield Entry(
+            yield f"{name}:{number}", Entry(
                 tool=data["tool"], model=data["model"], text=data["text"], source=source,
                 file=_opt_str(data.get("file")), repo=_repo(_opt_str(data.get("repo"))),
                 time=parse_time(data.get("time")),
             )
         except (json.JSONDecodeError, RecordError) as exc:
-            yield f"{name}:{number}: {exc}"
+            yield f"{name}:{number}", str(exc)
 
 
 def _opt_str(value: object) -> str | None:
@@ -66,10 +66,11 @@ def _repo(path: str | None) -> str | None:
 
 
 def record(entries: Iterable[Entry]) -> AddResult:
+    retention = config.load().retention_days  # a broken config fails before anything is written
     keyset = keys.load(create=True)
     with Ledger.open() as ledger:
         result = ledger.add(entries, Hasher(keyset.ledger_key), keyset.ledger_key, keyset.ledger_id)
-        ledger.prune_if_due(config.load().retention_days)
+        ledger.prune_if_due(retention)
     return result
 
 
