@@ -13,6 +13,20 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
+# Invented for the tests: a function an assistant might have written.
+MERGE_INTERVALS = '''\
+def merge_intervals(intervals):
+    """Merge overlapping [start, end] intervals and return them sorted."""
+    ordered = sorted(intervals, key=lambda pair: pair[0])
+    merged = []
+    for start, end in ordered:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return merged
+'''
+
 
 def run(args, cwd=None, env=None, input=None, check=True) -> subprocess.CompletedProcess:
     done = subprocess.run(args, cwd=cwd, env=env, input=input, capture_output=True)
@@ -63,7 +77,7 @@ class Repo:
         return raw.split(b"\n\n", 1)[1]
 
     def trailers(self, rev: str = "HEAD") -> list[tuple[str, str]]:
-        out = self.git("log", "-1", "--format=%(trailers:unfold,only)", rev).stdout.decode()
+        out = self.git("log", "-1", "--format=%(trailers:unfold,only)", rev).stdout.decode("utf-8", "replace")
         pairs = []
         for line in out.splitlines():
             if ":" in line:

@@ -5,21 +5,9 @@ from __future__ import annotations
 
 import re
 
-from conftest import aiguard
+from conftest import MERGE_INTERVALS, aiguard
 
-# Invented for this test: a function an assistant might have written.
-SNIPPET = '''\
-def merge_intervals(intervals):
-    """Merge overlapping [start, end] intervals and return them sorted."""
-    ordered = sorted(intervals, key=lambda pair: pair[0])
-    merged = []
-    for start, end in ordered:
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    return merged
-'''
+SNIPPET = MERGE_INTERVALS
 
 HUMAN_BEFORE = '''\
 import os

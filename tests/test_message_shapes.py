@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import Repo, aiguard, run
+from conftest import MERGE_INTERVALS, Repo, aiguard, run
 
 DATE = "1704164645 +0000"
 # GIT_EDITOR=false: an editor nobody asked for fails loudly instead of hanging.
@@ -29,18 +29,7 @@ BASE_ENV = {"GIT_AUTHOR_DATE": DATE, "GIT_COMMITTER_DATE": DATE, "GIT_EDITOR": "
 STAMP_LINE = re.compile(rb"AIGuard-Stamp: v1 [0-9a-f]{8}(?: (\d+))? [0-9a-f]{32} [0-9a-f]{32}\r?\n?")
 AI_LINES_LINE = re.compile(rb"AI-Lines: (\d+)/(\d+)\r?\n?")
 
-SNIPPET = '''\
-def merge_intervals(intervals):
-    """Merge overlapping [start, end] intervals and return them sorted."""
-    ordered = sorted(intervals, key=lambda pair: pair[0])
-    merged = []
-    for start, end in ordered:
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    return merged
-'''
+SNIPPET = MERGE_INTERVALS
 
 
 # --------------------------------------------------------------------------- helpers
@@ -90,18 +79,8 @@ def group_removals(msg: bytes) -> list[tuple[bytes, list[bytes]]]:
             return out
 
 
-def log_trailers(repo: Repo, rev: str) -> list[tuple[str, str]]:
-    out = git(repo, "log", "-1", "--format=%(trailers:only,unfold)", rev).stdout.decode("utf-8", "replace")
-    pairs = []
-    for line in out.splitlines():
-        if ":" in line:
-            key, value = line.split(":", 1)
-            pairs.append((key.strip(), value.strip()))
-    return pairs
-
-
 def assert_group_in_trailers(repo: Repo, rev: str, group: list[bytes]) -> None:
-    seen = log_trailers(repo, rev)
+    seen = repo.trailers(rev)
     stamps = [v for k, v in seen if k.lower() == "aiguard-stamp"]
     ai_lines = [v for k, v in seen if k.lower() == "ai-lines"]
     assisted = [v for k, v in seen if k.lower() == "assisted-by"]
@@ -149,7 +128,7 @@ def assert_stamp_bound(repo: Repo, rev: str, group: list[bytes]) -> None:
 
 
 def ai_lines(repo: Repo, rev: str = "HEAD") -> tuple[int, int]:
-    values = [v for k, v in log_trailers(repo, rev) if k == "AI-Lines"]
+    values = [v for k, v in repo.trailers(rev) if k == "AI-Lines"]
     assert len(values) == 1, values
     ai, total = values[0].split("/")
     return int(ai), int(total)
@@ -337,7 +316,7 @@ def test_hand_written_assisted_by_is_kept(pair):
     assert_differential(pair.plain, pair.guarded)
     pair.git("commit", "-q", "--amend", "--no-edit")
     assert_differential(pair.plain, pair.guarded)
-    assert ("Assisted-by", "other-tool:some-model") in log_trailers(pair.guarded, "HEAD")
+    assert ("Assisted-by", "other-tool:some-model") in pair.guarded.trailers("HEAD")
 
 
 F_SHAPES = {
@@ -557,7 +536,7 @@ def test_amend_signoff_no_edit(pair):
     pair.git("commit", "-q", "-m", "Subject", "-m", "Body.")
     pair.git("commit", "-q", "--amend", "--no-edit", "-s")
     assert_differential(pair.plain, pair.guarded)
-    assert log_trailers(pair.guarded, "HEAD")[-1][0] == "Signed-off-by"
+    assert pair.guarded.trailers("HEAD")[-1][0] == "Signed-off-by"
 
 
 @pytest.mark.parametrize("how", ["amend", "reedit"])
