@@ -77,11 +77,8 @@ def attribute_text(
         n_grams = len(tokens) - k + 1
         if n_grams <= 0:
             continue
-        starts: set[int] = set()
-        for i in touching:
-            starts.update(range(max(0, i - k + 1), min(i, n_grams - 1) + 1))
         digests = hasher.token_digests(tokens, stream)
-        positions = sorted(i for i in starts if not low_complexity(digests, i, k))
+        positions = [i for i in _starts_touching(touching, k, n_grams) if not low_complexity(digests, i, k)]
         hashes = hasher.kgram_hashes(digests, k, positions)
         by_hash: dict[int, list[int]] = defaultdict(list)
         for pos, value in hashes.items():
@@ -126,6 +123,22 @@ def attribute_text(
         if owners and len(owners) >= LINE_SHARE * len(idx):
             result[line] = Counter(owners).most_common(1)[0][0]
     return _fill_tokenless(result, added, set(line_tokens), parsed.line_count)
+
+
+def _starts_touching(touching: list[int], k: int, n_grams: int) -> list[int]:
+    """Start positions of the k-grams that contain at least one of the (sorted) tokens."""
+    starts: list[int] = []
+    run_start = run_end = None
+    for i in touching:
+        if run_end is not None and i == run_end + 1:
+            run_end = i
+            continue
+        if run_start is not None:
+            starts.extend(range(max(run_start - k + 1, starts[-1] + 1 if starts else 0), min(run_end, n_grams - 1) + 1))
+        run_start = run_end = i
+    if run_start is not None:
+        starts.extend(range(max(run_start - k + 1, starts[-1] + 1 if starts else 0), min(run_end, n_grams - 1) + 1))
+    return starts
 
 
 def _fill_tokenless(result: dict[int, int], added: set[int], with_tokens: set[int], line_count: int) -> dict[int, int]:

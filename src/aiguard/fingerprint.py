@@ -109,10 +109,14 @@ _COMMENTS = {
     # a line, so that `a // b` and `#include` are not mistaken for comments.
     GENERIC: r"(?P<c>/\*[\s\S]*?\*/|(?:(?<=\n)|^)[ \t]*(?://|\#(?![a-z]))[^\n]*)",
 }
-_TOKEN_RE = {
-    syn: re.compile("|".join((comment, _STRING, _NUMBER, _IDENT, _OP)))
-    for syn, comment in _COMMENTS.items()
-}
+_TOKEN_RE: dict[str, re.Pattern[str]] = {}  # compiled on first use: the hook needs one or two
+
+
+def _token_re(syntax: str) -> re.Pattern[str]:
+    pattern = _TOKEN_RE.get(syntax)
+    if pattern is None:
+        pattern = _TOKEN_RE[syntax] = re.compile("|".join((_COMMENTS[syntax], _STRING, _NUMBER, _IDENT, _OP)))
+    return pattern
 _DROPPED_OPS = frozenset({",", ";"})
 
 
@@ -185,7 +189,7 @@ def tokenize(text: str, syntax: str = GENERIC) -> Tokens:
     line = 0
     pos = 0
     count = text.count
-    for match in _TOKEN_RE[syntax].finditer(text):
+    for match in _token_re(syntax).finditer(text):
         start, end = match.span()
         line += count("\n", pos, start)
         last = line + count("\n", start, end)

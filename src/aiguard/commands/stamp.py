@@ -73,6 +73,8 @@ def main(argv: Sequence[str]) -> int:
         return 2
     if os.environ.get("AIGUARD_DISABLE", "") not in ("", "0"):
         return 0
+    if stage == COMMIT_MSG and os.environ.get("GIT_EDITOR") == ":":
+        return 0  # no editor ran: the message is as prepare-commit-msg stamped it
     msgfile = args[0]
     source = args[1] if len(args) > 1 else os.environ.get("PRE_COMMIT_COMMIT_MSG_SOURCE") or None
     sha = args[2] if len(args) > 2 else os.environ.get("PRE_COMMIT_COMMIT_OBJECT_NAME") or None
@@ -223,8 +225,6 @@ def stamp_message_file(msgfile: Path, source: str | None, sha: str | None, stage
     cleanup = Cleanup(comment if mode == "strip" else None)
 
     if stage == COMMIT_MSG:
-        if not editor:
-            return None  # nothing changed since prepare-commit-msg stamped it
         untouched = False
         marker = _template_marker()
         if marker.exists():
