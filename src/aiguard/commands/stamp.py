@@ -191,7 +191,7 @@ def _cleanup_mode(cfg: dict[str, bytes], cli: GitCommitArgs, editor: bool) -> st
     return mode
 
 
-def _final_message(msg: bytes, cleanup: Cleanup, mode: str) -> bytes:
+def _final_message(msg: bytes, cleanup: Cleanup) -> bytes:
     """Roughly what git stores after its cleanup, enough to read the trailers back."""
     lines = trailers.split_lines(msg)
     scissors = trailers.find_scissors(lines, cleanup.comment)  # cut even in verbatim mode with -v
@@ -244,10 +244,10 @@ def stamp_message_file(msgfile: Path, source: str | None, sha: str | None, stage
     elif not trailers.has_content(msg, cleanup):
         return None  # an empty message: git aborts, or commits it empty as asked
 
-    return _stamp(msgfile, msg, cleanup, mode, source, sha, cli, configured)
+    return _stamp(msgfile, msg, cleanup, source, sha, cli, configured)
 
 
-def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, mode: str, source: str | None,
+def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, source: str | None,
            sha: str | None, cli: GitCommitArgs, configured: bytes | None) -> str | None:
     from aiguard import keys, stamp
     from aiguard.changes import attribute_files, merge_own_lines
@@ -258,13 +258,11 @@ def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, mode: str, source: str |
     head = gitio.rev_parse("HEAD")
     if amend and head:
         base = gitio.rev_parse("HEAD^") or gitio.empty_tree()
-    else:
-        base = head or gitio.empty_tree()
-    files = gitio.staged_diff(base)
-    if amend and head:
         others = gitio.parents(head)[1:]  # amending a merge: still only its own lines
     else:
+        base = head or gitio.empty_tree()
         others = gitio.merge_heads()
+    files = gitio.staged_diff(base)
     restrict = merge_own_lines(files, (gitio.staged_diff(h) for h in others)) if others else None
 
     try:
@@ -291,7 +289,7 @@ def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, mode: str, source: str |
     new = trailers.apply(msg, group, cleanup)
 
     # Read it back as git log will: the whole group must be in the final trailer block.
-    final = _final_message(new, cleanup, mode)
+    final = _final_message(new, cleanup)
     reading = configured if configured and configured != b"auto" else b"#"  # git log sees auto as #
     seen = [f"{k}: {v}" for k, v in trailers.parse_trailers(final, reading)]
     expected = [f"{k}: {v}" for k, v in group]
