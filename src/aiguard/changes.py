@@ -13,8 +13,12 @@ from aiguard import gitio
 from aiguard.attribution import RecordInfo, attribute_text, line_ranges
 from aiguard.fingerprint import Hasher
 
-MAX_FILE_BYTES = 2 * 1024 * 1024  # bigger files are counted but not matched (lock files, data)
-MAX_TOTAL_BYTES = 24 * 1024 * 1024
+# Matching runs at roughly 1 MB/s of staged text, so a huge commit (vendored code, a
+# generated file) would stall the hook: files bigger than this, and what does not fit in
+# the per-commit budget (smallest files first: pasted code lives in ordinary files),
+# are counted in AI-Lines' T but not matched, and the hook prints a note.
+MAX_FILE_BYTES = 1024 * 1024
+MAX_TOTAL_BYTES = 1024 * 1024
 
 
 class RangeResult(NamedTuple):
@@ -89,13 +93,18 @@ def attribute_files(
         sizes = gitio.blob_sizes((d.new_oid for d in wanted), cwd=cwd)
         budget = MAX_TOTAL_BYTES
         fetch = []
-        for diff in wanted:
+        over = []
+        for diff in sorted(wanted, key=lambda d: (sizes.get(d.new_oid, 0), d.path)):
             size = sizes.get(diff.new_oid, 0)
-            if size > MAX_FILE_BYTES or size > budget:
+            if size > MAX_FILE_BYTES:
                 notes.append(f"{decode_path(diff.path)}: not matched ({size} bytes is over the size limit)")
-                continue
-            budget -= size
-            fetch.append(diff)
+            elif size > budget:
+                over.append(decode_path(diff.path))
+            else:
+                budget -= size
+                fetch.append(diff)
+        if over:
+            notes.append(f"{len(over)} files not matched (over the {MAX_TOTAL_BYTES} bytes per commit), e.g. {over[0]}")
         blobs = gitio.read_blobs((d.new_oid for d in fetch), cwd=cwd)
         allowed = {d.path: set(lines) for d, lines in counted}
         for diff in fetch:
