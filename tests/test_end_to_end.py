@@ -56,3 +56,22 @@ def test_human_commit_says_zero_ai_lines(repo):
     trailers = dict(repo.trailers())
     assert "Assisted-by" not in trailers
     assert trailers["AI-Lines"] == f"0/{len((HUMAN_BEFORE + HUMAN_AFTER).splitlines())}"
+
+
+def test_binary_and_oversized_files_are_counted_not_matched(repo):
+    """A binary file adds no lines; a file over the size limit counts in T, unmatched, with a note."""
+    from aiguard.changes import MAX_FILE_BYTES
+
+    aiguard("record", "--tool", "claude-code", "--model", "m", input=SNIPPET.encode())
+    repo.write("blob.bin", bytes(range(256)) * 64)
+    line = "value = compute(alpha, beta)\n"
+    big_lines = MAX_FILE_BYTES // len(line) + 10
+    repo.write("generated.py", SNIPPET + line * big_lines)
+    repo.write("small.py", SNIPPET)
+    repo.git("add", "-A")
+    done = repo.git("commit", "-q", "-m", "Vendored")
+    trailers = dict(repo.trailers())
+    snippet_lines = len(SNIPPET.splitlines())
+    # Only small.py was matched; generated.py's lines still count in T.
+    assert trailers["AI-Lines"] == f"{snippet_lines}/{2 * snippet_lines + big_lines}"
+    assert b"generated.py: not matched" in done.stderr
