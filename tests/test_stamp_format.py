@@ -87,3 +87,15 @@ def test_stamp_checks():
     assert stamp.check(forged, change, ["claude-code:m1"], "3/10", {"abcd1234": KEY}).signature == "invalid"
     assert stamp.check(value, change, ["claude-code:m1"], "3/10", {"ffff0000": KEY}).signature == "unknown-key"
     assert not stamp.check("v1 garbage", change, [], "0/0").bound
+
+
+def test_submodule_changes_are_not_text(make_repo):
+    sub = make_repo("sub")
+    sub.write("a.txt", "a\n")
+    sub.git("add", "-A")
+    sub.git("commit", "-q", "-m", "sub")
+    repo = make_repo()
+    repo.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub.path), "sub")
+    files = {f.path: f for f in gitio.parse_patch(repo.git("diff", "--cached", *gitio.DIFF_FLAGS).stdout)}
+    assert files[b"sub"].binary
+    assert not files[b".gitmodules"].binary and files[b".gitmodules"].added

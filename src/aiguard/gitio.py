@@ -127,9 +127,14 @@ def parse_patch(patch: bytes) -> list[FileDiff]:
         elif line.startswith(b"\\"):
             current["changes"].append(line)  # "\ No newline at end of file" after a hunk's last line
         elif line.startswith(b"index "):
-            oids = line[6:].split(b" ")[0].split(b"..")
+            fields = line[6:].split(b" ")
+            oids = fields[0].split(b"..")
             if len(oids) == 2 and oids[1].strip(b"0"):
                 current["oid"] = oids[1].decode()
+            if fields[1:2] == [b"160000"]:
+                current["binary"] = True  # a submodule: its "lines" are commit ids, not text
+        elif line.startswith((b"new file mode 160000", b"deleted file mode 160000")):
+            current["binary"] = True
         elif line.startswith(b"Binary files ") or line == b"GIT binary patch":
             current["binary"] = True
     finish()
