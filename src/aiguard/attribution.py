@@ -20,7 +20,6 @@ from aiguard.fingerprint import (
     STREAMS,
     Hasher,
     guess_syntax,
-    low_complexity,
     syntax_for_path,
     tokenize,
 )
@@ -66,7 +65,11 @@ def attribute_text(
     syntax = syntax_for_path(path) or guess_syntax(text)
     parsed = tokenize(text, syntax)
     tokens = parsed.tokens
-    touching = [i for i, t in enumerate(tokens) if any(line in added for line in range(t.first_line, t.last_line + 1))]
+    touching = [
+        i for i, t in enumerate(tokens)
+        if t.first_line in added or (t.last_line != t.first_line and not added.isdisjoint(
+            range(t.first_line + 1, t.last_line + 1)))
+    ]
     if not touching:
         return _fill_tokenless({}, added, set(), parsed.line_count)
 
@@ -78,7 +81,10 @@ def attribute_text(
         if n_grams <= 0:
             continue
         digests = hasher.token_digests(tokens, stream)
-        positions = [i for i in _starts_touching(touching, k, n_grams) if not low_complexity(digests, i, k)]
+        # No low-complexity mask here: it depends only on a k-gram's tokens, so the
+        # ledger never holds a masked k-gram and looking one up just finds nothing,
+        # which costs less than checking every k-gram.
+        positions = _starts_touching(touching, k, n_grams)
         hashes = hasher.kgram_hashes(digests, k, positions)
         by_hash: dict[int, list[int]] = defaultdict(list)
         for pos, value in hashes.items():

@@ -221,6 +221,10 @@ def _string_body(literal: str) -> str:
     return body[quote:-quote]
 
 
+_RAW_PREFIX = [chr(0x10 + kind) for kind in range(COMMENT + 1)]
+_ABSTRACT_TEXT = {IDENT: "\x01V", STRING: "\x01S", NUMBER: "\x01N"}
+
+
 def stream_text(token: Token, stream: int) -> str:
     """The text a token contributes to a stream (kind-tagged so kinds never collide)."""
     if stream == ABSTRACT:
@@ -250,8 +254,11 @@ class Hasher:
         cache = self._cache
         key = self._token_key
         out = []
-        for token in tokens:
-            text = stream_text(token, stream)
+        if stream == RAW:
+            texts = [_RAW_PREFIX[t.kind] + t.text for t in tokens]
+        else:
+            texts = [_ABSTRACT_TEXT.get(t.kind) or "\x02" + t.text for t in tokens]
+        for text in texts:
             digest = cache.get(text)
             if digest is None:
                 digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), key=key, digest_size=8).digest()
