@@ -74,7 +74,7 @@ def attribute_text(
         return _fill_tokenless({}, added, set(), parsed.line_count)
 
     token_lines = [t.first_line for t in tokens]
-    chains: list[tuple[int, int, int, set[int]]] = []  # (stream, covered, record, positions)
+    chains: list[tuple[int, int, int, set[int], set[int]]] = []  # (stream, count, record, covered, extension)
     for stream in STREAMS:
         k, w, min_tokens = PARAMS[stream]
         n_grams = len(tokens) - k + 1
