@@ -75,3 +75,28 @@ def test_binary_and_oversized_files_are_counted_not_matched(repo):
     # Only small.py was matched; generated.py's lines still count in T.
     assert trailers["AI-Lines"] == f"{snippet_lines}/{2 * snippet_lines + big_lines}"
     assert b"generated.py: not matched" in done.stderr
+
+
+def test_attribute_json_for_a_commit_and_the_staged_change(repo):
+    import json
+
+    aiguard("record", "--tool", "codex", "--model", "gpt-5-codex", "--source", "assistant-log",
+            input=SNIPPET.encode())
+    repo.write("src/tools.py", HUMAN_BEFORE + SNIPPET)
+    repo.git("add", "-A")
+    staged = json.loads(aiguard("attribute", "--staged", "--json", cwd=repo.path).stdout)
+    repo.git("commit", "-q", "-m", "tools")
+    committed = json.loads(aiguard("attribute", "HEAD", "--json", cwd=repo.path).stdout)
+    first = HUMAN_BEFORE.count("\n") + 1
+    expected = {
+        "added": HUMAN_BEFORE.count("\n") + SNIPPET.count("\n"),
+        "ai": SNIPPET.count("\n"),
+        "files": [{"path": "src/tools.py", "added": HUMAN_BEFORE.count("\n") + SNIPPET.count("\n"),
+                   "ai": SNIPPET.count("\n"),
+                   "ranges": [{"start": first, "end": first + SNIPPET.count("\n") - 1, "tool": "codex",
+                               "model": "gpt-5-codex", "source": "assistant-log"}]}],
+    }
+    assert staged == expected
+    assert committed == expected
+    # The hook said the same in the trailers.
+    assert dict(repo.trailers())["AI-Lines"] == f"{expected['ai']}/{expected['added']}"
