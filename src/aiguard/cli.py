@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -249,3 +250,131 @@ def ledger_prune(days: float | None) -> None:
     except (LedgerError, config.ConfigError) as exc:
         fail(str(exc))
     click.echo(f"pruned {removed} records older than {keep:g} days")
+
+
+@cli.command()
+@click.argument("range_", metavar="[RANGE]", required=False)
+@click.option("--format", "format_", type=click.Choice(["text", "json", "github", "junit"]), default="text",
+              show_default=True, help="Output format.")
+@click.option("--output", type=click.Path(dir_okay=False), default=None, help="Write the report to FILE.")
+@click.option("--squash-trailers", is_flag=True,
+              help="Print one trailer block for the whole range (to paste into a squash-merge message).")
+@click.option("--message-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Check one commit message's claims against the policy (warns; for a commit-msg hook).")
+def verify(range_: str | None, format_: str, output: str | None, squash_trailers: bool,
+           message_file: str | None) -> None:
+    """Enforce the repository's AI policy over a range of commits (CI).
+
+    Default RANGE: the current branch's commits not on the default branch (under
+    GitHub Actions: the pull request's head, or the merge queue's commits; under
+    pre-commit's pre-push stage: the pushed commits). Checks that every commit
+    carries a genuine AIGuard-Stamp bound to its change and claims, and the
+    policy in .aiguard.toml or [tool.aiguard]. The team key comes from
+    AIGUARD_KEY (or the local key store); without it signatures are not checked.
+
+    Exit 0: no errors; 1: errors found; 2: usage or environment error.
+
+    \b
+    Examples:
+      aiguard verify                      # this branch against main
+      aiguard verify origin/main..HEAD --format json
+      aiguard verify --format github      # in a GitHub Actions step
+    """
+    from aiguard import gitio, keys, policy
+    from aiguard.commands import verify as verifier
+
+    if not gitio.in_repo():
+        fail(f"{os.getcwd()} is not in a git repository")
+    try:
+        rules = policy.load(Path(gitio.toplevel()))
+        if message_file:
+            for line in verifier.check_message_file(message_file, rules):
+                click.echo(f"aiguard: warning: {line}", err=True)
+            return
+        if not range_ and os.environ.get("PRE_COMMIT_FROM_REF") and os.environ.get("PRE_COMMIT_TO_REF"):
+            range_ = f"{os.environ['PRE_COMMIT_FROM_REF']}..{os.environ['PRE_COMMIT_TO_REF']}"
+        report = verifier.verify(range_, rules)
+    except (policy.PolicyError, verifier.VerifyError, keys.KeyUnavailable, gitio.GitError) as exc:
+        fail(str(exc))
+    if squash_trailers:
+        text = verifier.squash_trailers(report)
+    elif format_ == "json":
+        text = json.dumps(report.to_json(), indent=2)
+    elif format_ == "github":
+        text = verifier.format_github(report)
+        verifier.write_summary(report)
+    elif format_ == "junit":
+        text = verifier.format_junit(report)
+    else:
+        text = verifier.format_text(report)
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text + ("" if text.endswith("\n") else "\n"))
+        if format_ in ("junit", "json"):
+            click.echo(verifier.format_text(report))
+    else:
+        click.echo(text)
+    if not squash_trailers and not report.ok:
+        sys.exit(1)
+
+
+@cli.group()
+def key() -> None:
+    """The team's stamp key: make, move and rotate it.
+
+    \b
+    The team makes one key (`aiguard key init` then `aiguard key export`), keeps
+    it as the CI secret AIGUARD_KEY, and every developer runs `aiguard key import`
+    so their hooks sign with it. Rotation keeps old keys to verify old stamps.
+    """
+
+
+@key.command("init")
+def key_init() -> None:
+    """Make the keys if there are none; print the stamp key's id."""
+    from aiguard import keys
+
+    try:
+        keyset = keys.load(create=True)
+    except keys.KeyUnavailable as exc:
+        fail(str(exc))
+    click.echo(f"stamp key {keyset.stamp_keys[-1][0]} ({keyset.store})")
+
+
+@key.command("export")
+def key_export() -> None:
+    """Print the current stamp key (a secret: store it as AIGUARD_KEY in CI)."""
+    from aiguard import keys
+
+    try:
+        keyset = keys.load(create=False)
+    except keys.KeyUnavailable as exc:
+        fail(str(exc))
+    click.echo(keys.format_key(keyset.stamp_keys[-1][1]))
+
+
+@key.command("import")
+@click.argument("value", required=False)
+def key_import(value: str | None) -> None:
+    """Make a team key (aiguard-key-v1:...) the signing key; read from stdin without VALUE."""
+    from aiguard import keys
+
+    text = value if value is not None else sys.stdin.read()
+    try:
+        keyset = keys.add_stamp_key(keys.parse_key(text))
+    except keys.KeyUnavailable as exc:
+        fail(str(exc).replace("AIGUARD_KEY", "the key"))
+    click.echo(f"stamp key {keyset.stamp_keys[-1][0]} now signs; {len(keyset.stamp_keys)} key(s) kept")
+
+
+@key.command("rotate")
+def key_rotate() -> None:
+    """Make a new signing key; older keys are kept so their stamps still verify."""
+    from aiguard import keys
+
+    try:
+        keyset = keys.add_stamp_key(keys.new_stamp_key())
+    except keys.KeyUnavailable as exc:
+        fail(str(exc))
+    click.echo(f"stamp key {keyset.stamp_keys[-1][0]} now signs; export it and update AIGUARD_KEY "
+               f"(keep the old ones there too: {', '.join(k for k, _ in keyset.stamp_keys[:-1])})")

@@ -207,3 +207,15 @@ def save(keyset: Keyset) -> str:
     paths.write_private(paths.keyset_path(), text.encode())
     paths.write_private(paths.keystore_marker_path(), b"file\n")
     return "file"
+
+
+def add_stamp_key(key: bytes) -> Keyset:
+    """Make `key` the signing key (keeping the others, so old stamps stay verifiable)."""
+    with paths.locked("keys.lock"):
+        try:
+            current = _load()
+        except _NoKeys:
+            current = Keyset(secrets.token_bytes(32), (), "file")
+        kept = tuple((kid, k) for kid, k in current.stamp_keys if k != key)
+        save(current._replace(stamp_keys=kept + ((key_id(key), key),)))
+    return _load()

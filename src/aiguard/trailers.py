@@ -306,3 +306,47 @@ def effective_comment(configured: bytes | None, msg: bytes) -> bytes:
             return char
     used = {line[:1] for line in body}
     return next((bytes([c]) for c in AUTO_COMMENT_CANDIDATES if bytes([c]) not in used), b"#")
+
+
+class Group(NamedTuple):
+    """aiguard's trailer group as found in a stored commit message."""
+
+    assisted_by: list[str]  # the n Assisted-by values the stamp counts (aiguard's own)
+    ai_lines: str | None
+    stamp: str | None
+    stamps: int  # AIGuard-Stamp lines in the final block (more than one is an error)
+    all_assisted_by: list[str]  # every Assisted-by of the final block, the author's too
+
+
+def read_group(msg: bytes, comment: bytes | None = b"#") -> Group | None:
+    """aiguard's group in the final trailer block (as `git log %(trailers)` sees it), or None."""
+    lines = split_lines(msg)
+    end = content_end(lines, comment)
+    block = trailer_block(lines[:end], comment)
+    if block is None:
+        return None
+    block_lines = lines[block[0]:block[1]]
+
+    def value(line: bytes) -> str:
+        return _strip_eol(line).split(b":", 1)[1].strip().decode("utf-8", "replace")
+
+    everyone = [value(line) for line in block_lines if _key_is(line, ASSISTED_BY)]
+    stamps = [i for i, line in enumerate(block_lines) if _key_is(line, STAMP)]
+    ai_lines = [i for i, line in enumerate(block_lines) if _key_is(line, AI_LINES)]
+    if not stamps and not ai_lines:
+        return None
+    if not stamps:
+        return Group([], value(block_lines[ai_lines[-1]]), None, 0, everyone)
+    last = stamps[-1]
+    stamp_value = value(block_lines[last])
+    ai_value = None
+    own: list[str] = []
+    if last > 0 and _key_is(block_lines[last - 1], AI_LINES):
+        ai_value = value(block_lines[last - 1])
+        count = stamp_own_count(stamp_value) or 0
+        i = last - 1
+        while count and i > 0 and _key_is(block_lines[i - 1], ASSISTED_BY):
+            i -= 1
+            count -= 1
+            own.insert(0, value(block_lines[i]))
+    return Group(own, ai_value, stamp_value, len(stamps), everyone)

@@ -1,0 +1,410 @@
+"""`aiguard verify [RANGE]`: CI enforcement of the repository policy over a commit range.
+
+One `git log -p` pass over the range gives every commit's message and its change
+against the first parent, with the same pinned diff flags the hook used, so each
+stamp's binding can be recomputed: a missing stamp, a forged one, one copied
+from another change, an amend without re-stamping and an edited claim are all
+told apart. With the team key (AIGUARD_KEY, or the local key store) the stamp's
+signature is checked too; without it the report says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator, NamedTuple, Sequence
+
+from aiguard import gitio, keys, policy, stamp, trailers
+from aiguard.policy import Policy
+
+ERROR, WARNING, NOTICE = "error", "warning", "notice"
+_MARK = b"\x00\x00aiguard-commit\x00"
+
+
+class VerifyError(Exception):
+    """A usage or environment problem (exit 2)."""
+
+
+class Finding(NamedTuple):
+    commit: str
+    rule: str
+    severity: str
+    message: str
+    fix: str = ""
+
+
+class Commit(NamedTuple):
+    sha: str
+    parents: list[str]
+    author: str
+    date: str
+    message: bytes
+    files: list[gitio.FileDiff]
+
+    @property
+    def subject(self) -> str:
+        return self.message.split(b"\n", 1)[0].decode("utf-8", "replace")
+
+
+class Report(NamedTuple):
+    range: str
+    checked: int
+    findings: list[Finding]
+    signature: str  # "checked" (keys known) or "unchecked"
+    key_ids: list[str]
+    commits: list[Commit]
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.severity == ERROR for f in self.findings)
+
+    def to_json(self) -> dict:
+        return {
+            "range": self.range, "checked": self.checked, "ok": self.ok,
+            "signature": self.signature,
+            "findings": [{"commit": f.commit, "rule": f.rule, "severity": f.severity, "message": f.message}
+                         for f in self.findings],
+        }
+
+
+# Range ---------------------------------------------------------------------------------
+
+def default_range(cwd: str | None = None) -> tuple[str, list[str]]:
+    """(label, rev-list arguments) for the current branch's commits not on the default branch.
+
+    Under GitHub Actions the pull request's head is checked (not GitHub's synthetic
+    merge commit), and merge-queue runs check the queued commits.
+    """
+    event = _github_event()
+    name = os.environ.get("GITHUB_EVENT_NAME", "")
+    if event and name in ("pull_request", "pull_request_target"):
+        pr = event.get("pull_request") or {}
+        head = (pr.get("head") or {}).get("sha")
+        base_ref = os.environ.get("GITHUB_BASE_REF") or (pr.get("base") or {}).get("ref")
+        base = None
+        if base_ref and gitio.rev_parse(f"origin/{base_ref}", cwd=cwd):
+            base = f"origin/{base_ref}"
+        base = base or (pr.get("base") or {}).get("sha")
+        if head and base:
+            return f"{base}..{head}", [head, "--not", base]
+    if event and name == "merge_group":
+        group = event.get("merge_group") or {}
+        if group.get("base_sha") and group.get("head_sha"):
+            return (f"{group['base_sha']}..{group['head_sha']}",
+                    [group["head_sha"], "--not", group["base_sha"]])
+    base = _default_branch(cwd)
+    if base is None:
+        raise VerifyError("cannot tell the default branch (no origin/HEAD, main or master); give a RANGE")
+    return f"{base}..HEAD", ["HEAD", "--not", base]
+
+
+def _github_event() -> dict | None:
+    path = os.environ.get("GITHUB_EVENT_PATH")
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
+def _default_branch(cwd: str | None) -> str | None:
+    head = subprocess.run([*gitio.GIT, "symbolic-ref", "-q", "--short", "refs/remotes/origin/HEAD"],
+                          capture_output=True, cwd=cwd, stdin=subprocess.DEVNULL)
+    if head.returncode == 0 and head.stdout.strip():
+        return head.stdout.decode().strip()
+    current = subprocess.run([*gitio.GIT, "symbolic-ref", "-q", "--short", "HEAD"],
+                             capture_output=True, cwd=cwd, stdin=subprocess.DEVNULL).stdout.decode().strip()
+    for candidate in ("origin/main", "origin/master", "main", "master"):
+        if candidate != current and gitio.rev_parse(candidate, cwd=cwd):
+            return candidate
+    return None
+
+
+def range_args(spec: str) -> list[str]:
+    """rev-list arguments for a RANGE as the user wrote it (A..B, A...B, a single rev, ^A B)."""
+    return spec.split()
+
+
+# Reading history -----------------------------------------------------------------------
+
+def iter_commits(rev_args: Sequence[str], no_merges: bool, cwd: str | None = None) -> Iterator[Commit]:
+    """Every commit of the range with its message and first-parent change, in one git log pass."""
+    args = ["log", "--no-color", "--format=%x00%x00aiguard-commit%x00%H%x00%P%x00%an <%ae>%x00%aI%x00%B%x00",
+            "-p", "--diff-merges=first-parent", *gitio.DIFF_FLAGS]
+    if no_merges:
+        args.append("--no-merges")
+    args += [*rev_args, "--"]
+    proc = subprocess.Popen([*gitio.GIT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, cwd=cwd)
+    assert proc.stdout is not None
+    buffer = b""
+    while True:
+        chunk = proc.stdout.read(1 << 20)
+        if chunk:
+            buffer += chunk
+        records = buffer.split(_MARK)
+        buffer = records.pop() if chunk else b""
+        for record in records:
+            if record.strip(b"\n"):
+                yield _parse_record(record)
+        if not chunk:
+            break
+    stderr = proc.stderr.read() if proc.stderr else b""
+    if proc.wait() != 0:
+        lines = stderr.decode("utf-8", "replace").strip().splitlines()
+        raise VerifyError(f"git log failed: {lines[0] if lines else 'exit ' + str(proc.returncode)}")
+
+
+def _parse_record(record: bytes) -> Commit:
+    sha, parents, author, date, message, patch = record.split(b"\x00", 5)
+    return Commit(sha.decode(), parents.decode().split(), author.decode("utf-8", "replace"), date.decode(),
+                  message, gitio.parse_patch(patch))
+
+
+# Checking --------------------------------------------------------------------------------
+
+def team_keys() -> tuple[dict[str, bytes] | None, list[str]]:
+    """Stamp keys to check signatures with: AIGUARD_KEY (comma/newline separated), else the local store."""
+    env = os.environ.get("AIGUARD_KEY", "").replace(",", "\n").split()
+    if env:
+        found = {}
+        for text in env:
+            key = keys.parse_key(text)
+            found[keys.key_id(key)] = key
+        return found, sorted(found)
+    try:
+        keyset = keys.load(create=False)
+    except keys.KeyUnavailable:
+        return None, []
+    found = dict(keyset.stamp_keys)
+    return found, sorted(found)
+
+
+def exempt(commit: Commit, rules: Policy) -> str | None:
+    if rules.exempt_merges and len(commit.parents) > 1:
+        return "merge commit"
+    if policy.matches(commit.author, rules.exempt_authors):
+        return "exempt author"
+    if rules.exempt_before and "-" in rules.exempt_before and commit.date[:len(rules.exempt_before)] <= rules.exempt_before:
+        return "before exempt-before"
+    return None
+
+
+def _ai_counts(value: str | None) -> tuple[int, int] | None:
+    try:
+        ai, total = (int(part) for part in (value or "").split("/"))
+    except ValueError:
+        return None
+    return (ai, total) if 0 <= ai <= total else None
+
+
+def check_commit(commit: Commit, rules: Policy, team: dict[str, bytes] | None) -> list[Finding]:
+    findings: list[Finding] = []
+    sha = commit.sha
+    group = trailers.read_group(commit.message)
+    stamp_fix = "run `aiguard install`, then re-stamp: `git rebase --exec 'git commit --amend --no-edit' <base>`"
+    if group is None or group.stamp is None:
+        if rules.require_stamp:
+            findings.append(Finding(sha, "missing-stamp", ERROR, "no AIGuard-Stamp trailer: the aiguard hook did not run",
+                                    stamp_fix))
+    else:
+        problem = None
+        if group.stamps > 1:
+            problem = "more than one AIGuard-Stamp in the trailer block"
+        elif group.ai_lines is None or _ai_counts(group.ai_lines) is None:
+            problem = "the stamp has no valid AI-Lines trailer directly above it"
+        else:
+            result = stamp.check(group.stamp, stamp.change_digest(commit.files), group.assisted_by,
+                                 group.ai_lines, team)
+            if not result.bound:
+                problem = ("the stamp does not match this commit's change and claims: copied from another "
+                           "commit, amended after stamping, or a claim (Assisted-by, AI-Lines) was edited")
+            elif result.signature == "invalid":
+                problem = "the stamp's signature is not valid: it was not made with the team's key"
+            elif result.signature == "unknown-key":
+                kid = group.stamp.split()[1]
+                problem = (f"the stamp was signed with key {kid}, which is not a team key "
+                           "(import the team key with `aiguard key import`, then re-stamp)")
+        if problem:
+            findings.append(Finding(sha, "invalid-stamp", ERROR, problem, stamp_fix))
+    assisted = group.all_assisted_by if group else []
+    external = [value for value in assisted if not policy.matches(value, rules.internal_models)]
+    counts = _ai_counts(group.ai_lines) if group else None
+    if external and rules.external_models == "forbid":
+        findings.append(Finding(sha, "forbidden-model", ERROR,
+                                f"external model output is not allowed here: {', '.join(external)}",
+                                "rewrite those lines yourself, or ask the owners to list the model in internal-models"))
+    elif external and rules.external_models == "disclose":
+        findings.append(Finding(sha, "external-model", NOTICE, f"contains external model output: {', '.join(external)}"))
+    if external and rules.forbid_paths and (counts is None or counts[0] > 0):
+        touched = sorted({gitio_path(f) for f in commit.files if f.added and policy.path_matches(gitio_path(f), rules.forbid_paths)})
+        if touched:
+            findings.append(Finding(sha, "forbidden-path", ERROR,
+                                    f"external-model output in a commit that adds lines under protected paths: "
+                                    f"{', '.join(touched[:5])}" + (" ..." if len(touched) > 5 else ""),
+                                    "keep AI-written lines out of these paths"))
+    if counts and counts[1] and counts[0] / counts[1] > rules.max_ai_share:
+        findings.append(Finding(sha, "ai-share-exceeded", ERROR,
+                                f"AI-Lines {counts[0]}/{counts[1]} is above max-ai-share {rules.max_ai_share:g}",
+                                "split the commit or write more of it yourself"))
+    return findings
+
+
+def gitio_path(diff: gitio.FileDiff) -> str:
+    return diff.path.decode("utf-8", "surrogateescape")
+
+
+def verify(spec: str | None, rules: Policy, cwd: str | None = None) -> Report:
+    if spec:
+        label, rev_args = spec, range_args(spec)
+    else:
+        label, rev_args = default_range(cwd)
+    if rules.exempt_before and "-" not in rules.exempt_before:
+        if not gitio.rev_parse(rules.exempt_before, cwd=cwd):
+            raise VerifyError(f"{rules.source}: exempt-before {rules.exempt_before!r} is not a commit here")
+        rev_args = [*rev_args, "--not", rules.exempt_before]
+    team, kids = team_keys()
+    findings: list[Finding] = []
+    commits = []
+    checked = 0
+    for commit in iter_commits(rev_args, no_merges=spec is None and rules.exempt_merges, cwd=cwd):
+        commits.append(commit)
+        if exempt(commit, rules):
+            continue
+        checked += 1
+        findings.extend(check_commit(commit, rules, team))
+    return Report(label, checked, findings, "checked" if team else "unchecked", kids, commits)
+
+
+# Output ----------------------------------------------------------------------------------
+
+def format_text(report: Report) -> str:
+    out = []
+    by_commit: dict[str, list[Finding]] = {}
+    for f in report.findings:
+        by_commit.setdefault(f.commit, []).append(f)
+    subjects = {c.sha: c.subject for c in report.commits}
+    for sha, found in by_commit.items():
+        out.append(f"{sha[:12]} {subjects.get(sha, '')}")
+        for f in found:
+            out.append(f"  {f.severity} {f.rule}: {f.message}")
+            if f.fix:
+                out.append(f"    fix: {f.fix}")
+    errors = sum(f.severity == ERROR for f in report.findings)
+    if report.signature == "checked":
+        sig = f"signatures checked with key(s) {', '.join(report.key_ids)}"
+    else:
+        sig = "signatures NOT checked (no key: set AIGUARD_KEY to the team key)"
+    out.append(f"aiguard verify {report.range}: {report.checked} commits checked, {errors} errors; {sig}")
+    return "\n".join(out)
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def format_github(report: Report, limit: int = 10) -> str:
+    lines = []
+    shown = {ERROR: 0, WARNING: 0, NOTICE: 0}
+    for f in report.findings:
+        if shown[f.severity] >= limit:
+            continue
+        shown[f.severity] += 1
+        title = _escape_property(f"aiguard {f.rule} {f.commit[:12]}")
+        message = _escape_data(f"{f.message}" + (f". Fix: {f.fix}" if f.fix else ""))
+        lines.append(f"::{f.severity} title={title}::{message}")
+    lines.append(format_text(report))
+    return "\n".join(lines)
+
+
+def github_summary(report: Report) -> str:
+    subjects = {c.sha: c.subject for c in report.commits}
+    rows = ["## aiguard verify", "",
+            f"{report.checked} commits checked in `{report.range}`; "
+            + ("signatures checked." if report.signature == "checked" else "signatures **not** checked (no AIGUARD_KEY)."),
+            ""]
+    if report.findings:
+        rows += ["| commit | subject | severity | rule | message |", "|---|---|---|---|---|"]
+        for f in report.findings:
+            cells = [f"`{f.commit[:12]}`", subjects.get(f.commit, ""), f.severity, f.rule, f.message]
+            rows.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+    else:
+        rows.append("No findings.")
+    return "\n".join(rows) + "\n"
+
+
+def format_junit(report: Report) -> str:
+    from xml.sax.saxutils import escape, quoteattr
+
+    by_commit: dict[str, list[Finding]] = {}
+    for f in report.findings:
+        by_commit.setdefault(f.commit, []).append(f)
+    failures = sum(1 for found in by_commit.values() if any(f.severity == ERROR for f in found))
+    cases = []
+    for commit in report.commits:
+        name = quoteattr(f"{commit.sha[:12]} {commit.subject}")
+        body = ""
+        for f in by_commit.get(commit.sha, []):
+            if f.severity == ERROR:
+                body += (f"<failure type={quoteattr(f.rule)} message={quoteattr(f.message)}>"
+                         f"{escape(f.fix)}</failure>")
+            else:
+                body += f"<system-out>{escape(f'{f.severity} {f.rule}: {f.message}')}</system-out>"
+        cases.append(f'  <testcase classname="aiguard.verify" name={name}>{body}</testcase>')
+    stamp_time = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<testsuites><testsuite name="aiguard verify" tests="{len(report.commits)}" failures="{failures}" '
+        f'errors="0" timestamp="{stamp_time}">\n' + "\n".join(cases) + "\n</testsuite></testsuites>\n"
+    )
+
+
+def squash_trailers(report: Report) -> str:
+    """One trailer block for a squash merge of the range: every Assisted-by, summed AI-Lines."""
+    assisted: list[str] = []
+    ai = total = 0
+    for commit in report.commits:
+        group = trailers.read_group(commit.message)
+        if group is None:
+            continue
+        for value in group.all_assisted_by:
+            if value.lower() not in {a.lower() for a in assisted}:
+                assisted.append(value)
+        counts = _ai_counts(group.ai_lines)
+        if counts:
+            ai += counts[0]
+            total += counts[1]
+    lines = [f"Assisted-by: {value}" for value in assisted] + [f"AI-Lines: {ai}/{total}"]
+    return "\n".join(lines)
+
+
+def write_summary(report: Report) -> None:
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if path:
+        with open(Path(path), "a", encoding="utf-8") as fh:
+            fh.write(github_summary(report))
+
+
+def check_message_file(path: str, rules: Policy) -> list[str]:
+    """Policy warnings for one commit message, before the commit exists (commit-msg hook)."""
+    with open(path, "rb") as fh:
+        group = trailers.read_group(fh.read())
+    if group is None:
+        return []
+    warnings = []
+    external = [v for v in group.all_assisted_by if not policy.matches(v, rules.internal_models)]
+    if external and rules.external_models == "forbid":
+        warnings.append(f"forbidden-model: this repository does not allow {', '.join(external)}; CI will fail")
+    counts = _ai_counts(group.ai_lines)
+    if counts and counts[1] and counts[0] / counts[1] > rules.max_ai_share:
+        warnings.append(f"ai-share-exceeded: AI-Lines {group.ai_lines} is above {rules.max_ai_share:g}; CI will fail")
+    return warnings
