@@ -256,13 +256,17 @@ def ledger_prune(days: float | None) -> None:
 @click.argument("range_", metavar="[RANGE]", required=False)
 @click.option("--format", "format_", type=click.Choice(["text", "json", "github", "junit"]), default="text",
               show_default=True, help="Output format.")
+@click.option("--base", metavar="REF", default=None,
+              help="Branch or commit to compare against (default: the default branch); ignored with RANGE.")
 @click.option("--output", type=click.Path(dir_okay=False), default=None, help="Write the report to FILE.")
+@click.option("--summary/--no-summary", default=True, show_default=True,
+              help="With --format github, append a table to $GITHUB_STEP_SUMMARY.")
 @click.option("--squash-trailers", is_flag=True,
               help="Print one trailer block for the whole range (to paste into a squash-merge message).")
 @click.option("--message-file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Check one commit message's claims against the policy (warns; for a commit-msg hook).")
-def verify(range_: str | None, format_: str, output: str | None, squash_trailers: bool,
-           message_file: str | None) -> None:
+def verify(range_: str | None, format_: str, base: str | None, output: str | None, summary: bool,
+           squash_trailers: bool, message_file: str | None) -> None:
     """Enforce the repository's AI policy over a range of commits (CI).
 
     Default RANGE: the current branch's commits not on the default branch (under
@@ -286,14 +290,21 @@ def verify(range_: str | None, format_: str, output: str | None, squash_trailers
     if not gitio.in_repo():
         fail(f"{os.getcwd()} is not in a git repository")
     try:
-        rules = policy.load(Path(gitio.toplevel()))
         if message_file:
+            rules = policy.load(Path(gitio.toplevel()))
             for line in verifier.check_message_file(message_file, rules):
                 click.echo(f"aiguard: warning: {line}", err=True)
             return
+        default = not range_
         if not range_ and os.environ.get("PRE_COMMIT_FROM_REF") and os.environ.get("PRE_COMMIT_TO_REF"):
             range_ = f"{os.environ['PRE_COMMIT_FROM_REF']}..{os.environ['PRE_COMMIT_TO_REF']}"
-        report = verifier.verify(range_, rules)
+        if not range_ and base:
+            if not gitio.rev_parse(base):
+                fail(f"--base {base!r} is not a commit here")
+            range_ = f"{base}..HEAD"
+        label, rev_args, range_base = verifier.resolve_range(range_)
+        rules = verifier.load_policy(range_base)
+        report = verifier.verify(label, rev_args, rules, no_merges=default)
     except (policy.PolicyError, verifier.VerifyError, keys.KeyUnavailable, gitio.GitError) as exc:
         fail(str(exc))
     if squash_trailers:
@@ -302,7 +313,8 @@ def verify(range_: str | None, format_: str, output: str | None, squash_trailers
         text = json.dumps(report.to_json(), indent=2)
     elif format_ == "github":
         text = verifier.format_github(report)
-        verifier.write_summary(report)
+        if summary:
+            verifier.write_summary(report)
     elif format_ == "junit":
         text = verifier.format_junit(report)
     else:

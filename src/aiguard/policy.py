@@ -109,6 +109,33 @@ def load(root: Path) -> Policy:
     return Policy()
 
 
+def load_at(rev: str, cwd: str | None = None) -> Policy | None:
+    """The policy as committed at `rev`, or None when that commit has no policy file.
+
+    verify reads the policy from the base of the range, so a pull request cannot
+    relax the rules it is checked against by editing them.
+    """
+    from aiguard import gitio
+
+    for name in (".aiguard.toml", "pyproject.toml"):
+        shown = gitio.git(["cat-file", "blob", f"{rev}:{name}"], cwd=cwd, check=False)
+        if not shown:
+            continue
+        where = f"{rev}:{name}"
+        try:
+            data = tomllib.loads(shown.decode("utf-8"))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise PolicyError(f"{where}: not valid TOML: {exc}") from None
+        if name == ".aiguard.toml":
+            return parse(data, where)
+        table = data.get("tool", {}).get("aiguard")
+        if table is not None:
+            if not isinstance(table, dict):
+                raise PolicyError(f"{where}: [tool.aiguard] must be a table")
+            return parse(table, f"{where} [tool.aiguard]")
+    return None
+
+
 def _read(path: Path) -> dict:
     try:
         with open(path, "rb") as fh:

@@ -125,9 +125,19 @@ def _default_branch(cwd: str | None) -> str | None:
     return None
 
 
-def range_args(spec: str) -> list[str]:
-    """rev-list arguments for a RANGE as the user wrote it (A..B, A...B, a single rev, ^A B)."""
-    return spec.split()
+def resolve_range(spec: str | None, cwd: str | None = None) -> tuple[str, list[str], str | None]:
+    """(label, rev-list arguments, base) for a RANGE as written (A..B, A...B, a rev), or the default."""
+    if not spec:
+        label, args = default_range(cwd)
+        return label, args, args[-1]
+    if "..." in spec:
+        left, right = spec.split("...", 1)
+        base = gitio.git(["merge-base", left or "HEAD", right or "HEAD"], cwd=cwd, check=False).decode().strip()
+        return spec, [spec], base or None
+    if ".." in spec:
+        left = spec.split("..", 1)[0]
+        return spec, [spec], left or "HEAD"
+    return spec, spec.split(), None
 
 
 # Reading history -----------------------------------------------------------------------
@@ -259,11 +269,17 @@ def gitio_path(diff: gitio.FileDiff) -> str:
     return diff.path.decode("utf-8", "surrogateescape")
 
 
-def verify(spec: str | None, rules: Policy, cwd: str | None = None) -> Report:
-    if spec:
-        label, rev_args = spec, range_args(spec)
-    else:
-        label, rev_args = default_range(cwd)
+def load_policy(base: str | None, cwd: str | None = None) -> Policy:
+    """The policy at the range's base if it has one there, else the working tree's."""
+    if base and gitio.rev_parse(base, cwd=cwd):
+        at_base = policy.load_at(base, cwd=cwd)
+        if at_base is not None:
+            return at_base
+    return policy.load(Path(gitio.toplevel(cwd)))
+
+
+def verify(label: str, rev_args: list[str], rules: Policy, no_merges: bool = False,
+           cwd: str | None = None) -> Report:
     if rules.exempt_before and "-" not in rules.exempt_before:
         if not gitio.rev_parse(rules.exempt_before, cwd=cwd):
             raise VerifyError(f"{rules.source}: exempt-before {rules.exempt_before!r} is not a commit here")
@@ -272,7 +288,7 @@ def verify(spec: str | None, rules: Policy, cwd: str | None = None) -> Report:
     findings: list[Finding] = []
     commits = []
     checked = 0
-    for commit in iter_commits(rev_args, no_merges=spec is None and rules.exempt_merges, cwd=cwd):
+    for commit in iter_commits(rev_args, no_merges=no_merges and rules.exempt_merges, cwd=cwd):
         commits.append(commit)
         if exempt(commit, rules):
             continue
