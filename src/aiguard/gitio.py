@@ -21,10 +21,13 @@ class GitError(Exception):
 
 
 # One definition of "the change", shared by the hook and by verification.
+# --text: whether git calls a file binary depends on .gitattributes as checked out,
+# which may differ between the commit and a later verification; aiguard decides by
+# content instead (a NUL byte in an added line), the same way everywhere.
 DIFF_FLAGS = (
-    "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", "--full-index",
-    "-U0", "--diff-algorithm=myers", "--no-indent-heuristic", "--src-prefix=a/",
-    "--dst-prefix=b/", "--ignore-submodules=none", "--submodule=short",
+    "--no-color", "--no-ext-diff", "--no-textconv", "--no-renames", "--full-index", "--text",
+    "-U0", "--inter-hunk-context=0", "--diff-algorithm=myers", "--no-indent-heuristic",
+    "--src-prefix=a/", "--dst-prefix=b/", "--ignore-submodules=none", "--submodule=short",
 )
 GIT = ("git", "-c", "core.quotePath=false", "-c", "diff.relative=false")
 
@@ -103,6 +106,8 @@ def parse_patch(patch: bytes) -> list[FileDiff]:
             if line.startswith(b"+"):
                 current["added"].append(new_line)
                 current["changes"].append(line)
+                if b"\0" in line:
+                    current["binary"] = True
                 new_line += 1
                 new_left -= 1
             elif line.startswith(b"-"):
@@ -110,6 +115,10 @@ def parse_patch(patch: bytes) -> list[FileDiff]:
                 old_left -= 1
             elif line.startswith(b"\\"):
                 current["changes"].append(line)
+            elif line.startswith(b" "):  # context (only with diff.interHunkContext outside DIFF_FLAGS)
+                new_line += 1
+                old_left -= 1
+                new_left -= 1
             continue
         if line.startswith(b"diff --git "):
             finish()

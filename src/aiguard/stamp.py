@@ -12,9 +12,10 @@ Format (one line, space separated)::
 * ``binding``: 32 hex digits, the first 16 bytes of
   SHA-256("aiguard-stamp-v1\\0" || change-digest || claims), where
   - change-digest = SHA-256 over the commit's change against its first parent,
-    file by file in path order: ``file\\0<path>\\0``, then for binary files
-    ``binary\\0<new blob id or "deleted">\\0``, then every ``-``/``+`` line (and
-    ``\\ No newline`` mark) of ``git diff -U0`` with aiguard's pinned flags, each
+    file by file in path order: ``file\\0<path>\\0``, then for binary files (a NUL
+    byte in an added line) and submodules ``binary\\0<new object id or "deleted">\\0``,
+    then every ``-``/``+`` line (and ``\\ No newline`` mark) of ``git diff -U0 --text``
+    with aiguard's pinned flags (gitio.DIFF_FLAGS), each
     followed by ``\\n``. Hunk positions and context are left out, so the stamp
     survives a rebase that does not touch the change itself.
   - claims = ``Assisted-by=<value>\\n`` for each of the group's n Assisted-by

@@ -319,7 +319,11 @@ class Group(NamedTuple):
 
 
 def read_group(msg: bytes, comment: bytes | None = b"#") -> Group | None:
-    """aiguard's group in the final trailer block (as `git log %(trailers)` sees it), or None."""
+    """aiguard's group in the final trailer block (as `git log %(trailers)` sees it).
+
+    A block with only hand-written Assisted-by lines gives a Group without a stamp;
+    None when the final block has neither.
+    """
     lines = split_lines(msg)
     end = content_end(lines, comment)
     block = trailer_block(lines[:end], comment)
@@ -334,7 +338,7 @@ def read_group(msg: bytes, comment: bytes | None = b"#") -> Group | None:
     stamps = [i for i, line in enumerate(block_lines) if _key_is(line, STAMP)]
     ai_lines = [i for i, line in enumerate(block_lines) if _key_is(line, AI_LINES)]
     if not stamps and not ai_lines:
-        return None
+        return Group([], None, None, 0, everyone) if everyone else None
     if not stamps:
         return Group([], value(block_lines[ai_lines[-1]]), None, 0, everyone)
     last = stamps[-1]

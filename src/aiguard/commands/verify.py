@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,6 +22,7 @@ from aiguard import gitio, keys, policy, stamp, trailers
 from aiguard.policy import Policy
 
 ERROR, WARNING, NOTICE = "error", "warning", "notice"
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _MARK = b"\x00\x00aiguard-commit\x00"
 
 
@@ -145,7 +147,7 @@ def resolve_range(spec: str | None, cwd: str | None = None) -> tuple[str, list[s
 def iter_commits(rev_args: Sequence[str], no_merges: bool, cwd: str | None = None) -> Iterator[Commit]:
     """Every commit of the range with its message and first-parent change, in one git log pass."""
     args = ["log", "--no-color", "--format=%x00%x00aiguard-commit%x00%H%x00%P%x00%an <%ae>%x00%aI%x00%B%x00",
-            "-p", "--diff-merges=first-parent", *gitio.DIFF_FLAGS]
+            "-p", "--root", "--diff-merges=first-parent", *gitio.DIFF_FLAGS]
     if no_merges:
         args.append("--no-merges")
     args += [*rev_args, "--"]
@@ -289,11 +291,10 @@ def verify(label: str, rev_args: list[str], rules: Policy, no_merges: bool = Fal
     commits = []
     checked = 0
     for commit in iter_commits(rev_args, no_merges=no_merges and rules.exempt_merges, cwd=cwd):
-        commits.append(commit)
-        if exempt(commit, rules):
-            continue
-        checked += 1
-        findings.extend(check_commit(commit, rules, team))
+        if not exempt(commit, rules):
+            checked += 1
+            findings.extend(check_commit(commit, rules, team))
+        commits.append(commit._replace(files=[]))  # the diff is done with: keep memory flat
     return Report(label, checked, findings, "checked" if team else "unchecked", kids, commits)
 
 
@@ -359,7 +360,16 @@ def github_summary(report: Report) -> str:
 
 
 def format_junit(report: Report) -> str:
-    from xml.sax.saxutils import escape, quoteattr
+    from xml.sax.saxutils import escape as xml_escape, quoteattr as xml_quoteattr
+
+    def clean(text: str) -> str:  # characters XML 1.0 cannot hold at all
+        return _XML_INVALID.sub("\ufffd", text)
+
+    def escape(text: str) -> str:
+        return xml_escape(clean(text))
+
+    def quoteattr(text: str) -> str:
+        return xml_quoteattr(clean(text))
 
     by_commit: dict[str, list[Finding]] = {}
     for f in report.findings:
