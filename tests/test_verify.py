@@ -1039,3 +1039,35 @@ def test_base_option_and_no_summary(branchy, tmp_path):
     done = box.verify("--format", "github", "--no-summary", env={"GITHUB_STEP_SUMMARY": str(summary)})
     assert done.returncode == 1 and not summary.exists()
     assert "is not a commit" in one_line_error(box.verify("--base", "no-such-ref"))
+
+
+def test_audit_mode_reports_squash_merges_as_warnings(make_repo):
+    """A GitHub-style squash merge: the commits' messages (with their groups) in one body."""
+    from conftest import aiguard
+
+    repo = make_repo()
+    repo.write("base.txt", "base\n")
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "-m", "base")
+    base = repo.out("rev-parse", "HEAD").strip()
+    aiguard("install", cwd=repo.path)
+    aiguard("record", "--tool", "claude-code", "--model", "m1", input=MERGE_INTERVALS.encode())
+    repo.git("checkout", "-q", "-b", "topic")
+    repo.write("tools.py", MERGE_INTERVALS)
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "-m", "Add tools")
+    stamped = repo.message()
+    repo.git("checkout", "-q", "main")
+    repo.git("merge", "-q", "--squash", "topic")
+    body = b"Add tools (#1)\n\n* " + stamped + b"\n---------\n\nCo-authored-by: A <a@example.com>\n"
+    repo.write(".git/squash-msg", body)
+    repo.git("-c", "core.hooksPath=/dev/null", "commit", "-q", "-F", ".git/squash-msg")
+    plain = aiguard("verify", f"{base}..HEAD", "--format", "json", cwd=repo.path, check=False)
+    assert plain.returncode == 1
+    assert [f["rule"] for f in json.loads(plain.stdout)["findings"]] == ["missing-stamp"]
+    audit = aiguard("verify", f"{base}..HEAD", "--audit", "--format", "json", cwd=repo.path, check=False)
+    assert audit.returncode == 0, audit.stdout
+    findings = json.loads(audit.stdout)["findings"]
+    assert [f["rule"] for f in findings] == ["squash-merge", "external-model"]
+    n = len(MERGE_INTERVALS.splitlines())
+    assert f"AI-Lines: {n}/{n}" in findings[0]["message"] and "claude-code:m1" in findings[0]["message"]

@@ -263,10 +263,13 @@ def ledger_prune(days: float | None) -> None:
               help="With --format github, append a table to $GITHUB_STEP_SUMMARY.")
 @click.option("--squash-trailers", is_flag=True,
               help="Print one trailer block for the whole range (to paste into a squash-merge message).")
+@click.option("--audit", is_flag=True,
+              help="Audit the default branch after merge: a squash merge carrying its commits' aiguard "
+                   "trailers is a warning (rule squash-merge), not a missing stamp.")
 @click.option("--message-file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Check one commit message's claims against the policy (warns; for a commit-msg hook).")
 def verify(range_: str | None, format_: str, base: str | None, output: str | None, summary: bool,
-           squash_trailers: bool, message_file: str | None) -> None:
+           squash_trailers: bool, audit: bool, message_file: str | None) -> None:
     """Enforce the repository's AI policy over a range of commits (CI).
 
     Default RANGE: the current branch's commits not on the default branch (under
@@ -304,7 +307,7 @@ def verify(range_: str | None, format_: str, base: str | None, output: str | Non
             range_ = f"{base}..HEAD"
         label, rev_args, range_base = verifier.resolve_range(range_)
         rules = verifier.load_policy(range_base)
-        report = verifier.verify(label, rev_args, rules, no_merges=default)
+        report = verifier.verify(label, rev_args, rules, no_merges=default, audit=audit)
     except (policy.PolicyError, verifier.VerifyError, keys.KeyUnavailable, gitio.GitError) as exc:
         fail(str(exc))
     if squash_trailers:

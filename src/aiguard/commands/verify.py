@@ -215,12 +215,39 @@ def _ai_counts(value: str | None) -> tuple[int, int] | None:
     return (ai, total) if 0 <= ai <= total else None
 
 
-def check_commit(commit: Commit, rules: Policy, team: dict[str, bytes] | None) -> list[Finding]:
+_BODY_STAMP = re.compile(rb"^AIGuard-Stamp: v1 ", re.M)
+_BODY_ASSISTED = re.compile(rb"^Assisted-by:[ \t]*(\S+)", re.M | re.I)
+_BODY_AI_LINES = re.compile(rb"^AI-Lines:[ \t]*(\d+)/(\d+)", re.M | re.I)
+
+
+def squashed_claims(message: bytes) -> tuple[list[str], int, int] | None:
+    """What a squash merge's message says its commits' trailers were, if it carries any.
+
+    GitHub's squash merge concatenates the commits' messages, so their aiguard
+    groups end up in the body; a --squash-trailers block may be the last paragraph.
+    """
+    if not _BODY_STAMP.search(message) and not _BODY_AI_LINES.search(message):
+        return None
+    assisted = list(dict.fromkeys(m.decode("utf-8", "replace") for m in _BODY_ASSISTED.findall(message)))
+    counts = [(int(a), int(t)) for a, t in _BODY_AI_LINES.findall(message)]
+    return assisted, sum(a for a, _ in counts), sum(t for _, t in counts)
+
+
+def check_commit(commit: Commit, rules: Policy, team: dict[str, bytes] | None,
+                 audit: bool = False) -> list[Finding]:
     findings: list[Finding] = []
     sha = commit.sha
     group = trailers.read_group(commit.message)
     stamp_fix = "run `aiguard install`, then re-stamp: `git rebase --exec 'git commit --amend --no-edit' <base>`"
-    if group is None or group.stamp is None:
+    squashed = squashed_claims(commit.message) if audit and (group is None or group.stamp is None) else None
+    if squashed is not None:
+        assisted_text = ", ".join(squashed[0]) or "none"
+        findings.append(Finding(sha, "squash-merge", WARNING,
+                                f"a squash merge without a stamp of its own; its commits' trailers say "
+                                f"Assisted-by: {assisted_text}; AI-Lines: {squashed[1]}/{squashed[2]}",
+                                "verify the pull request's own commits before merging"))
+        group = trailers.Group([], None, None, 0, squashed[0])
+    elif group is None or group.stamp is None:
         if rules.require_stamp:
             findings.append(Finding(sha, "missing-stamp", ERROR, "no AIGuard-Stamp trailer: the aiguard hook did not run",
                                     stamp_fix))
@@ -281,7 +308,7 @@ def load_policy(base: str | None, cwd: str | None = None) -> Policy:
 
 
 def verify(label: str, rev_args: list[str], rules: Policy, no_merges: bool = False,
-           cwd: str | None = None) -> Report:
+           cwd: str | None = None, audit: bool = False) -> Report:
     if rules.exempt_before and "-" not in rules.exempt_before:
         if not gitio.rev_parse(rules.exempt_before, cwd=cwd):
             raise VerifyError(f"{rules.source}: exempt-before {rules.exempt_before!r} is not a commit here")
@@ -293,7 +320,7 @@ def verify(label: str, rev_args: list[str], rules: Policy, no_merges: bool = Fal
     for commit in iter_commits(rev_args, no_merges=no_merges and rules.exempt_merges, cwd=cwd):
         if not exempt(commit, rules):
             checked += 1
-            findings.extend(check_commit(commit, rules, team))
+            findings.extend(check_commit(commit, rules, team, audit))
         commits.append(commit._replace(files=[]))  # the diff is done with: keep memory flat
     return Report(label, checked, findings, "checked" if team else "unchecked", kids, commits)
 
