@@ -393,3 +393,48 @@ def key_rotate() -> None:
         fail(str(exc))
     click.echo(f"stamp key {keyset.stamp_keys[-1][0]} now signs; export it and update AIGUARD_KEY "
                f"(keep the old ones there too: {', '.join(k for k, _ in keyset.stamp_keys[:-1])})")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+def ingest(paths: tuple[str, ...]) -> None:
+    """Read assistant logs once into the ledger (default: every known log location).
+
+    Assistants read so far: claude-code. Ingesting the same log again adds nothing.
+
+    \b
+    Examples:
+      aiguard ingest
+      aiguard ingest ~/.claude/projects/-home-me-repo/0b7c....jsonl
+    """
+    from aiguard import keys
+    from aiguard.commands.ingest import ingest as run_ingest
+    from aiguard.config import ConfigError
+    from aiguard.ledger import LedgerError
+
+    try:
+        result = run_ingest(paths)
+    except (keys.KeyUnavailable, LedgerError, ConfigError) as exc:
+        fail(str(exc))
+    for reason in result.skipped:
+        click.echo(f"aiguard: skipped {reason}", err=True)
+    click.echo(f"read {result.files} log files: recorded {result.added}, {result.duplicates} already known, "
+               f"{len(result.skipped)} skipped")
+
+
+@cli.command("agent-hook")
+@click.argument("tool")
+def agent_hook(tool: str) -> None:
+    """What an assistant's native hook runs: record what it wrote (JSON payload on stdin).
+
+    Never blocks the assistant: always exits 0, problems are one line on stderr.
+    Assistants wired so far: claude-code (PostToolUse).
+    """
+    from aiguard.commands.ingest import agent_hook as run_hook
+
+    try:
+        payload = json.loads(sys.stdin.buffer.read() or b"{}")
+        if isinstance(payload, dict):
+            run_hook(tool, payload)
+    except Exception as exc:  # never fail the assistant
+        click.echo(f"aiguard: agent-hook {tool}: {exc.__class__.__name__}: {exc}", err=True)

@@ -162,12 +162,20 @@ class Ledger:
 
     # Writing -------------------------------------------------------------------------
 
-    def add(self, entries: Iterable[Entry], hasher: Hasher, key: bytes, key_id: str) -> AddResult:
-        """Fingerprint and store entries, one transaction each; skips say why."""
+    def add(self, entries: Iterable[Entry], hasher: Hasher, key: bytes, key_id: str,
+            retention_days: float | None = None) -> AddResult:
+        """Fingerprint and store entries, one transaction each; skips say why.
+
+        With retention_days, output produced longer ago than that is not stored
+        (pruning would delete it again at once).
+        """
         added = duplicates = 0
         skipped: list[tuple[int, str]] = []
+        oldest = time.time() - retention_days * 86400 if retention_days else None
         for n, entry in enumerate(entries):
             reason = _invalid(entry)
+            if reason is None and oldest is not None and entry.time is not None and entry.time < oldest:
+                reason = f"older than the retention period ({retention_days:g} days)"
             if reason:
                 skipped.append((n, reason))
                 continue

@@ -69,7 +69,7 @@ def record(entries: Iterable[Entry]) -> AddResult:
     retention = config.load().retention_days  # a broken config fails before anything is written
     keyset = keys.load(create=True)
     with Ledger.open() as ledger:
-        result = ledger.add(entries, Hasher(keyset.ledger_key), keyset.ledger_key, keyset.ledger_id)
+        result = ledger.add(entries, Hasher(keyset.ledger_key), keyset.ledger_key, keyset.ledger_id, retention)
         ledger.prune_if_due(retention)
     return result
 

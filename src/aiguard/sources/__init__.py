@@ -1,0 +1,44 @@
+"""Sources: where external-model output comes from, one module per assistant.
+
+Every source module has the same shape:
+
+* ``NAME``: the tool name used in trailers (``claude-code``, ``codex``, ...);
+* ``log_roots() -> list[Path]``: where its logs live on this machine, honouring the
+  assistant's own overrides (``CLAUDE_CONFIG_DIR``, ``CODEX_HOME``, ...) and ``HOME``;
+* ``log_files(root) -> Iterator[Path]``: the log files under a root;
+* ``sniff(first_line: bytes) -> bool``: whether a file of unknown origin is its log;
+* ``parse_log(path, data) -> Iterator[Output | Skip]``: what the model wrote, from a
+  whole log file (malformed or unknown records come out as Skip with a reason);
+* ``parse_hook(payload) -> list[Output]``: what the model wrote, from the
+  assistant's native hook payload (JSON on stdin of ``aiguard agent-hook NAME``).
+
+The registry below lists them; adding an assistant is one module and its fixtures.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import NamedTuple
+
+
+class Output(NamedTuple):
+    """A piece of text an external model wrote."""
+
+    tool: str
+    model: str
+    text: str
+    file: str | None
+    cwd: str | None  # the session's working directory; the ledger stores its git repository
+    time: float | None
+    source: str  # "assistant-log" or "assistant-hook"
+
+
+class Skip(NamedTuple):
+    where: str  # file:line
+    reason: str
+
+
+def registry() -> dict[str, ModuleType]:
+    from aiguard.sources import claude_code
+
+    return {module.NAME: module for module in (claude_code,)}

@@ -1,0 +1,145 @@
+"""Claude Code: JSONL transcripts under ~/.claude/projects, and PostToolUse hooks.
+
+Transcript lines carry `cwd`, `timestamp` and, on assistant lines, `message.model`
+and `tool_use` blocks; the code-writing tools are Write (`content`), Edit
+(`new_string`), MultiEdit (`edits[].new_string`) and NotebookEdit (`new_source`).
+Hook payloads carry the same tool input plus `transcript_path`, whose tail gives
+the model (the payload has none). Facts: shared/research/assistant-logs.md §1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+from aiguard.sources import Output, Skip
+
+NAME = "claude-code"
+WRITING_TOOLS = {"Write", "Edit", "MultiEdit", "NotebookEdit"}
+_TAIL_BYTES = 256 * 1024  # how much of a transcript's end to read for the model
+
+
+def log_roots() -> list[Path]:
+    configured = os.environ.get("CLAUDE_CONFIG_DIR")
+    if configured:
+        return [Path(p).expanduser() / "projects" for p in configured.split(",") if p.strip()]
+    home = Path.home()
+    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+    return [home / ".claude" / "projects", xdg / "claude" / "projects"]
+
+
+def log_files(root: Path) -> Iterator[Path]:
+    if root.is_file():
+        yield root
+    elif root.is_dir():
+        yield from sorted(root.rglob("*.jsonl"))
+
+
+def sniff(first_line: bytes) -> bool:
+    return b'"sessionId"' in first_line or b'"leafUuid"' in first_line or b'"parentUuid"' in first_line
+
+
+def _time(value: object) -> float | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _texts(name: str, tool_input: dict) -> list[tuple[str | None, str]]:
+    """(file, text) pairs a code-writing tool call wrote."""
+    path = tool_input.get("file_path") or tool_input.get("notebook_path")
+    if name == "Write":
+        texts = [tool_input.get("content")]
+    elif name == "Edit":
+        texts = [tool_input.get("new_string")]
+    elif name == "MultiEdit":
+        texts = [edit.get("new_string") for edit in tool_input.get("edits") or [] if isinstance(edit, dict)]
+    elif name == "NotebookEdit":
+        texts = [tool_input.get("new_source")]
+    else:
+        return []
+    if isinstance(path, str) and f"{os.sep}.claude{os.sep}" in path:
+        return []  # the assistant's own plans and notes, not code
+    return [(path if isinstance(path, str) else None, text) for text in texts if isinstance(text, str) and text.strip()]
+
+
+def parse_log(path: Path, data: bytes) -> Iterator[Output | Skip]:
+    lines = data.split(b"\n")
+    for number, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            # A last line without its newline is still being written: the next pass reads it.
+            yield Skip(where, "partial last line" if number == len(lines) else "not JSON")
+            continue
+        if not isinstance(record, dict):
+            yield Skip(where, "not a JSON object")
+            continue
+        if record.get("type") != "assistant":
+            continue  # user lines, summaries, snapshots, system records: no model output
+        message = record.get("message")
+        if not isinstance(message, dict):
+            yield Skip(where, "assistant line without a message")
+            continue
+        model = message.get("model")
+        if not isinstance(model, str) or not model or model == "<synthetic>":
+            continue
+        for block in message.get("content") or []:
+            if not isinstance(block, dict) or block.get("type") != "tool_use":
+                continue
+            tool_input = block.get("input")
+            if block.get("name") in WRITING_TOOLS and isinstance(tool_input, dict):
+                for file, text in _texts(block["name"], tool_input):
+                    yield Output(NAME, model, text, file, record.get("cwd"), _time(record.get("timestamp")),
+                                 "assistant-log")
+
+
+def model_from_transcript(path: str | None) -> str:
+    """The model of the last assistant line of a transcript (its tail), or "unknown"."""
+    if not path:
+        return "unknown"
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - _TAIL_BYTES))
+            tail = fh.read()
+    except OSError:
+        return "unknown"
+    for raw in reversed(tail.split(b"\n")):
+        if b'"model"' not in raw:
+            continue
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            continue
+        message = record.get("message") if isinstance(record, dict) else None
+        model = message.get("model") if isinstance(message, dict) else None
+        if isinstance(model, str) and model and model != "<synthetic>":
+            return model
+    return "unknown"
+
+
+def parse_hook(payload: dict) -> list[Output]:
+    """Outputs from a PostToolUse payload (other events carry no written text)."""
+    if payload.get("hook_event_name") not in (None, "PostToolUse"):
+        return []
+    name = payload.get("tool_name")
+    tool_input = payload.get("tool_input")
+    if name not in WRITING_TOOLS or not isinstance(tool_input, dict):
+        return []
+    texts = _texts(name, tool_input)
+    if not texts:
+        return []
+    model = model_from_transcript(payload.get("transcript_path"))
+    cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
+    return [Output(NAME, model, text, file, cwd, None, "assistant-hook") for file, text in texts]

@@ -1,0 +1,119 @@
+"""Assistant sources on real logs (tests/fixtures/assistant-logs, see SOURCES.md there)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import FIXTURES, aiguard
+
+from aiguard.sources import Output, Skip, claude_code
+
+CLAUDE = FIXTURES / "assistant-logs" / "claude-code"
+
+
+def outputs(path: Path) -> list[Output]:
+    return [o for o in claude_code.parse_log(path, path.read_bytes()) if isinstance(o, Output)]
+
+
+def test_claude_code_transcript_edits_and_multiedit():
+    found = outputs(CLAUDE / "example-claude-code.jsonl")
+    # 2 Edit calls and one MultiEdit (with its edits) in this real session.
+    assert {o.model for o in found} == {"claude-sonnet-4-20250514"}
+    assert all(o.tool == "claude-code" and o.source == "assistant-log" for o in found)
+    assert all(o.file and o.file.startswith("/") and o.cwd for o in found)
+    raw = [json.loads(line) for line in (CLAUDE / "example-claude-code.jsonl").read_text().splitlines()]
+    expected = []
+    for record in raw:
+        if record.get("type") != "assistant":
+            continue
+        for block in record["message"]["content"]:
+            if block.get("type") == "tool_use" and block["name"] == "Edit":
+                expected.append(block["input"]["new_string"])
+            elif block.get("type") == "tool_use" and block["name"] == "MultiEdit":
+                expected += [e["new_string"] for e in block["input"]["edits"]]
+    assert [o.text for o in found] == [t for t in expected if t.strip()]
+    assert all(o.time and o.time > 1.7e9 for o in found)
+
+
+def test_claude_code_write_and_plans():
+    found = outputs(CLAUDE / "claude-code-with-plan.jsonl")
+    # The Write goes to ~/.claude/plans (the assistant's own notes): not code, not recorded.
+    assert found and all("/.claude/" not in (o.file or "") for o in found)
+    assert {o.model for o in found} == {"claude-sonnet-4-20250514"}
+
+
+def test_malformed_and_partial_lines_are_skipped_with_reasons(tmp_path):
+    good = (CLAUDE / "claude-code-with-thinking.jsonl").read_bytes()
+    log = tmp_path / "s.jsonl"
+    log.write_bytes(b"not json at all\n" + b"\x00\xff garbage\n" + good + b'{"type":"assistant","mess')
+    items = list(claude_code.parse_log(log, log.read_bytes()))
+    skips = [i for i in items if isinstance(i, Skip)]
+    assert [s.reason for s in skips] == ["not JSON", "not JSON", "partial last line"]
+    assert len([i for i in items if isinstance(i, Output)]) == len(outputs(CLAUDE / "claude-code-with-thinking.jsonl")) > 0
+
+
+def test_ingest_records_once_and_maps_the_repository(make_repo, tmp_path):
+    import re
+    import sqlite3
+
+    repo = make_repo()
+    log = tmp_path / "session.jsonl"
+    records = [json.loads(line) for line in (CLAUDE / "example-claude-code.jsonl").read_text().splitlines()]
+    for record in records:
+        if "cwd" in record:
+            record["cwd"] = str(repo.path)  # the session ran in this repository
+        if "timestamp" in record:
+            record["timestamp"] = "2026-11-20T10:00:00Z"  # within the 180-day retention
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    first = aiguard("ingest", str(log))
+    recorded = int(re.search(rb"recorded (\d+),", first.stdout).group(1))
+    assert recorded >= 2
+    again = aiguard("ingest", str(log))
+    assert f"recorded 0, {recorded} already known".encode() in again.stdout
+    stats = json.loads(aiguard("ledger", "stats", "--json").stdout)
+    assert stats["by_tool"] == [{"tool": "claude-code", "model": "claude-sonnet-4-20250514",
+                                 "source": "assistant-log", "records": recorded}]
+    with sqlite3.connect(stats["path"]) as conn:
+        assert {row[0] for row in conn.execute("SELECT repo FROM records")} == {str(repo.path)}
+
+
+def test_ingest_of_unknown_and_missing_paths_says_why(tmp_path):
+    other = tmp_path / "notes.jsonl"
+    other.write_text('{"hello": "world"}\n')
+    done = aiguard("ingest", str(other), str(tmp_path / "missing.jsonl"))
+    assert done.returncode == 0
+    assert b"not a log of a known assistant" in done.stderr and b"no such file or folder" in done.stderr
+
+
+def test_agent_hook_records_a_post_tool_use_edit_and_the_commit_is_stamped(repo, tmp_path):
+    transcript = tmp_path / "t.jsonl"
+    transcript.write_bytes((CLAUDE / "claude-code-with-thinking.jsonl").read_bytes())
+    code = ("def clamp(value, low, high):\n    if value < low:\n        return low\n"
+            "    if value > high:\n        return high\n    return value\n\n\n"
+            "def scale(values, factor):\n    return [clamp(v * factor, 0, 255) for v in values]\n")
+    payload = {"session_id": "s", "transcript_path": str(transcript), "cwd": str(repo.path),
+               "hook_event_name": "PostToolUse", "tool_name": "Write",
+               "tool_input": {"file_path": str(repo.path / "pixels.py"), "content": code},
+               "tool_response": {"filePath": str(repo.path / "pixels.py"), "success": True}}
+    done = aiguard("agent-hook", "claude-code", input=json.dumps(payload).encode())
+    assert done.returncode == 0 and done.stdout == b""
+    repo.write("pixels.py", code)
+    repo.git("add", "pixels.py")
+    repo.git("commit", "-q", "-m", "pixels")
+    trailers = dict(repo.trailers())
+    assert trailers["Assisted-by"] == "claude-code:claude-sonnet-4-5-20250929"
+    assert trailers["AI-Lines"] == f"{len(code.splitlines())}/{len(code.splitlines())}"
+
+
+def test_agent_hook_never_fails_the_assistant():
+    for junk in (b"", b"not json", b"[1,2]", json.dumps({"tool_name": "Edit", "tool_input": 5}).encode()):
+        done = aiguard("agent-hook", "claude-code", input=junk)
+        assert done.returncode == 0
+    assert aiguard("agent-hook", "no-such-tool", input=b"{}").returncode == 0
+
+
+def test_output_older_than_retention_is_not_recorded():
+    done = aiguard("ingest", str(CLAUDE / "example-claude-code.jsonl"))  # a 2025 session
+    assert b"recorded 0," in done.stdout
+    assert b"older than the retention period (180 days)" in done.stderr
