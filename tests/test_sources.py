@@ -117,3 +117,66 @@ def test_output_older_than_retention_is_not_recorded():
     done = aiguard("ingest", str(CLAUDE / "example-claude-code.jsonl"))  # a 2025 session
     assert b"recorded 0," in done.stdout
     assert b"older than the retention period (180 days)" in done.stderr
+
+
+CODEX = FIXTURES / "assistant-logs" / "codex"
+
+
+def codex_outputs(path: Path) -> list[Output]:
+    from aiguard.sources import codex
+
+    return [o for o in codex.parse_log(path, path.read_bytes()) if isinstance(o, Output)]
+
+
+def test_codex_apply_patch_function_call_with_model_and_cwd():
+    [simple] = codex_outputs(CODEX / "gitai-codex-session-simple.jsonl")
+    assert simple.tool == "codex" and simple.model == "gpt-5-codex"
+    assert simple.file == "/Users/test/projects/git-ai/src/main.rs"  # relative in the patch, made absolute
+    assert simple.text == 'fn greet() { println!("hello"); }\nfn main() { greet(); }\n'
+    [updated] = codex_outputs(CODEX / "gitai-codex-session-updated.jsonl")
+    assert updated.model == "gpt-5.1-codex"  # the model of the turn the patch was made in
+
+
+def test_codex_recent_rollout_with_unknown_records_is_read_without_errors():
+    from aiguard.sources import codex
+
+    path = CODEX / "agentsessions-codex-small.jsonl"
+    items = list(codex.parse_log(path, path.read_bytes()))
+    assert not [i for i in items if isinstance(i, Skip)]
+
+
+def test_codex_patch_grammar():
+    from aiguard.sources.codex import patch_texts
+
+    patch = ("*** Begin Patch\n*** Add File: a.py\n+x = 1\n+y = 2\n*** Update File: b.py\n*** Move to: c.py\n"
+             "@@ def f():\n-    return 1\n+    return 2\n     pass\n*** Delete File: d.py\n*** End Patch")
+    assert patch_texts(patch) == [("a.py", "x = 1\ny = 2\n"), ("c.py", "    return 2\n")]
+
+
+def test_codex_custom_tool_call_and_patch_apply_end(tmp_path):
+    from aiguard.sources import codex
+
+    lines = [
+        {"timestamp": "2026-11-20T10:00:00Z", "type": "session_meta", "payload": {"id": "x", "cwd": "/w"}},
+        {"timestamp": "2026-11-20T10:00:01Z", "type": "turn_context", "payload": {"cwd": "/w", "model": "gpt-5.5"}},
+        {"timestamp": "2026-11-20T10:00:02Z", "type": "response_item",
+         "payload": {"type": "custom_tool_call", "name": "apply_patch", "call_id": "c1",
+                     "input": "*** Begin Patch\n*** Add File: index.html\n+<p>hi</p>\n*** End Patch"}},
+        {"timestamp": "2026-11-20T10:00:03Z", "type": "event_msg",
+         "payload": {"type": "patch_apply_end", "call_id": "c2", "success": True,
+                     "changes": {"/w/app.js": {"type": "update", "unified_diff": "@@ -1 +1 @@\n-a()\n+b()\n"}}}},
+    ]
+    log = tmp_path / "rollout.jsonl"
+    log.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    found = [(o.file, o.text, o.model) for o in codex.parse_log(log, log.read_bytes()) if isinstance(o, Output)]
+    assert found == [("/w/index.html", "<p>hi</p>\n", "gpt-5.5"), ("/w/app.js", "b()\n", "gpt-5.5")]
+
+
+def test_codex_hook_payload_carries_the_model():
+    from aiguard.sources import codex
+
+    payload = {"hook_event_name": "PostToolUse", "model": "gpt-5-codex", "cwd": "/w", "tool_name": "apply_patch",
+               "tool_input": {"command": "*** Begin Patch\n*** Add File: k.py\n+k = 1\n*** End Patch"}}
+    [out] = codex.parse_hook(payload)
+    assert (out.model, out.file, out.text, out.source) == ("gpt-5-codex", "/w/k.py", "k = 1\n", "assistant-hook")
+    assert codex.parse_hook({"hook_event_name": "PostToolUse", "tool_input": {"command": "ls -la"}}) == []

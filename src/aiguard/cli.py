@@ -400,7 +400,7 @@ def key_rotate() -> None:
 def ingest(paths: tuple[str, ...]) -> None:
     """Read assistant logs once into the ledger (default: every known log location).
 
-    Assistants read so far: claude-code. Ingesting the same log again adds nothing.
+    Assistants read so far: claude-code, codex. Ingesting the same log again adds nothing.
 
     \b
     Examples:
@@ -428,7 +428,7 @@ def agent_hook(tool: str) -> None:
     """What an assistant's native hook runs: record what it wrote (JSON payload on stdin).
 
     Never blocks the assistant: always exits 0, problems are one line on stderr.
-    Assistants wired so far: claude-code (PostToolUse).
+    Assistants wired so far: claude-code, codex (PostToolUse).
     """
     from aiguard.commands.ingest import agent_hook as run_hook
 

@@ -39,6 +39,6 @@ class Skip(NamedTuple):
 
 
 def registry() -> dict[str, ModuleType]:
-    from aiguard.sources import claude_code
+    from aiguard.sources import claude_code, codex
 
-    return {module.NAME: module for module in (claude_code,)}
+    return {module.NAME: module for module in (claude_code, codex)}
