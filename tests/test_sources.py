@@ -180,3 +180,14 @@ def test_codex_hook_payload_carries_the_model():
     [out] = codex.parse_hook(payload)
     assert (out.model, out.file, out.text, out.source) == ("gpt-5-codex", "/w/k.py", "k = 1\n", "assistant-hook")
     assert codex.parse_hook({"hook_event_name": "PostToolUse", "tool_input": {"command": "ls -la"}}) == []
+
+
+def test_doctor_has_a_line_per_assistant(isolated_user):
+    logs = isolated_user / ".claude" / "projects" / "-home-me-repo"
+    logs.mkdir(parents=True)
+    (logs / "s.jsonl").write_bytes((CLAUDE / "claude-code-with-plan.jsonl").read_bytes())
+    out = aiguard("doctor").stdout.decode()
+    claude = [line for line in out.splitlines() if "assistant claude-code" in line]
+    codex = [line for line in out.splitlines() if "assistant codex" in line]
+    assert claude and claude[0].startswith("ok") and "1 logs" in claude[0]
+    assert codex and "no logs found" in codex[0]

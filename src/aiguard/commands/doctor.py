@@ -86,12 +86,15 @@ def check_ledger() -> list[Line]:
                                           f"schema {s['schema']}, {s['bytes'] // 1024} KiB"))
     except (LedgerError, Exception) as exc:
         lines.append(Line(False, "ledger", f"{path} cannot be read: {exc}"))
+    return lines
+
+
+def check_config() -> list[Line]:
     try:
         retention = config.load().retention_days
-        lines.append(Line(True, "config", f"{paths.config_path()}: records are kept {retention:g} days"))
     except config.ConfigError as exc:
-        lines.append(Line(False, "config", str(exc)))
-    return lines
+        return [Line(False, "config", str(exc))]
+    return [Line(True, "config", f"{paths.config_path()}: records are kept {retention:g} days")]
 
 
 def check_keys() -> list[Line]:
@@ -114,9 +117,51 @@ def check_keys() -> list[Line]:
     return [Line(True, "key store", f"{text}; stamp key {keyset.signing_key()[0]}{env}")]
 
 
+def check_assistants() -> list[Line]:
+    """One line per assistant aiguard can read: logs found and readable, last record seen."""
+    from aiguard.sources import registry
+
+    last_seen = _last_records()
+    lines = []
+    for name, module in registry().items():
+        roots = [root for root in module.log_roots() if root.exists()]
+        seen = f"; last record {last_seen[name]}" if name in last_seen else "; nothing recorded yet"
+        if not roots:
+            lines.append(Line(True, f"assistant {name}", f"no logs found ({', '.join(map(str, module.log_roots()))})"
+                                                         + seen))
+            continue
+        files = [f for root in roots for f in module.log_files(root)]
+        unreadable = [f for f in files if not os.access(f, os.R_OK)]
+        if unreadable:
+            lines.append(Line(False, f"assistant {name}", f"{len(unreadable)} of {len(files)} logs unreadable, "
+                                                          f"e.g. {unreadable[0]}"))
+        else:
+            lines.append(Line(True, f"assistant {name}", f"{len(files)} logs in {', '.join(map(str, roots))}"
+                                                         f" (run `aiguard ingest`){seen}"))
+    return lines
+
+
+def _last_records() -> dict[str, str]:
+    from datetime import datetime, timezone
+
+    from aiguard.ledger import Ledger, LedgerError
+
+    try:
+        ledger = Ledger.open_readonly()
+    except LedgerError:
+        return {}
+    if ledger is None:
+        return {}
+    with ledger:
+        rows = ledger.conn.execute("SELECT tool, max(recorded_at) FROM records GROUP BY tool").fetchall()
+    return {tool: datetime.fromtimestamp(when, timezone.utc).isoformat(timespec="seconds") for tool, when in rows}
+
+
 def run(repo: str | None = None) -> list[Line]:
     lines = [Line(True, "aiguard", f"{__version__} ({sys.executable}); state in {paths.home()}")]
     lines += check_hooks(repo)
     lines += check_ledger()
+    lines += check_config()
     lines += check_keys()
+    lines += check_assistants()
     return lines
