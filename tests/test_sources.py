@@ -182,11 +182,11 @@ def test_codex_hook_payload_carries_the_model():
     assert codex.parse_hook({"hook_event_name": "PostToolUse", "tool_input": {"command": "ls -la"}}) == []
 
 
-def test_doctor_has_a_line_per_assistant(isolated_user):
+def test_doctor_has_a_line_per_assistant(isolated_user, tmp_path):
     logs = isolated_user / ".claude" / "projects" / "-home-me-repo"
     logs.mkdir(parents=True)
     (logs / "s.jsonl").write_bytes((CLAUDE / "claude-code-with-plan.jsonl").read_bytes())
-    out = aiguard("doctor").stdout.decode()
+    out = aiguard("doctor", cwd=tmp_path, check=False).stdout.decode()  # outside any repository
     claude = [line for line in out.splitlines() if "assistant claude-code" in line]
     codex = [line for line in out.splitlines() if "assistant codex" in line]
     assert claude and claude[0].startswith("ok") and "1 logs" in claude[0]
