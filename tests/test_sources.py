@@ -191,3 +191,49 @@ def test_doctor_has_a_line_per_assistant(isolated_user, tmp_path):
     codex = [line for line in out.splitlines() if "assistant codex" in line]
     assert claude and claude[0].startswith("ok") and "1 logs" in claude[0]
     assert codex and "no logs found" in codex[0]
+
+
+SETTINGS = """{
+    "model": "opus",
+    "permissions": {"allow": ["Bash(npm run test:*)"]},
+    "env": {"FOO": "1"}
+}
+"""
+
+
+def test_integrate_claude_code_keeps_other_settings_byte_for_byte(isolated_user):
+    settings = isolated_user / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    settings.write_text(SETTINGS)
+    aiguard("integrate", "claude-code")
+    data = json.loads(settings.read_text())
+    assert {k: data[k] for k in ("model", "permissions", "env")} == json.loads(SETTINGS)
+    [group] = data["hooks"]["PostToolUse"]
+    assert group["matcher"] == "Write|Edit|MultiEdit|NotebookEdit"
+    assert group["hooks"][0]["command"].endswith("-m aiguard agent-hook claude-code")
+    assert SETTINGS[1:] in settings.read_text()  # every other byte is still there, in order
+    before = settings.read_text()
+    aiguard("integrate", "claude-code")  # idempotent
+    assert settings.read_text() == before
+    aiguard("integrate", "claude-code", "--undo")
+    assert settings.read_text() == SETTINGS
+    assert (settings.parent / "settings.json.aiguard-backup").exists()
+
+
+def test_integrate_claude_code_with_existing_hooks_and_no_file(isolated_user):
+    settings = isolated_user / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    theirs = {"matcher": "Bash", "hooks": [{"type": "command", "command": "echo hi"}]}
+    settings.write_text(json.dumps({"hooks": {"PostToolUse": [theirs]}}, indent=2) + "\n")
+    aiguard("integrate", "claude-code")
+    post = json.loads(settings.read_text())["hooks"]["PostToolUse"]
+    assert post[0] == theirs and "agent-hook claude-code" in post[1]["hooks"][0]["command"]
+    aiguard("integrate", "claude-code", "--undo")
+    assert json.loads(settings.read_text()) == {"hooks": {"PostToolUse": [theirs]}}
+    settings.unlink()
+    aiguard("integrate", "claude-code")
+    assert "agent-hook claude-code" in settings.read_text()
+    settings.write_text("{not json")
+    done = aiguard("integrate", "claude-code", check=False)
+    assert done.returncode == 2 and settings.read_text() == "{not json"
+    assert len(done.stderr.decode().strip().splitlines()) == 1

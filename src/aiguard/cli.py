@@ -438,3 +438,33 @@ def agent_hook(tool: str) -> None:
             run_hook(tool, payload)
     except Exception as exc:  # never fail the assistant
         click.echo(f"aiguard: agent-hook {tool}: {exc.__class__.__name__}: {exc}", err=True)
+
+
+@cli.command()
+@click.argument("tool", required=False)
+@click.option("--undo", is_flag=True, help="Remove aiguard's entries instead.")
+@click.option("--all", "all_", is_flag=True, help="Every assistant aiguard can wire that is installed here.")
+def integrate(tool: str | None, undo: bool, all_: bool) -> None:
+    """Wire aiguard into an assistant's own hook settings (so far: claude-code).
+
+    Keeps the user's other settings, keeps a backup, and is idempotent.
+
+    \b
+    Examples:
+      aiguard integrate claude-code
+      aiguard integrate claude-code --undo
+    """
+    from aiguard.commands.integrate import INTEGRATIONS, IntegrateError, claude_settings_path
+
+    if all_:
+        names = [name for name in INTEGRATIONS if name != "claude-code" or claude_settings_path().parent.exists()]
+    elif tool in INTEGRATIONS:
+        names = [tool]
+    else:
+        fail(f"cannot integrate {tool!r} yet; supported: {', '.join(INTEGRATIONS)}" if tool
+             else "name an assistant (e.g. claude-code) or give --all")
+    for name in names:
+        try:
+            click.echo(INTEGRATIONS[name](undo=undo))
+        except IntegrateError as exc:
+            fail(str(exc))
