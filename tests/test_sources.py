@@ -237,3 +237,22 @@ def test_integrate_claude_code_with_existing_hooks_and_no_file(isolated_user):
     done = aiguard("integrate", "claude-code", check=False)
     assert done.returncode == 2 and settings.read_text() == "{not json"
     assert len(done.stderr.decode().strip().splitlines()) == 1
+
+
+def test_codex_parses_appended_chunks_with_its_state():
+    """A tailer feeds new complete lines only; the turn's model carries over in state."""
+    from aiguard.sources import codex, complete_lines
+
+    path = CODEX / "gitai-codex-session-updated.jsonl"
+    data = path.read_bytes()
+    whole = [o for o in codex.parse_log(path, data, {}) if isinstance(o, Output)]
+    state: dict = {}
+    pieces = []
+    offset = 0
+    for cut in range(1, len(data) + 1, 97):  # arbitrary appends, cutting lines in half
+        chunk = complete_lines(data[offset:cut])
+        pieces += [o for o in codex.parse_log(path, chunk, state) if isinstance(o, Output)]
+        offset += len(chunk)
+    pieces += [o for o in codex.parse_log(path, complete_lines(data[offset:] + b"\n"), state)
+               if isinstance(o, Output)]
+    assert pieces == whole and whole

@@ -80,7 +80,7 @@ def ingest(paths: Iterable[str]) -> IngestResult:
                 skipped.append(f"{path}: cannot read ({exc.strerror})")
                 continue
             files += 1
-            for item in source.parse_log(path, data):
+            for item in source.parse_log(path, data, {}):
                 if isinstance(item, Skip):
                     skipped.append(f"{item.where}: {item.reason}")
                 else:

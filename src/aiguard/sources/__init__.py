@@ -7,8 +7,12 @@ Every source module has the same shape:
   assistant's own overrides (``CLAUDE_CONFIG_DIR``, ``CODEX_HOME``, ...) and ``HOME``;
 * ``log_files(root) -> Iterator[Path]``: the log files under a root;
 * ``sniff(first_line: bytes) -> bool``: whether a file of unknown origin is its log;
-* ``parse_log(path, data) -> Iterator[Output | Skip]``: what the model wrote, from a
-  whole log file (malformed or unknown records come out as Skip with a reason);
+* ``parse_log(path, data, state) -> Iterator[Output | Skip]``: what the model wrote,
+  from a log's bytes (malformed records come out as Skip with a reason, unknown
+  record types are ignored). ``data`` may be the whole file or only what was
+  appended since the last call: ``state`` is a dict the parser keeps its context
+  in (the current model, the working directory) between calls for one file, so
+  a tailer can feed it new complete lines only (see ``complete_lines``);
 * ``parse_hook(payload) -> list[Output]``: what the model wrote, from the
   assistant's native hook payload (JSON on stdin of ``aiguard agent-hook NAME``).
 
@@ -42,3 +46,9 @@ def registry() -> dict[str, ModuleType]:
     from aiguard.sources import claude_code, codex
 
     return {module.NAME: module for module in (claude_code, codex)}
+
+
+def complete_lines(data: bytes) -> bytes:
+    """The part of appended bytes that ends with a newline (a last line being written waits)."""
+    end = data.rfind(b"\n")
+    return data[:end + 1] if end >= 0 else b""

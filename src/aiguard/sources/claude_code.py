@@ -69,7 +69,8 @@ def _texts(name: str, tool_input: dict) -> list[tuple[str | None, str]]:
     return [(path if isinstance(path, str) else None, text) for text in texts if isinstance(text, str) and text.strip()]
 
 
-def parse_log(path: Path, data: bytes) -> Iterator[Output | Skip]:
+def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Output | Skip]:
+    """Every line stands alone here (each assistant line names its model and cwd): no state."""
     lines = data.split(b"\n")
     for number, raw in enumerate(lines, 1):
         if not raw.strip():

@@ -93,9 +93,11 @@ def _patch_of_call(payload: dict) -> str | None:
     return None
 
 
-def parse_log(path: Path, data: bytes) -> Iterator[Output | Skip]:
-    model = "unknown"
-    cwd: str | None = None
+def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Output | Skip]:
+    """`state` carries the turn's model and the session's cwd across appended chunks."""
+    state = {} if state is None else state
+    model = state.get("model", "unknown")
+    cwd: str | None = state.get("cwd")
     lines = data.split(b"\n")
     for number, raw in enumerate(lines, 1):
         if not raw.strip():
@@ -114,6 +116,7 @@ def parse_log(path: Path, data: bytes) -> Iterator[Output | Skip]:
             cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else cwd
             if kind == "turn_context" and isinstance(payload.get("model"), str) and payload["model"]:
                 model = payload["model"]
+            state.update(model=model, cwd=cwd)
             continue
         when = _time(record.get("timestamp"))
         if kind == "response_item":
