@@ -468,3 +468,53 @@ def integrate(tool: str | None, undo: bool, all_: bool) -> None:
             click.echo(INTEGRATIONS[name](undo=undo))
         except IntegrateError as exc:
             fail(str(exc))
+
+
+@cli.group()
+def daemon() -> None:
+    """The background process that follows assistants' logs (and, later, the clipboard)."""
+
+
+@daemon.command("run")
+def daemon_run() -> None:
+    """Run in the foreground until SIGTERM or SIGINT."""
+    from aiguard import daemon as d
+
+    sys.exit(d.run())
+
+
+@daemon.command("start")
+def daemon_start() -> None:
+    """Start in the background (one instance per user)."""
+    from aiguard import daemon as d
+
+    try:
+        pid = d.start()
+    except RuntimeError as exc:
+        fail(str(exc))
+    click.echo(f"aiguard daemon running (pid {pid}); log: {d.log_path()}")
+
+
+@daemon.command("stop")
+def daemon_stop() -> None:
+    """Stop the background daemon."""
+    from aiguard import daemon as d
+
+    try:
+        stopped = d.stop()
+    except RuntimeError as exc:
+        fail(str(exc))
+    click.echo("aiguard daemon stopped" if stopped else "aiguard daemon was not running")
+
+
+@daemon.command("status")
+def daemon_status() -> None:
+    """Exit 0 when the daemon is running, 1 when it is not."""
+    from aiguard import daemon as d
+
+    pid = d.running_pid()
+    if pid:
+        click.echo(f"aiguard daemon running (pid {pid}); log: {d.log_path()}")
+    else:
+        click.echo("aiguard daemon not running")
+        sys.exit(1)

@@ -1,0 +1,317 @@
+"""The daemon: follows assistants' logs as they are written and records what models wrote.
+
+* watchdog observers on each source's log roots (not polling); a root that does
+  not exist yet is watched through its nearest existing parent, so logs that
+  appear later are found;
+* incremental tailing: per file a persisted byte offset, the parser's state and
+  the file's identity (inode); only complete lines are read, a truncated or
+  replaced file is read again from the start (the ledger's dedupe makes that
+  harmless); state is saved after each batch, so a restart resumes;
+* one instance per user (a lock file), clean stop on SIGTERM/SIGINT, a log file
+  under AIGUARD_HOME; bad input is skipped with a logged reason, never fatal.
+
+The clipboard watcher (a later issue) will run in the same process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import ModuleType
+
+from aiguard import paths
+from aiguard.sources import Output, Skip, complete_lines, registry
+
+log = logging.getLogger("aiguard.daemon")
+BATCH_SECONDS = 0.5  # gather events this long before reading, so bursts are one pass
+MAX_READ = 8 * 1024 * 1024  # bytes read from one file per pass
+
+
+def state_path() -> Path:
+    return paths.home() / "tail-state.json"
+
+
+def pid_path() -> Path:
+    return paths.home() / "daemon.pid"
+
+
+def log_path() -> Path:
+    return paths.home() / "daemon.log"
+
+
+class Tailer:
+    """Reads what was appended to log files since last time, and records it."""
+
+    def __init__(self, sources: dict[str, ModuleType]):
+        self.sources = sources
+        self.files: dict[str, dict] = {}
+        try:
+            self.files = json.loads(state_path().read_text())
+        except (OSError, ValueError):
+            self.files = {}
+
+    def source_for(self, path: Path) -> ModuleType | None:
+        for module in self.sources.values():
+            for root in module.log_roots():
+                try:
+                    path.relative_to(root)
+                except ValueError:
+                    continue
+                if path.suffix == ".jsonl":
+                    return module
+        return None
+
+    def scan(self) -> list[Path]:
+        return [f for module in self.sources.values() for root in module.log_roots() for f in module.log_files(root)]
+
+    def read(self, path: Path) -> list[Output]:
+        module = self.source_for(path)
+        if module is None:
+            return []
+        key = str(path)
+        try:
+            stat = path.stat()
+        except OSError:
+            self.files.pop(key, None)  # deleted (e.g. the assistant's 30-day cleanup)
+            return []
+        known = self.files.get(key)
+        if known is None or known.get("inode") != stat.st_ino or stat.st_size < known.get("offset", 0):
+            known = {"inode": stat.st_ino, "offset": 0, "state": {}}  # new, replaced or truncated
+        if stat.st_size == known["offset"]:
+            self.files[key] = known
+            return []
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(known["offset"])
+                data = complete_lines(fh.read(MAX_READ))
+        except OSError as exc:
+            log.warning("skipped %s: cannot read (%s)", path, exc.strerror)
+            return []
+        outputs = []
+        for item in module.parse_log(path, data, known["state"]):
+            if isinstance(item, Skip):
+                log.info("skipped %s: %s", item.where, item.reason)
+            else:
+                outputs.append(item)
+        known["offset"] += len(data)
+        self.files[key] = known
+        return outputs
+
+    def save(self) -> None:
+        paths.write_private(state_path(), json.dumps(self.files).encode())
+
+
+def _record(outputs: list[Output]) -> None:
+    from aiguard.commands.ingest import to_entry
+    from aiguard.commands.record import record
+
+    if not outputs:
+        return
+    result = record([to_entry(o) for o in outputs])
+    log.info("recorded %d, %d already known, %d skipped", result.added, result.duplicates, len(result.skipped))
+    for index, reason in result.skipped:
+        log.info("skipped output of %s: %s", outputs[index].file, reason)
+
+
+def _watch_plan(sources: dict[str, ModuleType]) -> set[tuple[Path, bool]]:
+    """(folder, recursive) to watch: each existing log root recursively; for a root that
+    does not exist yet, its nearest existing parent alone (not the whole home folder),
+    until the folders on the way appear."""
+    plan = set()
+    for module in sources.values():
+        for root in module.log_roots():
+            if root.is_dir():
+                plan.add((root, True))
+                continue
+            existing = root.parent
+            while not existing.is_dir() and existing.parent != existing:
+                existing = existing.parent
+            plan.add((existing, False))
+    return plan
+
+
+def run(stop: threading.Event | None = None) -> int:
+    """Run in the foreground until SIGTERM/SIGINT (or `stop` is set)."""
+    from watchdog.events import FileSystemEventHandler
+    from watchdog.observers import Observer
+
+    paths.ensure_home()
+    lock = _acquire_lock()
+    if lock is None:
+        print(f"aiguard: the daemon is already running (pid file {pid_path()})", file=sys.stderr)
+        return 2
+    _setup_logging()
+    stop = stop or threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        try:
+            signal.signal(signum, lambda *_: stop.set())
+        except ValueError:
+            pass  # not the main thread (tests)
+    paths.write_private(pid_path(), f"{os.getpid()}\n".encode())
+    sources = registry()
+    tailer = Tailer(sources)
+    events: queue.Queue[Path | None] = queue.Queue()
+
+    class Handler(FileSystemEventHandler):
+        def on_any_event(self, event):
+            if event.is_directory and event.event_type != "created":
+                return
+            for attr in ("dest_path", "src_path"):
+                value = getattr(event, attr, None)
+                if value:
+                    events.put(Path(os.fsdecode(value)))
+
+    observer = Observer()
+    watched: set[tuple[Path, bool]] = set()
+
+    def rewatch() -> list[Path]:
+        """Watch what the plan says now; returns log roots that just started being watched."""
+        new_roots = []
+        for directory, recursive in sorted(_watch_plan(sources)):
+            if (directory, recursive) not in watched:
+                observer.schedule(Handler(), str(directory), recursive=recursive)
+                watched.add((directory, recursive))
+                if recursive:
+                    new_roots.append(directory)
+        return new_roots
+
+    rewatch()
+    observer.start()
+    log.info("daemon %d started; watching %s", os.getpid(),
+             ", ".join(f"{d}{'' if r else ' (for new folders)'}" for d, r in sorted(watched)))
+    try:
+        files = tailer.scan()  # catch up with what was written while it was not running
+        log.info("caught up: %d log files, %d new outputs", len(files), _pass(tailer, files))
+        while not stop.is_set():
+            try:
+                first = events.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            batch = {first}
+            deadline = time.monotonic() + BATCH_SECONDS
+            while time.monotonic() < deadline:
+                try:
+                    batch.add(events.get(timeout=max(0.0, deadline - time.monotonic())))
+                except queue.Empty:
+                    break
+            files = set()
+            if any(path.is_dir() for path in batch):
+                for root in rewatch():  # a log root appeared: watch it, read what it holds
+                    files.update(root.rglob("*.jsonl"))
+            for path in batch:
+                if path.is_dir():
+                    files.update(p for p in path.rglob("*.jsonl"))  # a folder appeared with logs in it
+                elif path.suffix == ".jsonl":
+                    files.add(path)
+            _pass(tailer, sorted(files))
+    finally:
+        observer.stop()
+        observer.join(timeout=5)
+        tailer.save()
+        try:
+            pid_path().unlink()
+        except OSError:
+            pass
+        log.info("daemon %d stopped", os.getpid())
+        os.close(lock)
+    return 0
+
+
+def _pass(tailer: Tailer, files: list[Path]) -> int:
+    """Read and record what is new in these files; returns how many outputs were found."""
+    outputs: list[Output] = []
+    for path in files:
+        try:
+            outputs += tailer.read(path)
+        except Exception:  # a parser bug must not stop the daemon
+            log.exception("failed to read %s; skipped", path)
+    try:
+        _record(outputs)
+    except Exception:
+        log.exception("failed to record %d outputs; they will be read again", len(outputs))
+        return 0
+    tailer.save()
+    return len(outputs)
+
+
+def _acquire_lock() -> int | None:
+    import fcntl
+
+    fd = os.open(paths.home() / "daemon.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _setup_logging() -> None:
+    handler = logging.FileHandler(log_path())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root = logging.getLogger("aiguard")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    os.chmod(log_path(), 0o600)
+
+
+def running_pid() -> int | None:
+    """The daemon's pid when one is running (its lock is held), else None."""
+    import fcntl
+
+    if not (paths.home() / "daemon.lock").exists():
+        return None
+    fd = os.open(paths.home() / "daemon.lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        try:
+            return int(pid_path().read_text().strip())
+        except (OSError, ValueError):
+            return -1
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def start(timeout: float = 10) -> int:
+    """Start `aiguard daemon run` in the background; returns its pid."""
+    pid = running_pid()
+    if pid:
+        return pid
+    paths.ensure_home()
+    with open(log_path(), "ab") as out:
+        process = subprocess.Popen([sys.executable, "-m", "aiguard", "daemon", "run"], stdin=subprocess.DEVNULL,
+                                   stdout=out, stderr=out, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid = running_pid()
+        if pid and pid > 0:
+            return pid
+        if process.poll() is not None:
+            raise RuntimeError(f"the daemon exited at once (exit {process.returncode}); see {log_path()}")
+        time.sleep(0.05)
+    raise RuntimeError(f"the daemon did not start within {timeout:g} s; see {log_path()}")
+
+
+def stop(timeout: float = 10) -> bool:
+    pid = running_pid()
+    if not pid or pid < 0:
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if running_pid() is None:
+            return True
+        time.sleep(0.05)
+    raise RuntimeError(f"the daemon (pid {pid}) did not stop within {timeout:g} s")

@@ -1,0 +1,100 @@
+"""The daemon, as a real background process following real transcript files."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+
+import pytest
+
+from conftest import FIXTURES, aiguard
+
+CLAUDE = FIXTURES / "assistant-logs" / "claude-code"
+
+
+def recorded_count(home) -> int:
+    db = home / "aiguard-state" / "ledger.sqlite3"
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db) as conn:
+        try:
+            return conn.execute("SELECT count(*) FROM records").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
+
+
+def wait_for(predicate, timeout=20.0):
+    """Poll a real outcome until it holds (bounded), instead of sleeping a guessed time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+def assistant_lines(model="claude-sonnet-4-5-20250929") -> list[bytes]:
+    """The real session's lines, dated today so that retention keeps them."""
+    out = []
+    for line in (CLAUDE / "example-claude-code.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        if "timestamp" in record:
+            record["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        out.append(json.dumps(record).encode() + b"\n")
+    return out
+
+
+@pytest.fixture
+def running_daemon(isolated_user):
+    aiguard("daemon", "start")
+    yield isolated_user
+    aiguard("daemon", "stop")
+
+
+def test_daemon_records_lines_as_they_are_appended(running_daemon):
+    home = running_daemon
+    assert aiguard("daemon", "status").returncode == 0
+    # The projects folder does not exist yet when the daemon starts: it must still see it.
+    session = home / ".claude" / "projects" / "-home-me-repo" / "session.jsonl"
+    session.parent.mkdir(parents=True)
+    lines = assistant_lines()
+    half = len(lines) // 2
+    with open(session, "wb") as fh:
+        fh.write(b"".join(lines[:half]) + b"{ not json\n" + lines[half][:40])  # garbage, then a partial line
+        fh.flush()
+        assert wait_for(lambda: recorded_count(home) > 0)
+        first = recorded_count(home)
+        fh.write(lines[half][40:] + b"".join(lines[half + 1:]))
+    assert wait_for(lambda: recorded_count(home) > first)
+    total = recorded_count(home)
+    log = (home / "aiguard-state" / "daemon.log").read_text()
+    assert "not JSON" in log
+    # A restart does not read everything again: offsets are kept.
+    aiguard("daemon", "stop")
+    assert aiguard("daemon", "status", check=False).returncode == 1
+    aiguard("daemon", "start")
+    log_file = home / "aiguard-state" / "daemon.log"
+    assert wait_for(lambda: log_file.read_text().count("caught up:") == 2)
+    assert log_file.read_text().rsplit("caught up:", 1)[1].startswith(" 1 log files, 0 new outputs")
+    assert recorded_count(home) == total
+    state = json.loads((home / "aiguard-state" / "tail-state.json").read_text())
+    assert state[str(session)]["offset"] == session.stat().st_size
+
+
+def test_truncated_log_is_read_again(running_daemon):
+    home = running_daemon
+    session = home / ".claude" / "projects" / "-p" / "s.jsonl"
+    session.parent.mkdir(parents=True)
+    lines = assistant_lines()
+    session.write_bytes(b"".join(lines))
+    assert wait_for(lambda: recorded_count(home) > 0)
+    session.write_bytes(b"")  # truncated (a rewrite in place)
+    session.write_bytes(b"".join(lines[:5]))
+    assert wait_for(lambda: json.loads((home / "aiguard-state" / "tail-state.json").read_text())
+                    .get(str(session), {}).get("offset") == session.stat().st_size)
+
+
+def test_one_instance_per_user(running_daemon):
+    second = aiguard("daemon", "run", check=False)
+    assert second.returncode == 2 and b"already running" in second.stderr
