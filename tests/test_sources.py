@@ -256,3 +256,16 @@ def test_codex_parses_appended_chunks_with_its_state():
     pieces += [o for o in codex.parse_log(path, complete_lines(data[offset:] + b"\n"), state)
                if isinstance(o, Output)]
     assert pieces == whole and whole
+
+
+def test_every_fixture_is_claimed_by_its_own_source_only():
+    from aiguard.sources import registry
+
+    sources = registry()
+    for path in sorted((FIXTURES / "assistant-logs").glob("*/*.jsonl")):
+        first = path.open("rb").readline()
+        claimed = [name for name, module in sources.items() if module.sniff(first)]
+        if path.name == "copilot_session_simple.jsonl":
+            assert claimed == []  # VS Code's older chat journal: not read yet
+        else:
+            assert claimed == [path.parent.name], (path, claimed)

@@ -43,9 +43,11 @@ class Skip(NamedTuple):
 
 
 def registry() -> dict[str, ModuleType]:
-    from aiguard.sources import claude_code, codex
+    from aiguard.sources import claude_code, codex, copilot, cursor, gemini_cli
 
-    return {module.NAME: module for module in (claude_code, codex)}
+    # Each sniff is specific to its assistant (tests check every fixture is claimed by
+    # its own source only), so the order does not decide anything.
+    return {module.NAME: module for module in (claude_code, codex, gemini_cli, copilot, cursor)}
 
 
 def complete_lines(data: bytes) -> bytes:

@@ -39,7 +39,9 @@ def log_files(root: Path) -> Iterator[Path]:
 
 
 def sniff(first_line: bytes) -> bool:
-    return b'"sessionId"' in first_line or b'"leafUuid"' in first_line or b'"parentUuid"' in first_line
+    """Claude Code's first line is a conversation line (parentUuid) or a summary (leafUuid);
+    a bare "sessionId" is not enough: Gemini CLI and Copilot logs have one too."""
+    return b'"parentUuid"' in first_line or b'"leafUuid"' in first_line
 
 
 def _time(value: object) -> float | None:

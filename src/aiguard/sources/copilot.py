@@ -1,0 +1,125 @@
+"""GitHub Copilot: Copilot CLI session events and VS Code agent transcripts (same event JSONL).
+
+Every line is `{"type", "data", "id", "timestamp", "parentId"}`. `session.start`
+carries (CLI only) `data.context.cwd`; `session.model_change` carries
+`data.newModel` (the VS Code transcripts name no model). Code reaches files through
+`tool.execution_start` events: `create` (`path`, `file_text`), `str_replace`/`edit`
+(`new_str`) and `apply_patch` (`input`, a "*** Begin Patch" patch). The other VS Code
+edit tools (`replace_string_in_file`, `create_file`, ...), the older VS Code
+`chatSessions` JSON/journal files and the hooks are not read: their argument
+shapes are not confirmed. Facts: shared/research/assistant-logs.md §7.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+from aiguard.sources import Output, Skip
+from aiguard.sources.codex import patch_texts
+
+NAME = "copilot"
+
+
+def _vscode_user_dir() -> Path:
+    home = Path.home()
+    if sys.platform == "darwin":
+        return home / "Library" / "Application Support" / "Code" / "User"
+    if sys.platform == "win32":
+        return Path(os.environ.get("APPDATA") or home / "AppData" / "Roaming") / "Code" / "User"
+    return Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "Code" / "User"
+
+
+def log_roots() -> list[Path]:
+    return [Path.home() / ".copilot" / "session-state", _vscode_user_dir() / "workspaceStorage"]
+
+
+def log_files(root: Path) -> Iterator[Path]:
+    if root.is_file():
+        yield root
+    elif root.name == "workspaceStorage" and root.is_dir():
+        yield from sorted(root.glob("*/GitHub.copilot-chat/transcripts/*.jsonl"))
+    elif root.is_dir():
+        yield from sorted(root.rglob("*.jsonl"))  # <id>/events.jsonl, older <id>.jsonl
+
+
+def sniff(first_line: bytes) -> bool:
+    return b'"session.start"' in first_line and (b'"copilot-agent"' in first_line
+                                                  or b'"copilotVersion"' in first_line)
+
+
+def _time(value: object) -> float | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _texts(name: object, arguments: object) -> list[tuple[str | None, str]]:
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            return []
+    if not isinstance(arguments, dict):
+        return []
+    if name == "apply_patch":
+        patch = arguments.get("input")
+        return list(patch_texts(patch)) if isinstance(patch, str) else []
+    key = {"create": "file_text", "str_replace": "new_str", "edit": "new_str"}.get(name) if isinstance(name, str) else None
+    text, file = (arguments.get(key), arguments.get("path")) if key else (None, None)
+    if not isinstance(text, str) or not text.strip():
+        return []
+    return [(file if isinstance(file, str) else None, text)]
+
+
+def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Output | Skip]:
+    """`state` carries the session's model and cwd across appended chunks."""
+    state = {} if state is None else state
+    model = state.get("model", "unknown")
+    cwd: str | None = state.get("cwd")
+    lines = data.split(b"\n")
+    for number, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            yield Skip(where, "partial last line" if number == len(lines) else "not JSON")
+            continue
+        if not isinstance(record, dict):
+            yield Skip(where, "not a JSON object")
+            continue
+        payload = record.get("data")
+        if not isinstance(payload, dict):
+            continue  # unknown shapes are ignored, not errors
+        kind = record.get("type")
+        if kind == "session.start":
+            context = payload.get("context")
+            found = context.get("cwd") if isinstance(context, dict) else None
+            cwd = found if isinstance(found, str) else cwd
+            state.update(model=model, cwd=cwd)
+        elif kind == "session.model_change":
+            if isinstance(payload.get("newModel"), str) and payload["newModel"]:
+                model = payload["newModel"]
+            state.update(model=model, cwd=cwd)
+        elif kind == "tool.execution_start":
+            when = _time(record.get("timestamp"))
+            for file, text in _texts(payload.get("toolName"), payload.get("arguments")):
+                yield Output(NAME, model, text, _absolute(file, cwd), cwd, when, "assistant-log")
+
+
+def _absolute(file: str | None, cwd: str | None) -> str | None:
+    return file if not file or os.path.isabs(file) or not cwd else os.path.join(cwd, file)
+
+
+def parse_hook(payload: dict) -> list[Output]:
+    """Copilot's hook payloads are known only from third-party code: nothing is read."""
+    return []
