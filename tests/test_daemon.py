@@ -98,3 +98,18 @@ def test_truncated_log_is_read_again(running_daemon):
 def test_one_instance_per_user(running_daemon):
     second = aiguard("daemon", "run", check=False)
     assert second.returncode == 2 and b"already running" in second.stderr
+
+
+def test_install_service_writes_a_systemd_user_unit(isolated_user):
+    import configparser
+    import sys
+
+    done = aiguard("daemon", "install-service", "--no-enable")
+    unit = isolated_user / ".config" / "systemd" / "user" / "aiguard.service"
+    assert f"wrote {unit}".encode() in done.stdout
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str
+    parser.read_string(unit.read_text())
+    assert parser["Service"]["ExecStart"] == f'"{sys.executable}" -m aiguard daemon run'
+    assert parser["Service"]["Environment"] == f'"AIGUARD_HOME={isolated_user / "aiguard-state"}"'
+    assert parser["Install"]["WantedBy"] == "default.target"

@@ -518,3 +518,31 @@ def daemon_status() -> None:
     else:
         click.echo("aiguard daemon not running")
         sys.exit(1)
+
+
+@daemon.command("install-service")
+@click.option("--enable/--no-enable", default=True, show_default=True,
+              help="Also enable and start it (systemctl --user, launchctl, or a Scheduled Task).")
+def daemon_install_service(enable: bool) -> None:
+    """Run the daemon at login: a systemd user unit (Linux), a launchd agent (macOS)
+    or a Scheduled Task (Windows)."""
+    import subprocess
+
+    from aiguard import daemon as d
+
+    path, content, command = d.service_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content)
+    click.echo(f"wrote {path}")
+    if not enable:
+        click.echo(f"enable it with: {' '.join(command)}")
+        return
+    try:
+        done = subprocess.run(command, capture_output=True, text=True)
+    except FileNotFoundError:
+        fail(f"{command[0]} is not available here; the service file is written, enable it by hand")
+    if done.returncode != 0:
+        said = (done.stderr or done.stdout).strip().splitlines()
+        fail(f"`{' '.join(command)}` failed: {said[-1] if said else f'exit {done.returncode}'}; "
+             "the service file is written, enable it by hand")
+    click.echo(f"enabled: {' '.join(command)}")

@@ -315,3 +315,49 @@ def stop(timeout: float = 10) -> bool:
             return True
         time.sleep(0.05)
     raise RuntimeError(f"the daemon (pid {pid}) did not stop within {timeout:g} s")
+
+
+def service_file() -> tuple[Path, str, list[str]]:
+    """(path, content, command to enable it) of a per-user service running the daemon."""
+    python = sys.executable
+    env_home = os.environ.get("AIGUARD_HOME")
+    if sys.platform == "darwin":
+        path = Path.home() / "Library" / "LaunchAgents" / "dev.aiguard.daemon.plist"
+        env = (f"\n    <key>EnvironmentVariables</key>\n    <dict><key>AIGUARD_HOME</key>"
+               f"<string>{_xml(env_home)}</string></dict>") if env_home else ""
+        content = f"""<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
+<plist version="1.0">
+<dict>
+    <key>Label</key><string>dev.aiguard.daemon</string>
+    <key>ProgramArguments</key>
+    <array><string>{_xml(python)}</string><string>-m</string><string>aiguard</string><string>daemon</string><string>run</string></array>
+    <key>RunAtLoad</key><true/>
+    <key>KeepAlive</key><true/>{env}
+</dict>
+</plist>
+"""
+        return path, content, ["launchctl", "load", "-w", str(path)]
+    if sys.platform == "win32":  # pragma: no cover - not testable here
+        path = paths.home() / "aiguard-daemon.cmd"
+        content = f'@"{python}" -m aiguard daemon run\r\n'
+        return path, content, ["schtasks", "/Create", "/SC", "ONLOGON", "/TN", "aiguard daemon", "/TR", str(path), "/F"]
+    config = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    path = config / "systemd" / "user" / "aiguard.service"
+    env = f'Environment="AIGUARD_HOME={env_home}"\n' if env_home else ""
+    content = f"""[Unit]
+Description=aiguard: records what AI assistants wrote (keyed fingerprints only)
+
+[Service]
+ExecStart="{python}" -m aiguard daemon run
+{env}Restart=on-failure
+RestartSec=5
+
+[Install]
+WantedBy=default.target
+"""
+    return path, content, ["systemctl", "--user", "enable", "--now", "aiguard.service"]
+
+
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
