@@ -21,8 +21,12 @@ The registry below lists them; adding an assistant is one module and its fixture
 
 from __future__ import annotations
 
+import json
+import os
+from datetime import datetime
+from pathlib import Path
 from types import ModuleType
-from typing import NamedTuple
+from typing import Callable, Iterator, NamedTuple
 
 
 class Output(NamedTuple):
@@ -54,3 +58,73 @@ def complete_lines(data: bytes) -> bytes:
     """The part of appended bytes that ends with a newline (a last line being written waits)."""
     end = data.rfind(b"\n")
     return data[:end + 1] if end >= 0 else b""
+
+
+# Helpers every source shares -------------------------------------------------------------
+
+def jsonl_objects(path: object, data: bytes) -> Iterator[tuple[str, dict] | Skip]:
+    """(file:line, object) for each line of JSONL bytes; bad lines come out as Skip.
+
+    A last line without its newline is still being written: a tailer reads it next time.
+    """
+    lines = data.split(b"\n")
+    for number, raw in enumerate(lines, 1):
+        if not raw.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            yield Skip(where, "partial last line" if number == len(lines) else "not JSON")
+            continue
+        if not isinstance(record, dict):
+            yield Skip(where, "not a JSON object")
+            continue
+        yield where, record
+
+
+def jsonl_files(root: Path) -> Iterator[Path]:
+    """A log file itself, or the *.jsonl files under a folder, in a stable order."""
+    if root.is_file():
+        yield root
+    elif root.is_dir():
+        yield from sorted(root.rglob("*.jsonl"))
+
+
+def parse_time(value: object) -> float | None:
+    """Unix time of an ISO 8601 timestamp (a trailing Z is UTC), or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def absolute(file: str | None, cwd: str | None) -> str | None:
+    """A path from a log made absolute against the session's working directory."""
+    return file if not file or os.path.isabs(file) or not cwd else os.path.join(cwd, file)
+
+
+def last_model(path: str | None, model_of: Callable[[dict], object], tail_bytes: int = 256 * 1024) -> str:
+    """The model named by the last record of a transcript's tail that `model_of` finds one in."""
+    if not path:
+        return "unknown"
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - tail_bytes))
+            tail = fh.read()
+    except OSError:
+        return "unknown"
+    for raw in reversed(tail.split(b"\n")):
+        if b'"model"' not in raw:
+            continue
+        try:
+            record = json.loads(raw)
+        except ValueError:
+            continue
+        model = model_of(record) if isinstance(record, dict) else None
+        if isinstance(model, str) and model and model != "<synthetic>":
+            return model
+    return "unknown"

@@ -9,17 +9,14 @@ the model (the payload has none). Facts: shared/research/assistant-logs.md §1.
 
 from __future__ import annotations
 
-import json
 import os
-from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
-from aiguard.sources import Output, Skip
+from aiguard.sources import Output, Skip, jsonl_files, jsonl_objects, last_model, parse_time
 
 NAME = "claude-code"
 WRITING_TOOLS = {"Write", "Edit", "MultiEdit", "NotebookEdit"}
-_TAIL_BYTES = 256 * 1024  # how much of a transcript's end to read for the model
 
 
 def log_roots() -> list[Path]:
@@ -32,25 +29,13 @@ def log_roots() -> list[Path]:
 
 
 def log_files(root: Path) -> Iterator[Path]:
-    if root.is_file():
-        yield root
-    elif root.is_dir():
-        yield from sorted(root.rglob("*.jsonl"))
+    return jsonl_files(root)
 
 
 def sniff(first_line: bytes) -> bool:
     """Claude Code's first line is a conversation line (parentUuid) or a summary (leafUuid);
     a bare "sessionId" is not enough: Gemini CLI and Copilot logs have one too."""
     return b'"parentUuid"' in first_line or b'"leafUuid"' in first_line
-
-
-def _time(value: object) -> float | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def _texts(name: str, tool_input: dict) -> list[tuple[str | None, str]]:
@@ -73,20 +58,11 @@ def _texts(name: str, tool_input: dict) -> list[tuple[str | None, str]]:
 
 def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Output | Skip]:
     """Every line stands alone here (each assistant line names its model and cwd): no state."""
-    lines = data.split(b"\n")
-    for number, raw in enumerate(lines, 1):
-        if not raw.strip():
+    for item in jsonl_objects(path, data):
+        if isinstance(item, Skip):
+            yield item
             continue
-        where = f"{path}:{number}"
-        try:
-            record = json.loads(raw)
-        except ValueError:
-            # A last line without its newline is still being written: the next pass reads it.
-            yield Skip(where, "partial last line" if number == len(lines) else "not JSON")
-            continue
-        if not isinstance(record, dict):
-            yield Skip(where, "not a JSON object")
-            continue
+        where, record = item
         if record.get("type") != "assistant":
             continue  # user lines, summaries, snapshots, system records: no model output
         message = record.get("message")
@@ -102,34 +78,14 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
             tool_input = block.get("input")
             if block.get("name") in WRITING_TOOLS and isinstance(tool_input, dict):
                 for file, text in _texts(block["name"], tool_input):
-                    yield Output(NAME, model, text, file, record.get("cwd"), _time(record.get("timestamp")),
+                    yield Output(NAME, model, text, file, record.get("cwd"), parse_time(record.get("timestamp")),
                                  "assistant-log")
 
 
 def model_from_transcript(path: str | None) -> str:
     """The model of the last assistant line of a transcript (its tail), or "unknown"."""
-    if not path:
-        return "unknown"
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - _TAIL_BYTES))
-            tail = fh.read()
-    except OSError:
-        return "unknown"
-    for raw in reversed(tail.split(b"\n")):
-        if b'"model"' not in raw:
-            continue
-        try:
-            record = json.loads(raw)
-        except ValueError:
-            continue
-        message = record.get("message") if isinstance(record, dict) else None
-        model = message.get("model") if isinstance(message, dict) else None
-        if isinstance(model, str) and model and model != "<synthetic>":
-            return model
-    return "unknown"
+    return last_model(path, lambda record: record["message"].get("model")
+                      if isinstance(record.get("message"), dict) else None)
 
 
 def parse_hook(payload: dict) -> list[Output]:

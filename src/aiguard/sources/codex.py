@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
-from aiguard.sources import Output, Skip
+from aiguard.sources import Output, Skip, jsonl_files, absolute, jsonl_objects, parse_time
 
 NAME = "codex"
 
@@ -27,23 +26,11 @@ def log_roots() -> list[Path]:
 
 
 def log_files(root: Path) -> Iterator[Path]:
-    if root.is_file():
-        yield root
-    elif root.is_dir():
-        yield from sorted(root.rglob("*.jsonl"))
+    return jsonl_files(root)
 
 
 def sniff(first_line: bytes) -> bool:
     return b'"session_meta"' in first_line or (b'"payload"' in first_line and b'"timestamp"' in first_line)
-
-
-def _time(value: object) -> float | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def patch_texts(patch: str) -> list[tuple[str, str]]:
@@ -98,17 +85,12 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
     state = {} if state is None else state
     model = state.get("model", "unknown")
     cwd: str | None = state.get("cwd")
-    lines = data.split(b"\n")
-    for number, raw in enumerate(lines, 1):
-        if not raw.strip():
+    for item in jsonl_objects(path, data):
+        if isinstance(item, Skip):
+            yield item
             continue
-        where = f"{path}:{number}"
-        try:
-            record = json.loads(raw)
-        except ValueError:
-            yield Skip(where, "partial last line" if number == len(lines) else "not JSON")
-            continue
-        payload = record.get("payload") if isinstance(record, dict) else None
+        _where, record = item
+        payload = record.get("payload")
         if not isinstance(payload, dict):
             continue  # unknown shapes are ignored, not errors
         kind = record.get("type")
@@ -118,21 +100,17 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
                 model = payload["model"]
             state.update(model=model, cwd=cwd)
             continue
-        when = _time(record.get("timestamp"))
+        when = parse_time(record.get("timestamp"))
         if kind == "response_item":
             patch = _patch_of_call(payload)
             for file, text in patch_texts(patch) if patch else []:
-                yield Output(NAME, model, text, _absolute(file, cwd), cwd, when, "assistant-log")
+                yield Output(NAME, model, text, absolute(file, cwd), cwd, when, "assistant-log")
         elif kind == "event_msg" and payload.get("type") == "patch_apply_end" and payload.get("success", True):
             changes = payload.get("changes")
             for file, change in (changes.items() if isinstance(changes, dict) else []):
                 text = _diff_text(change) if isinstance(change, dict) else None
                 if text:
-                    yield Output(NAME, model, text, _absolute(file, cwd), cwd, when, "assistant-log")
-
-
-def _absolute(file: str, cwd: str | None) -> str:
-    return file if os.path.isabs(file) or not cwd else os.path.join(cwd, file)
+                    yield Output(NAME, model, text, absolute(file, cwd), cwd, when, "assistant-log")
 
 
 def parse_hook(payload: dict) -> list[Output]:
@@ -146,5 +124,5 @@ def parse_hook(payload: dict) -> list[Output]:
     model = payload.get("model") if isinstance(payload.get("model"), str) and payload.get("model") else "unknown"
     cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
     patch = command[command.index("*** Begin Patch"):]
-    return [Output(NAME, model, text, _absolute(file, cwd), cwd, None, "assistant-hook")
+    return [Output(NAME, model, text, absolute(file, cwd), cwd, None, "assistant-hook")
             for file, text in patch_texts(patch)]

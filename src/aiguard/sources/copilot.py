@@ -15,11 +15,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
-from aiguard.sources import Output, Skip
+from aiguard.sources import Output, Skip, absolute, jsonl_objects, parse_time
 from aiguard.sources.codex import patch_texts
 
 NAME = "copilot"
@@ -52,15 +51,6 @@ def sniff(first_line: bytes) -> bool:
                                                   or b'"copilotVersion"' in first_line)
 
 
-def _time(value: object) -> float | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
 def _texts(name: object, arguments: object) -> list[tuple[str | None, str]]:
     if isinstance(arguments, str):
         try:
@@ -84,19 +74,11 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
     state = {} if state is None else state
     model = state.get("model", "unknown")
     cwd: str | None = state.get("cwd")
-    lines = data.split(b"\n")
-    for number, raw in enumerate(lines, 1):
-        if not raw.strip():
+    for item in jsonl_objects(path, data):
+        if isinstance(item, Skip):
+            yield item
             continue
-        where = f"{path}:{number}"
-        try:
-            record = json.loads(raw)
-        except ValueError:
-            yield Skip(where, "partial last line" if number == len(lines) else "not JSON")
-            continue
-        if not isinstance(record, dict):
-            yield Skip(where, "not a JSON object")
-            continue
+        _where, record = item
         payload = record.get("data")
         if not isinstance(payload, dict):
             continue  # unknown shapes are ignored, not errors
@@ -111,13 +93,9 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
                 model = payload["newModel"]
             state.update(model=model, cwd=cwd)
         elif kind == "tool.execution_start":
-            when = _time(record.get("timestamp"))
+            when = parse_time(record.get("timestamp"))
             for file, text in _texts(payload.get("toolName"), payload.get("arguments")):
-                yield Output(NAME, model, text, _absolute(file, cwd), cwd, when, "assistant-log")
-
-
-def _absolute(file: str | None, cwd: str | None) -> str | None:
-    return file if not file or os.path.isabs(file) or not cwd else os.path.join(cwd, file)
+                yield Output(NAME, model, text, absolute(file, cwd), cwd, when, "assistant-log")
 
 
 def parse_hook(payload: dict) -> list[Output]:

@@ -10,12 +10,11 @@ shared/research/assistant-logs.md §8.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Iterator
 
-from aiguard.sources import Output, Skip
+from aiguard.sources import Output, Skip, jsonl_objects
 
 NAME = "cursor"
 
@@ -47,19 +46,11 @@ def _texts(name: object, tool_input: object) -> list[tuple[str | None, str]]:
 
 def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Output | Skip]:
     """Every line stands alone (there is no model or cwd to carry): no state."""
-    lines = data.split(b"\n")
-    for number, raw in enumerate(lines, 1):
-        if not raw.strip():
+    for item in jsonl_objects(path, data):
+        if isinstance(item, Skip):
+            yield item
             continue
-        where = f"{path}:{number}"
-        try:
-            record = json.loads(raw)
-        except ValueError:
-            yield Skip(where, "partial last line" if number == len(lines) else "not JSON")
-            continue
-        if not isinstance(record, dict):
-            yield Skip(where, "not a JSON object")
-            continue
+        where, record = item
         if record.get("role") != "assistant":
             continue  # user lines, turn_ended
         message = record.get("message")

@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
-from aiguard.sources import Output, Skip
+from aiguard.sources import Output, Skip, absolute, jsonl_objects, last_model, parse_time
 
 NAME = "gemini-cli"
 WRITING_TOOLS = {"write_file": "content", "replace": "new_string"}
 MESSAGE_TYPES = {"user", "gemini", "info", "error", "warning"}
-_TAIL_BYTES = 256 * 1024  # how much of a recording's end to read for the model
 
 
 def log_roots() -> list[Path]:
@@ -53,15 +51,6 @@ def sniff(first_line: bytes) -> bool:
             and not {"message", "uuid", "parentUuid", "sessionId", "payload"} & record.keys())
 
 
-def _time(value: object) -> float | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
 def _texts(name: object, args: object) -> list[tuple[str | None, str]]:
     key = WRITING_TOOLS.get(name) if isinstance(name, str) else None
     if key is None or not isinstance(args, dict):
@@ -88,7 +77,7 @@ def _message_outputs(message: dict, seen: set[str] | None) -> Iterator[Output]:
         texts = _texts(call.get("name"), call.get("args"))
         if texts and seen is not None:
             seen.add(key)
-        when = _time(call.get("timestamp")) or _time(message.get("timestamp"))
+        when = parse_time(call.get("timestamp")) or parse_time(message.get("timestamp"))
         for file, text in texts:
             yield Output(NAME, model, text, file, None, when, "assistant-log")
 
@@ -111,19 +100,11 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
                 yield from _message_outputs(message, None)
         return
     seen = set(state.get("seen", []))
-    lines = data.split(b"\n")
-    for number, raw in enumerate(lines, 1):
-        if not raw.strip():
+    for item in jsonl_objects(path, data):
+        if isinstance(item, Skip):
+            yield item
             continue
-        where = f"{path}:{number}"
-        try:
-            record = json.loads(raw)
-        except ValueError:
-            yield Skip(where, "partial last line" if number == len(lines) else "not JSON")
-            continue
-        if not isinstance(record, dict):
-            yield Skip(where, "not a JSON object")
-            continue
+        _where, record = item
         if record.get("type") == "gemini":
             found = list(_message_outputs(record, seen))
             state["seen"] = sorted(seen)  # a list: the daemon saves state as JSON
@@ -133,26 +114,7 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
 
 def model_from_transcript(path: str | None) -> str:
     """The model of the last `gemini` message of a JSONL recording (its tail), or "unknown"."""
-    if not path:
-        return "unknown"
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - _TAIL_BYTES))
-            tail = fh.read()
-    except OSError:
-        return "unknown"
-    for raw in reversed(tail.split(b"\n")):
-        if b'"model"' not in raw:
-            continue
-        try:
-            record = json.loads(raw)
-        except ValueError:
-            continue
-        model = record.get("model") if isinstance(record, dict) and record.get("type") == "gemini" else None
-        if isinstance(model, str) and model:
-            return model
-    return "unknown"
+    return last_model(path, lambda record: record.get("model") if record.get("type") == "gemini" else None)
 
 
 def parse_hook(payload: dict) -> list[Output]:
@@ -164,8 +126,4 @@ def parse_hook(payload: dict) -> list[Output]:
         return []
     model = model_from_transcript(payload.get("transcript_path"))
     cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
-    return [Output(NAME, model, text, _absolute(file, cwd), cwd, None, "assistant-hook") for file, text in texts]
-
-
-def _absolute(file: str | None, cwd: str | None) -> str | None:
-    return file if not file or os.path.isabs(file) or not cwd else os.path.join(cwd, file)
+    return [Output(NAME, model, text, absolute(file, cwd), cwd, None, "assistant-hook") for file, text in texts]
