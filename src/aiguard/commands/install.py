@@ -16,7 +16,7 @@ from pathlib import Path
 
 from aiguard import gitio
 
-HOOKS = ("prepare-commit-msg", "commit-msg")
+HOOKS = ("prepare-commit-msg", "commit-msg", "post-commit", "post-rewrite")
 MARKER = "# aiguard-hook "
 CHAINED_SUFFIX = ".pre-aiguard"
 

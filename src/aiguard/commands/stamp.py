@@ -278,6 +278,10 @@ def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, source: str | None,
     finally:
         if ledger is not None:
             ledger.close()
+    try:
+        result = _carry(result, amend, files, restrict)
+    except Exception as exc:  # the stamp still goes on, with what the ledger says
+        result = result._replace(notes=[*result.notes, f"earlier line record not carried ({exc})"])
 
     existing = trailers.parse_trailers(trailers.strip_own(msg, cleanup), cleanup.comment)
     theirs = {value.lower() for key, value in existing if key.lower() == trailers.ASSISTED_BY.lower()}
@@ -297,8 +301,43 @@ def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, source: str | None,
         return "commit not stamped: could not place the trailers where git would read them"
     if new != msg:
         _write(msgfile, new)
+    if result.ai:
+        # The line-level record: post-commit files it as a git note (see aiguard.notes).
+        from aiguard import notes
+        try:
+            notes.save_pending(value, notes.encode(result.added, notes.spans_from_result(result)))
+        except (OSError, gitio.GitError) as exc:
+            return f"commit stamped, but its line record was not kept ({exc})"
     note = "; ".join(result.notes)
     return note or None
+
+
+def _carry(result, amend: bool, files: list, restrict: dict[bytes, set[int]] | None):
+    """Add the lines an amended, cherry-picked, rebased or squashed commit had on record.
+
+    The ledger may not know them (another machine's, pruned, another author's), and
+    a history edit must not drop a disclosure; lines found afresh keep their owner.
+    """
+    from aiguard import notes
+    from aiguard.changes import ChangeResult, FileResult, RangeResult
+
+    sources = notes.carry_sources(amend)
+    records = list(notes.records_of(sources)) if sources else []
+    carried = notes.carry_into(files, records) if records else {}
+    if not carried:
+        return result
+    merged = []
+    ai_total = 0
+    for f in result.files:
+        lines = notes.to_lines(notes.Span(*r) for r in f.ranges)
+        allowed = restrict.get(f.path.encode("utf-8", "surrogateescape")) if restrict is not None else None
+        for line, span in notes.to_lines(carried.get(f.path, [])).items():
+            if allowed is None or line in allowed:
+                lines.setdefault(line, span)
+        ranges = [RangeResult(*s) for s in notes.to_spans(lines)]
+        ai_total += len(lines)
+        merged.append(FileResult(f.path, f.added, len(lines), ranges))
+    return ChangeResult(result.added, ai_total, merged, result.notes)
 
 
 def _write(path: Path, data: bytes) -> None:
