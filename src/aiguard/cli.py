@@ -333,6 +333,226 @@ def verify(range_: str | None, format_: str, base: str | None, output: str | Non
         sys.exit(1)
 
 
+# Audit and export ------------------------------------------------------------------------------
+
+def _require_repo() -> None:
+    from aiguard import gitio
+
+    if not gitio.in_repo():
+        fail(f"{os.getcwd()} is not in a git repository")
+
+
+def _entries(range_: tuple[str, ...], ledger_fallback: bool) -> list:
+    from aiguard import gitio, history
+    from aiguard.commands import audit
+
+    _require_repo()
+    try:
+        return audit.read(range_, ledger_fallback=ledger_fallback)
+    except (history.HistoryError, gitio.GitError) as exc:
+        fail(str(exc))
+    return []
+
+
+_LEDGER_OPTION = click.option(
+    "--ledger/--no-ledger", "ledger_fallback", default=True, show_default=True,
+    help="For stamped commits without a line record (note), find their lines again against your ledger.")
+
+
+@cli.command("log", context_settings={"ignore_unknown_options": True})
+@click.argument("range_", metavar="[RANGE]", nargs=-1, type=click.UNPROCESSED)
+@click.option("--json", "as_json", is_flag=True, help="One JSON array, one object per commit (newest first).")
+@_LEDGER_OPTION
+def log_(range_: tuple[str, ...], as_json: bool, ledger_fallback: bool) -> None:
+    """What each commit says about AI output: tools, models, lines, evidence.
+
+    Reads aiguard's trailers and line records (notes under refs/notes/aiguard) and
+    other tools' marks (assistants' Co-authored-by, aider's author suffix, git-ai
+    notes). RANGE is anything `git log` takes (A..B, a branch, -n 20, --since=...);
+    default: all of HEAD's history.
+
+    \b
+    Examples:
+      aiguard log origin/main..HEAD
+      aiguard log --json v1.0..v2.0 > ai.json
+    """
+    from aiguard.commands import audit
+
+    entries = _entries(range_, ledger_fallback)
+    if as_json:
+        click.echo(json.dumps([e.to_json() for e in entries], ensure_ascii=False, indent=1))
+    else:
+        audit.log_text(entries, sys.stdout)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("range_", metavar="[RANGE]", nargs=-1, type=click.UNPROCESSED)
+@click.option("--format", "format_", type=click.Choice(["jsonl", "agent-trace"]), default="jsonl", show_default=True,
+              help="jsonl: one commit a line (the `log --json` objects); agent-trace: Agent Trace records.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, allow_dash=True), default="-",
+              help="Write to FILE instead of stdout.")
+@_LEDGER_OPTION
+def export(range_: tuple[str, ...], format_: str, output: str, ledger_fallback: bool) -> None:
+    """Export the AI record of a history for training-data pipelines.
+
+    jsonl: one object a line per commit, newest first, schema `aiguard.commit/1`
+    (see README); agent-trace: one Agent Trace record (spec 0.1.0) per
+    AI-derived commit. RANGE is anything `git log` takes; default: all of HEAD.
+
+    \b
+    Examples:
+      aiguard export --format jsonl > commits.jsonl
+      aiguard export main --format agent-trace -o traces.jsonl
+    """
+    from aiguard import gitio, history
+    from aiguard.commands import audit
+
+    _require_repo()
+    out = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")
+    try:
+        audit.export(audit.stream(range_, ledger_fallback=ledger_fallback), format_, out)
+    except (history.HistoryError, gitio.GitError) as exc:
+        fail(str(exc))
+    finally:
+        if out is not sys.stdout:
+            out.close()
+
+
+@cli.command()
+@click.argument("file", type=click.Path())
+@click.option("--rev", default=None, help="Blame the file as of this commit (default: the working tree).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line of the file.")
+def blame(file: str, rev: str | None, as_json: bool) -> None:
+    """git blame, plus which lines came from which tool/model.
+
+    A line shows TOOL:MODEL when the commit that last changed it recorded that line
+    as AI output; TOOL:MODEL? when only the commit is known to be AI-assisted (no
+    line record, e.g. another tool's Co-authored-by trailer).
+    """
+    from aiguard import gitio, history
+    from aiguard.commands import audit
+
+    _require_repo()
+    try:
+        rows = audit.blame(file, rev)
+    except (history.HistoryError, gitio.GitError) as exc:
+        fail(str(exc))
+    if as_json:
+        click.echo(json.dumps(audit.blame_json(rows), ensure_ascii=False, indent=1))
+    else:
+        audit.blame_text(rows, sys.stdout)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("range_", metavar="[RANGE]", nargs=-1, type=click.UNPROCESSED)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--depth", type=click.IntRange(1, 10), default=1, show_default=True,
+              help="Directory depth for the by-path table.")
+@_LEDGER_OPTION
+def stats(range_: tuple[str, ...], as_json: bool, depth: int, ledger_fallback: bool) -> None:
+    """Share of AI-derived lines by month, author, tool, model and directory."""
+    from aiguard.commands import audit
+
+    result = audit.stats(_entries(range_, ledger_fallback), depth)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=1))
+    else:
+        audit.stats_text(result, sys.stdout)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@click.argument("range_", metavar="[RANGE]", nargs=-1, type=click.UNPROCESSED)
+@click.option("--html", "html_out", type=click.Path(dir_okay=False), required=True,
+              help="Write the report to this HTML file.")
+@click.option("--title", default=None, help="The report's title (default: the repository's name).")
+@click.option("--depth", type=click.IntRange(1, 10), default=1, show_default=True,
+              help="Directory depth for the by-directory chart.")
+@_LEDGER_OPTION
+def report(range_: tuple[str, ...], html_out: str, title: str | None, depth: int, ledger_fallback: bool) -> None:
+    """One self-contained HTML report (no network): AI share over time, by tool/model
+    and by directory, and a table of commits."""
+    from aiguard import gitio
+    from aiguard import report as reporter
+    from aiguard.commands import audit
+
+    entries = _entries(range_, ledger_fallback)
+    summary = audit.stats(entries, depth)
+    name = title or f"AI provenance: {os.path.basename(gitio.toplevel())}" + (f" ({' '.join(range_)})" if range_ else "")
+    Path(html_out).write_text(reporter.render(entries, summary, name), encoding="utf-8")
+    click.echo(f"wrote {html_out}: {summary['commits']} commits, {summary['ai_commits']} AI-derived, "
+               f"AI lines {summary['ai_lines']}/{summary['added']}")
+
+
+@cli.group()
+def notes() -> None:
+    """The line-level record (git notes under refs/notes/aiguard): share it and look at it.
+
+    \b
+    To fetch notes with every `git fetch`, add the refspec once:
+      git config --add remote.origin.fetch '+refs/notes/aiguard:refs/notes/remotes/origin/aiguard'
+    and `aiguard notes fetch` merges them into refs/notes/aiguard.
+    """
+
+
+@notes.command("push")
+@click.argument("remote", default="origin")
+def notes_push(remote: str) -> None:
+    """Push refs/notes/aiguard to REMOTE (fetching and merging theirs first)."""
+    from aiguard import gitio, notes as line_notes
+
+    _require_repo()
+    try:
+        click.echo(line_notes.push(remote))
+    except gitio.GitError as exc:
+        fail(str(exc))
+
+
+@notes.command("fetch")
+@click.argument("remote", default="origin")
+def notes_fetch(remote: str) -> None:
+    """Fetch REMOTE's refs/notes/aiguard and merge it into yours."""
+    from aiguard import gitio, notes as line_notes
+
+    _require_repo()
+    try:
+        click.echo(line_notes.fetch(remote))
+    except gitio.GitError as exc:
+        fail(str(exc))
+
+
+@notes.command("show")
+@click.argument("rev", default="HEAD")
+def notes_show(rev: str) -> None:
+    """Print a commit's line record (JSON)."""
+    from aiguard import gitio, notes as line_notes
+
+    _require_repo()
+    sha = gitio.rev_parse(rev)
+    if sha is None:
+        fail(f"{rev!r} is not a commit here")
+    data = line_notes.read_one(sha)
+    if data is None:
+        fail(f"{rev} has no aiguard line record", 1)
+    click.echo(data.decode("utf-8", "replace").rstrip("\n"))
+
+
+@notes.command("post-commit", hidden=True)
+def notes_post_commit() -> None:
+    """What the post-commit hook runs."""
+    from aiguard.main import _notes_hook
+
+    sys.exit(_notes_hook("post-commit", []))
+
+
+@notes.command("post-rewrite", hidden=True)
+@click.argument("kind", required=False)
+def notes_post_rewrite(kind: str | None) -> None:
+    """What the post-rewrite hook runs (old/new pairs on stdin)."""
+    from aiguard.main import _notes_hook
+
+    sys.exit(_notes_hook("post-rewrite", [kind or ""]))
+
+
 @cli.group()
 def key() -> None:
     """The team's stamp key: make, move and rotate it.

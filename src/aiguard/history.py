@@ -1,0 +1,262 @@
+"""What the history says about AI output: one record per commit, for log, export, blame,
+stats, report and the training API, so that they all agree.
+
+One streaming `git log` pass gives each commit's message, author, date and per-file
+added-line counts (`--numstat`); the notes (`refs/notes/aiguard`, and git-ai's
+`refs/notes/ai`) are read in bulk before it. Per commit, in order of strength:
+
+1. aiguard's own record: the stamp group in the final trailer block (`Assisted-by`,
+   `AI-Lines`) and the line ranges of its note; a note without a stamp (the
+   message was rewritten by hand) still counts; when a stamped commit with AI lines
+   has no note (a fresh clone without fetched notes) and a ledger is at hand, its
+   lines are found again by attributing the commit against the ledger;
+2. a squash merge made by a hosting service: the commits' aiguard groups end up in
+   the body, and their claims are summed;
+3. other tools' marks (`evidence: foreign`): assistants' co-author trailers and
+   author names, hand-written Assisted-by/Generated-by, git-ai notes with ranges.
+
+`evidence` is `aiguard` when aiguard's record names AI output, `foreign` when only
+other marks do, `none` otherwise (a stamped `AI-Lines: 0/T` commit is `none`).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Iterator, NamedTuple, Sequence
+
+from aiguard import foreign, gitio, notes, trailers
+
+SCHEMA = "aiguard.commit/1"
+_MARK = b"\x00\x00aiguard-log\x00"
+_FORMAT = "%x00%x00aiguard-log%x00%H%x00%P%x00%an <%ae>%x00%aI%x00%cn <%ce>%x00%B%x00"
+
+
+class HistoryError(Exception):
+    pass
+
+
+class Range(NamedTuple):
+    start: int
+    end: int
+    tool: str
+    model: str
+    source: str
+
+
+class Entry(NamedTuple):
+    commit: str
+    parents: list[str]
+    author: str
+    date: str
+    subject: str
+    stamped: bool
+    assisted_by: list[str]
+    ai_lines: int
+    added: int
+    evidence: str  # aiguard | foreign | none
+    files: dict[str, list[Range]]  # path -> ranges, in the file as of the commit
+    added_by_path: dict[str, int]
+
+    @property
+    def ai_derived(self) -> bool:
+        return bool(self.assisted_by) or self.ai_lines > 0
+
+    def to_json(self) -> dict:
+        return {
+            "commit": self.commit, "author": self.author, "date": self.date,
+            "stamped": self.stamped, "assisted_by": self.assisted_by,
+            "ai_lines": self.ai_lines, "added": self.added, "evidence": self.evidence,
+            "files": [{"path": path, "ranges": [{"start": r.start, "end": r.end, "tool": r.tool, "model": r.model}
+                                                for r in ranges]}
+                      for path, ranges in sorted(self.files.items()) if ranges],
+            "schema": SCHEMA,
+        }
+
+
+def rev_args(spec: Sequence[str] | str | None) -> list[str]:
+    """git log arguments for a RANGE as written (default: all of HEAD's history)."""
+    args = spec.split() if isinstance(spec, str) else list(spec or ())
+    if any(a.startswith("--format") or a.startswith("--pretty") or a in ("-p", "--patch") for a in args):
+        raise HistoryError("RANGE may not change git log's output format")
+    return args if any(not a.startswith("-") for a in args) else [*args, "HEAD"]
+
+
+def entries(args: Sequence[str], cwd: str | None = None, ledger_fallback: bool = True,
+            progress=None, revs: Sequence[str] | None = None) -> Iterator[Entry]:
+    """One Entry per commit of `git log ARGS` (revs: more revisions, given on stdin), newest first."""
+    own_notes = notes.read_all(notes.REF, cwd)
+    git_ai = notes.read_all(notes.GIT_AI_REF, cwd)
+    fallback = _LedgerFallback(cwd) if ledger_fallback else None
+    try:
+        for raw in _stream(args, cwd, revs):
+            entry = _entry(raw, own_notes, git_ai, fallback)
+            if progress is not None:
+                progress()
+            yield entry
+    finally:
+        if fallback is not None:
+            fallback.close()
+
+
+class _Raw(NamedTuple):
+    sha: str
+    parents: list[str]
+    author: str
+    date: str
+    committer: str
+    message: bytes
+    numstat: dict[str, int]
+
+
+def _stream(args: Sequence[str], cwd: str | None, revs: Sequence[str] | None = None) -> Iterator[_Raw]:
+    cmd = [*gitio.GIT, "log", "--no-color", f"--format={_FORMAT}", "-z", "--numstat", "--no-renames",
+           "--text", "--diff-algorithm=myers", "--ignore-submodules=none", *args]
+    cmd += ["--stdin"] if revs is not None else ["--"]
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.PIPE if revs is not None else subprocess.DEVNULL, cwd=cwd)
+    except FileNotFoundError:
+        raise HistoryError("git is not installed or not on PATH") from None
+    assert proc.stdout is not None
+    if revs is not None:
+        assert proc.stdin is not None
+        proc.stdin.write("".join(f"{rev}\n" for rev in revs).encode())
+        proc.stdin.close()
+    pending = b""
+    while True:
+        chunk = proc.stdout.read(1 << 20)
+        if chunk:
+            pending += chunk
+        parts = pending.split(_MARK)
+        pending = parts.pop() if chunk else b""
+        for part in parts:
+            if part.strip(b"\0\n"):
+                yield _parse(part)
+        if not chunk:
+            break
+    err = proc.stderr.read() if proc.stderr else b""
+    if proc.wait() != 0:
+        lines = err.decode("utf-8", "replace").strip().splitlines()
+        raise HistoryError(f"git log failed: {lines[0] if lines else 'exit ' + str(proc.returncode)}")
+
+
+def _parse(record: bytes) -> _Raw:
+    sha, parents, author, date, committer, message, rest = record.split(b"\0", 6)
+    numstat: dict[str, int] = {}
+    for item in rest.split(b"\0"):
+        item = item.lstrip(b"\n")
+        fields = item.split(b"\t", 2)
+        if len(fields) == 3 and fields[0].isdigit():
+            path = fields[2].decode("utf-8", "surrogateescape")
+            numstat[path] = numstat.get(path, 0) + int(fields[0])
+    return _Raw(sha.decode(), parents.decode().split(), author.decode("utf-8", "replace"), date.decode(),
+                committer.decode("utf-8", "replace"), message, numstat)
+
+
+def _ai_counts(value: str | None) -> tuple[int, int] | None:
+    try:
+        ai, total = (int(part) for part in (value or "").split("/"))
+    except ValueError:
+        return None
+    return (ai, total) if 0 <= ai <= total else None
+
+
+def _entry(raw: _Raw, own_notes: dict[str, bytes], git_ai: dict[str, bytes], fallback) -> Entry:
+    message = raw.message
+    subject = message.split(b"\n", 1)[0].decode("utf-8", "replace")
+    added = sum(raw.numstat.values())
+    group = trailers.read_group(message)
+    stamped = bool(group and group.stamp)
+    counts = _ai_counts(group.ai_lines) if group else None
+    record = notes.decode(own_notes[raw.sha]) if raw.sha in own_notes else None
+    assisted: list[str] = list(group.assisted_by) if stamped and group else []
+    files: dict[str, list[Range]] = {}
+    ai_lines = 0
+    if counts is not None:
+        ai_lines, added = counts  # the hook's own count (a merge's own lines, with --text)
+    if record is not None:
+        files = {path: [Range(*s) for s in spans] for path, spans in record.files.items()}
+        if not stamped:
+            assisted = record.assisted_by
+            ai_lines = record.ai
+        for value in record.assisted_by:
+            if value not in assisted:
+                assisted.append(value)
+        ai_lines = max(ai_lines, record.ai)
+    elif stamped and ai_lines and fallback is not None:
+        files = fallback.ranges(raw.sha, raw.parents)
+    evidence = "aiguard" if (assisted or ai_lines) else "none"
+
+    if evidence == "none" and not stamped:
+        squashed = _squashed(message)
+        if squashed is not None:
+            assisted, ai_lines = squashed
+            evidence = "aiguard" if (assisted or ai_lines) else "none"
+
+    theirs = foreign.marks(trailers.strip_own(message), raw.author, raw.committer)
+    note = foreign.parse_git_ai(git_ai[raw.sha]) if raw.sha in git_ai else None
+    if note is not None:
+        theirs = [*theirs, *(v for v in note.assisted_by if v not in theirs)]
+    if evidence == "none" and (theirs or note):
+        evidence = "foreign" if theirs else "none"
+        if note is not None and note.files:
+            files = {path: [Range(s, e, t, m, "foreign") for s, e, t, m in spans] for path, spans in note.files.items()}
+            ai_lines = sum(r.end - r.start + 1 for spans in files.values() for r in spans)
+    for value in theirs:
+        if value not in assisted and not any(v.startswith(value.split(":", 1)[0] + ":") and value.endswith(":unknown")
+                                             for v in assisted):
+            assisted.append(value)
+    return Entry(raw.sha, raw.parents, raw.author, raw.date, subject, stamped, assisted, ai_lines,
+                 max(added, ai_lines), evidence, files, raw.numstat)
+
+
+def _squashed(message: bytes) -> tuple[list[str], int] | None:
+    """A hosting service's squash merge: the squashed commits' aiguard groups are in the body."""
+    from aiguard.commands.verify import squashed_claims
+
+    claims = squashed_claims(message)
+    if claims is None:
+        return None
+    return claims[0], claims[1]
+
+
+class _LedgerFallback:
+    """Line ranges of a stamped commit without a note, found again against this user's ledger."""
+
+    def __init__(self, cwd: str | None):
+        self.cwd = cwd
+        self.ledger = None
+        self.keyset = None
+        self.tried = False
+
+    def _open(self) -> bool:
+        if not self.tried:
+            self.tried = True
+            try:
+                from aiguard import keys
+                from aiguard.ledger import Ledger
+
+                self.ledger = Ledger.open_readonly()
+                if self.ledger is not None:
+                    self.keyset = keys.load(create=False)
+            except Exception:
+                self.close()
+        return self.ledger is not None and self.keyset is not None
+
+    def ranges(self, sha: str, parents: list[str]) -> dict[str, list[Range]]:
+        if not self._open():
+            return {}
+        from aiguard.changes import attribute_files
+        from aiguard.fingerprint import Hasher
+
+        try:
+            files = gitio.commit_diff(parents[0] if parents else None, sha, self.cwd)
+            result = attribute_files(files, self.ledger, lambda: Hasher(self.keyset.ledger_key), cwd=self.cwd)
+        except Exception:
+            return {}
+        return {f.path: [Range(*r) for r in f.ranges] for f in result.files if f.ranges}
+
+    def close(self) -> None:
+        if self.ledger is not None:
+            self.ledger.close()
+        self.ledger = None
