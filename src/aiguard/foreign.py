@@ -52,17 +52,18 @@ _DISCLOSURE_KEYS = {"assisted-by", "generated-by"}
 _MODEL_WORDS = re.compile(r"^(claude|gpt|o\d|gemini|codex)\b", re.I)
 
 
+_EXACT = {pattern: tool for pattern, tool in IDENTITIES if not pattern.startswith("*")}
+_NOREPLY = {pattern[1:]: tool for pattern, tool in IDENTITIES if pattern.startswith("*")}  # "+name@users..."
+
+
 def tool_of_email(email: str) -> str | None:
     email = email.strip().lower()
-    for pattern, tool in IDENTITIES:
-        if pattern.startswith("*"):
-            suffix = pattern[1:]
-            head = email[: len(email) - len(suffix)]
-            if email.endswith(suffix) and head.isdigit():
-                return tool
-        elif email == pattern:
-            return tool
-    return None
+    tool = _EXACT.get(email)
+    if tool is None and email.endswith("@users.noreply.github.com"):
+        number, plus, rest = email.partition("+")
+        if plus and number.isdigit():
+            tool = _NOREPLY.get("+" + rest)
+    return tool
 
 
 def _model_from_name(tool: str, name: str) -> str:
@@ -76,10 +77,15 @@ def _model_from_name(tool: str, name: str) -> str:
     return "unknown"
 
 
+_KEYS_SEEN = re.compile(rb"(?im)^(co-authored-by|co-developed-by|assisted-by|generated-by|made-with|entire-checkpoint)"
+                        rb"[ \t]*:")
+
+
 def marks(message: bytes, author: str = "", committer: str = "") -> list[str]:
     """TOOL:MODEL values that other tools' marks on a commit name, in order, without repeats."""
     found: list[str] = []
-    for key, value in trailers.parse_trailers(message):
+    pairs = trailers.parse_trailers(message) if _KEYS_SEEN.search(message) else []
+    for key, value in pairs:
         lower = key.lower()
         if lower in _CO_AUTHOR_KEYS:
             match = _ADDRESS.match(value)
@@ -98,10 +104,11 @@ def marks(message: bytes, author: str = "", committer: str = "") -> list[str]:
         match = _ADDRESS.match(who)
         name = match.group("name") if match else who
         email = match.group("email") if match else ""
+        tool = tool_of_email(email) if email else None
         if name.endswith(" (aider)"):
             found.append("aider:unknown")
-        elif email and tool_of_email(email) and tool_of_email(email) != "aider":
-            found.append(f"{tool_of_email(email)}:unknown")  # the coding agent committed it itself
+        elif tool and tool != "aider":
+            found.append(f"{tool}:unknown")  # the coding agent committed it itself
     return _dedupe(found)
 
 

@@ -193,7 +193,7 @@ def _entry(raw: _Raw, own_notes: dict[str, bytes], git_ai: dict[str, bytes], fal
             assisted, ai_lines = squashed
             evidence = "aiguard" if (assisted or ai_lines) else "none"
 
-    theirs = foreign.marks(trailers.strip_own(message), raw.author, raw.committer)
+    theirs = foreign.marks(trailers.strip_own(message) if stamped or group else message, raw.author, raw.committer)
     note = foreign.parse_git_ai(git_ai[raw.sha]) if raw.sha in git_ai else None
     if note is not None:
         theirs = [*theirs, *(v for v in note.assisted_by if v not in theirs)]
