@@ -10,6 +10,7 @@ from aiguard import paths
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
+    paths.full_site()
     import tomli as tomllib
 
 

@@ -112,6 +112,7 @@ def _keyring_backend():
     is no worse and keeps keyring's import off the commit hook.
     """
     try:
+        paths.full_site()
         import keyring
         import keyring.core
         from keyring.backends import fail, null

@@ -23,7 +23,6 @@ Stdlib only: the hook imports this.
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
@@ -252,6 +251,8 @@ def post_rewrite(pairs: Iterable[tuple[str, str]], cwd: str | None = None) -> in
 
 def map_lines(old_text: bytes, new_text: bytes, lines: Iterable[int]) -> dict[int, int]:
     """old line number -> new line number, for lines that are unchanged between the versions."""
+    import difflib  # only here: the hook imports this module on every commit
+
     wanted = set(lines)
     if not wanted:
         return {}

@@ -89,3 +89,17 @@ def locked(name: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def full_site() -> None:
+    """Make site-packages importable when the hook started Python with -S.
+
+    The hook scripts start Python without the site module (it costs 10-20 ms,
+    more with .pth files), with aiguard's own folder on sys.path; the few
+    third-party imports off the common path (keyring, tomli) call this first.
+    """
+    if sys.flags.no_site and "site" not in sys.modules:
+        import site
+
+        site.main()
+

@@ -35,6 +35,11 @@ def hook_template(name: str) -> str:
     raise InstallError(f"aiguard's {name} hook script is missing from this installation; reinstall aiguard")
 
 
+def _quoted(text: str) -> str:
+    """Text to put between single quotes in a shell script."""
+    return text.replace("'", "'\\''")
+
+
 def hooks_dir(repo: str | None) -> Path:
     if not gitio.in_repo(repo):
         raise InstallError(f"{os.path.abspath(repo or '.')} is not in a git repository")
@@ -59,7 +64,8 @@ def install(repo: str | None = None) -> list[str]:
     report = []
     for name in HOOKS:
         path = directory / name
-        script = hook_template(name).replace("@AIGUARD_PYTHON@", sys.executable.replace("'", "'\\''"))
+        script = (hook_template(name).replace("@AIGUARD_PYTHON@", _quoted(sys.executable))
+                  .replace("@AIGUARD_SRC@", _quoted(str(Path(__file__).resolve().parents[2]))))
         chained = path.with_name(name + CHAINED_SUFFIX)
         if path.exists() and not is_ours(path):
             if chained.exists():
