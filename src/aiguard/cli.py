@@ -663,31 +663,47 @@ def agent_hook(tool: str) -> None:
 @cli.command()
 @click.argument("tool", required=False)
 @click.option("--undo", is_flag=True, help="Remove aiguard's entries instead.")
-@click.option("--all", "all_", is_flag=True, help="Every assistant aiguard can wire that is installed here.")
+@click.option("--all", "all_", is_flag=True,
+              help="Every assistant whose settings folder exists here; one line each.")
 def integrate(tool: str | None, undo: bool, all_: bool) -> None:
-    """Wire aiguard into an assistant's own hook settings (so far: claude-code).
+    """Wire aiguard into an assistant's own hooks, so that what its model writes is recorded.
 
-    Keeps the user's other settings, keeps a backup, and is idempotent.
+    TOOL is one of claude-code, codex, gemini-cli, cursor, copilot, cline, windsurf, aider.
+    The hook runs `aiguard agent-hook TOOL` after each file write: Claude Code PostToolUse
+    in ~/.claude/settings.json, Codex PostToolUse in ~/.codex/config.toml (trust it once
+    in Codex's /hooks), Gemini CLI AfterTool in ~/.gemini/settings.json, Cursor
+    afterFileEdit in ~/.cursor/hooks.json, Copilot postToolUse in ~/.copilot/hooks/aiguard.json,
+    Cline ~/Documents/Cline/Hooks/PostToolUse, Windsurf post_write_code in
+    ~/.codeium/windsurf/hooks.json (CLAUDE_CONFIG_DIR, CODEX_HOME, GEMINI_CLI_HOME,
+    CURSOR_CONFIG_DIR, COPILOT_HOME honoured). aider has no hooks: it says so, exit 0.
+
+    The user's other settings keep their bytes, a changed file is backed up beside
+    itself (.aiguard-backup), running it twice changes nothing, and --undo gives back
+    the file as it was. A settings file the assistant could not read either: exit 2.
 
     \b
     Examples:
       aiguard integrate claude-code
-      aiguard integrate claude-code --undo
+      aiguard integrate codex --undo
+      aiguard integrate --all            # wired / already wired / not found / no hooks
+      aiguard integrate --all --undo
     """
-    from aiguard.commands.integrate import INTEGRATIONS, IntegrateError, claude_settings_path
+    from aiguard.commands.integrate import TOOLS, IntegrateError, integrate_all, integrate_one
 
+    if all_ and tool:
+        fail("give either an assistant or --all, not both")
     if all_:
-        names = [name for name in INTEGRATIONS if name != "claude-code" or claude_settings_path().parent.exists()]
-    elif tool in INTEGRATIONS:
-        names = [tool]
-    else:
-        fail(f"cannot integrate {tool!r} yet; supported: {', '.join(INTEGRATIONS)}" if tool
-             else "name an assistant (e.g. claude-code) or give --all")
-    for name in names:
-        try:
-            click.echo(INTEGRATIONS[name](undo=undo))
-        except IntegrateError as exc:
-            fail(str(exc))
+        lines = integrate_all(undo=undo)
+        for ok, line in lines:
+            click.echo(line, err=not ok)
+        sys.exit(0 if all(ok for ok, _ in lines) else 2)
+    if tool not in TOOLS:
+        fail((f"unknown assistant {tool!r}" if tool else "name an assistant or give --all")
+             + f"; one of: {', '.join(TOOLS)}")
+    try:
+        click.echo(integrate_one(tool, undo=undo))
+    except IntegrateError as exc:
+        fail(str(exc))
 
 
 @cli.group()

@@ -141,6 +141,26 @@ def check_assistants() -> list[Line]:
     return lines
 
 
+def check_assistant_hooks() -> list[Line]:
+    """One line per assistant with native hooks: is aiguard's hook wired into its settings."""
+    from aiguard.commands.integrate import INTEGRATIONS, IntegrateError
+
+    lines = []
+    for name, integration in INTEGRATIONS.items():
+        try:
+            wired = integration.wired()
+        except IntegrateError as exc:
+            lines.append(Line(False, f"{name} hook", str(exc)))
+            continue
+        if wired:
+            lines.append(Line(True, f"{name} hook", f"wired in {integration.config()}"))
+        elif integration.folder().is_dir():
+            lines.append(Line(True, f"{name} hook", f"not wired; run `aiguard integrate {name}`"))
+        else:
+            lines.append(Line(True, f"{name} hook", f"not wired ({name} not found: no {integration.folder()})"))
+    return lines
+
+
 def _last_records() -> dict[str, str]:
     from datetime import datetime, timezone
 
@@ -164,4 +184,5 @@ def run(repo: str | None = None) -> list[Line]:
     lines += check_config()
     lines += check_keys()
     lines += check_assistants()
+    lines += check_assistant_hooks()
     return lines
