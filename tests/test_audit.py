@@ -368,3 +368,16 @@ def test_ai_commit_leaves_no_pending_state(repo: Repo):
     commit(repo, {"a.py": MERGE_INTERVALS}, "AI")
     assert not (repo.path / ".git" / "aiguard-pending").exists()
     assert note(repo)["ai"] == MERGE_INTERVALS.count("\n")
+
+
+def test_hosting_squash_merge_lines_from_the_ledger(repo: Repo):
+    """A squash made on the server has no note; the ledger that saw the output finds its lines."""
+    record(MERGE_INTERVALS, "claude-code", "claude-sonnet-4-5")
+    n = MERGE_INTERVALS.count("\n")
+    body = (f"Feature (#7)\n\n* add merging\n\nAssisted-by: claude-code:claude-sonnet-4-5\nAI-Lines: {n}/{n}\n"
+            "AIGuard-Stamp: v1 0011aabb 1 " + "0" * 32 + " " + "1" * 32 + "\n\nCo-authored-by: Jane <j@example.com>\n")
+    commit(repo, {"m.py": MERGE_INTERVALS}, body, env={"AIGUARD_DISABLE": "1"})
+    entry = log_json(repo, "-1")[0]
+    assert entry["stamped"] is False and entry["ai_lines"] == n
+    assert entry["files"] == [{"path": "m.py", "ranges": [
+        {"start": 1, "end": n, "tool": "claude-code", "model": "claude-sonnet-4-5"}]}]

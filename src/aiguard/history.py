@@ -192,6 +192,8 @@ def _entry(raw: _Raw, own_notes: dict[str, bytes], git_ai: dict[str, bytes], fal
         if squashed is not None:
             assisted, ai_lines = squashed
             evidence = "aiguard" if (assisted or ai_lines) else "none"
+            if ai_lines and fallback is not None:
+                files = fallback.ranges(raw.sha, raw.parents)
 
     theirs = foreign.marks(trailers.strip_own(message) if stamped or group else message, raw.author, raw.committer)
     note = foreign.parse_git_ai(git_ai[raw.sha]) if raw.sha in git_ai else None
