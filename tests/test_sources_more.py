@@ -21,7 +21,7 @@ def outputs(module, path: Path) -> list[Output]:
 
 
 def test_registry_has_the_new_sources():
-    assert {"gemini-cli", "copilot", "cursor", "claude-code", "codex"} == set(registry())
+    assert {"gemini-cli", "copilot", "cursor", "claude-code", "codex", "cline", "windsurf", "aider"} == set(registry())
 
 
 # --- Gemini CLI -------------------------------------------------------------------------------

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import functools
 import subprocess
+from fnmatch import fnmatch
 from pathlib import Path
 from types import ModuleType
 from typing import Iterable, NamedTuple
 
 from aiguard.ledger import Entry
-from aiguard.sources import Output, Skip, registry
+from aiguard.sources import Output, Skip, log_names, registry
 
 
 class IngestResult(NamedTuple):
@@ -44,6 +45,8 @@ def _source_for(path: Path, sources: dict[str, ModuleType]) -> ModuleType | None
     try:
         with open(path, "rb") as fh:
             first = fh.readline(65536)
+            while first and not first.strip():  # aider's history opens with a blank line
+                first = fh.readline(65536)
     except OSError:
         return None
     return next((module for module in sources.values() if module.sniff(first)), None)
@@ -68,7 +71,7 @@ def ingest(paths: Iterable[str]) -> IngestResult:
             if given:
                 skipped.append(f"{root}: no such file or folder")
             continue
-        candidates = module.log_files(root) if module else _all_logs(root)
+        candidates = module.log_files(root) if module else _all_logs(root, sources)
         for path in candidates:
             source = module or _source_for(path, sources)
             if source is None:
@@ -91,10 +94,12 @@ def ingest(paths: Iterable[str]) -> IngestResult:
     return IngestResult(files, result.added if result else 0, result.duplicates if result else 0, skipped)
 
 
-def _all_logs(root: Path) -> Iterable[Path]:
+def _all_logs(root: Path, sources: dict[str, ModuleType]) -> Iterable[Path]:
     if root.is_file():
         return [root]
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".jsonl", ".json"))
+    names = {name for module in sources.values() for name in log_names(module)}  # e.g. aider's .md
+    return sorted(p for p in root.rglob("*") if p.is_file() and (p.suffix in (".jsonl", ".json")
+                                                                   or any(fnmatch(p.name, n) for n in names)))
 
 
 def agent_hook(tool: str, payload: dict) -> int:

@@ -16,6 +16,18 @@ Every source module has the same shape:
 * ``parse_hook(payload) -> list[Output]``: what the model wrote, from the
   assistant's native hook payload (JSON on stdin of ``aiguard agent-hook NAME``).
 
+Optional, with defaults for the append-only JSONL most assistants write:
+
+* ``LOG_NAMES``: glob patterns of the names of its log files under a root, for the
+  daemon to tell them from other files there (default ``("*.jsonl",)``); a root
+  may also be one log file itself;
+* ``REWRITTEN = True``: the assistant rewrites a log whole (a temp file renamed
+  over it) instead of appending, so a tailer hands ``parse_log`` the whole file
+  on every change, with the same ``state``, and the parser reports only what it
+  did not report before (default ``False``: byte offsets, new lines only);
+* ``HOOK_REPLY``: what ``agent-hook NAME`` must print on stdout for the assistant
+  to go on (default: nothing).
+
 The registry below lists them; adding an assistant is one module and its fixtures.
 """
 
@@ -23,6 +35,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import datetime
 from pathlib import Path
 from types import ModuleType
@@ -47,11 +60,22 @@ class Skip(NamedTuple):
 
 
 def registry() -> dict[str, ModuleType]:
-    from aiguard.sources import claude_code, codex, copilot, cursor, gemini_cli
+    from aiguard.sources import aider, claude_code, cline, codex, copilot, cursor, gemini_cli, windsurf
 
     # Each sniff is specific to its assistant (tests check every fixture is claimed by
     # its own source only), so the order does not decide anything.
-    return {module.NAME: module for module in (claude_code, codex, gemini_cli, copilot, cursor)}
+    return {module.NAME: module for module in (claude_code, codex, gemini_cli, copilot, cursor, cline, windsurf,
+                                               aider)}
+
+
+def log_names(module: ModuleType) -> tuple[str, ...]:
+    """Glob patterns of a source's log file names (see LOG_NAMES above)."""
+    return getattr(module, "LOG_NAMES", ("*.jsonl",))
+
+
+def is_rewritten(module: ModuleType) -> bool:
+    """Whether a source's logs are rewritten whole rather than appended (see REWRITTEN above)."""
+    return bool(getattr(module, "REWRITTEN", False))
 
 
 def complete_lines(data: bytes) -> bytes:
@@ -128,3 +152,47 @@ def last_model(path: str | None, model_of: Callable[[dict], object], tail_bytes:
         if isinstance(model, str) and model and model != "<synthetic>":
             return model
     return "unknown"
+
+
+# SEARCH/REPLACE edit blocks: aider's (<<<<<<< SEARCH / ======= / >>>>>>> REPLACE, also
+# Roo Code's apply_diff) and Cline's newer replace_in_file form (------- SEARCH / =======
+# / +++++++ REPLACE). Only the REPLACE side is what the model wrote.
+SEARCH_LINE = re.compile(r"^(?:<{5,9}|-{3,}) SEARCH>?\s*$")
+DIVIDER_LINE = re.compile(r"^={5,9}\s*$")
+REPLACE_LINE = re.compile(r"^(?:>{5,9}|\+{3,}) REPLACE>?\s*$")
+
+
+def replace_sides(diff: str) -> list[str]:
+    """The REPLACE side of each complete SEARCH/REPLACE block in a diff, in order."""
+    texts: list[str] = []
+    side: list[str] | None = None  # None: outside a block; collecting once past the divider
+    in_search = False
+    for line in diff.splitlines():
+        if SEARCH_LINE.match(line):
+            in_search, side = True, None
+        elif in_search and DIVIDER_LINE.match(line):
+            in_search, side = False, []
+        elif side is not None and REPLACE_LINE.match(line):
+            if "".join(side).strip():
+                texts.append("\n".join(side) + "\n")
+            side = None
+        elif side is not None:
+            side.append(line)
+    return texts
+
+
+def local_path(value: object) -> str | None:
+    """A file path from a log, which may be a file:// URI (Windsurf writes those)."""
+    if not isinstance(value, str) or not value:
+        return None
+    if not value.lower().startswith("file://"):
+        return value
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(value)
+    path = unquote(parts.path)
+    if parts.netloc and parts.netloc != "localhost":
+        return f"//{parts.netloc}{path}"  # a network share
+    if re.match(r"^/[A-Za-z]:", path):
+        path = path[1:]  # file:///C:/x is C:/x
+    return path or None
