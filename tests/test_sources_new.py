@@ -443,3 +443,38 @@ def test_daemon_records_a_cline_history_rewritten_by_rename_exactly_once(isolate
     passes = [(int(a), int(b)) for a, b in re.findall(r"recorded (\d+), (\d+) already known", log)]
     assert sum(a for a, _ in passes) == 3 and all(b == 0 for _, b in passes), passes  # never reported twice
     assert recorded_count(home) == 3
+
+
+def test_copilot_hook_payload_with_the_sessions_model(tmp_path, monkeypatch):
+    """Copilot CLI's postToolUse payload (shape from the Copilot SDK docs, invented values);
+    the model comes from the session's event log."""
+    from aiguard.sources import copilot
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    session = tmp_path / ".copilot" / "session-state" / "s-1" / "events.jsonl"
+    session.parent.mkdir(parents=True)
+    session.write_text(
+        '{"type":"session.start","data":{"copilotVersion":"0.0.400","context":{"cwd":"/w"}},"id":"1","timestamp":"2026-11-26T10:00:00Z"}\n'
+        '{"type":"session.model_change","data":{"newModel":"gpt-5.1"},"id":"2","timestamp":"2026-11-26T10:00:01Z"}\n')
+    payload = {"timestamp": 1764151200000, "cwd": "/w", "sessionId": "s-1", "toolName": "create",
+               "toolArgs": '{"path": "a.py", "file_text": "print(1)\\n"}', "toolResult": {"resultType": "success"}}
+    [out] = copilot.parse_hook(payload)
+    assert (out.tool, out.model, out.file, out.text, out.source) == ("copilot", "gpt-5.1", "/w/a.py", "print(1)\n",
+                                                                     "assistant-hook")
+    assert out.time == 1764151200.0
+    assert copilot.parse_hook({**payload, "sessionId": "../x"})[0].model == "unknown"
+    assert copilot.parse_hook({**payload, "toolName": "bash"}) == []
+    assert copilot.parse_hook({"toolName": "create", "toolArgs": "not json"}) == []
+
+
+def test_agent_hook_prints_the_reply_and_survives_garbage(tmp_path):
+    from conftest import aiguard
+
+    done = aiguard("agent-hook", "cline", input=b"\x00\xffnot json")
+    assert done.returncode == 0 and done.stdout.decode().strip() == '{"cancel": false}'
+    assert done.stderr.decode().count("\n") == 1
+    unknown = aiguard("agent-hook", "nope", input=b"{}")
+    assert unknown.returncode == 0 and "unknown assistant" in unknown.stderr.decode()
+    # a raw control character inside a string (Windsurf) is still read
+    raw = b'{"agent_action_name": "post_write_code", "tool_info": {"file_path": "/w/a.py", "edits": [{"old_string": "", "new_string": "x\x01y"}]}}'
+    assert aiguard("agent-hook", "windsurf", input=raw).stderr == b""

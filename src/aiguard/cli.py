@@ -647,17 +647,27 @@ def ingest(paths: tuple[str, ...]) -> None:
 def agent_hook(tool: str) -> None:
     """What an assistant's native hook runs: record what it wrote (JSON payload on stdin).
 
-    Never blocks the assistant: always exits 0, problems are one line on stderr.
-    Assistants wired so far: claude-code, codex (PostToolUse).
+    TOOL is claude-code, codex, gemini-cli, cursor, copilot, cline or windsurf
+    (`aiguard integrate TOOL` writes the hook). Never blocks the assistant: always
+    exits 0, prints what the assistant expects back (if anything), and problems are
+    one line on stderr.
     """
     from aiguard.commands.ingest import agent_hook as run_hook
+    from aiguard.sources import registry
 
+    module = registry().get(tool)
     try:
-        payload = json.loads(sys.stdin.buffer.read() or b"{}")
+        if module is None:
+            raise ValueError(f"unknown assistant {tool!r} (one of: {', '.join(registry())})")
+        # strict=False: some assistants put raw control characters in their payloads' strings
+        payload = json.loads((sys.stdin.buffer.read() or b"{}").decode("utf-8", "replace"), strict=False)
         if isinstance(payload, dict):
             run_hook(tool, payload)
     except Exception as exc:  # never fail the assistant
         click.echo(f"aiguard: agent-hook {tool}: {exc.__class__.__name__}: {exc}", err=True)
+    reply = getattr(module, "HOOK_REPLY", None)
+    if reply:
+        click.echo(reply)
 
 
 @cli.command()

@@ -507,7 +507,8 @@ def codex_undo() -> Done:
 
 # -- Copilot: a hook file of aiguard's own ---------------------------------------------------
 
-COPILOT_NOTE = "aiguard does not read Copilot's hook payload yet; its session logs are ingested"
+COPILOT_NOTE = ("the payload shape comes from the Copilot SDK's documentation, not yet from a real CLI; "
+                "its session logs are ingested too")
 
 
 def copilot_hook_path() -> Path:

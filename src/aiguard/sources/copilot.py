@@ -5,9 +5,9 @@ carries (CLI only) `data.context.cwd`; `session.model_change` carries
 `data.newModel` (the VS Code transcripts name no model). Code reaches files through
 `tool.execution_start` events: `create` (`path`, `file_text`), `str_replace`/`edit`
 (`new_str`) and `apply_patch` (`input`, a "*** Begin Patch" patch). The other VS Code
-edit tools (`replace_string_in_file`, `create_file`, ...), the older VS Code
-`chatSessions` JSON/journal files and the hooks are not read: their argument
-shapes are not confirmed. Facts: shared/research/assistant-logs.md §7.
+edit tools (`replace_string_in_file`, `create_file`, ...) and the older VS Code
+`chatSessions` JSON/journal files are not read: their argument shapes are not
+confirmed. The CLI's postToolUse hook payload carries the same tool arguments. Facts: shared/research/assistant-logs.md §7.
 """
 
 from __future__ import annotations
@@ -99,5 +99,37 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
 
 
 def parse_hook(payload: dict) -> list[Output]:
-    """Copilot's hook payloads are known only from third-party code: nothing is read."""
-    return []
+    """Copilot CLI's postToolUse payload: `{timestamp (ms), cwd, toolName, toolArgs, toolResult}`
+    (shape from the Copilot SDK's PostToolUseHookInput; not yet seen from a real CLI).
+
+    The model is not in the payload: it comes from the session's event log when the
+    payload names the session (`sessionId`), else it is unknown.
+    """
+    name = payload.get("toolName")
+    texts = _texts(name, payload.get("toolArgs"))
+    if not texts:
+        return []
+    cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
+    stamp = payload.get("timestamp")
+    when = stamp / 1000 if isinstance(stamp, (int, float)) and stamp > 1e11 else (
+        stamp if isinstance(stamp, (int, float)) else parse_time(stamp))
+    model = _session_model(payload.get("sessionId"))
+    return [Output(NAME, model, text, absolute(file, cwd), cwd, when, "assistant-hook") for file, text in texts]
+
+
+def _session_model(session: object) -> str:
+    """The last model a Copilot CLI session's events name (session.model_change)."""
+    if not isinstance(session, str) or not session or "/" in session or session.startswith("."):
+        return "unknown"
+    root = Path.home() / ".copilot" / "session-state"
+    for path in (root / session / "events.jsonl", root / f"{session}.jsonl"):
+        if path.is_file():
+            state: dict = {}
+            try:
+                data = path.read_bytes()[-(4 << 20):]
+            except OSError:
+                return "unknown"
+            for _ in parse_log(path, data[data.find(b"\n") + 1:] if len(data) == 4 << 20 else data, state):
+                pass
+            return state.get("model", "unknown")
+    return "unknown"
