@@ -6,8 +6,20 @@ import sys
 from typing import Sequence
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, local: bool = False) -> int:
+    """local: run here even when the daemon's hook server could (what the server's child does)."""
     args = list(sys.argv[1:] if argv is None else argv)
+    if not local and args[:1] in (["stamp"], ["notes"]):
+        from aiguard import hookserver
+
+        if hookserver.served(args):
+            code = hookserver.call(args)
+            if code is not None:
+                return code
+    if args[:1] == ["hook-server"]:
+        from aiguard import hookserver
+
+        return hookserver.serve()
     if args[:1] == ["stamp"] and not {"-h", "--help"} & set(args):
         from aiguard.commands.stamp import main as stamp_main
 

@@ -99,11 +99,15 @@ class GitCommitArgs:
         self.no_verify = False
 
 
+# Set by the hook server's child (aiguard.hookserver): the hook's own parent process.
+CALLER_PPID: int | None = None
+
+
 def _ancestor_git_commit() -> GitCommitArgs:
     result = GitCommitArgs()
     if not os.path.isdir("/proc/self"):
         return result
-    pid = os.getppid()
+    pid = CALLER_PPID or os.getppid()
     for _ in range(8):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as fh:

@@ -1,0 +1,222 @@
+"""A warm process for the commit hook: imports paid once, not on every commit.
+
+Starting Python and importing the matcher, SQLite and (on desktops) keyring costs
+more than the matching itself. While `aiguard daemon` runs, it keeps a small
+single-threaded server (`aiguard hook-server`, a child of the daemon) that has all
+of that imported and listens on `AIGUARD_HOME/hook.sock` (mode 0600 in a 0700
+folder: only this user can connect). The hook's client connects, hands over its
+stdin/stdout/stderr (SCM_RIGHTS), argv, working directory, environment and
+umask; the server forks, the child takes all of those on and runs exactly the
+code the hook would have run, and the exit code goes back to the client.
+
+Nothing changes in what a hook does: the child is the same code in the same
+place with the same environment. When there is no server, it is another version
+of aiguard, or anything goes wrong before the child starts, the client runs the
+hook itself, as it always did. Stdlib only, POSIX only (Windows has no fork).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from aiguard import __version__, paths
+
+PROTOCOL = 1
+SOCKET_NAME = "hook.sock"
+# Commands that may run in the server: the hooks. (Nothing interactive.)
+SERVED = (("stamp",), ("notes", "post-commit"), ("notes", "post-rewrite"))
+_OK, _REFUSED = 0, 1
+_HEADER = struct.Struct("!I")
+_REPLY = struct.Struct("!Bi")
+
+
+def socket_path() -> Path:
+    return paths.home() / SOCKET_NAME
+
+
+def served(argv: Sequence[str]) -> bool:
+    return any(tuple(argv[:len(prefix)]) == prefix for prefix in SERVED) and not {"-h", "--help"} & set(argv)
+
+
+# The client (runs in the hook) ---------------------------------------------------------------
+
+def call(argv: Sequence[str], timeout: float = 120.0) -> int | None:
+    """Run argv in the server; its exit code, or None when the caller should run it itself."""
+    if not hasattr(socket, "send_fds") or os.environ.get("AIGUARD_NO_HOOK_SERVER"):
+        return None
+    path = socket_path()
+    if len(os.fsencode(path)) >= 100 or not path.exists():
+        return None
+    mask = os.umask(0)
+    os.umask(mask)
+    request = json.dumps({"protocol": PROTOCOL, "version": __version__, "argv": list(argv), "cwd": os.getcwd(),
+                          "env": dict(os.environ), "ppid": os.getppid(), "umask": mask}).encode()
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.settimeout(2.0)
+        conn.connect(os.fspath(path))
+        conn.settimeout(timeout)
+        socket.send_fds(conn, [_HEADER.pack(len(request)) + request], [0, 1, 2])
+        reply = _recv_exact(conn, _REPLY.size)
+    except OSError:
+        return None
+    finally:
+        conn.close()
+    if reply is None:
+        return None  # the server went away before answering: run it here (the hooks are idempotent)
+    status, code = _REPLY.unpack(reply)
+    return code if status == _OK else None
+
+
+def _recv_exact(conn: socket.socket, size: int) -> bytes | None:
+    data = b""
+    while len(data) < size:
+        chunk = conn.recv(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+# The server (`aiguard hook-server`, started by the daemon) --------------------------------------
+
+def preload() -> None:
+    """Import (and warm) everything a hook run needs, once."""
+    import aiguard.attribution  # noqa: F401
+    import aiguard.changes  # noqa: F401
+    import aiguard.commands.stamp  # noqa: F401
+    import aiguard.config  # noqa: F401
+    import aiguard.keys
+    import aiguard.ledger  # noqa: F401
+    import aiguard.main  # noqa: F401
+    import aiguard.notes  # noqa: F401
+    import aiguard.stamp  # noqa: F401
+    import difflib  # noqa: F401
+    from aiguard import fingerprint
+
+    aiguard.keys._keyring_backend()  # keyring's import is the slowest of all, where it is used
+    sample = "def f(a, b):\n    # x\n    return [a, b, 'c']\n"
+    for name in ("x.py", "x.js", "x.c", "x.sql", "x.txt", "x.md"):
+        for syntax, segment in fingerprint.code_segments(sample, name):  # compiles the lazy patterns
+            fingerprint.tokenize(segment, syntax)
+
+
+def serve(path: Path | None = None, ready=None) -> int:
+    """Accept hook runs until SIGTERM/SIGINT; one forked child per run."""
+    path = path or socket_path()
+    if len(os.fsencode(path)) >= 100:
+        print(f"aiguard hook-server: {path} is too long for a socket path", file=sys.stderr)
+        return 2
+    preload()
+    paths.ensure_home()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    old_mask = os.umask(0o177)
+    try:
+        listener.bind(os.fspath(path))
+    finally:
+        os.umask(old_mask)
+    os.chmod(path, 0o600)
+    inode = os.stat(path).st_ino
+    listener.listen(64)
+    listener.settimeout(1.0)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
+    if ready is not None:
+        ready()
+    try:
+        while not stopping:
+            _reap()
+            try:
+                conn, _ = listener.accept()
+            except (socket.timeout, InterruptedError):
+                continue
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:
+                listener.close()
+                code = 70
+                try:
+                    code = _child(conn)
+                finally:
+                    os._exit(code)
+            conn.close()
+    finally:
+        listener.close()
+        try:
+            if os.stat(path).st_ino == inode:  # not a newer server's socket
+                os.unlink(path)
+        except OSError:
+            pass
+    return 0
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _child(conn: socket.socket) -> int:
+    """One hook run: become the caller (fds, cwd, env, umask), run it, send the exit code."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    conn.settimeout(10.0)
+    try:
+        first, fds, _flags, _addr = socket.recv_fds(conn, 1 << 16, 3)
+        if len(first) < _HEADER.size or len(fds) != 3:
+            return 1
+        (size,) = _HEADER.unpack(first[:_HEADER.size])
+        body = first[_HEADER.size:]
+        while len(body) < size:
+            chunk = conn.recv(min(1 << 20, size - len(body)))
+            if not chunk:
+                return 1
+            body += chunk
+        request = json.loads(body)
+    except (OSError, ValueError):
+        return 1
+    conn.settimeout(None)
+    argv = request.get("argv") or []
+    if request.get("protocol") != PROTOCOL or request.get("version") != __version__ or not served(argv):
+        conn.sendall(_REPLY.pack(_REFUSED, 0))  # the client runs it itself
+        return 0
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    os.chdir(request["cwd"])
+    os.environ.clear()
+    os.environ.update(request["env"])
+    os.umask(int(request["umask"]))
+    from aiguard.commands import stamp
+
+    stamp.CALLER_PPID = int(request.get("ppid") or 0) or None
+    from aiguard.main import main
+
+    try:
+        code = main(argv, local=True)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException as exc:  # the hook's own fail-open paths should have caught it
+        print(f"aiguard: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        code = 0
+    sys.stdout.flush()
+    sys.stderr.flush()
+    conn.sendall(_REPLY.pack(_OK, int(code or 0)))
+    return 0

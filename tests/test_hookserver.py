@@ -1,0 +1,136 @@
+"""The warm hook server: a hook run through it does exactly what the hook does locally."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from aiguard import hookserver, paths
+from conftest import MERGE_INTERVALS, Repo, aiguard
+
+pytestmark = pytest.mark.skipif(not hasattr(socket, "send_fds"), reason="needs POSIX fd passing")
+
+
+def wait_for(predicate, seconds: float = 20.0, what: str = "") -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def server():
+    proc = subprocess.Popen([sys.executable, "-m", "aiguard", "hook-server"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    sock = hookserver.socket_path()
+    try:
+        wait_for(lambda: sock.exists() or proc.poll() is not None, what="the hook server's socket")
+        assert proc.poll() is None, proc.stderr.read().decode()
+        yield proc
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+    assert not sock.exists(), "the server left its socket behind"
+
+
+def stamp_both_ways(repo: Repo, tmp_path: Path, monkeypatch) -> tuple[bytes, bytes, int | None]:
+    msg = b"Add merging\n\nBody text.\n"
+    served, local = tmp_path / "served.msg", tmp_path / "local.msg"
+    served.write_bytes(msg)
+    local.write_bytes(msg)
+    monkeypatch.chdir(repo.path)
+    code = hookserver.call(["stamp", str(served), "message"])
+    monkeypatch.setenv("AIGUARD_NO_HOOK_SERVER", "1")
+    aiguard("stamp", str(local), "message", cwd=repo.path)  # here, not in the server
+    return served.read_bytes(), local.read_bytes(), code
+
+
+def test_a_served_stamp_equals_a_local_one(repo: Repo, server, tmp_path, monkeypatch):
+    aiguard("record", "--tool", "claude-code", "--model", "m1", input=MERGE_INTERVALS.encode())
+    repo.write("m.py", MERGE_INTERVALS)
+    repo.git("add", "m.py")
+    served, local, code = stamp_both_ways(repo, tmp_path, monkeypatch)
+    assert code == 0, "the server did not run the hook"
+    assert served == local
+    assert b"Assisted-by: claude-code:m1\n" in served
+
+
+def test_commits_through_the_server_are_stamped_and_noted(repo: Repo, server):
+    aiguard("record", "--tool", "codex", "--model", "gpt-5", input=MERGE_INTERVALS.encode())
+    repo.write("m.py", "import os\n\n" + MERGE_INTERVALS)
+    repo.git("add", "m.py")
+    repo.git("commit", "-q", "-m", "Through the server")
+    trailers = dict(repo.trailers())
+    assert trailers["Assisted-by"] == "codex:gpt-5"
+    assert trailers["AI-Lines"] == f"{MERGE_INTERVALS.count(chr(10))}/{MERGE_INTERVALS.count(chr(10)) + 2}"
+    assert b'"ai":' in repo.git("notes", "--ref", "refs/notes/aiguard", "show", "HEAD").stdout
+    assert aiguard("verify", "HEAD", cwd=repo.path).returncode == 0
+
+
+def test_the_hooks_stderr_reaches_the_caller(repo: Repo, server, tmp_path, monkeypatch):
+    paths.ensure_home()
+    paths.ledger_path().write_bytes(b"not a database at all" * 100)
+    repo.write("a.txt", "one\n")
+    repo.git("add", "a.txt")
+    msg = tmp_path / "m.msg"
+    msg.write_bytes(b"Subject\n")
+    client = [sys.executable, "-c", "import sys; from aiguard import hookserver; "
+              "code = hookserver.call(sys.argv[1:]); print('code', code); sys.exit(0)", "stamp", str(msg), "message"]
+    done = subprocess.run(client, cwd=repo.path, capture_output=True)
+    assert done.stdout.decode().strip() == "code 0", done
+    assert done.stderr.decode().startswith("aiguard: commit not stamped"), done.stderr
+    assert msg.read_bytes() == b"Subject\n"
+
+
+def test_other_versions_and_dead_servers_fall_back(repo: Repo, server, tmp_path, monkeypatch):
+    msg = tmp_path / "m.msg"
+    msg.write_bytes(b"Subject\n")
+    monkeypatch.chdir(repo.path)
+    monkeypatch.setattr(hookserver, "__version__", "0.0.0-other")
+    assert hookserver.call(["stamp", str(msg), "message"]) is None  # refused: run it here
+    assert msg.read_bytes() == b"Subject\n"
+    monkeypatch.undo()
+    monkeypatch.chdir(repo.path)
+    assert hookserver.call(["doctor"]) is None or not hookserver.served(["doctor"])
+    assert not hookserver.served(["doctor"]) and not hookserver.served(["stamp", "--help"])
+
+
+def test_a_stale_socket_falls_back(repo: Repo, tmp_path, monkeypatch):
+    paths.ensure_home()
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(hookserver.socket_path()))
+    stale.close()  # the file is there, nobody listens
+    msg = tmp_path / "m.msg"
+    msg.write_bytes(b"Subject\n")
+    monkeypatch.chdir(repo.path)
+    assert hookserver.call(["stamp", str(msg), "message"]) is None
+    repo.write("a.txt", "one\n")
+    repo.git("add", "a.txt")
+    repo.git("commit", "-q", "-m", "Still stamped")
+    assert dict(repo.trailers())["AI-Lines"] == "0/1"
+
+
+def test_the_daemon_runs_the_hook_server(repo: Repo):
+    home = paths.home()
+    proc = subprocess.Popen([sys.executable, "-m", "aiguard", "daemon", "run"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: hookserver.socket_path().exists(), what="the daemon's hook server")
+        repo.write("a.txt", "one\n")
+        repo.git("add", "a.txt")
+        repo.git("commit", "-q", "-m", "With the daemon")
+        assert dict(repo.trailers())["AI-Lines"] == "0/1"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+    wait_for(lambda: not hookserver.socket_path().exists(), what="the socket to go")
+    assert "hook server" in (home / "daemon.log").read_text()
