@@ -106,7 +106,9 @@ def isolated_user(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
     for name in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "AIGUARD_KEY", "AIGUARD_DISABLE",
                  "GIT_EDITOR", "EDITOR", "VISUAL", "PRE_COMMIT_COMMIT_MSG_SOURCE",
-                 "PRE_COMMIT_COMMIT_OBJECT_NAME", "GIT_REFLOG_ACTION"):
+                 "PRE_COMMIT_COMMIT_OBJECT_NAME", "GIT_REFLOG_ACTION",
+                 # a developer's real clipboard must not reach the tests' daemons
+                 "DISPLAY", "WAYLAND_DISPLAY"):
         monkeypatch.delenv(name, raising=False)
     return home
 

@@ -7,10 +7,14 @@
   the file's identity (inode); only complete lines are read, a truncated or
   replaced file is read again from the start (the ledger's dedupe makes that
   harmless); state is saved after each batch, so a restart resumes;
+* logs that their assistant rewrites whole (a temp file renamed over them, the
+  sources' REWRITTEN flag, e.g. Cline's) are read whole whenever they change, and
+  the parser's state, kept across renames, holds what was already reported;
 * one instance per user (a lock file), clean stop on SIGTERM/SIGINT, a log file
   under AIGUARD_HOME; bad input is skipped with a logged reason, never fatal.
 
-The clipboard watcher (a later issue) will run in the same process.
+The clipboard watcher (aiguard.clipboard) runs in the same process, in a thread
+that stops with the daemon's stop event.
 """
 
 from __future__ import annotations
@@ -24,11 +28,12 @@ import subprocess
 import sys
 import threading
 import time
+from fnmatch import fnmatch
 from pathlib import Path
 from types import ModuleType
 
 from aiguard import paths
-from aiguard.sources import Output, Skip, complete_lines, registry
+from aiguard.sources import Output, Skip, complete_lines, is_rewritten, log_names, registry
 
 log = logging.getLogger("aiguard.daemon")
 BATCH_SECONDS = 0.5  # gather events this long before reading, so bursts are one pass
@@ -61,13 +66,20 @@ class Tailer:
     def source_for(self, path: Path) -> ModuleType | None:
         for module in self.sources.values():
             for root in module.log_roots():
+                if path == root and not path.is_dir():
+                    return module  # a root that is one log file (aider's history)
                 try:
                     path.relative_to(root)
                 except ValueError:
                     continue
-                if path.suffix == ".jsonl":
+                if any(fnmatch(path.name, name) for name in log_names(module)):
                     return module
         return None
+
+    def logs_under(self, directory: Path) -> set[Path]:
+        """The log files in a folder that appeared (read() checks whose they are)."""
+        names = {name for module in self.sources.values() for name in log_names(module)}
+        return {path for name in names for path in directory.rglob(name)}
 
     def scan(self) -> list[Path]:
         return [f for module in self.sources.values() for root in module.log_roots() for f in module.log_files(root)]
@@ -76,6 +88,8 @@ class Tailer:
         module = self.source_for(path)
         if module is None:
             return []
+        if is_rewritten(module):
+            return self._read_whole(path, module)
         key = str(path)
         try:
             stat = path.stat()
@@ -102,6 +116,36 @@ class Tailer:
             else:
                 outputs.append(item)
         known["offset"] += len(data)
+        self.files[key] = known
+        return outputs
+
+    def _read_whole(self, path: Path, module: ModuleType) -> list[Output]:
+        """A log rewritten whole: read all of it when it changed. Every rewrite is a new inode
+        and may be shorter (messages deleted), so the parser's state is kept regardless."""
+        key = str(path)
+        known = self.files.get(key) or {"state": {}}
+        try:
+            stat = path.stat()  # before opening: opening it would be an event of its own
+        except OSError:
+            self.files.pop(key, None)
+            return []
+        if (known.get("inode"), known.get("offset"), known.get("mtime")) == (stat.st_ino, stat.st_size,
+                                                                             stat.st_mtime_ns):
+            return []
+        try:
+            with open(path, "rb") as fh:
+                stat = os.fstat(fh.fileno())  # the file read, if it was replaced meanwhile
+                data = fh.read()
+        except OSError as exc:
+            log.warning("skipped %s: cannot read (%s)", path, exc.strerror)
+            return []
+        outputs = []
+        for item in module.parse_log(path, data, known["state"]):
+            if isinstance(item, Skip):
+                log.info("skipped %s: %s", item.where, item.reason)
+            else:
+                outputs.append(item)
+        known.update(inode=stat.st_ino, offset=len(data), mtime=stat.st_mtime_ns)
         self.files[key] = known
         return outputs
 
@@ -187,6 +231,8 @@ def run(stop: threading.Event | None = None) -> int:
     observer.start()
     log.info("daemon %d started; watching %s", os.getpid(),
              ", ".join(f"{d}{'' if r else ' (for new folders)'}" for d, r in sorted(watched)))
+    clipboard = _start_clipboard(stop)
+    hooks = _HookServer()
     try:
         files = tailer.scan()  # catch up with what was written while it was not running
         log.info("caught up: %d log files, %d new outputs", len(files), _pass(tailer, files))
@@ -194,6 +240,7 @@ def run(stop: threading.Event | None = None) -> int:
             try:
                 first = events.get(timeout=0.5)
             except queue.Empty:
+                hooks.check()
                 continue
             batch = {first}
             deadline = time.monotonic() + BATCH_SECONDS
@@ -205,14 +252,18 @@ def run(stop: threading.Event | None = None) -> int:
             files = set()
             if any(path.is_dir() for path in batch):
                 for root in rewatch():  # a log root appeared: watch it, read what it holds
-                    files.update(root.rglob("*.jsonl"))
+                    files.update(tailer.logs_under(root))
             for path in batch:
                 if path.is_dir():
-                    files.update(p for p in path.rglob("*.jsonl"))  # a folder appeared with logs in it
-                elif path.suffix == ".jsonl":
+                    files.update(tailer.logs_under(path))  # a folder appeared with logs in it
+                elif tailer.source_for(path) is not None:  # a moved/created event names the final file
                     files.add(path)
             _pass(tailer, sorted(files))
     finally:
+        stop.set()  # also ends the clipboard thread
+        hooks.stop()
+        if clipboard is not None:
+            clipboard.join(timeout=5)
         observer.stop()
         observer.join(timeout=5)
         tailer.save()
@@ -223,6 +274,55 @@ def run(stop: threading.Event | None = None) -> int:
         log.info("daemon %d stopped", os.getpid())
         os.close(lock)
     return 0
+
+
+class _HookServer:
+    """`aiguard hook-server` (aiguard.hookserver) as a child process: commits made while the
+    daemon runs skip Python's imports. Restarted (at most once a minute) if it dies."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.started = 0.0
+        if sys.platform != "win32" and not os.environ.get("AIGUARD_NO_HOOK_SERVER"):
+            self.start()
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+        try:
+            with open(log_path(), "ab") as out:
+                self.proc = subprocess.Popen([sys.executable, "-m", "aiguard", "hook-server"], stdin=subprocess.DEVNULL,
+                                             stdout=out, stderr=out, start_new_session=True)
+            log.info("hook server %d started", self.proc.pid)
+        except OSError as exc:
+            log.warning("hook server not started: %s", exc)
+
+    def check(self) -> None:
+        if self.proc is not None and self.proc.poll() is not None and time.monotonic() - self.started > 60:
+            log.warning("hook server exited with %s; restarting it", self.proc.returncode)
+            self.start()
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _start_clipboard(stop: threading.Event) -> threading.Thread | None:
+    """The clipboard watcher's thread, or None (with one log line) when it is off or cannot run."""
+    from aiguard import config
+    from aiguard.clipboard import watcher
+
+    try:
+        settings = config.load().clipboard
+    except config.ConfigError as exc:
+        log.warning("clipboard: not watched: %s", exc)
+        return None
+    return watcher.start(stop, _record, settings)
 
 
 def _pass(tailer: Tailer, files: list[Path]) -> int:

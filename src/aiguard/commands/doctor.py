@@ -161,6 +161,23 @@ def check_assistant_hooks() -> list[Line]:
     return lines
 
 
+def check_clipboard() -> list[Line]:
+    """Whether the daemon can watch the clipboard here, with which backend, or why not."""
+    from aiguard import clipboard
+
+    try:
+        settings = config.load().clipboard
+    except config.ConfigError:
+        return []  # the config line says what is wrong
+    if not settings.enabled:
+        return [Line(True, "clipboard", "not watched ([clipboard] enabled = false in the config)")]
+    backend, what = clipboard.choose()
+    if backend is not None:
+        return [Line(True, "clipboard", f"{what}; watched while the daemon runs")]
+    # No graphical session (a server, CI) is normal; a session aiguard cannot watch is not.
+    return [Line(clipboard.headless(), "clipboard", f"not watched: {what}")]
+
+
 def _last_records() -> dict[str, str]:
     from datetime import datetime, timezone
 
@@ -185,4 +202,5 @@ def run(repo: str | None = None) -> list[Line]:
     lines += check_keys()
     lines += check_assistants()
     lines += check_assistant_hooks()
+    lines += check_clipboard()
     return lines
