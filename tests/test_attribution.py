@@ -184,3 +184,102 @@ def test_line_ranges_merge_runs_of_one_tool_model_source():
                3: RecordInfo("claude-code", "m1", "manual", 70)}
     lines = {1: 1, 2: 1, 3: 3, 5: 1, 6: 2}
     assert line_ranges(lines, records) == [Range(1, 3, 1), Range(5, 5, 1), Range(6, 6, 2)]
+
+
+# Gap accounting: lines inserted between the hits of one record's chain.
+
+HUMAN_CODE = [h.strip() for h in HUMAN_LINES if h.strip() and not h.strip().startswith(("#", '"""'))]
+
+
+def interleave_every(snippet: str, every: int, first: int, last: int) -> tuple[str, list[int], list[int]]:
+    """A human code line after every `every` snippet lines from line `first` to `last` (0-based).
+
+    Returns the text, the snippet's code line numbers (a comment-only line next to an
+    inserted line may go either way) and the inserted lines' numbers.
+    """
+    out, ai, human = [], [], []
+    lines_of_human = iter(HUMAN_CODE)
+    for n, line in enumerate(snippet.splitlines(True)):
+        out.append(line)
+        if line.strip() and not line.strip().startswith("#"):
+            ai.append(len(out))
+        if first <= n <= last and (n - first) % every == every - 1:
+            indent = line[:len(line) - len(line.lstrip())] if line.strip() else "    "
+            out.append(indent + next(lines_of_human) + "\n")
+            human.append(len(out))
+    return "".join(out), ai, human
+
+
+def test_interleaved_paste_ai_lines_flagged_human_lines_not(index):
+    """One human line after every 3 AI lines in the second half of a paste: the inserted
+    lines are found by gap accounting, so the AI lines between them are attributed
+    (without it, 3 of them were missed). Up to MAX_RUNS insertions per gap between two
+    hits: in the first half, short AI lines leave gaps holding 4 insertions."""
+    text, ai, human = interleave_every(AI, 3, 14, len(AI.splitlines()) - 6)
+    found = index.attribute(text)
+    assert [n for n in ai if found.get(n) != 1] == []
+    assert [n for n in human if n in found] == []
+
+
+def test_human_line_replacing_an_ai_line_is_not_pulled_in(index):
+    """A human line that replaced an AI line (a longer one, so the gap holds more tokens
+    than the record's) is no insertion: no placement is confirmed, nothing is filled."""
+    ai_lines = AI.splitlines(True)
+    middle = len(ai_lines) // 2
+    while not ai_lines[middle].strip():
+        middle += 1
+    replaced = "".join(ai_lines[:middle]) + "        total = compute_checksum(payload, seed=17) + offset\n" \
+        + "".join(ai_lines[middle + 1:])
+    found = index.attribute(replaced)
+    assert middle + 1 not in found
+    others = [n for n, line in enumerate(ai_lines, 1) if line.strip() and n != middle + 1]
+    assert len([n for n in others if found.get(n) == 1]) >= 0.9 * len(others)
+
+
+def _gap_case(lines_in_gap: list[str], inserted: int):
+    """A chain of two hits around a gap of whole lines; `inserted` tokens more in the query."""
+    from aiguard.fingerprint import PARAMS, RAW, tokenize
+
+    k = PARAMS[RAW].k
+    head = "alpha = beta(gamma, delta, epsilon, zeta, eta, theta, iota, kappa, lam)\n"  # 12 tokens
+    tail = "omega = psi(chi, phi, upsilon, tau, sigma, rho, pi, omicron, xi, nu)\n"
+    tokens = tokenize(head + "".join(lines_in_gap) + tail, "hash").tokens
+    q2 = len(tokens) - k
+    chain = [(0, 0), (q2, q2 - inserted)]
+    return tokens, k, chain
+
+
+def test_ambiguous_gap_is_not_filled():
+    """Two placements of the inserted line both confirmed by the ledger: ambiguous, no fill."""
+    from aiguard.attribution import _insertion_fills
+    from aiguard.fingerprint import RAW
+
+    hasher = Hasher(KEY)
+    gap = ["a = f(x)\n", "b = g(y)\n", "c = h(z)\n"]  # 6 tokens each: any of them could be the insertion
+    tokens, k, chain = _gap_case(gap, 6)
+    digests = hasher.token_digests(tokens, RAW)
+
+    def confirms_everything(stream, hashes):
+        return {h: [(1, p) for p in range(200)] for h in hashes}
+
+    assert _insertion_fills([(1, chain, set(), set())], tokens, digests, k, hasher, RAW, confirms_everything) == {}
+
+    def confirms_nothing(stream, hashes):
+        return {}
+
+    assert _insertion_fills([(1, chain, set(), set())], tokens, digests, k, hasher, RAW, confirms_nothing) == {}
+
+
+def test_unique_confirmed_placement_fills_the_rest_of_the_gap():
+    from aiguard.attribution import _insertion_fills
+    from aiguard.fingerprint import RAW
+
+    hasher = Hasher(KEY)
+    gap = ["a = f(x)\n", "inserted_by_a_human = 1\n", "c = h(z)\n"]  # 6, 3, 6 tokens
+    tokens, k, chain = _gap_case(gap, 3)
+    digests = hasher.token_digests(tokens, RAW)
+    # Only the middle line has 3 tokens, so it is the only placement.
+    fills = _insertion_fills([(1, chain, set(), set())], tokens, digests, k, hasher, RAW,
+                             lambda stream, hashes: {h: [(1, p) for p in range(200)] for h in hashes})
+    filled_lines = {tokens[i].first_line for i in fills[1]}
+    assert {1, 3} <= filled_lines and 2 not in filled_lines  # line 2 is the insertion

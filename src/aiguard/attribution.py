@@ -3,7 +3,9 @@
 The query side hashes every k-gram that touches an added line (the ledger side
 only kept winnowed ones), looks them up, and per record keeps the longest chain
 of hits that is in order on both sides. A record counts when its chain covers
-enough tokens; covered tokens are then projected onto lines. The whole staged
+enough tokens; covered tokens are then projected onto lines. Inside a matched
+chain, lines inserted between two hits are located and confirmed against the
+ledger, and the copied rest of that gap is covered too (_insertion_fills). The whole staged
 file is tokenised, not the hunk text, so a hunk that starts inside a docstring
 tokenises correctly (matching.md section 2).
 """
@@ -98,13 +100,23 @@ def attribute_text(
                 for record, rpos in hits:
                     per_record[record].append((qpos, rpos))
         lengths = record_tokens(per_record) if per_record else {}
+        matched: list[tuple[int, list[tuple[int, int]], set[int], set[int]]] = []
         for record, pairs in per_record.items():
             chain = _longest_chain(pairs)
             if len(chain) < 2:
                 continue
             covered, extension = _coverage(chain, k, w, lengths.get(record, 0), token_lines)
             if len(covered) >= min_tokens:
-                chains.append((stream, len(covered), record, covered, extension))
+                matched.append((record, chain, covered, extension))
+        # Inserted lines found inside a matched chain leave the rest of its gap to it. The
+        # fill does not count towards min_tokens: it never makes a record match. Raw stream
+        # only: abstract k-grams (V = V . V) are too alike to confirm where lines were cut.
+        fills = _insertion_fills(matched, tokens, digests, k, hasher, stream, lookup) \
+            if matched and stream == RAW else {}
+        for record, _chain, covered, extension in matched:
+            count = len(covered)
+            covered |= fills.get(record, set())
+            chains.append((stream, count, record, covered, extension - covered))
 
     owner: dict[int, int] = {}
     extended: dict[int, int] = {}
@@ -235,6 +247,123 @@ def _coverage(chain: list[tuple[int, int]], k: int, w: int, record_len: int,
                 extension.add(pos)
         segment_start = n
     return covered, extension - covered
+
+
+# Gap accounting (_insertion_fills). Consecutive hits (q1, r1), (q2, r2) of a chain with
+# q2 - q1 > r2 - r1 mean that q2 - q1 - (r2 - r1) tokens were inserted between them. The
+# insertion is looked for among whole lines between the hits' k-grams.
+MAX_GAP_TOKENS = 200  # longer gaps are not examined
+MAX_RUNS = 3  # inserted runs of whole lines in one gap (short copied pieces between them)
+MAX_CANDIDATES = 48  # more ways to place the insertion than this: ambiguous, not examined
+MAX_STEPS = 4000  # search budget per gap (_placements), about a millisecond
+
+
+def _line_starts(tokens: list) -> list[bool]:
+    """starts[i]: token i is the first token on its line (a whole-line cut can fall before it)."""
+    starts = [True] * (len(tokens) + 1)  # position len(tokens): the end of the file
+    for i in range(1, len(tokens)):
+        starts[i] = tokens[i - 1].last_line < tokens[i].first_line
+    return starts
+
+
+def _placements(lo: int, hi: int, size: int, starts: list[bool]) -> list[tuple[tuple[int, int], ...]] | None:
+    """Ways to place `size` inserted tokens as whole lines in query positions [lo, hi).
+
+    Up to MAX_RUNS runs [s, e) of whole lines, each run separated from the next by at
+    least one copied token. Cuts fall only between lines, so a line is never split.
+    None when there are more than MAX_CANDIDATES ways, or the search takes more than
+    MAX_STEPS steps (long gaps of short lines): too ambiguous to examine.
+    """
+    cuts = [i for i in range(lo, hi + 1) if starts[i]]
+    found: list[tuple[tuple[int, int], ...]] = []
+    steps = 0
+
+    def place(first: int, left: int, runs_left: int, placed: tuple[tuple[int, int], ...]) -> bool:
+        nonlocal steps
+        for a in range(first, len(cuts)):
+            s = cuts[a]
+            for b in range(a + 1, len(cuts)):
+                e = cuts[b]
+                if e - s > left:
+                    break
+                steps += 1
+                if steps > MAX_STEPS or len(found) > MAX_CANDIDATES:
+                    return False
+                if e - s == left:
+                    found.append(placed + ((s, e),))
+                elif runs_left > 1 and not place(b + 1, left - (e - s), runs_left - 1, placed + ((s, e),)):
+                    return False
+        return True
+
+    return found if place(0, size, MAX_RUNS, ()) else None
+
+
+def _insertion_fills(matched, tokens: list, digests: list[bytes], k: int, hasher: Hasher, stream: int,
+                     lookup: Lookup) -> dict[int, set[int]]:
+    """Query tokens between chain hits that are copied, once the inserted lines are known.
+
+    For consecutive hits (q1, r1), (q2, r2) of one record's chain with dr = r2 - r1 >= k
+    (the two k-grams do not overlap in the record) and dq = q2 - q1 > dr, exactly
+    dq - dr tokens of the query gap [q1 + k, q2) are not in the record. Each way of
+    placing them as whole lines (_placements) is checked against the ledger: with the
+    placed lines cut out, the query must read like the record, so the k-grams that now
+    straddle a cut are hashed and looked up, and each cut needs one of them stored for
+    this record at the expected position r1 + j. Winnowing stores one k-gram in every
+    w consecutive ones and a cut is straddled by k - 1 >= w of them, so a true
+    placement is confirmed unless the ledger masked them (common or low-complexity
+    code). Exactly one confirmed placement fills the rest of the gap; none or several
+    (ambiguous) fill nothing. A human line that replaced a copied one has no
+    confirmed placement, so it is never pulled in.
+    """
+    starts: list[bool] | None = None
+    gaps = []  # (record, lo, hi, placements, confirmed cuts per placement)
+    wanted: dict[int, list[tuple[int, int, int, int]]] = defaultdict(list)  # hash -> (gap, placement, cut, rpos)
+    for record, chain, _covered, _extension in matched:
+        for (q1, r1), (q2, r2) in zip(chain, chain[1:]):
+            dq, dr = q2 - q1, r2 - r1
+            if dq <= dr or dr < k or dq - k > MAX_GAP_TOKENS:
+                continue
+            if starts is None:
+                starts = _line_starts(tokens)
+            placements = _placements(q1 + k, q2, dq - dr, starts)
+            if not placements:
+                continue
+            g = len(gaps)
+            gaps.append((record, q1 + k, q2, placements, [set() for _ in placements]))
+            for p, runs in enumerate(placements):
+                # The query from hit 1 to the end of hit 2 with the runs cut out: it should
+                # be the record's tokens r1 .. r2 + k.
+                spliced: list[bytes] = []
+                cuts = []
+                pos = q1
+                for s, e in runs:
+                    spliced.extend(digests[pos:s])
+                    cuts.append(len(spliced))
+                    pos = e
+                spliced.extend(digests[pos:q2 + k])
+                straddling = {}
+                for c, cut in enumerate(cuts):
+                    for j in range(max(0, cut - k + 1), min(cut, len(spliced) - k + 1)):
+                        straddling.setdefault(j, []).append(c)
+                for j, value in hasher.kgram_hashes(spliced, k, straddling).items():
+                    for c in straddling[j]:
+                        wanted[value].append((g, p, c, r1 + j))
+    if not wanted:
+        return {}
+    found = lookup(stream, list(wanted))
+    for value, hits in found.items():
+        stored = set(hits)
+        for g, p, c, rpos in wanted[value]:
+            if (gaps[g][0], rpos) in stored:
+                gaps[g][4][p].add(c)
+    fills: dict[int, set[int]] = defaultdict(set)
+    for record, lo, hi, placements, confirmed in gaps:
+        good = [runs for runs, cuts in zip(placements, confirmed) if len(cuts) == len(runs)]
+        if len(good) != 1:
+            continue
+        inserted = {i for s, e in good[0] for i in range(s, e)}
+        fills[record].update(i for i in range(lo, hi) if i not in inserted)
+    return fills
 
 
 def line_ranges(lines: Mapping[int, int], records: Mapping[int, RecordInfo]) -> list[Range]:
