@@ -283,3 +283,123 @@ def test_unique_confirmed_placement_fills_the_rest_of_the_gap():
                              lambda stream, hashes: {h: [(1, p) for p in range(200)] for h in hashes})
     filled_lines = {tokens[i].first_line for i in fills[1]}
     assert {1, 3} <= filled_lines and 2 not in filled_lines  # line 2 is the insertion
+
+
+# The two ends of a chain: lines inserted before its first hit or after its last.
+
+SUMMARY = '''def summarise_weights(items, threshold):
+    total = 0
+    count = 0
+    for item in items:
+        total += item.weight
+        count += 1
+    heavy = [item.label for item in items if item.weight > threshold and not item.hidden]
+    lighter = sorted((item.weight, item.label) for item in items if item.weight <= threshold)
+    report = {"heavy": heavy, "light": [label for _weight, label in lighter], "total": total}
+    if count:
+        average = total / count
+    else:
+        average = None
+    report["average"] = average
+    return report
+'''
+FILLER = ["retries = config.get('retries', 3)", "logger.debug('scanning %s', path)", "seen.add(key)"]
+
+
+def _summary_with_lines_after(after: list[int]) -> tuple[str, list[int], list[int]]:
+    """SUMMARY with a human line after each of its lines `after` (0-based); returns the
+    text, the SUMMARY line numbers and the inserted line numbers."""
+    out, ai, human = [], [], []
+    for n, line in enumerate(SUMMARY.splitlines(True)):
+        out.append(line)
+        ai.append(len(out))
+        if n in after:
+            out.append(line[:len(line) - len(line.lstrip())] + FILLER[after.index(n)] + "\n")
+            human.append(len(out))
+    return "".join(out), ai, human
+
+
+@pytest.fixture
+def summary_index() -> MemoryIndex:
+    idx = MemoryIndex()
+    idx.add(SUMMARY)
+    idx.add(AI)
+    return idx
+
+
+def test_lines_inserted_above_the_first_hit(summary_index):
+    """Short lines at the top, split by human lines: no hit before line 6. Cutting the two
+    inserted lines out makes the top read like the record's first tokens, so lines 2-5
+    are filled (without it, they were missed). The def line's first tokens are known
+    only by their count, too few of them confirmed: it stays unattributed."""
+    text, ai, human = _summary_with_lines_after([1, 3])
+    found = summary_index.attribute(text)
+    assert [n for n in ai if found.get(n) != 1] == [1]
+    assert [n for n in human if n in found] == []
+
+
+def test_lines_inserted_below_the_last_hit(summary_index):
+    """The same after the last hit: the record's length says how many tokens follow it."""
+    text, ai, human = _summary_with_lines_after([10, 12])
+    found = summary_index.attribute(text)
+    missed = [n for n in ai if found.get(n) != 1]
+    assert {13, 14} & set(missed) == set()  # between the inserted lines: filled
+    assert len(missed) <= 2 and all(n >= 16 for n in missed)  # at most the last lines, known by count only
+    assert [n for n in human if n in found] == []
+
+
+def test_human_block_above_a_partial_paste_is_not_pulled_in(summary_index):
+    """A paste that starts after the record's def line, below human code whose last line
+    ends with `:` as the def line does: no placement of 'inserted' lines may claim the
+    human block as the record's first line."""
+    human_block = "class Summary:\n    def weights(self, items):\n        if items is None:\n" \
+                  "            return {}\n        if not self.ready:\n"
+    body = "".join(SUMMARY.splitlines(True)[1:])
+    text = human_block + body
+    found = summary_index.attribute(text)
+    assert [n for n in range(1, human_block.count("\n") + 1) if n in found] == []
+    assert len([n for n in found if found[n] == 1]) >= 0.8 * body.count("\n")
+
+
+def test_ambiguous_end_is_not_filled():
+    """Before the first hit, two human lines of the same length: either could be the
+    insertion, and a ledger that confirms everything confirms both. No fill."""
+    from aiguard.attribution import _insertion_fills
+    from aiguard.fingerprint import PARAMS, RAW, tokenize
+
+    hasher = Hasher(KEY)
+    k, w, _ = PARAMS[RAW]
+    top = ["a = f(x)\n", "b = g(y)\n", "c = h(z)\n"]  # 6 tokens each; one of them inserted
+    hit = "alpha = beta(gamma, delta, epsilon, zeta, eta, theta, iota, kappa, lam)\n"
+    tokens = tokenize("".join(top) + hit, "hash").tokens
+    digests = hasher.token_digests(tokens, RAW)
+    q1 = 18
+    chain = [(q1, 12), (q1 + 1, 13)]  # the record's first 12 tokens are above the hit
+
+    def confirms_everything(stream, hashes):
+        return {h: [(1, p) for p in range(200)] for h in hashes}
+
+    hits = {1: [(q, r) for q in range(len(tokens)) for r in range(40)]}
+    ends = (w, {1: 12 + k + 1}, hits)
+    assert _insertion_fills([(1, chain, set(), set())], tokens, digests, k, hasher, RAW, confirms_everything,
+                            ends=ends) == {}
+
+
+def test_unique_confirmed_end_placement_is_filled():
+    from aiguard.attribution import _insertion_fills
+    from aiguard.fingerprint import PARAMS, RAW, tokenize
+
+    hasher = Hasher(KEY)
+    k, w, _ = PARAMS[RAW]
+    top = ["a = f(x)\n", "inserted_by_a_human = 1\n", "c = h(z)\n"]  # 6, 3, 6 tokens
+    hit = "alpha = beta(gamma, delta, epsilon, zeta, eta, theta, iota, kappa, lam)\n"
+    tokens = tokenize("".join(top) + hit, "hash").tokens
+    digests = hasher.token_digests(tokens, RAW)
+    q1 = 15
+    chain = [(q1, 12), (q1 + 1, 13)]
+    hits = {1: [(q, r) for q in range(len(tokens)) for r in range(40)]}
+    fills = _insertion_fills([(1, chain, set(), set())], tokens, digests, k, hasher, RAW,
+                             lambda stream, hashes: {h: [(1, p) for p in range(200)] for h in hashes},
+                             ends=(w, {1: 12 + k + 1}, hits))
+    filled_lines = {tokens[i].first_line for i in fills[1]}
+    assert filled_lines == {0, 2}  # line 1 (0-based) is the insertion

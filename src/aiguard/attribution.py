@@ -5,7 +5,8 @@ only kept winnowed ones), looks them up, and per record keeps the longest chain
 of hits that is in order on both sides. A record counts when its chain covers
 enough tokens; covered tokens are then projected onto lines. Inside a matched
 chain, lines inserted between two hits are located and confirmed against the
-ledger, and the copied rest of that gap is covered too (_insertion_fills). The whole staged
+ledger, and the copied rest of that gap is covered too (_insertion_fills); likewise above
+its first hit and below its last (_end_candidates). The whole staged
 file is tokenised, not the hunk text, so a hunk that starts inside a docstring
 tokenises correctly (matching.md section 2).
 """
@@ -22,6 +23,7 @@ from aiguard.fingerprint import (
     STREAMS,
     Hasher,
     guess_syntax,
+    low_complexity,
     syntax_for_path,
     tokenize,
 )
@@ -111,8 +113,8 @@ def attribute_text(
         # Inserted lines found inside a matched chain leave the rest of its gap to it. The
         # fill does not count towards min_tokens: it never makes a record match. Raw stream
         # only: abstract k-grams (V = V . V) are too alike to confirm where lines were cut.
-        fills = _insertion_fills(matched, tokens, digests, k, hasher, stream, lookup) \
-            if matched and stream == RAW else {}
+        fills = _insertion_fills(matched, tokens, digests, k, hasher, stream, lookup,
+                                 ends=(w, lengths, per_record)) if matched and stream == RAW else {}
         for record, _chain, covered, extension in matched:
             count = len(covered)
             covered |= fills.get(record, set())
@@ -299,7 +301,8 @@ def _placements(lo: int, hi: int, size: int, starts: list[bool]) -> list[tuple[t
 
 
 def _insertion_fills(matched, tokens: list, digests: list[bytes], k: int, hasher: Hasher, stream: int,
-                     lookup: Lookup) -> dict[int, set[int]]:
+                     lookup: Lookup, ends: tuple[int, Mapping[int, int], Mapping[int, list[tuple[int, int]]]]
+                     | None = None) -> dict[int, set[int]]:
     """Query tokens between chain hits that are copied, once the inserted lines are known.
 
     For consecutive hits (q1, r1), (q2, r2) of one record's chain with dr = r2 - r1 >= k
@@ -314,6 +317,9 @@ def _insertion_fills(matched, tokens: list, digests: list[bytes], k: int, hasher
     code). Exactly one confirmed placement fills the rest of the gap; none or several
     (ambiguous) fill nothing. A human line that replaced a copied one has no
     confirmed placement, so it is never pulled in.
+
+    With `ends` (w, record lengths, the first look-up's hits per record) the two ends
+    of each chain are examined as well (_end_candidates), in the same look-up.
     """
     starts: list[bool] | None = None
     gaps = []  # (record, lo, hi, placements, confirmed cuts per placement)
@@ -348,14 +354,23 @@ def _insertion_fills(matched, tokens: list, digests: list[bytes], k: int, hasher
                 for j, value in hasher.kgram_hashes(spliced, k, straddling).items():
                     for c in straddling[j]:
                         wanted[value].append((g, p, c, r1 + j))
-    if not wanted:
+    end_wanted: dict[int, list[tuple[EndPlacement, int]]] = defaultdict(list)
+    end_groups: list[tuple[int, list[EndPlacement]]] = []
+    if ends is not None:
+        if starts is None:
+            starts = _line_starts(tokens)
+        end_groups = _end_candidates(matched, digests, k, hasher, starts, *ends, end_wanted)
+    if not wanted and not end_wanted:
         return {}
-    found = lookup(stream, list(wanted))
+    found = lookup(stream, list(wanted.keys() | end_wanted.keys()))
     for value, hits in found.items():
         stored = set(hits)
-        for g, p, c, rpos in wanted[value]:
+        for g, p, c, rpos in wanted.get(value, ()):
             if (gaps[g][0], rpos) in stored:
                 gaps[g][4][p].add(c)
+        for placement, j in end_wanted.get(value, ()):
+            if (placement.record, placement.rpos0 + j) in stored:
+                placement.confirmed.add(j)
     fills: dict[int, set[int]] = defaultdict(set)
     for record, lo, hi, placements, confirmed in gaps:
         good = [runs for runs, cuts in zip(placements, confirmed) if len(cuts) == len(runs)]
@@ -363,7 +378,206 @@ def _insertion_fills(matched, tokens: list, digests: list[bytes], k: int, hasher
             continue
         inserted = {i for s, e in good[0] for i in range(s, e)}
         fills[record].update(i for i in range(lo, hi) if i not in inserted)
+    w = ends[0] if ends is not None else 0
+    for record, placements in end_groups:
+        good = [p for p in placements if _end_confirmed(p, k, w)]
+        if len(good) == 1:
+            fills[record].update(_end_fill(good[0], k, starts))
     return fills
+
+
+# The two ends of a chain (_end_candidates). Before its first hit (q1, r1) the query may hold
+# the record's tokens 0 .. r1 - 1 with whole lines inserted among them; after its last hit
+# (q2, r2), the record's tokens r2 + k .. to its end. Each way of placing the inserted lines
+# (up to MAX_END_INSERTED tokens in up to MAX_RUNS runs) is checked like a gap's, and must
+# moreover account for every claimed copied token (_end_confirmed).
+MAX_END_INSERTED = 64  # inserted tokens at one end of a chain, at most
+
+
+class EndPlacement(NamedTuple):
+    record: int
+    rpos0: int  # record position of spliced position 0
+    cuts: tuple[int, ...]  # spliced positions where inserted runs were cut out
+    need: tuple[int, int]  # spliced positions [lo, hi) that confirmed k-grams must cover
+    window_min: frozenset[int]  # spliced starts holding the least hash of the outermost window
+    confirmed: set[int]  # spliced k-gram starts stored for the record at rpos0 + j
+    qmap: list[int]  # query position of each spliced position
+    claimed: tuple[int, int]  # spliced [lo, hi) said to be copied (filled if confirmed alone)
+    outer: tuple[int, int]  # spliced [lo, hi) of the piece beyond the outermost cut
+
+
+def _end_candidates(matched, digests: list[bytes], k: int, hasher: Hasher, starts: list[bool], w: int,
+                    lengths: Mapping[int, int], hits: Mapping[int, list[tuple[int, int]]],
+                    wanted: dict[int, list[tuple[EndPlacement, int]]]) -> list[tuple[int, list[EndPlacement]]]:
+    """Placements of inserted lines before the first and after the last hit of each chain.
+
+    Before (q1, r1): with s inserted tokens, the copied region starts at a = q1 - r1 - s,
+    on a line start (the paste reaches the record's first token), and the runs lie in
+    (a, q1]. After (q2, r2): it ends at e = q2 + k + (record length - r2 - k) + s, at a
+    line end, and the runs lie in [q2 + k, e). With the runs cut out the query must read
+    like the record: the k-grams straddling each cut are hashed and put in `wanted`; a
+    k-gram inside a piece is a query k-gram, confirmed when the first look-up found it
+    for this record at the expected position. More than MAX_CANDIDATES placements, or a
+    search over budget: ambiguous, not examined.
+    """
+    groups: list[tuple[int, list[EndPlacement]]] = []
+    n = len(digests)
+    for record, chain, _covered, _extension in matched:
+        record_len = lengths.get(record, 0)
+        q1, r1 = chain[0]
+        q2, r2 = chain[-1]
+        pairs: set[tuple[int, int]] | None = None
+        for head in (True, False):
+            # Distances from the chain's edge (q1 going up, q2 + k going down) of the cuts.
+            room = r1 if head else record_len - r2 - k
+            if room <= 0 or room > MAX_GAP_TOKENS:
+                continue
+            if head:
+                edge = q1
+                dists = [q1 - x for x in range(q1, max(-1, q1 - room - MAX_END_INSERTED - 1), -1) if starts[x]]
+            else:
+                edge = q2 + k
+                dists = [x - edge for x in range(edge, min(n, edge + room + MAX_END_INSERTED) + 1) if starts[x]]
+            options = _end_runs(dists, room)
+            if not options:
+                continue
+            if pairs is None:
+                pairs = set(hits.get(record, ()))
+            placements = []
+            for size, runs in options:
+                if head:
+                    pieces = sorted((edge - de, edge - ds) for ds, de in runs)
+                    lo, hi = edge - room - size, q1 + k
+                else:
+                    pieces = [(edge + ds, edge + de) for ds, de in runs]
+                    lo, hi = q2, edge + room + size
+                qmap: list[int] = []
+                cuts = []
+                pos = lo
+                for s, e in pieces:
+                    qmap.extend(range(pos, s))
+                    cuts.append(len(qmap))
+                    pos = e
+                qmap.extend(range(pos, hi))
+                rpos0 = 0 if head else r2
+                need = (w - 1, r1) if head else (0, record_len - w + 1 - r2)
+                claimed, outer = ((0, r1), (0, cuts[0])) if head else ((k, len(qmap)), (cuts[-1], len(qmap)))
+                straddling = set()
+                for cut in cuts:
+                    straddling.update(range(max(0, cut - k + 1), min(cut, len(qmap) - k + 1)))
+                spliced = [digests[i] for i in qmap]
+                # The record's first (last) w k-grams: winnowing stored the least of them.
+                n_grams = len(qmap) - k + 1
+                window = range(min(w, n_grams)) if head else range(max(0, n_grams - w), n_grams)
+                hashes = hasher.kgram_hashes(spliced, k, straddling.union(window))
+                unmasked = [hashes[j] for j in window if not low_complexity(spliced, j, k)]
+                least = min(unmasked, default=None)
+                placement = EndPlacement(record, rpos0, tuple(cuts), need,
+                                         frozenset(j for j in window if hashes[j] == least), set(), qmap,
+                                         claimed, outer)
+                for j in range(n_grams):
+                    if j not in straddling and (qmap[j], rpos0 + j) in pairs:
+                        placement.confirmed.add(j)
+                for j in straddling:
+                    wanted[hashes[j]].append((placement, j))
+                placements.append(placement)
+            groups.append((record, placements))
+    return groups
+
+
+def _end_fill(p: EndPlacement, k: int, starts: list[bool]) -> list[int]:
+    """Query positions of a confirmed end placement to fill.
+
+    The outer piece (beyond the outermost cut) may end in up to w - 1 tokens that
+    only their count vouches for. They are taken when at least k // 2 of the piece's
+    tokens are covered by confirmed k-grams; otherwise only the piece's lines that
+    confirmed k-grams cover entirely are. So a `return 0.0` after a partial paste
+    is not taken for the record's `return rendered_rules` on the strength of the
+    `return` that one k-gram straddling the cut reads.
+    """
+    lo, hi = p.claimed
+    outer_lo, outer_hi = p.outer
+    covered: set[int] = set()
+    for j in p.confirmed:
+        covered.update(range(max(j, outer_lo), min(j + k, outer_hi)))
+    qmap = p.qmap
+    if len(covered) >= k // 2:
+        return qmap[lo:hi]
+    fill = [qmap[j] for j in range(lo, hi) if not outer_lo <= j < outer_hi]
+    line: list[int] = []
+    for j in range(outer_lo, outer_hi + 1):
+        if j == outer_hi or (line and starts[qmap[j]]):
+            if all(i in covered for i in line):
+                fill.extend(qmap[i] for i in line)
+            line = []
+        if j < outer_hi:
+            line.append(j)
+    return fill
+
+
+def _end_runs(dists: list[int], room: int) -> list[tuple[int, tuple[tuple[int, int], ...]]] | None:
+    """Ways to insert whole lines among `room` copied tokens next to a chain's edge.
+
+    dists: ascending distances from the edge of the places a cut can fall (line
+    starts). Returns (inserted tokens s, runs [start, end) as distances): up to
+    MAX_RUNS runs, s <= MAX_END_INSERTED, each run followed by at least one copied
+    token, and the copied region's far end (room + s) falling on a line start. None
+    when there are more than MAX_CANDIDATES ways or the search takes more than
+    MAX_STEPS steps: too ambiguous to examine.
+    """
+    is_cut = set(dists)
+    found: list[tuple[int, tuple[tuple[int, int], ...]]] = []
+    steps = 0
+
+    def place(first: int, total: int, runs_left: int, placed: tuple[tuple[int, int], ...]) -> bool:
+        nonlocal steps
+        for a in range(first, len(dists)):
+            start = dists[a]
+            if start - total >= room:  # no copied token would be left for beyond this run
+                break
+            for b in range(a + 1, len(dists)):
+                end = dists[b]
+                size = total + end - start
+                if size > MAX_END_INSERTED:
+                    break
+                steps += 1
+                if steps > MAX_STEPS or len(found) > MAX_CANDIDATES:
+                    return False
+                runs = placed + ((start, end),)
+                if room + size > end and room + size in is_cut:
+                    found.append((size, runs))
+                if runs_left > 1 and not place(b + 1, size, runs_left - 1, runs):
+                    return False
+        return True
+
+    return found if place(0, 0, MAX_RUNS, ()) else None
+
+
+def _end_confirmed(p: EndPlacement, k: int, w: int) -> bool:
+    """Every cut straddled by a confirmed k-gram, and the confirmed k-grams cover p.need.
+
+    Winnowing stores one k-gram in every w, so a copied stretch is covered but for at
+    most its first (last) w - 1 tokens at the record's start (end): need leaves those out.
+    Those few tokens are known only by their count, so the k-gram that winnowing
+    would have stored among the record's first (last) w, computed from the query as
+    spliced, must be one the ledger confirmed. Without this, a human line above a
+    paste that starts mid-record could be taken for the record's first line whenever
+    its last token (a `:`) matched the record's: the k-gram straddling the cut then
+    reads one human token and eleven copied ones, and is found.
+    """
+    confirmed = sorted(p.confirmed)
+    if not confirmed:
+        return False
+    for cut in p.cuts:
+        i = bisect.bisect_left(confirmed, cut - k + 1)
+        if i == len(confirmed) or confirmed[i] >= cut:
+            return False
+    reach, stop = p.need
+    for j in confirmed:
+        if reach >= stop or j > reach:
+            break
+        reach = max(reach, j + k)
+    return reach >= stop and not p.window_min.isdisjoint(p.confirmed)
 
 
 def line_ranges(lines: Mapping[int, int], records: Mapping[int, RecordInfo]) -> list[Range]:
