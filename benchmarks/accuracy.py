@@ -25,8 +25,15 @@ when >= 30 % of their flagged lines occur verbatim (stripped) in that record.
 With `--other-languages`, the same for JavaScript (npm's bundled node_modules)
 and C (/usr/include headers, /usr/share/doc examples), in 20-line windows.
 
+The ledger is recorded with aiguard's common-code filter, as `aiguard record`
+does (`--common-code shipped`); `off` measures without it, `heldout` with the list
+rebuilt without the held-out human packages (see common_hashes).
+`--stdlib-only` takes the Python corpus from the stdlib alone:
+tests/test_accuracy_regression.py runs python_setup/python_measure that way.
+
     python benchmarks/accuracy.py [--snippets 2000] [--cases 200] [--hunks 300] [--seed 1]
                                   [--out benchmarks/results/accuracy.json] [--other-languages]
+                                  [--common-code off|shipped|heldout|PATH] [--stdlib-only] [--no-cache]
 """
 
 from __future__ import annotations
@@ -38,17 +45,19 @@ import random
 import re
 import statistics
 import sys
+import sysconfig
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import NamedTuple
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import corpus as corpus_mod  # noqa: E402
 import transforms as tf  # noqa: E402
-from aiguard import attribution  # noqa: E402
-from aiguard.fingerprint import Hasher, fingerprint_text, tokenize  # noqa: E402
+from aiguard import attribution, common_code  # noqa: E402
+from aiguard.fingerprint import ABSTRACT, LINES, RAW, STREAMS, Hasher, fingerprint_text, tokenize  # noqa: E402
 
 CONTEXT = 6
 HUNK_LINES = 40
@@ -56,19 +65,26 @@ KEY = bytes(range(32))  # a fixed ledger key: results do not depend on it, and r
 
 
 class Index:
-    """The ledger's fingerprints table, in memory."""
+    """The ledger's fingerprints table, in memory.
 
-    def __init__(self, hasher: Hasher):
+    common: keyed common-code hashes per kind (see common_hashes), masked when
+    recording as Ledger.add masks its common_code table; None records everything.
+    """
+
+    def __init__(self, hasher: Hasher, common: dict[int, set[int]] | None = None):
         self.hasher = hasher
+        self.common = common
         self.maps: dict[int, dict[int, list[tuple[int, int]]]] = {0: {}, 1: {}}
         self.tokens: dict[int, int] = {}
         self.texts: dict[int, str] = {}
         self.origin: dict[int, str] = {}
         self.fingerprints = 0
 
-    def add(self, text: str, path: str, origin: str) -> int | None:
-        fps, ntok = fingerprint_text(text, self.hasher, path)
-        if not fps:
+    def add(self, text: str, path: str, origin: str, keep_empty: bool = False) -> int | None:
+        """The new record's id; None when nothing is recognisable, unless keep_empty (a
+        recall case whose text must stay known: it is then simply never found)."""
+        fps, ntok = fingerprint_text(text, self.hasher, path, self._common if self.common else None)
+        if not fps and not keep_empty:
             return None
         rid = len(self.tokens) + 1
         seen = set()
@@ -82,6 +98,10 @@ class Index:
         self.texts[rid] = text
         self.origin[rid] = origin
         return rid
+
+    def _common(self, stream: int, hashes: list[int]) -> list[int]:
+        common = self.common[stream]
+        return [h for h in hashes if h in common]
 
     def lookup(self, stream: int, hashes: list[int]) -> dict[int, list[tuple[int, int]]]:
         table = self.maps[stream]
@@ -249,9 +269,66 @@ def token_count(text: str) -> int:
     return len(tokenize(text, "hash").tokens)
 
 
-def python_benchmark(args, log) -> dict:
-    rng = random.Random(args.seed)
-    corpus = corpus_mod.build(args.seed, args.human_functions)
+def common_hashes(choice: str, corpus: corpus_mod.Corpus | None, hasher: Hasher, log) -> dict[int, set[int]] | None:
+    """The common-code filter for `--common-code`, keyed with the benchmark's key.
+
+    * "off": no filter (the matcher before the filter existed);
+    * "shipped": aiguard's own list (src/aiguard/data/common_code.json.gz), what users get;
+    * "heldout": the same list rebuilt by stoplist.py without the held-out human
+      packages (same thresholds), so that no human hunk helped make the list that
+      filters it; cached in benchmarks/data/;
+    * a path: another list in the same format.
+    """
+    if choice == "off":
+        return None
+    if choice == "heldout":
+        import hashlib
+
+        import stoplist
+
+        shipped = common_code.load()
+        if shipped is None:
+            raise SystemExit(f"--common-code heldout needs the shipped list's thresholds: {common_code.DATA_FILE}")
+        thresholds = tuple(shipped["min_packages"])
+        # A new shipped list (new data, thresholds or k) invalidates the held-out one too.
+        ident = repr((sys.version, thresholds, sorted(corpus.human_packages), common_code.version()))
+        path = corpus_mod.DATA / f"common-heldout-{hashlib.sha256(ident.encode()).hexdigest()[:16]}.json.gz"
+        if not path.exists():
+            log(f"building the held-out common-code list (min packages {thresholds}) ...")
+            data, _ = stoplist.build(thresholds, exclude=set(corpus.human_packages), log=lambda m: None)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+    else:
+        path = common_code.DATA_FILE if choice == "shipped" else Path(choice)
+    doc = common_code.load(path)
+    if doc is None:
+        raise SystemExit(f"no usable common-code list at {path}")
+    sets: dict[int, set[int]] = {kind: set() for kind in (*STREAMS, LINES)}
+    for kind, value in common_code.keyed(doc, hasher):
+        sets[kind].add(value)
+    log(f"common code ({choice}): {len(sets[RAW])} raw k-grams, {len(sets[ABSTRACT])} abstract k-grams, "
+        f"{len(sets[LINES])} lines")
+    return sets
+
+
+class PySetup(NamedTuple):
+    corpus: corpus_mod.Corpus
+    index: Index
+    cases: dict[str, list[tuple[int, str | None]]]  # kind -> [(record, transformed text)]
+    context_files: list[list[str]]
+    hunks: list[tuple[str, list[str], int]]
+    build_seconds: float
+
+
+def python_setup(args, log) -> PySetup:
+    """Corpus, ledger index, recall cases and human hunks for the Python benchmark.
+
+    args: seed, human_functions, snippets, cases, hunks, common_code, and optionally
+    stdlib_only (corpus from the stdlib alone) and no_cache (do not read or write
+    the corpus cache).
+    """
+    corpus = corpus_mod.build(args.seed, args.human_functions, use_cache=not getattr(args, "no_cache", False),
+                              stdlib_only=getattr(args, "stdlib_only", False))
     log(f"corpus: {corpus.stats['ai_snippets']} ai / {corpus.stats['human_snippets']} human snippets, "
         f"{len(corpus.human_packages)} human packages")
 
@@ -264,6 +341,7 @@ def python_benchmark(args, log) -> dict:
             break
     picked: dict[str, list[tuple[corpus_mod.Snippet, str | None]]] = {}
     used: dict[int, corpus_mod.Snippet] = {}
+    stdlib = sysconfig.get_paths()["stdlib"]
     for kind, fn in PY_KINDS:
         chosen = []
         for s in eligible:
@@ -272,21 +350,28 @@ def python_benchmark(args, log) -> dict:
             if fn is None:
                 chosen.append((s, None))
             else:
-                out = fn(s.text, random.Random(f"{args.seed}-{kind}-{s.path}-{s.line}"))
+                # Stdlib-only: seeded by the path inside the stdlib, so that another install
+                # prefix (a CI runner) transforms alike. Otherwise the absolute path, as before.
+                where = os.path.relpath(s.path, stdlib) if getattr(args, "stdlib_only", False) else s.path
+                out = fn(s.text, random.Random(f"{args.seed}-{kind}-{where}-{s.line}"))
                 if out is not None and (kind == "verbatim" or out != s.text) and out.strip():
                     chosen.append((s, out))
         picked[kind] = chosen
         for s, _ in chosen:
             used[id(s)] = s
 
-    index = Index(Hasher(KEY))
+    hasher = Hasher(KEY)
+    index = Index(hasher, common_hashes(getattr(args, "common_code", "off"), corpus, hasher, log))
     started = time.perf_counter()
     rid_of: dict[int, int] = {}
+    empty = 0
     for s in used.values():
-        rid = index.add(s.text, "snippet.py", f"{s.package}:{os.path.basename(s.path)}:{s.line}")
-        if rid is None:
-            raise SystemExit(f"case snippet {s.path}:{s.line} was not recordable")
-        rid_of[id(s)] = rid
+        before = index.fingerprints
+        rid_of[id(s)] = index.add(s.text, "snippet.py", f"{s.package}:{os.path.basename(s.path)}:{s.line}",
+                                  keep_empty=True)
+        empty += index.fingerprints == before
+    if empty:
+        log(f"{empty} case snippets have nothing recognisable (common code): their cases count as misses")
     for s in corpus.ai:
         if len(index.tokens) >= args.snippets:
             break
@@ -297,24 +382,37 @@ def python_benchmark(args, log) -> dict:
         f"({index.fingerprints / len(index.tokens):.1f}/record), built in {build_s:.1f} s "
         f"({1000 * build_s / len(index.tokens):.2f} ms/record)")
 
-    human = HumanLines(corpus_mod.human_lines(corpus, args.seed, files=300), random.Random(f"ctx-{args.seed}"))
     cases = {kind: [(rid_of[id(s)], out) for s, out in items] for kind, items in picked.items()}
-    started = time.perf_counter()
-    recall = run_recall(index, cases, human, rng, "case.py")
-    log(f"recall cases done in {time.perf_counter() - started:.1f} s")
+    context_files = corpus_mod.human_lines(corpus, args.seed, files=300)
+    hunks = [(path, corpus_mod.read_lines(path), first)
+             for path, first, _text in corpus_mod.human_hunks(corpus, args.hunks, HUNK_LINES, args.seed)]
+    return PySetup(corpus, index, cases, context_files, hunks, build_s)
 
-    hunks = []
-    for path, first, _text in corpus_mod.human_hunks(corpus, args.hunks, HUNK_LINES, args.seed):
-        hunks.append((path, corpus_mod.read_lines(path), first))
-    started = time.perf_counter()
-    fp = run_human(index, hunks, lambda p: os.path.basename(p))
-    log(f"human hunks done in {time.perf_counter() - started:.1f} s")
+
+def python_measure(setup: PySetup, seed: int, log, recall: bool = True, human: bool = True) -> dict:
+    """Recall per paste kind and human false positives (either may be skipped); repeatable on one setup."""
+    index = setup.index
+    results: dict = {}
+    if recall:
+        lines = HumanLines(setup.context_files, random.Random(f"ctx-{seed}"))
+        started = time.perf_counter()
+        results["recall"] = run_recall(index, setup.cases, lines, random.Random(seed), "case.py")
+        log(f"recall cases done in {time.perf_counter() - started:.1f} s")
+    if human:
+        started = time.perf_counter()
+        results["human"] = run_human(index, setup.hunks, lambda p: os.path.basename(p))
+        log(f"human hunks done in {time.perf_counter() - started:.1f} s")
     return {
         "ledger_records": len(index.tokens), "ledger_fingerprints": index.fingerprints,
-        "ledger_build_ms_per_record": round(1000 * build_s / len(index.tokens), 3),
-        "case_snippets": len(used), "recall": recall, "human": fp,
-        "human_packages": corpus.human_packages,
+        "ledger_build_ms_per_record": round(1000 * setup.build_seconds / len(index.tokens), 3),
+        "case_snippets": len({rid for items in setup.cases.values() for rid, _ in items}),
+        **results,
+        "human_packages": setup.corpus.human_packages,
     }
+
+
+def python_benchmark(args, log) -> dict:
+    return python_measure(python_setup(args, log), args.seed, log)
 
 
 # ------------------------------------------------------------------ other languages
@@ -449,7 +547,10 @@ def other_language(name: str, files: list[str], package_of, ext: str, decl: re.P
                 human_files.append((f, lines))
     if not ai_windows or not human_files:
         return {"files": total, "note": "not enough files"}
-    index = Index(Hasher(KEY))
+    hasher = Hasher(KEY)
+    # The held-out rebuild is about the Python corpus; other languages get the shipped list.
+    choice = "shipped" if args.common_code == "heldout" else args.common_code
+    index = Index(hasher, common_hashes(choice, None, hasher, log))
     rids = []
     for origin, text in ai_windows[:args.snippets]:
         rid = index.add(text, f"snippet{ext}", origin)
@@ -541,6 +642,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--human-functions", type=int, default=6000, help="size of the held-out corpus set")
     parser.add_argument("--other-languages", action="store_true", help="also JavaScript and C found on this machine")
+    parser.add_argument("--common-code", default="shipped", metavar="off|shipped|heldout|PATH",
+                        help="common-code filter when recording (default: shipped, what aiguard does); "
+                             "heldout: the list rebuilt without the held-out human packages")
+    parser.add_argument("--stdlib-only", action="store_true",
+                        help="Python corpus from the stdlib alone (what tests/test_accuracy_regression.py uses)")
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the corpus cache")
     parser.add_argument("--out", default=str(HERE / "results" / "accuracy.json"))
     args = parser.parse_args()
 

@@ -45,6 +45,9 @@ CACHE_VERSION = 5
 EXCLUDED_DIRS = {"test", "tests", "testing", "idle_test", "_vendor", "vendored", "_distutils",
                  "__pycache__", "site-packages", "lib-dynload", "aiguard", "_aiguard"}
 EXCLUDED_PACKAGES = {"aiguard", "test", "tests", "idlelib", "lib2to3", "__phello__", "turtledemo"}
+# Generated build data named after the platform (config-3.11-x86_64-linux-gnu/,
+# _sysconfigdata__linux_x86_64-linux-gnu.py); left out of the stdlib-only corpus.
+PLATFORM_NAMED = ("config-", "_sysconfigdata")
 # Packages too large to be held out: they would swallow the human set.
 MAX_HUMAN_PACKAGE_FUNCTIONS = 3000
 
@@ -75,13 +78,13 @@ def _excluded_file(name: str) -> bool:
             or name in ("conftest.py", "setup.py"))
 
 
-def source_files() -> dict[str, list[str]]:
-    """Package name -> its .py files (sorted), for the stdlib and site-packages."""
+def source_files(stdlib_only: bool = False) -> dict[str, list[str]]:
+    """Package name -> its .py files (sorted), for the stdlib and (unless stdlib_only) site-packages."""
     paths = sysconfig.get_paths()
     stdlib = paths["stdlib"]
     roots = [("stdlib", stdlib)]
     for key in ("purelib", "platlib"):
-        if paths[key] not in [r for _, r in roots]:
+        if not stdlib_only and paths[key] not in [r for _, r in roots]:
             roots.append(("site", paths[key]))
     packages: dict[str, list[str]] = {}
     for label, root in roots:
@@ -104,6 +107,8 @@ def source_files() -> dict[str, list[str]]:
                 files = [full]
             else:
                 continue
+            if stdlib_only and name.startswith(PLATFORM_NAMED):
+                continue  # named after the build's platform: the split must not depend on it
             if files:
                 packages.setdefault(f"{label}:{name}", []).extend(files)
     return packages
@@ -144,30 +149,37 @@ def _normal(text: str) -> str:
     return " ".join(text.split())
 
 
-def _cache_key(seed: int, human_functions: int) -> str:
+def _cache_key(seed: int, human_functions: int, stdlib_only: bool) -> str:
     paths = sysconfig.get_paths()
     ident = repr((CACHE_VERSION, sys.version, paths["stdlib"], paths["purelib"], seed, human_functions,
-                  sorted(EXCLUDED_DIRS), sorted(EXCLUDED_PACKAGES), MAX_HUMAN_PACKAGE_FUNCTIONS))
+                  sorted(EXCLUDED_DIRS), sorted(EXCLUDED_PACKAGES), MAX_HUMAN_PACKAGE_FUNCTIONS)
+                 + ((True,) if stdlib_only else ()))
     return hashlib.sha256(ident.encode()).hexdigest()[:16]
 
 
-def build(seed: int = 1, human_functions: int = 6000, use_cache: bool = True) -> Corpus:
-    """The corpus for this seed; deterministic for a given machine and interpreter."""
-    cache = DATA / f"corpus-{_cache_key(seed, human_functions)}.pickle"
+def build(seed: int = 1, human_functions: int = 6000, use_cache: bool = True, stdlib_only: bool = False) -> Corpus:
+    """The corpus for this seed; deterministic for a given machine and interpreter.
+
+    stdlib_only: only the stdlib, split by top-level module (the human set is then
+    a seeded choice of stdlib modules); the same on every machine with the same
+    Python version, and parsed in ~2 s.
+    """
+    cache = DATA / f"corpus-{_cache_key(seed, human_functions, stdlib_only)}.pickle"
     if use_cache and cache.exists():
         with open(cache, "rb") as fh:
             return _from_plain(pickle.load(fh))
     started = time.perf_counter()
-    files_by_package = source_files()
+    files_by_package = source_files(stdlib_only)
     by_package = {name: [s for f in files for s in extract(f, name)] for name, files in files_by_package.items()}
 
     rng = random.Random(seed)
-    site = sorted(p for p in by_package if p.startswith("site:")
-                  and 0 < len(by_package[p]) <= MAX_HUMAN_PACKAGE_FUNCTIONS)
-    rng.shuffle(site)
+    held_out_from = "stdlib:" if stdlib_only else "site:"
+    candidates = sorted(p for p in by_package if p.startswith(held_out_from)
+                        and 0 < len(by_package[p]) <= MAX_HUMAN_PACKAGE_FUNCTIONS)
+    rng.shuffle(candidates)
     human_packages: list[str] = []
     count = 0
-    for name in site:
+    for name in candidates:
         if count >= human_functions:
             break
         human_packages.append(name)

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Iterable, NamedTuple, Sequence
+from typing import Callable, Collection, Iterable, NamedTuple, Sequence
 
 RAW = 0
 ABSTRACT = 1
 STREAMS = (RAW, ABSTRACT)
+LINES = 2  # not a stream: common-code entries that name whole logical lines (common_code.py)
 
 
 class StreamParams(NamedTuple):
@@ -251,13 +252,17 @@ class Hasher:
         self._cache: dict[str, bytes] = {}
 
     def token_digests(self, tokens: Sequence[Token], stream: int) -> list[bytes]:
-        cache = self._cache
-        key = self._token_key
-        out = []
         if stream == RAW:
             texts = [_RAW_PREFIX[t.kind] + t.text for t in tokens]
         else:
             texts = [_ABSTRACT_TEXT.get(t.kind) or "\x02" + t.text for t in tokens]
+        return self.text_digests(texts)
+
+    def text_digests(self, texts: Iterable[str]) -> list[bytes]:
+        """Keyed digests of stream texts (see stream_text)."""
+        cache = self._cache
+        key = self._token_key
+        out = []
         for text in texts:
             digest = cache.get(text)
             if digest is None:
@@ -265,6 +270,15 @@ class Hasher:
                 cache[text] = digest
             out.append(digest)
         return out
+
+    def span_hashes(self, digests: list[bytes], spans: Iterable[tuple[int, int]]) -> list[int]:
+        """Signed 64-bit keyed hashes of token spans [start, end) (logical lines)."""
+        key = self._gram_key
+        blake2b = hashlib.blake2b
+        return [
+            int.from_bytes(blake2b(b"".join(digests[a:b]), key=key, digest_size=8).digest(), "little", signed=True)
+            for a, b in spans
+        ]
 
     def kgram_hashes(self, digests: list[bytes], k: int, positions: Iterable[int] | None = None) -> dict[int, int]:
         """Signed 64-bit keyed hashes of the k-grams starting at the given positions."""
@@ -279,6 +293,36 @@ class Hasher:
             i: from_bytes(blake2b(joined[8 * i:8 * i + span], key=key, digest_size=8).digest(), "little", signed=True)
             for i in positions
         }
+
+
+_OPENERS = frozenset("([")
+_CLOSERS = frozenset(")]")
+
+
+def logical_lines(tokens: Sequence[Token]) -> list[tuple[int, int]]:
+    """Token spans [start, end) of logical lines: a line, plus the lines an open ( or [ continues onto.
+
+    So `f(a,\n  b)` is one line however a formatter wraps it. Braces do not
+    join lines: in C-like languages they enclose whole blocks.
+    """
+    spans: list[tuple[int, int]] = []
+    start = 0
+    depth = 0
+    last_line = -1
+    for i, t in enumerate(tokens):
+        if i and depth <= 0 and t.first_line != last_line:
+            spans.append((start, i))
+            start = i
+            depth = 0
+        if t.kind == OP:
+            if t.text in _OPENERS:
+                depth += 1
+            elif t.text in _CLOSERS:
+                depth -= 1
+        last_line = t.last_line
+    if tokens:
+        spans.append((start, len(tokens)))
+    return spans
 
 
 def low_complexity(digests: Sequence[bytes], i: int, k: int) -> bool:
@@ -331,15 +375,36 @@ class Fingerprint(NamedTuple):
     pos: int  # token position of the k-gram in the record's stream
 
 
-def fingerprint_text(text: str, hasher: Hasher, path: str | None = None) -> tuple[list[Fingerprint], int]:
+# A k-gram with at most this many tokens off common lines is boilerplate too: one that only
+# reaches the `)` or `name)` ending the line before `return 0` / `if __name__ == ...` is no
+# evidence either.
+COMMON_LINE_SLACK = 2
+
+# common(kind, hashes) -> those of the hashes that are common code: kind RAW or ABSTRACT for
+# k-gram hashes, LINES for logical-line hashes (see common_code.py and Ledger.key_common_code).
+Common = Callable[[int, list[int]], Collection[int]]
+
+
+def fingerprint_text(text: str, hasher: Hasher, path: str | None = None,
+                     common: Common | None = None) -> tuple[list[Fingerprint], int]:
     """Ledger-side fingerprints of model output, and its significant token count.
 
     Fenced pieces are concatenated into one token stream; positions only need to
     be increasing for the matcher's chaining.
+
+    With `common`, boilerplate is masked before winnowing, like low-complexity
+    k-grams: a k-gram that is common code itself, or that lies on common logical
+    lines (`import os`, `if __name__ == "__main__":`, `args = parser.parse_args()`)
+    but for at most COMMON_LINE_SLACK tokens, is never stored, so boilerplate
+    never matches; its windows pick another k-gram instead.
     """
     tokens: list[Token] = []
+    lines: list[tuple[int, int]] = []
     for syntax, code in code_segments(text, path):
-        tokens.extend(tokenize(code, syntax).tokens)
+        piece = tokenize(code, syntax).tokens
+        lines.extend((a + len(tokens), b + len(tokens)) for a, b in logical_lines(piece))
+        tokens.extend(piece)
+    boilerplate = _common_line_tokens(tokens, lines, hasher, common) if common is not None else None
     fingerprints: list[Fingerprint] = []
     for stream in STREAMS:
         k, w, _ = PARAMS[stream]
@@ -347,7 +412,32 @@ def fingerprint_text(text: str, hasher: Hasher, path: str | None = None) -> tupl
         if n_grams <= 0:
             continue
         digests = hasher.token_digests(tokens, stream)
-        positions = [i for i in range(n_grams) if not low_complexity(digests, i, k)]
+        positions = [i for i in range(n_grams) if not low_complexity(digests, i, k)
+                     and (boilerplate is None or boilerplate[i + k] - boilerplate[i] < k - COMMON_LINE_SLACK)]
         hashes = hasher.kgram_hashes(digests, k, positions)
+        if common is not None and hashes:
+            stopped = set(common(stream, list(set(hashes.values()))))
+            if stopped:
+                hashes = {pos: h for pos, h in hashes.items() if h not in stopped}
         fingerprints.extend(Fingerprint(stream, h, pos) for pos, h in winnow(hashes, n_grams, w))
     return fingerprints, len(tokens)
+
+
+def _common_line_tokens(tokens: list[Token], lines: list[tuple[int, int]], hasher: Hasher,
+                        common: Common) -> list[int] | None:
+    """Prefix counts of tokens on common logical lines (None when there are none)."""
+    if not tokens:
+        return None
+    digests = hasher.token_digests(tokens, RAW)
+    line_hashes = hasher.span_hashes(digests, lines)
+    found = set(common(LINES, list(set(line_hashes))))
+    if not found:
+        return None
+    flags = [0] * len(tokens)
+    for (a, b), value in zip(lines, line_hashes):
+        if value in found:
+            flags[a:b] = [1] * (b - a)
+    counts = [0]
+    for flag in flags:
+        counts.append(counts[-1] + flag)
+    return counts

@@ -18,7 +18,7 @@ from typing import Iterable, Iterator, Mapping, NamedTuple
 
 from aiguard import paths
 from aiguard.attribution import RecordInfo
-from aiguard.fingerprint import Hasher, fingerprint_text
+from aiguard.fingerprint import PARAMS, RAW, STREAMS, Common, Hasher, fingerprint_text
 
 SOURCES = ("assistant-hook", "assistant-log", "clipboard", "manual")
 DEFAULT_RETENTION_DAYS = 180
@@ -75,6 +75,16 @@ _MIGRATIONS = [
         record INTEGER NOT NULL,
         pos INTEGER NOT NULL,
         PRIMARY KEY (stream, hash, record, pos)
+    ) WITHOUT ROWID;
+    """,
+    # 2: common code (common_code.py), keyed with the ledger key on the first write: kind is
+    # fingerprint.RAW or ABSTRACT for k-grams, LINES for logical lines. Meta 'common_code'
+    # names the key and the list version it was keyed for.
+    """
+    CREATE TABLE common_code (
+        kind INTEGER NOT NULL,
+        hash INTEGER NOT NULL,
+        PRIMARY KEY (kind, hash)
     ) WITHOUT ROWID;
     """,
 ]
@@ -166,12 +176,14 @@ class Ledger:
             retention_days: float | None = None) -> AddResult:
         """Fingerprint and store entries, one transaction each; skips say why.
 
-        With retention_days, output produced longer ago than that is not stored
-        (pruning would delete it again at once).
+        Common code is never stored (see key_common_code). With retention_days,
+        output produced longer ago than that is not stored (pruning would delete
+        it again at once).
         """
         added = duplicates = 0
         skipped: list[tuple[int, str]] = []
         oldest = time.time() - retention_days * 86400 if retention_days else None
+        common = self.key_common_code(hasher, key_id)
         for n, entry in enumerate(entries):
             reason = _invalid(entry)
             if reason is None and oldest is not None and entry.time is not None and entry.time < oldest:
@@ -179,9 +191,12 @@ class Ledger:
             if reason:
                 skipped.append((n, reason))
                 continue
-            fingerprints, tokens = fingerprint_text(entry.text, hasher, entry.file)
+            fingerprints, tokens = fingerprint_text(entry.text, hasher, entry.file, common)
             if not fingerprints:
-                skipped.append((n, f"too short to recognise ({tokens} tokens)"))
+                if tokens >= PARAMS[RAW].k:
+                    skipped.append((n, f"nothing to recognise: only common or repetitive code ({tokens} tokens)"))
+                else:
+                    skipped.append((n, f"too short to recognise ({tokens} tokens)"))
                 continue
             now = time.time()
             produced = entry.time if entry.time is not None else now
@@ -215,6 +230,49 @@ class Ledger:
                 conn.execute("ROLLBACK")
                 raise
         return AddResult(added, duplicates, skipped)
+
+    def key_common_code(self, hasher: Hasher, key_id: str) -> Common | None:
+        """Key the shipped common-code list for this ledger key, once per key and list version.
+
+        Then deletes stored fingerprints that are on the list (records made before
+        it, or before a newer list), so that the commit hook, which only reads,
+        never meets one and needs no filter of its own. Returns the test for
+        fingerprint_text, or None when the list is empty or missing.
+        """
+        from aiguard import common_code  # only writers pay for reading the list
+
+        wanted = f"{key_id} {common_code.version()}"
+        conn = self.conn
+        row = conn.execute("SELECT value FROM meta WHERE key = 'common_code'").fetchone()
+        if row is None or row[0] != wanted:
+            keyed = list(common_code.keyed(common_code.load(), hasher))  # outside the write lock
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute("SELECT value FROM meta WHERE key = 'common_code'").fetchone()
+                if row is None or row[0] != wanted:  # another writer may have done it meanwhile
+                    conn.execute("DELETE FROM common_code")
+                    conn.executemany("INSERT OR IGNORE INTO common_code (kind, hash) VALUES (?, ?)", keyed)
+                    # Older records lose their common k-grams; the line test needs plaintext, so it
+                    # only applies to what is recorded from now on.
+                    conn.executemany("DELETE FROM fingerprints WHERE stream = ? AND hash = ?",
+                                     (entry for entry in keyed if entry[0] in STREAMS))
+                    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('common_code', ?)", (wanted,))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        if conn.execute("SELECT 1 FROM common_code LIMIT 1").fetchone() is None:
+            return None
+        return self._common_hashes
+
+    def _common_hashes(self, kind: int, hashes: list[int]) -> list[int]:
+        found: list[int] = []
+        for start in range(0, len(hashes), _LOOKUP_CHUNK):
+            chunk = hashes[start:start + _LOOKUP_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            found.extend(value for (value,) in self.conn.execute(
+                f"SELECT hash FROM common_code WHERE kind = ? AND hash IN ({marks})", (kind, *chunk)))
+        return found
 
     def prune(self, older_than_days: float, now: float | None = None) -> int:
         """Delete records produced more than the given number of days ago."""
@@ -289,11 +347,15 @@ class Ledger:
             )
         ]
         size = sum(p.stat().st_size for p in _ledger_files(self.path))
+        schema = conn.execute("PRAGMA user_version").fetchone()[0]
+        # A read-only open does not migrate: a schema-1 ledger has no common_code table yet.
+        common = conn.execute("SELECT count(*) FROM common_code").fetchone()[0] if schema >= 2 else 0
         return {
             "path": str(self.path),
-            "schema": conn.execute("PRAGMA user_version").fetchone()[0],
+            "schema": schema,
             "records": records,
             "fingerprints": fingerprints,
+            "common_code": common,  # keyed common-code entries (never stored as fingerprints)
             "oldest": oldest,
             "newest": newest,
             "bytes": size,
