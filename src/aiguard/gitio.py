@@ -64,6 +64,19 @@ def git_path(name: str, cwd: str | None = None) -> str:
     return git(["rev-parse", "--git-path", name], cwd=cwd).decode().strip()
 
 
+_GIT_DIRS: dict[tuple[str, str | None], str] = {}
+
+
+def state_path(name: str, cwd: str | None = None) -> str:
+    """Absolute path of a per-worktree state file (MERGE_HEAD, CHERRY_PICK_HEAD,
+    rebase-merge/done, ...): one `git rev-parse` per process instead of one per file."""
+    key = (os.path.abspath(cwd or "."), os.environ.get("GIT_DIR"))
+    base = _GIT_DIRS.get(key)
+    if base is None:
+        base = _GIT_DIRS[key] = git(["rev-parse", "--absolute-git-dir"], cwd=cwd).decode().strip()
+    return os.path.join(base, name)
+
+
 def config(cwd: str | None = None) -> dict[str, bytes]:
     """All effective configuration, last value wins, keys lower-cased as git prints them."""
     out = git(["config", "-z", "--list"], cwd=cwd, check=False)
@@ -243,12 +256,7 @@ def in_repo(cwd: str | None = None) -> bool:
 def merge_heads(cwd: str | None = None) -> list[str]:
     """Commits being merged in (MERGE_HEAD), when a merge is being concluded."""
     try:
-        with open(_abs_git_path("MERGE_HEAD", cwd), "rb") as fh:
+        with open(state_path("MERGE_HEAD", cwd), "rb") as fh:
             return [line.decode().strip() for line in fh if line.strip()]
     except OSError:
         return []
-
-
-def _abs_git_path(name: str, cwd: str | None) -> str:
-    path = git_path(name, cwd)
-    return path if os.path.isabs(path) or cwd is None else os.path.join(cwd, path)

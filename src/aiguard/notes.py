@@ -158,8 +158,7 @@ def write(commit: str, data: bytes, cwd: str | None = None) -> None:
 # The pending note, from the commit hook to post-commit -------------------------------------
 
 def _pending_dir(cwd: str | None = None) -> Path:
-    path = Path(gitio.git_path(PENDING, cwd))
-    return path if path.is_absolute() or cwd is None else Path(cwd) / path
+    return Path(gitio.state_path(PENDING, cwd))
 
 
 def save_pending(stamp_value: str, data: bytes, cwd: str | None = None) -> None:
@@ -320,7 +319,7 @@ def carry_sources(amend: bool, cwd: str | None = None) -> list[str]:
     found: list[str] = []
     if amend:
         found.append("HEAD")
-    pick, squash = _git_files(["CHERRY_PICK_HEAD", "SQUASH_MSG"], cwd)
+    pick, squash = gitio.state_path("CHERRY_PICK_HEAD", cwd), gitio.state_path("SQUASH_MSG", cwd)
     try:
         with open(pick, "rb") as fh:
             found.append(fh.read().decode().strip())
@@ -332,15 +331,6 @@ def carry_sources(amend: bool, cwd: str | None = None) -> list[str]:
     except OSError:
         pass
     return [c for c in found if c]
-
-
-def _git_files(names: list[str], cwd: str | None) -> list[str]:
-    """Paths of files in the git dir, in one git call."""
-    args = ["rev-parse"]
-    for name in names:
-        args += ["--git-path", name]
-    paths = gitio.git(args, cwd=cwd).decode().splitlines()
-    return [p if os.path.isabs(p) or cwd is None else os.path.join(cwd, p) for p in paths]
 
 
 def records_of(commits: list[str], cwd: str | None = None) -> Iterator[tuple[str, LineRecord]]:

@@ -181,7 +181,7 @@ def _rebase_step_amends() -> bool:
     the step being done is the last line of rebase-merge/done.
     """
     try:
-        with open(gitio.git_path("rebase-merge/done"), "rb") as fh:
+        with open(gitio.state_path("rebase-merge/done"), "rb") as fh:
             lines = [line.split() for line in fh.read().splitlines() if line.strip()]
     except (OSError, gitio.GitError):
         return False
@@ -214,7 +214,7 @@ def _template_digest(msg: bytes, cleanup: Cleanup) -> str:
 
 
 def _template_marker() -> Path:
-    return Path(gitio.git_path("aiguard-template"))
+    return Path(gitio.state_path("aiguard-template"))
 
 
 def stamp_message_file(msgfile: Path, source: str | None, sha: str | None, stage: str) -> str | None:
