@@ -381,3 +381,15 @@ def test_hosting_squash_merge_lines_from_the_ledger(repo: Repo):
     assert entry["stamped"] is False and entry["ai_lines"] == n
     assert entry["files"] == [{"path": "m.py", "ranges": [
         {"start": 1, "end": n, "tool": "claude-code", "model": "claude-sonnet-4-5"}]}]
+
+
+def test_a_repository_without_commits_has_an_empty_history(make_repo, tmp_path):
+    empty = make_repo()
+    assert json.loads(aiguard("log", "--json", cwd=empty.path).stdout) == []
+    assert aiguard("export", "--format", "jsonl", cwd=empty.path).stdout == b""
+    assert json.loads(aiguard("stats", "--json", cwd=empty.path).stdout)["commits"] == 0
+    out = tmp_path / "r.html"
+    aiguard("report", "--html", str(out), cwd=empty.path)
+    assert "No commits." in out.read_text()
+    bad = aiguard("log", "--json", "HEAD~3", cwd=empty.path, check=False)
+    assert bad.returncode == 2 and bad.stderr.decode().startswith("aiguard: git log failed")

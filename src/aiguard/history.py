@@ -84,6 +84,8 @@ def rev_args(spec: Sequence[str] | str | None) -> list[str]:
 def entries(args: Sequence[str], cwd: str | None = None, ledger_fallback: bool = True,
             progress=None, revs: Sequence[str] | None = None) -> Iterator[Entry]:
     """One Entry per commit of `git log ARGS` (revs: more revisions, given on stdin), newest first."""
+    if revs is None and list(args) == ["HEAD"] and gitio.rev_parse("HEAD", cwd) is None:
+        return  # a repository without commits yet: an empty history, not an error
     own_notes = notes.read_all(notes.REF, cwd)
     git_ai = notes.read_all(notes.GIT_AI_REF, cwd)
     fallback = _LedgerFallback(cwd) if ledger_fallback else None
