@@ -127,7 +127,9 @@ def check_assistants() -> list[Line]:
         roots = [root for root in module.log_roots() if root.exists()]
         seen = f"; last record {last_seen[name]}" if name in last_seen else "; nothing recorded yet"
         if not roots:
-            lines.append(Line(True, f"assistant {name}", f"no logs found ({', '.join(map(str, module.log_roots()))})"
+            roots = [str(root) for root in module.log_roots()]
+            where = ", ".join(roots[:3]) + (f", and {len(roots) - 3} more places" if len(roots) > 3 else "")
+            lines.append(Line(True, f"assistant {name}", f"no logs found ({where or 'no known location here'})"
                                                          + seen))
             continue
         files = [f for root in roots for f in module.log_files(root)]
