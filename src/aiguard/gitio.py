@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from typing import Iterable, NamedTuple, Sequence
+from typing import Iterable, Iterator, NamedTuple, Sequence
 
 
 class GitError(Exception):
@@ -44,6 +44,38 @@ def git(args: Sequence[str], input: bytes | None = None, cwd: str | None = None,
         complaint = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise GitError(f"git {args[0]} failed: {complaint[0] if complaint else f'exit {done.returncode}'}")
     return done.stdout
+
+
+def stream_records(args: Sequence[str], mark: bytes, cwd: str | None = None,
+                   input: bytes | None = None) -> Iterator[bytes]:
+    """Run git and yield its output split on `mark`, as it streams (for `git log` over long
+    ranges: nothing holds the whole output). Empty records are dropped; GitError on failure."""
+    try:
+        proc = subprocess.Popen([*GIT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
+                                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL)
+    except FileNotFoundError:
+        raise GitError("git is not installed or not on PATH") from None
+    assert proc.stdout is not None
+    if input is not None:
+        assert proc.stdin is not None
+        proc.stdin.write(input)
+        proc.stdin.close()
+    pending = b""
+    while True:
+        chunk = proc.stdout.read(1 << 20)
+        if chunk:
+            pending += chunk
+        records = pending.split(mark)
+        pending = records.pop() if chunk else b""
+        for record in records:
+            if record.strip(b"\0\n"):
+                yield record
+        if not chunk:
+            break
+    err = proc.stderr.read() if proc.stderr else b""
+    if proc.wait() != 0:
+        lines = err.decode("utf-8", "replace").strip().splitlines()
+        raise GitError(f"git {args[0]} failed: {lines[0] if lines else 'exit ' + str(proc.returncode)}")
 
 
 def rev_parse(rev: str, cwd: str | None = None) -> str | None:

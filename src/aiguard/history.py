@@ -21,7 +21,6 @@ other marks do, `none` otherwise (a stamped `AI-Lines: 0/T` commit is `none`).
 
 from __future__ import annotations
 
-import subprocess
 from typing import Iterator, NamedTuple, Sequence
 
 from aiguard import foreign, gitio, notes, trailers
@@ -111,35 +110,15 @@ class _Raw(NamedTuple):
 
 
 def _stream(args: Sequence[str], cwd: str | None, revs: Sequence[str] | None = None) -> Iterator[_Raw]:
-    cmd = [*gitio.GIT, "log", "--no-color", f"--format={_FORMAT}", "-z", "--numstat", "--no-renames",
+    cmd = ["log", "--no-color", f"--format={_FORMAT}", "-z", "--numstat", "--no-renames",
            "--text", "--diff-algorithm=myers", "--ignore-submodules=none", *args]
     cmd += ["--stdin"] if revs is not None else ["--"]
+    stdin = "".join(f"{rev}\n" for rev in revs).encode() if revs is not None else None
     try:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                stdin=subprocess.PIPE if revs is not None else subprocess.DEVNULL, cwd=cwd)
-    except FileNotFoundError:
-        raise HistoryError("git is not installed or not on PATH") from None
-    assert proc.stdout is not None
-    if revs is not None:
-        assert proc.stdin is not None
-        proc.stdin.write("".join(f"{rev}\n" for rev in revs).encode())
-        proc.stdin.close()
-    pending = b""
-    while True:
-        chunk = proc.stdout.read(1 << 20)
-        if chunk:
-            pending += chunk
-        parts = pending.split(_MARK)
-        pending = parts.pop() if chunk else b""
-        for part in parts:
-            if part.strip(b"\0\n"):
-                yield _parse(part)
-        if not chunk:
-            break
-    err = proc.stderr.read() if proc.stderr else b""
-    if proc.wait() != 0:
-        lines = err.decode("utf-8", "replace").strip().splitlines()
-        raise HistoryError(f"git log failed: {lines[0] if lines else 'exit ' + str(proc.returncode)}")
+        for record in gitio.stream_records(cmd, _MARK, cwd, stdin):
+            yield _parse(record)
+    except gitio.GitError as exc:
+        raise HistoryError(str(exc)) from None
 
 
 def _parse(record: bytes) -> _Raw:
@@ -155,21 +134,13 @@ def _parse(record: bytes) -> _Raw:
                 committer.decode("utf-8", "replace"), message, numstat)
 
 
-def _ai_counts(value: str | None) -> tuple[int, int] | None:
-    try:
-        ai, total = (int(part) for part in (value or "").split("/"))
-    except ValueError:
-        return None
-    return (ai, total) if 0 <= ai <= total else None
-
-
 def _entry(raw: _Raw, own_notes: dict[str, bytes], git_ai: dict[str, bytes], fallback) -> Entry:
     message = raw.message
     subject = message.split(b"\n", 1)[0].decode("utf-8", "replace")
     added = sum(raw.numstat.values())
     group = trailers.read_group(message)
     stamped = bool(group and group.stamp)
-    counts = _ai_counts(group.ai_lines) if group else None
+    counts = trailers.ai_counts(group.ai_lines) if group else None
     record = notes.decode(own_notes[raw.sha]) if raw.sha in own_notes else None
     assisted: list[str] = list(group.assisted_by) if stamped and group else []
     files: dict[str, list[Range]] = {}
@@ -190,9 +161,9 @@ def _entry(raw: _Raw, own_notes: dict[str, bytes], git_ai: dict[str, bytes], fal
     evidence = "aiguard" if (assisted or ai_lines) else "none"
 
     if evidence == "none" and not stamped:
-        squashed = _squashed(message)
+        squashed = trailers.squashed_claims(message)  # a hosting service's squash: groups in the body
         if squashed is not None:
-            assisted, ai_lines = squashed
+            assisted, ai_lines, _total = squashed
             evidence = "aiguard" if (assisted or ai_lines) else "none"
             if ai_lines and fallback is not None:
                 files = fallback.ranges(raw.sha, raw.parents)
@@ -212,16 +183,6 @@ def _entry(raw: _Raw, own_notes: dict[str, bytes], git_ai: dict[str, bytes], fal
             assisted.append(value)
     return Entry(raw.sha, raw.parents, raw.author, raw.date, subject, stamped, assisted, ai_lines,
                  max(added, ai_lines), evidence, files, raw.numstat)
-
-
-def _squashed(message: bytes) -> tuple[list[str], int] | None:
-    """A hosting service's squash merge: the squashed commits' aiguard groups are in the body."""
-    from aiguard.commands.verify import squashed_claims
-
-    claims = squashed_claims(message)
-    if claims is None:
-        return None
-    return claims[0], claims[1]
 
 
 class _LedgerFallback:

@@ -354,3 +354,30 @@ def read_group(msg: bytes, comment: bytes | None = b"#") -> Group | None:
             count -= 1
             own.insert(0, value(block_lines[i]))
     return Group(own, ai_value, stamp_value, len(stamps), everyone)
+
+
+def ai_counts(value: str | None) -> tuple[int, int] | None:
+    """(A, T) of an `AI-Lines: A/T` value, or None when it is not a valid one."""
+    try:
+        ai, total = (int(part) for part in (value or "").split("/"))
+    except ValueError:
+        return None
+    return (ai, total) if 0 <= ai <= total else None
+
+
+_BODY_STAMP = re.compile(rb"^AIGuard-Stamp: v1 ", re.M)
+_BODY_ASSISTED = re.compile(rb"^Assisted-by:[ \t]*(\S+)", re.M | re.I)
+_BODY_AI_LINES = re.compile(rb"^AI-Lines:[ \t]*(\d+)/(\d+)", re.M | re.I)
+
+
+def squashed_claims(message: bytes) -> tuple[list[str], int, int] | None:
+    """What a squash merge's message says its commits' trailers were, if it carries any.
+
+    GitHub's squash merge concatenates the commits' messages, so their aiguard
+    groups end up in the body; a --squash-trailers block may be the last paragraph.
+    """
+    if not _BODY_STAMP.search(message) and not _BODY_AI_LINES.search(message):
+        return None
+    assisted = list(dict.fromkeys(m.decode("utf-8", "replace") for m in _BODY_ASSISTED.findall(message)))
+    counts = [(int(a), int(t)) for a, t in _BODY_AI_LINES.findall(message)]
+    return assisted, sum(a for a, _ in counts), sum(t for _, t in counts)

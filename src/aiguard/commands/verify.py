@@ -151,25 +151,11 @@ def iter_commits(rev_args: Sequence[str], no_merges: bool, cwd: str | None = Non
     if no_merges:
         args.append("--no-merges")
     args += [*rev_args, "--"]
-    proc = subprocess.Popen([*gitio.GIT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL, cwd=cwd)
-    assert proc.stdout is not None
-    buffer = b""
-    while True:
-        chunk = proc.stdout.read(1 << 20)
-        if chunk:
-            buffer += chunk
-        records = buffer.split(_MARK)
-        buffer = records.pop() if chunk else b""
-        for record in records:
-            if record.strip(b"\n"):
-                yield _parse_record(record)
-        if not chunk:
-            break
-    stderr = proc.stderr.read() if proc.stderr else b""
-    if proc.wait() != 0:
-        lines = stderr.decode("utf-8", "replace").strip().splitlines()
-        raise VerifyError(f"git log failed: {lines[0] if lines else 'exit ' + str(proc.returncode)}")
+    try:
+        for record in gitio.stream_records(args, _MARK, cwd):
+            yield _parse_record(record)
+    except gitio.GitError as exc:
+        raise VerifyError(str(exc)) from None
 
 
 def _parse_record(record: bytes) -> Commit:
@@ -207,39 +193,13 @@ def exempt(commit: Commit, rules: Policy) -> str | None:
     return None
 
 
-def _ai_counts(value: str | None) -> tuple[int, int] | None:
-    try:
-        ai, total = (int(part) for part in (value or "").split("/"))
-    except ValueError:
-        return None
-    return (ai, total) if 0 <= ai <= total else None
-
-
-_BODY_STAMP = re.compile(rb"^AIGuard-Stamp: v1 ", re.M)
-_BODY_ASSISTED = re.compile(rb"^Assisted-by:[ \t]*(\S+)", re.M | re.I)
-_BODY_AI_LINES = re.compile(rb"^AI-Lines:[ \t]*(\d+)/(\d+)", re.M | re.I)
-
-
-def squashed_claims(message: bytes) -> tuple[list[str], int, int] | None:
-    """What a squash merge's message says its commits' trailers were, if it carries any.
-
-    GitHub's squash merge concatenates the commits' messages, so their aiguard
-    groups end up in the body; a --squash-trailers block may be the last paragraph.
-    """
-    if not _BODY_STAMP.search(message) and not _BODY_AI_LINES.search(message):
-        return None
-    assisted = list(dict.fromkeys(m.decode("utf-8", "replace") for m in _BODY_ASSISTED.findall(message)))
-    counts = [(int(a), int(t)) for a, t in _BODY_AI_LINES.findall(message)]
-    return assisted, sum(a for a, _ in counts), sum(t for _, t in counts)
-
-
 def check_commit(commit: Commit, rules: Policy, team: dict[str, bytes] | None,
                  audit: bool = False) -> list[Finding]:
     findings: list[Finding] = []
     sha = commit.sha
     group = trailers.read_group(commit.message)
     stamp_fix = "run `aiguard install`, then re-stamp: `git rebase --exec 'git commit --amend --no-edit' <base>`"
-    squashed = squashed_claims(commit.message) if audit and (group is None or group.stamp is None) else None
+    squashed = trailers.squashed_claims(commit.message) if audit and (group is None or group.stamp is None) else None
     if squashed is not None:
         assisted_text = ", ".join(squashed[0]) or "none"
         findings.append(Finding(sha, "squash-merge", WARNING,
@@ -255,7 +215,7 @@ def check_commit(commit: Commit, rules: Policy, team: dict[str, bytes] | None,
         problem = None
         if group.stamps > 1:
             problem = "more than one AIGuard-Stamp in the trailer block"
-        elif group.ai_lines is None or _ai_counts(group.ai_lines) is None:
+        elif group.ai_lines is None or trailers.ai_counts(group.ai_lines) is None:
             problem = "the stamp has no valid AI-Lines trailer directly above it"
         else:
             result = stamp.check(group.stamp, stamp.change_digest(commit.files), group.assisted_by,
@@ -273,7 +233,7 @@ def check_commit(commit: Commit, rules: Policy, team: dict[str, bytes] | None,
             findings.append(Finding(sha, "invalid-stamp", ERROR, problem, stamp_fix))
     assisted = group.all_assisted_by if group else []
     external = [value for value in assisted if not policy.matches(value, rules.internal_models)]
-    counts = _ai_counts(group.ai_lines) if group else None
+    counts = trailers.ai_counts(group.ai_lines) if group else None
     if external and rules.external_models == "forbid":
         findings.append(Finding(sha, "forbidden-model", ERROR,
                                 f"external model output is not allowed here: {', '.join(external)}",
@@ -432,7 +392,7 @@ def squash_trailers(report: Report) -> str:
         for value in group.all_assisted_by:
             if value.lower() not in {a.lower() for a in assisted}:
                 assisted.append(value)
-        counts = _ai_counts(group.ai_lines)
+        counts = trailers.ai_counts(group.ai_lines)
         if counts:
             ai += counts[0]
             total += counts[1]
@@ -457,7 +417,7 @@ def check_message_file(path: str, rules: Policy) -> list[str]:
     external = [v for v in group.all_assisted_by if not policy.matches(v, rules.internal_models)]
     if external and rules.external_models == "forbid":
         warnings.append(f"forbidden-model: this repository does not allow {', '.join(external)}; CI will fail")
-    counts = _ai_counts(group.ai_lines)
+    counts = trailers.ai_counts(group.ai_lines)
     if counts and counts[1] and counts[0] / counts[1] > rules.max_ai_share:
         warnings.append(f"ai-share-exceeded: AI-Lines {group.ai_lines} is above {rules.max_ai_share:g}; CI will fail")
     return warnings
