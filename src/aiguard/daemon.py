@@ -109,12 +109,7 @@ class Tailer:
         except OSError as exc:
             log.warning("skipped %s: cannot read (%s)", path, exc.strerror)
             return []
-        outputs = []
-        for item in module.parse_log(path, data, known["state"]):
-            if isinstance(item, Skip):
-                log.info("skipped %s: %s", item.where, item.reason)
-            else:
-                outputs.append(item)
+        outputs = _parse(module, path, data, known["state"])
         known["offset"] += len(data)
         self.files[key] = known
         return outputs
@@ -139,18 +134,24 @@ class Tailer:
         except OSError as exc:
             log.warning("skipped %s: cannot read (%s)", path, exc.strerror)
             return []
-        outputs = []
-        for item in module.parse_log(path, data, known["state"]):
-            if isinstance(item, Skip):
-                log.info("skipped %s: %s", item.where, item.reason)
-            else:
-                outputs.append(item)
+        outputs = _parse(module, path, data, known["state"])
         known.update(inode=stat.st_ino, offset=len(data), mtime=stat.st_mtime_ns)
         self.files[key] = known
         return outputs
 
     def save(self) -> None:
         paths.write_private(state_path(), json.dumps(self.files).encode())
+
+
+def _parse(module: ModuleType, path: Path, data: bytes, state: dict) -> list[Output]:
+    """What a log's new bytes say the model wrote; skipped records are logged with their reason."""
+    outputs = []
+    for item in module.parse_log(path, data, state):
+        if isinstance(item, Skip):
+            log.info("skipped %s: %s", item.where, item.reason)
+        else:
+            outputs.append(item)
+    return outputs
 
 
 def _record(outputs: list[Output]) -> None:
