@@ -20,13 +20,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import struct
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from aiguard import __version__, paths
+
+if TYPE_CHECKING:
+    import socket
 
 PROTOCOL = 1
 SOCKET_NAME = "hook.sock"
@@ -49,10 +51,14 @@ def served(argv: Sequence[str]) -> bool:
 
 def call(argv: Sequence[str], timeout: float = 120.0) -> int | None:
     """Run argv in the server; its exit code, or None when the caller should run it itself."""
-    if not hasattr(socket, "send_fds") or os.environ.get("AIGUARD_NO_HOOK_SERVER"):
+    if os.environ.get("AIGUARD_NO_HOOK_SERVER"):
         return None
     path = socket_path()
     if len(os.fsencode(path)) >= 100 or not path.exists():
+        return None
+    import socket  # only now: without a server, a commit pays nothing for the client
+
+    if not hasattr(socket, "send_fds"):
         return None
     mask = os.umask(0)
     os.umask(mask)
@@ -110,6 +116,8 @@ def preload() -> None:
 
 def serve(path: Path | None = None, ready=None) -> int:
     """Accept hook runs until SIGTERM/SIGINT; one forked child per run."""
+    import socket
+
     path = path or socket_path()
     if len(os.fsencode(path)) >= 100:
         print(f"aiguard hook-server: {path} is too long for a socket path", file=sys.stderr)
@@ -175,6 +183,8 @@ def _reap() -> None:
 
 def _child(conn: socket.socket) -> int:
     """One hook run: become the caller (fds, cwd, env, umask), run it, send the exit code."""
+    import socket
+
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     conn.settimeout(10.0)
