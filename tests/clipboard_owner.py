@@ -257,3 +257,34 @@ def wait_for(predicate, timeout: float = 20.0, step: float = 0.05):
             return True
         time.sleep(step)
     return predicate()
+
+
+class Watching:
+    """A backend's watch() in a thread, collecting the provenance core's decisions."""
+
+    def __init__(self, watch, table=None):
+        from aiguard.clipboard.provenance import ServiceTable, decide
+
+        table = table or ServiceTable.build()
+        self.decisions: list = []
+        self.errors: list[BaseException] = []
+        self.stop = threading.Event()
+
+        def handle(snapshot):
+            decision = decide(snapshot.types, snapshot.read, table, snapshot.window)
+            self.decisions.append(decision)
+            return decision
+
+        def run():
+            try:
+                watch(self.stop, handle)
+            except BaseException as exc:  # noqa: BLE001 - reported by the test
+                self.errors.append(exc)
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def next(self, count: int, timeout: float = 10.0):
+        assert wait_for(lambda: len(self.decisions) >= count or self.errors, timeout), "no decision in time"
+        assert not self.errors, self.errors
+        return self.decisions[count - 1]

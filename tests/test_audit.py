@@ -5,7 +5,6 @@ squash merges."""
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import pytest

@@ -3,48 +3,18 @@ fake browser setting the selection through data-control."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from aiguard.clipboard import wayland
-from aiguard.clipboard.provenance import ServiceTable, decide
-from clipboard_owner import chromium_offer, firefox_offer, password_manager_offer, wait_for
+from clipboard_owner import Watching, chromium_offer, firefox_offer, password_manager_offer, wait_for
 from wayland_source import sway, source, wayland_display  # noqa: F401 (fixtures)
 
 CODE = "def perimeter(width, height):\n    return 2 * (width + height)\n"
 
 
-class Watching:
-    def __init__(self):
-        self.decisions: list = []
-        self.errors: list[BaseException] = []
-        self.stop = threading.Event()
-        table = ServiceTable.build()
-
-        def handle(snapshot):
-            decision = decide(snapshot.types, snapshot.read, table, snapshot.window)
-            self.decisions.append(decision)
-            return decision
-
-        def run():
-            try:
-                wayland.watch(self.stop, handle)
-            except BaseException as exc:  # noqa: BLE001 - reported by the test
-                self.errors.append(exc)
-
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-
-    def next(self, count: int):
-        assert wait_for(lambda: len(self.decisions) >= count or self.errors, 10), "no decision in time"
-        assert not self.errors, self.errors
-        return self.decisions[count - 1]
-
-
 @pytest.fixture
 def watching(source):
-    w = Watching()
+    w = Watching(wayland.watch)
     while not w.decisions:  # ready once it has seen a copy
         source.offer({"application/x-probe": b""})
         if wait_for(lambda: w.decisions or w.errors, timeout=0.3):

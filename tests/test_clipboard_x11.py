@@ -9,46 +9,18 @@ import time
 import pytest
 
 from aiguard.clipboard import BackendError, x11
-from aiguard.clipboard.provenance import ServiceTable, decide
+from aiguard.clipboard.provenance import ServiceTable
 from clipboard_owner import (  # noqa: F401 (fixtures)
-    ClipboardOwner, chromium_offer, display, firefox_offer, owner, password_manager_offer, set_active_window,
+    ClipboardOwner, Watching, chromium_offer, display, firefox_offer, owner, password_manager_offer, set_active_window,
     wait_for, xvfb,
 )
 
 CODE = "def area(width, height):\n    return width * height\n"
 
 
-class Watching:
-    """x11.watch in a thread, collecting the core's decisions."""
-
-    def __init__(self, table: ServiceTable):
-        self.decisions: list = []
-        self.stop = threading.Event()
-        self.errors: list[BaseException] = []
-
-        def handle(snapshot):
-            decision = decide(snapshot.types, snapshot.read, table, snapshot.window)
-            self.decisions.append(decision)
-            return decision
-
-        def run():
-            try:
-                x11.watch(self.stop, handle)
-            except BaseException as exc:  # noqa: BLE001 - reported by the test
-                self.errors.append(exc)
-
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-
-    def next(self, count: int, timeout: float = 10.0):
-        assert wait_for(lambda: len(self.decisions) >= count or self.errors, timeout), "no decision in time"
-        assert not self.errors, self.errors
-        return self.decisions[count - 1]
-
-
 @pytest.fixture
 def watching(display, owner):
-    w = Watching(ServiceTable.build())
+    w = Watching(x11.watch, ServiceTable.build())
     # Ready once it has seen a copy: offer a probe until one is decided on, then start afresh.
     deadline = time.monotonic() + 10
     while not w.decisions and time.monotonic() < deadline:
@@ -158,7 +130,7 @@ def test_bursts_are_coalesced_to_the_newest_offer(owner, watching):
 
 
 def test_stops_promptly(display):
-    w = Watching(ServiceTable.build())
+    w = Watching(x11.watch, ServiceTable.build())
     started = time.monotonic()
     w.stop.set()
     w.thread.join(5)
