@@ -32,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import corpus as corpus_mod  # noqa: E402
-from verify_throughput import machine  # noqa: E402
+from verify_throughput import machine, write_results  # noqa: E402
 
 PY = sys.executable
 
@@ -162,10 +162,7 @@ def main() -> None:
             proc.wait(timeout=30)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {out}")
+    write_results(results, args.out)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from verify_throughput import AIGUARD, bench_env, build, log, machine, summarise, timed_run  # noqa: E402
+from verify_throughput import (  # noqa: E402
+    AIGUARD, bench_env, built_repo, log, machine, summarise, timed_run, write_results,
+)
 
 NOTE_EVERY = 10
 
@@ -85,13 +87,7 @@ def main() -> None:
     try:
         env = bench_env(tmp)
         repo = Path(args.keep).resolve() if args.keep else tmp / "repo"
-        marker = repo / ".git" / "bench-commits"
-        if not (repo.exists() and marker.exists() and marker.read_text().strip() == f"{args.commits} {args.files}"):
-            if repo.exists():
-                shutil.rmtree(repo)
-            log(f"building {args.commits:,} commits with git fast-import in {repo} ...")
-            build(repo, args.commits, args.files, env)
-            marker.write_text(f"{args.commits} {args.files}\n")
+        results["build"] = built_repo(repo, args.commits, args.files, env)
         if subprocess.run(["git", "show-ref", "-q", "--verify", "refs/notes/aiguard"], cwd=repo, env=env).returncode:
             results["notes"] = add_notes(repo, env)
         started = time.perf_counter()
@@ -100,10 +96,7 @@ def main() -> None:
         results["machine"]["loadavg_end"] = open("/proc/loadavg").read().strip()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    log(f"wrote {out}")
+    write_results(results, args.out)
 
 
 if __name__ == "__main__":

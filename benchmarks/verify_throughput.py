@@ -297,17 +297,7 @@ def main() -> None:
     try:
         env = bench_env(tmp)
         repo = Path(args.keep).resolve() if args.keep else tmp / "repo"
-        marker = repo / ".git" / "bench-commits"
-        if repo.exists() and marker.exists() and marker.read_text().strip() == f"{args.commits} {args.files}":
-            log(f"reusing {repo}")
-            results["build"] = json.loads((repo / ".git" / "bench-build.json").read_text())
-        else:
-            if repo.exists():
-                shutil.rmtree(repo)
-            log(f"building {args.commits:,} commits with git fast-import in {repo} ...")
-            results["build"] = build(repo, args.commits, args.files, env)
-            marker.write_text(f"{args.commits} {args.files}\n")
-            (repo / ".git" / "bench-build.json").write_text(json.dumps(results["build"]))
+        results["build"] = built_repo(repo, args.commits, args.files, env)
         log(f"build: {results['build']}")
         started = time.perf_counter()
         results["timings"] = measure(repo, env, args.commits, args.runs)
@@ -315,7 +305,27 @@ def main() -> None:
         results["machine"]["loadavg_end"] = open("/proc/loadavg").read().strip()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    out = Path(args.out)
+    write_results(results, args.out)
+
+
+def built_repo(repo: Path, commits: int, files: int, env: dict) -> dict:
+    """Build the repository in `repo`, or reuse the one an earlier run (--keep) left there
+    with the same --commits and --files; returns the build's facts."""
+    marker, facts = repo / ".git" / "bench-commits", repo / ".git" / "bench-build.json"
+    if marker.exists() and facts.exists() and marker.read_text().strip() == f"{commits} {files}":
+        log(f"reusing {repo}")
+        return json.loads(facts.read_text())
+    if repo.exists():
+        shutil.rmtree(repo)
+    log(f"building {commits:,} commits with git fast-import in {repo} ...")
+    built = build(repo, commits, files, env)
+    marker.write_text(f"{commits} {files}\n")
+    facts.write_text(json.dumps(built))
+    return built
+
+
+def write_results(results: dict, out: str | Path) -> None:
+    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     log(f"wrote {out}")
