@@ -176,8 +176,10 @@ def test_list_is_keyed_once_per_key(tmp_path, monkeypatch):
         assert ledger.stats()["common_code"] == len(second)
 
 
-def test_new_list_purges_fingerprints_recorded_before_it(tmp_path, monkeypatch):
-    """Records made before the list (or before a newer list) lose their common k-grams."""
+@pytest.mark.parametrize("compacted", [False, True], ids=["in-sqlite", "in-index-file"])
+def test_new_list_purges_fingerprints_recorded_before_it(tmp_path, monkeypatch, compacted):
+    """Records made before the list (or before a newer list) lose their common k-grams,
+    whether their fingerprints still wait in SQLite or were compacted into the index file."""
     real = common_code.DATA_FILE
     monkeypatch.setattr(common_code, "DATA_FILE", tmp_path / "missing.json.gz")
     with open_ledger(tmp_path) as ledger:
@@ -185,11 +187,19 @@ def test_new_list_purges_fingerprints_recorded_before_it(tmp_path, monkeypatch):
         hasher = Hasher(KEY)
         on_list = set(common_code.keyed(common_code.load(real), hasher))
         stored = set(ledger.conn.execute("SELECT stream, hash FROM fingerprints"))
-        assert stored & on_list, "the test proves nothing: no common k-gram was stored"
+        common = stored & on_list
+        assert common, "the test proves nothing: no common k-gram was stored"
+        if compacted:
+            assert ledger.compact() == len(stored)
+            assert ledger.index_path.exists()
+            assert not list(ledger.conn.execute("SELECT 1 FROM fingerprints"))
+        assert all(ledger.lookup(stream, [value]) for stream, value in common)
         assert table(ledger) == set()
         monkeypatch.setattr(common_code, "DATA_FILE", real)
         ledger.add([], hasher, KEY, f"id-{KEY[:4].hex()}")  # any write keys the new list
+        assert not any(ledger.lookup(stream, [value]) for stream, value in common)
         assert not set(ledger.conn.execute("SELECT stream, hash FROM fingerprints")) & on_list
+        assert ledger.fingerprint_count() == len(stored) - len(common)
         assert flagged(ledger, MERGE_INTERVALS)  # the genuine part still matches
 
 
@@ -205,7 +215,7 @@ def test_schema_1_ledger_is_migrated_and_keyed(tmp_path):
     assert readonly.stats()["schema"] == 1 and readonly.stats()["common_code"] == 0  # the hook may read it as it is
     readonly.close()
     with Ledger.open(path) as ledger:
-        assert ledger.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert ledger.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         assert table(ledger) == set()  # keyed on the first write, not on open
         record(ledger, AI_SCRIPT)
         assert table(ledger)

@@ -113,3 +113,35 @@ def test_install_service_writes_a_systemd_user_unit(isolated_user):
     assert parser["Service"]["ExecStart"] == f'"{sys.executable}" -m aiguard daemon run'
     assert parser["Service"]["Environment"] == f'"AIGUARD_HOME={isolated_user / "aiguard-state"}"'
     assert parser["Install"]["WantedBy"] == "default.target"
+
+
+def test_daemon_compacts_the_ledger_when_recording_is_idle(isolated_user, monkeypatch, repo):
+    """Recorded fingerprints move from SQLite into the index file, and still match."""
+    home = isolated_user
+    monkeypatch.setenv("AIGUARD_COMPACT_IDLE_SECONDS", "1")
+    session = home / ".claude" / "projects" / "-home-me-repo" / "session.jsonl"
+    session.parent.mkdir(parents=True)
+    aiguard("daemon", "start")
+    try:
+        session.write_bytes(b"".join(assistant_lines()))
+        assert wait_for(lambda: recorded_count(home) > 0)
+        index = home / "aiguard-state" / "ledger.fpindex"
+        db = home / "aiguard-state" / "ledger.sqlite3"
+
+        def waiting() -> int:
+            with sqlite3.connect(db) as conn:
+                return conn.execute("SELECT count(*) FROM fingerprints").fetchone()[0]
+
+        assert wait_for(lambda: index.exists() and waiting() == 0)
+    finally:
+        aiguard("daemon", "stop")
+    assert "into the ledger's index file" in (home / "aiguard-state" / "daemon.log").read_text()
+    # What the session wrote is still recognised, now from the index file.
+    from aiguard.sources import Output, claude_code
+    outputs = [o for o in claude_code.parse_log(session, session.read_bytes(), {}) if isinstance(o, Output)]
+    longest = max(outputs, key=lambda o: len(o.text))
+    name = "copied." + longest.file.rsplit(".", 1)[1]  # the same language as written
+    repo.write(name, longest.text)
+    repo.git("add", name)
+    result = json.loads(aiguard("attribute", "--json", cwd=repo.path).stdout)
+    assert result["ai"] > 0

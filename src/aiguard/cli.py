@@ -206,8 +206,8 @@ def ledger_stats(as_json: bool) -> None:
     except LedgerError as exc:
         fail(str(exc))
     if ledger_ is None:
-        stats = {"path": str(paths.ledger_path()), "schema": 0, "records": 0, "fingerprints": 0,
-                 "oldest": None, "newest": None, "bytes": 0, "by_tool": []}
+        stats = {"path": str(paths.ledger_path()), "schema": 0, "records": 0, "fingerprints": 0, "waiting": 0,
+                 "common_code": 0, "oldest": None, "newest": None, "bytes": 0, "index_bytes": 0, "by_tool": []}
     else:
         with ledger_:
             stats = ledger_.stats()
@@ -224,6 +224,28 @@ def ledger_stats(as_json: bool) -> None:
             click.echo(f"{label}: {when}")
     for row in stats["by_tool"]:
         click.echo(f"  {row['tool']}:{row['model']} ({row['source']}): {row['records']}")
+
+
+@ledger.command("compact")
+def ledger_compact() -> None:
+    """Move recorded fingerprints from SQLite into the index file now.
+
+    Writers do this when enough has piled up, and the daemon when recording has
+    been idle; this is for scripts that record in bulk without the daemon.
+    """
+    from aiguard import paths
+    from aiguard.ledger import Ledger, LedgerError
+
+    if not paths.ledger_path().exists():
+        click.echo("moved 0 fingerprints (no ledger yet)")
+        return
+    try:
+        with Ledger.open() as ledger_:
+            moved = ledger_.compact()
+            size = ledger_.stats()["index_bytes"]
+    except (LedgerError, OSError) as exc:
+        fail(str(exc))
+    click.echo(f"moved {moved} fingerprints into {paths.ledger_path().with_suffix('.fpindex')} ({size // 1024} KiB)")
 
 
 @ledger.command("prune")

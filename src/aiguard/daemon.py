@@ -37,6 +37,16 @@ from aiguard.sources import Output, Skip, complete_lines, is_rewritten, log_name
 
 log = logging.getLogger("aiguard.daemon")
 BATCH_SECONDS = 0.5  # gather events this long before reading, so bursts are one pass
+# Fingerprints that wait in SQLite are moved into the ledger's index file once recording
+# (by anyone: this daemon, assistant hooks, `aiguard record`) has been idle this long.
+IDLE_COMPACT_SECONDS = 20.0
+
+
+def _idle_compact_seconds() -> float:
+    try:
+        return max(0.5, float(os.environ.get("AIGUARD_COMPACT_IDLE_SECONDS", IDLE_COMPACT_SECONDS)))
+    except ValueError:
+        return IDLE_COMPACT_SECONDS
 MAX_READ = 8 * 1024 * 1024  # bytes read from one file per pass
 
 
@@ -166,6 +176,21 @@ def _record(outputs: list[Output]) -> None:
         log.info("skipped output of %s: %s", outputs[index].file, reason)
 
 
+def _compact_idle(idle: float) -> None:
+    """Move waiting fingerprints into the index file when recording has been idle."""
+    from aiguard.ledger import Ledger
+
+    if not paths.ledger_path().exists():
+        return
+    try:
+        with Ledger.open() as ledger:
+            moved = ledger.compact_if_due(idle_seconds=idle)
+        if moved:
+            log.info("moved %d fingerprints into the ledger's index file", moved)
+    except Exception:  # never the daemon's end; the rows stay in SQLite and are still matched
+        log.exception("ledger compaction failed; will retry")
+
+
 def _watch_plan(sources: dict[str, ModuleType]) -> set[tuple[Path, bool]]:
     """(folder, recursive) to watch: each existing log root recursively; for a root that
     does not exist yet, its nearest existing parent alone (not the whole home folder),
@@ -237,11 +262,16 @@ def run(stop: threading.Event | None = None) -> int:
     try:
         files = tailer.scan()  # catch up with what was written while it was not running
         log.info("caught up: %d log files, %d new outputs", len(files), _pass(tailer, files))
+        idle = _idle_compact_seconds()
+        next_compact = time.monotonic() + idle
         while not stop.is_set():
             try:
                 first = events.get(timeout=0.5)
             except queue.Empty:
                 hooks.check()
+                if time.monotonic() >= next_compact:
+                    _compact_idle(idle)
+                    next_compact = time.monotonic() + idle
                 continue
             batch = {first}
             deadline = time.monotonic() + BATCH_SECONDS

@@ -5,18 +5,24 @@ Never plaintext: a record holds who wrote (tool, model, source), when, where
 `aiguard record` write at once while commit hooks read; every write is one
 transaction, so `kill -9` at any moment leaves either all of a record or none.
 Files are created 0600 inside the 0700 AIGUARD_HOME.
+
+Fingerprints land in SQLite's `fingerprints` table first; `compact` moves them
+into the memory-mapped index file next to it (aiguard.fpindex), at a third of
+the size and several times the look-up speed. Writers compact when enough has
+piled up, and the daemon when recording has been idle for a while.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sqlite3
 import time
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, NamedTuple
 
-from aiguard import paths
+from aiguard import fpindex, paths
 from aiguard.attribution import RecordInfo
 from aiguard.fingerprint import PARAMS, RAW, STREAMS, Common, Hasher, fingerprint_text
 
@@ -24,6 +30,14 @@ SOURCES = ("assistant-hook", "assistant-log", "clipboard", "manual")
 DEFAULT_RETENTION_DAYS = 180
 MAX_TEXT_BYTES = 2 * 1024 * 1024  # model output larger than this is not code anyone pasted
 _LOOKUP_CHUNK = 900
+# Fingerprints waiting in SQLite that make a writer compact them into the index: at least
+# this many, or an eighth of the index (so building a big ledger rewrites it ~log times).
+COMPACT_ROWS = 20_000
+# Up to this many waiting fingerprints, a reader loads them at once instead of querying.
+_LOAD_RECENT = 50_000
+INDEX_SUFFIX = ".fpindex"
+
+log = logging.getLogger(__name__)
 
 
 class LedgerError(Exception):
@@ -87,6 +101,31 @@ _MIGRATIONS = [
         PRIMARY KEY (kind, hash)
     ) WITHOUT ROWID;
     """,
+    # 3: record ids are never reused (AUTOINCREMENT): the index file covers every record up
+    # to its watermark, so a new record must never get the id of a pruned one.
+    """
+    CREATE TABLE records_v3 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        recorded_at REAL NOT NULL,
+        produced_at REAL NOT NULL,
+        tool TEXT NOT NULL,
+        model TEXT NOT NULL,
+        source TEXT NOT NULL,
+        repo TEXT,
+        file TEXT,
+        key_id TEXT NOT NULL,
+        digest BLOB NOT NULL,
+        tokens INTEGER NOT NULL,
+        lines INTEGER NOT NULL,
+        fingerprints INTEGER NOT NULL
+    );
+    INSERT INTO records_v3 SELECT id, recorded_at, produced_at, tool, model, source, repo, file,
+        key_id, digest, tokens, lines, fingerprints FROM records;
+    DROP TABLE records;
+    ALTER TABLE records_v3 RENAME TO records;
+    CREATE UNIQUE INDEX records_identity ON records (digest, tool, model);
+    CREATE INDEX records_produced ON records (produced_at);
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -98,9 +137,17 @@ def _text_digest(text: str, key: bytes) -> bytes:
 
 
 class Ledger:
-    def __init__(self, conn: sqlite3.Connection, path: Path):
+    def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool = False):
         self.conn = conn
         self.path = path
+        self.readonly = readonly
+        self._index: fpindex.Index | None = None
+        # Fingerprints still in SQLite, by stream and hash; None: too many, query them.
+        self._recent: list[dict[int, list[tuple[int, int]]]] | None = None
+
+    @property
+    def index_path(self) -> Path:
+        return self.path.with_suffix(INDEX_SUFFIX)
 
     @classmethod
     def open(cls, path: Path | None = None) -> "Ledger":
@@ -139,9 +186,10 @@ class Ledger:
         if version > SCHEMA_VERSION:
             conn.close()
             raise LedgerError(f"ledger {path} was written by a newer aiguard (schema {version}); upgrade aiguard")
-        return cls(conn, path)
+        return cls(conn, path, readonly=True)
 
     def close(self) -> None:
+        self._forget_reads()
         self.conn.close()
 
     def __enter__(self) -> "Ledger":
@@ -229,6 +277,12 @@ class Ledger:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+        self._forget_reads()
+        if added:
+            try:
+                self.compact_if_due()
+            except (OSError, LedgerError, sqlite3.OperationalError) as exc:  # the records are safe in SQLite
+                log.warning("ledger index not compacted: %s", exc)
         return AddResult(added, duplicates, skipped)
 
     def key_common_code(self, hasher: Hasher, key_id: str) -> Common | None:
@@ -256,11 +310,15 @@ class Ledger:
                     # only applies to what is recorded from now on.
                     conn.executemany("DELETE FROM fingerprints WHERE stream = ? AND hash = ?",
                                      (entry for entry in keyed if entry[0] in STREAMS))
+                    if self.index_path.exists():
+                        self._compact_locked(drop_hashes={s: [h for kind, h in keyed if kind == s] for s in STREAMS})
                     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('common_code', ?)", (wanted,))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._forget_reads()
         if conn.execute("SELECT 1 FROM common_code LIMIT 1").fetchone() is None:
             return None
         return self._common_hashes
@@ -286,6 +344,8 @@ class Ledger:
                 marks = ",".join("?" * len(chunk))
                 conn.execute(f"DELETE FROM fingerprints WHERE record IN ({marks})", chunk)
                 conn.execute(f"DELETE FROM records WHERE id IN ({marks})", chunk)
+            if old:  # their fingerprints leave the index file too, in this same transaction
+                self._compact_locked(drop_records=set(old))
             conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_prune', ?)", (str(time.time()),)
             )
@@ -293,7 +353,129 @@ class Ledger:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        finally:
+            self._forget_reads()
+        if old:
+            self._vacuum_if_sparse()
         return len(old)
+
+    # The index file ------------------------------------------------------------------
+
+    def compact(self) -> int:
+        """Move the fingerprints waiting in SQLite into the index file; returns how many moved."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            moved = self._compact_locked()
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._forget_reads()
+        if moved:
+            self._vacuum_if_sparse()
+        return moved
+
+    def compact_if_due(self, idle_seconds: float | None = None) -> int:
+        """Compact when enough waits in SQLite, or (with idle_seconds) when recording has been idle that long."""
+        index = self._open_index()
+        try:
+            waiting, newest = self.conn.execute(
+                "SELECT coalesce(sum(fingerprints), 0), max(recorded_at) FROM records WHERE id > ?",
+                (index.watermark,),
+            ).fetchone()
+            due = waiting >= max(COMPACT_ROWS, index.count // 8) or (
+                waiting > 0 and idle_seconds is not None and time.time() - newest >= idle_seconds)
+        finally:
+            index.close()
+        return self.compact() if due else 0
+
+    def _compact_locked(self, drop_records: set[int] | None = None,
+                        drop_hashes: dict[int, list[int]] | None = None) -> int:
+        """compact's work, inside the caller's write transaction; also drops records or hashes.
+
+        The new file replaces the old before the transaction commits: a crash in between
+        leaves SQLite rows the file already holds, which the watermark makes readers skip
+        and the next compaction deletes.
+        """
+        conn = self.conn
+        old = self._open_index()
+        try:
+            watermark = old.watermark
+            additions = [fpindex.Additions() for _ in STREAMS]
+            for stream in STREAMS:
+                adds = additions[stream]
+                # Unsigned hash order, the index's: the non-negative hashes, then the negative ones.
+                for condition in ("hash >= 0", "hash < 0"):
+                    for value, record, pos in conn.execute(
+                        f"SELECT hash, record, pos FROM fingerprints WHERE stream = ? AND {condition}"
+                        " AND record > ? ORDER BY hash, record, pos", (stream, watermark)):
+                        if pos <= fpindex.MAX_POS:
+                            adds.add(value, record, pos)
+            newest = conn.execute("SELECT max(record) FROM fingerprints").fetchone()[0]
+            new_watermark = max(watermark, newest or 0)
+            removals = [[] for _ in STREAMS]
+            for stream in STREAMS:
+                if drop_records:
+                    removals[stream] = old.entries_of(stream, drop_records)
+                if drop_hashes and drop_hashes.get(stream):
+                    removals[stream] = sorted(set(removals[stream]) | set(old.entries_with(stream, drop_hashes[stream])))
+            moved = sum(len(a) for a in additions)
+            if moved or any(removals) or new_watermark != watermark:
+                fpindex.write(self.index_path, old, additions, removals, new_watermark)
+            conn.execute("DELETE FROM fingerprints WHERE record <= ?", (new_watermark,))
+        finally:
+            old.close()
+        return moved
+
+    def _vacuum_if_sparse(self) -> None:
+        """Give back the space of the moved rows when it is most of the file (a first compaction)."""
+        free, pages, size = (self.conn.execute(f"PRAGMA {name}").fetchone()[0]
+                             for name in ("freelist_count", "page_count", "page_size"))
+        if free * size > 8 * 1024 * 1024 and free * 2 > pages:
+            try:
+                self.conn.execute("VACUUM")
+            except sqlite3.OperationalError as exc:  # busy: another time
+                log.info("ledger not vacuumed: %s", exc)
+
+    def _open_index(self) -> fpindex.Index:
+        try:
+            return fpindex.Index.open(self.index_path)
+        except (fpindex.IndexDamaged, OSError) as exc:
+            raise LedgerError(f"{exc}; move it aside to go on (the fingerprints it held are lost)") from None
+
+    def _forget_reads(self) -> None:
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+        self._recent = None
+        if self.readonly and self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+    def _prepare_reads(self) -> fpindex.Index:
+        """Open the index for look-ups, with the fingerprints still in SQLite beside it.
+
+        A reader opens the index file after its SQLite snapshot starts: a compaction that
+        commits later has renamed its file in before committing, so whichever file is
+        opened, the snapshot's rows above its watermark complete it.
+        """
+        if self._index is not None:
+            return self._index
+        conn = self.conn
+        if self.readonly and not conn.in_transaction:
+            conn.execute("BEGIN")
+            conn.execute("SELECT 1 FROM meta LIMIT 1").fetchone()  # the snapshot starts here
+        index = self._open_index()
+        rows = conn.execute("SELECT stream, hash, record, pos FROM fingerprints WHERE record > ? LIMIT ?",
+                            (index.watermark, _LOAD_RECENT + 1)).fetchall()
+        if len(rows) <= _LOAD_RECENT:
+            recent: list[dict[int, list[tuple[int, int]]]] = [{} for _ in STREAMS]
+            for stream, value, record, pos in rows:
+                recent[stream].setdefault(value, []).append((record, pos))
+            self._recent = recent
+        self._index = index
+        return index
 
     def prune_if_due(self, retention_days: float, every_seconds: float = 86400) -> int:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'last_prune'").fetchone()
@@ -307,17 +489,53 @@ class Ledger:
         return self.conn.execute("SELECT 1 FROM records LIMIT 1").fetchone() is None
 
     def lookup(self, stream: int, hashes: list[int]) -> dict[int, list[tuple[int, int]]]:
+        """{hash: [(record, position), ...]} for the hashes of one stream found in the ledger."""
+        index = self._prepare_reads()
         found: dict[int, list[tuple[int, int]]] = {}
+        index.lookup(stream, hashes, found)
+        if self._recent is not None:
+            recent = self._recent[stream]
+            if recent:
+                for value in hashes:
+                    hits = recent.get(value)
+                    if hits:
+                        found.setdefault(value, []).extend(hits)
+            return found
         conn = self.conn
         for start in range(0, len(hashes), _LOOKUP_CHUNK):
             chunk = hashes[start:start + _LOOKUP_CHUNK]
             marks = ",".join("?" * len(chunk))
             for value, record, pos in conn.execute(
-                f"SELECT hash, record, pos FROM fingerprints WHERE stream = ? AND hash IN ({marks})",
-                (stream, *chunk),
+                f"SELECT hash, record, pos FROM fingerprints WHERE stream = ? AND hash IN ({marks}) AND record > ?",
+                (stream, *chunk, index.watermark),
             ):
                 found.setdefault(value, []).append((record, pos))
         return found
+
+    def fingerprint_count(self) -> int:
+        """Fingerprints held: in the index file, and still waiting in SQLite."""
+        return sum(self._fingerprint_counts())
+
+    def _fingerprint_counts(self) -> tuple[int, int]:
+        """(in the index file, waiting in SQLite)."""
+        index = self._open_index()
+        try:
+            waiting = self.conn.execute("SELECT count(*) FROM fingerprints WHERE record > ?",
+                                        (index.watermark,)).fetchone()[0]
+            return index.count, waiting
+        finally:
+            index.close()
+
+    def fingerprint_records(self) -> set[int]:
+        """Ids of the records that have fingerprints (a consistency check for tests and doctor)."""
+        index = self._open_index()
+        try:
+            found = {r for view in index.views for r in set(view.rec)}
+            found.update(r for (r,) in self.conn.execute(
+                "SELECT DISTINCT record FROM fingerprints WHERE record > ?", (index.watermark,)))
+            return found
+        finally:
+            index.close()
 
     def record_info(self, ids: Iterable[int]) -> dict[int, RecordInfo]:
         ids = list(ids)
@@ -339,7 +557,7 @@ class Ledger:
         records, oldest, newest = conn.execute(
             "SELECT count(*), min(produced_at), max(produced_at) FROM records"
         ).fetchone()
-        fingerprints = conn.execute("SELECT count(*) FROM fingerprints").fetchone()[0]
+        indexed, waiting = self._fingerprint_counts()
         by_tool = [
             {"tool": tool, "model": model, "source": source, "records": count}
             for tool, model, source, count in conn.execute(
@@ -347,6 +565,8 @@ class Ledger:
             )
         ]
         size = sum(p.stat().st_size for p in _ledger_files(self.path))
+        index_path = self.index_path
+        index_bytes = index_path.stat().st_size if index_path.exists() else 0
         schema = conn.execute("PRAGMA user_version").fetchone()[0]
         # A read-only open does not migrate: a schema-1 ledger has no common_code table yet.
         common = conn.execute("SELECT count(*) FROM common_code").fetchone()[0] if schema >= 2 else 0
@@ -354,11 +574,13 @@ class Ledger:
             "path": str(self.path),
             "schema": schema,
             "records": records,
-            "fingerprints": fingerprints,
+            "fingerprints": indexed + waiting,
+            "waiting": waiting,  # not yet compacted into the index file
             "common_code": common,  # keyed common-code entries (never stored as fingerprints)
             "oldest": oldest,
             "newest": newest,
-            "bytes": size,
+            "bytes": size,  # all of the ledger's files, the index file included
+            "index_bytes": index_bytes,
             "by_tool": by_tool,
         }
 
@@ -387,6 +609,8 @@ def _ledger_files(path: Path) -> Iterator[Path]:
         candidate = path.with_name(path.name + suffix)
         if candidate.exists():
             yield candidate
+    if path.with_suffix(INDEX_SUFFIX).exists():
+        yield path.with_suffix(INDEX_SUFFIX)
 
 
 def _invalid(entry: Entry) -> str | None:

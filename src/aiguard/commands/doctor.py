@@ -82,7 +82,8 @@ def check_ledger() -> list[Line]:
             return lines
         with ledger:
             s = ledger.stats()
-        lines.append(Line(True, "ledger", f"{path}: {s['records']} records, {s['fingerprints']} fingerprints, "
+        lines.append(Line(True, "ledger", f"{path}: {s['records']} records, {s['fingerprints']} fingerprints "
+                                          f"({s['waiting']} not yet in the index file), "
                                           f"schema {s['schema']}, {s['bytes'] // 1024} KiB"))
     except (LedgerError, Exception) as exc:
         lines.append(Line(False, "ledger", f"{path} cannot be read: {exc}"))
