@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
 from typing import Callable, Collection, Iterable, NamedTuple, Sequence
 
 RAW = 0
@@ -116,10 +117,18 @@ _TOKEN_RE: dict[str, re.Pattern[str]] = {}  # compiled on first use: the hook ne
 
 
 def _token_re(syntax: str) -> re.Pattern[str]:
+    """The syntax's token pattern. Group 1 is a newline: counting lines by matching them
+    costs less than counting the newlines before every token."""
     pattern = _TOKEN_RE.get(syntax)
     if pattern is None:
-        pattern = _TOKEN_RE[syntax] = re.compile("|".join((_COMMENTS[syntax], _STRING, _NUMBER, _IDENT, _OP)))
+        pattern = re.compile("|".join((r"(\n)", _COMMENTS[syntax], _STRING, _NUMBER, _IDENT, _OP)))
+        if pattern.groupindex != {"c": _COMMENT_GROUP, "s": _STRING_GROUP, "n": _NUMBER_GROUP,
+                                  "i": _IDENT_GROUP, "o": _OP_GROUP}:  # tokenize() goes by number
+            raise AssertionError(f"token groups moved: {pattern.groupindex}")
+        _TOKEN_RE[syntax] = pattern
     return pattern
+
+
 _DROPPED_OPS = frozenset({",", ";"})
 
 
@@ -185,33 +194,39 @@ def code_segments(text: str, path: str | None = None) -> list[tuple[str, str]]:
     return [(syntax or guess_syntax(text), text)]
 
 
+_NEWLINE, _COMMENT_GROUP, _STRING_GROUP, _NUMBER_GROUP, _IDENT_GROUP, _OP_GROUP = range(1, 7)
+_new_token = tuple.__new__  # Token(...) without the namedtuple's Python-level __new__
+
+
 def tokenize(text: str, syntax: str = GENERIC) -> Tokens:
     """Split code into tokens with their line numbers. Never raises on odd input."""
     tokens: list[Token] = []
+    append = tokens.append
+    new, token, keywords, dropped = _new_token, Token, KEYWORDS, _DROPPED_OPS  # locals: this loop is hot
     comment_lines: set[int] = set()
     line = 0
-    pos = 0
-    count = text.count
     for match in _token_re(syntax).finditer(text):
-        start, end = match.span()
-        line += count("\n", pos, start)
-        last = line + count("\n", start, end)
-        pos = end
-        group = match.lastgroup
-        value = match.group()
-        if group == "i":
-            tokens.append(Token(KEYWORD if value in KEYWORDS else IDENT, value, line, line))
-        elif group == "o":
-            if value not in _DROPPED_OPS:
-                tokens.append(Token(OP, value, line, line))
-        elif group == "n":
-            tokens.append(Token(NUMBER, value.lower().replace("_", ""), line, line))
-        elif group == "s":
-            tokens.append(Token(STRING, _string_body(value), line, last))
+        group = match.lastindex
+        if group == 1:  # _NEWLINE
+            line += 1
+        elif group == 5:  # _IDENT_GROUP
+            value = match.group()
+            append(new(token, (KEYWORD if value in keywords else IDENT, value, line, line)))
+        elif group == 6:  # _OP_GROUP
+            value = match.group()
+            if value not in dropped:
+                append(new(token, (OP, value, line, line)))
+        elif group == 4:  # _NUMBER_GROUP
+            append(new(token, (NUMBER, match.group().lower().replace("_", ""), line, line)))
+        elif group == 3:  # _STRING_GROUP
+            value = match.group()
+            last = line + value.count("\n")
+            append(new(token, (STRING, _string_body(value), line, last)))
+            line = last
         else:
+            last = line + match.group().count("\n")
             comment_lines.update(range(line, last + 1))
-        line = last
-        pos = end
+            line = last
     line_count = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
     return Tokens(tokens, frozenset(comment_lines), line_count)
 
@@ -247,8 +262,11 @@ class Hasher:
     """
 
     def __init__(self, key: bytes):
-        self._token_key = hashlib.blake2b(key, person=b"aiguard-token", digest_size=32).digest()
-        self._gram_key = hashlib.blake2b(key, person=b"aiguard-kgram", digest_size=32).digest()
+        token_key = hashlib.blake2b(key, person=b"aiguard-token", digest_size=32).digest()
+        gram_key = hashlib.blake2b(key, person=b"aiguard-kgram", digest_size=32).digest()
+        # Keyed states to copy: a copy costs less than setting the key up for every hash.
+        self._token_state = hashlib.blake2b(key=token_key, digest_size=8)
+        self._gram_state = hashlib.blake2b(key=gram_key, digest_size=8)
         self._cache: dict[str, bytes] = {}
 
     def token_digests(self, tokens: Sequence[Token], stream: int) -> list[bytes]:
@@ -261,38 +279,47 @@ class Hasher:
     def text_digests(self, texts: Iterable[str]) -> list[bytes]:
         """Keyed digests of stream texts (see stream_text)."""
         cache = self._cache
-        key = self._token_key
+        copy = self._token_state.copy
         out = []
         for text in texts:
             digest = cache.get(text)
             if digest is None:
-                digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), key=key, digest_size=8).digest()
-                cache[text] = digest
+                state = copy()
+                state.update(text.encode("utf-8", "surrogatepass"))
+                digest = cache[text] = state.digest()
             out.append(digest)
         return out
 
     def span_hashes(self, digests: list[bytes], spans: Iterable[tuple[int, int]]) -> list[int]:
         """Signed 64-bit keyed hashes of token spans [start, end) (logical lines)."""
-        key = self._gram_key
-        blake2b = hashlib.blake2b
-        return [
-            int.from_bytes(blake2b(b"".join(digests[a:b]), key=key, digest_size=8).digest(), "little", signed=True)
-            for a, b in spans
-        ]
+        copy = self._gram_state.copy
+        out = []
+        for a, b in spans:
+            state = copy()
+            state.update(b"".join(digests[a:b]))
+            out.append(state.digest())
+        return list(_unpack_signed(out))
 
     def kgram_hashes(self, digests: list[bytes], k: int, positions: Iterable[int] | None = None) -> dict[int, int]:
         """Signed 64-bit keyed hashes of the k-grams starting at the given positions."""
         joined = b"".join(digests)
-        key = self._gram_key
+        copy = self._gram_state.copy
         if positions is None:
             positions = range(len(digests) - k + 1)
-        blake2b = hashlib.blake2b
-        from_bytes = int.from_bytes
+        elif not isinstance(positions, (list, range)):
+            positions = list(positions)
         span = 8 * k
-        return {
-            i: from_bytes(blake2b(joined[8 * i:8 * i + span], key=key, digest_size=8).digest(), "little", signed=True)
-            for i in positions
-        }
+        out = []
+        for i in positions:
+            state = copy()
+            state.update(joined[8 * i:8 * i + span])
+            out.append(state.digest())
+        return dict(zip(positions, _unpack_signed(out)))
+
+
+def _unpack_signed(digests: list[bytes]) -> tuple[int, ...]:
+    """8-byte digests as signed little-endian 64-bit integers."""
+    return struct.unpack(f"<{len(digests)}q", b"".join(digests))
 
 
 _OPENERS = frozenset("([")
