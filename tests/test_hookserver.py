@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from aiguard import hookserver, paths
+from aiguard import hookclient, hookserver, paths
 from conftest import MERGE_INTERVALS, Repo, aiguard
 
 pytestmark = pytest.mark.skipif(not hasattr(socket, "send_fds"), reason="needs POSIX fd passing")
@@ -93,7 +93,7 @@ def test_other_versions_and_dead_servers_fall_back(repo: Repo, server, tmp_path,
     msg = tmp_path / "m.msg"
     msg.write_bytes(b"Subject\n")
     monkeypatch.chdir(repo.path)
-    monkeypatch.setattr(hookserver, "__version__", "0.0.0-other")
+    monkeypatch.setattr(hookclient, "__version__", "0.0.0-other")
     assert hookserver.call(["stamp", str(msg), "message"]) is None  # refused: run it here
     assert msg.read_bytes() == b"Subject\n"
     monkeypatch.undo()

@@ -4,7 +4,7 @@ Starting Python and importing the matcher, SQLite and (on desktops) keyring cost
 more than the matching itself. While `aiguard daemon` runs, it keeps a small
 single-threaded server (`aiguard hook-server`, a child of the daemon) that has all
 of that imported and listens on `AIGUARD_HOME/hook.sock` (mode 0600 in a 0700
-folder: only this user can connect). The hook's client connects, hands over its
+folder: only this user can connect). The hook's client (aiguard.hookclient) connects, hands over its
 stdin/stdout/stderr (SCM_RIGHTS), argv, working directory, environment and
 umask; the server forks, the child takes all of those on and runs exactly the
 code the hook would have run, and the exit code goes back to the client.
@@ -17,78 +17,28 @@ hook itself, as it always did. Stdlib only, POSIX only (Windows has no fork).
 
 from __future__ import annotations
 
-import json
+import gc
+import marshal
 import os
-import signal
 import struct
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
-from aiguard import __version__, paths
+from aiguard import __version__, hookclient, paths
+from aiguard.hookclient import OK as _OK, PROTOCOL, REFUSED as _REFUSED, SOCKET_NAME, served
+
+call = hookclient.call  # the client's side lives in aiguard.hookclient
 
 if TYPE_CHECKING:
     import socket
 
-PROTOCOL = 1
-SOCKET_NAME = "hook.sock"
-# Commands that may run in the server: the hooks. (Nothing interactive.)
-SERVED = (("stamp",), ("notes", "post-commit"), ("notes", "post-rewrite"))
-_OK, _REFUSED = 0, 1
-_HEADER = struct.Struct("!I")
-_REPLY = struct.Struct("!Bi")
+_HEADER = struct.Struct("!I")  # hookclient.pack
+_REPLY = struct.Struct("!Bi")  # status, exit code: what hookclient.call reads
 
 
 def socket_path() -> Path:
     return paths.home() / SOCKET_NAME
-
-
-def served(argv: Sequence[str]) -> bool:
-    return any(tuple(argv[:len(prefix)]) == prefix for prefix in SERVED) and not {"-h", "--help"} & set(argv)
-
-
-# The client (runs in the hook) ---------------------------------------------------------------
-
-def call(argv: Sequence[str], timeout: float = 120.0) -> int | None:
-    """Run argv in the server; its exit code, or None when the caller should run it itself."""
-    if os.environ.get("AIGUARD_NO_HOOK_SERVER"):
-        return None
-    path = socket_path()
-    if len(os.fsencode(path)) >= 100 or not path.exists():
-        return None
-    import socket  # only now: without a server, a commit pays nothing for the client
-
-    if not hasattr(socket, "send_fds"):
-        return None
-    mask = os.umask(0)
-    os.umask(mask)
-    request = json.dumps({"protocol": PROTOCOL, "version": __version__, "argv": list(argv), "cwd": os.getcwd(),
-                          "env": dict(os.environ), "ppid": os.getppid(), "umask": mask}).encode()
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        conn.settimeout(2.0)
-        conn.connect(os.fspath(path))
-        conn.settimeout(timeout)
-        socket.send_fds(conn, [_HEADER.pack(len(request)) + request], [0, 1, 2])
-        reply = _recv_exact(conn, _REPLY.size)
-    except OSError:
-        return None
-    finally:
-        conn.close()
-    if reply is None:
-        return None  # the server went away before answering: run it here (the hooks are idempotent)
-    status, code = _REPLY.unpack(reply)
-    return code if status == _OK else None
-
-
-def _recv_exact(conn: socket.socket, size: int) -> bytes | None:
-    data = b""
-    while len(data) < size:
-        chunk = conn.recv(size - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return data
 
 
 # The server (`aiguard hook-server`, started by the daemon) --------------------------------------
@@ -116,6 +66,7 @@ def preload() -> None:
 
 def serve(path: Path | None = None, ready=None) -> int:
     """Accept hook runs until SIGTERM/SIGINT; one forked child per run."""
+    import signal
     import socket
 
     path = path or socket_path()
@@ -123,6 +74,11 @@ def serve(path: Path | None = None, ready=None) -> int:
         print(f"aiguard hook-server: {path} is too long for a socket path", file=sys.stderr)
         return 2
     preload()
+    # Forked children share the preloaded heap copy-on-write. A garbage collection in a child
+    # writes to every object it visits, copying the pages it touches; frozen objects are never
+    # visited, and a hook run is too short to need collecting at all (see _child).
+    gc.collect()
+    gc.freeze()
     paths.ensure_home()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -183,10 +139,12 @@ def _reap() -> None:
 
 def _child(conn: socket.socket) -> int:
     """One hook run: become the caller (fds, cwd, env, umask), run it, send the exit code."""
+    import signal
     import socket
 
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    gc.disable()  # a short run: the process ends before garbage matters
     conn.settimeout(10.0)
     try:
         first, fds, _flags, _addr = socket.recv_fds(conn, 1 << 16, 3)
@@ -199,8 +157,10 @@ def _child(conn: socket.socket) -> int:
             if not chunk:
                 return 1
             body += chunk
-        request = json.loads(body)
-    except (OSError, ValueError):
+        request = marshal.loads(body)
+        if not isinstance(request, dict):
+            return 1
+    except (OSError, ValueError, EOFError, TypeError):
         return 1
     conn.settimeout(None)
     argv = request.get("argv") or []

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import sys
-from typing import Sequence
 
 
-def main(argv: Sequence[str] | None = None, local: bool = False) -> int:
+def main(argv: list[str] | None = None, local: bool = False) -> int:
     """local: run here even when the daemon's hook server could (what the server's child does)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not local and args[:1] in (["stamp"], ["notes"]):
-        from aiguard import hookserver
+        from aiguard import hookclient
 
-        if hookserver.served(args):
-            code = hookserver.call(args)
-            if code is not None:
-                return code
+        code = hookclient.call(args)
+        if code is not None:
+            return code
     if args[:1] == ["hook-server"]:
         from aiguard import hookserver
 

@@ -18,16 +18,9 @@ APP = "aiguard"
 
 def home() -> Path:
     """The folder holding the ledger, the key fallback file, logs and config."""
-    explicit = os.environ.get("AIGUARD_HOME")
-    if explicit:
-        return Path(explicit).expanduser().absolute()
-    if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
-        return Path(base) / APP
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / APP
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / APP
+    from aiguard.hookclient import home_dir  # one definition: the hook's client needs it without pathlib
+
+    return Path(home_dir())
 
 
 def ensure_home() -> Path:
