@@ -90,10 +90,11 @@ def attribute_text(
         # which costs less than checking every k-gram.
         positions = _starts_touching(touching, k, n_grams)
         hashes = hasher.kgram_hashes(digests, k, positions)
+        found = lookup(stream, list(dict.fromkeys(hashes.values())))
+        # Query positions of the hashes found (few): one pass in a comprehension, not a dict of all.
         by_hash: dict[int, list[int]] = defaultdict(list)
-        for pos, value in hashes.items():
+        for pos, value in [item for item in hashes.items() if item[1] in found]:
             by_hash[value].append(pos)
-        found = lookup(stream, list(by_hash))
         per_record: dict[int, list[tuple[int, int]]] = defaultdict(list)
         for value, hits in found.items():
             if len({record for record, _ in hits}) > DF_CAP:

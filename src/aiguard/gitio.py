@@ -87,6 +87,19 @@ def rev_parse(rev: str, cwd: str | None = None) -> str | None:
     return out.stdout.decode().strip() or None if out.returncode == 0 else None
 
 
+def head_commit(cwd: str | None = None) -> str | None:
+    """HEAD's commit (None when unborn), learning the git dir for state_path in the same call."""
+    out = subprocess.run(
+        [*GIT, "rev-parse", "--absolute-git-dir", "-q", "--verify", "--end-of-options", "HEAD^{commit}"],
+        capture_output=True, cwd=cwd, stdin=subprocess.DEVNULL,
+    )
+    lines = out.stdout.decode("utf-8", "surrogateescape").splitlines()
+    if not lines:
+        return None  # not a repository: state_path will say so if it is asked
+    _GIT_DIRS.setdefault(_git_dir_key(cwd), lines[0])
+    return lines[1].strip() or None if out.returncode == 0 and len(lines) > 1 else None
+
+
 def parents(commit: str, cwd: str | None = None) -> list[str]:
     return git(["rev-list", "--parents", "-n", "1", commit, "--"], cwd=cwd).decode().split()[1:]
 
@@ -102,11 +115,15 @@ _GIT_DIRS: dict[tuple[str, str | None], str] = {}
 def state_path(name: str, cwd: str | None = None) -> str:
     """Absolute path of a per-worktree state file (MERGE_HEAD, CHERRY_PICK_HEAD,
     rebase-merge/done, ...): one `git rev-parse` per process instead of one per file."""
-    key = (os.path.abspath(cwd or "."), os.environ.get("GIT_DIR"))
+    key = _git_dir_key(cwd)
     base = _GIT_DIRS.get(key)
     if base is None:
         base = _GIT_DIRS[key] = git(["rev-parse", "--absolute-git-dir"], cwd=cwd).decode().strip()
     return os.path.join(base, name)
+
+
+def _git_dir_key(cwd: str | None) -> tuple[str, str | None]:
+    return os.path.abspath(cwd or "."), os.environ.get("GIT_DIR")
 
 
 def config(cwd: str | None = None) -> dict[str, bytes]:

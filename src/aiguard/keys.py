@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 from typing import NamedTuple
 
 from aiguard import paths
@@ -159,7 +158,7 @@ def load(create: bool = False) -> Keyset:
             return _load()
         except _NoKeys:
             stamp = new_stamp_key()
-            save(Keyset(secrets.token_bytes(32), ((key_id(stamp), stamp),), "file"))
+            save(Keyset(os.urandom(32), ((key_id(stamp), stamp),), "file"))
     return _load()
 
 
@@ -189,7 +188,7 @@ def _load() -> Keyset:
 
 
 def new_stamp_key() -> bytes:
-    return secrets.token_bytes(32)
+    return os.urandom(32)
 
 
 def save(keyset: Keyset) -> str:
@@ -216,7 +215,7 @@ def add_stamp_key(key: bytes) -> Keyset:
         try:
             current = _load()
         except _NoKeys:
-            current = Keyset(secrets.token_bytes(32), (), "file")
+            current = Keyset(os.urandom(32), (), "file")
         kept = tuple((kid, k) for kid, k in current.stamp_keys if k != key)
         save(current._replace(stamp_keys=kept + ((key_id(key), key),)))
     return _load()

@@ -15,7 +15,6 @@ piled up, and the daemon when recording has been idle for a while.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import sqlite3
 import time
@@ -37,7 +36,11 @@ COMPACT_ROWS = 20_000
 _LOAD_RECENT = 50_000
 INDEX_SUFFIX = ".fpindex"
 
-log = logging.getLogger(__name__)
+
+def _log():
+    import logging  # not at import time: the commit hook only reads, and logging costs it 4 ms
+
+    return logging.getLogger(__name__)
 
 
 class LedgerError(Exception):
@@ -282,7 +285,7 @@ class Ledger:
             try:
                 self.compact_if_due()
             except (OSError, LedgerError, sqlite3.OperationalError) as exc:  # the records are safe in SQLite
-                log.warning("ledger index not compacted: %s", exc)
+                _log().warning("ledger index not compacted: %s", exc)
         return AddResult(added, duplicates, skipped)
 
     def key_common_code(self, hasher: Hasher, key_id: str) -> Common | None:
@@ -433,11 +436,11 @@ class Ledger:
         """Give back the space of the moved rows when it is most of the file (a first compaction)."""
         free, pages, size = (self.conn.execute(f"PRAGMA {name}").fetchone()[0]
                              for name in ("freelist_count", "page_count", "page_size"))
-        if free * size > 8 * 1024 * 1024 and free * 2 > pages:
+        if free * size > 1024 * 1024 and free * 2 > pages:
             try:
                 self.conn.execute("VACUUM")
             except sqlite3.OperationalError as exc:  # busy: another time
-                log.info("ledger not vacuumed: %s", exc)
+                _log().info("ledger not vacuumed: %s", exc)
 
     def _open_index(self) -> fpindex.Index:
         try:

@@ -259,7 +259,7 @@ def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, source: str | None,
     from aiguard.ledger import Ledger, LedgerError
 
     amend = _is_amend(source, sha, cli)
-    head = gitio.rev_parse("HEAD")
+    head = gitio.head_commit()
     if amend and head:
         base = gitio.rev_parse("HEAD^") or gitio.empty_tree()
         others = gitio.parents(head)[1:]  # amending a merge: still only its own lines
