@@ -89,7 +89,13 @@ def summary(samples: list[float]) -> dict:
 
 
 def ledger_bytes(home: Path) -> int:
-    return sum(p.stat().st_size for p in home.glob("ledger.sqlite3*"))
+    """All of the ledger's files: SQLite (with its WAL) and the fingerprint index file."""
+    return sum(p.stat().st_size for p in home.glob("ledger.*"))
+
+
+def index_bytes(home: Path) -> int:
+    path = home / "ledger.fpindex"
+    return path.stat().st_size if path.exists() else 0
 
 
 def recordable(snippets, need: int) -> list:
@@ -205,6 +211,12 @@ def build_ledgers(tmp: Path, sizes: list[int], snippets, log) -> list[dict]:
         total_s += seconds
         rate = len(batch) / seconds
         jsonl.unlink()
+        # What the daemon does once recording is idle: every fingerprint into the index file.
+        compact_s = None
+        if _has_command(env, "compact"):
+            started = time.perf_counter()
+            log("  " + run([AIGUARD, "ledger", "compact"], env).stdout.decode().strip())
+            compact_s = round(time.perf_counter() - started, 2)
         home = tmp / f"home-{size}"
         shutil.copytree(work, home)
         stats = json.loads(run([AIGUARD, "ledger", "stats", "--json"], bench_env(tmp, home)).stdout) \
@@ -213,11 +225,22 @@ def build_ledgers(tmp: Path, sizes: list[int], snippets, log) -> list[dict]:
             "size": size, "method": method, "batch": len(batch), "batch_seconds": round(seconds, 1),
             "records_per_second": round(rate, 1), "cumulative_seconds": round(total_s, 1),
             "records": stats.get("records"), "fingerprints": stats.get("fingerprints"),
-            "ledger_bytes": ledger_bytes(home), "cli_message": message, "home": str(home),
+            "ledger_bytes": ledger_bytes(home), "index_bytes": index_bytes(home),
+            "compact_seconds": compact_s, "cli_message": message, "home": str(home),
         })
         log(f"  {message}; {seconds:.1f} s ({rate:.0f} records/s), ledger {ledger_bytes(home) / 1e6:.1f} MB")
         done = size
     return builds
+
+
+_COMMANDS: dict[str, bool] = {}
+
+
+def _has_command(env, name: str) -> bool:
+    """Whether this aiguard's `ledger` group has the command (older ones had no compact)."""
+    if name not in _COMMANDS:
+        _COMMANDS[name] = run([AIGUARD, "ledger", name, "--help"], env, check=False).returncode == 0
+    return _COMMANDS[name]
 
 
 _JSON_STATS: bool | None = None
@@ -318,6 +341,7 @@ def measure_size(tmp: Path, build: dict, runs: int, log, pasted_lines: set[int])
     result = {
         "ledger_records": build["records"] or build["size"],
         "ledger_bytes": build["ledger_bytes"],
+        "index_bytes": build.get("index_bytes"),
         "commit_with_hooks": summary(with_hooks),
         "commit_without_hooks": summary(without),
         "hook_added_ms": round(statistics.median(with_hooks) - statistics.median(without), 1),
@@ -444,7 +468,8 @@ def print_table(results: dict) -> None:
     print("|" + "---|" * 12)
     for b in results["builds"]:
         r = results["sizes"][str(b["size"])]
-        print(f"| {r['ledger_records']:,} | {r['ledger_bytes'] / 1e6:.1f} MB | {b['cumulative_seconds']} s ({b['method']}) "
+        index = f" (index file {r['index_bytes'] / 1e6:.1f} MB)" if r.get("index_bytes") else ""
+        print(f"| {r['ledger_records']:,} | {r['ledger_bytes'] / 1e6:.1f} MB{index} | {b['cumulative_seconds']} s ({b['method']}) "
               f"| {r['commit_without_hooks']['median_ms']} ms | {r['commit_with_hooks']['median_ms']} ms "
               f"| {r['hook_added_ms']} ms | {r.get('hook_added_ms_with_server')} ms | {r['stamp_tiny_change']['median_ms']} ms "
               f"| {r['stamp_1000_line_change']['median_ms']} ms | {r['attribute_staged_cli']['median_ms']} ms "
