@@ -87,17 +87,65 @@ def rev_parse(rev: str, cwd: str | None = None) -> str | None:
     return out.stdout.decode().strip() or None if out.returncode == 0 else None
 
 
-def head_commit(cwd: str | None = None) -> str | None:
-    """HEAD's commit (None when unborn), learning the git dir for state_path in the same call."""
-    out = subprocess.run(
-        [*GIT, "rev-parse", "--absolute-git-dir", "-q", "--verify", "--end-of-options", "HEAD^{commit}"],
-        capture_output=True, cwd=cwd, stdin=subprocess.DEVNULL,
-    )
-    lines = out.stdout.decode("utf-8", "surrogateescape").splitlines()
+_HEAD_ARGS = ("rev-parse", "--absolute-git-dir", "-q", "--verify", "--end-of-options", "HEAD^{commit}")
+
+
+def head_commit(cwd: str | None = None, started: "Started | None" = None) -> str | None:
+    """HEAD's commit (None when unborn), learning the git dir for state_path in the same call.
+
+    `started`: the same command, started earlier with start_head().
+    """
+    code, out, _err = (started or Started(_HEAD_ARGS, cwd)).result()
+    lines = out.decode("utf-8", "surrogateescape").splitlines()
     if not lines:
         return None  # not a repository: state_path will say so if it is asked
     _GIT_DIRS.setdefault(_git_dir_key(cwd), lines[0])
-    return lines[1].strip() or None if out.returncode == 0 and len(lines) > 1 else None
+    return lines[1].strip() or None if code == 0 and len(lines) > 1 else None
+
+
+def start_head(cwd: str | None = None) -> "Started":
+    return Started(_HEAD_ARGS, cwd)
+
+
+class Started:
+    """A git command running in the background: started early, read when needed.
+
+    Lets the commit hook run its first git calls at once instead of one after another.
+    """
+
+    def __init__(self, args: Sequence[str], cwd: str | None = None):
+        self.args = tuple(args)
+        self._result: tuple[int, bytes, bytes] | None = None
+        try:
+            self.proc: subprocess.Popen | None = subprocess.Popen(
+                [*GIT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, cwd=cwd)
+        except FileNotFoundError:
+            self.proc = None
+
+    def result(self) -> tuple[int, bytes, bytes]:
+        if self.proc is None:
+            raise GitError("git is not installed or not on PATH")
+        if self._result is None:
+            out, err = self.proc.communicate()
+            self._result = (self.proc.returncode, out, err)
+        return self._result
+
+    def output(self) -> bytes:
+        """stdout, as git() returns it (GitError on failure)."""
+        code, out, err = self.result()
+        if code != 0:
+            complaint = err.decode("utf-8", "replace").strip().splitlines()
+            raise GitError(f"git {self.args[0]} failed: {complaint[0] if complaint else f'exit {code}'}")
+        return out
+
+    def cancel(self) -> None:
+        """Stop it if it still runs (its answer was not needed) and reap it."""
+        if self.proc is None or self._result is not None:
+            return
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.communicate()
+        self._result = (self.proc.returncode, b"", b"")
 
 
 def parents(commit: str, cwd: str | None = None) -> list[str]:
@@ -245,12 +293,22 @@ def _unquote(text: bytes) -> tuple[bytes, bytes]:
     return bytes(out), text[i + 1:]
 
 
-def staged_diff(base: str | None, cwd: str | None = None) -> list[FileDiff]:
-    """The staged change against `base` (a commit or tree); None means against HEAD/empty."""
+def staged_diff(base: str | None, cwd: str | None = None, started: Started | None = None) -> list[FileDiff]:
+    """The staged change against `base` (a commit or tree); None means against HEAD/empty.
+
+    `started`: start_staged_diff(), started earlier (against HEAD/empty).
+    """
+    if started is not None:
+        return parse_patch(started.output())
     args = ["diff", "--cached", *DIFF_FLAGS]
     if base:
         args.append(base)
     return parse_patch(git(args, cwd=cwd))
+
+
+def start_staged_diff(cwd: str | None = None) -> Started:
+    """`git diff --cached` against HEAD (the empty tree when unborn), in the background."""
+    return Started(["diff", "--cached", *DIFF_FLAGS], cwd)
 
 
 def commit_diff(parent: str | None, commit: str, cwd: str | None = None) -> list[FileDiff]:

@@ -220,8 +220,21 @@ def _template_marker() -> Path:
 def stamp_message_file(msgfile: Path, source: str | None, sha: str | None, stage: str) -> str | None:
     """Stamp the message file in place; returns a warning line, or None."""
     msg = msgfile.read_bytes()
-    cfg = gitio.config()
     editor = os.environ.get("GIT_EDITOR") != ":"
+    # `git commit -m` and the run after the editor stamp at once: start their git calls
+    # now, side by side with the config read (they are dropped if not needed).
+    early = (gitio.start_head(), gitio.start_staged_diff()) if stage == COMMIT_MSG or not editor else None
+    try:
+        return _stamp_message(msgfile, msg, editor, source, sha, stage, early)
+    finally:
+        if early is not None:
+            for started in early:
+                started.cancel()
+
+
+def _stamp_message(msgfile: Path, msg: bytes, editor: bool, source: str | None, sha: str | None, stage: str,
+                   early: tuple[gitio.Started, gitio.Started] | None) -> str | None:
+    cfg = gitio.config()
     cli = _ancestor_git_commit()
     mode = _cleanup_mode(cfg, cli, editor)
     configured = cfg.get("core.commentstring") or cfg.get("core.commentchar")
@@ -248,25 +261,28 @@ def stamp_message_file(msgfile: Path, source: str | None, sha: str | None, stage
     elif not trailers.has_content(msg, cleanup):
         return None  # an empty message: git aborts, or commits it empty as asked
 
-    return _stamp(msgfile, msg, cleanup, source, sha, cli, configured)
+    return _stamp(msgfile, msg, cleanup, source, sha, cli, configured, early)
 
 
-def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, source: str | None,
-           sha: str | None, cli: GitCommitArgs, configured: bytes | None) -> str | None:
+def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, source: str | None, sha: str | None,
+           cli: GitCommitArgs, configured: bytes | None,
+           early: tuple[gitio.Started, gitio.Started] | None = None) -> str | None:
     from aiguard import keys, stamp
     from aiguard.changes import attribute_files, merge_own_lines
     from aiguard.fingerprint import Hasher
     from aiguard.ledger import Ledger, LedgerError
 
     amend = _is_amend(source, sha, cli)
-    head = gitio.head_commit()
+    head = gitio.head_commit(started=early[0] if early else None)
+    early_diff = early[1] if early else None
     if amend and head:
         base = gitio.rev_parse("HEAD^") or gitio.empty_tree()
         others = gitio.parents(head)[1:]  # amending a merge: still only its own lines
+        early_diff = None  # that one was against HEAD
     else:
         base = head or gitio.empty_tree()
         others = gitio.merge_heads()
-    files = gitio.staged_diff(base)
+    files = gitio.staged_diff(base, started=early_diff)
     restrict = merge_own_lines(files, (gitio.staged_diff(h) for h in others)) if others else None
 
     try:
