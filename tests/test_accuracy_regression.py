@@ -15,7 +15,8 @@ The run is deterministic: a fixed ledger key, seeded choices and transforms seed
 by the path inside the stdlib (not the install prefix). Two runs with different
 PYTHONHASHSEED gave identical numbers (2026-11-26).
 
-Measured at 13e867a (hunk recall / AI-line recall; the thresholds are MIN_RECALL below):
+Measured at 13e867a, the interleave row again after comment lines inside an edited paste
+were kept with it (hunk recall / AI-line recall; the thresholds are MIN_RECALL below):
 
 | kind | 3.11.7 (this machine) | 3.10.13 | 3.12.1 | 3.13.0 |
 |---|---|---|---|---|
@@ -26,7 +27,7 @@ Measured at 13e867a (hunk recall / AI-line recall; the thresholds are MIN_RECALL
 | rename_literals | 94 / 93.5 | 100 / 98.3 | 96 / 96.2 | 98 / 97.9 |
 | partial10 | 91 / 83.0 | 98 / 87.7 | 96 / 88.8 | 96 / 88.3 |
 | partial5 | 51 / 49.1 | 57 / 53.5 | 50 / 46.2 | 47 / 43.7 |
-| interleave | 91 / 68.6 | 100 / 77.4 | 93 / 75.5 | 97 / 72.5 |
+| interleave | 91 / 71.9 | 100 / 82.2 | 93 / 79.3 | 97 / 77.9 |
 
 Context-line FP ≤ 0.66 % for every kind; human hunks flagged: 0 of 250 (1 on 3.12,
 3 lines of `aifc.py`). The stdlib differs between Python versions, so the numbers
@@ -65,7 +66,7 @@ MIN_RECALL = {
     "rename_literals": (0.90, 0.88),
     "partial10": (0.86, 0.78),
     "partial5": (0.42, 0.39),
-    "interleave": (0.86, 0.64),
+    "interleave": (0.86, 0.68),
 }
 MAX_CONTEXT_FP = 0.015  # human lines around a paste
 MAX_HUMAN_HUNK_FPR = 0.008  # 2 of 250 held-out hunks

@@ -221,6 +221,43 @@ def test_interleaved_paste_ai_lines_flagged_human_lines_not(index):
     assert [n for n in human if n in found] == []
 
 
+def _with_human_lines_after(snippet: str, after_line: int, count: int) -> tuple[str, int, list[int]]:
+    """The snippet with `count` human code lines inserted after its line `after_line` (1-based)."""
+    lines = snippet.splitlines(True)
+    indent = lines[after_line][:len(lines[after_line]) - len(lines[after_line].lstrip())]
+    inserted = [indent + line + "\n" for line in HUMAN_CODE[:count]]
+    text = "".join(lines[:after_line] + inserted + lines[after_line:])
+    return text, after_line, list(range(after_line + 1, after_line + 1 + count))
+
+
+def test_comment_inside_an_edited_paste_stays_with_it(index):
+    """A comment line of the paste with a human line inserted right after it: the code lines
+    around belong to one record, so the comment does too (interleaved recall 73.0 -> 76.8 %)."""
+    comment = AI.splitlines().index("    # add any parser defaults that aren't present") + 1
+    text, _, human = _with_human_lines_after(AI, comment, 1)
+    found = index.attribute(text)
+    assert found.get(comment) == 1
+    assert found.get(comment + 2) == 1  # the AI line after the inserted one
+    assert [n for n in human if n in found] == []
+
+
+def test_comment_is_not_pulled_over_two_inserted_lines(index):
+    comment = AI.splitlines().index("    # add any parser defaults that aren't present") + 1
+    text, _, human = _with_human_lines_after(AI, comment, 2)
+    found = index.attribute(text)
+    assert found.get(comment - 2) == 1 and found.get(comment + 3) == 1  # the paste around is found
+    assert comment not in found
+    assert [n for n in human if n in found] == []
+
+
+def test_comment_between_two_records_goes_to_neither(index):
+    text = AI + "\n# glue written by hand between two pasted helpers\n\n" + AI_2
+    glue = AI.count("\n") + 2
+    found = index.attribute(text)
+    assert found.get(glue - 2) == 1 and found.get(glue + 2) == 2  # both pastes are found
+    assert glue not in found
+
+
 def test_human_line_replacing_an_ai_line_is_not_pulled_in(index):
     """A human line that replaced an AI line (a longer one, so the gap holds more tokens
     than the record's) is no insertion: no placement is confirmed, nothing is filled."""

@@ -162,18 +162,37 @@ def _starts_touching(touching: list[int], k: int, n_grams: int) -> list[int]:
     return starts
 
 
+# A comment or blank line between two lines of one record belongs to it even when up to this
+# many unattributed code lines (lines someone inserted into the paste) stand between them.
+TOKENLESS_SKIP = 1
+
+
 def _fill_tokenless(result: dict[int, int], added: set[int], with_tokens: set[int], line_count: int) -> dict[int, int]:
-    """Blank and comment-only added lines inside an attributed run belong to it."""
+    """Blank and comment-only added lines inside an attributed run belong to it.
+
+    Inside means: the nearest attributed lines above and below, reached over added lines
+    only, belong to the same record, with at most TOKENLESS_SKIP unattributed code lines
+    on the way (an edited paste: the comments between its lines are still the model's).
+    """
     filled = dict(result)
+
+    def reach(line: int, step: int) -> int | None:
+        skipped = 0
+        line += step
+        while line in added and 0 <= line < line_count:
+            if line in result:
+                return result[line]
+            if line in with_tokens:
+                skipped += 1
+                if skipped > TOKENLESS_SKIP:
+                    return None
+            line += step
+        return None
+
     for line in sorted(added - with_tokens):
-        above = line - 1
-        while above in added and above not in with_tokens:
-            above -= 1
-        below = line + 1
-        while below in added and below not in with_tokens and below < line_count:
-            below += 1
-        if above in result and below in result and above in added and below in added:
-            filled[line] = result[above]
+        above = reach(line, -1)
+        if above is not None and above == reach(line, 1):
+            filled[line] = above
     return {line + 1: record for line, record in filled.items()}
 
 
