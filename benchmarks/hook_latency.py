@@ -269,8 +269,7 @@ for _ in range(int(sys.argv[1])):
 # tokenised, hashed, looked up and chained, with a fresh Hasher each run (no warm token
 # cache) and the ledger opened once, as the hook opens it once per commit.
 text = open("change.py").read()
-lines = range(1, text.count("
-") + 1)
+lines = range(1, text.count(chr(10)) + 1)
 key = keys.load(create=False).ledger_key
 match = []
 for _ in range(int(sys.argv[1])):
