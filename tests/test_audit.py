@@ -5,6 +5,7 @@ squash merges."""
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
@@ -286,6 +287,38 @@ def test_amend_keeps_line_ranges_and_drops_removed_lines(ai_branch, monkeypatch,
     repo.git("commit", "-q", "-a", "--amend", "-m", "AI change, trimmed")
     assert ai_ranges(repo) == [("lib.py", first, last - 1, "claude-code:claude-sonnet-4-5")]
     assert dict(repo.trailers())["AI-Lines"].startswith(f"{last - first}/")
+
+
+@pytest.mark.parametrize("how", ["commit -a", "commit PATH", "linked worktree", "GIT_INDEX_FILE elsewhere"])
+def test_line_record_is_filed_however_the_commit_is_made(repo: Repo, tmp_path, how):
+    """post-commit finds the pending record through GIT_DIR / GIT_INDEX_FILE, or asks git."""
+    commit(repo, {"README": "x\n", "lib.py": "VERSION = 1\n"}, "Start")
+    record(MERGE_INTERVALS, "claude-code", "claude-sonnet-4-5")
+    lib = "VERSION = 1\n\n\n" + MERGE_INTERVALS
+    where, env = repo, None
+    if how == "linked worktree":
+        repo.git("worktree", "add", "-q", "-b", "side", str(tmp_path / "wt"))
+        where = Repo(tmp_path / "wt")
+    where.write("lib.py", lib)
+    if how == "commit -a":
+        where.git("commit", "-q", "-a", "-m", "AI change")
+    elif how == "commit PATH":
+        where.git("commit", "-q", "-m", "AI change", "lib.py")
+    elif how == "GIT_INDEX_FILE elsewhere":
+        index = tmp_path / "other-index"
+        env = {"GIT_INDEX_FILE": str(index)}
+        where.git("read-tree", "HEAD", env=env)
+        where.git("add", "lib.py", env=env)
+        where.git("commit", "-q", "-m", "AI change", env=env)
+    else:
+        where.git("add", "lib.py")
+        where.git("commit", "-q", "-m", "AI change")
+    first = 4
+    assert ai_ranges(where) == [("lib.py", first, first + MERGE_INTERVALS.count("\n") - 1,
+                                 "claude-code:claude-sonnet-4-5")]
+    git_dir = where.out("rev-parse", "--absolute-git-dir").strip()
+    assert not (tmp_path / "aiguard-pending").exists()
+    assert not os.path.exists(git_dir + "/aiguard-pending")  # filed and cleaned up
 
 
 def test_rebase_apply_backend_carries_notes(ai_branch):
