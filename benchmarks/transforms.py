@@ -354,6 +354,30 @@ def _string_interior_lines(text: str) -> set[int]:
     return inside
 
 
+_CLIKE_SPANS = re.compile(r'/\*[\s\S]*?(?:\*/|\Z)|//[^\n]*|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'|`(?:\\.|[^`\\])*`')
+
+
+def clike_interior_lines(text: str) -> set[int]:
+    """0-based lines that start inside a block comment or a template literal (C, JavaScript).
+
+    The counterpart of _string_interior_lines for the other languages: a window, context
+    or partial paste cut there would turn comment text into code (or code into comment)
+    in a way no real file has, since the hook tokenises whole files.
+    """
+    inside: set[int] = set()
+    for match in _CLIKE_SPANS.finditer(text):
+        first = text.count("\n", 0, match.start())
+        last = first + text.count("\n", match.start(), match.end())
+        if last > first:
+            inside.update(range(first + 1, last + 1))
+    return inside
+
+
+def clike_clean_windows(lines: list[str], size: int, step: int = 1) -> list[int]:
+    bad = clike_interior_lines("".join(lines))
+    return [s for s in range(0, len(lines) - size + 1, step) if s not in bad and (s + size) not in bad]
+
+
 def partial(n: int):
     def take(text: str, rng: random.Random) -> str | None:
         lines = text.splitlines(keepends=True)
