@@ -213,8 +213,8 @@ def interleave_every(snippet: str, every: int, first: int, last: int) -> tuple[s
 def test_interleaved_paste_ai_lines_flagged_human_lines_not(index):
     """One human line after every 3 AI lines in the second half of a paste: the inserted
     lines are found by gap accounting, so the AI lines between them are attributed
-    (without it, 3 of them were missed). Up to MAX_RUNS insertions per gap between two
-    hits: in the first half, short AI lines leave gaps holding 4 insertions."""
+    (without it, 3 of them were missed). In the first half, short AI lines leave gaps
+    between hits too long or too ambiguous to place (MAX_RUNS, MAX_CANDIDATES)."""
     text, ai, human = interleave_every(AI, 3, 14, len(AI.splitlines()) - 6)
     found = index.attribute(text)
     assert [n for n in ai if found.get(n) != 1] == []

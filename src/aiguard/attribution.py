@@ -275,7 +275,7 @@ def _coverage(chain: list[tuple[int, int]], k: int, w: int, record_len: int,
 # q2 - q1 > r2 - r1 mean that q2 - q1 - (r2 - r1) tokens were inserted between them. The
 # insertion is looked for among whole lines between the hits' k-grams.
 MAX_GAP_TOKENS = 200  # longer gaps are not examined
-MAX_RUNS = 3  # inserted runs of whole lines in one gap (short copied pieces between them)
+MAX_RUNS = 4  # inserted runs of whole lines in one gap (short copied pieces between them)
 MAX_CANDIDATES = 48  # more ways to place the insertion than this: ambiguous, not examined
 MAX_STEPS = 4000  # search budget per gap (_placements), about a millisecond
 
