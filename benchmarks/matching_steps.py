@@ -1,0 +1,105 @@
+"""Where matching's time goes: attribute_text's steps, timed one by one.
+
+Needs a ledger (an AIGUARD_HOME; `hook_latency.py --keep` leaves one per size) and a
+file to attribute with every line added (hook_latency.py's `change.py`). Each run opens
+the ledger afresh and uses a fresh Hasher, as a commit hook does, and repeats the steps
+of aiguard.attribution.attribute_text (kept in step with it by hand: a changed matcher
+needs this script changed too; the last row times the real function to check the sum).
+
+    python benchmarks/matching_steps.py HOME FILE [--runs 25]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections import defaultdict
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("home", help="an AIGUARD_HOME holding a ledger")
+    parser.add_argument("file", help="the file to attribute, every line added")
+    parser.add_argument("--runs", type=int, default=25)
+    args = parser.parse_args()
+    os.environ["AIGUARD_HOME"] = os.path.abspath(args.home)
+    os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+
+    from aiguard import attribution as A
+    from aiguard import keys
+    from aiguard.fingerprint import PARAMS, RAW, STREAMS, Hasher, guess_syntax, syntax_for_path, tokenize
+    from aiguard.ledger import Ledger
+
+    text = open(args.file, encoding="utf-8").read()
+    syntax = syntax_for_path(args.file) or guess_syntax(text)
+    key = keys.load(create=False).ledger_key
+    lines = text.count("\n")
+    steps: dict[str, list[float]] = defaultdict(list)
+
+    def timed(name: str, started: float) -> float:
+        now = time.perf_counter()
+        steps[name][-1] += now - started
+        return now
+
+    for _ in range(args.runs + 1):
+        for name in ("tokenize", "tokens touching added lines, k-gram starts", "token digests (both streams)",
+                     "keyed k-gram hashes (both streams)", "look-ups", "hits per record, chains",
+                     "gap and end accounting", "whole attribute_text"):
+            steps[name].append(0.0)
+        ledger = Ledger.open_readonly()
+        hasher = Hasher(key)
+        added = set(range(lines))
+        t = time.perf_counter()
+        tokens = tokenize(text, syntax).tokens
+        t = timed("tokenize", t)
+        touching = [i for i, tok in enumerate(tokens) if tok.first_line in added]
+        token_lines = [tok.first_line for tok in tokens]
+        t = timed("tokens touching added lines, k-gram starts", t)
+        for stream in STREAMS:
+            k, w, min_tokens = PARAMS[stream]
+            digests = hasher.token_digests(tokens, stream)
+            t = timed("token digests (both streams)", t)
+            hashes = hasher.kgram_hashes(digests, k, A._starts_touching(touching, k, len(tokens) - k + 1))
+            t = timed("keyed k-gram hashes (both streams)", t)
+            found = ledger.lookup(stream, list(dict.fromkeys(hashes.values())))
+            t = timed("look-ups", t)
+            by_hash: dict[int, list[int]] = defaultdict(list)
+            for pos, value in [item for item in hashes.items() if item[1] in found]:
+                by_hash[value].append(pos)
+            per_record: dict[int, list[tuple[int, int]]] = defaultdict(list)
+            for value, hits in found.items():
+                if len({r for r, _ in hits}) <= A.DF_CAP:
+                    for q in by_hash[value]:
+                        for r, rp in hits:
+                            per_record[r].append((q, rp))
+            lengths = ledger.record_tokens(per_record)
+            matched = []
+            for record, pairs in per_record.items():
+                chain = A._longest_chain(pairs)
+                if len(chain) >= 2:
+                    covered, extension = A._coverage(chain, k, w, lengths.get(record, 0), token_lines)
+                    if len(covered) >= min_tokens:
+                        matched.append((record, chain, covered, extension))
+            t = timed("hits per record, chains", t)
+            if matched and stream == RAW:
+                A._insertion_fills(matched, tokens, digests, k, hasher, stream, ledger.lookup,
+                                   ends=(w, lengths, per_record))
+            t = timed("gap and end accounting", t)
+        ledger.close()
+        ledger = Ledger.open_readonly()
+        t = time.perf_counter()
+        A.attribute_text(text, range(1, lines + 1), Hasher(key), ledger.lookup, ledger.record_tokens, args.file)
+        timed("whole attribute_text", t)
+        ledger.close()
+
+    print(f"{args.file}: {lines} lines, {len(tokens)} tokens; median of {args.runs} runs (the first dropped)\n")
+    print("| step | ms |")
+    print("|---|---|")
+    for name, values in steps.items():
+        print(f"| {name} | {1000 * statistics.median(values[1:]):.1f} |")
+
+
+if __name__ == "__main__":
+    main()
