@@ -530,7 +530,7 @@ class Ledger:
             index.close()
 
     def fingerprint_records(self) -> set[int]:
-        """Ids of the records that have fingerprints (a consistency check for tests and doctor)."""
+        """Ids of the records that have fingerprints (a consistency check, for tests)."""
         index = self._open_index()
         try:
             found = {r for view in index.views for r in set(view.rec)}
