@@ -62,6 +62,50 @@ def test_a_served_stamp_equals_a_local_one(repo: Repo, server, tmp_path, monkeyp
     assert b"Assisted-by: claude-code:m1\n" in served
 
 
+SECOND = """\
+def rolling_median(values, width):
+    window, out = [], []
+    for value in values:
+        window.append(value)
+        if len(window) > width:
+            window.pop(0)
+        ordered = sorted(window)
+        middle = len(ordered) // 2
+        out.append(ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2)
+    return out
+"""
+
+
+def test_the_server_follows_compactions_of_the_index_it_holds(repo: Repo, tmp_path):
+    """The server keeps the index file's bytes for its children; a compaction replaces the
+    file, and the next commit must see the new fingerprints (and the old ones)."""
+    from aiguard.ledger import Ledger
+
+    aiguard("record", "--tool", "codex", "--model", "gpt-5", input=MERGE_INTERVALS.encode())
+    with Ledger.open() as ledger:
+        assert ledger.compact() > 0
+    proc = subprocess.Popen([sys.executable, "-m", "aiguard", "hook-server"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: hookserver.socket_path().exists(), what="the hook server's socket")
+        repo.write("m.py", MERGE_INTERVALS)
+        repo.git("add", "m.py")
+        repo.git("commit", "-q", "-m", "First")
+        assert dict(repo.trailers())["Assisted-by"] == "codex:gpt-5"
+        aiguard("record", "--tool", "claude-code", "--model", "m2", input=SECOND.encode())
+        with Ledger.open() as ledger:
+            assert ledger.compact() > 0  # a new file, while the server holds the old one
+        repo.write("r.py", SECOND)
+        repo.write("m2.py", MERGE_INTERVALS)
+        repo.git("add", "r.py", "m2.py")
+        repo.git("commit", "-q", "-m", "Second", env={"AIGUARD_NO_HOOK_SERVER": ""})
+        assisted = sorted(v for k, v in repo.trailers() if k == "Assisted-by")
+        assert assisted == ["claude-code:m2", "codex:gpt-5"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+
+
 def test_commits_through_the_server_are_stamped_and_noted(repo: Repo, server):
     aiguard("record", "--tool", "codex", "--model", "gpt-5", input=MERGE_INTERVALS.encode())
     repo.write("m.py", "import os\n\n" + MERGE_INTERVALS)

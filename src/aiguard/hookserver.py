@@ -74,6 +74,11 @@ def serve(path: Path | None = None, ready=None) -> int:
         print(f"aiguard hook-server: {path} is too long for a socket path", file=sys.stderr)
         return 2
     preload()
+    from aiguard import fpindex
+    from aiguard.ledger import INDEX_SUFFIX
+
+    index = paths.ledger_path().with_suffix(INDEX_SUFFIX)
+    fpindex.hold(index)  # children share the index file's bytes (and re-read it when replaced)
     # Forked children share the preloaded heap copy-on-write. A garbage collection in a child
     # writes to every object it visits, copying the pages it touches; frozen objects are never
     # visited, and a hook run is too short to need collecting at all (see _child).
@@ -108,6 +113,7 @@ def serve(path: Path | None = None, ready=None) -> int:
                 continue
             sys.stdout.flush()
             sys.stderr.flush()
+            fpindex.hold(index)  # one stat; read again only after a compaction replaced it
             pid = os.fork()
             if pid == 0:
                 listener.close()
