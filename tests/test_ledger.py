@@ -530,3 +530,17 @@ def test_record_with_bad_config_does_not_half_succeed():
         assert records() == 0, "exit 2, yet the output was recorded"
     else:
         assert done.returncode == 0 and records() == 1
+
+
+def test_ledger_compact_command():
+    """`aiguard ledger compact` moves what waits into the index file; stats say so."""
+    assert aiguard("ledger", "compact").stdout.decode().strip() == "moved 0 fingerprints (no ledger yet)"
+    aiguard("record", "--tool", "codex", "--model", "gpt-5", input=snippet("compact").encode())
+    before = stats()
+    assert before["waiting"] == before["fingerprints"] > 0 and before["index_bytes"] == 0
+    out = aiguard("ledger", "compact").stdout.decode().strip()
+    assert out.startswith(f"moved {before['fingerprints']} fingerprints into ") and "ledger.fpindex" in out
+    after = stats()
+    assert after["waiting"] == 0 and after["fingerprints"] == before["fingerprints"] and after["index_bytes"] > 0
+    assert (home() / "ledger.fpindex").stat().st_mode & 0o777 == 0o600
+    assert aiguard("ledger", "compact").stdout.decode().startswith("moved 0 fingerprints")
