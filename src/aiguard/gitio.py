@@ -32,6 +32,12 @@ DIFF_FLAGS = (
 GIT = ("git", "-c", "core.quotePath=false", "-c", "diff.relative=false")
 
 
+def _failed(args: Sequence[str], code: int, stderr: bytes) -> GitError:
+    """The error for a git command that exited non-zero: its first complaint, or the exit code."""
+    complaint = stderr.decode("utf-8", "replace").strip().splitlines()
+    return GitError(f"git {args[0]} failed: {complaint[0] if complaint else f'exit {code}'}")
+
+
 def git(args: Sequence[str], input: bytes | None = None, cwd: str | None = None, check: bool = True) -> bytes:
     try:
         done = subprocess.run(
@@ -41,8 +47,7 @@ def git(args: Sequence[str], input: bytes | None = None, cwd: str | None = None,
     except FileNotFoundError:
         raise GitError("git is not installed or not on PATH") from None
     if check and done.returncode != 0:
-        complaint = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise GitError(f"git {args[0]} failed: {complaint[0] if complaint else f'exit {done.returncode}'}")
+        raise _failed(args, done.returncode, done.stderr)
     return done.stdout
 
 
@@ -74,8 +79,7 @@ def stream_records(args: Sequence[str], mark: bytes, cwd: str | None = None,
             break
     err = proc.stderr.read() if proc.stderr else b""
     if proc.wait() != 0:
-        lines = err.decode("utf-8", "replace").strip().splitlines()
-        raise GitError(f"git {args[0]} failed: {lines[0] if lines else 'exit ' + str(proc.returncode)}")
+        raise _failed(args, proc.returncode, err)
 
 
 def rev_parse(rev: str, cwd: str | None = None) -> str | None:
@@ -134,8 +138,7 @@ class Started:
         """stdout, as git() returns it (GitError on failure)."""
         code, out, err = self.result()
         if code != 0:
-            complaint = err.decode("utf-8", "replace").strip().splitlines()
-            raise GitError(f"git {self.args[0]} failed: {complaint[0] if complaint else f'exit {code}'}")
+            raise _failed(self.args, code, err)
         return out
 
     def cancel(self) -> None:
