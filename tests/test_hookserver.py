@@ -46,7 +46,7 @@ def stamp_both_ways(repo: Repo, tmp_path: Path, monkeypatch) -> tuple[bytes, byt
     served.write_bytes(msg)
     local.write_bytes(msg)
     monkeypatch.chdir(repo.path)
-    code = hookserver.call(["stamp", str(served), "message"])
+    code = hookclient.call(["stamp", str(served), "message"])
     monkeypatch.setenv("AIGUARD_NO_HOOK_SERVER", "1")
     aiguard("stamp", str(local), "message", cwd=repo.path)  # here, not in the server
     return served.read_bytes(), local.read_bytes(), code
@@ -125,8 +125,8 @@ def test_the_hooks_stderr_reaches_the_caller(repo: Repo, server, tmp_path, monke
     repo.git("add", "a.txt")
     msg = tmp_path / "m.msg"
     msg.write_bytes(b"Subject\n")
-    client = [sys.executable, "-c", "import sys; from aiguard import hookserver; "
-              "code = hookserver.call(sys.argv[1:]); print('code', code); sys.exit(0)", "stamp", str(msg), "message"]
+    client = [sys.executable, "-c", "import sys; from aiguard import hookclient; "
+              "code = hookclient.call(sys.argv[1:]); print('code', code); sys.exit(0)", "stamp", str(msg), "message"]
     done = subprocess.run(client, cwd=repo.path, capture_output=True)
     assert done.stdout.decode().strip() == "code 0", done
     assert done.stderr.decode().startswith("aiguard: commit not stamped"), done.stderr
@@ -138,12 +138,12 @@ def test_other_versions_and_dead_servers_fall_back(repo: Repo, server, tmp_path,
     msg.write_bytes(b"Subject\n")
     monkeypatch.chdir(repo.path)
     monkeypatch.setattr(hookclient, "__version__", "0.0.0-other")
-    assert hookserver.call(["stamp", str(msg), "message"]) is None  # refused: run it here
+    assert hookclient.call(["stamp", str(msg), "message"]) is None  # refused: run it here
     assert msg.read_bytes() == b"Subject\n"
     monkeypatch.undo()
     monkeypatch.chdir(repo.path)
-    assert hookserver.call(["doctor"]) is None or not hookserver.served(["doctor"])
-    assert not hookserver.served(["doctor"]) and not hookserver.served(["stamp", "--help"])
+    assert hookclient.call(["doctor"]) is None or not hookclient.served(["doctor"])
+    assert not hookclient.served(["doctor"]) and not hookclient.served(["stamp", "--help"])
 
 
 def test_a_stale_socket_falls_back(repo: Repo, tmp_path, monkeypatch):
@@ -154,7 +154,7 @@ def test_a_stale_socket_falls_back(repo: Repo, tmp_path, monkeypatch):
     msg = tmp_path / "m.msg"
     msg.write_bytes(b"Subject\n")
     monkeypatch.chdir(repo.path)
-    assert hookserver.call(["stamp", str(msg), "message"]) is None
+    assert hookclient.call(["stamp", str(msg), "message"]) is None
     repo.write("a.txt", "one\n")
     repo.git("add", "a.txt")
     repo.git("commit", "-q", "-m", "Still stamped")

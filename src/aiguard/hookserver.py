@@ -20,21 +20,17 @@ from __future__ import annotations
 import gc
 import marshal
 import os
-import struct
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aiguard import __version__, hookclient, paths
-from aiguard.hookclient import OK as _OK, PROTOCOL, REFUSED as _REFUSED, SOCKET_NAME, served
-
-call = hookclient.call  # the client's side lives in aiguard.hookclient
+from aiguard import __version__, paths
+from aiguard.hookclient import (HEADER_SIZE, OK, PROTOCOL, REFUSED, SOCKET_NAME, pack_reply, served,
+                                unpack_length)
 
 if TYPE_CHECKING:
     import socket
 
-_HEADER = struct.Struct("!I")  # hookclient.pack
-_REPLY = struct.Struct("!Bi")  # status, exit code: what hookclient.call reads
 
 
 def socket_path() -> Path:
@@ -154,10 +150,10 @@ def _child(conn: socket.socket) -> int:
     conn.settimeout(10.0)
     try:
         first, fds, _flags, _addr = socket.recv_fds(conn, 1 << 16, 3)
-        if len(first) < _HEADER.size or len(fds) != 3:
+        if len(first) < HEADER_SIZE or len(fds) != 3:
             return 1
-        (size,) = _HEADER.unpack(first[:_HEADER.size])
-        body = first[_HEADER.size:]
+        size = unpack_length(first)
+        body = first[HEADER_SIZE:]
         while len(body) < size:
             chunk = conn.recv(min(1 << 20, size - len(body)))
             if not chunk:
@@ -171,7 +167,7 @@ def _child(conn: socket.socket) -> int:
     conn.settimeout(None)
     argv = request.get("argv") or []
     if request.get("protocol") != PROTOCOL or request.get("version") != __version__ or not served(argv):
-        conn.sendall(_REPLY.pack(_REFUSED, 0))  # the client runs it itself
+        conn.sendall(pack_reply(REFUSED, 0))  # the client runs it itself
         return 0
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
@@ -194,5 +190,5 @@ def _child(conn: socket.socket) -> int:
         code = 0
     sys.stdout.flush()
     sys.stderr.flush()
-    conn.sendall(_REPLY.pack(_OK, int(code or 0)))
+    conn.sendall(pack_reply(OK, int(code or 0)))
     return 0
