@@ -13,13 +13,13 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
-APP = "aiguard"
+# One definition of where state lives: the hook's client (aiguard.hookclient) needs it
+# without pathlib.
+from aiguard.hookclient import APP, home_dir
 
 
 def home() -> Path:
     """The folder holding the ledger, the key fallback file, logs and config."""
-    from aiguard.hookclient import home_dir  # one definition: the hook's client needs it without pathlib
-
     return Path(home_dir())
 
 
