@@ -14,6 +14,7 @@ piled up, and the daemon when recording has been idle for a while.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sqlite3
@@ -208,18 +209,28 @@ class Ledger:
             return
         if version > SCHEMA_VERSION:
             raise LedgerError(f"ledger {self.path} was written by a newer aiguard (schema {version}); upgrade aiguard")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._writing():
             version = conn.execute("PRAGMA user_version").fetchone()[0]  # another writer may have migrated
             for number in range(version, SCHEMA_VERSION):
                 for statement in _MIGRATIONS[number].split(";"):
                     if statement.strip():
                         conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: BEGIN IMMEDIATE (writers queue, readers go on), COMMIT, or
+        ROLLBACK on any error. Whatever this object read before is forgotten either way."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        finally:
+            self._forget_reads()
 
     # Writing -------------------------------------------------------------------------
 
@@ -252,9 +263,7 @@ class Ledger:
             now = time.time()
             produced = entry.time if entry.time is not None else now
             digest = _text_digest(entry.text, key)
-            conn = self.conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with self._writing() as conn:
                 row = conn.execute(
                     "SELECT id, produced_at FROM records WHERE digest = ? AND tool = ? AND model = ?",
                     (digest, entry.tool, entry.model),
@@ -276,11 +285,6 @@ class Ledger:
                         ((f.stream, f.hash, record, f.pos) for f in fingerprints),
                     )
                     added += 1
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        self._forget_reads()
         if added:
             try:
                 self.compact_if_due()
@@ -303,8 +307,7 @@ class Ledger:
         row = conn.execute("SELECT value FROM meta WHERE key = 'common_code'").fetchone()
         if row is None or row[0] != wanted:
             keyed = list(common_code.keyed(common_code.load(), hasher))  # outside the write lock
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with self._writing():
                 row = conn.execute("SELECT value FROM meta WHERE key = 'common_code'").fetchone()
                 if row is None or row[0] != wanted:  # another writer may have done it meanwhile
                     conn.execute("DELETE FROM common_code")
@@ -316,12 +319,6 @@ class Ledger:
                     if self.index_path.exists():
                         self._compact_locked(drop_hashes={s: [h for kind, h in keyed if kind == s] for s in STREAMS})
                     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('common_code', ?)", (wanted,))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            finally:
-                self._forget_reads()
         if conn.execute("SELECT 1 FROM common_code LIMIT 1").fetchone() is None:
             return None
         return self._common_hashes
@@ -338,9 +335,7 @@ class Ledger:
     def prune(self, older_than_days: float, now: float | None = None) -> int:
         """Delete records produced more than the given number of days ago."""
         cutoff = (now or time.time()) - older_than_days * 86400
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._writing() as conn:
             old = [r for (r,) in conn.execute("SELECT id FROM records WHERE produced_at < ?", (cutoff,))]
             for start in range(0, len(old), _LOOKUP_CHUNK):
                 chunk = old[start:start + _LOOKUP_CHUNK]
@@ -352,12 +347,6 @@ class Ledger:
             conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_prune', ?)", (str(time.time()),)
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        finally:
-            self._forget_reads()
         if old:
             self._vacuum_if_sparse()
         return len(old)
@@ -366,16 +355,8 @@ class Ledger:
 
     def compact(self) -> int:
         """Move the fingerprints waiting in SQLite into the index file; returns how many moved."""
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._writing():
             moved = self._compact_locked()
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        finally:
-            self._forget_reads()
         if moved:
             self._vacuum_if_sparse()
         return moved
