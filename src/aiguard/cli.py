@@ -242,10 +242,10 @@ def ledger_compact() -> None:
     try:
         with Ledger.open() as ledger_:
             moved = ledger_.compact()
-            size = ledger_.stats()["index_bytes"]
+            index, size = ledger_.index_path, ledger_.stats()["index_bytes"]
     except (LedgerError, OSError) as exc:
         fail(str(exc))
-    click.echo(f"moved {moved} fingerprints into {paths.ledger_path().with_suffix('.fpindex')} ({size // 1024} KiB)")
+    click.echo(f"moved {moved} fingerprints into {index} ({size // 1024} KiB)")
 
 
 @ledger.command("prune")

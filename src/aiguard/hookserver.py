@@ -71,9 +71,9 @@ def serve(path: Path | None = None, ready=None) -> int:
         return 2
     preload()
     from aiguard import fpindex
-    from aiguard.ledger import INDEX_SUFFIX
+    from aiguard.ledger import index_file
 
-    index = paths.ledger_path().with_suffix(INDEX_SUFFIX)
+    index = index_file(paths.ledger_path())
     fpindex.hold(index)  # children share the index file's bytes (and re-read it when replaced)
     # Forked children share the preloaded heap copy-on-write. A garbage collection in a child
     # writes to every object it visits, copying the pages it touches; frozen objects are never

@@ -38,6 +38,11 @@ _LOAD_RECENT = 50_000
 INDEX_SUFFIX = ".fpindex"
 
 
+def index_file(ledger: Path) -> Path:
+    """The fingerprint index file that goes with a ledger file."""
+    return ledger.with_suffix(INDEX_SUFFIX)
+
+
 def _log():
     import logging  # not at import time: the commit hook only reads, and logging costs it 4 ms
 
@@ -151,7 +156,7 @@ class Ledger:
 
     @property
     def index_path(self) -> Path:
-        return self.path.with_suffix(INDEX_SUFFIX)
+        return index_file(self.path)
 
     @classmethod
     def open(cls, path: Path | None = None) -> "Ledger":
@@ -593,8 +598,8 @@ def _ledger_files(path: Path) -> Iterator[Path]:
         candidate = path.with_name(path.name + suffix)
         if candidate.exists():
             yield candidate
-    if path.with_suffix(INDEX_SUFFIX).exists():
-        yield path.with_suffix(INDEX_SUFFIX)
+    if index_file(path).exists():
+        yield index_file(path)
 
 
 def _invalid(entry: Entry) -> str | None:
