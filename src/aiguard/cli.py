@@ -520,24 +520,22 @@ def notes() -> None:
 @click.argument("remote", default="origin")
 def notes_push(remote: str) -> None:
     """Push refs/notes/aiguard to REMOTE (fetching and merging theirs first)."""
-    from aiguard import gitio, notes as line_notes
-
-    _require_repo()
-    try:
-        click.echo(line_notes.push(remote))
-    except gitio.GitError as exc:
-        fail(str(exc))
+    _notes_with_remote("push", remote)
 
 
 @notes.command("fetch")
 @click.argument("remote", default="origin")
 def notes_fetch(remote: str) -> None:
     """Fetch REMOTE's refs/notes/aiguard and merge it into yours."""
+    _notes_with_remote("fetch", remote)
+
+
+def _notes_with_remote(action: str, remote: str) -> None:
     from aiguard import gitio, notes as line_notes
 
     _require_repo()
     try:
-        click.echo(line_notes.fetch(remote))
+        click.echo(getattr(line_notes, action)(remote))
     except gitio.GitError as exc:
         fail(str(exc))
 
