@@ -351,8 +351,10 @@ def python_setup(args, log) -> PySetup:
     stdlib_only (corpus from the stdlib alone) and no_cache (do not read or write
     the corpus cache).
     """
+    pinned = tuple(getattr(args, "pinned", None) or ())
+    held_out = tuple(getattr(args, "held_out", None) or ())
     corpus = corpus_mod.build(args.seed, args.human_functions, use_cache=not getattr(args, "no_cache", False),
-                              stdlib_only=getattr(args, "stdlib_only", False))
+                              stdlib_only=getattr(args, "stdlib_only", False), pinned=pinned, held_out=held_out)
     log(f"corpus: {corpus.stats['ai_snippets']} ai / {corpus.stats['human_snippets']} human snippets, "
         f"{len(corpus.human_packages)} human packages")
 
@@ -366,6 +368,8 @@ def python_setup(args, log) -> PySetup:
     picked: dict[str, list[tuple[corpus_mod.Snippet, str | None]]] = {}
     used: dict[int, corpus_mod.Snippet] = {}
     stdlib = sysconfig.get_paths()["stdlib"]
+    # Transforms are seeded by a path that does not name the install prefix (a CI runner's differs).
+    relative_to = {p: corpus_mod.pinned_root(p) for p in pinned + held_out}
     for kind, fn in PY_KINDS:
         chosen = []
         for s in eligible:
@@ -376,7 +380,12 @@ def python_setup(args, log) -> PySetup:
             else:
                 # Stdlib-only: seeded by the path inside the stdlib, so that another install
                 # prefix (a CI runner) transforms alike. Otherwise the absolute path, as before.
-                where = os.path.relpath(s.path, stdlib) if getattr(args, "stdlib_only", False) else s.path
+                if pinned:
+                    where = os.path.relpath(s.path, relative_to[s.package[len("pinned:"):].split("/")[0]])
+                elif getattr(args, "stdlib_only", False):
+                    where = os.path.relpath(s.path, stdlib)
+                else:
+                    where = s.path
                 out = fn(s.text, random.Random(f"{args.seed}-{kind}-{where}-{s.line}"))
                 if out is not None and (kind == "verbatim" or out != s.text) and out.strip():
                     chosen.append((s, out))
@@ -677,7 +686,12 @@ def main() -> None:
                         help="common-code filter when recording (default: shipped, what aiguard does); "
                              "heldout: the list rebuilt without the held-out human packages")
     parser.add_argument("--stdlib-only", action="store_true",
-                        help="Python corpus from the stdlib alone (what tests/test_accuracy_regression.py uses)")
+                        help="Python corpus from the stdlib alone")
+    parser.add_argument("--pinned", nargs="+", metavar="PACKAGE",
+                        help="recorded ('AI') Python code from these installed packages alone "
+                             "(tests/test_accuracy_regression.py: networkx, pinned by the test extra)")
+    parser.add_argument("--held-out", nargs="+", metavar="PACKAGE",
+                        help="with --pinned: the held-out human code (the gate: docutils)")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the corpus cache")
     parser.add_argument("--out", default=str(HERE / "results" / "accuracy.json"))
     args = parser.parse_args()

@@ -78,6 +78,33 @@ def _excluded_file(name: str) -> bool:
             or name in ("conftest.py", "setup.py"))
 
 
+def pinned_root(package: str) -> str:
+    """The folder holding an installed package, found without importing it."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit(f"corpus: package {package!r} is not installed (pip install -e '.[test]' pins it)")
+    return os.path.dirname(list(spec.submodule_search_locations)[0])
+
+
+def pinned_files(packages: tuple[str, ...]) -> dict[str, list[str]]:
+    """Unit name -> its .py files, for pinned packages: each sub-package or module two levels
+    down is a unit ("pinned:networkx/algorithms/flow"), so that the split has units to choose."""
+    units: dict[str, list[str]] = {}
+    for package in packages:
+        root = pinned_root(package)
+        for dirpath, dirnames, filenames in os.walk(os.path.join(root, package)):
+            dirnames[:] = sorted(d for d in dirnames if d not in EXCLUDED_DIRS and "vendor" not in d)
+            for name in sorted(filenames):
+                if _excluded_file(name):
+                    continue
+                full = os.path.join(dirpath, name)
+                parts = os.path.relpath(full, root)[:-3].split(os.sep)
+                units.setdefault("pinned:" + "/".join(parts[:3]), []).append(full)
+    return units
+
+
 def source_files(stdlib_only: bool = False) -> dict[str, list[str]]:
     """Package name -> its .py files (sorted), for the stdlib and (unless stdlib_only) site-packages."""
     paths = sysconfig.get_paths()
@@ -149,31 +176,40 @@ def _normal(text: str) -> str:
     return " ".join(text.split())
 
 
-def _cache_key(seed: int, human_functions: int, stdlib_only: bool) -> str:
+def _cache_key(seed: int, human_functions: int, stdlib_only: bool, pinned: tuple[str, ...] = ()) -> str:
     paths = sysconfig.get_paths()
     ident = repr((CACHE_VERSION, sys.version, paths["stdlib"], paths["purelib"], seed, human_functions,
                   sorted(EXCLUDED_DIRS), sorted(EXCLUDED_PACKAGES), MAX_HUMAN_PACKAGE_FUNCTIONS)
-                 + ((True,) if stdlib_only else ()))
+                 + ((True,) if stdlib_only else ()) + ((pinned,) if pinned else ()))
     return hashlib.sha256(ident.encode()).hexdigest()[:16]
 
 
-def build(seed: int = 1, human_functions: int = 6000, use_cache: bool = True, stdlib_only: bool = False) -> Corpus:
+def build(seed: int = 1, human_functions: int = 6000, use_cache: bool = True, stdlib_only: bool = False,
+          pinned: tuple[str, ...] = (), held_out: tuple[str, ...] = ()) -> Corpus:
     """The corpus for this seed; deterministic for a given machine and interpreter.
 
     stdlib_only: only the stdlib, split by top-level module (the human set is then
     a seeded choice of stdlib modules); the same on every machine with the same
     Python version, and parsed in ~2 s.
+    pinned, held_out: only these installed packages (pinned to exact versions by the test
+    extra), the "ai" set from `pinned` and the "human" set from `held_out`, split by
+    sub-package. The same files on every Python build, so the CI gate's numbers do not
+    move with the stdlib of the Python that runs it. Two projects, not one split in two:
+    a project copies code between its own modules, which would count as false positives.
     """
-    cache = DATA / f"corpus-{_cache_key(seed, human_functions, stdlib_only)}.pickle"
+    cache = DATA / f"corpus-{_cache_key(seed, human_functions, stdlib_only, pinned + held_out)}.pickle"
     if use_cache and cache.exists():
         with open(cache, "rb") as fh:
             return _from_plain(pickle.load(fh))
     started = time.perf_counter()
-    files_by_package = source_files(stdlib_only)
+    files_by_package = pinned_files(pinned + held_out) if pinned else source_files(stdlib_only)
     by_package = {name: [s for f in files for s in extract(f, name)] for name, files in files_by_package.items()}
 
     rng = random.Random(seed)
-    held_out_from = "stdlib:" if stdlib_only else "site:"
+    if pinned:
+        held_out_from = tuple(f"pinned:{name}/" for name in held_out)
+    else:
+        held_out_from = ("stdlib:",) if stdlib_only else ("site:",)
     candidates = sorted(p for p in by_package if p.startswith(held_out_from)
                         and 0 < len(by_package[p]) <= MAX_HUMAN_PACKAGE_FUNCTIONS)
     rng.shuffle(candidates)
