@@ -230,6 +230,26 @@ def test_imports_without_datatrove():
     assert "pip install 'aiguard[datatrove]'" in done.stdout
 
 
+def test_a_broken_datatrove_install_names_what_is_missing():
+    # datatrove importable but one of its own imports not (regex, before the extra pulled it in).
+    code = ("import sys; sys.modules['regex'] = None\n"
+            "import aiguard.datatrove as m\n"
+            "try:\n    m.AIProvenanceFilter()\nexcept ImportError as e:\n    print(e)\n")
+    pytest.importorskip("datatrove")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "datatrove is installed but cannot be imported" in done.stdout, done.stdout
+    assert "regex" in done.stdout
+
+
+def test_the_extra_pulls_what_datatrove_imports():
+    # Every module the datatrove extra's code path imports is importable in the test install.
+    pytest.importorskip("datatrove")
+    from aiguard.datatrove import AIProvenanceFilter, BaseFilter
+
+    assert BaseFilter is not None
+    assert issubclass(AIProvenanceFilter, BaseFilter)
+
+
 def test_bad_arguments_name_what_is_allowed():
     pytest.importorskip("datatrove")
     from aiguard.datatrove import AIProvenanceFilter

@@ -60,8 +60,11 @@ from aiguard.training import ExportIndex, commit_verdict
 
 try:
     from datatrove.pipeline.filters.base_filter import BaseFilter
-except ImportError:  # the optional extra is not installed
+except ImportError as error:  # the optional extra is not installed, or is installed but broken
     BaseFilter = None
+    _IMPORT_ERROR: ImportError | None = error
+else:
+    _IMPORT_ERROR = None
 
 __all__ = ["AIProvenanceFilter", "Keys", "Provenance", "load_exports", "provenance"]
 
@@ -196,6 +199,11 @@ if BaseFilter is None:
         """Placeholder: the real block needs datatrove."""
 
         def __init__(self, *args, **kwargs):
+            missing = getattr(_IMPORT_ERROR, "name", None)
+            if missing and missing.split(".")[0] != "datatrove":
+                # datatrove is there but one of its own imports is not: say which, not "needs datatrove".
+                raise ImportError(f"AIProvenanceFilter: datatrove is installed but cannot be imported "
+                                  f"({_IMPORT_ERROR}); pip install 'aiguard[datatrove]' installs what it needs")
             raise ImportError("AIProvenanceFilter needs datatrove: pip install 'aiguard[datatrove]'")
 
 else:
