@@ -59,22 +59,22 @@ def test_human_commit_says_zero_ai_lines(repo):
 
 
 def test_binary_and_oversized_files_are_counted_not_matched(repo):
-    """A binary file adds no lines; a file over the size limit counts in T, unmatched, with a note."""
-    from aiguard.changes import MAX_FILE_BYTES
-
+    """A binary file adds no lines; a file over the size limit counts in T, unmatched, and both
+    are said: on stderr and in the stamp's AI-Unmatched (tests/test_unmatched.py has the rest)."""
     aiguard("record", "--tool", "claude-code", "--model", "m", input=SNIPPET.encode())
     repo.write("blob.bin", bytes(range(256)) * 64)
     line = "value = compute(alpha, beta)\n"
-    big_lines = MAX_FILE_BYTES // len(line) + 10
+    big_lines = 4000
     repo.write("generated.py", SNIPPET + line * big_lines)
     repo.write("small.py", SNIPPET)
     repo.git("add", "-A")
-    done = repo.git("commit", "-q", "-m", "Vendored")
+    done = repo.git("commit", "-q", "-m", "Vendored", env={"AIGUARD_MAX_FILE_BYTES": str(len(line) * 1000)})
     trailers = dict(repo.trailers())
     snippet_lines = len(SNIPPET.splitlines())
     # Only small.py was matched; generated.py's lines still count in T.
     assert trailers["AI-Lines"] == f"{snippet_lines}/{2 * snippet_lines + big_lines}"
-    assert b"generated.py: not matched" in done.stderr
+    assert trailers["AI-Unmatched"] == f"{snippet_lines + big_lines} lines in 2 files (too-large 1, binary 1)"
+    assert b"generated.py: " in done.stderr and b"not matched" in done.stderr
 
 
 def test_attribute_json_for_a_commit_and_the_staged_change(repo):
@@ -95,6 +95,8 @@ def test_attribute_json_for_a_commit_and_the_staged_change(repo):
                    "ai": SNIPPET.count("\n"),
                    "ranges": [{"start": first, "end": first + SNIPPET.count("\n") - 1, "tool": "codex",
                                "model": "gpt-5-codex", "source": "assistant-log"}]}],
+        "unmatched": [],
+        "notes": [],
     }
     assert staged == expected
     assert committed == expected

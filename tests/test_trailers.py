@@ -210,4 +210,4 @@ def test_apply_properties(subject, body, eol):
 
 
 def test_own_keys():
-    assert trailers.OWN_KEYS == ("assisted-by", "ai-lines", "aiguard-stamp")
+    assert trailers.OWN_KEYS == ("assisted-by", "ai-lines", "ai-unmatched", "aiguard-stamp")

@@ -6,19 +6,52 @@ by the commit hook, so it stays stdlib-only.
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from typing import Callable, Iterable, NamedTuple
 
-from aiguard import gitio
+from aiguard import gitio, trailers
 from aiguard.attribution import RecordInfo, attribute_text, line_ranges
 from aiguard.fingerprint import Hasher
 
-# Matching runs at roughly 1 MB/s of staged text, so a huge commit (vendored code, a
-# generated file) would stall the hook: files bigger than this, and what does not fit in
-# the per-commit budget (smallest files first: pasted code lives in ordinary files),
-# are counted in AI-Lines' T but not matched, and the hook prints a note.
-MAX_FILE_BYTES = 1024 * 1024
-MAX_TOTAL_BYTES = 1024 * 1024
+# What one commit matches at most. Matching costs by added text (the neighbourhood of the
+# added lines is tokenised, not whole files), so the budget counts added bytes; a file is
+# read whole, so one far bigger than anything written by hand is not read at all. Whatever
+# is left unmatched is never silent: it is listed in ChangeResult.unmatched, the stamp
+# carries it as `AI-Unmatched` (covered by the binding), and attribute/log/verify show it.
+# AIGUARD_MAX_ADDED_BYTES / AIGUARD_MAX_FILE_BYTES lower (or raise) them, e.g. to keep a slow
+# machine's hook short; what they leave out is disclosed like the rest.
+MAX_ADDED_BYTES = 64 * 1024 * 1024
+MAX_FILE_BYTES = 128 * 1024 * 1024
+
+
+def _limit(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value.isdigit() else default
+
+
+# Why a file's added lines were not matched (the AI-Unmatched reasons, see trailers).
+TOO_LARGE, OVER_BUDGET, BINARY, UNREADABLE = trailers.UNMATCHED_REASONS
+
+
+class Unmatched(NamedTuple):
+    path: str
+    reason: str  # one of trailers.UNMATCHED_REASONS
+    lines: int  # added lines left unmatched (0 for a binary file)
+
+
+def unmatched_value(unmatched: Iterable[Unmatched]) -> str | None:
+    """The AI-Unmatched trailer value for these files, or None when all was matched."""
+    return trailers.unmatched_value((u.reason, u.lines) for u in unmatched)
+
+
+BLOB_BATCH_BYTES = 32 * 1024 * 1024
+_REASON_WORDS = {
+    TOO_LARGE: "the file is over the size limit (AIGUARD_MAX_FILE_BYTES, 128 MiB by default)",
+    OVER_BUDGET: "past the added text matched per commit (AIGUARD_MAX_ADDED_BYTES, 64 MiB by default)",
+    BINARY: "binary content",
+    UNREADABLE: "git could not read the file",
+}
 
 
 class RangeResult(NamedTuple):
@@ -40,7 +73,8 @@ class ChangeResult(NamedTuple):
     added: int
     ai: int
     files: list[FileResult]
-    notes: list[str]  # files left unmatched, and why
+    notes: list[str]  # what the user should read: files left unmatched and why, carried records
+    unmatched: tuple[Unmatched, ...] = ()  # added text not matched, per file (see MAX_ADDED_BYTES)
 
     @property
     def assisted_by(self) -> list[str]:
@@ -60,6 +94,8 @@ class ChangeResult(NamedTuple):
                  "ranges": [r._asdict() for r in f.ranges]}
                 for f in self.files
             ],
+            "unmatched": [u._asdict() for u in self.unmatched],
+            "notes": list(self.notes),
         }
 
 
@@ -79,45 +115,61 @@ def attribute_files(
     restrict: per path, the only added lines that count (a merge's own lines).
     """
     counted: list[tuple[gitio.FileDiff, list[int]]] = []
+    unmatched: list[Unmatched] = []
     for diff in files:
-        if diff.binary or diff.new_oid is None:
+        if diff.new_oid is None:
+            continue  # deleted: nothing added
+        if diff.binary:
+            unmatched.append(Unmatched(decode_path(diff.path), BINARY, 0))
             continue
         lines = diff.added if restrict is None else [n for n in diff.added if n in restrict.get(diff.path, ())]
         counted.append((diff, lines))
     total = sum(len(lines) for _, lines in counted)
-    notes: list[str] = []
     owners: dict[bytes, dict[int, int]] = {}
     if ledger is not None and total and hasher_factory is not None and not ledger.is_empty():
         hasher = hasher_factory()
-        wanted = [diff for diff, lines in counted if lines]
-        sizes = gitio.blob_sizes((d.new_oid for d in wanted), cwd=cwd)
-        budget = MAX_TOTAL_BYTES
+        wanted = [(diff, lines) for diff, lines in counted if lines]
+        sizes = gitio.blob_sizes((d.new_oid for d, _ in wanted), cwd=cwd)
+        added_bytes = {d.path: sum(len(c) for c in d.changes if c[:1] == b"+") for d, _ in wanted}
+        budget = _limit("AIGUARD_MAX_ADDED_BYTES", MAX_ADDED_BYTES)
+        max_file = _limit("AIGUARD_MAX_FILE_BYTES", MAX_FILE_BYTES)
         fetch = []
-        over = []
-        for diff in sorted(wanted, key=lambda d: (sizes.get(d.new_oid, 0), d.path)):
-            size = sizes.get(diff.new_oid, 0)
-            if size > MAX_FILE_BYTES:
-                notes.append(f"{decode_path(diff.path)}: not matched ({size} bytes is over the size limit)")
-            elif size > budget:
-                over.append(decode_path(diff.path))
+        # Least added text first: a budget that runs out leaves out the fewest files.
+        for diff, lines in sorted(wanted, key=lambda item: (added_bytes[item[0].path], item[0].path)):
+            size = sizes.get(diff.new_oid)
+            if size is None:
+                unmatched.append(Unmatched(decode_path(diff.path), UNREADABLE, len(lines)))
+            elif size > max_file:
+                unmatched.append(Unmatched(decode_path(diff.path), TOO_LARGE, len(lines)))
+            elif added_bytes[diff.path] > budget:
+                unmatched.append(Unmatched(decode_path(diff.path), OVER_BUDGET, len(lines)))
             else:
-                budget -= size
-                fetch.append(diff)
-        if over:
-            notes.append(f"{len(over)} files not matched (over the {MAX_TOTAL_BYTES} bytes per commit), e.g. {over[0]}")
-        blobs = gitio.read_blobs((d.new_oid for d in fetch), cwd=cwd)
-        allowed = {d.path: set(lines) for d, lines in counted}
-        for diff in fetch:
-            data = blobs.get(diff.new_oid)
-            if data is None:
+                budget -= added_bytes[diff.path]
+                fetch.append((diff, lines))
+        # Blobs in batches, so that memory holds a batch, not the whole change.
+        batch: list[tuple[gitio.FileDiff, list[int]]] = []
+        batch_bytes = 0
+        for n, item in enumerate(fetch):
+            batch.append(item)
+            batch_bytes += sizes[item[0].new_oid]
+            if batch_bytes < BLOB_BATCH_BYTES and n + 1 < len(fetch):
                 continue
-            if b"\0" in data[:8192]:
-                notes.append(f"{decode_path(diff.path)}: not matched (binary content)")
-                continue
-            text = data.decode("utf-8", "surrogateescape")
-            owners[diff.path] = attribute_text(
-                text, allowed[diff.path], hasher, ledger.lookup, ledger.record_tokens, decode_path(diff.path)
-            )
+            blobs = gitio.read_blobs((d.new_oid for d, _ in batch), cwd=cwd)
+            for diff, lines in batch:
+                data = blobs.pop(diff.new_oid, None)
+                if data is None:
+                    unmatched.append(Unmatched(decode_path(diff.path), UNREADABLE, len(lines)))
+                elif b"\0" in data[:8192]:
+                    unmatched.append(Unmatched(decode_path(diff.path), BINARY, len(lines)))
+                else:
+                    text = data.decode("utf-8", "surrogateescape")
+                    owners[diff.path] = attribute_text(
+                        text, lines, hasher, ledger.lookup, ledger.record_tokens, decode_path(diff.path))
+            batch, batch_bytes = [], 0
+    unmatched.sort(key=lambda u: (u.path, u.reason))
+    notes = [f"{u.path}: not matched ({_REASON_WORDS[u.reason]})" if not u.lines
+             else f"{u.path}: {u.lines} added {'line' if u.lines == 1 else 'lines'} not matched ({_REASON_WORDS[u.reason]})"
+             for u in unmatched]
     record_ids = {rid for lines in owners.values() for rid in lines.values()}
     info: dict[int, RecordInfo] = ledger.record_info(record_ids) if record_ids else {}
     results = []
@@ -130,7 +182,7 @@ def attribute_files(
         ]
         ai_total += len(owned)
         results.append(FileResult(decode_path(diff.path), len(lines), len(owned), ranges))
-    return ChangeResult(total, ai_total, results, notes)
+    return ChangeResult(total, ai_total, results, notes, tuple(unmatched))
 
 
 def merge_own_lines(base_files: list[gitio.FileDiff], others: Iterable[list[gitio.FileDiff]]) -> dict[bytes, set[int]]:

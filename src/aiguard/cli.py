@@ -170,6 +170,8 @@ def attribute(staged: bool, rev: str | None, as_json: bool) -> None:
         result = attributer.attribute(rev)
     except (gitio.GitError, keys.KeyUnavailable, LedgerError) as exc:
         fail(str(exc))
+    for note in result.notes:  # what was not matched, and why: on stderr in both modes
+        click.echo(f"aiguard: {note}", err=True)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:

@@ -55,6 +55,7 @@ class Entry(NamedTuple):
     evidence: str  # aiguard | foreign | none
     files: dict[str, list[Range]]  # path -> ranges, in the file as of the commit
     added_by_path: dict[str, int]
+    unmatched: dict | None = None  # what the stamp's AI-Unmatched says the hook left unmatched
 
     @property
     def ai_derived(self) -> bool:
@@ -68,6 +69,7 @@ class Entry(NamedTuple):
             "files": [{"path": path, "ranges": [{"start": r.start, "end": r.end, "tool": r.tool, "model": r.model}
                                                 for r in ranges]}
                       for path, ranges in sorted(self.files.items()) if ranges],
+            "unmatched": self.unmatched,
             "schema": SCHEMA,
         }
 
@@ -181,8 +183,9 @@ def _entry(raw: _Raw, own_notes: dict[str, bytes], git_ai: dict[str, bytes], fal
         if value not in assisted and not any(v.startswith(value.split(":", 1)[0] + ":") and value.endswith(":unknown")
                                              for v in assisted):
             assisted.append(value)
+    unmatched = trailers.parse_unmatched(group.unmatched) if stamped and group and group.unmatched else None
     return Entry(raw.sha, raw.parents, raw.author, raw.date, subject, stamped, assisted, ai_lines,
-                 max(added, ai_lines), evidence, files, raw.numstat)
+                 max(added, ai_lines), evidence, files, raw.numstat, unmatched)
 
 
 class _LedgerFallback:

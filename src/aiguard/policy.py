@@ -28,6 +28,7 @@ class Policy(NamedTuple):
     internal_models: tuple[str, ...] = ()
     forbid_paths: tuple[str, ...] = ()
     max_ai_share: float = 1.0
+    unmatched: str = "notice"  # added text the hook did not match (AI-Unmatched): "notice", "error", "allow"
     exempt_authors: tuple[str, ...] = ("*[bot]*",)
     exempt_merges: bool = True
     exempt_before: str | None = None  # an ISO date or a commit
@@ -48,6 +49,7 @@ SCHEMA = {
     "internal-models": _Key("internal_models", "globs", 'a list of TOOL:MODEL globs, e.g. ["metacode:*"]'),
     "forbid-paths": _Key("forbid_paths", "globs", 'a list of path globs, e.g. ["data/training/**"]'),
     "max-ai-share": _Key("max_ai_share", "share", "a number from 0 to 1"),
+    "unmatched": _Key("unmatched", "choice", '"notice", "error" or "allow"', ("notice", "error", "allow")),
     "exempt-authors": _Key("exempt_authors", "globs", 'a list of "Name <email>" globs, e.g. ["*[bot]*"]'),
     "exempt-merges": _Key("exempt_merges", "bool", "true or false"),
     "exempt-before": _Key("exempt_before", "date-or-commit", "an ISO date (2026-01-31) or a commit id"),

@@ -7,8 +7,8 @@ Format (one line, space separated)::
 * ``v1``: the format version.
 * ``key-id``: 8 hex digits naming the stamp key that signed (see keys.key_id).
 * ``n``: how many ``Assisted-by`` lines directly above ``AI-Lines`` aiguard wrote
-  (its group is those lines, ``AI-Lines`` and the stamp, in that order); an
-  ``Assisted-by`` the author wrote is not part of the claims.
+  (its group is those lines, ``AI-Lines``, ``AI-Unmatched`` when present, and the
+  stamp, in that order); an ``Assisted-by`` the author wrote is not part of the claims.
 * ``binding``: 32 hex digits, the first 16 bytes of
   SHA-256("aiguard-stamp-v1\\0" || change-digest || claims), where
   - change-digest = SHA-256 over the commit's change against its first parent,
@@ -19,7 +19,10 @@ Format (one line, space separated)::
     followed by ``\\n``. Hunk positions and context are left out, so the stamp
     survives a rebase that does not touch the change itself.
   - claims = ``Assisted-by=<value>\\n`` for each of the group's n Assisted-by
-    lines, in order, then ``AI-Lines=<value>\\n``.
+    lines, in order, then ``AI-Lines=<value>\\n``, then ``AI-Unmatched=<value>\\n``
+    when the group has one (added text the hook did not match: too large, over the
+    per-commit budget, binary or unreadable; see changes.unmatched_value). A stamp
+    without it is byte for byte what it was before the line existed.
   Anyone can recompute it: copying a stamp to another change, amending the change,
   or editing a claim breaks it, key or no key.
 * ``mac``: 32 hex digits, the first 16 bytes of
@@ -50,21 +53,24 @@ def change_digest(files: Iterable[FileDiff]) -> bytes:
     return digest.digest()
 
 
-def claims(assisted_by: Sequence[str], ai_lines: str) -> bytes:
+def claims(assisted_by: Sequence[str], ai_lines: str, unmatched: str | None = None) -> bytes:
     text = "".join(f"Assisted-by={value}\n" for value in assisted_by) + f"AI-Lines={ai_lines}\n"
+    if unmatched is not None:
+        text += f"AI-Unmatched={unmatched}\n"
     return text.encode("utf-8")
 
 
-def binding(change: bytes, assisted_by: Sequence[str], ai_lines: str) -> str:
-    return hashlib.sha256(_DOMAIN + change + claims(assisted_by, ai_lines)).hexdigest()[:32]
+def binding(change: bytes, assisted_by: Sequence[str], ai_lines: str, unmatched: str | None = None) -> str:
+    return hashlib.sha256(_DOMAIN + change + claims(assisted_by, ai_lines, unmatched)).hexdigest()[:32]
 
 
 def mac(key: bytes, bound: str) -> str:
     return hmac.new(key, _DOMAIN + bound.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def make(change: bytes, assisted_by: Sequence[str], ai_lines: str, key_id: str, key: bytes) -> str:
-    bound = binding(change, assisted_by, ai_lines)
+def make(change: bytes, assisted_by: Sequence[str], ai_lines: str, key_id: str, key: bytes,
+         unmatched: str | None = None) -> str:
+    bound = binding(change, assisted_by, ai_lines, unmatched)
     return f"{VERSION} {key_id} {len(assisted_by)} {bound} {mac(key, bound)}"
 
 
@@ -75,12 +81,12 @@ class Check(NamedTuple):
 
 
 def check(value: str, change: bytes, assisted_by: Sequence[str], ai_lines: str,
-          keys: Mapping[str, bytes] | None = None) -> Check:
+          keys: Mapping[str, bytes] | None = None, unmatched: str | None = None) -> Check:
     parts = value.split()
     if len(parts) != 5 or parts[0] != VERSION or parts[2] != str(len(assisted_by)):
         return Check(False, "invalid", f"not an aiguard {VERSION} stamp for these claims")
     _, kid, _count, bound, signature = parts
-    expected = binding(change, assisted_by, ai_lines)
+    expected = binding(change, assisted_by, ai_lines, unmatched)
     is_bound = hmac.compare_digest(bound, expected)
     if keys is None:
         status = "unchecked"

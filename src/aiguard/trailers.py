@@ -7,19 +7,21 @@ line ends survive untouched. Trailer-block detection mirrors git's trailer.c
 paragraph after the title, made of trailer lines only, or of at least 25 % trailer
 lines when one of them is git-generated (`Signed-off-by: `, `(cherry picked from`).
 
-aiguard owns three keys. On re-stamping (amend, reword, rebase, cherry-pick) it
+aiguard owns four keys: n Assisted-by lines, AI-Lines, AI-Unmatched (only when some added
+text was not matched) and AIGuard-Stamp, in that order, make its group. On re-stamping (amend, reword, rebase, cherry-pick) it
 replaces its own group in the final block in place and never touches another byte.
 """
 
 from __future__ import annotations
 
 import re
-from typing import NamedTuple, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 ASSISTED_BY = "Assisted-by"
 AI_LINES = "AI-Lines"
+AI_UNMATCHED = "AI-Unmatched"
 STAMP = "AIGuard-Stamp"
-OWN_KEYS = (ASSISTED_BY.lower(), AI_LINES.lower(), STAMP.lower())
+OWN_KEYS = (ASSISTED_BY.lower(), AI_LINES.lower(), AI_UNMATCHED.lower(), STAMP.lower())
 
 GIT_GENERATED_PREFIXES = (b"Signed-off-by: ", b"(cherry picked from commit ")
 SCISSORS_BODY = b" ------------------------ >8 ------------------------"
@@ -178,9 +180,12 @@ def stamp_own_count(value: bytes | str) -> int | None:
     return None
 
 
-def _key_is(line: bytes, name: str) -> bool:
+def _key_is(line: bytes, name: str | tuple[str, ...]) -> bool:
     key = trailer_key(line)
-    return key is not None and key.lower().decode() == name.lower()
+    if key is None:
+        return False
+    names = (name,) if isinstance(name, str) else name
+    return key.lower().decode() in {n.lower() for n in names}
 
 
 def _own_runs(block: Sequence[bytes]) -> list[tuple[int, int]]:
@@ -195,14 +200,18 @@ def _own_runs(block: Sequence[bytes]) -> list[tuple[int, int]]:
     for i, line in enumerate(block):
         if _key_is(line, STAMP):
             start = i
-            if i > 0 and _key_is(block[i - 1], AI_LINES):
+            if start > 1 and _key_is(block[start - 1], AI_UNMATCHED) and _key_is(block[start - 2], AI_LINES):
+                start -= 1
+            if start > 0 and _key_is(block[start - 1], AI_LINES):
                 start -= 1
                 count = stamp_own_count(_strip_eol(line).split(b":", 1)[1]) or 0
                 while count and start > 0 and _key_is(block[start - 1], ASSISTED_BY):
                     start -= 1
                     count -= 1
             runs.append((start, i + 1))
-        elif _key_is(line, AI_LINES) and not (i + 1 < len(block) and _key_is(block[i + 1], STAMP)):
+        elif _key_is(line, AI_LINES) and not (i + 1 < len(block) and _key_is(block[i + 1], (STAMP, AI_UNMATCHED))):
+            runs.append((i, i + 1))
+        elif _key_is(line, AI_UNMATCHED) and not (i + 1 < len(block) and _key_is(block[i + 1], STAMP)):
             runs.append((i, i + 1))
     return runs
 
@@ -316,6 +325,7 @@ class Group(NamedTuple):
     stamp: str | None
     stamps: int  # AIGuard-Stamp lines in the final block (more than one is an error)
     all_assisted_by: list[str]  # every Assisted-by of the final block, the author's too
+    unmatched: str | None = None  # the AI-Unmatched value of the group, when it has one
 
 
 def read_group(msg: bytes, comment: bytes | None = b"#") -> Group | None:
@@ -344,16 +354,21 @@ def read_group(msg: bytes, comment: bytes | None = b"#") -> Group | None:
     last = stamps[-1]
     stamp_value = value(block_lines[last])
     ai_value = None
+    unmatched = None
     own: list[str] = []
-    if last > 0 and _key_is(block_lines[last - 1], AI_LINES):
-        ai_value = value(block_lines[last - 1])
+    above = last
+    if above > 1 and _key_is(block_lines[above - 1], AI_UNMATCHED) and _key_is(block_lines[above - 2], AI_LINES):
+        above -= 1
+        unmatched = value(block_lines[above])
+    if above > 0 and _key_is(block_lines[above - 1], AI_LINES):
+        ai_value = value(block_lines[above - 1])
         count = stamp_own_count(stamp_value) or 0
-        i = last - 1
+        i = above - 1
         while count and i > 0 and _key_is(block_lines[i - 1], ASSISTED_BY):
             i -= 1
             count -= 1
             own.insert(0, value(block_lines[i]))
-    return Group(own, ai_value, stamp_value, len(stamps), everyone)
+    return Group(own, ai_value, stamp_value, len(stamps), everyone, unmatched)
 
 
 def ai_counts(value: str | None) -> tuple[int, int] | None:
@@ -363,6 +378,37 @@ def ai_counts(value: str | None) -> tuple[int, int] | None:
     except ValueError:
         return None
     return (ai, total) if 0 <= ai <= total else None
+
+
+# Why added text went unmatched, in the order AI-Unmatched lists them (see changes.py).
+UNMATCHED_REASONS = ("too-large", "over-budget", "binary", "unreadable")
+_UNMATCHED_RE = re.compile(r"^(\d+) lines? in (\d+) files? \(([^()]*)\)$")
+
+
+def unmatched_value(items: Iterable[tuple[str, int]]) -> str | None:
+    """`N lines in F files (reason count, ...)` for (reason, lines) per file; None for none."""
+    items = list(items)
+    if not items:
+        return None
+    lines = sum(n for _, n in items)
+    counts = {reason: sum(1 for r, _ in items if r == reason) for reason in UNMATCHED_REASONS}
+    parts = ", ".join(f"{reason} {n}" for reason, n in counts.items() if n)
+    return (f"{lines} {'line' if lines == 1 else 'lines'} in {len(items)} "
+            f"{'file' if len(items) == 1 else 'files'} ({parts})")
+
+
+def parse_unmatched(value: str | None) -> dict | None:
+    """{"lines": N, "files": F, "reasons": {reason: files}} of an AI-Unmatched value, or None."""
+    found = _UNMATCHED_RE.match((value or "").strip())
+    if not found:
+        return None
+    reasons: dict[str, int] = {}
+    for part in found.group(3).split(","):
+        name, _, count = part.strip().rpartition(" ")
+        if not name or not count.isdigit():
+            return None
+        reasons[name] = int(count)
+    return {"lines": int(found.group(1)), "files": int(found.group(2)), "reasons": reasons}
 
 
 _BODY_STAMP = re.compile(rb"^AIGuard-Stamp: v1 ", re.M)

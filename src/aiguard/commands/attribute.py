@@ -44,8 +44,6 @@ def format_text(result: ChangeResult) -> str:
         for r in f.ranges:
             span = f"{r.start}" if r.start == r.end else f"{r.start}-{r.end}"
             out.append(f"  lines {span}: {r.tool}:{r.model} ({r.source})")
-    for note in result.notes:
-        out.append(f"note: {note}")
     out.append(f"AI-Lines: {result.ai}/{result.added}")
     for value in result.assisted_by:
         out.append(f"Assisted-by: {value}")

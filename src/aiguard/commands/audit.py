@@ -69,6 +69,10 @@ def log_text(entries: Iterable[Entry], out: IO[str]) -> None:
         mark = {"aiguard": "AI", "foreign": "AI?", "none": "  "}[e.evidence]
         stamp = "stamped" if e.stamped else "unstamped"
         out.write(f"{e.commit[:12]} {mark:3} {share:>9} {stamp:9} {e.date[:10]} {e.subject[:60]}\n")
+        if e.unmatched:
+            u = e.unmatched
+            reasons = ", ".join(f"{name} {n}" for name, n in u["reasons"].items())
+            out.write(f"{'':17}not matched by the hook: {u['lines']} added lines in {u['files']} files ({reasons})\n")
         if e.ai_derived:
             out.write(f"{'':17}{e.evidence}: {who}\n")
             for path, ranges in sorted(e.files.items()):

@@ -268,7 +268,7 @@ def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, source: str | None, sha:
            cli: GitCommitArgs, configured: bytes | None,
            early: tuple[gitio.Started, gitio.Started] | None = None) -> str | None:
     from aiguard import keys, stamp
-    from aiguard.changes import attribute_files, merge_own_lines
+    from aiguard.changes import attribute_files, merge_own_lines, unmatched_value
     from aiguard.fingerprint import Hasher
     from aiguard.ledger import Ledger, LedgerError
 
@@ -307,9 +307,11 @@ def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, source: str | None, sha:
     theirs = {value.lower() for key, value in existing if key.lower() == trailers.ASSISTED_BY.lower()}
     ours = [value for value in result.assisted_by if value.lower() not in theirs]  # never repeat the author's
     ai_lines = f"{result.ai}/{result.added}"
+    unmatched = unmatched_value(result.unmatched)
     kid, key = keyset.signing_key()
-    value = stamp.make(stamp.change_digest(files), ours, ai_lines, kid, key)
-    group = [(trailers.ASSISTED_BY, v) for v in ours] + [(trailers.AI_LINES, ai_lines), (trailers.STAMP, value)]
+    value = stamp.make(stamp.change_digest(files), ours, ai_lines, kid, key, unmatched)
+    group = ([(trailers.ASSISTED_BY, v) for v in ours] + [(trailers.AI_LINES, ai_lines)]
+             + ([(trailers.AI_UNMATCHED, unmatched)] if unmatched else []) + [(trailers.STAMP, value)])
     new = trailers.apply(msg, group, cleanup)
 
     # Read it back as git log will: the whole group must be in the final trailer block.
@@ -357,7 +359,7 @@ def _carry(result, amend: bool, files: list, restrict: dict[bytes, set[int]] | N
         ranges = [RangeResult(*s) for s in notes.to_spans(lines)]
         ai_total += len(lines)
         merged.append(FileResult(f.path, f.added, len(lines), ranges))
-    return ChangeResult(result.added, ai_total, merged, result.notes)
+    return ChangeResult(result.added, ai_total, merged, result.notes, result.unmatched)
 
 
 def _write(path: Path, data: bytes) -> None:

@@ -219,10 +219,11 @@ def check_commit(commit: Commit, rules: Policy, team: dict[str, bytes] | None,
             problem = "the stamp has no valid AI-Lines trailer directly above it"
         else:
             result = stamp.check(group.stamp, stamp.change_digest(commit.files), group.assisted_by,
-                                 group.ai_lines, team)
+                                 group.ai_lines, team, group.unmatched)
             if not result.bound:
                 problem = ("the stamp does not match this commit's change and claims: copied from another "
-                           "commit, amended after stamping, or a claim (Assisted-by, AI-Lines) was edited")
+                           "commit, amended after stamping, or a claim (Assisted-by, AI-Lines, AI-Unmatched) "
+                           "was edited")
             elif result.signature == "invalid":
                 problem = "the stamp's signature is not valid: it was not made with the team's key"
             elif result.signature == "unknown-key":
@@ -247,6 +248,10 @@ def check_commit(commit: Commit, rules: Policy, team: dict[str, bytes] | None,
                                     f"external-model output in a commit that adds lines under protected paths: "
                                     f"{', '.join(touched[:5])}" + (" ..." if len(touched) > 5 else ""),
                                     "keep AI-written lines out of these paths"))
+    if group is not None and group.unmatched and rules.unmatched != "allow":
+        findings.append(Finding(sha, "unmatched-lines", ERROR if rules.unmatched == "error" else NOTICE,
+                                f"the hook did not match all added text: AI-Unmatched: {group.unmatched}",
+                                "split the commit, or check those files by hand (`aiguard attribute` lists them)"))
     if counts and counts[1] and counts[0] / counts[1] > rules.max_ai_share:
         findings.append(Finding(sha, "ai-share-exceeded", ERROR,
                                 f"AI-Lines {counts[0]}/{counts[1]} is above max-ai-share {rules.max_ai_share:g}",
@@ -418,6 +423,10 @@ def check_message_file(path: str, rules: Policy) -> list[str]:
     if external and rules.external_models == "forbid":
         warnings.append(f"forbidden-model: this repository does not allow {', '.join(external)}; CI will fail")
     counts = trailers.ai_counts(group.ai_lines)
+    if group is not None and group.unmatched and rules.unmatched != "allow":
+        findings.append(Finding(sha, "unmatched-lines", ERROR if rules.unmatched == "error" else NOTICE,
+                                f"the hook did not match all added text: AI-Unmatched: {group.unmatched}",
+                                "split the commit, or check those files by hand (`aiguard attribute` lists them)"))
     if counts and counts[1] and counts[0] / counts[1] > rules.max_ai_share:
         warnings.append(f"ai-share-exceeded: AI-Lines {group.ai_lines} is above {rules.max_ai_share:g}; CI will fail")
     return warnings
