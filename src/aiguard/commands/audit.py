@@ -263,3 +263,69 @@ def stats_text(result: dict, out: IO[str]) -> None:
         for row in rows[:30]:
             extra = f" of {row['added']:>7} ({100 * row['share']:5.1f}%)" if "added" in row else ""
             out.write(f"  {row['ai_lines']:>7}{extra}  {row['key']}\n")
+
+
+# report --------------------------------------------------------------------------------------
+
+class StampCheck(NamedTuple):
+    """What `aiguard verify` says about one commit, for the report's table."""
+
+    stamp: str  # "valid", "bound" (binding ok, signature not checked), "invalid", "missing"
+    problem: str  # why an invalid stamp is invalid
+    verdict: str  # "pass", "fail", "exempt", or "" when the repository has no policy file
+    findings: list[tuple[str, str, str]]  # (rule, severity, message) of each policy finding, notices included
+    exempt: str  # why the policy exempts the commit ("merge commit", ...), or ""
+
+
+class Checks(NamedTuple):
+    by_commit: dict[str, StampCheck]
+    policy: str | None  # where the policy came from; None when the repository has none
+    signature: str  # "checked" or "unchecked", as in `verify --format json`
+    key_ids: list[str]
+
+
+def stamp_checks(spec: Sequence[str] | str | None, cwd: str | None = None) -> Checks:
+    """Every commit of the range checked the way `aiguard verify` checks it, with the
+    working tree's policy: its stamp (valid, invalid, missing) and its policy verdict.
+
+    Unlike verify, exempt commits (merges, bots, exempt-before) get their stamp checked
+    too; their verdict says they are exempt. Raises policy.PolicyError, verify.VerifyError
+    and keys.KeyUnavailable (a bad AIGUARD_KEY) with a message for the user.
+    """
+    from pathlib import Path
+
+    from aiguard import policy, trailers
+    from aiguard.commands import verify as verifier
+
+    rules = policy.load(Path(gitio.toplevel(cwd)))
+    has_policy = rules.source != "defaults"
+    team, key_ids = verifier.team_keys()
+    before: set[str] = set()
+    if rules.exempt_before and "-" not in rules.exempt_before:
+        if not gitio.rev_parse(rules.exempt_before, cwd=cwd):
+            raise verifier.VerifyError(f"{rules.source}: exempt-before {rules.exempt_before!r} is not a commit here")
+        before = set(gitio.git(["rev-list", rules.exempt_before], cwd=cwd).decode().split())
+    found: dict[str, StampCheck] = {}
+    args = history.rev_args(spec)
+    if args == ["HEAD"] and gitio.rev_parse("HEAD", cwd) is None:
+        return Checks(found, rules.source if has_policy else None, "checked" if team else "unchecked", key_ids)
+    for commit in verifier.iter_commits(args, no_merges=False, cwd=cwd):
+        findings = verifier.check_commit(commit, rules, team)
+        group = trailers.read_group(commit.message)
+        invalid = [f.message for f in findings if f.rule == "invalid-stamp"]
+        if invalid:
+            state = "invalid"
+        elif group is None or group.stamp is None:
+            state = "missing"
+        else:
+            state = "valid" if team else "bound"
+        exempt = verifier.exempt(commit, rules) or ("before exempt-before" if commit.sha in before else None)
+        if not has_policy:
+            verdict = ""
+        elif exempt:
+            verdict = "exempt"
+        else:
+            verdict = "fail" if any(f.severity == verifier.ERROR for f in findings) else "pass"
+        notes = [(f.rule, f.severity, f.message) for f in findings] if has_policy and not exempt else []
+        found[commit.sha] = StampCheck(state, invalid[0] if invalid else "", verdict, notes, exempt or "")
+    return Checks(found, rules.source if has_policy else None, "checked" if team else "unchecked", key_ids)
