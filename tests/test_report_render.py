@@ -324,6 +324,27 @@ def test_without_the_key_the_report_says_the_signature_is_not_checked(audited, t
     assert "their signatures are not checked" in html
 
 
+def test_a_merge_is_exempt_but_its_stamp_is_still_shown(repo, tmp_path):
+    """verify exempts merge commits (exempt-merges = true); the report says so, and still
+    checks the merge's stamp (here one whose claim was edited)."""
+    commit(repo, {".aiguard.toml": "require-stamp = true\n"}, "Policy")
+    repo.git("checkout", "-q", "-b", "topic")
+    commit(repo, {"a.py": "a = 1\n"}, "On topic")
+    repo.git("checkout", "-q", "main")
+    commit(repo, {"b.py": "b = 1\n"}, "On main")
+    repo.git("merge", "-q", "--no-ff", "-m", "Merge topic", "topic")
+    message = repo.message().decode()
+    assert "AI-Lines: 0/0" in message
+    repo.git("commit", "-q", "--amend", "-m", message.replace("AI-Lines: 0/0", "AI-Lines: 0/7"),
+             env={"AIGUARD_DISABLE": "1"})  # an edited claim: the stamp no longer matches
+    merge = repo.out("rev-parse", "HEAD").strip()
+    assert len(repo.out("log", "-1", "--format=%P").split()) == 2
+    rows = commit_rows(write_report(repo, tmp_path / "report.html"))
+    assert rows[merge[:12]]["Policy"] == "exempt\nmerge commit"
+    assert rows[merge[:12]]["Stamp"].startswith("invalid\n")
+    assert all(row["Policy"] == "pass" for short, row in rows.items() if short != merge[:12])
+
+
 def test_a_repository_without_a_policy_gets_no_verdicts(history, tmp_path):  # noqa: F811
     repo, shas, _ = history
     html = write_report(repo, tmp_path / "report.html")

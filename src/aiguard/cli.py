@@ -491,8 +491,9 @@ def stats(range_: tuple[str, ...], as_json: bool, depth: int, ledger_fallback: b
               help="Directory depth for the by-directory chart.")
 @_LEDGER_OPTION
 def report(range_: tuple[str, ...], html_out: str, title: str | None, depth: int, ledger_fallback: bool) -> None:
-    """One self-contained HTML report (no network): AI share over time, by tool/model
-    and by directory, and a table of commits."""
+    """One self-contained HTML report (no network): AI share and AI-derived commits over
+    time, by tool/model and by directory, and a table of commits with each one's stamp
+    and policy verdict, checked as `aiguard verify` checks them."""
     from aiguard import gitio, keys, policy
     from aiguard import report as reporter
     from aiguard.commands import audit, verify
