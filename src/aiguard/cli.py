@@ -496,13 +496,14 @@ def report(range_: tuple[str, ...], html_out: str, title: str | None, depth: int
     and policy verdict, checked as `aiguard verify` checks them."""
     from aiguard import gitio, keys, policy
     from aiguard import report as reporter
-    from aiguard.commands import audit, verify
+    from aiguard.commands import audit
+    from aiguard.commands import verify as verifier
 
     entries = _entries(range_, ledger_fallback)
     summary = audit.stats(entries, depth)
     try:
         checks = audit.stamp_checks(range_)
-    except (policy.PolicyError, verify.VerifyError, keys.KeyUnavailable) as exc:
+    except (policy.PolicyError, verifier.VerifyError, keys.KeyUnavailable) as exc:
         fail(str(exc))
     name = title or f"AI provenance: {os.path.basename(gitio.toplevel())}" + (f" ({' '.join(range_)})" if range_ else "")
     Path(html_out).write_text(reporter.render(entries, summary, name, checks), encoding="utf-8")
