@@ -493,16 +493,22 @@ def stats(range_: tuple[str, ...], as_json: bool, depth: int, ledger_fallback: b
               help="Directory depth for the by-directory chart.")
 @_LEDGER_OPTION
 def report(range_: tuple[str, ...], html_out: str, title: str | None, depth: int, ledger_fallback: bool) -> None:
-    """One self-contained HTML report (no network): AI share over time, by tool/model
-    and by directory, and a table of commits."""
-    from aiguard import gitio
+    """One self-contained HTML report (no network): AI share and AI-derived commits over
+    time, by tool/model and by directory, and a table of commits with each one's stamp
+    and policy verdict, checked as `aiguard verify` checks them."""
+    from aiguard import gitio, keys, policy
     from aiguard import report as reporter
     from aiguard.commands import audit
+    from aiguard.commands import verify as verifier
 
     entries = _entries(range_, ledger_fallback)
     summary = audit.stats(entries, depth)
+    try:
+        checks = audit.stamp_checks(range_)
+    except (policy.PolicyError, verifier.VerifyError, keys.KeyUnavailable) as exc:
+        fail(str(exc))
     name = title or f"AI provenance: {os.path.basename(gitio.toplevel())}" + (f" ({' '.join(range_)})" if range_ else "")
-    Path(html_out).write_text(reporter.render(entries, summary, name), encoding="utf-8")
+    Path(html_out).write_text(reporter.render(entries, summary, name, checks), encoding="utf-8")
     click.echo(f"wrote {html_out}: {summary['commits']} commits, {summary['ai_commits']} AI-derived, "
                f"AI lines {summary['ai_lines']}/{summary['added']}")
 

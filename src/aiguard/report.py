@@ -1,131 +1,389 @@
 """`aiguard report --html OUT`: one self-contained HTML file for auditors.
 
-No scripts, fonts or images from the network: the charts are inline SVG drawn
-here, the styles are inline, and every value comes from `aiguard stats` and
-`aiguard log` over the same records, so the page agrees with them.
+No scripts, fonts or images from the network: the charts are inline SVG and CSS
+drawn here, the styles are inline, and every value comes from `aiguard stats`,
+`aiguard log` and `aiguard verify` over the same records, so the page agrees with
+them. The layout is fluid: charts scale with the window, labels wrap instead of
+being cut, and at narrow widths the commit table turns into one block per commit.
+
+A commit can be AI-derived by commit-level evidence alone (an assistant's
+co-author trailer, aider's author name, a hand-written Assisted-by): its lines are
+unknown. The report counts such commits per tool and per month beside the line
+shares and says "lines unknown" rather than drawing them as nothing.
 """
 
 from __future__ import annotations
 
+import math
+from collections import Counter, defaultdict
 from html import escape
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 from aiguard import __version__
+from aiguard.commands.audit import Checks
 from aiguard.history import Entry
 
 MAX_TABLE_ROWS = 5000
-_PALETTE = ("#d9480f", "#1971c2", "#2f9e44", "#ae3ec9", "#f08c00", "#0c8599", "#e03131", "#5c940d", "#3b5bdb", "#868e96")
+MAX_BAR_ROWS = 30
+
+# One colour, one meaning, in every chart (the legends say which).
+LINES = "#d9480f"  # AI-derived lines with aiguard's own record
+FOREIGN_LINES = "#f08c00"  # AI-derived lines from another tool's record (git-ai notes)
+COMMITS = "#1971c2"  # AI-derived commits whose AI lines are counted
+UNKNOWN = "#91a7ff"  # AI-derived commits whose lines are unknown (commit-level evidence only)
 
 
-def render(entries: Sequence[Entry], summary: dict, title: str) -> str:
+class ToolRow(NamedTuple):
+    key: str  # tool:model
+    commits: int
+    unknown: int  # of those, commits whose AI lines are unknown
+    lines: int  # AI lines with aiguard's own record (placed in files or counted by the stamp)
+    foreign_lines: int  # AI lines from other tools' line records
+
+
+def lines_known(e: Entry) -> bool:
+    """Whether an AI-derived commit's AI lines are known: placed in files, or counted by a stamp."""
+    return bool(e.files) or e.ai_lines > 0
+
+
+def by_tool(entries: Sequence[Entry]) -> list[ToolRow]:
+    """Commits and lines per tool:model. The lines add up as in `stats` (by_model)."""
+    commits: Counter[str] = Counter()
+    unknown: Counter[str] = Counter()
+    lines: Counter[str] = Counter()
+    foreign: Counter[str] = Counter()
+    for e in entries:
+        if not e.ai_derived:
+            continue
+        here: Counter[str] = Counter()
+        for ranges in e.files.values():
+            for r in ranges:
+                here[f"{r.tool}:{r.model}"] += r.end - r.start + 1
+        rest = e.ai_lines - sum(here.values())
+        if rest > 0 and e.assisted_by:
+            here[e.assisted_by[0]] += rest  # lines only counted at commit level, as stats does
+        (foreign if e.evidence == "foreign" else lines).update(here)
+        for name in dict.fromkeys([*e.assisted_by, *here]):
+            commits[name] += 1
+            if not lines_known(e):
+                unknown[name] += 1
+    rows = [ToolRow(k, commits[k], unknown[k], lines[k], foreign[k]) for k in commits]
+    return sorted(rows, key=lambda r: (-(r.lines + r.foreign_lines), -r.commits, r.key))
+
+
+def render(entries: Sequence[Entry], summary: dict, title: str, checks: Checks | None = None) -> str:
     share = 100 * summary["share"]
-    cards = [("Commits", f"{summary['commits']:,}"), ("AI-derived commits", f"{summary['ai_commits']:,}"),
-             ("AI lines", f"{summary['ai_lines']:,} of {summary['added']:,}"), ("AI share", f"{share:.1f}%")]
+    unknown = sum(1 for e in entries if e.ai_derived and not lines_known(e))
+    cards = [("Commits", f"{summary['commits']:,}", ""),
+             ("AI-derived commits", f"{summary['ai_commits']:,}",
+              f"{unknown:,} with lines unknown" if unknown else ""),
+             ("AI lines", f"{summary['ai_lines']:,} of {summary['added']:,}",
+              f"+ the lines unknown in {unknown:,} commits" if unknown else ""),
+             ("AI share of lines", f"{share:.1f}%", "a lower bound: some lines unknown" if unknown else "")]
+    if checks is not None:
+        states = Counter(c.stamp for c in checks.by_commit.values())
+        name = "Stamps valid" if checks.signature == "checked" else "Stamps bound (signature not checked)"
+        cards.append((name, f"{states['valid'] + states['bound']:,}",
+                      f"{states['invalid']:,} invalid · {states['missing']:,} missing"))
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
         f"<title>{escape(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
         f"<p class='muted'>{escape(summary['first'] or '-')} .. {escape(summary['last'] or '-')} · "
         f"generated by aiguard {escape(__version__)}</p>",
-        "<div class='cards'>" + "".join(f"<div class='card'><div class='v'>{escape(v)}</div><div class='k'>{escape(k)}</div></div>"
-                                        for k, v in cards) + "</div>",
-        "<h2>AI share of added lines, by month</h2>", _month_chart(summary["by_month"]),
-        "<div class='two'><div><h2>AI lines by tool and model</h2>",
-        _bars([(r["key"], r["ai_lines"]) for r in summary["by_model"]]),
-        "</div><div><h2>AI lines by directory</h2>",
-        _bars([(r["key"], r["ai_lines"]) for r in summary["by_path"] if r["ai_lines"]]),
-        "</div></div>",
-        "<h2>By author</h2>", _author_table(summary["by_author"]),
-        "<h2>Commits</h2>", _commit_table(entries),
+        "<div class='cards'>" + "".join(
+            f"<div class='card'><div class='v'>{escape(v)}</div><div class='k'>{escape(k)}</div>"
+            + (f"<div class='sub'>{escape(sub)}</div>" if sub else "") + "</div>" for k, v, sub in cards) + "</div>",
+    ]
+    if unknown:
+        parts.append(f"<p class='note'>{unknown:,} AI-derived commit{'s' if unknown != 1 else ''} carry "
+                     "commit-level evidence only (an assistant's co-author trailer, an author name, a hand-written "
+                     "Assisted-by, or a stamp whose ledger saw no AI lines): which of their lines are AI-derived is "
+                     "unknown, so they are counted as commits below and left out of the line shares.</p>")
+    parts += [
+        "<h2 id='share'>AI share of added lines, by month</h2>", _share_chart(summary, unknown),
+        "<h2 id='commits-by-month'>AI-derived commits, by month</h2>", _commit_chart(entries),
+        "<h2 id='tools'>By tool and model</h2>", _tool_table(by_tool(entries)),
+        "<h2 id='directories'>AI lines by directory</h2>", _path_bars(summary["by_path"], unknown),
+        "<h2 id='authors'>By author</h2>", _author_table(summary["by_author"], entries),
+        "<h2 id='commits'>Commits</h2>", _checks_note(checks), _commit_table(entries, checks),
         "</body></html>",
     ]
     return "\n".join(parts)
 
 
-def _month_chart(rows: list[dict]) -> str:
-    rows = sorted(rows, key=lambda r: r["key"])
+# charts ------------------------------------------------------------------------------------
+
+def ticks(top: float, whole: bool = False, most: int = 5) -> list[float]:
+    """Round axis values from 0 to the first at or above `top` (> 0), at most `most` of them:
+    steps of 1, 2, 2.5 or 5 times a power of ten (whole numbers only, when `whole`)."""
+    raw = top / (most - 1)
+    power = 10.0 ** math.floor(math.log10(raw))
+    steps = [m * power for m in (1, 2, 2.5, 5, 10)]
+    if whole:
+        steps = [max(1.0, s) for s in steps if s >= 1 and float(s).is_integer()] or [1.0]
+    step = next(s for s in steps if s >= raw - 1e-12)
+    count = math.ceil(top / step - 1e-9)
+    return [round(i * step, 10) for i in range(count + 1)]
+
+
+def tick_labels(values: list[float], suffix: str = "") -> list[str]:
+    """The fewest decimals that tell every tick apart (never two ticks with one label)."""
+    for digits in range(7):
+        labels = [f"{v:,.{digits}f}{suffix}" for v in values]
+        if len(set(labels)) == len(labels):
+            return labels
+    return [f"{v:g}{suffix}" for v in values]
+
+
+class Series(NamedTuple):
+    name: str
+    color: str
+    values: list[float]
+    tips: list[str]
+
+
+def _month_chart(months: list[str], series: list[Series], suffix: str, whole: bool, label: str) -> str:
+    """Stacked bars by month, with a y-axis of round ticks and a legend."""
+    width, height, top_pad, left, right = 760, 220, 12, 56, 12
+    total = [sum(s.values[i] for s in series) for i in range(len(months))]
+    axis = ticks(max(total) or 1.0, whole)
+    labels = tick_labels(axis, suffix)
+    top = axis[-1]
+    plot_h = height - top_pad
+    step = (width - left - right) / len(months)
+    bar = min(max(2.0, step * 0.7), 48.0)
+    out = [f"<svg class='chart' role='img' aria-label='{escape(label)}' viewBox='0 0 {width} {height + 30}' "
+           f"preserveAspectRatio='xMinYMin meet'>"]
+    for value, text in zip(axis, labels):
+        y = height - value / top * plot_h
+        out.append(f"<line x1='{left}' x2='{width - right}' y1='{y:.1f}' y2='{y:.1f}' class='grid'/>"
+                   f"<text x='{left - 6}' y='{y + 4:.1f}' class='axis' text-anchor='end'>{escape(text)}</text>")
+    label_every = max(1, math.ceil(len(months) / 12))
+    for i, month in enumerate(months):
+        x = left + i * step + (step - bar) / 2
+        base = 0.0
+        for s in series:
+            value = s.values[i]
+            if value <= 0:
+                continue
+            y0, y1 = height - base / top * plot_h, height - (base + value) / top * plot_h
+            out.append(f"<rect x='{x:.1f}' y='{y1:.1f}' width='{bar:.1f}' height='{y0 - y1:.1f}' fill='{s.color}'>"
+                       f"<title>{escape(month)}: {escape(s.tips[i])}</title></rect>")
+            base += value
+        if i % label_every == 0:
+            out.append(f"<text x='{x + bar / 2:.1f}' y='{height + 18}' class='axis' text-anchor='middle'>"
+                       f"{escape(month)}</text>")
+    out.append("</svg>")
+    return _legend([(s.name, s.color) for s in series if any(v > 0 for v in s.values)]) + "".join(out)
+
+
+def _share_chart(summary: dict, unknown: int) -> str:
+    rows = sorted(summary["by_month"], key=lambda r: r["key"])
     if not rows:
         return "<p class='muted'>No commits.</p>"
-    width, height, pad = 760, 220, 36
-    step = (width - 2 * pad) / len(rows)
-    bar = max(2.0, step * 0.7)
-    top = max(max(r["share"] for r in rows), 0.01)
-    out = [f"<svg class='chart' role='img' aria-label='AI share by month' viewBox='0 0 {width} {height + 40}' "
-           f"width='{width}' height='{height + 40}'>"]
-    for frac in (0, 0.5, 1):
-        y = height - frac * (height - pad)
-        out.append(f"<line x1='{pad}' x2='{width - pad}' y1='{y:.1f}' y2='{y:.1f}' class='grid'/>"
-                   f"<text x='{pad - 4}' y='{y + 4:.1f}' class='axis' text-anchor='end'>{100 * top * frac:.0f}%</text>")
-    label_every = max(1, len(rows) // 12)
-    for i, r in enumerate(rows):
-        h = (r["share"] / top) * (height - pad)
-        x = pad + i * step + (step - bar) / 2
-        out.append(f"<rect x='{x:.1f}' y='{height - h:.1f}' width='{bar:.1f}' height='{h:.1f}' class='bar'>"
-                   f"<title>{escape(r['key'])}: {r['ai_lines']} of {r['added']} lines ({100 * r['share']:.1f}%)</title></rect>")
-        if i % label_every == 0:
-            out.append(f"<text x='{x + bar / 2:.1f}' y='{height + 16}' class='axis' text-anchor='middle'>{escape(r['key'])}</text>")
-    out.append("</svg>")
-    return "".join(out)
+    if not summary["ai_lines"]:
+        why = f": the lines of all {unknown:,} AI-derived commits are unknown (they are counted below)" if unknown else ""
+        return f"<p class='note'>No AI-derived lines are recorded in any month{escape(why)}.</p>"
+    series = Series("AI-derived lines, as a share of the month's added lines", LINES,
+                    [100 * r["ai_lines"] / r["added"] if r["added"] else 0.0 for r in rows],
+                    [f"{r['ai_lines']:,} of {r['added']:,} added lines ({100 * r['share']:.1f}%)" for r in rows])
+    return _month_chart([r["key"] for r in rows], [series], "%", False, "AI share of added lines by month")
 
 
-def _bars(rows: list[tuple[str, int]]) -> str:
-    rows = [r for r in rows if r[1] > 0][:15]
+def _commit_chart(entries: Sequence[Entry]) -> str:
+    known: dict[str, int] = defaultdict(int)
+    unknown: dict[str, int] = defaultdict(int)
+    months = sorted({e.date[:7] for e in entries})
+    for e in entries:
+        if e.ai_derived:
+            (known if lines_known(e) else unknown)[e.date[:7]] += 1
+    if not known and not unknown:
+        return "<p class='muted'>No AI-derived commits.</p>"
+    series = [Series("AI-derived commits, lines known", COMMITS, [known[m] for m in months],
+                     [f"{known[m]:,} AI-derived commits with their AI lines known" for m in months])]
+    if unknown:
+        series.append(Series("AI-derived commits, lines unknown (commit-level evidence only)", UNKNOWN,
+                             [unknown[m] for m in months],
+                             [f"{unknown[m]:,} AI-derived commits with lines unknown" for m in months]))
+    return _month_chart(months, series, "", True, "AI-derived commits by month")
+
+
+def _legend(items: list[tuple[str, str]]) -> str:
+    return ("<ul class='legend'>" + "".join(
+        f"<li><span class='swatch' style='background:{color}'></span>{escape(name)}</li>" for name, color in items)
+        + "</ul>")
+
+
+def _bar(parts: list[tuple[int, str, str]], top: int) -> str:
+    """A horizontal bar of coloured segments (value, colour, tooltip), scaled to `top`."""
+    spans = "".join(f"<span style='width:{100 * value / top:.2f}%;background:{color}' title='{escape(tip)}'></span>"
+                    for value, color, tip in parts if value > 0)
+    return f"<span class='bar'>{spans}</span>"
+
+
+def _tool_table(rows: list[ToolRow]) -> str:
     if not rows:
-        return "<p class='muted'>No AI-derived lines.</p>"
-    width, row_h, label_w = 460, 24, 220
-    top = max(v for _, v in rows)
-    out = [f"<svg class='chart' role='img' viewBox='0 0 {width} {row_h * len(rows) + 8}' width='{width}' "
-           f"height='{row_h * len(rows) + 8}'>"]
-    for i, (key, value) in enumerate(rows):
-        y = i * row_h + 4
-        w = (width - label_w - 60) * value / top
-        color = _PALETTE[i % len(_PALETTE)]
-        out.append(f"<text x='{label_w - 6}' y='{y + 15}' class='label' text-anchor='end'>{escape(_short(key))}</text>"
-                   f"<rect x='{label_w}' y='{y}' width='{max(w, 1):.1f}' height='{row_h - 6}' fill='{color}'>"
-                   f"<title>{escape(key)}: {value}</title></rect>"
-                   f"<text x='{label_w + w + 4:.1f}' y='{y + 15}' class='axis'>{value:,}</text>")
-    out.append("</svg>")
-    return "".join(out)
+        return "<p class='muted'>No AI-derived commits.</p>"
+    shown, more = rows[:MAX_BAR_ROWS], len(rows) - MAX_BAR_ROWS
+    top_commits = max(r.commits for r in shown)
+    top_lines = max((r.lines + r.foreign_lines for r in shown), default=0) or 1
+    legend = [(name, color) for name, color, used in (
+        ("AI-derived commits, lines known", COMMITS, any(r.commits > r.unknown for r in shown)),
+        ("AI-derived commits, lines unknown (commit-level evidence only)", UNKNOWN, any(r.unknown for r in shown)),
+        ("AI lines recorded by aiguard", LINES, any(r.lines for r in shown)),
+        ("AI lines from other tools' records (git-ai notes)", FOREIGN_LINES, any(r.foreign_lines for r in shown)))
+        if used]
+    body = []
+    for r in shown:
+        known = r.commits - r.unknown
+        commits = _bar([(known, COMMITS, f"{known:,} commits, lines known"),
+                        (r.unknown, UNKNOWN, f"{r.unknown:,} commits, lines unknown")], top_commits)
+        unknown = "lines unknown" if r.unknown == r.commits else f"{r.unknown:,} with lines unknown"
+        count = f"{r.commits:,}" + (f"<div class='why'>{unknown}</div>" if r.unknown else "")
+        total = r.lines + r.foreign_lines
+        if total:
+            lines = _bar([(r.lines, LINES, f"{r.lines:,} lines recorded by aiguard"),
+                          (r.foreign_lines, FOREIGN_LINES, f"{r.foreign_lines:,} lines from other tools' records")],
+                         top_lines)
+            lines_text = f"{total:,}"
+        else:
+            lines, lines_text = "", "<em>lines unknown</em>"
+        body.append(f"<tr><td class='label'>{escape(r.key)}</td><td class='n'>{count}</td><td class='barcell'>{commits}</td>"
+                    f"<td class='n'>{lines_text}</td><td class='barcell'>{lines}</td></tr>")
+    note = f"<p class='muted'>{more:,} more not shown; `aiguard stats --json` lists them all.</p>" if more > 0 else ""
+    return (_legend(legend) + "<table class='bars'><thead><tr><th>Tool:model</th><th colspan='2'>AI-derived commits</th>"
+            f"<th colspan='2'>AI lines</th></tr></thead><tbody>{''.join(body)}</tbody></table>{note}")
 
 
-def _short(text: str, limit: int = 34) -> str:
-    return text if len(text) <= limit else "…" + text[-(limit - 1):]
+def _path_bars(rows: list[dict], unknown: int) -> str:
+    rows = [r for r in rows if r["ai_lines"] > 0]
+    if not rows:
+        why = " (the AI-derived commits' lines are unknown)" if unknown else ""
+        return f"<p class='muted'>No AI-derived lines placed in files{escape(why)}.</p>"
+    shown, more = rows[:MAX_BAR_ROWS], len(rows) - MAX_BAR_ROWS
+    top = max(r["ai_lines"] for r in shown)
+    body = []
+    for r in shown:
+        tip = f"{r['ai_lines']:,} AI lines of {r['added']:,} added"
+        body.append(f"<tr><td class='label'>{escape(r['key'])}</td><td class='n'>{r['ai_lines']:,}</td>"
+                    f"<td class='n'>{100 * r['share']:.1f}%</td>"
+                    f"<td class='barcell'>{_bar([(r['ai_lines'], LINES, tip)], top)}</td></tr>")
+    note = f"<p class='muted'>{more:,} more not shown; `aiguard stats --json` lists them all.</p>" if more > 0 else ""
+    return (_legend([("AI-derived lines placed in files of the directory (its share of the directory's added lines)",
+                      LINES)])
+            + "<table class='bars'><thead><tr><th>Directory</th><th>AI lines</th><th>Share</th><th></th></tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>{note}")
 
 
-def _author_table(rows: list[dict]) -> str:
-    body = "".join(f"<tr><td>{escape(r['key'])}</td><td class='n'>{r['ai_lines']:,}</td><td class='n'>{r['added']:,}</td>"
+# tables ------------------------------------------------------------------------------------
+
+def _author_table(rows: list[dict], entries: Sequence[Entry]) -> str:
+    ai_commits = Counter(e.author for e in entries if e.ai_derived)
+    body = "".join(f"<tr><td class='label'>{escape(r['key'])}</td><td class='n'>{ai_commits[r['key']]:,}</td>"
+                   f"<td class='n'>{r['ai_lines']:,}</td><td class='n'>{r['added']:,}</td>"
                    f"<td class='n'>{100 * r['share']:.1f}%</td></tr>" for r in rows[:200])
-    return ("<table><thead><tr><th>Author</th><th>AI lines</th><th>Added</th><th>Share</th></tr></thead>"
-            f"<tbody>{body}</tbody></table>")
+    more = (f"<p class='muted'>{len(rows) - 200:,} more authors not shown; `aiguard stats --json` lists them all.</p>"
+            if len(rows) > 200 else "")
+    return ("<table class='authors'><thead><tr><th>Author</th><th>AI-derived commits</th><th>AI lines</th>"
+            f"<th>Added</th><th>Share</th></tr></thead><tbody>{body}</tbody></table>{more}")
 
 
-def _commit_table(entries: Sequence[Entry]) -> str:
+_STAMP_TEXT = {"valid": "valid", "bound": "binding ok, signature not checked", "invalid": "invalid",
+               "missing": "missing"}
+_STAMP_RULES = ("missing-stamp", "invalid-stamp")
+_EVIDENCE_TEXT = {"aiguard": "aiguard record", "foreign": "foreign evidence", "none": "none"}
+
+
+def _checks_note(checks: Checks | None) -> str:
+    if checks is None:
+        return "<p class='muted'>Stamps were not checked.</p>"
+    if checks.signature == "checked":
+        sig = f"Stamps are checked as `aiguard verify` checks them, signatures with key(s) {', '.join(checks.key_ids)}."
+    else:
+        sig = ("Stamps are checked for their binding to each commit's change and claims; their signatures are not "
+               "checked (no key: set AIGUARD_KEY to the team key).")
+    pol = (f"Policy verdicts follow {checks.policy}." if checks.policy else
+           "The repository has no policy file (.aiguard.toml or [tool.aiguard] in pyproject.toml): no policy verdicts.")
+    return (_legend([("AI-derived commit, aiguard's record", LINES), ("AI-derived commit, foreign evidence only",
+                                                                      FOREIGN_LINES)])
+            + f"<p class='muted'>{escape(sig)} {escape(pol)}</p>")
+
+
+def _finding(rule: str, severity: str, message: str) -> str:
+    """An error with its reason (the Stamp cell gives a stamp's); a notice by its rule, since
+    its message only repeats the Assisted-by cell."""
+    return f"{rule}: {message}" if severity == "error" and rule not in _STAMP_RULES else rule
+
+
+def _commit_table(entries: Sequence[Entry], checks: Checks | None) -> str:
+    policy = checks is not None and checks.policy is not None
     rows = []
     for e in entries[:MAX_TABLE_ROWS]:
         cls = {"aiguard": "ai", "foreign": "foreign", "none": ""}[e.evidence]
         files = "<br>".join(
             f"{escape(path)}: " + ", ".join(f"{r.start}-{r.end}" for r in ranges) for path, ranges in sorted(e.files.items()))
+        if e.ai_derived and not lines_known(e):
+            files = "<em class='nw'>lines unknown</em>"
+        ai = f"{e.ai_lines:,}/{e.added:,}" if lines_known(e) or not e.ai_derived else f"?/{e.added:,}"
+        check = checks.by_commit.get(e.commit) if checks is not None else None
+        if check is None:
+            stamp = "<td data-k='Stamp'>not checked</td>"
+            verdict = "<td data-k='Policy'>-</td>" if policy else ""
+        else:
+            why = f"<div class='why'>{escape(check.problem)}</div>" if check.problem else ""
+            stamp = f"<td data-k='Stamp' class='s-{check.stamp}'>{escape(_STAMP_TEXT[check.stamp])}{why}</td>"
+            notes = "".join(f"<div class='why'>{escape(_finding(*f))}</div>" for f in check.findings)
+            if check.exempt:
+                notes += f"<div class='why'>{escape(check.exempt)}</div>"
+            verdict = f"<td data-k='Policy' class='v-{check.verdict}'>{escape(check.verdict)}{notes}</td>" if policy else ""
         rows.append(
-            f"<tr class='{cls}'><td><code>{e.commit[:12]}</code></td><td>{escape(e.date[:10])}</td>"
-            f"<td>{escape(e.author)}</td><td>{escape(e.subject[:90])}</td>"
-            f"<td class='n'>{e.ai_lines}/{e.added}</td><td>{escape(', '.join(e.assisted_by))}</td>"
-            f"<td>{escape(e.evidence)}{'' if e.stamped else ' (unstamped)'}</td><td class='files'>{files}</td></tr>")
+            f"<tr class='{cls}'><td data-k='Commit' class='nw'><code>{e.commit[:12]}</code></td>"
+            f"<td data-k='Date' class='nw'>{escape(e.date[:10])}</td>"
+            f"<td data-k='Author'>{escape(e.author)}</td><td data-k='Subject'>{escape(e.subject[:90])}</td>"
+            f"<td data-k='AI lines' class='n'>{ai}</td>"
+            f"<td data-k='Assisted-by' class='label'>{'<br>'.join(escape(a) for a in e.assisted_by)}</td>"
+            f"<td data-k='Evidence'>{escape(_EVIDENCE_TEXT[e.evidence])}</td>{stamp}{verdict}"
+            f"<td data-k='Lines' class='files'>{files}</td></tr>")
     more = (f"<p class='muted'>{len(entries) - MAX_TABLE_ROWS:,} older commits not shown; "
             "`aiguard log --json` lists them all.</p>" if len(entries) > MAX_TABLE_ROWS else "")
     return ("<table class='commits'><thead><tr><th>Commit</th><th>Date</th><th>Author</th><th>Subject</th>"
-            "<th>AI lines</th><th>Assisted-by</th><th>Evidence</th><th>Lines</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>{more}")
+            "<th>AI lines</th><th>Assisted-by</th><th>Evidence</th><th>Stamp</th>" + ("<th>Policy</th>" if policy else "")
+            + f"<th>Lines</th></tr></thead><tbody>{''.join(rows)}</tbody></table>{more}")
 
 
 _CSS = """
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px 32px;color:#212529;background:#fff}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:28px 0 8px}
-.muted{color:#868e96}.cards{display:flex;gap:16px;flex-wrap:wrap;margin:16px 0}
+*{box-sizing:border-box}
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px clamp(12px,3vw,32px);color:#212529;background:#fff}
+h1{font-size:22px;margin:0 0 4px;overflow-wrap:anywhere}h2{font-size:16px;margin:28px 0 8px}
+.muted{color:#868e96}.note{background:#fff4e6;border-left:3px solid #f08c00;padding:8px 12px;max-width:70em}
+.cards{display:flex;gap:16px;flex-wrap:wrap;margin:16px 0}
 .card{border:1px solid #dee2e6;border-radius:8px;padding:12px 18px;min-width:150px}
-.card .v{font-size:22px;font-weight:600}.card .k{color:#868e96}
-.two{display:flex;gap:32px;flex-wrap:wrap}.chart{max-width:100%;height:auto}
-.bar{fill:#d9480f}.grid{stroke:#e9ecef}.axis{font-size:11px;fill:#868e96}.label{font-size:12px;fill:#212529}
-table{border-collapse:collapse;width:100%;font-size:13px}th,td{border-bottom:1px solid #e9ecef;padding:4px 8px;text-align:left;vertical-align:top}
-th{background:#f8f9fa;position:sticky;top:0}td.n{text-align:right;white-space:nowrap}td.files{font-size:12px;color:#495057}
+.card .v{font-size:22px;font-weight:600}.card .k{color:#495057}.card .sub{color:#868e96;font-size:12px}
+.chart{display:block;width:100%;max-width:760px;height:auto}
+.grid{stroke:#e9ecef}.axis{font-size:11px;fill:#868e96}
+.legend{list-style:none;margin:4px 0 8px;padding:0;display:flex;flex-wrap:wrap;gap:4px 18px;font-size:12px;color:#495057}
+.swatch{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:6px;vertical-align:-1px}
+table{border-collapse:collapse;width:100%;font-size:13px}
+th,td{border-bottom:1px solid #e9ecef;padding:4px 8px;text-align:left;vertical-align:top}
+td.label,td.files,.why{overflow-wrap:anywhere}/* long names wrap after a hyphen, else anywhere: never cut */
+th{background:#f8f9fa;position:sticky;top:0}td.n,.nw{text-align:right;white-space:nowrap}
+td.files{font-size:12px;color:#495057}td.label{min-width:8em}.why{font-size:12px;color:#868e96;font-weight:400}
+table.bars{max-width:1000px}table.bars td.barcell{width:20%;min-width:50px}
+.bar{display:flex;height:14px;width:100%;margin-top:2px}.bar span{display:block;height:100%}
+.s-valid,.s-bound,.v-pass{color:#2b8a3e}.s-invalid,.v-fail{color:#c92a2a;font-weight:600}.s-missing{color:#e8590c}
+.v-exempt{color:#868e96}
 tr.ai td:first-child{border-left:3px solid #d9480f}tr.foreign td:first-child{border-left:3px solid #f08c00}
+@media (max-width:1000px){
+ table.commits thead{display:none}
+ table.commits,table.commits tbody,table.commits tr,table.commits td{display:block;width:100%}
+ table.commits tr{border:1px solid #dee2e6;border-radius:6px;margin:0 0 10px;padding:4px 0}
+ table.commits td{border:0;padding:2px 10px;text-align:left;white-space:normal}
+ table.commits td::before{content:attr(data-k) ": ";color:#868e96;font-weight:400}
+ table.commits td:empty{display:none}
+ table.commits td[data-k=Commit],table.commits td[data-k=Date]{display:inline-block;width:auto}
+ table.commits tr.ai td:first-child,table.commits tr.foreign td:first-child{border-left-width:3px;border-left-style:solid}
+ table.commits tr.ai,table.commits tr.foreign{border-left:0}
+}
 """

@@ -12,10 +12,14 @@ import sys
 import time
 import uuid
 from collections import Counter, defaultdict
-from typing import IO, Iterable, Iterator, NamedTuple, Sequence
+from typing import IO, TYPE_CHECKING, Iterable, Iterator, NamedTuple, Sequence
 
 from aiguard import __version__, gitio, history
 from aiguard.history import Entry
+
+if TYPE_CHECKING:
+    from aiguard.commands.verify import Commit
+    from aiguard.policy import Policy
 
 AGENT_TRACE_VERSION = "0.1.0"
 _TRACE_NAMESPACE = uuid.UUID("6f1c7c3e-4d1b-5b8e-9a51-0d4e2a7f3c11")
@@ -267,3 +271,81 @@ def stats_text(result: dict, out: IO[str]) -> None:
         for row in rows[:30]:
             extra = f" of {row['added']:>7} ({100 * row['share']:5.1f}%)" if "added" in row else ""
             out.write(f"  {row['ai_lines']:>7}{extra}  {row['key']}\n")
+
+
+# report --------------------------------------------------------------------------------------
+
+class StampCheck(NamedTuple):
+    """What `aiguard verify` says about one commit, for the report's table."""
+
+    stamp: str  # "valid", "bound" (binding ok, signature not checked), "invalid", "missing"
+    problem: str  # why an invalid stamp is invalid
+    verdict: str  # "pass", "fail", "exempt", or "" when the repository has no policy file
+    findings: list[tuple[str, str, str]]  # (rule, severity, message) of each policy finding, notices included
+    exempt: str  # why the policy exempts the commit ("merge commit", ...), or ""
+
+
+class Checks(NamedTuple):
+    by_commit: dict[str, StampCheck]
+    policy: str | None  # where the policy came from; None when the repository has none
+    signature: str  # "checked" or "unchecked", as in `verify --format json`
+    key_ids: list[str]
+
+
+def stamp_checks(spec: Sequence[str] | str | None, cwd: str | None = None) -> Checks:
+    """Every commit of the range checked the way `aiguard verify` checks it, with the
+    working tree's policy: its stamp (valid, invalid, missing) and its policy verdict.
+
+    Unlike verify, exempt commits (merges, bots, exempt-before) get their stamp checked
+    too; their verdict says they are exempt. Raises policy.PolicyError, verify.VerifyError
+    and keys.KeyUnavailable (a bad AIGUARD_KEY) with a message for the user.
+    """
+    from pathlib import Path
+
+    from aiguard import policy
+    from aiguard.commands import verify as verifier
+
+    rules = policy.load(Path(gitio.toplevel(cwd)))
+    team, key_ids = verifier.team_keys()
+    before: set[str] = set()
+    if rules.exempt_before and "-" not in rules.exempt_before:
+        if not gitio.rev_parse(rules.exempt_before, cwd=cwd):
+            raise verifier.VerifyError(f"{rules.source}: exempt-before {rules.exempt_before!r} is not a commit here")
+        before = set(gitio.git(["rev-list", rules.exempt_before], cwd=cwd).decode().split())
+    has_policy = rules.source != "defaults"
+    checks = Checks({}, rules.source if has_policy else None, "checked" if team else "unchecked", key_ids)
+    args = history.rev_args(spec)
+    if args == ["HEAD"] and gitio.rev_parse("HEAD", cwd) is None:
+        return checks  # no commits yet
+    progress = Progress("commits checked")
+    try:
+        for commit in verifier.iter_commits(args, no_merges=False, cwd=cwd):
+            progress()
+            exempt = verifier.exempt(commit, rules) or ("before exempt-before" if commit.sha in before else "")
+            checks.by_commit[commit.sha] = _stamp_check(commit, rules, team, has_policy, exempt)
+    finally:
+        progress.done()
+    return checks
+
+
+def _stamp_check(commit: Commit, rules: Policy, team: dict[str, bytes] | None, has_policy: bool,
+                 exempt: str) -> StampCheck:
+    from aiguard import trailers
+    from aiguard.commands import verify as verifier
+
+    findings = verifier.check_commit(commit, rules, team)
+    invalid = [f.message for f in findings if f.rule == "invalid-stamp"]
+    group = trailers.read_group(commit.message)
+    if invalid:
+        state = "invalid"
+    elif group is None or group.stamp is None:
+        state = "missing"
+    else:
+        state = "valid" if team else "bound"
+    if not has_policy:
+        return StampCheck(state, invalid[0] if invalid else "", "", [], "")
+    if exempt:
+        return StampCheck(state, invalid[0] if invalid else "", "exempt", [], exempt)
+    verdict = "fail" if any(f.severity == verifier.ERROR for f in findings) else "pass"
+    return StampCheck(state, invalid[0] if invalid else "", verdict,
+                      [(f.rule, f.severity, f.message) for f in findings], "")
