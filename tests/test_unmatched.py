@@ -170,3 +170,15 @@ def test_several_mib_of_added_text_are_all_matched(repo):
     total = sum((filler + text).count("\n") for text in functions)
     assert trailers["AI-Lines"] == f"{sum(t.count(chr(10)) for t in functions)}/{total}"
     assert "AI-Unmatched" not in trailers
+
+
+def test_squash_trailers_sum_what_was_left_unmatched(repo):
+    repo.write("a.py", HUMAN)
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "-m", "Base")
+    for n in range(2):
+        repo.write(f"logo{n}.png", bytes(range(256)) * (8 + n))
+        repo.git("add", "-A")
+        repo.git("commit", "-q", "-m", f"Logo {n}")
+    block = aiguard("verify", "--squash-trailers", "HEAD~2..HEAD", cwd=repo.path).stdout.decode()
+    assert "AI-Unmatched: 0 lines in 2 files (binary 2)" in block.splitlines(), block

@@ -390,11 +390,16 @@ def unmatched_value(items: Iterable[tuple[str, int]]) -> str | None:
     items = list(items)
     if not items:
         return None
-    lines = sum(n for _, n in items)
     counts = {reason: sum(1 for r, _ in items if r == reason) for reason in UNMATCHED_REASONS}
-    parts = ", ".join(f"{reason} {n}" for reason, n in counts.items() if n)
-    return (f"{lines} {'line' if lines == 1 else 'lines'} in {len(items)} "
-            f"{'file' if len(items) == 1 else 'files'} ({parts})")
+    return format_unmatched(sum(n for _, n in items), len(items), counts)
+
+
+def format_unmatched(lines: int, files: int, reasons: dict[str, int]) -> str:
+    """An AI-Unmatched value from its totals (reasons: files per reason)."""
+    order = [*UNMATCHED_REASONS, *sorted(set(reasons) - set(UNMATCHED_REASONS))]
+    parts = ", ".join(f"{reason} {reasons[reason]}" for reason in order if reasons.get(reason))
+    return (f"{lines} {'line' if lines == 1 else 'lines'} in {files} "
+            f"{'file' if files == 1 else 'files'} ({parts})")
 
 
 def parse_unmatched(value: str | None) -> dict | None:

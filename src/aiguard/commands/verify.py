@@ -387,9 +387,11 @@ def format_junit(report: Report) -> str:
 
 
 def squash_trailers(report: Report) -> str:
-    """One trailer block for a squash merge of the range: every Assisted-by, summed AI-Lines."""
+    """One trailer block for a squash merge of the range: every Assisted-by, summed AI-Lines
+    (and summed AI-Unmatched, when any commit left text unmatched)."""
     assisted: list[str] = []
     ai = total = 0
+    unmatched = {"lines": 0, "files": 0, "reasons": {}}
     for commit in report.commits:
         group = trailers.read_group(commit.message)
         if group is None:
@@ -401,7 +403,16 @@ def squash_trailers(report: Report) -> str:
         if counts:
             ai += counts[0]
             total += counts[1]
+        left = trailers.parse_unmatched(group.unmatched)
+        if left:
+            unmatched["lines"] += left["lines"]
+            unmatched["files"] += left["files"]
+            for reason, n in left["reasons"].items():
+                unmatched["reasons"][reason] = unmatched["reasons"].get(reason, 0) + n
     lines = [f"Assisted-by: {value}" for value in assisted] + [f"AI-Lines: {ai}/{total}"]
+    if unmatched["files"]:
+        value = trailers.format_unmatched(unmatched["lines"], unmatched["files"], unmatched["reasons"])
+        lines.append(f"{trailers.AI_UNMATCHED}: {value}")
     return "\n".join(lines)
 
 
