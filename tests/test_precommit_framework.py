@@ -255,3 +255,28 @@ def test_post_commit_files_the_line_record_and_a_quiet_commit_prints_one_line_pe
     note = json.loads(pc_repo.out("notes", "--ref", "refs/notes/aiguard", "show", "HEAD"))
     assert "chunks.py" in json.dumps(note), note
     assert not list((pc_repo.path / ".git").glob("aiguard-pending/*")), "the pending record was left behind"
+
+
+def test_a_warning_shows_only_when_the_id_is_verbose(pc_repo, tmp_path, monkeypatch):
+    """pre-commit shows a passing hook's output only with `verbose: true` (the README says
+    so): aiguard's fail-open line is hidden without it."""
+    not_a_folder = tmp_path / "not-a-folder"
+    not_a_folder.write_text("a file where the state folder should be\n")
+    monkeypatch.setenv("AIGUARD_HOME", str(not_a_folder))
+    pc_repo.write("a.txt", "a\n")
+    pc_repo.git("add", "a.txt")
+    quiet = pc_repo.git("commit", "-q", "-m", "Unstamped, silently")
+    assert "AIGuard-Stamp" not in dict(pc_repo.trailers())
+    out = (quiet.stdout + quiet.stderr).decode()
+    assert "aiguard: " not in out and len(out.splitlines()) == 3, out
+
+    config = pc_repo.path / ".pre-commit-config.yaml"
+    config.write_text(config.read_text().replace("  - id: aiguard\n", "  - id: aiguard\n    verbose: true\n"))
+    pc_repo.write("b.txt", "b\n")
+    pc_repo.git("add", "b.txt", ".pre-commit-config.yaml")
+    verbose = pc_repo.git("commit", "-q", "-m", "Unstamped, said")
+    out = (verbose.stdout + verbose.stderr).decode()
+    assert "AIGuard-Stamp" not in dict(pc_repo.trailers())
+    said = [line for line in out.splitlines() if line.startswith("aiguard: ")]
+    assert len(said) == 1 and "commit not stamped" in said[0], out
+    assert "- hook id: aiguard" in out, out
