@@ -34,6 +34,9 @@ def chunked(items, size):
         yield batch
 '''
 
+# As the README says to install them.
+HOOK_TYPES = ("--hook-type", "prepare-commit-msg", "--hook-type", "commit-msg", "--hook-type", "post-commit")
+
 HUMAN = "import itertools\n\nVERSION = '1.2.3'\nNAMES = ['alpha', 'beta']\n"
 
 
@@ -85,7 +88,7 @@ def hook_repo(tmp_path_factory) -> tuple[Path, str]:
 def _config(hook_repo: tuple[Path, str]) -> str:
     path, sha = hook_repo
     return (f"repos:\n- repo: {path}\n  rev: {sha}\n  hooks:\n"
-            "  - id: aiguard\n  - id: aiguard-commit-msg\n")
+            "  - id: aiguard\n  - id: aiguard-commit-msg\n  - id: aiguard-post-commit\n")
 
 
 @pytest.fixture(scope="session")
@@ -107,13 +110,12 @@ def precommit_home(tmp_path_factory, hook_repo) -> Path:
 
 @pytest.fixture
 def pc_repo(make_repo, hook_repo, precommit_home, monkeypatch) -> Repo:
-    """A user repository whose prepare-commit-msg and commit-msg hooks are pre-commit's."""
+    """A user repository whose prepare-commit-msg, commit-msg and post-commit hooks are pre-commit's."""
     monkeypatch.setenv("PRE_COMMIT_HOME", str(precommit_home))
     repo = make_repo("user-repo")
     repo.write(".pre-commit-config.yaml", _config(hook_repo))
-    run([sys.executable, "-m", "pre_commit", "install",
-         "--hook-type", "prepare-commit-msg", "--hook-type", "commit-msg"], cwd=repo.path)
-    for name in ("prepare-commit-msg", "commit-msg"):
+    run([sys.executable, "-m", "pre_commit", "install", *HOOK_TYPES], cwd=repo.path)
+    for name in ("prepare-commit-msg", "commit-msg", "post-commit"):
         assert b"pre-commit" in (repo.path / ".git" / "hooks" / name).read_bytes()
     repo.git("add", ".pre-commit-config.yaml")
     repo.git("commit", "-q", "-m", "Add the pre-commit configuration")
@@ -235,3 +237,46 @@ def test_unstaged_changes_are_kept_and_the_staged_change_is_stamped(pc_repo):
     assert (pc_repo.path / "chunks.py").read_text() == unstaged
     assert (pc_repo.path / "notes.txt").read_text() == "untracked notes\n"
     assert pc_repo.out("show", "HEAD:chunks.py") == SNIPPET
+
+
+def test_post_commit_files_the_line_record_and_a_quiet_commit_prints_one_line_per_hook(pc_repo):
+    """aiguard-post-commit is the plain shell script of `aiguard install` (language: script).
+    With -q, what the framework prints is its one status line per hook run: the README
+    quotes these three lines."""
+    aiguard("record", "--tool", "claude-code", "--model", "some-model", input=SNIPPET.encode())
+    pc_repo.write("chunks.py", SNIPPET)
+    pc_repo.git("add", "chunks.py")
+    done = pc_repo.git("commit", "-q", "-m", "Add chunked()")
+    lines = (done.stdout + done.stderr).decode().splitlines()
+    assert [line.split(".")[0] for line in lines] == [
+        "aiguard stamp (AI provenance trailers)", "aiguard stamp (after the editor)", "aiguard line record (git note)"
+    ], lines
+    assert all(line.endswith("Passed") for line in lines), lines
+    note = json.loads(pc_repo.out("notes", "--ref", "refs/notes/aiguard", "show", "HEAD"))
+    assert "chunks.py" in json.dumps(note), note
+    assert not list((pc_repo.path / ".git").glob("aiguard-pending/*")), "the pending record was left behind"
+
+
+def test_a_warning_shows_only_when_the_id_is_verbose(pc_repo, tmp_path, monkeypatch):
+    """pre-commit shows a passing hook's output only with `verbose: true` (the README says
+    so): aiguard's fail-open line is hidden without it."""
+    not_a_folder = tmp_path / "not-a-folder"
+    not_a_folder.write_text("a file where the state folder should be\n")
+    monkeypatch.setenv("AIGUARD_HOME", str(not_a_folder))
+    pc_repo.write("a.txt", "a\n")
+    pc_repo.git("add", "a.txt")
+    quiet = pc_repo.git("commit", "-q", "-m", "Unstamped, silently")
+    assert "AIGuard-Stamp" not in dict(pc_repo.trailers())
+    out = (quiet.stdout + quiet.stderr).decode()
+    assert "aiguard: " not in out and len(out.splitlines()) == 3, out
+
+    config = pc_repo.path / ".pre-commit-config.yaml"
+    config.write_text(config.read_text().replace("  - id: aiguard\n", "  - id: aiguard\n    verbose: true\n"))
+    pc_repo.write("b.txt", "b\n")
+    pc_repo.git("add", "b.txt", ".pre-commit-config.yaml")
+    verbose = pc_repo.git("commit", "-q", "-m", "Unstamped, said")
+    out = (verbose.stdout + verbose.stderr).decode()
+    assert "AIGuard-Stamp" not in dict(pc_repo.trailers())
+    said = [line for line in out.splitlines() if line.startswith("aiguard: ")]
+    assert len(said) == 1 and "commit not stamped" in said[0], out
+    assert "- hook id: aiguard" in out, out

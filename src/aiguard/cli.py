@@ -820,3 +820,12 @@ def daemon_install_service(enable: bool) -> None:
         fail(f"`{' '.join(command)}` failed: {said[-1] if said else f'exit {done.returncode}'}; "
              "the service file is written, enable it by hand")
     click.echo(f"enabled: {' '.join(command)}")
+
+
+@daemon.command("uninstall-service")
+def daemon_uninstall_service() -> None:
+    """Undo install-service: stop and disable the service and remove its file
+    (nothing to do when none is installed)."""
+    from aiguard import daemon as d
+
+    click.echo(d.uninstall_service())

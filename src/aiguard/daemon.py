@@ -490,5 +490,45 @@ WantedBy=default.target
     return path, content, ["systemctl", "--user", "enable", "--now", "aiguard.service"]
 
 
+def uninstall_service() -> str:
+    """Undo install-service: stop and disable the service, remove its files. Idempotent;
+    returns one line saying what was removed, or that nothing was installed."""
+    path, _, _ = service_file()
+    files = [path]
+    if sys.platform == "darwin":
+        disable = ["launchctl", "unload", "-w", str(path)]
+    elif sys.platform == "win32":  # pragma: no cover - not testable here
+        disable = ["schtasks", "/Delete", "/TN", "aiguard daemon", "/F"]
+    else:
+        disable = ["systemctl", "--user", "disable", "--now", path.name]
+        files.append(path.parent / "default.target.wants" / path.name)  # the link `enable` made
+    present = [f for f in files if f.is_symlink() or f.exists()]
+    if not present:
+        return f"no aiguard service to remove ({path} does not exist)"
+    failed = _service_step(disable)
+    for f in present:
+        f.unlink(missing_ok=True)
+    if disable[0] == "systemctl" and failed is None:
+        failed = _service_step(["systemctl", "--user", "daemon-reload"])
+    removed = " and ".join(str(f) for f in present)
+    if failed:
+        return f"removed {removed}; {failed} (if the daemon still runs: aiguard daemon stop)"
+    return f"removed {removed}; the service is stopped and disabled"
+
+
+def _service_step(command: list[str]) -> str | None:
+    """Runs a service manager's command; None when it worked, else what went wrong."""
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    except FileNotFoundError:
+        return f"{command[0]} is not available here"
+    except subprocess.TimeoutExpired:
+        return f"`{' '.join(command)}` did not answer in 30 s"
+    if done.returncode == 0:
+        return None
+    said = (done.stderr or done.stdout).strip().splitlines()
+    return f"`{' '.join(command)}` failed: {said[-1] if said else f'exit {done.returncode}'}"
+
+
 def _xml(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
