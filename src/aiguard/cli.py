@@ -31,7 +31,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--repo", type=click.Path(file_okay=False), default=None, help="Repository (default: the current one).")
+@click.option("--repo", type=click.Path(exists=True, file_okay=False), default=None, help="Repository (default: the current one).")
 def install(repo: str | None) -> None:
     """Install aiguard's git hooks in a repository.
 
@@ -54,7 +54,7 @@ def install(repo: str | None) -> None:
 
 
 @cli.command()
-@click.option("--repo", type=click.Path(file_okay=False), default=None, help="Repository (default: the current one).")
+@click.option("--repo", type=click.Path(exists=True, file_okay=False), default=None, help="Repository (default: the current one).")
 def uninstall(repo: str | None) -> None:
     """Remove aiguard's git hooks, restoring any hook they had chained."""
     from aiguard.commands import install as installer
@@ -177,7 +177,7 @@ def attribute(staged: bool, rev: str | None, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--repo", type=click.Path(file_okay=False), default=None, help="Repository to check the hooks of.")
+@click.option("--repo", type=click.Path(exists=True, file_okay=False), default=None, help="Repository to check the hooks of.")
 def doctor(repo: str | None) -> None:
     """Say, line by line, what works and what does not (exit 1 if anything fails)."""
     from aiguard.commands import doctor as doc

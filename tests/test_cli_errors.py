@@ -1,0 +1,128 @@
+"""Errors a user can meet are one `aiguard` line on stderr, naming what is wrong, and exit 2.
+
+Each case runs the real command line in a subprocess against real files and repositories.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import aiguard
+
+
+def one_error(done, *words: str) -> str:
+    """The one stderr line of a failed run; it must name each of `words`."""
+    err = done.stderr.decode()
+    assert done.returncode == 2, (done.returncode, err)
+    assert "Traceback" not in err, err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("aiguard"), lines[0]
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    return lines[0]
+
+
+@pytest.fixture
+def committed(make_repo):
+    r = make_repo("work")
+    r.write("a.txt", "a\n")
+    r.git("add", "a.txt")
+    r.git("commit", "-qm", "a")
+    return r
+
+
+@pytest.mark.parametrize("command", ["install", "uninstall", "doctor"])
+def test_repo_that_does_not_exist(tmp_path, command):
+    missing = str(tmp_path / "nonexistent")
+    one_error(aiguard(command, "--repo", missing, check=False), missing, "does not exist")
+
+
+@pytest.mark.parametrize("command", ["install", "uninstall"])
+def test_repo_that_is_a_file(tmp_path, command):
+    path = tmp_path / "file"
+    path.write_text("x")
+    one_error(aiguard(command, "--repo", str(path), check=False), str(path), "is a file")
+
+
+@pytest.mark.parametrize("args", [
+    ["report", "--html", "{missing}/x.html"],
+    ["export", "-o", "{missing}/x"],
+    ["verify", "HEAD", "--output", "{missing}/x"],
+])
+def test_output_file_in_a_missing_folder(committed, tmp_path, args):
+    missing = str(tmp_path / "nonexistent-dir")
+    done = aiguard(*[a.format(missing=missing) for a in args], cwd=committed.path, check=False)
+    one_error(done, missing, "does not exist")
+
+
+@pytest.mark.parametrize("args", [
+    ["report", "--html", "{folder}"],
+    ["export", "-o", "{folder}"],
+    ["verify", "HEAD", "--output", "{folder}"],
+])
+def test_output_file_that_is_a_folder(committed, tmp_path, args):
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    done = aiguard(*[a.format(folder=folder) for a in args], cwd=committed.path, check=False)
+    one_error(done, str(folder), "directory")
+
+
+def test_github_step_summary_in_a_missing_folder(committed, tmp_path, monkeypatch):
+    missing = tmp_path / "nonexistent-dir"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(missing / "summary.md"))
+    done = aiguard("verify", "HEAD", "--format", "github", cwd=committed.path, check=False)
+    one_error(done, str(missing), "does not exist")
+
+
+def test_hooks_path_through_a_file(committed, tmp_path):
+    blocker = tmp_path / "plain-file"
+    blocker.write_text("x")
+    committed.git("config", "core.hooksPath", str(blocker / "hooks"))
+    one_error(aiguard("install", cwd=committed.path, check=False), str(blocker / "hooks"), "not a folder")
+
+
+def test_state_folder_that_is_a_file(committed, monkeypatch, tmp_path):
+    blocker = tmp_path / "state-file"
+    blocker.write_text("x")
+    monkeypatch.setenv("AIGUARD_HOME", str(blocker))
+    one_error(aiguard("key", "init", check=False), str(blocker))
+    one_error(aiguard("install", cwd=committed.path, check=False), str(blocker))
+
+
+def test_bad_signing_key_in_the_environment(committed, monkeypatch):
+    monkeypatch.setenv("AIGUARD_KEY", "garbage")
+    one_error(aiguard("install", cwd=committed.path, check=False), "AIGUARD_KEY")
+
+
+@pytest.mark.parametrize("args, words", [
+    (["export", "--format", "xml"], ["--format", "xml", "aiguard export --help"]),
+    (["verify", "--format", "xml"], ["--format", "xml"]),
+    (["stats", "--depth", "99"], ["--depth", "99"]),
+    (["ledger", "prune", "--older-than", "soon"], ["--older-than", "soon"]),
+    (["record", "--tool", "x", "--model", "y", "--source", "fax"], ["--source", "fax"]),
+    (["no-such-command"], ["no-such-command", "aiguard --help"]),
+    (["log", "--json", "--no-such-flag"], ["--no-such-flag"]),
+])
+def test_usage_errors_are_one_line(committed, args, words):
+    one_error(aiguard(*args, cwd=committed.path, check=False), *words)
+
+
+@pytest.mark.parametrize("args", [["log", "nosuchrev"], ["export", "nosuch..HEAD"], ["stats", "nosuchrev"],
+                                  ["verify", "nosuchrev"], ["blame", "a.txt", "--rev", "nosuchrev"],
+                                  ["attribute", "nosuchrev"], ["notes", "show", "nosuchrev"]])
+def test_bad_revisions(committed, args):
+    one_error(aiguard(*args, cwd=committed.path, check=False), "nosuch")
+
+
+def test_output_to_a_closed_pipe_is_quiet(committed):
+    import subprocess
+    import sys
+
+    committed.write("big.txt", "".join(f"line {n}\n" for n in range(20000)))  # far more than a pipe holds
+    committed.git("add", "big.txt")
+    committed.git("commit", "-qm", "big")
+    done = subprocess.run(f"{sys.executable} -m aiguard blame big.txt | head -1", shell=True, cwd=committed.path,
+                          capture_output=True)
+    assert done.stdout.decode().count("\n") == 1
+    assert done.stderr == b"", done.stderr
