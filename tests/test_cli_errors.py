@@ -5,6 +5,8 @@ Each case runs the real command line in a subprocess against real files and repo
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from conftest import aiguard
@@ -126,3 +128,49 @@ def test_output_to_a_closed_pipe_is_quiet(committed):
                           capture_output=True)
     assert done.stdout.decode().count("\n") == 1
     assert done.stderr == b"", done.stderr
+
+
+# --- words: what the messages say ------------------------------------------------------------
+
+def test_ingest_of_a_missing_path(tmp_path):
+    missing = str(tmp_path / "nonexistent")
+    one_error(aiguard("ingest", missing, check=False), missing, "does not exist")
+
+
+def test_ingest_says_what_the_retention_left_out(tmp_path):
+    from conftest import FIXTURES
+
+    log = FIXTURES / "assistant-logs" / "claude-code" / "example-claude-code.jsonl"  # a 2025 session
+    done = aiguard("ingest", str(log))
+    summary = done.stdout.decode()
+    found = re.search(r"recorded 0, 0 already known, (\d+) older than the retention period", summary)
+    assert found and int(found.group(1)) > 0, summary
+    [note] = [line for line in done.stderr.decode().splitlines() if "retention" in line]
+    assert f"{found.group(1)} outputs older than the retention period (180 days)" in note and str(log) in note
+
+
+def test_verify_on_the_default_branch_asks_for_a_range(committed):
+    line = one_error(aiguard("verify", cwd=committed.path, check=False), "on the default branch (main)", "RANGE")
+    assert "cannot tell" not in line
+
+
+def test_verify_in_a_repository_without_commits(make_repo):
+    empty = make_repo("empty")
+    one_error(aiguard("verify", cwd=empty.path, check=False), "no commits yet")
+
+
+def test_notes_with_a_remote_that_does_not_exist(committed):
+    for action in ("fetch", "push"):
+        one_error(aiguard("notes", action, "nosuchremote", cwd=committed.path, check=False),
+                  "'nosuchremote' is not a remote", "git remote")
+
+
+def test_notes_fetch_from_an_unreachable_remote_says_why(committed, tmp_path):
+    committed.git("remote", "add", "origin", str(tmp_path / "gone.git"))
+    line = one_error(aiguard("notes", "fetch", cwd=committed.path, check=False), "gone.git", "origin")
+    assert "and the repository exists" not in line
+
+
+def test_daemon_help_says_it_watches_the_clipboard_now():
+    text = aiguard("daemon", "--help").stdout.decode()
+    assert "clipboard" in text and "later" not in text

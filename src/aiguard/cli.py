@@ -11,7 +11,58 @@ import click
 
 from aiguard import __version__
 
-SOURCE_CHOICES = click.Choice(["assistant-hook", "assistant-log", "clipboard", "manual"])
+
+
+def _assistants(hooked_only: bool = False) -> str:
+    from aiguard.sources import has_hooks, registry
+
+    return ", ".join(name for name, module in registry().items() if has_hooks(module) or not hooked_only)
+
+
+def _hook_files() -> str:
+    from aiguard.commands.integrate import INTEGRATIONS
+
+    home = str(Path.home())
+    return ", ".join(f"{name} {str(i.config()).replace(home, '~', 1)}" for name, i in INTEGRATIONS.items())
+
+
+# Placeholders in help texts, filled in from the code's own registries when the help is shown.
+_HELP_FIELDS = {"{assistants}": _assistants, "{hooked}": lambda: _assistants(hooked_only=True),
+                "{hook_files}": _hook_files}
+
+
+class _RegistryHelp(click.Command):
+    """A command whose help names assistants: the names come from the registry, so they cannot
+    drift, and only when the help is shown (importing every source costs each start)."""
+
+    @property
+    def help(self) -> str | None:  # type: ignore[override]
+        text = self._help
+        for field, fill in _HELP_FIELDS.items():
+            if text and field in text:
+                text = text.replace(field, fill())
+        return text
+
+    @help.setter
+    def help(self, value: str | None) -> None:
+        self._help = value
+
+
+class _SourceChoice(click.Choice):
+    """--source: one of the ledger's SOURCES, imported when first needed (the ledger is slow to import)."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self):  # type: ignore[override]
+        from aiguard.ledger import SOURCES
+
+        return SOURCES
+
+    @choices.setter
+    def choices(self, value) -> None:
+        pass
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -67,11 +118,11 @@ def uninstall(repo: str | None) -> None:
 
 
 @cli.command()
-@click.option("--tool", help="Who wrote it: claude-code, codex, chatgpt, ... (see README).")
+@click.option("--tool", help="Who wrote it: an assistant or a chat service, e.g. chatgpt (README lists the names).")
 @click.option("--model", help="The model, or 'unknown'.")
 @click.option("--file", "file_", metavar="PATH", help="File the output was written to, when known.")
 @click.option("--repo", metavar="DIR", help="Repository it was written into, when known.")
-@click.option("--source", type=SOURCE_CHOICES, default="manual", show_default=True, help="How it was captured.")
+@click.option("--source", type=_SourceChoice(), default="manual", show_default=True, help="How it was captured.")
 @click.option("--jsonl", type=click.File("r", encoding="utf-8", errors="replace"), default=None,
               help="Bulk: one JSON object a line (tool, model, text; optional file, repo, source, time). '-' is stdin.")
 def record(tool, model, file_, repo, source, jsonl) -> None:
@@ -179,7 +230,13 @@ def attribute(staged: bool, rev: str | None, as_json: bool) -> None:
 @cli.command()
 @click.option("--repo", type=click.Path(exists=True, file_okay=False), default=None, help="Repository to check the hooks of.")
 def doctor(repo: str | None) -> None:
-    """Say, line by line, what works and what does not (exit 1 if anything fails)."""
+    """Say, line by line, what works and what does not (exit 1 if anything fails).
+
+    One line per part: the git hooks and the repository's policy (.aiguard.toml or
+    [tool.aiguard]), the ledger, the config, the daemon, the key store, each
+    assistant's logs (and how many are past the retention period) and whether its
+    hook is wired, and the clipboard.
+    """
     from aiguard.commands import doctor as doc
 
     lines = doc.run(repo)
@@ -534,6 +591,10 @@ def _notes_with_remote(action: str, remote: str) -> None:
     from aiguard import gitio, notes as line_notes
 
     _require_repo()
+    # A remote's name, not a URL: their notes are kept under refs/notes/remotes/<name>/aiguard.
+    if remote not in gitio.git(["remote"]).decode("utf-8", "replace").split():
+        fail(f"{remote!r} is not a remote of this repository (`git remote -v` lists them, "
+             "`git remote add NAME URL` adds one)")
     try:
         click.echo(getattr(line_notes, action)(remote))
     except gitio.GitError as exc:
@@ -635,12 +696,14 @@ def key_rotate() -> None:
                f"(keep the old ones there too: {', '.join(k for k, _ in keyset.stamp_keys[:-1])})")
 
 
-@cli.command()
-@click.argument("paths", nargs=-1, type=click.Path())
+@cli.command(cls=_RegistryHelp)
+@click.argument("paths", nargs=-1, metavar="[PATH]...", type=click.Path(exists=True))
 def ingest(paths: tuple[str, ...]) -> None:
     """Read assistant logs once into the ledger (default: every known log location).
 
-    Assistants read so far: claude-code, codex. Ingesting the same log again adds nothing.
+    Assistants read: {assistants}. Ingesting the same log again adds nothing; output
+    older than the retention period (retention-days in the config) is not recorded,
+    and the summary says how much was left out.
 
     \b
     Examples:
@@ -656,18 +719,25 @@ def ingest(paths: tuple[str, ...]) -> None:
         result = run_ingest(paths)
     except (keys.KeyUnavailable, LedgerError, ConfigError) as exc:
         fail(str(exc))
+    from aiguard import paths as state
+
     for reason in result.skipped:
         click.echo(f"aiguard: skipped {reason}", err=True)
+    if result.too_old:
+        logs = result.too_old_logs
+        click.echo(f"aiguard: not recorded: {result.too_old} outputs older than the retention period "
+                   f"({result.retention_days:g} days) in {logs[0]}" + (f" and {len(logs) - 1} more logs" if len(logs) > 1 else "")
+                   + f" (retention-days in {state.config_path()} keeps them longer)", err=True)
     click.echo(f"read {result.files} log files: recorded {result.added}, {result.duplicates} already known, "
-               f"{len(result.skipped)} skipped")
+               f"{result.too_old} older than the retention period, {len(result.skipped)} skipped")
 
 
-@cli.command("agent-hook")
+@cli.command("agent-hook", cls=_RegistryHelp)
 @click.argument("tool")
 def agent_hook(tool: str) -> None:
     """What an assistant's native hook runs: record what it wrote (JSON payload on stdin).
 
-    TOOL is claude-code, codex, gemini-cli, cursor, copilot, cline or windsurf
+    TOOL is one of: {hooked}
     (`aiguard integrate TOOL` writes the hook). Never blocks the assistant: always
     exits 0, prints what the assistant expects back (if anything), and problems are
     one line on stderr.
@@ -690,7 +760,7 @@ def agent_hook(tool: str) -> None:
         click.echo(reply)
 
 
-@cli.command()
+@cli.command(cls=_RegistryHelp)
 @click.argument("tool", required=False)
 @click.option("--undo", is_flag=True, help="Remove aiguard's entries instead.")
 @click.option("--all", "all_", is_flag=True,
@@ -698,14 +768,11 @@ def agent_hook(tool: str) -> None:
 def integrate(tool: str | None, undo: bool, all_: bool) -> None:
     """Wire aiguard into an assistant's own hooks, so that what its model writes is recorded.
 
-    TOOL is one of claude-code, codex, gemini-cli, cursor, copilot, cline, windsurf, aider.
-    The hook runs `aiguard agent-hook TOOL` after each file write: Claude Code PostToolUse
-    in ~/.claude/settings.json, Codex PostToolUse in ~/.codex/config.toml (trust it once
-    in Codex's /hooks), Gemini CLI AfterTool in ~/.gemini/settings.json, Cursor
-    afterFileEdit in ~/.cursor/hooks.json, Copilot postToolUse in ~/.copilot/hooks/aiguard.json,
-    Cline ~/Documents/Cline/Hooks/PostToolUse, Windsurf post_write_code in
-    ~/.codeium/windsurf/hooks.json (CLAUDE_CONFIG_DIR, CODEX_HOME, GEMINI_CLI_HOME,
-    CURSOR_CONFIG_DIR, COPILOT_HOME honoured). aider has no hooks: it says so, exit 0.
+    TOOL is one of: {assistants}.
+    The hook runs `aiguard agent-hook TOOL` after each file write; it goes into:
+    {hook_files} (CLAUDE_CONFIG_DIR, CODEX_HOME, GEMINI_CLI_HOME, CURSOR_CONFIG_DIR
+    and COPILOT_HOME honoured; trust Codex's once in its /hooks). An assistant without
+    hooks says so, exit 0.
 
     The user's other settings keep their bytes, a changed file is backed up beside
     itself (.aiguard-backup), running it twice changes nothing, and --undo gives back
@@ -738,7 +805,8 @@ def integrate(tool: str | None, undo: bool, all_: bool) -> None:
 
 @cli.group()
 def daemon() -> None:
-    """The background process that follows assistants' logs (and, later, the clipboard)."""
+    """The background process: follows the assistants' logs, watches the clipboard and
+    keeps the commit hook's server warm."""
 
 
 @daemon.command("run")

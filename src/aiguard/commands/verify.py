@@ -99,8 +99,24 @@ def default_range(cwd: str | None = None) -> tuple[str, list[str]]:
                     [group["head_sha"], "--not", group["base_sha"]])
     base = _default_branch(cwd)
     if base is None:
-        raise VerifyError("cannot tell the default branch (no origin/HEAD, main or master); give a RANGE")
+        raise VerifyError(_no_default_range(cwd))
     return f"{base}..HEAD", ["HEAD", "--not", base]
+
+
+def _no_default_range(cwd: str | None) -> str:
+    """Why there is no default RANGE here, and what to give instead."""
+    if gitio.rev_parse("HEAD", cwd=cwd) is None:
+        return "this repository has no commits yet: nothing to verify"
+    current = _current_branch(cwd)
+    if current in ("main", "master"):
+        return (f"you are on the default branch ({current}), so there is no branch to compare with it; "
+                f"give a RANGE, e.g. `aiguard verify HEAD~5..HEAD` (or --base REF)")
+    return "cannot tell the default branch (no origin/HEAD, main or master); give a RANGE or --base REF"
+
+
+def _current_branch(cwd: str | None) -> str:
+    return subprocess.run([*gitio.GIT, "symbolic-ref", "-q", "--short", "HEAD"], capture_output=True, cwd=cwd,
+                          stdin=subprocess.DEVNULL).stdout.decode().strip()
 
 
 def _github_event() -> dict | None:
@@ -119,8 +135,7 @@ def _default_branch(cwd: str | None) -> str | None:
                           capture_output=True, cwd=cwd, stdin=subprocess.DEVNULL)
     if head.returncode == 0 and head.stdout.strip():
         return head.stdout.decode().strip()
-    current = subprocess.run([*gitio.GIT, "symbolic-ref", "-q", "--short", "HEAD"],
-                             capture_output=True, cwd=cwd, stdin=subprocess.DEVNULL).stdout.decode().strip()
+    current = _current_branch(cwd)
     for candidate in ("origin/main", "origin/master", "main", "master"):
         if candidate != current and gitio.rev_parse(candidate, cwd=cwd):
             return candidate
