@@ -174,3 +174,13 @@ def test_notes_fetch_from_an_unreachable_remote_says_why(committed, tmp_path):
 def test_daemon_help_says_it_watches_the_clipboard_now():
     text = aiguard("daemon", "--help").stdout.decode()
     assert "clipboard" in text and "later" not in text
+
+
+@pytest.mark.parametrize("days", ["0", "-1", "nan"])
+def test_prune_needs_a_positive_number_of_days(days):
+    one_error(aiguard("ledger", "prune", "--older-than", days, check=False), "--older-than", "positive")
+
+
+def test_key_import_without_a_key():
+    one_error(aiguard("key", "import", input=b"", check=False), "no key given", "aiguard key export")
+    one_error(aiguard("key", "import", "", check=False), "no key given")

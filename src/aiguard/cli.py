@@ -12,7 +12,6 @@ import click
 from aiguard import __version__
 
 
-
 def _assistants(hooked_only: bool = False) -> str:
     from aiguard.sources import has_hooks, registry
 
@@ -82,7 +81,8 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--repo", type=click.Path(exists=True, file_okay=False), default=None, help="Repository (default: the current one).")
+@click.option("--repo", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Repository (default: the current one).")
 def install(repo: str | None) -> None:
     """Install aiguard's git hooks in a repository.
 
@@ -105,7 +105,8 @@ def install(repo: str | None) -> None:
 
 
 @cli.command()
-@click.option("--repo", type=click.Path(exists=True, file_okay=False), default=None, help="Repository (default: the current one).")
+@click.option("--repo", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Repository (default: the current one).")
 def uninstall(repo: str | None) -> None:
     """Remove aiguard's git hooks, restoring any hook they had chained."""
     from aiguard.commands import install as installer
@@ -118,7 +119,7 @@ def uninstall(repo: str | None) -> None:
 
 
 @cli.command()
-@click.option("--tool", help="Who wrote it: an assistant or a chat service, e.g. chatgpt (README lists the names).")
+@click.option("--tool", help="Who wrote it: an assistant or a chat service, e.g. chatgpt (README lists them).")
 @click.option("--model", help="The model, or 'unknown'.")
 @click.option("--file", "file_", metavar="PATH", help="File the output was written to, when known.")
 @click.option("--repo", metavar="DIR", help="Repository it was written into, when known.")
@@ -228,7 +229,8 @@ def attribute(staged: bool, rev: str | None, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--repo", type=click.Path(exists=True, file_okay=False), default=None, help="Repository to check the hooks of.")
+@click.option("--repo", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Repository to check the hooks and policy of.")
 def doctor(repo: str | None) -> None:
     """Say, line by line, what works and what does not (exit 1 if anything fails).
 
@@ -318,7 +320,7 @@ def ledger_prune(days: float | None) -> None:
         keep = days if days is not None else config.load().retention_days
     except config.ConfigError as exc:
         fail(str(exc))
-    if keep <= 0:
+    if not keep > 0:  # nan too
         fail("--older-than must be a positive number of days")
     if not paths.ledger_path().exists():
         click.echo("pruned 0 records (no ledger yet)")
@@ -676,6 +678,8 @@ def key_import(value: str | None) -> None:
     from aiguard import keys
 
     text = value if value is not None else sys.stdin.read()
+    if not text.strip():
+        fail("no key given: pass the aiguard-key-v1:... that `aiguard key export` printed, as VALUE or on stdin")
     try:
         keyset = keys.add_stamp_key(keys.parse_key(text))
     except keys.KeyUnavailable as exc:
@@ -711,6 +715,7 @@ def ingest(paths: tuple[str, ...]) -> None:
       aiguard ingest ~/.claude/projects/-home-me-repo/0b7c....jsonl
     """
     from aiguard import keys
+    from aiguard import paths as state
     from aiguard.commands.ingest import ingest as run_ingest
     from aiguard.config import ConfigError
     from aiguard.ledger import LedgerError
@@ -719,15 +724,14 @@ def ingest(paths: tuple[str, ...]) -> None:
         result = run_ingest(paths)
     except (keys.KeyUnavailable, LedgerError, ConfigError) as exc:
         fail(str(exc))
-    from aiguard import paths as state
-
     for reason in result.skipped:
         click.echo(f"aiguard: skipped {reason}", err=True)
     if result.too_old:
         logs = result.too_old_logs
+        more = f" and {len(logs) - 1} more logs" if len(logs) > 1 else ""
         click.echo(f"aiguard: not recorded: {result.too_old} outputs older than the retention period "
-                   f"({result.retention_days:g} days) in {logs[0]}" + (f" and {len(logs) - 1} more logs" if len(logs) > 1 else "")
-                   + f" (retention-days in {state.config_path()} keeps them longer)", err=True)
+                   f"({result.retention_days:g} days) in {logs[0]}{more} "
+                   f"(retention-days in {state.config_path()} keeps them longer)", err=True)
     click.echo(f"read {result.files} log files: recorded {result.added}, {result.duplicates} already known, "
                f"{result.too_old} older than the retention period, {len(result.skipped)} skipped")
 

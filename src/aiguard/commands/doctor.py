@@ -148,11 +148,13 @@ def _toml(path: Path) -> dict:
 
 
 def check_daemon() -> list[Line]:
-    """Whether the daemon runs: without it, logs and the clipboard are read only by `aiguard ingest`."""
+    """Whether the daemon runs: it follows the assistants' logs and the clipboard as they change."""
     from aiguard import daemon
 
     try:
         pid = daemon.running_pid()
+    except ImportError:  # its lock is an fcntl lock
+        return [Line(True, "daemon", f"cannot tell on {sys.platform} whether it runs")]
     except OSError as exc:
         return [Line(False, "daemon", f"cannot tell whether it runs: {exc}")]
     if pid:
