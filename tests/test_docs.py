@@ -138,3 +138,10 @@ def test_readme_lists_the_registry_and_the_sources():
 def test_no_help_text_promises_later():
     for where, text in help_texts():
         assert not re.search(r"\blater\b|\bso far\b", text), f"{where}: {text}"
+
+
+def test_integrate_help_names_the_files_it_writes_here(monkeypatch, tmp_path):
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude-config"))
+    text = " ".join(cli.commands["integrate"].help.split())
+    assert f"claude-code {tmp_path / 'claude-config' / 'settings.json'}," in text, text
+    assert "codex ~/.codex/config.toml," in text, text  # under HOME: shown as ~

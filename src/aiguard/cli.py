@@ -21,8 +21,10 @@ def _assistants(hooked_only: bool = False) -> str:
 def _hook_files() -> str:
     from aiguard.commands.integrate import INTEGRATIONS
 
-    home = str(Path.home())
-    return ", ".join(f"{name} {str(i.config()).replace(home, '~', 1)}" for name, i in INTEGRATIONS.items())
+    def short(path: Path) -> str:
+        return f"~{os.sep}{path.relative_to(Path.home())}" if path.is_relative_to(Path.home()) else str(path)
+
+    return ", ".join(f"{name} {short(i.config())}" for name, i in INTEGRATIONS.items())
 
 
 # Placeholders in help texts, filled in from the code's own registries when the help is shown.
