@@ -5,6 +5,7 @@ Each case runs the real command line in a subprocess against real files and repo
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -184,3 +185,15 @@ def test_prune_needs_a_positive_number_of_days(days):
 def test_key_import_without_a_key():
     one_error(aiguard("key", "import", input=b"", check=False), "no key given", "aiguard key export")
     one_error(aiguard("key", "import", "", check=False), "no key given")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_a_full_disk_is_one_line(committed):
+    import subprocess
+    import sys
+
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run([sys.executable, "-m", "aiguard", "log", "--json"], cwd=committed.path,
+                              stdout=full, stderr=subprocess.PIPE)
+    one_error(done, "disk is full")
+    one_error(aiguard("export", "-o", "/dev/full", cwd=committed.path, check=False), "/dev/full", "disk is full")

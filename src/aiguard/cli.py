@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import click
 
@@ -64,6 +66,18 @@ class _SourceChoice(click.Choice):
     @choices.setter
     def choices(self, value) -> None:
         pass
+
+
+@contextlib.contextmanager
+def _naming(path: str) -> Iterator[None]:
+    """Errors writing an output file name it (a failed write's OSError carries no file name);
+    main() turns them into one line."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and path != "-":
+            exc.filename = path
+        raise
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -406,7 +420,7 @@ def verify(range_: str | None, format_: str, base: str | None, output: str | Non
     else:
         text = verifier.format_text(report)
     if output:
-        with open(output, "w", encoding="utf-8") as fh:
+        with _naming(output), open(output, "w", encoding="utf-8") as fh:
             fh.write(text + ("" if text.endswith("\n") else "\n"))
         if format_ in ("junit", "json"):
             click.echo(verifier.format_text(report))
@@ -491,14 +505,15 @@ def export(range_: tuple[str, ...], format_: str, output: str, ledger_fallback: 
     from aiguard.commands import audit
 
     _require_repo()
-    out = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")
-    try:
-        audit.export(audit.stream(range_, ledger_fallback=ledger_fallback), format_, out)
-    except (history.HistoryError, gitio.GitError) as exc:
-        fail(str(exc))
-    finally:
-        if out is not sys.stdout:
-            out.close()
+    with _naming(output):
+        out = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")
+        try:
+            audit.export(audit.stream(range_, ledger_fallback=ledger_fallback), format_, out)
+        except (history.HistoryError, gitio.GitError) as exc:
+            fail(str(exc))
+        finally:
+            if out is not sys.stdout:
+                out.close()
 
 
 @cli.command()
@@ -561,7 +576,8 @@ def report(range_: tuple[str, ...], html_out: str, title: str | None, depth: int
     entries = _entries(range_, ledger_fallback)
     summary = audit.stats(entries, depth)
     name = title or f"AI provenance: {os.path.basename(gitio.toplevel())}" + (f" ({' '.join(range_)})" if range_ else "")
-    Path(html_out).write_text(reporter.render(entries, summary, name), encoding="utf-8")
+    with _naming(html_out):
+        Path(html_out).write_text(reporter.render(entries, summary, name), encoding="utf-8")
     click.echo(f"wrote {html_out}: {summary['commits']} commits, {summary['ai_commits']} AI-derived, "
                f"AI lines {summary['ai_lines']}/{summary['added']}")
 

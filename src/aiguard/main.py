@@ -90,6 +90,8 @@ def _os_message(exc: OSError) -> str:
 
     path = exc.filename
     reason = (exc.strerror or str(exc)).lower()
+    if exc.errno == errno.ENOSPC:
+        return f"{path or 'output'}: the disk is full; free some space or write elsewhere"
     if path is None:
         return f"{reason} ({exc.__class__.__name__})"
     folder = os.path.dirname(os.path.abspath(path))
