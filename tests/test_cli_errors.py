@@ -197,3 +197,12 @@ def test_a_full_disk_is_one_line(committed):
                               stdout=full, stderr=subprocess.PIPE)
     one_error(done, "disk is full")
     one_error(aiguard("export", "-o", "/dev/full", cwd=committed.path, check=False), "/dev/full", "disk is full")
+
+
+def test_without_git_on_the_path(committed, monkeypatch, tmp_path):
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PATH=str(tmp_path / "no-programs-here"))
+    done = subprocess.run([sys.executable, "-m", "aiguard", "log"], cwd=committed.path, env=env, capture_output=True)
+    one_error(done, "git is not installed")

@@ -94,6 +94,8 @@ def _os_message(exc: OSError) -> str:
         return f"{path or 'output'}: the disk is full; free some space or write elsewhere"
     if path is None:
         return f"{reason} ({exc.__class__.__name__})"
+    if exc.errno == errno.ENOENT and path == "git":  # subprocess names the program it could not run
+        return "git is not installed or not on PATH; install git"
     folder = os.path.dirname(os.path.abspath(path))
     if exc.errno == errno.ENOENT and not os.path.isdir(folder):
         hint = f"the folder {folder} does not exist; create it or give another path"
