@@ -206,3 +206,12 @@ def test_without_git_on_the_path(committed, monkeypatch, tmp_path):
     env = dict(os.environ, PATH=str(tmp_path / "no-programs-here"))
     done = subprocess.run([sys.executable, "-m", "aiguard", "log"], cwd=committed.path, env=env, capture_output=True)
     one_error(done, "git is not installed")
+
+
+@pytest.mark.parametrize("event", ["[1, 2]", '{"pull_request": 5}', '{"pull_request": {"head": "abc"}}'])
+def test_a_github_event_file_that_is_not_an_event(committed, tmp_path, monkeypatch, event):
+    path = tmp_path / "event.json"
+    path.write_text(event)
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(path))
+    monkeypatch.setenv("GITHUB_EVENT_NAME", "pull_request")
+    one_error(aiguard("verify", cwd=committed.path, check=False), str(path), "not a GitHub event")

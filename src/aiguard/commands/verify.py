@@ -82,21 +82,19 @@ def default_range(cwd: str | None = None) -> tuple[str, list[str]]:
     """
     event = _github_event()
     name = os.environ.get("GITHUB_EVENT_NAME", "")
-    if event and name in ("pull_request", "pull_request_target"):
-        pr = event.get("pull_request") or {}
-        head = (pr.get("head") or {}).get("sha")
-        base_ref = os.environ.get("GITHUB_BASE_REF") or (pr.get("base") or {}).get("ref")
+    if event is not None and name in ("pull_request", "pull_request_target"):
+        head = _event_field(event, "pull_request", "head", "sha")
+        base_ref = os.environ.get("GITHUB_BASE_REF") or _event_field(event, "pull_request", "base", "ref")
         base = None
         if base_ref and gitio.rev_parse(f"origin/{base_ref}", cwd=cwd):
             base = f"origin/{base_ref}"
-        base = base or (pr.get("base") or {}).get("sha")
+        base = base or _event_field(event, "pull_request", "base", "sha")
         if head and base:
             return f"{base}..{head}", [head, "--not", base]
-    if event and name == "merge_group":
-        group = event.get("merge_group") or {}
-        if group.get("base_sha") and group.get("head_sha"):
-            return (f"{group['base_sha']}..{group['head_sha']}",
-                    [group["head_sha"], "--not", group["base_sha"]])
+    if event is not None and name == "merge_group":
+        head, base = _event_field(event, "merge_group", "head_sha"), _event_field(event, "merge_group", "base_sha")
+        if head and base:
+            return f"{base}..{head}", [head, "--not", base]
     base = _default_branch(cwd)
     if base is None:
         raise VerifyError(_no_default_range(cwd))
@@ -119,7 +117,21 @@ def _current_branch(cwd: str | None) -> str:
                           stdin=subprocess.DEVNULL).stdout.decode().strip()
 
 
-def _github_event() -> dict | None:
+def _event_field(event: object, *keys: str) -> str | None:
+    """event[key][key]...: None when absent; a level that is not an object means a broken event file."""
+    value = event
+    for depth, key in enumerate(keys):
+        if not isinstance(value, dict):
+            where = ".".join(keys[:depth]) or "the file"
+            raise VerifyError(f"{os.environ.get('GITHUB_EVENT_PATH')}: not a GitHub event ({where} is not a JSON "
+                              "object); check GITHUB_EVENT_PATH, or give a RANGE")
+        value = value.get(key)
+        if value is None:
+            return None
+    return value if isinstance(value, str) else None
+
+
+def _github_event() -> object | None:
     path = os.environ.get("GITHUB_EVENT_PATH")
     if not path:
         return None
