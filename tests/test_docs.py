@@ -145,3 +145,12 @@ def test_integrate_help_names_the_files_it_writes_here(monkeypatch, tmp_path):
     text = " ".join(cli.commands["integrate"].help.split())
     assert f"claude-code {tmp_path / 'claude-config' / 'settings.json'}," in text, text
     assert "codex ~/.codex/config.toml," in text, text  # under HOME: shown as ~
+
+
+def test_integrate_knows_the_same_assistants():
+    """integrate's own lists (its messages name them) are the registry's assistants."""
+    from aiguard.commands.integrate import INTEGRATIONS, NO_HOOKS, TOOLS
+
+    assert sorted(TOOLS) == sorted(ASSISTANTS)
+    assert sorted(INTEGRATIONS) == sorted(HOOKED)
+    assert sorted(NO_HOOKS) == sorted(set(ASSISTANTS) - set(HOOKED))
