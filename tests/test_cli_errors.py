@@ -5,6 +5,7 @@ Each case runs the real command line in a subprocess against real files and repo
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -215,3 +216,13 @@ def test_a_github_event_file_that_is_not_an_event(committed, tmp_path, monkeypat
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(path))
     monkeypatch.setenv("GITHUB_EVENT_NAME", "pull_request")
     one_error(aiguard("verify", cwd=committed.path, check=False), str(path), "not a GitHub event")
+
+
+def test_range_takes_paths_after_a_double_dash(committed):
+    committed.write("b.txt", "b\n")
+    committed.git("add", "b.txt")
+    committed.git("commit", "-qm", "b")
+    only_a = aiguard("log", "--json", "--", "a.txt", cwd=committed.path)
+    assert [c["commit"] for c in json.loads(only_a.stdout)] == [committed.out("rev-parse", "HEAD~1").strip()]
+    gone = aiguard("log", "--json", "HEAD", "--", "deleted-long-ago.txt", cwd=committed.path)
+    assert json.loads(gone.stdout) == []  # a path, not a revision: no error

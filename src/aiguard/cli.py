@@ -451,12 +451,23 @@ def _entries(range_: tuple[str, ...], ledger_fallback: bool) -> list:
     return []
 
 
+class _GitLogArgs(click.Command):
+    """A command whose RANGE is `git log` arguments: click drops a `--` (and would read options
+    after it as its own), so everything from `--` on, paths, goes to RANGE as written."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        cut = args.index("--") if "--" in args else len(args)
+        rest = super().parse_args(ctx, args[:cut])
+        ctx.params["range_"] = (*ctx.params.get("range_", ()), *args[cut:])
+        return rest
+
+
 _LEDGER_OPTION = click.option(
     "--ledger/--no-ledger", "ledger_fallback", default=True, show_default=True,
     help="For stamped commits without a line record (note), find their lines again against your ledger.")
 
 
-@cli.command("log", context_settings={"ignore_unknown_options": True})
+@cli.command("log", cls=_GitLogArgs, context_settings={"ignore_unknown_options": True})
 @click.argument("range_", metavar="[RANGE]", nargs=-1, type=click.UNPROCESSED)
 @click.option("--json", "as_json", is_flag=True, help="One JSON array, one object per commit (newest first).")
 @_LEDGER_OPTION
@@ -482,7 +493,7 @@ def log_(range_: tuple[str, ...], as_json: bool, ledger_fallback: bool) -> None:
         audit.log_text(entries, sys.stdout)
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})
+@cli.command(cls=_GitLogArgs, context_settings={"ignore_unknown_options": True})
 @click.argument("range_", metavar="[RANGE]", nargs=-1, type=click.UNPROCESSED)
 @click.option("--format", "format_", type=click.Choice(["jsonl", "agent-trace"]), default="jsonl", show_default=True,
               help="jsonl: one commit a line (the `log --json` objects); agent-trace: Agent Trace records.")
@@ -541,7 +552,7 @@ def blame(file: str, rev: str | None, as_json: bool) -> None:
         audit.blame_text(rows, sys.stdout)
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})
+@cli.command(cls=_GitLogArgs, context_settings={"ignore_unknown_options": True})
 @click.argument("range_", metavar="[RANGE]", nargs=-1, type=click.UNPROCESSED)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--depth", type=click.IntRange(1, 10), default=1, show_default=True,
@@ -558,7 +569,7 @@ def stats(range_: tuple[str, ...], as_json: bool, depth: int, ledger_fallback: b
         audit.stats_text(result, sys.stdout)
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})
+@cli.command(cls=_GitLogArgs, context_settings={"ignore_unknown_options": True})
 @click.argument("range_", metavar="[RANGE]", nargs=-1, type=click.UNPROCESSED)
 @click.option("--html", "html_out", type=click.Path(dir_okay=False), required=True,
               help="Write the report to this HTML file.")
