@@ -81,9 +81,11 @@ def test_ingest_records_once_and_maps_the_repository(make_repo, tmp_path):
 def test_ingest_of_unknown_and_missing_paths_says_why(tmp_path):
     other = tmp_path / "notes.jsonl"
     other.write_text('{"hello": "world"}\n')
-    done = aiguard("ingest", str(other), str(tmp_path / "missing.jsonl"))
+    done = aiguard("ingest", str(other))
     assert done.returncode == 0
-    assert b"not a log of a known assistant" in done.stderr and b"no such file or folder" in done.stderr
+    assert b"not a log of a known assistant" in done.stderr
+    missing = aiguard("ingest", str(other), str(tmp_path / "missing.jsonl"), check=False)
+    assert missing.returncode == 2 and b"missing.jsonl' does not exist" in missing.stderr
 
 
 def test_agent_hook_records_a_post_tool_use_edit_and_the_commit_is_stamped(repo, tmp_path):

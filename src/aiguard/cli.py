@@ -2,16 +2,82 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import click
 
 from aiguard import __version__
 
-SOURCE_CHOICES = click.Choice(["assistant-hook", "assistant-log", "clipboard", "manual"])
+
+def _assistants(hooked_only: bool = False) -> str:
+    from aiguard.sources import has_hooks, registry
+
+    return ", ".join(name for name, module in registry().items() if has_hooks(module) or not hooked_only)
+
+
+def _hook_files() -> str:
+    from aiguard.commands.integrate import INTEGRATIONS
+
+    def short(path: Path) -> str:
+        return f"~{os.sep}{path.relative_to(Path.home())}" if path.is_relative_to(Path.home()) else str(path)
+
+    return ", ".join(f"{name} {short(i.config())}" for name, i in INTEGRATIONS.items())
+
+
+# Placeholders in help texts, filled in from the code's own registries when the help is shown.
+_HELP_FIELDS = {"{assistants}": _assistants, "{hooked}": lambda: _assistants(hooked_only=True),
+                "{hook_files}": _hook_files}
+
+
+class _RegistryHelp(click.Command):
+    """A command whose help names assistants: the names come from the registry, so they cannot
+    drift, and only when the help is shown (importing every source costs each start)."""
+
+    @property
+    def help(self) -> str | None:  # type: ignore[override]
+        text = self._help
+        for field, fill in _HELP_FIELDS.items():
+            if text and field in text:
+                text = text.replace(field, fill())
+        return text
+
+    @help.setter
+    def help(self, value: str | None) -> None:
+        self._help = value
+
+
+class _SourceChoice(click.Choice):
+    """--source: one of the ledger's SOURCES, imported when first needed (the ledger is slow to import)."""
+
+    def __init__(self) -> None:
+        super().__init__(())
+
+    @property
+    def choices(self):  # type: ignore[override]
+        from aiguard.ledger import SOURCES
+
+        return SOURCES
+
+    @choices.setter
+    def choices(self, value) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _naming(path: str) -> Iterator[None]:
+    """Errors writing an output file name it (a failed write's OSError carries no file name);
+    main() turns them into one line."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and path != "-":
+            exc.filename = path
+        raise
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -31,7 +97,8 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--repo", type=click.Path(file_okay=False), default=None, help="Repository (default: the current one).")
+@click.option("--repo", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Repository (default: the current one).")
 def install(repo: str | None) -> None:
     """Install aiguard's git hooks in a repository.
 
@@ -54,7 +121,8 @@ def install(repo: str | None) -> None:
 
 
 @cli.command()
-@click.option("--repo", type=click.Path(file_okay=False), default=None, help="Repository (default: the current one).")
+@click.option("--repo", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Repository (default: the current one).")
 def uninstall(repo: str | None) -> None:
     """Remove aiguard's git hooks, restoring any hook they had chained."""
     from aiguard.commands import install as installer
@@ -67,11 +135,11 @@ def uninstall(repo: str | None) -> None:
 
 
 @cli.command()
-@click.option("--tool", help="Who wrote it: claude-code, codex, chatgpt, ... (see README).")
+@click.option("--tool", help="Who wrote it: an assistant or a chat service, e.g. chatgpt (README lists them).")
 @click.option("--model", help="The model, or 'unknown'.")
 @click.option("--file", "file_", metavar="PATH", help="File the output was written to, when known.")
 @click.option("--repo", metavar="DIR", help="Repository it was written into, when known.")
-@click.option("--source", type=SOURCE_CHOICES, default="manual", show_default=True, help="How it was captured.")
+@click.option("--source", type=_SourceChoice(), default="manual", show_default=True, help="How it was captured.")
 @click.option("--jsonl", type=click.File("r", encoding="utf-8", errors="replace"), default=None,
               help="Bulk: one JSON object a line (tool, model, text; optional file, repo, source, time). '-' is stdin.")
 def record(tool, model, file_, repo, source, jsonl) -> None:
@@ -179,9 +247,16 @@ def attribute(staged: bool, rev: str | None, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--repo", type=click.Path(file_okay=False), default=None, help="Repository to check the hooks of.")
+@click.option("--repo", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Repository to check the hooks and policy of.")
 def doctor(repo: str | None) -> None:
-    """Say, line by line, what works and what does not (exit 1 if anything fails)."""
+    """Say, line by line, what works and what does not (exit 1 if anything fails).
+
+    One line per part: the git hooks and the repository's policy (.aiguard.toml or
+    [tool.aiguard]), the ledger, the config, the daemon, the key store, each
+    assistant's logs (and how many are past the retention period) and whether its
+    hook is wired, and the clipboard.
+    """
     from aiguard.commands import doctor as doc
 
     lines = doc.run(repo)
@@ -263,7 +338,7 @@ def ledger_prune(days: float | None) -> None:
         keep = days if days is not None else config.load().retention_days
     except config.ConfigError as exc:
         fail(str(exc))
-    if keep <= 0:
+    if not keep > 0:  # nan too
         fail("--older-than must be a positive number of days")
     if not paths.ledger_path().exists():
         click.echo("pruned 0 records (no ledger yet)")
@@ -347,7 +422,7 @@ def verify(range_: str | None, format_: str, base: str | None, output: str | Non
     else:
         text = verifier.format_text(report)
     if output:
-        with open(output, "w", encoding="utf-8") as fh:
+        with _naming(output), open(output, "w", encoding="utf-8") as fh:
             fh.write(text + ("" if text.endswith("\n") else "\n"))
         if format_ in ("junit", "json"):
             click.echo(verifier.format_text(report))
@@ -378,12 +453,23 @@ def _entries(range_: tuple[str, ...], ledger_fallback: bool) -> list:
     return []
 
 
+class _GitLogArgs(click.Command):
+    """A command whose RANGE is `git log` arguments: click drops a `--` (and would read options
+    after it as its own), so everything from `--` on, paths, goes to RANGE as written."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        cut = args.index("--") if "--" in args else len(args)
+        rest = super().parse_args(ctx, args[:cut])
+        ctx.params["range_"] = (*ctx.params.get("range_", ()), *args[cut:])
+        return rest
+
+
 _LEDGER_OPTION = click.option(
     "--ledger/--no-ledger", "ledger_fallback", default=True, show_default=True,
     help="For stamped commits without a line record (note), find their lines again against your ledger.")
 
 
-@cli.command("log", context_settings={"ignore_unknown_options": True})
+@cli.command("log", cls=_GitLogArgs, context_settings={"ignore_unknown_options": True})
 @click.argument("range_", metavar="[RANGE]", nargs=-1, type=click.UNPROCESSED)
 @click.option("--json", "as_json", is_flag=True, help="One JSON array, one object per commit (newest first).")
 @_LEDGER_OPTION
@@ -409,7 +495,7 @@ def log_(range_: tuple[str, ...], as_json: bool, ledger_fallback: bool) -> None:
         audit.log_text(entries, sys.stdout)
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})
+@cli.command(cls=_GitLogArgs, context_settings={"ignore_unknown_options": True})
 @click.argument("range_", metavar="[RANGE]", nargs=-1, type=click.UNPROCESSED)
 @click.option("--format", "format_", type=click.Choice(["jsonl", "agent-trace"]), default="jsonl", show_default=True,
               help="jsonl: one commit a line (the `log --json` objects); agent-trace: Agent Trace records.")
@@ -432,14 +518,15 @@ def export(range_: tuple[str, ...], format_: str, output: str, ledger_fallback: 
     from aiguard.commands import audit
 
     _require_repo()
-    out = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")
-    try:
-        audit.export(audit.stream(range_, ledger_fallback=ledger_fallback), format_, out)
-    except (history.HistoryError, gitio.GitError) as exc:
-        fail(str(exc))
-    finally:
-        if out is not sys.stdout:
-            out.close()
+    with _naming(output):
+        out = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")
+        try:
+            audit.export(audit.stream(range_, ledger_fallback=ledger_fallback), format_, out)
+        except (history.HistoryError, gitio.GitError) as exc:
+            fail(str(exc))
+        finally:
+            if out is not sys.stdout:
+                out.close()
 
 
 @cli.command()
@@ -467,7 +554,7 @@ def blame(file: str, rev: str | None, as_json: bool) -> None:
         audit.blame_text(rows, sys.stdout)
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})
+@cli.command(cls=_GitLogArgs, context_settings={"ignore_unknown_options": True})
 @click.argument("range_", metavar="[RANGE]", nargs=-1, type=click.UNPROCESSED)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--depth", type=click.IntRange(1, 10), default=1, show_default=True,
@@ -484,7 +571,7 @@ def stats(range_: tuple[str, ...], as_json: bool, depth: int, ledger_fallback: b
         audit.stats_text(result, sys.stdout)
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})
+@cli.command(cls=_GitLogArgs, context_settings={"ignore_unknown_options": True})
 @click.argument("range_", metavar="[RANGE]", nargs=-1, type=click.UNPROCESSED)
 @click.option("--html", "html_out", type=click.Path(dir_okay=False), required=True,
               help="Write the report to this HTML file.")
@@ -508,7 +595,8 @@ def report(range_: tuple[str, ...], html_out: str, title: str | None, depth: int
     except (policy.PolicyError, verifier.VerifyError, keys.KeyUnavailable) as exc:
         fail(str(exc))
     name = title or f"AI provenance: {os.path.basename(gitio.toplevel())}" + (f" ({' '.join(range_)})" if range_ else "")
-    Path(html_out).write_text(reporter.render(entries, summary, name, checks), encoding="utf-8")
+    with _naming(html_out):
+        Path(html_out).write_text(reporter.render(entries, summary, name, checks), encoding="utf-8")
     click.echo(f"wrote {html_out}: {summary['commits']} commits, {summary['ai_commits']} AI-derived, "
                f"AI lines {summary['ai_lines']}/{summary['added']}")
 
@@ -542,6 +630,10 @@ def _notes_with_remote(action: str, remote: str) -> None:
     from aiguard import gitio, notes as line_notes
 
     _require_repo()
+    # A remote's name, not a URL: their notes are kept under refs/notes/remotes/<name>/aiguard.
+    if remote not in gitio.git(["remote"]).decode("utf-8", "replace").split():
+        fail(f"{remote!r} is not a remote of this repository (`git remote -v` lists them, "
+             "`git remote add NAME URL` adds one)")
     try:
         click.echo(getattr(line_notes, action)(remote))
     except gitio.GitError as exc:
@@ -623,6 +715,8 @@ def key_import(value: str | None) -> None:
     from aiguard import keys
 
     text = value if value is not None else sys.stdin.read()
+    if not text.strip():
+        fail("no key given: pass the aiguard-key-v1:... that `aiguard key export` printed, as VALUE or on stdin")
     try:
         keyset = keys.add_stamp_key(keys.parse_key(text))
     except keys.KeyUnavailable as exc:
@@ -643,12 +737,14 @@ def key_rotate() -> None:
                f"(keep the old ones there too: {', '.join(k for k, _ in keyset.stamp_keys[:-1])})")
 
 
-@cli.command()
-@click.argument("paths", nargs=-1, type=click.Path())
+@cli.command(cls=_RegistryHelp)
+@click.argument("paths", nargs=-1, metavar="[PATH]...", type=click.Path(exists=True))
 def ingest(paths: tuple[str, ...]) -> None:
     """Read assistant logs once into the ledger (default: every known log location).
 
-    Assistants read so far: claude-code, codex. Ingesting the same log again adds nothing.
+    Assistants read: {assistants}. Ingesting the same log again adds nothing; output
+    older than the retention period (retention-days in the config) is not recorded,
+    and the summary says how much was left out.
 
     \b
     Examples:
@@ -656,6 +752,7 @@ def ingest(paths: tuple[str, ...]) -> None:
       aiguard ingest ~/.claude/projects/-home-me-repo/0b7c....jsonl
     """
     from aiguard import keys
+    from aiguard import paths as state
     from aiguard.commands.ingest import ingest as run_ingest
     from aiguard.config import ConfigError
     from aiguard.ledger import LedgerError
@@ -666,16 +763,22 @@ def ingest(paths: tuple[str, ...]) -> None:
         fail(str(exc))
     for reason in result.skipped:
         click.echo(f"aiguard: skipped {reason}", err=True)
+    if result.too_old:
+        logs = result.too_old_logs
+        more = f" and {len(logs) - 1} more logs" if len(logs) > 1 else ""
+        click.echo(f"aiguard: not recorded: {result.too_old} outputs older than the retention period "
+                   f"({result.retention_days:g} days) in {logs[0]}{more} "
+                   f"(retention-days in {state.config_path()} keeps them longer)", err=True)
     click.echo(f"read {result.files} log files: recorded {result.added}, {result.duplicates} already known, "
-               f"{len(result.skipped)} skipped")
+               f"{result.too_old} older than the retention period, {len(result.skipped)} skipped")
 
 
-@cli.command("agent-hook")
+@cli.command("agent-hook", cls=_RegistryHelp)
 @click.argument("tool")
 def agent_hook(tool: str) -> None:
     """What an assistant's native hook runs: record what it wrote (JSON payload on stdin).
 
-    TOOL is claude-code, codex, gemini-cli, cursor, copilot, cline or windsurf
+    TOOL is one of: {hooked}
     (`aiguard integrate TOOL` writes the hook). Never blocks the assistant: always
     exits 0, prints what the assistant expects back (if anything), and problems are
     one line on stderr.
@@ -698,7 +801,7 @@ def agent_hook(tool: str) -> None:
         click.echo(reply)
 
 
-@cli.command()
+@cli.command(cls=_RegistryHelp)
 @click.argument("tool", required=False)
 @click.option("--undo", is_flag=True, help="Remove aiguard's entries instead.")
 @click.option("--all", "all_", is_flag=True,
@@ -706,14 +809,11 @@ def agent_hook(tool: str) -> None:
 def integrate(tool: str | None, undo: bool, all_: bool) -> None:
     """Wire aiguard into an assistant's own hooks, so that what its model writes is recorded.
 
-    TOOL is one of claude-code, codex, gemini-cli, cursor, copilot, cline, windsurf, aider.
-    The hook runs `aiguard agent-hook TOOL` after each file write: Claude Code PostToolUse
-    in ~/.claude/settings.json, Codex PostToolUse in ~/.codex/config.toml (trust it once
-    in Codex's /hooks), Gemini CLI AfterTool in ~/.gemini/settings.json, Cursor
-    afterFileEdit in ~/.cursor/hooks.json, Copilot postToolUse in ~/.copilot/hooks/aiguard.json,
-    Cline ~/Documents/Cline/Hooks/PostToolUse, Windsurf post_write_code in
-    ~/.codeium/windsurf/hooks.json (CLAUDE_CONFIG_DIR, CODEX_HOME, GEMINI_CLI_HOME,
-    CURSOR_CONFIG_DIR, COPILOT_HOME honoured). aider has no hooks: it says so, exit 0.
+    TOOL is one of: {assistants}.
+    The hook runs `aiguard agent-hook TOOL` after each file write; it goes into:
+    {hook_files} (CLAUDE_CONFIG_DIR, CODEX_HOME, GEMINI_CLI_HOME, CURSOR_CONFIG_DIR
+    and COPILOT_HOME honoured; trust Codex's once in its /hooks). An assistant without
+    hooks says so, exit 0.
 
     The user's other settings keep their bytes, a changed file is backed up beside
     itself (.aiguard-backup), running it twice changes nothing, and --undo gives back
@@ -746,7 +846,8 @@ def integrate(tool: str | None, undo: bool, all_: bool) -> None:
 
 @cli.group()
 def daemon() -> None:
-    """The background process that follows assistants' logs (and, later, the clipboard)."""
+    """The background process: follows the assistants' logs, watches the clipboard and
+    keeps the commit hook's server warm."""
 
 
 @daemon.command("run")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -24,13 +25,93 @@ def main(argv: list[str] | None = None, local: bool = False) -> int:
         return stamp_main(args[1:])
     if args[:1] == ["notes"] and args[1:2] in (["post-commit"], ["post-rewrite"]) and len(args) <= 3:
         return _notes_hook(args[1], args[2:])
+    return _run_cli(args)
+
+
+# The errors a user can meet, by module and class: each is one line on stderr and exit 2.
+# Looked up in sys.modules (a module that raised one is loaded) so that starting the CLI
+# imports none of them.
+USER_ERRORS = (
+    ("aiguard.gitio", "GitError"), ("aiguard.history", "HistoryError"), ("aiguard.config", "ConfigError"),
+    ("aiguard.ledger", "LedgerError"), ("aiguard.fpindex", "IndexDamaged"), ("aiguard.keys", "KeyUnavailable"),
+    ("aiguard.policy", "PolicyError"), ("aiguard.commands.verify", "VerifyError"),
+    ("aiguard.commands.install", "InstallError"), ("aiguard.commands.integrate", "IntegrateError"),
+    ("aiguard.commands.record", "RecordError"),
+)
+
+
+def _run_cli(args: list[str]) -> int:
+    """The click commands, with every error a user can meet as one `aiguard:` line on stderr."""
+    import click
+
     from aiguard.cli import cli
 
     try:
-        cli.main(args=args, prog_name="aiguard", standalone_mode=True)
+        code = cli.main(args=args, prog_name="aiguard", standalone_mode=False)
+        return code if isinstance(code, int) else 0
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
-    return 0
+    except getattr(click.exceptions, "NoArgsIsHelpError", ()) as exc:  # a group alone: its help (click 8.2+)
+        exc.show()
+        return exc.exit_code
+    except click.ClickException as exc:
+        print(_usage_message(exc), file=sys.stderr)
+        return exc.exit_code
+    except click.Abort:
+        return _say("interrupted", 130)
+    except BrokenPipeError:  # `aiguard log | head`: the reader had enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python flushes stdout again at exit
+        return 1
+    except OSError as exc:
+        return _say(_os_message(exc), 2)
+    except Exception as exc:
+        if not any(isinstance(exc, getattr(sys.modules.get(module), name, ()))
+                   for module, name in USER_ERRORS):
+            raise  # a bug: the traceback is what a report needs
+        return _say(str(exc), 2)
+
+
+def _say(message: str, code: int) -> int:
+    print(f"aiguard: {message}", file=sys.stderr)
+    return code
+
+
+def _usage_message(exc) -> str:
+    """click's usage error as one line, saying where to read more."""
+    text = "; ".join(line.strip() for line in exc.format_message().splitlines() if line.strip()).rstrip(".")
+    ctx = getattr(exc, "ctx", None)
+    where = ctx.command_path if ctx is not None else "aiguard"
+    return f"{where}: {text}; see `{where} --help`"
+
+
+def _os_message(exc: OSError) -> str:
+    """A file the system refused, named, with what to do about it."""
+    import errno
+
+    path = exc.filename
+    reason = (exc.strerror or str(exc)).lower()
+    if exc.errno == errno.ENOSPC:
+        return f"{path or 'output'}: the disk is full; free some space or write elsewhere"
+    if path is None:
+        return f"{reason} ({exc.__class__.__name__})"
+    if exc.errno == errno.ENOENT and path == "git":  # subprocess names the program it could not run
+        return "git is not installed or not on PATH; install git"
+    folder = os.path.dirname(os.path.abspath(path))
+    if exc.errno == errno.ENOENT and not os.path.isdir(folder):
+        hint = f"the folder {folder} does not exist; create it or give another path"
+    elif exc.errno == errno.ENOENT:
+        hint = "no such file or folder; check the path"
+    elif exc.errno == errno.EISDIR:
+        hint = "that is a folder; give a file's path"
+    elif exc.errno == errno.EEXIST:
+        hint = "a file is where a folder should be; move it away"
+    elif exc.errno == errno.ENOTDIR:
+        hint = "a part of that path is a file, not a folder; check the path"
+    elif exc.errno in (errno.EACCES, errno.EPERM):
+        hint = "permission denied; check the file's and its folder's permissions"
+    else:
+        hint = reason
+    return f"{path}: {hint}"
 
 
 def _notes_hook(hook: str, rest: list[str]) -> int:

@@ -352,7 +352,9 @@ def fetch(remote: str, cwd: str | None = None) -> str:
         reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
         if reason and "couldn't find remote ref" in reason[-1]:
             return f"{remote} has no aiguard notes yet"
-        raise gitio.GitError(f"git fetch failed: {reason[-1] if reason else 'exit ' + str(done.returncode)}")
+        # git's first complaint names the problem; its last line may be "and the repository exists."
+        said = next((line for line in reason if line.startswith(("fatal:", "error:"))), reason[0] if reason else "")
+        raise gitio.GitError(f"git fetch {remote} failed: {said or 'exit ' + str(done.returncode)}")
     if gitio.rev_parse(REF, cwd) is None and not _ref_exists(REF, cwd):
         gitio.git(["update-ref", REF, theirs], cwd=cwd)
         return f"fetched {remote}'s aiguard notes into {REF}"

@@ -118,11 +118,70 @@ def check_keys() -> list[Line]:
     return [Line(True, "key store", f"{text}; stamp key {keyset.signing_key()[0]}{env}")]
 
 
+def check_policy(repo: str | None) -> list[Line]:
+    """Whether the repository's policy (what `aiguard verify` enforces) parses and validates."""
+    from aiguard import policy
+
+    if not gitio.in_repo(repo):
+        return []
+    try:
+        top = Path(gitio.toplevel(repo))
+        policy.load(top)
+    except (policy.PolicyError, gitio.GitError) as exc:
+        return [Line(False, "policy", f"{exc} (`aiguard verify` fails on it too; fix it)")]
+    dedicated, pyproject = top / ".aiguard.toml", top / "pyproject.toml"
+    if dedicated.exists():
+        return [Line(True, "policy", f"{dedicated} is valid")]
+    if pyproject.exists() and "aiguard" in _toml(pyproject).get("tool", {}):
+        return [Line(True, "policy", f"{pyproject} [tool.aiguard] is valid")]
+    return [Line(True, "policy", f"no .aiguard.toml or [tool.aiguard] in {top}: `aiguard verify` applies the "
+                                 "defaults (every commit stamped, external models disclosed)")]
+
+
+def _toml(path: Path) -> dict:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    with open(path, "rb") as fh:
+        return tomllib.load(fh)
+
+
+def check_daemon() -> list[Line]:
+    """Whether the daemon runs: it follows the assistants' logs and the clipboard as they change."""
+    from aiguard import daemon
+
+    try:
+        pid = daemon.running_pid()
+    except ImportError:  # its lock is an fcntl lock
+        return [Line(True, "daemon", f"cannot tell on {sys.platform} whether it runs")]
+    except OSError as exc:
+        return [Line(False, "daemon", f"cannot tell whether it runs: {exc}")]
+    if pid:
+        which = f"pid {pid}" if pid > 0 else "pid unknown"
+        return [Line(True, "daemon", f"running ({which}); log: {daemon.log_path()}")]
+    return [Line(True, "daemon", "not running: assistants' logs and the clipboard are not followed; "
+                                 "`aiguard daemon start` (or `aiguard daemon install-service` for every login)")]
+
+
+def _retention_cutoff() -> tuple[float, float] | None:
+    """(retention days, the unix time before which output is not recorded), or None with a broken config."""
+    import time
+
+    try:
+        days = config.load().retention_days
+    except config.ConfigError:
+        return None  # the config line says what is wrong
+    return days, time.time() - days * 86400
+
+
 def check_assistants() -> list[Line]:
-    """One line per assistant aiguard can read: logs found and readable, last record seen."""
+    """One line per assistant aiguard can read: logs found and readable, last record seen, and
+    how many logs are past the retention period (their output is not recorded)."""
     from aiguard.sources import registry
 
     last_seen = _last_records()
+    retention = _retention_cutoff()
     lines = []
     for name, module in registry().items():
         roots = [root for root in module.log_roots() if root.exists()]
@@ -139,9 +198,22 @@ def check_assistants() -> list[Line]:
             lines.append(Line(False, f"assistant {name}", f"{len(unreadable)} of {len(files)} logs unreadable, "
                                                           f"e.g. {unreadable[0]}"))
         else:
+            old = ""
+            if retention is not None:
+                stale = sum(1 for f in files if _mtime(f) < retention[1])
+                if stale:
+                    old = (f"; {stale} of them older than the retention period ({retention[0]:g} days): "
+                           "their output is not recorded")
             lines.append(Line(True, f"assistant {name}", f"{len(files)} logs in {', '.join(map(str, roots))}"
-                                                         f" (run `aiguard ingest`){seen}"))
+                                                         f" (run `aiguard ingest`){seen}{old}"))
     return lines
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return float("inf")  # gone since it was listed: not "old"
 
 
 def check_assistant_hooks() -> list[Line]:
@@ -200,8 +272,10 @@ def _last_records() -> dict[str, str]:
 def run(repo: str | None = None) -> list[Line]:
     lines = [Line(True, "aiguard", f"{__version__} ({sys.executable}); state in {paths.home()}")]
     lines += check_hooks(repo)
+    lines += check_policy(repo)
     lines += check_ledger()
     lines += check_config()
+    lines += check_daemon()
     lines += check_keys()
     lines += check_assistants()
     lines += check_assistant_hooks()

@@ -24,6 +24,9 @@ class IngestResult(NamedTuple):
     added: int
     duplicates: int
     skipped: list[str]
+    too_old: int = 0  # outputs older than the retention period: not recorded (pruning would delete them)
+    too_old_logs: tuple[str, ...] = ()  # the logs they came from
+    retention_days: float = 0.0
 
 
 @functools.lru_cache(maxsize=256)
@@ -54,8 +57,13 @@ def _source_for(path: Path, sources: dict[str, ModuleType]) -> ModuleType | None
 
 def ingest(paths: Iterable[str]) -> IngestResult:
     """One pass over the given logs (files or folders), or every known log location."""
+    import time
+
+    from aiguard import config
     from aiguard.commands.record import record
 
+    retention = config.load().retention_days  # a broken config fails before anything is read
+    oldest = time.time() - retention * 86400
     sources = registry()
     targets: list[tuple[ModuleType | None, Path]] = []
     given = [Path(p) for p in paths]
@@ -64,7 +72,9 @@ def ingest(paths: Iterable[str]) -> IngestResult:
     else:
         targets = [(module, root) for module in sources.values() for root in module.log_roots()]
     entries: list[Entry] = []
+    origins: list[Path] = []  # the log each entry came from, for messages
     skipped: list[str] = []
+    too_old: list[Path] = []
     files = 0
     for module, root in targets:
         if not root.exists():
@@ -86,12 +96,16 @@ def ingest(paths: Iterable[str]) -> IngestResult:
             for item in source.parse_log(path, data, {}):
                 if isinstance(item, Skip):
                     skipped.append(f"{item.where}: {item.reason}")
+                elif item.time is not None and item.time < oldest:
+                    too_old.append(path)
                 else:
                     entries.append(to_entry(item))
+                    origins.append(path)
     result = record(entries) if entries else None
     if result:
-        skipped += [f"output {index + 1}: {reason}" for index, reason in result.skipped]
-    return IngestResult(files, result.added if result else 0, result.duplicates if result else 0, skipped)
+        skipped += [f"{origins[index]}: {reason}" for index, reason in result.skipped]
+    return IngestResult(files, result.added if result else 0, result.duplicates if result else 0, skipped,
+                        len(too_old), tuple(dict.fromkeys(map(str, too_old))), retention)
 
 
 def _all_logs(root: Path, sources: dict[str, ModuleType]) -> Iterable[Path]:

@@ -82,28 +82,56 @@ def default_range(cwd: str | None = None) -> tuple[str, list[str]]:
     """
     event = _github_event()
     name = os.environ.get("GITHUB_EVENT_NAME", "")
-    if event and name in ("pull_request", "pull_request_target"):
-        pr = event.get("pull_request") or {}
-        head = (pr.get("head") or {}).get("sha")
-        base_ref = os.environ.get("GITHUB_BASE_REF") or (pr.get("base") or {}).get("ref")
+    if event is not None and name in ("pull_request", "pull_request_target"):
+        head = _event_field(event, "pull_request", "head", "sha")
+        base_ref = os.environ.get("GITHUB_BASE_REF") or _event_field(event, "pull_request", "base", "ref")
         base = None
         if base_ref and gitio.rev_parse(f"origin/{base_ref}", cwd=cwd):
             base = f"origin/{base_ref}"
-        base = base or (pr.get("base") or {}).get("sha")
+        base = base or _event_field(event, "pull_request", "base", "sha")
         if head and base:
             return f"{base}..{head}", [head, "--not", base]
-    if event and name == "merge_group":
-        group = event.get("merge_group") or {}
-        if group.get("base_sha") and group.get("head_sha"):
-            return (f"{group['base_sha']}..{group['head_sha']}",
-                    [group["head_sha"], "--not", group["base_sha"]])
+    if event is not None and name == "merge_group":
+        head, base = _event_field(event, "merge_group", "head_sha"), _event_field(event, "merge_group", "base_sha")
+        if head and base:
+            return f"{base}..{head}", [head, "--not", base]
     base = _default_branch(cwd)
     if base is None:
-        raise VerifyError("cannot tell the default branch (no origin/HEAD, main or master); give a RANGE")
+        raise VerifyError(_no_default_range(cwd))
     return f"{base}..HEAD", ["HEAD", "--not", base]
 
 
-def _github_event() -> dict | None:
+def _no_default_range(cwd: str | None) -> str:
+    """Why there is no default RANGE here, and what to give instead."""
+    if gitio.rev_parse("HEAD", cwd=cwd) is None:
+        return "this repository has no commits yet: nothing to verify"
+    current = _current_branch(cwd)
+    if current in ("main", "master"):
+        return (f"you are on the default branch ({current}), so there is no branch to compare with it; "
+                f"give a RANGE, e.g. `aiguard verify HEAD~5..HEAD` (or --base REF)")
+    return "cannot tell the default branch (no origin/HEAD, main or master); give a RANGE or --base REF"
+
+
+def _current_branch(cwd: str | None) -> str:
+    return subprocess.run([*gitio.GIT, "symbolic-ref", "-q", "--short", "HEAD"], capture_output=True, cwd=cwd,
+                          stdin=subprocess.DEVNULL).stdout.decode().strip()
+
+
+def _event_field(event: object, *keys: str) -> str | None:
+    """event[key][key]...: None when absent; a level that is not an object means a broken event file."""
+    value = event
+    for depth, key in enumerate(keys):
+        if not isinstance(value, dict):
+            where = ".".join(keys[:depth]) or "the file"
+            raise VerifyError(f"{os.environ.get('GITHUB_EVENT_PATH')}: not a GitHub event ({where} is not a JSON "
+                              "object); check GITHUB_EVENT_PATH, or give a RANGE")
+        value = value.get(key)
+        if value is None:
+            return None
+    return value if isinstance(value, str) else None
+
+
+def _github_event() -> object | None:
     path = os.environ.get("GITHUB_EVENT_PATH")
     if not path:
         return None
@@ -119,8 +147,7 @@ def _default_branch(cwd: str | None) -> str | None:
                           capture_output=True, cwd=cwd, stdin=subprocess.DEVNULL)
     if head.returncode == 0 and head.stdout.strip():
         return head.stdout.decode().strip()
-    current = subprocess.run([*gitio.GIT, "symbolic-ref", "-q", "--short", "HEAD"],
-                             capture_output=True, cwd=cwd, stdin=subprocess.DEVNULL).stdout.decode().strip()
+    current = _current_branch(cwd)
     for candidate in ("origin/main", "origin/master", "main", "master"):
         if candidate != current and gitio.rev_parse(candidate, cwd=cwd):
             return candidate

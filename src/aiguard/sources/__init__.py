@@ -14,7 +14,8 @@ Every source module has the same shape:
   in (the current model, the working directory) between calls for one file, so
   a tailer can feed it new complete lines only (see ``complete_lines``);
 * ``parse_hook(payload) -> list[Output]``: what the model wrote, from the
-  assistant's native hook payload (JSON on stdin of ``aiguard agent-hook NAME``).
+  assistant's native hook payload (JSON on stdin of ``aiguard agent-hook NAME``);
+  absent for an assistant without native hooks (aider; see ``has_hooks``).
 
 Optional, with defaults for the append-only JSONL most assistants write:
 
@@ -66,6 +67,11 @@ def registry() -> dict[str, ModuleType]:
     # its own source only), so the order does not decide anything.
     return {module.NAME: module for module in (claude_code, codex, gemini_cli, copilot, cursor, cline, windsurf,
                                                aider)}
+
+
+def has_hooks(module: ModuleType) -> bool:
+    """Whether an assistant has native hooks: a ``parse_hook`` for ``aiguard agent-hook NAME``."""
+    return callable(getattr(module, "parse_hook", None))
 
 
 def log_names(module: ModuleType) -> tuple[str, ...]:
