@@ -593,6 +593,20 @@ def _set_wal(conn: sqlite3.Connection, deadline: float) -> None:
             delay = min(delay * 2, 0.2)
 
 
+def move_aside(path: Path) -> list[Path]:
+    """Rename a ledger's files (database, WAL, index) to NAME.set-aside-TIME; returns the new names.
+
+    For starting over when its key is lost: the records stay on disk, in case the key turns up.
+    """
+    suffix = time.strftime(".set-aside-%Y%m%dT%H%M%S")
+    moved = []
+    for file in list(_ledger_files(path)):
+        target = file.with_name(file.name + suffix)
+        os.replace(file, target)
+        moved.append(target)
+    return moved
+
+
 def _ledger_files(path: Path) -> Iterator[Path]:
     for suffix in ("", "-wal", "-shm"):
         candidate = path.with_name(path.name + suffix)

@@ -118,6 +118,24 @@ def check_keys() -> list[Line]:
     return [Line(True, "key store", f"{text}; stamp key {keyset.signing_key()[0]}{env}")]
 
 
+def check_ledger_key() -> list[Line]:
+    """Whether the ledger's records were made with the ledger key at hand (a lost key cannot
+    be made again: new keys would never match them)."""
+    ids = keys.ledger_key_ids()
+    if not ids:
+        return []  # no records (or an unreadable ledger: the ledger line says so)
+    try:
+        keyset = keys.load()
+    except keys.KeyUnavailable as exc:
+        return [Line(False, "ledger key", str(exc))]
+    if keyset.ledger_id in ids:
+        return []
+    return [Line(False, "ledger key", f"the {sum(ids.values())} records in {paths.ledger_path()} were made with "
+                                      f"ledger key {', '.join(sorted(ids))}, not this one ({keyset.ledger_id}): "
+                                      f"restore the keys that made them, or start over with "
+                                      f"`aiguard install --new-keys`")]
+
+
 def check_assistants() -> list[Line]:
     """One line per assistant aiguard can read: logs found and readable, last record seen."""
     from aiguard.sources import registry
@@ -203,6 +221,7 @@ def run(repo: str | None = None) -> list[Line]:
     lines += check_ledger()
     lines += check_config()
     lines += check_keys()
+    lines += check_ledger_key()
     lines += check_assistants()
     lines += check_assistant_hooks()
     lines += check_clipboard()
