@@ -688,14 +688,14 @@ def agent_hook(tool: str) -> None:
     one line on stderr.
     """
     from aiguard.commands.ingest import agent_hook as run_hook
-    from aiguard.sources import registry
+    from aiguard.sources import loads, read_payload, registry
 
     module = registry().get(tool)
     try:
         if module is None:
             raise ValueError(f"unknown assistant {tool!r} (one of: {', '.join(registry())})")
         # strict=False: some assistants put raw control characters in their payloads' strings
-        payload = json.loads((sys.stdin.buffer.read() or b"{}").decode("utf-8", "replace"), strict=False)
+        payload = loads((read_payload(sys.stdin.buffer) or b"{}").decode("utf-8", "replace"), strict=False)
         if isinstance(payload, dict):
             run_hook(tool, payload)
     except Exception as exc:  # never fail the assistant
