@@ -211,7 +211,7 @@ def _record(outputs: list[Output]) -> None:
 
 def _compact_idle(idle: float) -> None:
     """Move waiting fingerprints into the index file when recording has been idle."""
-    from aiguard.ledger import Ledger
+    from aiguard.ledger import Ledger, LedgerError
 
     if not paths.ledger_path().exists():
         return
@@ -220,6 +220,8 @@ def _compact_idle(idle: float) -> None:
             moved = ledger.compact_if_due(idle_seconds=idle)
         if moved:
             log.info("moved %d fingerprints into the ledger's index file", moved)
+    except LedgerError as exc:  # e.g. a damaged index file: one line, the user's to decide
+        log.warning("ledger compaction not done: %s", exc)
     except Exception:  # never the daemon's end; the rows stay in SQLite and are still matched
         log.exception("ledger compaction failed; will retry")
 

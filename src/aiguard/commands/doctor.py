@@ -90,6 +90,23 @@ def check_ledger() -> list[Line]:
     return lines
 
 
+def check_index() -> list[Line]:
+    """The whole fingerprint index file against its checksum (the hook checks only its header)."""
+    from aiguard.ledger import Ledger, LedgerError
+
+    try:
+        ledger = Ledger.open_readonly()
+    except LedgerError:
+        return []  # the ledger line says so
+    if ledger is None or not ledger.index_path.exists():
+        return []
+    with ledger:
+        try:
+            return [Line(True, "fingerprint index", ledger.verify_index())]
+        except LedgerError as exc:
+            return [Line(False, "fingerprint index", str(exc))]
+
+
 def check_config() -> list[Line]:
     try:
         retention = config.load().retention_days
@@ -219,6 +236,7 @@ def run(repo: str | None = None) -> list[Line]:
     lines = [Line(True, "aiguard", f"{__version__} ({sys.executable}); state in {paths.home()}")]
     lines += check_hooks(repo)
     lines += check_ledger()
+    lines += check_index()
     lines += check_config()
     lines += check_keys()
     lines += check_ledger_key()
