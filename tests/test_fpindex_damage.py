@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 import sys
 from array import array
 from pathlib import Path
@@ -110,12 +109,28 @@ def test_flipped_fingerprint_bit_is_found_by_doctor_and_never_compacted_onward(r
     assert index_path().read_bytes() == damaged
 
 
-def test_format_1_index_is_still_read_and_upgraded_by_the_next_compaction(repo):
-    recorded(repo)
+def as_format_1() -> None:
     data = bytearray(index_path().read_bytes())
     data[9] = 1  # format 1: no checksums
     data[40:48] = bytes(8)
     index_path().write_bytes(bytes(data))
+
+
+def test_format_1_index_with_a_flipped_directory_bit_is_one_line(repo):
+    recorded(repo)
+    as_format_1()
+    bucket = first_used_bucket()
+    flip(HEADER + 4 * (bucket + 1) + (3 if sys.byteorder == "little" else 0))  # no checksum to catch it
+    done = aiguard("attribute", "HEAD", cwd=repo.path, check=False)
+    assert done.returncode == 2
+    assert "points past its entries" in one_line(done)
+    doctor = aiguard("doctor", cwd=repo.path, check=False)
+    assert doctor.returncode == 1 and "directory is out of order" in doctor.stdout.decode(), doctor.stdout
+
+
+def test_format_1_index_is_still_read_and_upgraded_by_the_next_compaction(repo):
+    recorded(repo)
+    as_format_1()
     result = json.loads(aiguard("attribute", "HEAD", "--json", cwd=repo.path).stdout)
     assert (result["added"], result["ai"]) == (10, 10), result
     doctor = aiguard("doctor", cwd=repo.path, check=False).stdout.decode()
