@@ -143,8 +143,8 @@ def check_ledger_key() -> list[Line]:
         return []  # no records (or an unreadable ledger: the ledger line says so)
     try:
         keyset = keys.load()
-    except keys.KeyUnavailable as exc:
-        return [Line(False, "ledger key", str(exc))]
+    except keys.KeyUnavailable as exc:  # the key store line says it too, unless there seem to be no keys
+        return [Line(False, "ledger key", str(exc))] if keys.location() == "none" else []
     if keyset.ledger_id in ids:
         return []
     return [Line(False, "ledger key", f"the {sum(ids.values())} records in {paths.ledger_path()} were made with "
