@@ -272,3 +272,25 @@ def test_running_daemon_does_not_retry_a_bad_file(isolated_user):
     assert "Traceback" not in text, text[-3000:]
     assert text.count("nested too deeply") == 3, text[-3000:]
     assert text.count(str(odd)) == 1, text[-3000:]
+
+
+def test_daemon_with_the_ledger_key_lost_keeps_what_it_read_for_later(tailer, caplog):
+    from aiguard import daemon
+
+    aiguard("record", "--tool", "codex", "--model", "m", input=MERGE_INTERVALS.encode())
+    keys_json = home() / "keys.json"
+    saved = keys_json.read_bytes()
+    keys_json.unlink()
+    data, _ = halves(b"")
+    log = project() / "session.jsonl"
+    log.write_bytes(data)
+    with caplog.at_level(logging.INFO, logger="aiguard"):
+        assert daemon._pass(tailer, [log]) == 0
+    said = [r for r in caplog.records if "not recorded" in r.getMessage()]
+    assert len(said) == 1 and "ledger key is missing" in said[0].getMessage() and not said[0].exc_info
+    assert str(log) not in tailer.files  # not marked as read: read again once it changes
+    assert not keys_json.exists() and records() == 1
+
+    keys_json.write_bytes(saved)  # the key is back
+    assert daemon._pass(tailer, [log]) > 0
+    assert records() > 1 and tailer.files[str(log)]["offset"] == len(data)

@@ -19,6 +19,7 @@ that stops with the daemon's stop event.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -179,6 +180,15 @@ class Tailer:
         self.failed.pop(key, None)
         if self.files.pop(key, None) is not None:
             self.changed = True
+
+    def restore(self, before: dict[str, dict | None]) -> None:
+        """Put back what these files' entries were (what was read was not recorded)."""
+        for key, known in before.items():
+            if known is None:
+                self.files.pop(key, None)
+            else:
+                self.files[key] = known
+            self.failed.pop(key, None)
 
     def save(self) -> None:
         if self.changed:
@@ -395,7 +405,11 @@ def _start_clipboard(stop: threading.Event) -> threading.Thread | None:
 
 def _pass(tailer: Tailer, files: list[Path]) -> int:
     """Read and record what is new in these files; returns how many outputs were found."""
+    from aiguard.keys import KeyUnavailable
+    from aiguard.ledger import LedgerError
+
     outputs: list[Output] = []
+    before = {str(path): copy.deepcopy(tailer.files.get(str(path))) for path in files}
     for path in files:
         try:
             outputs += tailer.read(path)
@@ -403,8 +417,12 @@ def _pass(tailer: Tailer, files: list[Path]) -> int:
             log.exception("failed to read %s; skipped", path)
     try:
         _record(outputs)
-    except Exception:
-        log.exception("failed to record %d outputs; they will be read again", len(outputs))
+    except Exception as exc:
+        tailer.restore(before)  # so that they are read again with the files' next change
+        if isinstance(exc, (KeyUnavailable, LedgerError)):  # the user's to fix: one line, no traceback
+            log.warning("not recorded %d outputs (read again when their logs change): %s", len(outputs), exc)
+        else:
+            log.exception("failed to record %d outputs; they will be read again", len(outputs))
         return 0
     tailer.save()
     return len(outputs)
