@@ -99,17 +99,23 @@ def cli() -> None:
 @cli.command()
 @click.option("--repo", type=click.Path(exists=True, file_okay=False), default=None,
               help="Repository (default: the current one).")
-def install(repo: str | None) -> None:
+@click.option("--new-keys", is_flag=True,
+              help="The keys are lost: move the ledger aside (kept, renamed) and make new keys.")
+def install(repo: str | None, new_keys: bool) -> None:
     """Install aiguard's git hooks in a repository.
 
     Honours core.hooksPath; a hook that was already there is kept and runs first.
-    Running it again updates the hooks. Also makes the keys if none exist.
+    Running it again updates the hooks. Also makes the keys if none exist; never over
+    a ledger holding records (their key would be lost): restore the keys, or start
+    over with --new-keys.
 
     Example: aiguard install
     """
     from aiguard import keys
     from aiguard.commands import install as installer
 
+    if new_keys:
+        _start_over()
     try:
         report = installer.install(repo)
         keyset = keys.load(create=True)
@@ -118,6 +124,13 @@ def install(repo: str | None) -> None:
     for line in report:
         click.echo(line)
     click.echo(f"keys: {keys.location()} (stamp key {keyset.signing_key()[0]})")
+
+
+def _start_over() -> None:
+    from aiguard import keys
+
+    for moved in keys.start_over():
+        click.echo(f"moved {moved.name.split('.set-aside-')[0]} aside to {moved}")
 
 
 @cli.command()
@@ -784,14 +797,14 @@ def agent_hook(tool: str) -> None:
     one line on stderr.
     """
     from aiguard.commands.ingest import agent_hook as run_hook
-    from aiguard.sources import registry
+    from aiguard.sources import loads, read_payload, registry
 
     module = registry().get(tool)
     try:
         if module is None:
             raise ValueError(f"unknown assistant {tool!r} (one of: {', '.join(registry())})")
         # strict=False: some assistants put raw control characters in their payloads' strings
-        payload = json.loads((sys.stdin.buffer.read() or b"{}").decode("utf-8", "replace"), strict=False)
+        payload = loads((read_payload(sys.stdin.buffer) or b"{}").decode("utf-8", "replace"), strict=False)
         if isinstance(payload, dict):
             run_hook(tool, payload)
     except Exception as exc:  # never fail the assistant

@@ -19,6 +19,7 @@ that stops with the daemon's stop event.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -33,7 +34,8 @@ from pathlib import Path
 from types import ModuleType
 
 from aiguard import paths
-from aiguard.sources import Output, Skip, complete_lines, is_rewritten, log_names, registry
+from aiguard.sources import (Output, Skip, Unreadable, is_rewritten, log_names, parse_isolated, read_lines, read_whole,
+                             registry)
 
 log = logging.getLogger("aiguard.daemon")
 BATCH_SECONDS = 0.5  # gather events this long before reading, so bursts are one pass
@@ -47,7 +49,9 @@ def _idle_compact_seconds() -> float:
         return max(0.5, float(os.environ.get("AIGUARD_COMPACT_IDLE_SECONDS", IDLE_COMPACT_SECONDS)))
     except ValueError:
         return IDLE_COMPACT_SECONDS
-MAX_READ = 8 * 1024 * 1024  # bytes read from one file per pass
+CHUNKS_PER_PASS = 8  # of at most 8 MiB each, from one file in one pass (the rest waits for its next event)
+LOG_BYTES = 1 << 20  # daemon.log is rotated at this size, keeping LOG_BACKUPS old ones
+LOG_BACKUPS = 3
 
 
 def state_path() -> Path:
@@ -63,14 +67,23 @@ def log_path() -> Path:
 
 
 class Tailer:
-    """Reads what was appended to log files since last time, and records it."""
+    """Reads what was appended to log files since last time, and records it.
+
+    All reading goes through aiguard.sources' bounded reader (regular files only, byte caps,
+    over-long lines skipped). A file that fails anyway is logged once and left alone until it
+    changes; the state file keeps only files that exist and is written only when it changed.
+    """
 
     def __init__(self, sources: dict[str, ModuleType]):
         self.sources = sources
         self.files: dict[str, dict] = {}
+        self.failed: dict[str, tuple] = {}  # file -> (inode, size, mtime) it failed at
+        self.changed = False
         try:
             self.files = json.loads(state_path().read_text())
         except (OSError, ValueError):
+            self.files = {}
+        if not isinstance(self.files, dict):
             self.files = {}
 
     def source_for(self, path: Path) -> ModuleType | None:
@@ -92,71 +105,101 @@ class Tailer:
         return {path for name in names for path in directory.rglob(name)}
 
     def scan(self) -> list[Path]:
-        return [f for module in self.sources.values() for root in module.log_roots() for f in module.log_files(root)]
+        found = [f for module in self.sources.values() for root in module.log_roots() for f in module.log_files(root)]
+        for key in [key for key in self.files if not os.path.lexists(key)]:
+            self._forget(key)  # deleted while the daemon was not running
+        return found
 
     def read(self, path: Path) -> list[Output]:
         module = self.source_for(path)
         if module is None:
             return []
-        if is_rewritten(module):
-            return self._read_whole(path, module)
         key = str(path)
         try:
-            stat = path.stat()
+            stat = path.stat()  # before opening: opening it would be an event of its own
         except OSError:
-            self.files.pop(key, None)  # deleted (e.g. the assistant's 30-day cleanup)
+            self._forget(key)  # deleted (e.g. the assistant's 30-day cleanup)
             return []
+        signature = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        if self.failed.get(key) == signature:
+            return []  # said once already; tried again when it changes
+        try:
+            outputs = self._read_whole(path, module, stat) if is_rewritten(module) else self._tail(path, module, stat)
+        except Exception as exc:  # a parser bug, or a file that is not a log: never the daemon's end
+            self.failed[key] = signature
+            reason = exc if isinstance(exc, Unreadable) else f"{exc.__class__.__name__}: {exc}"
+            log.warning("skipped %s until it changes: %s", path, reason)
+            return []
+        self.failed.pop(key, None)
+        return outputs
+
+    def _tail(self, path: Path, module: ModuleType, stat: os.stat_result) -> list[Output]:
+        key = str(path)
         known = self.files.get(key)
         if known is None or known.get("inode") != stat.st_ino or stat.st_size < known.get("offset", 0):
             known = {"inode": stat.st_ino, "offset": 0, "state": {}}  # new, replaced or truncated
-        if stat.st_size == known["offset"]:
-            self.files[key] = known
-            return []
-        try:
-            with open(path, "rb") as fh:
-                fh.seek(known["offset"])
-                data = complete_lines(fh.read(MAX_READ))
-        except OSError as exc:
-            log.warning("skipped %s: cannot read (%s)", path, exc.strerror)
-            return []
-        outputs = _parse(module, path, data, known["state"])
-        known["offset"] += len(data)
-        self.files[key] = known
+            self._set(key, known)
+        if stat.st_size == known["offset"] or known.get("waits") == [stat.st_size, stat.st_mtime_ns]:
+            return []  # nothing new, or only a line whose newline has not come yet
+        outputs: list[Output] = []
+        for _ in range(CHUNKS_PER_PASS):
+            chunk = read_lines(path, known["offset"])
+            for item in chunk.skipped:
+                log.warning("skipped %s: %s", item.where, item.reason)
+            outputs += _parse(module, path, chunk.data, known["state"])
+            self.changed = True
+            if chunk.end == known["offset"]:
+                known["waits"] = [stat.st_size, stat.st_mtime_ns]  # read again once the file changes
+                break
+            known.pop("waits", None)
+            known["offset"] = chunk.end
+            if chunk.end >= stat.st_size:
+                break
         return outputs
 
-    def _read_whole(self, path: Path, module: ModuleType) -> list[Output]:
+    def _read_whole(self, path: Path, module: ModuleType, stat: os.stat_result) -> list[Output]:
         """A log rewritten whole: read all of it when it changed. Every rewrite is a new inode
         and may be shorter (messages deleted), so the parser's state is kept regardless."""
         key = str(path)
         known = self.files.get(key) or {"state": {}}
-        try:
-            stat = path.stat()  # before opening: opening it would be an event of its own
-        except OSError:
-            self.files.pop(key, None)
-            return []
         if (known.get("inode"), known.get("offset"), known.get("mtime")) == (stat.st_ino, stat.st_size,
                                                                              stat.st_mtime_ns):
             return []
-        try:
-            with open(path, "rb") as fh:
-                stat = os.fstat(fh.fileno())  # the file read, if it was replaced meanwhile
-                data = fh.read()
-        except OSError as exc:
-            log.warning("skipped %s: cannot read (%s)", path, exc.strerror)
-            return []
+        data = read_whole(path)
         outputs = _parse(module, path, data, known["state"])
-        known.update(inode=stat.st_ino, offset=len(data), mtime=stat.st_mtime_ns)
-        self.files[key] = known
+        # The signature read beforehand: a rewrite during the read is read again on its event.
+        known.update(inode=stat.st_ino, offset=stat.st_size, mtime=stat.st_mtime_ns)
+        self._set(key, known)
         return outputs
 
+    def _set(self, key: str, known: dict) -> None:
+        self.files[key] = known
+        self.changed = True
+
+    def _forget(self, key: str) -> None:
+        self.failed.pop(key, None)
+        if self.files.pop(key, None) is not None:
+            self.changed = True
+
+    def restore(self, before: dict[str, dict | None]) -> None:
+        """Put back what these files' entries were (what was read was not recorded)."""
+        for key, known in before.items():
+            if known is None:
+                self.files.pop(key, None)
+            else:
+                self.files[key] = known
+            self.failed.pop(key, None)
+
     def save(self) -> None:
-        paths.write_private(state_path(), json.dumps(self.files).encode())
+        if self.changed:
+            paths.write_private(state_path(), json.dumps(self.files).encode())
+            self.changed = False
 
 
 def _parse(module: ModuleType, path: Path, data: bytes, state: dict) -> list[Output]:
     """What a log's new bytes say the model wrote; skipped records are logged with their reason."""
     outputs = []
-    for item in module.parse_log(path, data, state):
+    for item in parse_isolated(module, path, data, state):
         if isinstance(item, Skip):
             log.info("skipped %s: %s", item.where, item.reason)
         else:
@@ -178,7 +221,7 @@ def _record(outputs: list[Output]) -> None:
 
 def _compact_idle(idle: float) -> None:
     """Move waiting fingerprints into the index file when recording has been idle."""
-    from aiguard.ledger import Ledger
+    from aiguard.ledger import Ledger, LedgerError
 
     if not paths.ledger_path().exists():
         return
@@ -187,6 +230,8 @@ def _compact_idle(idle: float) -> None:
             moved = ledger.compact_if_due(idle_seconds=idle)
         if moved:
             log.info("moved %d fingerprints into the ledger's index file", moved)
+    except LedgerError as exc:  # e.g. a damaged index file: one line, the user's to decide
+        log.warning("ledger compaction not done: %s", exc)
     except Exception:  # never the daemon's end; the rows stay in SQLite and are still matched
         log.exception("ledger compaction failed; will retry")
 
@@ -234,6 +279,8 @@ def run(stop: threading.Event | None = None) -> int:
         def on_any_event(self, event):
             if event.is_directory and event.event_type != "created":
                 return
+            if event.event_type in ("opened", "closed_no_write"):
+                return  # reading a file is not a change to it (else every read would be read again)
             for attr in ("dest_path", "src_path"):
                 value = getattr(event, attr, None)
                 if value:
@@ -358,7 +405,11 @@ def _start_clipboard(stop: threading.Event) -> threading.Thread | None:
 
 def _pass(tailer: Tailer, files: list[Path]) -> int:
     """Read and record what is new in these files; returns how many outputs were found."""
+    from aiguard.keys import KeyUnavailable
+    from aiguard.ledger import LedgerError
+
     outputs: list[Output] = []
+    before = {str(path): copy.deepcopy(tailer.files.get(str(path))) for path in files}
     for path in files:
         try:
             outputs += tailer.read(path)
@@ -366,8 +417,12 @@ def _pass(tailer: Tailer, files: list[Path]) -> int:
             log.exception("failed to read %s; skipped", path)
     try:
         _record(outputs)
-    except Exception:
-        log.exception("failed to record %d outputs; they will be read again", len(outputs))
+    except Exception as exc:
+        tailer.restore(before)  # so that they are read again with the files' next change
+        if isinstance(exc, (KeyUnavailable, LedgerError)):  # the user's to fix: one line, no traceback
+            log.warning("not recorded %d outputs (read again when their logs change): %s", len(outputs), exc)
+        else:
+            log.exception("failed to record %d outputs; they will be read again", len(outputs))
         return 0
     tailer.save()
     return len(outputs)
@@ -386,7 +441,9 @@ def _acquire_lock() -> int | None:
 
 
 def _setup_logging() -> None:
-    handler = logging.FileHandler(log_path())
+    from logging.handlers import RotatingFileHandler
+
+    handler = RotatingFileHandler(log_path(), maxBytes=LOG_BYTES, backupCount=LOG_BACKUPS)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     root = logging.getLogger("aiguard")
     root.handlers[:] = [handler]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from pathlib import Path
 from typing import NamedTuple
 
 from aiguard import paths
@@ -151,15 +152,80 @@ def load(create: bool = False) -> Keyset:
     try:
         return _load()
     except _NoKeys as missing:
+        _refuse_to_rekey()
         if not create:
             raise KeyUnavailable(str(missing)) from None
     with paths.locked("keys.lock"):
         try:
             return _load()
         except _NoKeys:
+            _refuse_to_rekey()
             stamp = new_stamp_key()
             save(Keyset(os.urandom(32), ((key_id(stamp), stamp),), "file"))
     return _load()
+
+
+def ledger_key_ids() -> dict[str, int] | None:
+    """{ledger key id: records} of the ledger's records, or None when it cannot be read.
+
+    Plain sqlite3, read-only, so that the check costs nothing when there is no ledger
+    and never creates one.
+    """
+    import sqlite3
+
+    path = paths.ledger_path()
+    if not path.exists():
+        return {}
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            rows = conn.execute("SELECT key_id, count(*) FROM records GROUP BY key_id").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.OperationalError as exc:
+        return {} if "no such table" in str(exc) else None
+    except sqlite3.Error:
+        return None
+    return {str(kid): count for kid, count in rows}
+
+
+def missing_key_message(ids: dict[str, int] | None) -> str:
+    ledger = paths.ledger_path()
+    keyring = _marker() == "keyring"
+    where = "no entry in the OS keyring" if keyring else f"no {paths.keyset_path()}"
+    backup = "the keyring entry" if keyring else paths.keyset_path()
+    held = ("records that cannot be read" if ids is None else
+            f"{sum(ids.values())} records made with ledger key {', '.join(sorted(ids))}")
+    return (f"the ledger key is missing ({where}) but {ledger} holds {held}; new keys would never match them: "
+            f"restore {backup} from a backup, or start over with `aiguard install --new-keys` "
+            f"(moves the ledger aside; then `aiguard key import` the team's stamp key)")
+
+
+def _refuse_to_rekey() -> None:
+    """Never make a new ledger key over a ledger that holds records made with the lost one
+    (nor advise `aiguard install`, which would)."""
+    ids = ledger_key_ids()
+    if ids != {}:
+        raise KeyUnavailable(missing_key_message(ids)) from None
+
+
+def start_over() -> list[Path]:
+    """Move the ledger aside (never deleted) so that new keys can be made; returns the moved files.
+
+    Only when the keys are missing or are not the ones that made the ledger's records;
+    keys that exist are kept (the stamp keys are the team's).
+    """
+    from aiguard.ledger import move_aside
+
+    with paths.locked("keys.lock"):
+        ids = ledger_key_ids()
+        try:
+            current = _load()
+        except _NoKeys:
+            return move_aside(paths.ledger_path())
+        if ids is None or (ids and current.ledger_id not in ids):
+            return move_aside(paths.ledger_path())
+    return []
 
 
 class _NoKeys(Exception):
@@ -215,6 +281,7 @@ def add_stamp_key(key: bytes) -> Keyset:
         try:
             current = _load()
         except _NoKeys:
+            _refuse_to_rekey()
             current = Keyset(os.urandom(32), (), "file")
         kept = tuple((kid, k) for kid, k in current.stamp_keys if k != key)
         save(current._replace(stamp_keys=kept + ((key_id(key), key),)))

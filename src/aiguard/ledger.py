@@ -38,6 +38,11 @@ _LOAD_RECENT = 50_000
 INDEX_SUFFIX = ".fpindex"
 
 
+# A damaged index is never deleted nor rebuilt by aiguard: its fingerprints cannot be made
+# again without the texts, which the ledger does not keep. The user decides.
+_MOVE_ASIDE = "move it aside to go on (the fingerprints it held are lost)"
+
+
 def index_file(ledger: Path) -> Path:
     """The fingerprint index file that goes with a ledger file."""
     return ledger.with_suffix(INDEX_SUFFIX)
@@ -391,6 +396,7 @@ class Ledger:
         conn = self.conn
         old = self._open_index()
         try:
+            self._verified(old)  # never copy damage into a new file, with a checksum of its own
             watermark = old.watermark
             additions = [fpindex.Additions() for _ in STREAMS]
             for stream in STREAMS:
@@ -432,7 +438,24 @@ class Ledger:
         try:
             return fpindex.Index.open(self.index_path)
         except (fpindex.IndexDamaged, OSError) as exc:
-            raise LedgerError(f"{exc}; move it aside to go on (the fingerprints it held are lost)") from None
+            raise LedgerError(f"{exc}; {_MOVE_ASIDE}") from None
+
+    def _verified(self, index: fpindex.Index) -> fpindex.Index:
+        try:
+            index.verify()
+        except fpindex.IndexDamaged as exc:
+            raise LedgerError(f"{exc}; {_MOVE_ASIDE}") from None
+        return index
+
+    def verify_index(self) -> str:
+        """Check the whole index file against its checksum; what was checked, or LedgerError."""
+        index = self._open_index()
+        try:
+            self._verified(index)
+            kind = "checksum verified" if index.format >= 2 else "format 1, no checksum (the next compaction adds one)"
+            return f"{self.index_path}: {index.count} fingerprints, {kind}"
+        finally:
+            index.close()
 
     def _forget_reads(self) -> None:
         if self._index is not None:
@@ -481,7 +504,10 @@ class Ledger:
         """{hash: [(record, position), ...]} for the hashes of one stream found in the ledger."""
         index = self._prepare_reads()
         found: dict[int, list[tuple[int, int]]] = {}
-        index.lookup(stream, hashes, found)
+        try:
+            index.lookup(stream, hashes, found)
+        except fpindex.IndexDamaged as exc:
+            raise LedgerError(f"{exc}; {_MOVE_ASIDE}") from None
         if self._recent is not None:
             recent = self._recent[stream]
             if recent:
@@ -591,6 +617,20 @@ def _set_wal(conn: sqlite3.Connection, deadline: float) -> None:
                 raise
             time.sleep(delay)
             delay = min(delay * 2, 0.2)
+
+
+def move_aside(path: Path) -> list[Path]:
+    """Rename a ledger's files (database, WAL, index) to NAME.set-aside-TIME; returns the new names.
+
+    For starting over when its key is lost: the records stay on disk, in case the key turns up.
+    """
+    suffix = time.strftime(".set-aside-%Y%m%dT%H%M%S")
+    moved = []
+    for file in list(_ledger_files(path)):
+        target = file.with_name(file.name + suffix)
+        os.replace(file, target)
+        moved.append(target)
+    return moved
 
 
 def _ledger_files(path: Path) -> Iterator[Path]:

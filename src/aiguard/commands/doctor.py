@@ -90,6 +90,23 @@ def check_ledger() -> list[Line]:
     return lines
 
 
+def check_index() -> list[Line]:
+    """The whole fingerprint index file against its checksum (the hook checks only its header)."""
+    from aiguard.ledger import Ledger, LedgerError
+
+    try:
+        ledger = Ledger.open_readonly()
+    except LedgerError:
+        return []  # the ledger line says so
+    if ledger is None or not ledger.index_path.exists():
+        return []
+    with ledger:
+        try:
+            return [Line(True, "fingerprint index", ledger.verify_index())]
+        except LedgerError as exc:
+            return [Line(False, "fingerprint index", str(exc))]
+
+
 def check_config() -> list[Line]:
     try:
         retention = config.load().retention_days
@@ -173,6 +190,24 @@ def _retention_cutoff() -> tuple[float, float] | None:
     except config.ConfigError:
         return None  # the config line says what is wrong
     return days, time.time() - days * 86400
+
+
+def check_ledger_key() -> list[Line]:
+    """Whether the ledger's records were made with the ledger key at hand (a lost key cannot
+    be made again: new keys would never match them)."""
+    ids = keys.ledger_key_ids()
+    if not ids:
+        return []  # no records (or an unreadable ledger: the ledger line says so)
+    try:
+        keyset = keys.load()
+    except keys.KeyUnavailable as exc:  # the key store line says it too, unless there seem to be no keys
+        return [Line(False, "ledger key", str(exc))] if keys.location() == "none" else []
+    if keyset.ledger_id in ids:
+        return []
+    return [Line(False, "ledger key", f"the {sum(ids.values())} records in {paths.ledger_path()} were made with "
+                                      f"ledger key {', '.join(sorted(ids))}, not this one ({keyset.ledger_id}): "
+                                      f"restore the keys that made them, or start over with "
+                                      f"`aiguard install --new-keys`")]
 
 
 def check_assistants() -> list[Line]:
@@ -274,9 +309,11 @@ def run(repo: str | None = None) -> list[Line]:
     lines += check_hooks(repo)
     lines += check_policy(repo)
     lines += check_ledger()
+    lines += check_index()
     lines += check_config()
     lines += check_daemon()
     lines += check_keys()
+    lines += check_ledger_key()
     lines += check_assistants()
     lines += check_assistant_hooks()
     lines += check_clipboard()

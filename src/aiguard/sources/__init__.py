@@ -34,13 +34,15 @@ The registry below lists them; adding an assistant is one module and its fixture
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
+import stat
 from datetime import datetime
 from pathlib import Path
 from types import ModuleType
-from typing import Callable, Iterator, NamedTuple
+from typing import BinaryIO, Callable, Iterator, NamedTuple
 
 
 class Output(NamedTuple):
@@ -90,6 +92,183 @@ def complete_lines(data: bytes) -> bytes:
     return data[:end + 1] if end >= 0 else b""
 
 
+# Reading logs and payloads ---------------------------------------------------------------
+# Every log, transcript and payload is read through these: regular files only (a FIFO or a
+# device named like a log never blocks nor streams without end), a byte cap on every read,
+# an over-long line skipped with its length, JSON nested too deeply turned into a bad line.
+
+MAX_READ = 8 << 20  # bytes of complete lines handed to a parser at once
+MAX_LINE = MAX_READ  # a longer line is skipped (advancing past its newline)
+MAX_WHOLE = 128 << 20  # a log read whole (a JSON document rewritten by its assistant)
+MAX_PAYLOAD = 64 << 20  # a hook payload on stdin
+_SCAN = 1 << 20
+
+
+class Unreadable(Exception):
+    """A log that cannot be read at all: the message says why (one line)."""
+
+
+class Chunk(NamedTuple):
+    data: bytes  # complete lines (with final, also a last line without its newline)
+    end: int  # the offset to read from next time
+    skipped: list[Skip]  # over-long lines, each with its length
+
+
+def open_regular(path: object, flags: int = 0) -> BinaryIO:
+    """A regular file opened for reading; Unreadable for anything else or an OS error.
+
+    O_NONBLOCK so that opening a FIFO returns at once (then fstat says what it is).
+    """
+    try:
+        fd = os.open(os.fspath(path), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+                     | getattr(os, "O_BINARY", 0) | flags)
+    except OSError as exc:
+        raise Unreadable(f"cannot read ({exc.strerror})") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise Unreadable("not a regular file" + (" (a FIFO)" if stat.S_ISFIFO(mode) else ""))
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_lines(path: object, offset: int = 0, budget: int = MAX_READ, final: bool = False) -> Chunk:
+    """Complete lines from `offset`, at most `budget` bytes of them.
+
+    A line longer than MAX_LINE is left out (reported once, with its length, when its
+    newline is found) and reading goes on after it. Without `final`, a last line with no
+    newline yet is left for next time (a tailer); with it, it is handed over as it is.
+    """
+    skipped: list[Skip] = []
+    budget = max(budget, MAX_LINE)  # a shorter budget would take a long line for an over-long one
+    try:
+        with open_regular(path) as fh:
+            while True:
+                fh.seek(offset)
+                data = fh.read(budget)
+                end = data.rfind(b"\n")
+                if end >= 0:
+                    data = data[:end + 1]
+                    return Chunk(_drop_long_lines(path, offset, data, skipped), offset + end + 1, skipped)
+                if len(data) < budget and len(data) <= MAX_LINE:  # at the end of the file
+                    return Chunk(data if final else b"", offset + len(data) if final else offset, skipped)
+                newline = _find_newline(fh, offset + len(data))
+                if newline is None and not final:
+                    return Chunk(b"", offset, skipped)  # still being written: its newline decides
+                stop = newline + 1 if newline is not None else fh.tell()
+                skipped.append(_long_line(path, offset, stop - offset))
+                offset = stop
+                if newline is None:
+                    return Chunk(b"", offset, skipped)
+    except OSError as exc:
+        raise Unreadable(f"cannot read ({exc.strerror})") from None
+
+
+def iter_lines(path: object, offset: int = 0, budget: int = MAX_READ) -> Iterator[Chunk]:
+    """A whole file as Chunks of complete lines (the last one may lack its newline)."""
+    while True:
+        chunk = read_lines(path, offset, budget, final=True)
+        if chunk.end == offset and not chunk.skipped:
+            return
+        yield chunk
+        offset = chunk.end
+
+
+def read_whole(path: object, limit: int = MAX_WHOLE) -> bytes:
+    """A whole (regular) file of at most `limit` bytes."""
+    try:
+        with open_regular(path) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            data = fh.read(limit + 1) if size <= limit else b""
+    except OSError as exc:
+        raise Unreadable(f"cannot read ({exc.strerror})") from None
+    if size > limit or len(data) > limit:
+        raise Unreadable(f"{max(size, len(data))} bytes, over the {limit >> 20} MiB limit for a file read whole")
+    return data
+
+
+def read_tail(path: object, size: int) -> bytes:
+    """The last `size` bytes of a regular file (b"" when it is none or cannot be read)."""
+    try:
+        with open_regular(path) as fh:
+            length = os.fstat(fh.fileno()).st_size
+            fh.seek(max(0, length - size))
+            return fh.read(size)
+    except (Unreadable, OSError):
+        return b""
+
+
+def read_payload(stream: BinaryIO, limit: int = MAX_PAYLOAD) -> bytes:
+    """A hook payload from a stream, refused beyond `limit` bytes."""
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"payload over the {limit >> 20} MiB limit; not read")
+    return data
+
+
+def loads(raw: bytes | str, **options: object) -> object:
+    """json.loads, with JSON nested deeper than Python can parse as a ValueError."""
+    try:
+        return json.loads(raw, **options)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def parse_isolated(module: ModuleType, path: object, data: bytes, state: dict) -> Iterator[Output | Skip]:
+    """A source's parse_log, with a crash confined: to the line that caused it where the log
+    is lines, else to this read of the file (one Skip saying what went wrong)."""
+    before = copy.deepcopy(state)
+    try:
+        items = list(module.parse_log(path, data, state))
+    except Exception as exc:
+        state.clear()
+        state.update(before)  # what the failed attempt marked as seen was not reported
+        lines = data.splitlines(keepends=True)
+        if is_rewritten(module) or len(lines) < 2:
+            yield Skip(str(path), f"cannot parse ({exc.__class__.__name__}: {exc})")
+            return
+        items = []
+        for number, line in enumerate(lines, 1):
+            try:
+                items += module.parse_log(path, line, state)
+            except Exception as line_exc:
+                items.append(Skip(f"{path}: line {number} of this read",
+                                  f"cannot parse ({line_exc.__class__.__name__}: {line_exc})"))
+    yield from items
+
+
+def _find_newline(fh: BinaryIO, position: int) -> int | None:
+    fh.seek(position)
+    while True:
+        block = fh.read(_SCAN)
+        if not block:
+            return None
+        found = block.find(b"\n")
+        if found >= 0:
+            return position + found
+        position += len(block)
+
+
+def _long_line(path: object, offset: int, length: int) -> Skip:
+    return Skip(f"{path}: byte {offset}", f"a line of {length} bytes, over the {MAX_LINE >> 20} MiB limit; skipped")
+
+
+def _drop_long_lines(path: object, offset: int, data: bytes, skipped: list[Skip]) -> bytes:
+    """Complete lines with any longer than MAX_LINE emptied (their newline kept)."""
+    if len(data) <= MAX_LINE:
+        return data
+    kept, start = [], 0
+    for line in data.splitlines(keepends=True):
+        if len(line) > MAX_LINE:
+            skipped.append(_long_line(path, offset + start, len(line)))
+            line = b"\n"
+        kept.append(line)
+        start += len(line)
+    return b"".join(kept)
+
+
 # Helpers every source shares -------------------------------------------------------------
 
 def jsonl_objects(path: object, data: bytes) -> Iterator[tuple[str, dict] | Skip]:
@@ -103,9 +282,10 @@ def jsonl_objects(path: object, data: bytes) -> Iterator[tuple[str, dict] | Skip
             continue
         where = f"{path}:{number}"
         try:
-            record = json.loads(raw)
-        except ValueError:
-            yield Skip(where, "partial last line" if number == len(lines) else "not JSON")
+            record = loads(raw)
+        except ValueError as exc:
+            yield Skip(where, "partial last line" if number == len(lines) else
+                       str(exc) if "nested" in str(exc) else "not JSON")
             continue
         if not isinstance(record, dict):
             yield Skip(where, "not a JSON object")
@@ -138,20 +318,14 @@ def absolute(file: str | None, cwd: str | None) -> str | None:
 
 def last_model(path: str | None, model_of: Callable[[dict], object], tail_bytes: int = 256 * 1024) -> str:
     """The model named by the last record of a transcript's tail that `model_of` finds one in."""
-    if not path:
+    if not path or not isinstance(path, str):
         return "unknown"
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            fh.seek(max(0, fh.tell() - tail_bytes))
-            tail = fh.read()
-    except OSError:
-        return "unknown"
+    tail = read_tail(path, tail_bytes)
     for raw in reversed(tail.split(b"\n")):
         if b'"model"' not in raw:
             continue
         try:
-            record = json.loads(raw)
+            record = loads(raw)
         except ValueError:
             continue
         model = model_of(record) if isinstance(record, dict) else None

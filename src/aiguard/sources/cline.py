@@ -28,14 +28,13 @@ third-party source, not from a real task file): shared/research/assistant-logs.m
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import sys
 from pathlib import Path
 from typing import Iterator
 
-from aiguard.sources import Output, Skip, absolute, parse_time, replace_sides
+from aiguard.sources import Output, Skip, Unreadable, absolute, loads, parse_time, read_whole, replace_sides
 
 NAME = "cline"
 LOG_NAMES = ("api_conversation_history.json",)
@@ -93,7 +92,7 @@ def sniff(first_line: bytes) -> bool:
 def _arguments(value: object) -> dict:
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = loads(value)
         except ValueError:
             return {}
     return value if isinstance(value, dict) else {}
@@ -166,8 +165,8 @@ def _working_directory(messages: list) -> str | None:
 def _model_usage(path: Path) -> list[tuple[float, str]]:
     """(ms time, model) from the task's task_metadata.json, oldest first."""
     try:
-        metadata = json.loads((Path(path).parent / "task_metadata.json").read_bytes())
-    except (OSError, ValueError):
+        metadata = loads(read_whole(Path(path).parent / "task_metadata.json", 16 << 20))
+    except (Unreadable, ValueError):
         return []
     usage = metadata.get("model_usage") if isinstance(metadata, dict) else None
     return sorted((float(entry.get("ts") or 0), entry["model_id"]) for entry in usage or []
@@ -190,7 +189,7 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
     """The whole history each time; `state["seen"]` holds the calls already reported."""
     state = {} if state is None else state
     try:
-        messages = json.loads(data)
+        messages = loads(data)
     except ValueError:
         yield Skip(f"{path}:1", "not JSON (caught mid-write?)")
         return

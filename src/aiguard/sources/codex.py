@@ -10,12 +10,11 @@ changes. Facts: shared/research/assistant-logs.md §2.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Iterator
 
-from aiguard.sources import Output, Skip, jsonl_files, absolute, jsonl_objects, parse_time
+from aiguard.sources import Output, Skip, absolute, jsonl_files, jsonl_objects, loads, parse_time
 
 NAME = "codex"
 
@@ -66,7 +65,7 @@ def _patch_of_call(payload: dict) -> str | None:
         return payload.get("input") if isinstance(payload.get("input"), str) else None
     if kind == "function_call":
         try:
-            arguments = json.loads(payload.get("arguments") or "{}")
+            arguments = loads(payload.get("arguments") or "{}")
         except (TypeError, ValueError):
             return None
         if not isinstance(arguments, dict):

@@ -12,13 +12,12 @@ confirmed. The CLI's postToolUse hook payload carries the same tool arguments. F
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Iterator
 
-from aiguard.sources import Output, Skip, absolute, jsonl_objects, parse_time
+from aiguard.sources import Output, Skip, absolute, jsonl_objects, loads, parse_time, read_tail
 from aiguard.sources.codex import patch_texts
 
 NAME = "copilot"
@@ -54,7 +53,7 @@ def sniff(first_line: bytes) -> bool:
 def _texts(name: object, arguments: object) -> list[tuple[str | None, str]]:
     if isinstance(arguments, str):
         try:
-            arguments = json.loads(arguments)
+            arguments = loads(arguments)
         except ValueError:
             return []
     if not isinstance(arguments, dict):
@@ -125,10 +124,7 @@ def _session_model(session: object) -> str:
     for path in (root / session / "events.jsonl", root / f"{session}.jsonl"):
         if path.is_file():
             state: dict = {}
-            try:
-                data = path.read_bytes()[-(4 << 20):]
-            except OSError:
-                return "unknown"
+            data = read_tail(path, 4 << 20)
             for _ in parse_log(path, data[data.find(b"\n") + 1:] if len(data) == 4 << 20 else data, state):
                 pass
             return state.get("model", "unknown")

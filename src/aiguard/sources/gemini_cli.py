@@ -12,12 +12,11 @@ recordings hold no working directory. Facts: shared/research/assistant-logs.md Â
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Iterator
 
-from aiguard.sources import Output, Skip, absolute, jsonl_objects, last_model, parse_time
+from aiguard.sources import Output, Skip, absolute, jsonl_objects, last_model, loads, parse_time
 
 NAME = "gemini-cli"
 WRITING_TOOLS = {"write_file": "content", "replace": "new_string"}
@@ -43,7 +42,7 @@ def sniff(first_line: bytes) -> bool:
     if b'"projectHash"' in first_line and b'"startTime"' in first_line:
         return True
     try:
-        record = json.loads(first_line)
+        record = loads(first_line)
     except ValueError:
         return False
     return (isinstance(record, dict) and record.get("type") in MESSAGE_TYPES
@@ -87,7 +86,7 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
     state = {} if state is None else state
     if Path(path).suffix == ".json":  # legacy: one object, rewritten whole
         try:
-            record = json.loads(data)
+            record = loads(data)
         except ValueError:
             yield Skip(f"{path}:1", "not JSON")
             return

@@ -23,13 +23,12 @@ shared/research/assistant-logs.md §9.
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import re
 from pathlib import Path
 from typing import Iterator
 
-from aiguard.sources import Output, Skip, absolute, jsonl_files, jsonl_objects, local_path, parse_time
+from aiguard.sources import Output, Skip, absolute, jsonl_files, jsonl_objects, local_path, loads, parse_time
 
 NAME = "windsurf"
 STEP = re.compile(rb'"type":"([a-z_]+)"')
@@ -46,7 +45,7 @@ def log_files(root: Path) -> Iterator[Path]:
 def sniff(first_line: bytes) -> bool:
     """A step line: `type` names a key of the same line that holds the step, next to `status`."""
     try:
-        record = json.loads(first_line)
+        record = loads(first_line)
     except ValueError:  # a long first line read only in part
         kind = STEP.search(first_line)
         return bool(kind) and b'"status":"' in first_line and b'"%s":{' % kind.group(1) in first_line
