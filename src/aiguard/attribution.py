@@ -105,12 +105,16 @@ def attribute_text(
         lengths = record_tokens(per_record) if per_record else {}
         matched: list[tuple[int, list[tuple[int, int]], set[int], set[int]]] = []
         for record, pairs in per_record.items():
-            chain = _longest_chain(pairs)
-            if len(chain) < 2:
-                continue
-            covered, extension = _coverage(chain, k, w, lengths.get(record, 0), token_lines)
-            if len(covered) >= min_tokens:
+            record_len = lengths.get(record, 0)
+
+            def evaluate(chain: list[tuple[int, int]]) -> bool:
+                covered, extension = _coverage(chain, k, w, record_len, token_lines)
+                if len(covered) < min_tokens:
+                    return False
                 matched.append((record, chain, covered, extension))
+                return True
+
+            _occurrences(pairs, evaluate)
         # Inserted lines found inside a matched chain leave the rest of its gap to it. The
         # fill does not count towards min_tokens: it never makes a record match. Raw stream
         # only: abstract k-grams (V = V . V) are too alike to confirm where lines were cut.
@@ -196,6 +200,35 @@ def _fill_tokenless(result: dict[int, int], added: set[int], with_tokens: set[in
     return {line + 1: record for line, record in filled.items()}
 
 
+
+
+def _occurrences(pairs: list[tuple[int, int]], evaluate: Callable[[list[tuple[int, int]]], bool]) -> None:
+    """Give evaluate() the chains of one record's hits, one per occurrence.
+
+    The hits are split where the query positions are more than OCCURRENCE_GAP apart;
+    in each part the longest chain is taken, and when evaluate() accepts it (it covers
+    enough), the hits before and after its query span are chained again the same way:
+    a copy of the record close to another one is found too.
+    """
+    pairs = sorted(set(pairs))
+    parts: list[list[tuple[int, int]]] = []
+    start = 0
+    for n in range(1, len(pairs) + 1):
+        if n == len(pairs) or pairs[n][0] - pairs[n - 1][0] > OCCURRENCE_GAP:
+            if n - start >= 2:
+                parts.append(pairs[start:n])
+            start = n
+    while parts:
+        part = parts.pop(0)
+        chain = _longest_chain(part)
+        if len(chain) < 2 or not evaluate(chain):
+            continue
+        first, last = chain[0][0], chain[-1][0]
+        before = [p for p in part if p[0] < first]
+        after = [p for p in part if p[0] > last]
+        parts[:0] = [side for side in (before, after) if len(side) >= 2]
+
+
 def _longest_chain(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Longest chain of hits increasing in both query and record position (LIS)."""
     # Sort by query position, and within one query position by decreasing record
@@ -278,6 +311,14 @@ MAX_GAP_TOKENS = 200  # longer gaps are not examined
 MAX_RUNS = 4  # inserted runs of whole lines in one gap (short copied pieces between them)
 MAX_CANDIDATES = 48  # more ways to place the insertion than this: ambiguous, not examined
 MAX_STEPS = 4000  # search budget per gap (_placements), about a millisecond
+
+# Hits of one record further apart than this many query tokens (in query order) are
+# different occurrences of it: each is chained, and must cover min_tokens, on its own.
+# One chain over the whole file would run through the record's hits anywhere in it, so a
+# later copy of the record's code (or scattered common pieces of it) could take the
+# chain away from the pasted copy. Bounded so that hunk-scoped matching, which sees
+# CONTEXT_TOKENS around the added lines, finds the same occurrences.
+OCCURRENCE_GAP = 2 * MAX_GAP_TOKENS
 
 
 def _line_starts(tokens: list) -> list[bool]:
