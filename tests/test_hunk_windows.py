@@ -22,7 +22,7 @@ from collections import defaultdict
 import pytest
 
 from aiguard import fingerprint
-from aiguard.attribution import attribute_text
+from aiguard.attribution import _LineOffsets, _Literals, attribute_text
 from aiguard.fingerprint import CLIKE, DASH, GENERIC, HASH, Hasher, fingerprint_text, literal_pattern
 
 KEY = b"hunk-window-test-key-32-bytes!!!"
@@ -74,6 +74,31 @@ def test_literal_scan_finds_the_tokenizers_comments_and_strings_in_real_files():
             assert scanned_literals(text, syntax) == tokenizer_literals(text, syntax), (path, syntax)
         checked += 1
     assert checked >= len(MODULES)
+
+
+def inside_by_scan(text: str, syntax: str) -> list[bool]:
+    """For each line start: inside a literal, by the plain literal scan of the whole text."""
+    spans = [span for span in scanned_literals(text, syntax) if "\n" in text[span[0]:span[1]]]
+    starts = [0] + [n + 1 for n, c in enumerate(text) if c == "\n"]
+    return [any(a < s < b for a, b in spans) for s in starts[:text.count("\n") + 1]]
+
+
+def inside_by_literals(text: str, syntax: str) -> list[bool]:
+    """The same, as _Literals answers it (openers found with str.find, lines scanned on demand)."""
+    line_count = text.count("\n") + 1
+    literals = _Literals(text, syntax, _LineOffsets(text), line_count)
+    return [False] + [literals._span_over(line) is not None for line in range(1, line_count)]
+
+
+@pytest.mark.parametrize("syntax", [HASH, CLIKE, DASH, GENERIC])
+def test_line_starts_inside_literals_as_the_scan_says(syntax):
+    rng = random.Random(f"inside-{syntax}")
+    for _ in range(2000):
+        text = "".join(rng.choice(PIECES) for _ in range(rng.randrange(1, 60)))
+        assert inside_by_literals(text, syntax) == inside_by_scan(text, syntax), repr(text)
+    for module in MODULES[:5]:
+        text = read(os.path.join(STDLIB, module))
+        assert inside_by_literals(text, syntax) == inside_by_scan(text, syntax), module
 
 
 class MemoryIndex:

@@ -276,41 +276,57 @@ class _LineOffsets:
 class _Literals:
     """Comments and string literals that span lines, found from the file's start on demand.
 
-    Nothing is scanned before the first opener of such a literal (MULTILINE_OPENERS,
-    found with str.find): a file without one costs nothing.
+    Only the places where such a literal may open are examined (MULTILINE_OPENERS,
+    found with str.find): at each, the literals of its line are scanned from a point
+    known to be outside any, which tells whether one opens there and where it ends.
+    A file without an opener costs nothing; a Python file costs a scan of the lines
+    holding docstring quotes.
     """
 
     def __init__(self, text: str, syntax: str, lines: _LineOffsets, line_count: int):
         self.text = text
-        self.syntax = syntax
         self.lines = lines
         self.line_count = line_count
+        self.pattern = literal_pattern(syntax)
+        self.next_at = {opener: -1 for opener in MULTILINE_OPENERS[syntax]}  # next occurrence at or after pos
         self.starts: list[int] = []  # spans [start, end) of multi-line literals, ascending
         self.ends: list[int] = []
-        self.matches = None  # the literal scan, once an opener was found
-        self.scanned = 0  # every literal starting before this offset is known
+        self.pos = 0  # outside every literal; every multi-line literal starting before it is known
+        self.done = False  # no opener at or after pos
 
     def _scan_to(self, offset: int) -> None:
+        """Know every multi-line literal that starts before offset."""
         text = self.text
-        if self.matches is None:
-            if offset <= self.scanned:
+        while not self.done:
+            candidate = len(text)
+            for opener, at in self.next_at.items():
+                if 0 <= at < self.pos or at == -1:
+                    at = self.next_at[opener] = text.find(opener, self.pos)
+                    if at < 0:
+                        at = self.next_at[opener] = len(text)
+                candidate = min(candidate, at)
+            if candidate >= len(text):
+                self.done = True
                 return
-            found = [p for p in (text.find(o, self.scanned, offset) for o in MULTILINE_OPENERS[self.syntax]) if p >= 0]
-            if not found:
-                self.scanned = offset  # an opener ends before the newline ending its line
+            if candidate >= offset:
                 return
-            self.scanned = text.rfind("\n", 0, min(found)) + 1
-            self.matches = literal_pattern(self.syntax).finditer(text, self.scanned)
-        while self.scanned <= offset:
-            match = next(self.matches, None)
-            if match is None:
-                self.scanned = len(text) + 1
+            # The candidate's line start (or pos, if later) is outside every literal: nothing
+            # between pos and the candidate opens a multi-line one.
+            start = max(self.pos, text.rfind("\n", 0, candidate) + 1)
+            for match in self.pattern.finditer(text, start):
+                begin, end = match.span()
+                if begin > candidate:  # the candidate is in no literal: an operator or unmatched quote
+                    self.pos = begin
+                    break
+                if end > candidate:  # the literal that holds the candidate, or opens there
+                    if text.find("\n", begin, end) >= 0:
+                        self.starts.append(begin)
+                        self.ends.append(end)
+                    self.pos = end
+                    break
+            else:
+                self.done = True  # no literal from the candidate on: an unmatched quote at the end
                 return
-            start, end = match.span()
-            if text.find("\n", start, end) >= 0:
-                self.starts.append(start)
-                self.ends.append(end)
-            self.scanned = end
 
     def _span_over(self, line: int) -> int | None:
         """Index of the literal that line's start falls inside, if any."""
