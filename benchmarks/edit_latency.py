@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import sysconfig
@@ -111,6 +112,8 @@ def main() -> None:
             results["cases"].append(row)
             print(f"{label:5} {where:6} {row['lines']:6} lines: hunk {row['hunk_ms']:7.2f} ms, "
                   f"whole file {row['whole_file_ms']:8.2f} ms", flush=True)
+    ledger.close()
+    shutil.rmtree(home, ignore_errors=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     results["aiguard_commit"] = os.popen(f"git -C {HERE.parent} rev-parse --short HEAD 2>/dev/null").read().strip()

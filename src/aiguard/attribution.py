@@ -38,6 +38,10 @@ from aiguard.fingerprint import (
 DF_CAP = 20
 # A line is attributed when at least this share of its tokens is covered.
 LINE_SHARE = 0.5
+# An abstract chain must cover at least this share of the query tokens it spans: scattered
+# pieces of shape (`V.V(S, V=S)` runs that an options parser and a test's set-up share)
+# add up to min_tokens over a long stretch without being a renamed copy.
+ABSTRACT_DENSITY = 0.4  # benchmarks/README.md, "Hunk-scoped matching and context"
 # Tokens a chain probably covers past its first and last hit count only on lines
 # that hits alone already cover this much of.
 EXTEND_SHARE = 0.4
@@ -86,7 +90,7 @@ def attribute_text(
     token_lines = [t.first_line for t in tokens]
     chains: list[tuple[int, int, int, set[int], set[int]]] = []  # (stream, count, record, covered, extension)
     for stream in STREAMS:
-        k, w, min_tokens = PARAMS[stream]
+        k, w, _ = PARAMS[stream]
         n_grams = len(tokens) - k + 1
         if n_grams <= 0:
             continue
@@ -109,18 +113,7 @@ def attribute_text(
                 for record, rpos in hits:
                     per_record[record].append((qpos, rpos))
         lengths = record_tokens(per_record) if per_record else {}
-        matched: list[tuple[int, list[tuple[int, int]], set[int], set[int]]] = []
-        for record, pairs in per_record.items():
-            record_len = lengths.get(record, 0)
-
-            def evaluate(chain: list[tuple[int, int]]) -> bool:
-                covered, extension = _coverage(chain, k, w, record_len, token_lines)
-                if len(covered) < min_tokens:
-                    return False
-                matched.append((record, chain, covered, extension))
-                return True
-
-            _occurrences(pairs, evaluate)
+        matched = _matched_chains(per_record, lengths, stream, token_lines)
         # Inserted lines found inside a matched chain leave the rest of its gap to it. The
         # fill does not count towards min_tokens: it never makes a record match. Raw stream
         # only: abstract k-grams (V = V . V) are too alike to confirm where lines were cut.
@@ -511,6 +504,31 @@ MAX_GAP_TOKENS = 200  # longer gaps are not examined
 MAX_RUNS = 4  # inserted runs of whole lines in one gap (short copied pieces between them)
 MAX_CANDIDATES = 48  # more ways to place the insertion than this: ambiguous, not examined
 MAX_STEPS = 4000  # search budget per gap (_placements), about a millisecond
+
+def _matched_chains(per_record: Mapping[int, list[tuple[int, int]]], lengths: Mapping[int, int], stream: int,
+                    token_lines: list[int]) -> list[tuple[int, list[tuple[int, int]], set[int], set[int]]]:
+    """(record, chain, covered, extension) of every occurrence of a record that matches.
+
+    An occurrence matches when its chain covers min_tokens, and, in the abstract stream,
+    at least ABSTRACT_DENSITY of the query tokens it spans.
+    """
+    k, w, min_tokens = PARAMS[stream]
+    matched: list[tuple[int, list[tuple[int, int]], set[int], set[int]]] = []
+    for record, pairs in per_record.items():
+        record_len = lengths.get(record, 0)
+
+        def evaluate(chain: list[tuple[int, int]]) -> bool:
+            covered, extension = _coverage(chain, k, w, record_len, token_lines)
+            if len(covered) < min_tokens:
+                return False
+            if stream != RAW and len(covered) < ABSTRACT_DENSITY * (chain[-1][0] + k - chain[0][0]):
+                return False
+            matched.append((record, chain, covered, extension))
+            return True
+
+        _occurrences(pairs, evaluate)
+    return matched
+
 
 # Hits of one record further apart than this many query tokens (in query order) are
 # different occurrences of it: each is chained, and must cover min_tokens, on its own.
