@@ -8,7 +8,9 @@ committed as new (or a vendored file is committed with AI code inside it).
   shipped common-code filter into accuracy.py's in-memory index.
 * Hosts: held-out "human" files of `--min-kb` to `--max-kb`, at most `--hosts`.
 * Pastes: `--pastes` recorded functions (8-60 lines, >= 60 tokens) per host, verbatim,
-  each before a seeded top-level statement of the host.
+  each before a seeded top-level statement of the host. With `--related`, only records
+  that share raw k-grams with the host (two or more): the host holds pieces of them
+  elsewhere, which is where one chain per record over the whole file lost pastes.
 * Each host with its pastes is attributed as a new file (every line added).
 
 Reported: AI-line recall (non-blank pasted lines attributed to any record, and to
@@ -17,7 +19,7 @@ overall and on the lines that are not verbatim lines of ledger records ("disjoin
 a host line that occurs stripped in a record is a copy, not a false positive).
 
     python benchmarks/large_change.py [--snippets 20000] [--hosts 40] [--pastes 5] [--seed 1]
-                                      [--min-kb 40] [--max-kb 160] [--stdlib-only] [--out FILE]
+                                      [--min-kb 40] [--max-kb 160] [--stdlib-only] [--related] [--out FILE]
 """
 
 from __future__ import annotations
@@ -36,7 +38,20 @@ sys.path.insert(0, str(HERE))
 
 import accuracy  # noqa: E402
 import corpus as corpus_mod  # noqa: E402
-from aiguard.fingerprint import Hasher  # noqa: E402
+from aiguard.attribution import DF_CAP  # noqa: E402
+from aiguard.fingerprint import PARAMS, RAW, Hasher, tokenize  # noqa: E402
+
+
+def sharing(index: accuracy.Index, text: str) -> dict[int, int]:
+    """Records with raw k-grams in the text (not common ones), and how many."""
+    tokens = tokenize(text, "hash").tokens
+    hashes = index.hasher.kgram_hashes(index.hasher.token_digests(tokens, RAW), PARAMS[RAW].k)
+    counts: dict[int, int] = {}
+    for hits in index.lookup(RAW, list(set(hashes.values()))).values():
+        if len({r for r, _ in hits}) <= DF_CAP:
+            for r, _ in hits:
+                counts[r] = counts.get(r, 0) + 1
+    return counts
 
 
 def hosts(corpus: corpus_mod.Corpus, count: int, min_kb: int, max_kb: int, rng: random.Random) -> list[tuple[str, str]]:
@@ -67,6 +82,7 @@ def main() -> None:
     parser.add_argument("--max-kb", type=int, default=160)
     parser.add_argument("--human-functions", type=int, default=6000)
     parser.add_argument("--stdlib-only", action="store_true")
+    parser.add_argument("--related", action="store_true", help="paste records that share code with the host")
     parser.add_argument("--out", default=str(HERE / "results" / "large_change.json"))
     args = parser.parse_args()
 
@@ -98,9 +114,16 @@ def main() -> None:
             lines[-1] += "\n"
         starts = sorted({node.lineno - 1 for node in ast.parse(host).body if node.lineno > 1})
         if len(starts) < args.pastes:
-            continue
-        cuts = sorted(rng.sample(starts, args.pastes))
-        records = rng.sample(pasteable, args.pastes)
+            continue  # too few top-level statements to place the pastes
+        choices = pasteable
+        if args.related:
+            shared = sharing(index, host)
+            choices = [r for r in pasteable if shared.get(r, 0) >= 2]
+            if not choices:
+                continue
+        count = min(args.pastes, len(choices))
+        cuts = sorted(rng.sample(starts, count))
+        records = rng.sample(choices, count)
         out: list[str] = []
         ai: dict[int, int] = {}  # line -> pasted record
         previous = 0
