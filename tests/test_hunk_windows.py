@@ -200,3 +200,18 @@ def test_windows_in_a_huge_file_and_edits_inside_docstrings(ledger_and_files):
     for added in edits(rng, header.count("\n")):
         windowed, whole = index.both(header, added, "x.h")
         assert windowed == whole
+
+
+def test_context_reaches_further_than_any_step_looks():
+    """The bounds CONTEXT_TOKENS rests on (attribution's comment), so a change to one of
+    the constants it depends on cannot silently make windows differ from the whole file."""
+    from aiguard import attribution as A
+    from aiguard.fingerprint import PARAMS, RAW, STREAMS
+
+    k_raw, w_raw, _ = PARAMS[RAW]
+    assert A.CONTEXT_TOKENS > A.MAX_GAP_TOKENS + A.MAX_END_INSERTED + k_raw + w_raw  # end placements
+    for stream in STREAMS:
+        k, w, _ = PARAMS[stream]
+        assert A.CONTEXT_TOKENS > k + w  # coverage past a chain's ends
+        # Hits of two windows: further apart than an occurrence, and than a gap examined.
+        assert 2 * A.CONTEXT_TOKENS - k > max(A.OCCURRENCE_GAP, A.MAX_GAP_TOKENS + k)
