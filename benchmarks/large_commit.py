@@ -17,7 +17,7 @@ matcher's scope (which lines it tokenises) and its per-commit budget both count.
   the paste's non-blank AI lines attributed; false positives: attributed non-blank human
   lines (the new files, and the human lines of interleaved pastes) over all of them.
 
-    python benchmarks/large_change.py [--per-kind 50] [--existing 60] [--new-files 40] [--seed 1]
+    python benchmarks/large_commit.py [--per-kind 50] [--existing 60] [--new-files 40] [--seed 1]
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def main() -> None:
                         help="also add this many of the stdlib's largest modules as new human files "
                              "(the size of the change; they follow the running Python's stdlib)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out", default=str(HERE / "results" / "large_change.json"))
+    parser.add_argument("--out", default=str(HERE / "results" / "large_commit.json"))
     args = parser.parse_args()
     rng = random.Random(args.seed)
 

@@ -58,7 +58,7 @@ def main() -> None:
         token_lines = [tok.first_line for tok in tokens]
         t = timed("tokens touching added lines, k-gram starts", t)
         for stream in STREAMS:
-            k, w, min_tokens = PARAMS[stream]
+            k, w, _ = PARAMS[stream]
             digests = hasher.token_digests(tokens, stream)
             t = timed("token digests (both streams)", t)
             hashes = hasher.kgram_hashes(digests, k, A._starts_touching(touching, k, len(tokens) - k + 1))
@@ -75,13 +75,7 @@ def main() -> None:
                         for r, rp in hits:
                             per_record[r].append((q, rp))
             lengths = ledger.record_tokens(per_record)
-            matched = []
-            for record, pairs in per_record.items():
-                chain = A._longest_chain(pairs)
-                if len(chain) >= 2:
-                    covered, extension = A._coverage(chain, k, w, lengths.get(record, 0), token_lines)
-                    if len(covered) >= min_tokens:
-                        matched.append((record, chain, covered, extension))
+            matched = A._matched_chains(per_record, lengths, stream, token_lines)
             t = timed("hits per record, chains", t)
             if matched and stream == RAW:
                 A._insertion_fills(matched, tokens, digests, k, hasher, stream, ledger.lookup,

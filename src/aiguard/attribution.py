@@ -1,14 +1,16 @@
 """Which added lines of a file derive from recorded model output. Pure: no I/O.
 
 The query side hashes every k-gram that touches an added line (the ledger side
-only kept winnowed ones), looks them up, and per record keeps the longest chain
-of hits that is in order on both sides. A record counts when its chain covers
-enough tokens; covered tokens are then projected onto lines. Inside a matched
-chain, lines inserted between two hits are located and confirmed against the
-ledger, and the copied rest of that gap is covered too (_insertion_fills); likewise above
-its first hit and below its last (_end_candidates). The whole staged
-file is tokenised, not the hunk text, so a hunk that starts inside a docstring
-tokenises correctly (matching.md section 2).
+only kept winnowed ones), looks them up, and per record and per occurrence of it
+keeps the longest chain of hits that is in order on both sides. A record counts
+when a chain covers enough tokens; covered tokens are then projected onto lines.
+Inside a matched chain, lines inserted between two hits are located and confirmed
+against the ledger, and the copied rest of that gap is covered too
+(_insertion_fills); likewise above its first hit and below its last
+(_end_candidates). Only the added lines and CONTEXT_TOKENS around them are
+tokenised, in windows that start and end outside comments and strings, so a hunk
+that starts inside a docstring tokenises as in the whole file (matching.md
+section 2) and a one-line edit costs the same in a large file as in a small one.
 """
 
 from __future__ import annotations
@@ -18,11 +20,14 @@ from collections import Counter, defaultdict
 from typing import Callable, Iterable, Mapping, NamedTuple
 
 from aiguard.fingerprint import (
+    MULTILINE_OPENERS,
     PARAMS,
     RAW,
     STREAMS,
     Hasher,
+    Token,
     guess_syntax,
+    literal_pattern,
     low_complexity,
     syntax_for_path,
     tokenize,
@@ -33,6 +38,10 @@ from aiguard.fingerprint import (
 DF_CAP = 20
 # A line is attributed when at least this share of its tokens is covered.
 LINE_SHARE = 0.5
+# An abstract chain must cover at least this share of the query tokens it spans: scattered
+# pieces of shape (`V.V(S, V=S)` runs that an options parser and a test's set-up share)
+# add up to min_tokens over a long stretch without being a renamed copy.
+ABSTRACT_DENSITY = 0.4  # benchmarks/README.md, "Hunk-scoped matching and context"
 # Tokens a chain probably covers past its first and last hit count only on lines
 # that hits alone already cover this much of.
 EXTEND_SHARE = 0.4
@@ -61,26 +70,27 @@ def attribute_text(
     lookup: Lookup,
     record_tokens: Callable[[Iterable[int]], Mapping[int, int]],
     path: str | None = None,
+    whole_file: bool = False,
 ) -> dict[int, int]:
-    """Map the added lines (1-based) of `text` that derive from a record to that record's id."""
+    """Map the added lines (1-based) of `text` that derive from a record to that record's id.
+
+    Only the added lines and CONTEXT_TOKENS around them are tokenised (_window_tokens);
+    whole_file tokenises all of `text`, with the same result (the reference for tests).
+    """
     added = {line - 1 for line in added_lines}
     if not added:
         return {}
     syntax = syntax_for_path(path) or guess_syntax(text)
-    parsed = tokenize(text, syntax)
-    tokens = parsed.tokens
-    touching = [
-        i for i, t in enumerate(tokens)
-        if t.first_line in added or (t.last_line != t.first_line and not added.isdisjoint(
-            range(t.first_line + 1, t.last_line + 1)))
-    ]
+    line_count = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+    tokens = tokenize(text, syntax).tokens if whole_file else _window_tokens(text, syntax, added, line_count)
+    touching = [i for i, t in enumerate(tokens) if _touches(t, added)]
     if not touching:
-        return _fill_tokenless({}, added, set(), parsed.line_count)
+        return _fill_tokenless({}, added, set(), line_count)
 
     token_lines = [t.first_line for t in tokens]
     chains: list[tuple[int, int, int, set[int], set[int]]] = []  # (stream, count, record, covered, extension)
     for stream in STREAMS:
-        k, w, min_tokens = PARAMS[stream]
+        k, w, _ = PARAMS[stream]
         n_grams = len(tokens) - k + 1
         if n_grams <= 0:
             continue
@@ -103,14 +113,7 @@ def attribute_text(
                 for record, rpos in hits:
                     per_record[record].append((qpos, rpos))
         lengths = record_tokens(per_record) if per_record else {}
-        matched: list[tuple[int, list[tuple[int, int]], set[int], set[int]]] = []
-        for record, pairs in per_record.items():
-            chain = _longest_chain(pairs)
-            if len(chain) < 2:
-                continue
-            covered, extension = _coverage(chain, k, w, lengths.get(record, 0), token_lines)
-            if len(covered) >= min_tokens:
-                matched.append((record, chain, covered, extension))
+        matched = _matched_chains(per_record, lengths, stream, token_lines)
         # Inserted lines found inside a matched chain leave the rest of its gap to it. The
         # fill does not count towards min_tokens: it never makes a record match. Raw stream
         # only: abstract k-grams (V = V . V) are too alike to confirm where lines were cut.
@@ -143,7 +146,201 @@ def attribute_text(
             owners += [extended[i] for i in idx if i not in owner and i in extended]
         if owners and len(owners) >= LINE_SHARE * len(idx):
             result[line] = Counter(owners).most_common(1)[0][0]
-    return _fill_tokenless(result, added, set(line_tokens), parsed.line_count)
+    return _fill_tokenless(result, added, set(line_tokens), line_count)
+
+
+# Hunk-scoped matching (_window_tokens): the added lines are tokenised with at least this
+# many tokens of context on each side, or up to the file's edge. Nothing reaches further from
+# a hit: end placements (_end_candidates) look MAX_GAP_TOKENS + MAX_END_INSERTED + k tokens
+# past a chain, coverage w + k; and hits of two windows are more than OCCURRENCE_GAP apart
+# either way, so they never share a chain. The result is the whole file's.
+CONTEXT_TOKENS = 320
+CONTEXT_LINES = 64  # first guess of the lines that hold CONTEXT_TOKENS; quadrupled until they do
+
+
+def _touches(t: Token, added: set[int]) -> bool:
+    return t.first_line in added or (t.last_line != t.first_line and not added.isdisjoint(
+        range(t.first_line + 1, t.last_line + 1)))
+
+
+def _window_tokens(text: str, syntax: str, added: set[int], line_count: int) -> list[Token]:
+    """The tokens of the windows around the added lines, in order, with their file line numbers.
+
+    A window is a run of added lines with CONTEXT_TOKENS of context either side, cut at
+    line starts outside any comment or string (_Literals), so it tokenises as in the whole
+    file; windows that touch are merged. Token positions then differ from the whole file's
+    only by the tokens left out between windows, which no step looks across.
+    """
+    runs: list[list[int]] = []
+    for line in sorted(n for n in added if 0 <= n < line_count):
+        if runs and line == runs[-1][1] + 1:
+            runs[-1][1] = line
+        else:
+            runs.append([line, line])
+    if not runs:
+        return []
+    lines = _LineOffsets(text)
+    literals = _Literals(text, syntax, lines, line_count)
+    margins = [[CONTEXT_LINES, CONTEXT_LINES] for _ in runs]
+    cache: dict[tuple[int, int], list[Token]] = {}
+    while True:
+        spans = sorted((literals.safe_before(max(0, a - up)), literals.safe_after(min(line_count, b + 1 + down)), n)
+                       for n, ((a, b), (up, down)) in enumerate(zip(runs, margins)))
+        windows: list[tuple[int, int, list[int]]] = []  # (first line, end line (exclusive), runs)
+        for start, end, n in spans:
+            if windows and start <= windows[-1][1]:
+                windows[-1] = (windows[-1][0], max(windows[-1][1], end), windows[-1][2] + [n])
+            else:
+                windows.append((start, end, [n]))
+        out: list[Token] = []
+        grown = False
+        for start, end, members in windows:
+            window = cache.get((start, end))
+            if window is None:
+                window = cache[start, end] = _tokenize_lines(text, syntax, lines, start, end)
+            touching = [i for i, t in enumerate(window) if _touches(t, added)]
+            for side, short, edge in ((0, touching and touching[0] < CONTEXT_TOKENS, start > 0),
+                                      (1, touching and len(window) - 1 - touching[-1] < CONTEXT_TOKENS,
+                                       end < line_count)):
+                if short and edge:
+                    for n in members:
+                        margins[n][side] *= 4
+                    grown = True
+            out.extend(window)
+        if not grown:
+            return out
+
+
+def _tokenize_lines(text: str, syntax: str, lines: _LineOffsets, start: int, end: int) -> list[Token]:
+    """Tokens of lines [start, end), which begin and end outside any comment or string."""
+    tokens = tokenize(text[lines.offset(start):lines.offset(end)], syntax).tokens
+    if not start:
+        return tokens
+    new = tuple.__new__
+    return [new(Token, (t.kind, t.text, t.first_line + start, t.last_line + start)) for t in tokens]
+
+
+class _LineOffsets:
+    """Where lines start in a text, counted on demand (C-speed str.count over the text once)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.lines = [0]  # known (line, offset) pairs, ascending
+        self.offsets = [0]
+
+    def offset(self, line: int) -> int:
+        """Offset of the start of 0-based `line` (the text's length past its last line)."""
+        i = bisect.bisect_right(self.lines, line) - 1
+        known, lo = self.lines[i], self.offsets[i]
+        need = line - known  # newlines to pass from lo
+        if not need:
+            return lo
+        text = self.text
+        hi = len(text) if i + 1 == len(self.offsets) else self.offsets[i + 1]
+        while hi - lo > 4096:
+            mid = (lo + hi) // 2
+            count = text.count("\n", lo, mid)
+            if count >= need:
+                hi = mid
+            else:
+                need -= count
+                lo = mid
+        pos = lo
+        for _ in range(need):
+            pos = text.find("\n", pos, hi) + 1
+            if not pos:
+                return len(text)
+        self._remember(line, pos)
+        return pos
+
+    def line_of(self, offset: int) -> int:
+        """The 0-based line holding `offset`."""
+        i = bisect.bisect_right(self.offsets, offset) - 1
+        line = self.lines[i] + self.text.count("\n", self.offsets[i], offset)
+        return line
+
+    def _remember(self, line: int, offset: int) -> None:
+        i = bisect.bisect_left(self.lines, line)
+        if i == len(self.lines) or self.lines[i] != line:
+            self.lines.insert(i, line)
+            self.offsets.insert(i, offset)
+
+
+class _Literals:
+    """Comments and string literals that span lines, found from the file's start on demand.
+
+    Only the places where such a literal may open are examined (MULTILINE_OPENERS,
+    found with str.find): at each, the literals of its line are scanned from a point
+    known to be outside any, which tells whether one opens there and where it ends.
+    A file without an opener costs nothing; a Python file costs a scan of the lines
+    holding docstring quotes.
+    """
+
+    def __init__(self, text: str, syntax: str, lines: _LineOffsets, line_count: int):
+        self.text = text
+        self.lines = lines
+        self.line_count = line_count
+        self.pattern = literal_pattern(syntax)
+        self.next_at = {opener: -1 for opener in MULTILINE_OPENERS[syntax]}  # next occurrence at or after pos
+        self.starts: list[int] = []  # spans [start, end) of multi-line literals, ascending
+        self.ends: list[int] = []
+        self.pos = 0  # outside every literal; every multi-line literal starting before it is known
+        self.done = False  # no opener at or after pos
+
+    def _scan_to(self, offset: int) -> None:
+        """Know every multi-line literal that starts before offset."""
+        text = self.text
+        while not self.done:
+            candidate = len(text)
+            for opener, at in self.next_at.items():
+                if 0 <= at < self.pos or at == -1:
+                    at = self.next_at[opener] = text.find(opener, self.pos)
+                    if at < 0:
+                        at = self.next_at[opener] = len(text)
+                candidate = min(candidate, at)
+            if candidate >= len(text):
+                self.done = True
+                return
+            if candidate >= offset:
+                return
+            # The candidate's line start (or pos, if later) is outside every literal: nothing
+            # between pos and the candidate opens a multi-line one.
+            start = max(self.pos, text.rfind("\n", 0, candidate) + 1)
+            for match in self.pattern.finditer(text, start):
+                begin, end = match.span()
+                if begin > candidate:  # the candidate is in no literal: an operator or unmatched quote
+                    self.pos = begin
+                    break
+                if end > candidate:  # the literal that holds the candidate, or opens there
+                    if text.find("\n", begin, end) >= 0:
+                        self.starts.append(begin)
+                        self.ends.append(end)
+                    self.pos = end
+                    break
+            else:
+                self.done = True  # no literal from the candidate on: an unmatched quote at the end
+                return
+
+    def _span_over(self, line: int) -> int | None:
+        """Index of the literal that line's start falls inside, if any."""
+        if line <= 0 or line >= self.line_count:
+            return None
+        offset = self.lines.offset(line)
+        self._scan_to(offset)
+        i = bisect.bisect_left(self.starts, offset) - 1
+        return i if i >= 0 and self.ends[i] > offset else None
+
+    def safe_before(self, line: int) -> int:
+        """The nearest line at or above `line` that starts outside every literal."""
+        while (i := self._span_over(line)) is not None:
+            line = self.lines.line_of(self.starts[i])
+        return line
+
+    def safe_after(self, line: int) -> int:
+        """The nearest line at or below `line` that starts outside every literal."""
+        while (i := self._span_over(line)) is not None:
+            line = self.lines.line_of(self.ends[i] - 1) + 1
+        return line
 
 
 def _starts_touching(touching: list[int], k: int, n_grams: int) -> list[int]:
@@ -194,6 +391,35 @@ def _fill_tokenless(result: dict[int, int], added: set[int], with_tokens: set[in
         if above is not None and above == reach(line, 1):
             filled[line] = above
     return {line + 1: record for line, record in filled.items()}
+
+
+
+
+def _occurrences(pairs: list[tuple[int, int]], evaluate: Callable[[list[tuple[int, int]]], bool]) -> None:
+    """Give evaluate() the chains of one record's hits, one per occurrence.
+
+    The hits are split where the query positions are more than OCCURRENCE_GAP apart;
+    in each part the longest chain is taken, and when evaluate() accepts it (it covers
+    enough), the hits before and after its query span are chained again the same way:
+    a copy of the record close to another one is found too.
+    """
+    pairs = sorted(set(pairs))
+    parts: list[list[tuple[int, int]]] = []
+    start = 0
+    for n in range(1, len(pairs) + 1):
+        if n == len(pairs) or pairs[n][0] - pairs[n - 1][0] > OCCURRENCE_GAP:
+            if n - start >= 2:
+                parts.append(pairs[start:n])
+            start = n
+    while parts:
+        part = parts.pop(0)
+        chain = _longest_chain(part)
+        if len(chain) < 2 or not evaluate(chain):
+            continue
+        first, last = chain[0][0], chain[-1][0]
+        before = [p for p in part if p[0] < first]
+        after = [p for p in part if p[0] > last]
+        parts[:0] = [side for side in (before, after) if len(side) >= 2]
 
 
 def _longest_chain(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -278,6 +504,39 @@ MAX_GAP_TOKENS = 200  # longer gaps are not examined
 MAX_RUNS = 4  # inserted runs of whole lines in one gap (short copied pieces between them)
 MAX_CANDIDATES = 48  # more ways to place the insertion than this: ambiguous, not examined
 MAX_STEPS = 4000  # search budget per gap (_placements), about a millisecond
+
+def _matched_chains(per_record: Mapping[int, list[tuple[int, int]]], lengths: Mapping[int, int], stream: int,
+                    token_lines: list[int]) -> list[tuple[int, list[tuple[int, int]], set[int], set[int]]]:
+    """(record, chain, covered, extension) of every occurrence of a record that matches.
+
+    An occurrence matches when its chain covers min_tokens, and, in the abstract stream,
+    at least ABSTRACT_DENSITY of the query tokens it spans.
+    """
+    k, w, min_tokens = PARAMS[stream]
+    matched: list[tuple[int, list[tuple[int, int]], set[int], set[int]]] = []
+    for record, pairs in per_record.items():
+        record_len = lengths.get(record, 0)
+
+        def evaluate(chain: list[tuple[int, int]]) -> bool:
+            covered, extension = _coverage(chain, k, w, record_len, token_lines)
+            if len(covered) < min_tokens:
+                return False
+            if stream != RAW and len(covered) < ABSTRACT_DENSITY * (chain[-1][0] + k - chain[0][0]):
+                return False
+            matched.append((record, chain, covered, extension))
+            return True
+
+        _occurrences(pairs, evaluate)
+    return matched
+
+
+# Hits of one record further apart than this many query tokens (in query order) are
+# different occurrences of it: each is chained, and must cover min_tokens, on its own.
+# One chain over the whole file would run through the record's hits anywhere in it, so a
+# later copy of the record's code (or scattered common pieces of it) could take the
+# chain away from the pasted copy. Bounded so that hunk-scoped matching, which sees
+# CONTEXT_TOKENS around the added lines, finds the same occurrences.
+OCCURRENCE_GAP = 2 * MAX_GAP_TOKENS
 
 
 def _line_starts(tokens: list) -> list[bool]:

@@ -468,3 +468,30 @@ def _common_line_tokens(tokens: list[Token], lines: list[tuple[int, int]], hashe
     for flag in flags:
         counts.append(counts[-1] + flag)
     return counts
+
+
+# Comments and string literals alone, for hunk-scoped matching (attribution._Literals): the
+# token pattern's comment and string alternatives, the string prefix left out (it does not
+# change where a literal ends), and the `//` operator, which is one token where `//` does
+# not start a comment (`//*` is not a block comment there). No other token kind holds a
+# quote or a comment opener, and no other operator ends in the first character of one, so
+# the literals found are the tokenizer's (tests/test_hunk_windows.py checks this).
+_LITERAL_RE: dict[str, re.Pattern[str]] = {}
+_STRING_BODY = _STRING.replace("(?P<s>[rRbBuUfF]{0,2}", "(?:", 1)
+# What opens a literal that can span lines, per syntax: only these make a line start
+# fall inside a token.
+MULTILINE_OPENERS = {
+    HASH: ('"""', "'''", "`"),
+    CLIKE: ('"""', "'''", "`", "/*"),
+    DASH: ('"""', "'''", "`", "{-", "/*"),
+    GENERIC: ('"""', "'''", "`", "/*"),
+}
+
+
+def literal_pattern(syntax: str) -> re.Pattern[str]:
+    """The syntax's comments and string literals (string prefixes excluded), and `//` (group 1)."""
+    pattern = _LITERAL_RE.get(syntax)
+    if pattern is None:
+        comments = _COMMENTS[syntax].replace("(?P<c>", "(?:", 1)
+        pattern = _LITERAL_RE[syntax] = re.compile(f"{comments}|{_STRING_BODY}|(//)")
+    return pattern
