@@ -1,0 +1,997 @@
+/* aiguard._speedups: optional compiled versions of aiguard.fingerprint's hot loops.
+ *
+ * Everything here computes exactly what the pure-Python reference in fingerprint.py
+ * computes (tests/test_speedups.py checks it): the same tokens, the same keyed BLAKE2b
+ * digests, the same k-gram hashes. fingerprint.py uses this module when it imports and
+ * AIGUARD_PURE_PYTHON is not set; without a compiler the package installs without it.
+ *
+ * BLAKE2b is written from RFC 7693 (keyed, one 64-bit output word: digest_size 8).
+ * Messages are whole in memory, so there is no streaming state: the state after the key
+ * block is computed once per call and each message costs one compression per 128 bytes.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* ---- BLAKE2b (RFC 7693) ------------------------------------------------------------ */
+
+static const uint64_t B2_IV[8] = {
+    0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL,
+    0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL, 0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL,
+};
+
+static const uint8_t B2_SIGMA[12][16] = {
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+    {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+    {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4},
+    {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
+    {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13},
+    {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
+    {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11},
+    {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
+    {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5},
+    {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+    {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+};
+
+static inline uint64_t rotr64(uint64_t x, int n) { return (x >> n) | (x << (64 - n)); }
+
+static inline uint64_t load64(const uint8_t *p) {
+    return (uint64_t)p[0] | ((uint64_t)p[1] << 8) | ((uint64_t)p[2] << 16) | ((uint64_t)p[3] << 24)
+        | ((uint64_t)p[4] << 32) | ((uint64_t)p[5] << 40) | ((uint64_t)p[6] << 48) | ((uint64_t)p[7] << 56);
+}
+
+static inline void store64(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+#define B2_G(a, b, c, d, x, y)           \
+    do {                                 \
+        a = a + b + (x);                 \
+        d = rotr64(d ^ a, 32);           \
+        c = c + d;                       \
+        b = rotr64(b ^ c, 24);           \
+        a = a + b + (y);                 \
+        d = rotr64(d ^ a, 16);           \
+        c = c + d;                       \
+        b = rotr64(b ^ c, 63);           \
+    } while (0)
+
+/* One compression: h is updated in place from the 16 message words m. t is the byte
+ * count so far (below 2^64 here), last marks the final block. */
+static void b2_compress(uint64_t h[8], const uint64_t m[16], uint64_t t, int last) {
+    uint64_t v0 = h[0], v1 = h[1], v2 = h[2], v3 = h[3], v4 = h[4], v5 = h[5], v6 = h[6], v7 = h[7];
+    uint64_t v8 = B2_IV[0], v9 = B2_IV[1], v10 = B2_IV[2], v11 = B2_IV[3];
+    uint64_t v12 = B2_IV[4] ^ t, v13 = B2_IV[5], v14 = last ? ~B2_IV[6] : B2_IV[6], v15 = B2_IV[7];
+    for (int r = 0; r < 12; r++) {
+        const uint8_t *s = B2_SIGMA[r];
+        B2_G(v0, v4, v8, v12, m[s[0]], m[s[1]]);
+        B2_G(v1, v5, v9, v13, m[s[2]], m[s[3]]);
+        B2_G(v2, v6, v10, v14, m[s[4]], m[s[5]]);
+        B2_G(v3, v7, v11, v15, m[s[6]], m[s[7]]);
+        B2_G(v0, v5, v10, v15, m[s[8]], m[s[9]]);
+        B2_G(v1, v6, v11, v12, m[s[10]], m[s[11]]);
+        B2_G(v2, v7, v8, v13, m[s[12]], m[s[13]]);
+        B2_G(v3, v4, v9, v14, m[s[14]], m[s[15]]);
+    }
+    h[0] ^= v0 ^ v8; h[1] ^= v1 ^ v9; h[2] ^= v2 ^ v10; h[3] ^= v3 ^ v11;
+    h[4] ^= v4 ^ v12; h[5] ^= v5 ^ v13; h[6] ^= v6 ^ v14; h[7] ^= v7 ^ v15;
+}
+
+/* A key, set up: the state after the (non-final) key block, and the digest of the empty
+ * message (where the key block is the final one). Output length is fixed at 8 bytes. */
+typedef struct {
+    uint64_t h[8];
+    uint64_t empty;
+} Keyed;
+
+static int keyed_setup(Keyed *ks, PyObject *key) {
+    char *kp;
+    Py_ssize_t kl;
+    if (PyBytes_AsStringAndSize(key, &kp, &kl) < 0) return -1;
+    if (kl < 1 || kl > 64) {
+        PyErr_SetString(PyExc_ValueError, "key must be 1 to 64 bytes");
+        return -1;
+    }
+    uint8_t block[128] = {0};
+    memcpy(block, kp, (size_t)kl);
+    uint64_t m[16];
+    for (int i = 0; i < 16; i++) m[i] = load64(block + 8 * i);
+    uint64_t h[8];
+    memcpy(h, B2_IV, sizeof h);
+    h[0] ^= 0x01010000ULL ^ ((uint64_t)kl << 8) ^ 8ULL; /* digest_length 8, key length kl */
+    memcpy(ks->h, h, sizeof h);
+    b2_compress(ks->h, m, 128, 0);
+    b2_compress(h, m, 128, 1);
+    ks->empty = h[0];
+    return 0;
+}
+
+/* The digest (as its little-endian 64-bit word) of a message of bytes. */
+static uint64_t keyed_bytes(const Keyed *ks, const uint8_t *msg, size_t len) {
+    if (len == 0) return ks->empty;
+    uint64_t h[8], m[16];
+    memcpy(h, ks->h, sizeof h);
+    uint64_t t = 128;
+    while (len > 128) {
+        for (int i = 0; i < 16; i++) m[i] = load64(msg + 8 * i);
+        t += 128;
+        b2_compress(h, m, t, 0);
+        msg += 128;
+        len -= 128;
+    }
+    uint8_t block[128] = {0};
+    memcpy(block, msg, len);
+    for (int i = 0; i < 16; i++) m[i] = load64(block + 8 * i);
+    b2_compress(h, m, t + len, 1);
+    return h[0];
+}
+
+/* The digest of a message given as 64-bit words (the concatenated 8-byte token digests). */
+static uint64_t keyed_words(const Keyed *ks, const uint64_t *words, Py_ssize_t count) {
+    if (count == 0) return ks->empty;
+    uint64_t h[8], m[16];
+    memcpy(h, ks->h, sizeof h);
+    uint64_t t = 128;
+    while (count > 16) {
+        t += 128;
+        b2_compress(h, words, t, 0);
+        words += 16;
+        count -= 16;
+    }
+    memset(m, 0, sizeof m);
+    memcpy(m, words, (size_t)count * 8);
+    b2_compress(h, m, t + 8 * (uint64_t)count, 1);
+    return h[0];
+}
+
+static PyObject *digest_bytes(uint64_t value) {
+    uint8_t out[8];
+    store64(out, value);
+    return PyBytes_FromStringAndSize((const char *)out, 8);
+}
+
+/* The UTF-8 bytes of a str, as str.encode("utf-8", "surrogatepass") gives them.
+ * *owner receives a new reference to keep alive (or NULL for ASCII, read in place). */
+static const uint8_t *utf8_of(PyObject *text, Py_ssize_t *len, PyObject **owner) {
+    *owner = NULL;
+    if (PyUnicode_IS_ASCII(text)) {
+        *len = PyUnicode_GET_LENGTH(text);
+        return PyUnicode_1BYTE_DATA(text);
+    }
+    PyObject *encoded = PyUnicode_AsEncodedString(text, "utf-8", "surrogatepass");
+    if (encoded == NULL) return NULL;
+    *owner = encoded;
+    *len = PyBytes_GET_SIZE(encoded);
+    return (const uint8_t *)PyBytes_AS_STRING(encoded);
+}
+
+/* Digest of prefix (0 to 2 bytes) + UTF-8 of text. */
+static int digest_of_text(const Keyed *ks, const char *prefix, size_t plen, PyObject *text, uint64_t *out) {
+    Py_ssize_t len;
+    PyObject *owner;
+    const uint8_t *data = utf8_of(text, &len, &owner);
+    if (data == NULL) return -1;
+    size_t total = plen + (size_t)len;
+    uint8_t stack[256];
+    uint8_t *buf = total <= sizeof stack ? stack : PyMem_Malloc(total);
+    if (buf == NULL) {
+        Py_XDECREF(owner);
+        PyErr_NoMemory();
+        return -1;
+    }
+    memcpy(buf, prefix, plen);
+    memcpy(buf + plen, data, (size_t)len);
+    *out = keyed_bytes(ks, buf, total);
+    if (buf != stack) PyMem_Free(buf);
+    Py_XDECREF(owner);
+    return 0;
+}
+
+/* text_digests(key, texts, cache) -> list[bytes]: keyed digests of UTF-8 texts, cached in
+ * `cache` (text -> digest) as Hasher.text_digests does. */
+static PyObject *sp_text_digests(PyObject *self, PyObject *args) {
+    PyObject *key, *texts, *cache;
+    if (!PyArg_ParseTuple(args, "SOO!", &key, &texts, &PyDict_Type, &cache)) return NULL;
+    Keyed ks;
+    if (keyed_setup(&ks, key) < 0) return NULL;
+    PyObject *seq = PySequence_Fast(texts, "texts must be iterable");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = PyList_New(n);
+    if (out == NULL) goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "texts must be str");
+            goto fail;
+        }
+        PyObject *digest = PyDict_GetItemWithError(cache, text);
+        if (digest != NULL) {
+            Py_INCREF(digest);
+        } else {
+            if (PyErr_Occurred()) goto fail;
+            uint64_t value;
+            if (digest_of_text(&ks, "", 0, text, &value) < 0) goto fail;
+            digest = digest_bytes(value);
+            if (digest == NULL || PyDict_SetItem(cache, text, digest) < 0) {
+                Py_XDECREF(digest);
+                goto fail;
+            }
+        }
+        PyList_SET_ITEM(out, i, digest);
+    }
+    Py_DECREF(seq);
+    return out;
+fail:
+    Py_DECREF(seq);
+    Py_XDECREF(out);
+    return NULL;
+}
+
+/* Token kinds and streams, as in fingerprint.py. */
+enum { K_IDENT, K_KEYWORD, K_NUMBER, K_STRING, K_OP, K_COMMENT, K_KINDS };
+enum { S_RAW, S_ABSTRACT };
+#define N_CACHES (K_KINDS + 2) /* raw per kind, abstract kept text, abstract placeholders */
+
+/* token_digests(key, tokens, stream, caches) -> list[bytes]: Hasher.token_digests.
+ * caches: a list of N_CACHES dicts owned by the Hasher (token text -> digest): raw
+ * digests per kind, abstract "\x02" + text, and the abstract V/S/N placeholders. */
+static PyObject *sp_token_digests(PyObject *self, PyObject *args) {
+    PyObject *key, *tokens, *caches;
+    int stream;
+    if (!PyArg_ParseTuple(args, "SOiO!", &key, &tokens, &stream, &PyList_Type, &caches)) return NULL;
+    if (PyList_GET_SIZE(caches) != N_CACHES) {
+        PyErr_SetString(PyExc_ValueError, "wrong number of caches");
+        return NULL;
+    }
+    for (int c = 0; c < N_CACHES; c++) {
+        if (!PyDict_Check(PyList_GET_ITEM(caches, c))) {
+            PyErr_SetString(PyExc_TypeError, "caches must be dicts");
+            return NULL;
+        }
+    }
+    Keyed ks;
+    if (keyed_setup(&ks, key) < 0) return NULL;
+    PyObject *seq = PySequence_Fast(tokens, "tokens must be iterable");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = PyList_New(n);
+    if (out == NULL) goto fail;
+    /* The abstract placeholders, looked up once per call. */
+    PyObject *placeholder[K_KINDS] = {NULL};
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *token = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyTuple_Check(token) || PyTuple_GET_SIZE(token) < 2) {
+            PyErr_SetString(PyExc_TypeError, "tokens must be Token tuples");
+            goto fail;
+        }
+        long kind = PyLong_AsLong(PyTuple_GET_ITEM(token, 0));
+        if (kind == -1 && PyErr_Occurred()) goto fail;
+        if (kind < 0 || kind >= K_KINDS) {
+            PyErr_SetString(PyExc_ValueError, "unknown token kind");
+            goto fail;
+        }
+        PyObject *text = PyTuple_GET_ITEM(token, 1);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "token text must be str");
+            goto fail;
+        }
+        PyObject *digest;
+        if (stream == S_ABSTRACT && (kind == K_IDENT || kind == K_STRING || kind == K_NUMBER)) {
+            digest = placeholder[kind];
+            if (digest == NULL) {
+                uint64_t value;
+                const char *tag = kind == K_IDENT ? "\x01V" : kind == K_STRING ? "\x01S" : "\x01N";
+                PyObject *cache = PyList_GET_ITEM(caches, K_KINDS + 1);
+                PyObject *name = PyLong_FromLong(kind);
+                if (name == NULL) goto fail;
+                digest = PyDict_GetItemWithError(cache, name);
+                if (digest == NULL) {
+                    if (PyErr_Occurred()) { Py_DECREF(name); goto fail; }
+                    value = keyed_bytes(&ks, (const uint8_t *)tag, 2);
+                    digest = digest_bytes(value);
+                    if (digest == NULL || PyDict_SetItem(cache, name, digest) < 0) {
+                        Py_XDECREF(digest);
+                        Py_DECREF(name);
+                        goto fail;
+                    }
+                    Py_DECREF(digest); /* the cache holds it */
+                }
+                Py_DECREF(name);
+                placeholder[kind] = digest;
+            }
+            Py_INCREF(digest);
+        } else {
+            int slot = stream == S_ABSTRACT ? K_KINDS : (int)kind;
+            PyObject *cache = PyList_GET_ITEM(caches, slot);
+            digest = PyDict_GetItemWithError(cache, text);
+            if (digest != NULL) {
+                Py_INCREF(digest);
+            } else {
+                if (PyErr_Occurred()) goto fail;
+                char prefix = stream == S_ABSTRACT ? 0x02 : (char)(0x10 + kind);
+                uint64_t value;
+                if (digest_of_text(&ks, &prefix, 1, text, &value) < 0) goto fail;
+                digest = digest_bytes(value);
+                if (digest == NULL || PyDict_SetItem(cache, text, digest) < 0) {
+                    Py_XDECREF(digest);
+                    goto fail;
+                }
+            }
+        }
+        PyList_SET_ITEM(out, i, digest);
+    }
+    Py_DECREF(seq);
+    return out;
+fail:
+    Py_DECREF(seq);
+    Py_XDECREF(out);
+    return NULL;
+}
+
+/* The words of a list of 8-byte digests (a new PyMem buffer), or NULL with an error set. */
+static uint64_t *digest_words(PyObject *digests, Py_ssize_t *count) {
+    PyObject *seq = PySequence_Fast(digests, "digests must be iterable");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    uint64_t *words = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(uint64_t));
+    if (words == NULL) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *d = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyBytes_Check(d) || PyBytes_GET_SIZE(d) != 8) {
+            PyMem_Free(words);
+            Py_DECREF(seq);
+            PyErr_SetString(PyExc_ValueError, "digests must be 8-byte bytes");
+            return NULL;
+        }
+        words[i] = load64((const uint8_t *)PyBytes_AS_STRING(d));
+    }
+    Py_DECREF(seq);
+    *count = n;
+    return words;
+}
+
+/* Python's slice bounds [start:stop] on a sequence of length n (step 1). */
+static void slice_bounds(Py_ssize_t n, Py_ssize_t *start, Py_ssize_t *stop) {
+    Py_ssize_t a = *start, b = *stop;
+    if (a < 0) { a += n; if (a < 0) a = 0; } else if (a > n) a = n;
+    if (b < 0) { b += n; if (b < 0) b = 0; } else if (b > n) b = n;
+    if (b < a) b = a;
+    *start = a;
+    *stop = b;
+}
+
+/* kgram_hashes(key, digests, k, positions) -> {position: signed 64-bit hash}.
+ * positions: an iterable of ints, or None for every k-gram. A position reads the words
+ * joined[8i:8i+8k] would (slicing rules: near the end the k-gram is shorter). */
+static PyObject *sp_kgram_hashes(PyObject *self, PyObject *args) {
+    PyObject *key, *digests, *positions;
+    Py_ssize_t k;
+    if (!PyArg_ParseTuple(args, "SOnO", &key, &digests, &k, &positions)) return NULL;
+    Keyed ks;
+    if (keyed_setup(&ks, key) < 0) return NULL;
+    Py_ssize_t n;
+    uint64_t *words = digest_words(digests, &n);
+    if (words == NULL) return NULL;
+    PyObject *out = PyDict_New();
+    PyObject *seq = NULL;
+    if (out == NULL) goto fail;
+    if (positions == Py_None) {
+        for (Py_ssize_t i = 0; i < n - k + 1; i++) {
+            Py_ssize_t a = i, b = i + k;
+            slice_bounds(n, &a, &b);
+            PyObject *pos = PyLong_FromSsize_t(i);
+            PyObject *value = pos ? PyLong_FromLongLong((long long)(int64_t)keyed_words(&ks, words + a, b - a)) : NULL;
+            if (value == NULL || PyDict_SetItem(out, pos, value) < 0) {
+                Py_XDECREF(pos);
+                Py_XDECREF(value);
+                goto fail;
+            }
+            Py_DECREF(pos);
+            Py_DECREF(value);
+        }
+    } else {
+        seq = PySequence_Fast(positions, "positions must be iterable");
+        if (seq == NULL) goto fail;
+        Py_ssize_t m = PySequence_Fast_GET_SIZE(seq);
+        for (Py_ssize_t j = 0; j < m; j++) {
+            PyObject *pos = PySequence_Fast_GET_ITEM(seq, j);
+            Py_ssize_t i = PyNumber_AsSsize_t(pos, PyExc_OverflowError);
+            if (i == -1 && PyErr_Occurred()) goto fail;
+            /* The byte slice [8i:8i+8k] of the joined digests, in words. */
+            Py_ssize_t a = i, b = i + k;
+            if (a < 0 || b < 0) {
+                /* Negative byte offsets count from the end in bytes; whole words either way. */
+                a = 8 * i; b = 8 * (i + k);
+                slice_bounds(8 * n, &a, &b);
+                a /= 8; b /= 8;
+            } else {
+                slice_bounds(n, &a, &b);
+            }
+            PyObject *value = PyLong_FromLongLong((long long)(int64_t)keyed_words(&ks, words + a, b - a));
+            if (value == NULL || PyDict_SetItem(out, pos, value) < 0) {
+                Py_XDECREF(value);
+                goto fail;
+            }
+            Py_DECREF(value);
+        }
+        Py_DECREF(seq);
+    }
+    PyMem_Free(words);
+    return out;
+fail:
+    Py_XDECREF(seq);
+    Py_XDECREF(out);
+    PyMem_Free(words);
+    return NULL;
+}
+
+/* span_hashes(key, digests, spans) -> [signed 64-bit hash of digests[a:b] joined]. */
+static PyObject *sp_span_hashes(PyObject *self, PyObject *args) {
+    PyObject *key, *digests, *spans;
+    if (!PyArg_ParseTuple(args, "SOO", &key, &digests, &spans)) return NULL;
+    Keyed ks;
+    if (keyed_setup(&ks, key) < 0) return NULL;
+    Py_ssize_t n;
+    uint64_t *words = digest_words(digests, &n);
+    if (words == NULL) return NULL;
+    PyObject *out = PyList_New(0);
+    PyObject *seq = out ? PySequence_Fast(spans, "spans must be iterable") : NULL;
+    if (seq == NULL) goto fail;
+    Py_ssize_t m = PySequence_Fast_GET_SIZE(seq);
+    for (Py_ssize_t j = 0; j < m; j++) {
+        Py_ssize_t a, b;
+        PyObject *span = PySequence_Fast_GET_ITEM(seq, j);
+        if (!PyTuple_Check(span) || PyTuple_GET_SIZE(span) != 2) {
+            PyErr_SetString(PyExc_TypeError, "spans must be (start, end) tuples");
+            goto fail;
+        }
+        a = PyNumber_AsSsize_t(PyTuple_GET_ITEM(span, 0), PyExc_OverflowError);
+        if (a == -1 && PyErr_Occurred()) goto fail;
+        b = PyNumber_AsSsize_t(PyTuple_GET_ITEM(span, 1), PyExc_OverflowError);
+        if (b == -1 && PyErr_Occurred()) goto fail;
+        slice_bounds(n, &a, &b);
+        PyObject *value = PyLong_FromLongLong((long long)(int64_t)keyed_words(&ks, words + a, b - a));
+        if (value == NULL || PyList_Append(out, value) < 0) {
+            Py_XDECREF(value);
+            goto fail;
+        }
+        Py_DECREF(value);
+    }
+    Py_DECREF(seq);
+    PyMem_Free(words);
+    return out;
+fail:
+    Py_XDECREF(seq);
+    Py_XDECREF(out);
+    PyMem_Free(words);
+    return NULL;
+}
+
+/* ---- The tokenizer ------------------------------------------------------------------
+ * The regular expression of fingerprint._token_re, by hand: at each position the
+ * alternatives are tried in the pattern's order (newline, comment, string, number,
+ * identifier, operator) and the first that matches wins; a position nothing matches at
+ * (whitespace) is skipped. Character classes are those of Python's re for str patterns:
+ * \s Py_UNICODE_ISSPACE, \d Py_UNICODE_ISDECIMAL, \w Py_UNICODE_ISALNUM or '_'. */
+
+enum { SYN_HASH, SYN_CLIKE, SYN_DASH, SYN_GENERIC };
+
+typedef struct {
+    int kind;
+    const void *data;
+    Py_ssize_t n;
+} Text;
+
+#define CH(t, i) ((Py_UCS4)PyUnicode_READ((t)->kind, (t)->data, (i)))
+
+static inline int is_word(Py_UCS4 c) { return c == '_' || Py_UNICODE_ISALNUM(c); }
+static inline int is_decimal(Py_UCS4 c) { return Py_UNICODE_ISDECIMAL(c); }
+static inline int is_ascii_alpha(Py_UCS4 c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static inline int is_hex_(Py_UCS4 c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '_';
+}
+
+static Py_ssize_t line_end(const Text *t, Py_ssize_t i) {
+    while (i < t->n && CH(t, i) != '\n') i++;
+    return i;
+}
+
+/* The end of the first `a b` (two characters) at or after i, or -1. */
+static Py_ssize_t find_pair(const Text *t, Py_ssize_t i, Py_UCS4 a, Py_UCS4 b) {
+    for (; i + 1 < t->n; i++) {
+        if (CH(t, i) == a && CH(t, i + 1) == b) return i + 2;
+    }
+    return -1;
+}
+
+static int starts_with(const Text *t, Py_ssize_t p, const char *s) {
+    for (; *s; s++, p++) {
+        if (p >= t->n || CH(t, p) != (Py_UCS4)(unsigned char)*s) return 0;
+    }
+    return 1;
+}
+
+/* End of a comment starting at p, or -1. */
+static Py_ssize_t match_comment(const Text *t, Py_ssize_t p, int syntax) {
+    Py_UCS4 c = CH(t, p);
+    Py_UCS4 next = p + 1 < t->n ? CH(t, p + 1) : 0;
+    switch (syntax) {
+    case SYN_HASH:
+        return c == '#' ? line_end(t, p) : -1;
+    case SYN_CLIKE:
+        if (c == '/' && next == '/') return line_end(t, p);
+        if (c == '/' && next == '*') return find_pair(t, p + 2, '*', '/');
+        return -1;
+    case SYN_DASH:
+        if (c == '-' && next == '-') return line_end(t, p);
+        if (c == '{' && next == '-') {
+            Py_ssize_t end = find_pair(t, p + 2, '-', '}');
+            if (end >= 0) return end;
+        }
+        if (c == '/' && next == '*') return find_pair(t, p + 2, '*', '/');
+        return -1;
+    default: /* SYN_GENERIC */
+        if (c == '/' && next == '*') {
+            Py_ssize_t end = find_pair(t, p + 2, '*', '/');
+            if (end >= 0) return end;
+        }
+        if (p == 0 || CH(t, p - 1) == '\n') {
+            Py_ssize_t q = p;
+            while (q < t->n && (CH(t, q) == ' ' || CH(t, q) == '\t')) q++;
+            if (q < t->n) {
+                Py_UCS4 d = CH(t, q), e = q + 1 < t->n ? CH(t, q + 1) : 0;
+                if ((d == '/' && e == '/') || (d == '#' && !(e >= 'a' && e <= 'z'))) return line_end(t, q);
+            }
+        }
+        return -1;
+    }
+}
+
+static int is_prefix_char(Py_UCS4 c) {
+    return c == 'r' || c == 'R' || c == 'b' || c == 'B' || c == 'u' || c == 'U' || c == 'f' || c == 'F';
+}
+
+/* End of a string literal starting at p, or -1; *body_start and *body_end get its content. */
+static Py_ssize_t match_string(const Text *t, Py_ssize_t p, Py_ssize_t *body_start, Py_ssize_t *body_end) {
+    int most = 0;
+    while (most < 2 && p + most < t->n && is_prefix_char(CH(t, p + most))) most++;
+    for (int len = most; len >= 0; len--) {
+        Py_ssize_t s = p + len;
+        if (s >= t->n) continue;
+        Py_UCS4 q = CH(t, s);
+        if (q == '"' || q == '\'') {
+            if (s + 2 < t->n && CH(t, s + 1) == q && CH(t, s + 2) == q) {
+                for (Py_ssize_t i = s + 3; i + 2 < t->n; i++) {
+                    if (CH(t, i) == q && CH(t, i + 1) == q && CH(t, i + 2) == q) {
+                        *body_start = s + 3;
+                        *body_end = i;
+                        return i + 3;
+                    }
+                }
+            }
+            Py_ssize_t i = s + 1;
+            while (i < t->n) {
+                Py_UCS4 c = CH(t, i);
+                if (c == '\\') {
+                    if (i + 1 < t->n && CH(t, i + 1) != '\n') { i += 2; continue; }
+                    break;
+                }
+                if (c == q || c == '\n') break;
+                i++;
+            }
+            if (i < t->n && CH(t, i) == q) {
+                *body_start = s + 1;
+                *body_end = i;
+                return i + 1;
+            }
+        } else if (q == '`') {
+            Py_ssize_t i = s + 1;
+            while (i < t->n) {
+                Py_UCS4 c = CH(t, i);
+                if (c == '\\') {
+                    if (i + 1 < t->n && CH(t, i + 1) != '\n') { i += 2; continue; }
+                    break;
+                }
+                if (c == '`') break;
+                i++;
+            }
+            if (i < t->n && CH(t, i) == '`') {
+                *body_start = s + 1;
+                *body_end = i;
+                return i + 1;
+            }
+        }
+    }
+    return -1;
+}
+
+/* End of a number starting at p, or -1. */
+static Py_ssize_t match_number(const Text *t, Py_ssize_t p) {
+    Py_ssize_t n = t->n;
+    Py_UCS4 c = CH(t, p);
+    Py_UCS4 x = p + 1 < n ? CH(t, p + 1) : 0;
+    if (c == '0' && (x == 'x' || x == 'X') && p + 2 < n && is_hex_(CH(t, p + 2))) {
+        Py_ssize_t q = p + 3;
+        while (q < n && is_hex_(CH(t, q))) q++;
+        while (q < n && (CH(t, q) == 'u' || CH(t, q) == 'U' || CH(t, q) == 'l' || CH(t, q) == 'L')) q++;
+        return q;
+    }
+    if (c == '0' && (x == 'b' || x == 'B') && p + 2 < n) {
+        Py_UCS4 d = CH(t, p + 2);
+        if (d == '0' || d == '1' || d == '_') {
+            Py_ssize_t q = p + 3;
+            while (q < n && (CH(t, q) == '0' || CH(t, q) == '1' || CH(t, q) == '_')) q++;
+            return q;
+        }
+    }
+    if (c == '0' && (x == 'o' || x == 'O') && p + 2 < n) {
+        Py_UCS4 d = CH(t, p + 2);
+        if ((d >= '0' && d <= '7') || d == '_') {
+            Py_ssize_t q = p + 3;
+            while (q < n && ((CH(t, q) >= '0' && CH(t, q) <= '7') || CH(t, q) == '_')) q++;
+            return q;
+        }
+    }
+    Py_ssize_t q;
+    if (is_decimal(c)) {
+        q = p + 1;
+        while (q < n && (is_decimal(CH(t, q)) || CH(t, q) == '_')) q++;
+        if (q + 1 < n && CH(t, q) == '.' && is_decimal(CH(t, q + 1))) {
+            q += 2;
+            while (q < n && (is_decimal(CH(t, q)) || CH(t, q) == '_')) q++;
+        }
+    } else if (c == '.' && p + 1 < n && is_decimal(CH(t, p + 1))) {
+        q = p + 2;
+        while (q < n && (is_decimal(CH(t, q)) || CH(t, q) == '_')) q++;
+    } else {
+        return -1;
+    }
+    if (q < n && (CH(t, q) == 'e' || CH(t, q) == 'E')) {
+        Py_ssize_t r = q + 1;
+        if (r < n && (CH(t, r) == '+' || CH(t, r) == '-')) r++;
+        if (r < n && is_decimal(CH(t, r))) {
+            while (r < n && is_decimal(CH(t, r))) r++;
+            q = r;
+        }
+    }
+    while (q < n && is_ascii_alpha(CH(t, q))) q++;
+    return q;
+}
+
+/* The pattern's multi-character operators, in its order (the first that matches wins). */
+static const char *const OPERATORS[] = {
+    "...", ">>>=", "<<=", ">>=", "**=", "//=", "===", "!==", "<=>", "->", "=>", "::", "++", "--", "&&",
+    "||", "<<", ">>", "**", "//", "==", "!=", "<=", ">=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=",
+    ":=", "??", "?.", NULL,
+};
+
+/* End of an operator starting at p, or -1. */
+static Py_ssize_t match_operator(const Text *t, Py_ssize_t p) {
+    Py_UCS4 c = CH(t, p);
+    if (c < 128) {
+        for (const char *const *op = OPERATORS; *op; op++) {
+            if ((Py_UCS4)(unsigned char)(*op)[0] == c && starts_with(t, p, *op)) return p + (Py_ssize_t)strlen(*op);
+        }
+    }
+    if (!Py_UNICODE_ISSPACE(c) && !is_word(c)) return p + 1;
+    return -1;
+}
+
+/* A number's normalised text: lower-cased, underscores dropped (ASCII done here). */
+static PyObject *number_text(PyObject *text, const Text *t, Py_ssize_t a, Py_ssize_t b) {
+    int ascii = 1;
+    for (Py_ssize_t i = a; i < b; i++) {
+        if (CH(t, i) >= 128) { ascii = 0; break; }
+    }
+    if (ascii) {
+        char stack[64];
+        char *buf = (size_t)(b - a) <= sizeof stack ? stack : PyMem_Malloc((size_t)(b - a));
+        if (buf == NULL) return PyErr_NoMemory();
+        Py_ssize_t m = 0;
+        for (Py_ssize_t i = a; i < b; i++) {
+            Py_UCS4 c = CH(t, i);
+            if (c == '_') continue;
+            buf[m++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        }
+        PyObject *out = PyUnicode_FromStringAndSize(buf, m);
+        if (buf != stack) PyMem_Free(buf);
+        return out;
+    }
+    PyObject *piece = PyUnicode_Substring(text, a, b);
+    if (piece == NULL) return NULL;
+    PyObject *lower = PyObject_CallMethod(piece, "lower", NULL);
+    Py_DECREF(piece);
+    if (lower == NULL) return NULL;
+    PyObject *out = PyObject_CallMethod(lower, "replace", "ss", "_", "");
+    Py_DECREF(lower);
+    return out;
+}
+
+/* A Token (a tuple subclass): tuple.__new__(Token, (kind, text, first, last)). Steals text. */
+static PyObject *new_token(PyTypeObject *type, int kind, PyObject *text, Py_ssize_t first, Py_ssize_t last) {
+    if (text == NULL) return NULL;
+    PyObject *k = PyLong_FromLong(kind);
+    PyObject *f = PyLong_FromSsize_t(first);
+    PyObject *l = first == last ? (Py_XINCREF(f), f) : PyLong_FromSsize_t(last);
+    PyObject *token = (k && f && l) ? type->tp_alloc(type, 4) : NULL;
+    if (token == NULL) {
+        Py_XDECREF(k);
+        Py_XDECREF(f);
+        Py_XDECREF(l);
+        Py_DECREF(text);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(token, 0, k);
+    PyTuple_SET_ITEM(token, 1, text);
+    PyTuple_SET_ITEM(token, 2, f);
+    PyTuple_SET_ITEM(token, 3, l);
+    return token;
+}
+
+static Py_ssize_t count_newlines(const Text *t, Py_ssize_t a, Py_ssize_t b) {
+    Py_ssize_t count = 0;
+    for (Py_ssize_t i = a; i < b; i++) count += CH(t, i) == '\n';
+    return count;
+}
+
+static int append_new(PyObject *list, PyObject *item) {
+    if (item == NULL) return -1;
+    int rc = PyList_Append(list, item);
+    Py_DECREF(item);
+    return rc;
+}
+
+/* tokenize(text, syntax, keywords, Token) -> (tokens, comment line numbers, line count):
+ * fingerprint.tokenize's loop. syntax: 0 hash, 1 C-like, 2 dash, 3 generic. */
+static PyObject *sp_tokenize(PyObject *self, PyObject *args) {
+    PyObject *text, *keywords;
+    PyTypeObject *type;
+    int syntax;
+    if (!PyArg_ParseTuple(args, "UiOO!", &text, &syntax, &keywords, &PyType_Type, &type)) return NULL;
+    if (!PyAnySet_Check(keywords)) {
+        PyErr_SetString(PyExc_TypeError, "keywords must be a set");
+        return NULL;
+    }
+    if (!PyType_IsSubtype(type, &PyTuple_Type) || type->tp_basicsize != PyTuple_Type.tp_basicsize) {
+        PyErr_SetString(PyExc_TypeError, "Token must be a tuple subclass without fields");
+        return NULL;
+    }
+    if (syntax < SYN_HASH || syntax > SYN_GENERIC) {
+        PyErr_SetString(PyExc_ValueError, "unknown syntax");
+        return NULL;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(text) < 0) return NULL;
+#endif
+    Text t = {PyUnicode_KIND(text), PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text)};
+    PyObject *tokens = PyList_New(0);
+    PyObject *comments = PyList_New(0);
+    if (tokens == NULL || comments == NULL) goto fail;
+    Py_ssize_t line = 0, p = 0, n = t.n;
+    while (p < n) {
+        Py_UCS4 c = CH(&t, p);
+        if (c == '\n') {
+            line++;
+            p++;
+            continue;
+        }
+        Py_ssize_t end = match_comment(&t, p, syntax);
+        if (end >= 0) {
+            Py_ssize_t last = line + count_newlines(&t, p, end);
+            for (Py_ssize_t l = line; l <= last; l++) {
+                if (append_new(comments, PyLong_FromSsize_t(l)) < 0) goto fail;
+            }
+            line = last;
+            p = end;
+            continue;
+        }
+        if (c == '"' || c == '\'' || c == '`' || is_prefix_char(c)) {
+            Py_ssize_t a, b;
+            end = match_string(&t, p, &a, &b);
+            if (end >= 0) {
+                Py_ssize_t last = line + count_newlines(&t, p, end);
+                if (append_new(tokens, new_token(type, K_STRING, PyUnicode_Substring(text, a, b), line, last)) < 0)
+                    goto fail;
+                line = last;
+                p = end;
+                continue;
+            }
+        }
+        if (c == '.' || is_decimal(c)) {
+            end = match_number(&t, p);
+            if (end >= 0) {
+                if (append_new(tokens, new_token(type, K_NUMBER, number_text(text, &t, p, end), line, line)) < 0)
+                    goto fail;
+                p = end;
+                continue;
+            }
+        }
+        if (c == '$' || (is_word(c) && !is_decimal(c))) {
+            end = p + 1;
+            if (c == '$') {
+                while (end < n && (is_word(CH(&t, end)) || CH(&t, end) == '$')) end++;
+            } else {
+                while (end < n && is_word(CH(&t, end))) end++;
+            }
+            PyObject *value = PyUnicode_Substring(text, p, end);
+            if (value == NULL) goto fail;
+            int keyword = PySet_Contains(keywords, value);
+            if (keyword < 0) {
+                Py_DECREF(value);
+                goto fail;
+            }
+            if (append_new(tokens, new_token(type, keyword ? K_KEYWORD : K_IDENT, value, line, line)) < 0) goto fail;
+            p = end;
+            continue;
+        }
+        end = match_operator(&t, p);
+        if (end >= 0) {
+            if (!(end == p + 1 && (c == ',' || c == ';'))) {
+                if (append_new(tokens, new_token(type, K_OP, PyUnicode_Substring(text, p, end), line, line)) < 0)
+                    goto fail;
+            }
+            p = end;
+            continue;
+        }
+        p++; /* whitespace */
+    }
+    Py_ssize_t line_count = line;
+    if (n > 0 && CH(&t, n - 1) != '\n') line_count++;
+    PyObject *result = Py_BuildValue("(NNn)", tokens, comments, line_count);
+    return result;
+fail:
+    Py_XDECREF(tokens);
+    Py_XDECREF(comments);
+    return NULL;
+}
+
+/* ---- Index look-up ------------------------------------------------------------------
+ * fpindex.Index.lookup over one stream's columns: dir (u32 x 2^16 + 1), key (u32), rec
+ * (u32), pos (u16), each a buffer. Hashes are visited in ascending order, as there. */
+
+typedef struct {
+    int64_t value;
+    PyObject *obj;
+} Wanted;
+
+static int wanted_cmp(const void *a, const void *b) {
+    int64_t x = ((const Wanted *)a)->value, y = ((const Wanted *)b)->value;
+    return (x > y) - (x < y);
+}
+
+static int get_column(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize) {
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS) < 0) return -1;
+    if (view->len % itemsize) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_ValueError, "index column has a partial item");
+        return -1;
+    }
+    return 0;
+}
+
+/* index_lookup(dir, key, rec, pos, hashes, found, bucket_bits): add each hash's
+ * (record, position) hits to found (a dict: hash -> list). */
+static PyObject *sp_index_lookup(PyObject *self, PyObject *args) {
+    PyObject *dir_o, *key_o, *rec_o, *pos_o, *hashes, *found;
+    int bits;
+    if (!PyArg_ParseTuple(args, "OOOOOO!i", &dir_o, &key_o, &rec_o, &pos_o, &hashes, &PyDict_Type, &found, &bits))
+        return NULL;
+    if (bits < 1 || bits > 32) {
+        PyErr_SetString(PyExc_ValueError, "bucket bits out of range");
+        return NULL;
+    }
+    Py_buffer dv, kv, rv, pv;
+    int got = 0;
+    PyObject *seq = NULL;
+    Wanted *wanted = NULL;
+    if (get_column(dir_o, &dv, 4) < 0) return NULL;
+    got = 1;
+    if (get_column(key_o, &kv, 4) < 0) goto fail;
+    got = 2;
+    if (get_column(rec_o, &rv, 4) < 0) goto fail;
+    got = 3;
+    if (get_column(pos_o, &pv, 2) < 0) goto fail;
+    got = 4;
+    const uint32_t *dir = dv.buf, *keys = kv.buf, *recs = rv.buf;
+    const uint16_t *poss = pv.buf;
+    Py_ssize_t buckets = (Py_ssize_t)1 << bits, count = kv.len / 4;
+    if (dv.len / 4 != buckets + 1 || rv.len / 4 != count || pv.len / 2 != count) {
+        PyErr_SetString(PyExc_ValueError, "index columns disagree in size");
+        goto fail;
+    }
+    seq = PySequence_Fast(hashes, "hashes must be iterable");
+    if (seq == NULL) goto fail;
+    Py_ssize_t m = PySequence_Fast_GET_SIZE(seq);
+    wanted = PyMem_Malloc((size_t)(m ? m : 1) * sizeof(Wanted));
+    if (wanted == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < m; i++) {
+        PyObject *obj = PySequence_Fast_GET_ITEM(seq, i);
+        long long v = PyLong_AsLongLong(obj);
+        if (v == -1 && PyErr_Occurred()) goto fail;
+        wanted[i].value = (int64_t)v;
+        wanted[i].obj = obj;
+    }
+    qsort(wanted, (size_t)m, sizeof(Wanted), wanted_cmp);
+    int shift = 64 - bits;
+    int key_shift = 64 - bits - 32;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        uint64_t u = (uint64_t)wanted[i].value;
+        uint64_t b = u >> shift;
+        uint32_t lo = dir[b], hi = dir[b + 1];
+        if (lo >= hi) continue;
+        if (hi > (uint64_t)count) {
+            PyErr_SetString(PyExc_ValueError, "index directory points past its entries");
+            goto fail;
+        }
+        uint32_t k = (uint32_t)(key_shift >= 0 ? (u >> key_shift) : (u << -key_shift));
+        uint32_t a = lo, z = hi; /* bisect_left */
+        while (a < z) {
+            uint32_t mid = a + (z - a) / 2;
+            if (keys[mid] < k) a = mid + 1; else z = mid;
+        }
+        if (a >= hi || keys[a] != k) continue;
+        PyObject *hits = PyDict_GetItemWithError(found, wanted[i].obj);
+        if (hits == NULL) {
+            if (PyErr_Occurred()) goto fail;
+            hits = PyList_New(0);
+            if (hits == NULL) goto fail;
+            if (PyDict_SetItem(found, wanted[i].obj, hits) < 0) {
+                Py_DECREF(hits);
+                goto fail;
+            }
+            Py_DECREF(hits); /* found holds it */
+        }
+        for (; a < hi && keys[a] == k; a++) {
+            PyObject *pair = Py_BuildValue("(kk)", (unsigned long)recs[a], (unsigned long)poss[a]);
+            if (pair == NULL || PyList_Append(hits, pair) < 0) {
+                Py_XDECREF(pair);
+                goto fail;
+            }
+            Py_DECREF(pair);
+        }
+    }
+    PyMem_Free(wanted);
+    Py_DECREF(seq);
+    PyBuffer_Release(&pv);
+    PyBuffer_Release(&rv);
+    PyBuffer_Release(&kv);
+    PyBuffer_Release(&dv);
+    Py_RETURN_NONE;
+fail:
+    PyMem_Free(wanted);
+    Py_XDECREF(seq);
+    if (got >= 4) PyBuffer_Release(&pv);
+    if (got >= 3) PyBuffer_Release(&rv);
+    if (got >= 2) PyBuffer_Release(&kv);
+    if (got >= 1) PyBuffer_Release(&dv);
+    return NULL;
+}
+
+static PyMethodDef methods[] = {
+    {"text_digests", sp_text_digests, METH_VARARGS, "Keyed digests of texts, cached (Hasher.text_digests)."},
+    {"token_digests", sp_token_digests, METH_VARARGS, "Keyed digests of tokens in a stream (Hasher.token_digests)."},
+    {"kgram_hashes", sp_kgram_hashes, METH_VARARGS, "Keyed k-gram hashes at positions (Hasher.kgram_hashes)."},
+    {"span_hashes", sp_span_hashes, METH_VARARGS, "Keyed hashes of token spans (Hasher.span_hashes)."},
+    {"tokenize", sp_tokenize, METH_VARARGS, "fingerprint.tokenize's token loop."},
+    {"index_lookup", sp_index_lookup, METH_VARARGS, "fpindex.Index.lookup over one stream's columns."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "aiguard._speedups",
+    "Compiled versions of aiguard.fingerprint's hot loops (optional; same results).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&module); }
