@@ -66,17 +66,21 @@ static void b2_compress(uint64_t h[8], const uint64_t m[16], uint64_t t, int las
     uint64_t v0 = h[0], v1 = h[1], v2 = h[2], v3 = h[3], v4 = h[4], v5 = h[5], v6 = h[6], v7 = h[7];
     uint64_t v8 = B2_IV[0], v9 = B2_IV[1], v10 = B2_IV[2], v11 = B2_IV[3];
     uint64_t v12 = B2_IV[4] ^ t, v13 = B2_IV[5], v14 = last ? ~B2_IV[6] : B2_IV[6], v15 = B2_IV[7];
-    for (int r = 0; r < 12; r++) {
-        const uint8_t *s = B2_SIGMA[r];
-        B2_G(v0, v4, v8, v12, m[s[0]], m[s[1]]);
-        B2_G(v1, v5, v9, v13, m[s[2]], m[s[3]]);
-        B2_G(v2, v6, v10, v14, m[s[4]], m[s[5]]);
-        B2_G(v3, v7, v11, v15, m[s[6]], m[s[7]]);
-        B2_G(v0, v5, v10, v15, m[s[8]], m[s[9]]);
-        B2_G(v1, v6, v11, v12, m[s[10]], m[s[11]]);
-        B2_G(v2, v7, v8, v13, m[s[12]], m[s[13]]);
-        B2_G(v3, v4, v9, v14, m[s[14]], m[s[15]]);
-    }
+    /* The rounds written out, so that the message schedule is constant indices. */
+#define B2_ROUND(r)                                                   \
+    do {                                                              \
+        B2_G(v0, v4, v8, v12, m[B2_SIGMA[r][0]], m[B2_SIGMA[r][1]]);  \
+        B2_G(v1, v5, v9, v13, m[B2_SIGMA[r][2]], m[B2_SIGMA[r][3]]);  \
+        B2_G(v2, v6, v10, v14, m[B2_SIGMA[r][4]], m[B2_SIGMA[r][5]]); \
+        B2_G(v3, v7, v11, v15, m[B2_SIGMA[r][6]], m[B2_SIGMA[r][7]]); \
+        B2_G(v0, v5, v10, v15, m[B2_SIGMA[r][8]], m[B2_SIGMA[r][9]]); \
+        B2_G(v1, v6, v11, v12, m[B2_SIGMA[r][10]], m[B2_SIGMA[r][11]]); \
+        B2_G(v2, v7, v8, v13, m[B2_SIGMA[r][12]], m[B2_SIGMA[r][13]]); \
+        B2_G(v3, v4, v9, v14, m[B2_SIGMA[r][14]], m[B2_SIGMA[r][15]]); \
+    } while (0)
+    B2_ROUND(0); B2_ROUND(1); B2_ROUND(2); B2_ROUND(3); B2_ROUND(4); B2_ROUND(5);
+    B2_ROUND(6); B2_ROUND(7); B2_ROUND(8); B2_ROUND(9); B2_ROUND(10); B2_ROUND(11);
+#undef B2_ROUND
     h[0] ^= v0 ^ v8; h[1] ^= v1 ^ v9; h[2] ^= v2 ^ v10; h[3] ^= v3 ^ v11;
     h[4] ^= v4 ^ v12; h[5] ^= v5 ^ v13; h[6] ^= v6 ^ v14; h[7] ^= v7 ^ v15;
 }
@@ -493,8 +497,16 @@ typedef struct {
 
 #define CH(t, i) ((Py_UCS4)PyUnicode_READ((t)->kind, (t)->data, (i)))
 
-static inline int is_word(Py_UCS4 c) { return c == '_' || Py_UNICODE_ISALNUM(c); }
-static inline int is_decimal(Py_UCS4 c) { return Py_UNICODE_ISDECIMAL(c); }
+/* ASCII by table (most code is), the rest by Python's own Unicode database. */
+static inline int is_word(Py_UCS4 c) {
+    if (c < 128) return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    return Py_UNICODE_ISALNUM(c);
+}
+static inline int is_decimal(Py_UCS4 c) { return c < 128 ? (c >= '0' && c <= '9') : Py_UNICODE_ISDECIMAL(c); }
+static inline int is_space(Py_UCS4 c) {
+    if (c < 128) return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+    return Py_UNICODE_ISSPACE(c);
+}
 static inline int is_ascii_alpha(Py_UCS4 c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 static inline int is_hex_(Py_UCS4 c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '_';
@@ -682,7 +694,7 @@ static Py_ssize_t match_operator(const Text *t, Py_ssize_t p) {
             if ((Py_UCS4)(unsigned char)(*op)[0] == c && starts_with(t, p, *op)) return p + (Py_ssize_t)strlen(*op);
         }
     }
-    if (!Py_UNICODE_ISSPACE(c) && !is_word(c)) return p + 1;
+    if (!is_space(c) && !is_word(c)) return p + 1;
     return -1;
 }
 
@@ -734,6 +746,9 @@ static PyObject *new_token(PyTypeObject *type, int kind, PyObject *text, Py_ssiz
     PyTuple_SET_ITEM(token, 1, text);
     PyTuple_SET_ITEM(token, 2, f);
     PyTuple_SET_ITEM(token, 3, l);
+    /* Ints and a str: it can never be part of a reference cycle, so the collector need not
+     * track it (CPython untracks such plain tuples itself, but not a subclass's). */
+    PyObject_GC_UnTrack(token);
     return token;
 }
 
@@ -863,9 +878,23 @@ typedef struct {
     PyObject *obj;
 } Wanted;
 
-static int wanted_cmp(const void *a, const void *b) {
-    int64_t x = ((const Wanted *)a)->value, y = ((const Wanted *)b)->value;
-    return (x > y) - (x < y);
+/* Sort by signed value: LSD radix sort, 8 bits a pass, on the value with its sign bit
+ * flipped (so unsigned order is signed order). Stable; tmp holds n items. */
+static void sort_wanted(Wanted *items, Wanted *tmp, Py_ssize_t n) {
+    Wanted *src = items, *dst = tmp;
+    for (int shift = 0; shift < 64; shift += 8) {
+        Py_ssize_t count[257] = {0};
+        for (Py_ssize_t i = 0; i < n; i++)
+            count[((((uint64_t)src[i].value) ^ 0x8000000000000000ULL) >> shift & 0xFF) + 1]++;
+        if (count[1 + ((((uint64_t)src[0].value) ^ 0x8000000000000000ULL) >> shift & 0xFF)] == n) continue;
+        for (int b = 0; b < 256; b++) count[b + 1] += count[b];
+        for (Py_ssize_t i = 0; i < n; i++)
+            dst[count[(((uint64_t)src[i].value) ^ 0x8000000000000000ULL) >> shift & 0xFF]++] = src[i];
+        Wanted *swap = src;
+        src = dst;
+        dst = swap;
+    }
+    if (src != items) memcpy(items, src, (size_t)n * sizeof(Wanted));
 }
 
 static int get_column(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize) {
@@ -911,7 +940,7 @@ static PyObject *sp_index_lookup(PyObject *self, PyObject *args) {
     seq = PySequence_Fast(hashes, "hashes must be iterable");
     if (seq == NULL) goto fail;
     Py_ssize_t m = PySequence_Fast_GET_SIZE(seq);
-    wanted = PyMem_Malloc((size_t)(m ? m : 1) * sizeof(Wanted));
+    wanted = PyMem_Malloc((size_t)(m ? 2 * m : 1) * sizeof(Wanted)); /* items, then sort space */
     if (wanted == NULL) {
         PyErr_NoMemory();
         goto fail;
@@ -923,7 +952,7 @@ static PyObject *sp_index_lookup(PyObject *self, PyObject *args) {
         wanted[i].value = (int64_t)v;
         wanted[i].obj = obj;
     }
-    qsort(wanted, (size_t)m, sizeof(Wanted), wanted_cmp);
+    if (m > 0) sort_wanted(wanted, wanted + m, m);
     int shift = 64 - bits;
     int key_shift = 64 - bits - 32;
     for (Py_ssize_t i = 0; i < m; i++) {
