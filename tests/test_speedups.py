@@ -55,7 +55,8 @@ FRAGMENTS = [
     "??", "?.", "(", ")", "[", "]", "{", "}", ",", ";", ".", "=", "@", "\udc80", "\udcff", "\ud800",
     "\U0001f600", "\x00",
 ]
-code_texts = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=4)), max_size=80).map("".join)
+code_texts = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.sampled_from(FRAGMENTS), st.text(max_size=4)),
+                    min_size=5, max_size=150).map("".join)
 
 
 def stdlib_files(count: int, seed: int = 7) -> list[Path]:
@@ -80,6 +81,7 @@ def same_tokens(text: str, syntax: str) -> None:
 @given(text=code_texts, syntax=st.sampled_from(SYNTAXES))
 def test_tokens_match_the_reference_on_random_text(text, syntax):
     same_tokens(text, syntax)
+    same_tokens(text * 3, syntax)  # quotes and comment openers meet their closers more often
 
 
 @settings(max_examples=200, deadline=None)
@@ -278,11 +280,56 @@ def test_attributions_match_the_reference_against_a_real_ledger(tmp_path, monkey
             with monkeypatch.context() as m:
                 m.setattr(attribution, "tokenize", tokenize_pure)
                 m.setattr(fpindex, "_speedups", None)
+                for name, reference in attribution.REFERENCE_HELPERS.items():
+                    m.setattr(attribution, name, reference)
                 pure = attribution.attribute_text(text, added, PureHasher(KEY), ledger.lookup,
                                                   ledger.record_tokens, "x.py")
             assert fast == pure
             found_any += bool(fast)
         assert found_any >= 8  # pastes are found: the comparison is not of empty results only
+
+
+REF = attribution.REFERENCE_HELPERS
+positions = st.integers(0, 60)
+
+
+@settings(max_examples=400, deadline=None)
+@given(pairs=st.lists(st.tuples(positions, positions), max_size=60))
+def test_longest_chain_matches_the_reference(pairs):
+    assert _speedups.longest_chain(pairs) == REF["_longest_chain"](pairs)
+
+
+@settings(max_examples=300, deadline=None)
+@given(touching=st.lists(st.integers(0, 80), max_size=50).map(sorted), k=st.integers(1, 17),
+       n_grams=st.integers(-3, 90), unsorted=st.lists(st.integers(0, 80), max_size=10))
+def test_starts_touching_matches_the_reference(touching, k, n_grams, unsorted):
+    for run in (touching, sorted(set(touching)), unsorted):
+        assert _speedups.starts_touching(run, k, n_grams) == REF["_starts_touching"](run, k, n_grams)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=code_texts, added=st.sets(st.integers(0, 40)), data=st.data())
+def test_line_helpers_match_the_reference(text, added, data):
+    tokens = tokenize_pure(text, F.GENERIC).tokens
+    assert _speedups.line_starts(tokens) == REF["_line_starts"](tokens)
+    if tokens:
+        touching = sorted(data.draw(st.sets(st.integers(0, len(tokens) - 1))))
+        fast = _speedups.line_tokens(tokens, touching, added)
+        pure = REF["_line_tokens"](tokens, touching, added)
+        assert list(fast.items()) == list(pure.items())
+
+
+@settings(max_examples=300, deadline=None)
+@given(hashes=st.dictionaries(st.integers(0, 50), st.integers(-5, 5), max_size=40),
+       found=st.dictionaries(st.integers(-6, 6), st.lists(st.tuples(st.integers(1, 8), st.integers(0, 30)),
+                                                          min_size=1, max_size=12), max_size=12),
+       cap=st.integers(0, 6))
+def test_hits_per_record_matches_the_reference(hashes, found, cap):
+    fast = _speedups.hits_per_record(hashes, found, cap)
+    pure = REF["_hits_per_record"](hashes, found, cap)
+    assert list(fast.items()) == list(pure.items())
+    lists = {value: [list(hit) for hit in hits] for value, hits in found.items()}  # hits as lists
+    assert list(_speedups.hits_per_record(hashes, lists, cap).items()) == list(pure.items())
 
 
 def test_pure_python_is_forced_by_the_environment():

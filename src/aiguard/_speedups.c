@@ -1008,6 +1008,336 @@ fail:
     return NULL;
 }
 
+/* ---- attribution's helpers ------------------------------------------------------------
+ * attribution._longest_chain, _line_starts, _starts_touching and _hits_per_record. */
+
+typedef struct {
+    long long q, r;
+} Pair;
+
+static int pair_cmp(const void *a, const void *b) {
+    const Pair *x = a, *y = b;
+    if (x->q != y->q) return (x->q > y->q) - (x->q < y->q);
+    return (x->r < y->r) - (x->r > y->r); /* decreasing record position */
+}
+
+static int as_pair(PyObject *item, long long *a, long long *b) {
+    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
+        PyErr_SetString(PyExc_TypeError, "expected (int, int) tuples");
+        return -1;
+    }
+    *a = PyLong_AsLongLong(PyTuple_GET_ITEM(item, 0));
+    if (*a == -1 && PyErr_Occurred()) return -1;
+    *b = PyLong_AsLongLong(PyTuple_GET_ITEM(item, 1));
+    if (*b == -1 && PyErr_Occurred()) return -1;
+    return 0;
+}
+
+/* longest_chain(pairs) -> the longest chain of (query, record) hits increasing in both. */
+static PyObject *sp_longest_chain(PyObject *self, PyObject *arg) {
+    PyObject *seq = PySequence_Fast(arg, "pairs must be iterable");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    Pair *pairs = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Pair));
+    Py_ssize_t *tails = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Py_ssize_t)); /* pair index per length */
+    Py_ssize_t *previous = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Py_ssize_t));
+    PyObject *out = NULL;
+    if (pairs == NULL || tails == NULL || previous == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (as_pair(PySequence_Fast_GET_ITEM(seq, i), &pairs[i].q, &pairs[i].r) < 0) goto done;
+    }
+    qsort(pairs, (size_t)n, sizeof(Pair), pair_cmp);
+    Py_ssize_t m = 0; /* distinct pairs (the reference takes a set first) */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (m == 0 || pairs[i].q != pairs[m - 1].q || pairs[i].r != pairs[m - 1].r) pairs[m++] = pairs[i];
+    }
+    Py_ssize_t length = 0;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        long long r = pairs[i].r;
+        Py_ssize_t lo = 0, hi = length; /* bisect_left over the tails' record positions */
+        while (lo < hi) {
+            Py_ssize_t mid = lo + (hi - lo) / 2;
+            if (pairs[tails[mid]].r < r) lo = mid + 1; else hi = mid;
+        }
+        tails[lo] = i;
+        if (lo == length) length++;
+        previous[i] = lo ? tails[lo - 1] : -1;
+    }
+    out = PyList_New(length);
+    if (out == NULL) goto done;
+    Py_ssize_t at = length ? tails[length - 1] : -1;
+    for (Py_ssize_t j = length - 1; j >= 0; j--) {
+        PyObject *pair = Py_BuildValue("(LL)", pairs[at].q, pairs[at].r);
+        if (pair == NULL) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SET_ITEM(out, j, pair);
+        at = previous[at];
+    }
+done:
+    PyMem_Free(pairs);
+    PyMem_Free(tails);
+    PyMem_Free(previous);
+    Py_DECREF(seq);
+    return out;
+}
+
+static int token_line(PyObject *token, Py_ssize_t index, long long *value) {
+    if (!PyTuple_Check(token) || PyTuple_GET_SIZE(token) < 4) {
+        PyErr_SetString(PyExc_TypeError, "tokens must be Token tuples");
+        return -1;
+    }
+    *value = PyLong_AsLongLong(PyTuple_GET_ITEM(token, index));
+    return (*value == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
+/* line_starts(tokens) -> [bool]: token i is the first on its line (and True at the end). */
+static PyObject *sp_line_starts(PyObject *self, PyObject *arg) {
+    PyObject *seq = PySequence_Fast(arg, "tokens must be iterable");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = PyList_New(n + 1);
+    if (out == NULL) goto fail;
+    PyList_SET_ITEM(out, 0, Py_NewRef(Py_True));
+    if (n > 0) PyList_SET_ITEM(out, n, Py_NewRef(Py_True));
+    long long last = 0, first;
+    if (n > 1 && token_line(PySequence_Fast_GET_ITEM(seq, 0), 3, &last) < 0) goto fail;
+    for (Py_ssize_t i = 1; i < n; i++) {
+        PyObject *token = PySequence_Fast_GET_ITEM(seq, i);
+        if (token_line(token, 2, &first) < 0) goto fail;
+        PyList_SET_ITEM(out, i, Py_NewRef(last < first ? Py_True : Py_False));
+        if (token_line(token, 3, &last) < 0) goto fail;
+    }
+    Py_DECREF(seq);
+    return out;
+fail:
+    Py_XDECREF(out); /* unset items are NULL: list_dealloc skips them */
+    Py_DECREF(seq);
+    return NULL;
+}
+
+static int extend_range(PyObject *out, long long a, long long b) {
+    for (long long i = a; i < b; i++) {
+        PyObject *v = PyLong_FromLongLong(i);
+        if (v == NULL || PyList_Append(out, v) < 0) {
+            Py_XDECREF(v);
+            return -1;
+        }
+        Py_DECREF(v);
+    }
+    return 0;
+}
+
+/* starts_touching(touching, k, n_grams) -> start positions of the k-grams holding a token. */
+static PyObject *sp_starts_touching(PyObject *self, PyObject *args) {
+    PyObject *touching;
+    long long k, n_grams;
+    if (!PyArg_ParseTuple(args, "OLL", &touching, &k, &n_grams)) return NULL;
+    PyObject *seq = PySequence_Fast(touching, "touching must be iterable");
+    if (seq == NULL) return NULL;
+    PyObject *out = PyList_New(0);
+    if (out == NULL) goto fail;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    int have_run = 0, have_last = 0;
+    long long run_start = 0, run_end = 0, last = 0;
+    for (Py_ssize_t j = 0; j <= n; j++) {
+        long long i = 0;
+        if (j < n) {
+            i = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(seq, j));
+            if (i == -1 && PyErr_Occurred()) goto fail;
+            if (have_run && i == run_end + 1) {
+                run_end = i;
+                continue;
+            }
+        }
+        if (have_run) {
+            long long a = run_start - k + 1, floor = have_last ? last + 1 : 0;
+            long long b = (run_end < n_grams - 1 ? run_end : n_grams - 1) + 1;
+            if (a < floor) a = floor;
+            if (a < b) {
+                if (extend_range(out, a, b) < 0) goto fail;
+                last = b - 1;
+                have_last = 1;
+            }
+        }
+        run_start = run_end = i;
+        have_run = 1;
+    }
+    Py_DECREF(seq);
+    return out;
+fail:
+    Py_XDECREF(out);
+    Py_DECREF(seq);
+    return NULL;
+}
+
+/* hits_per_record(hashes, found, df_cap) -> {record: [(query position, record position)]}:
+ * for each hash found in at most df_cap records, every query position holding it paired
+ * with every hit, in the reference's order. */
+static PyObject *sp_hits_per_record(PyObject *self, PyObject *args) {
+    PyObject *hashes, *found;
+    Py_ssize_t cap;
+    if (!PyArg_ParseTuple(args, "O!O!n", &PyDict_Type, &hashes, &PyDict_Type, &found, &cap)) return NULL;
+    PyObject *by_hash = PyDict_New(), *out = PyDict_New(), *records = NULL;
+    if (by_hash == NULL || out == NULL) goto fail;
+    Py_ssize_t it = 0;
+    PyObject *pos, *value;
+    while (PyDict_Next(hashes, &it, &pos, &value)) {
+        int has = PyDict_Contains(found, value);
+        if (has < 0) goto fail;
+        if (!has) continue;
+        PyObject *list = PyDict_GetItemWithError(by_hash, value);
+        if (list == NULL) {
+            if (PyErr_Occurred()) goto fail;
+            list = PyList_New(0);
+            if (list == NULL) goto fail;
+            if (PyDict_SetItem(by_hash, value, list) < 0) {
+                Py_DECREF(list);
+                goto fail;
+            }
+            Py_DECREF(list);
+        }
+        if (PyList_Append(list, pos) < 0) goto fail;
+    }
+    it = 0;
+    PyObject *hits;
+    while (PyDict_Next(found, &it, &value, &hits)) {
+        PyObject *seq = PySequence_Fast(hits, "hits must be lists");
+        if (seq == NULL) goto fail;
+        Py_ssize_t h = PySequence_Fast_GET_SIZE(seq);
+        for (Py_ssize_t j = 0; j < h; j++) {
+            PyObject *hit = PySequence_Fast_GET_ITEM(seq, j);
+            if (!PyTuple_CheckExact(hit)) { /* (record, position) as another sequence: as tuples */
+                PyObject *fixed = PyList_New(h);
+                for (Py_ssize_t i = 0; fixed != NULL && i < h; i++) {
+                    PyObject *t = PySequence_Tuple(PySequence_Fast_GET_ITEM(seq, i));
+                    if (t == NULL) Py_CLEAR(fixed); else PyList_SET_ITEM(fixed, i, t);
+                }
+                Py_DECREF(seq);
+                if (fixed == NULL) goto fail;
+                seq = fixed;
+                break;
+            }
+        }
+        records = PySet_New(NULL);
+        if (records == NULL) { Py_DECREF(seq); goto fail; }
+        for (Py_ssize_t j = 0; j < h; j++) {
+            PyObject *hit = PySequence_Fast_GET_ITEM(seq, j);
+            if (!PyTuple_Check(hit) || PyTuple_GET_SIZE(hit) != 2) {
+                PyErr_SetString(PyExc_TypeError, "hits must be (record, position) tuples");
+                Py_DECREF(seq);
+                goto fail;
+            }
+            if (PySet_Add(records, PyTuple_GET_ITEM(hit, 0)) < 0) { Py_DECREF(seq); goto fail; }
+        }
+        Py_ssize_t distinct = PySet_GET_SIZE(records);
+        Py_CLEAR(records);
+        PyObject *qs = distinct > cap ? NULL : PyDict_GetItemWithError(by_hash, value);
+        if (qs == NULL) {
+            Py_DECREF(seq);
+            if (PyErr_Occurred()) goto fail;
+            continue;
+        }
+        for (Py_ssize_t a = 0; a < PyList_GET_SIZE(qs); a++) {
+            PyObject *q = PyList_GET_ITEM(qs, a);
+            for (Py_ssize_t j = 0; j < h; j++) {
+                PyObject *hit = PySequence_Fast_GET_ITEM(seq, j);
+                PyObject *record = PyTuple_GET_ITEM(hit, 0);
+                PyObject *list = PyDict_GetItemWithError(out, record);
+                if (list == NULL) {
+                    if (PyErr_Occurred()) { Py_DECREF(seq); goto fail; }
+                    list = PyList_New(0);
+                    if (list == NULL || PyDict_SetItem(out, record, list) < 0) {
+                        Py_XDECREF(list);
+                        Py_DECREF(seq);
+                        goto fail;
+                    }
+                    Py_DECREF(list);
+                }
+                PyObject *pair = PyTuple_Pack(2, q, PyTuple_GET_ITEM(hit, 1));
+                if (pair == NULL || PyList_Append(list, pair) < 0) {
+                    Py_XDECREF(pair);
+                    Py_DECREF(seq);
+                    goto fail;
+                }
+                Py_DECREF(pair);
+            }
+        }
+        Py_DECREF(seq);
+    }
+    Py_DECREF(by_hash);
+    return out;
+fail:
+    Py_XDECREF(records);
+    Py_XDECREF(by_hash);
+    Py_XDECREF(out);
+    return NULL;
+}
+
+/* line_tokens(tokens, touching, added) -> {line: [token index]}: the touching tokens on
+ * each added line (a multi-line token is on each of its lines). */
+static PyObject *sp_line_tokens(PyObject *self, PyObject *args) {
+    PyObject *tokens, *touching, *added;
+    if (!PyArg_ParseTuple(args, "O!OO", &PyList_Type, &tokens, &touching, &added)) return NULL;
+    if (!PyAnySet_Check(added)) {
+        PyErr_SetString(PyExc_TypeError, "added must be a set");
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(touching, "touching must be iterable");
+    if (seq == NULL) return NULL;
+    PyObject *out = PyDict_New();
+    if (out == NULL) goto fail;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), count = PyList_GET_SIZE(tokens);
+    for (Py_ssize_t j = 0; j < n; j++) {
+        PyObject *index = PySequence_Fast_GET_ITEM(seq, j);
+        Py_ssize_t i = PyNumber_AsSsize_t(index, PyExc_IndexError);
+        if (i == -1 && PyErr_Occurred()) goto fail;
+        if (i < 0) i += count;
+        if (i < 0 || i >= count) {
+            PyErr_SetString(PyExc_IndexError, "token index out of range");
+            goto fail;
+        }
+        PyObject *token = PyList_GET_ITEM(tokens, i);
+        long long first, last;
+        if (token_line(token, 2, &first) < 0 || token_line(token, 3, &last) < 0) goto fail;
+        for (long long line = first; line <= last; line++) {
+            PyObject *key = line == first ? Py_NewRef(PyTuple_GET_ITEM(token, 2)) : PyLong_FromLongLong(line);
+            if (key == NULL) goto fail;
+            int in = PySet_Contains(added, key);
+            if (in <= 0) {
+                Py_DECREF(key);
+                if (in < 0) goto fail;
+                continue;
+            }
+            PyObject *list = PyDict_GetItemWithError(out, key);
+            if (list == NULL) {
+                if (PyErr_Occurred() || (list = PyList_New(0)) == NULL) {
+                    Py_DECREF(key);
+                    goto fail;
+                }
+                if (PyDict_SetItem(out, key, list) < 0) {
+                    Py_DECREF(list);
+                    Py_DECREF(key);
+                    goto fail;
+                }
+                Py_DECREF(list);
+            }
+            Py_DECREF(key);
+            if (PyList_Append(list, index) < 0) goto fail;
+        }
+    }
+    Py_DECREF(seq);
+    return out;
+fail:
+    Py_XDECREF(out);
+    Py_DECREF(seq);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"text_digests", sp_text_digests, METH_VARARGS, "Keyed digests of texts, cached (Hasher.text_digests)."},
     {"token_digests", sp_token_digests, METH_VARARGS, "Keyed digests of tokens in a stream (Hasher.token_digests)."},
@@ -1015,6 +1345,11 @@ static PyMethodDef methods[] = {
     {"span_hashes", sp_span_hashes, METH_VARARGS, "Keyed hashes of token spans (Hasher.span_hashes)."},
     {"tokenize", sp_tokenize, METH_VARARGS, "fingerprint.tokenize's token loop."},
     {"index_lookup", sp_index_lookup, METH_VARARGS, "fpindex.Index.lookup over one stream's columns."},
+    {"longest_chain", sp_longest_chain, METH_O, "attribution._longest_chain."},
+    {"line_starts", sp_line_starts, METH_O, "attribution._line_starts."},
+    {"starts_touching", sp_starts_touching, METH_VARARGS, "attribution._starts_touching."},
+    {"hits_per_record", sp_hits_per_record, METH_VARARGS, "attribution._hits_per_record."},
+    {"line_tokens", sp_line_tokens, METH_VARARGS, "attribution._line_tokens."},
     {NULL, NULL, 0, NULL},
 };
 
