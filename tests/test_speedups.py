@@ -344,6 +344,12 @@ def test_pure_python_is_forced_by_the_environment():
                           capture_output=True, text=True, check=True)
     assert fast.stdout.split() == ["True", "FastHasher", "_tokenize_fast"]
     assert pure.stdout.split() == ["False", "PureHasher", "tokenize_pure"]
+    # `aiguard doctor` says which one runs.
+    doctor = [sys.executable, "-m", "aiguard", "doctor"]
+    lines = subprocess.run(doctor, env=env, capture_output=True, text=True).stdout.splitlines()
+    assert "ok   matcher: compiled accelerator (aiguard._speedups)" in lines
+    lines = subprocess.run(doctor, env={**env, "AIGUARD_PURE_PYTHON": "1"}, capture_output=True, text=True).stdout
+    assert "ok   matcher: pure Python (AIGUARD_PURE_PYTHON is set)" in lines.splitlines()
 
 
 def test_abstract_stream_placeholders():
