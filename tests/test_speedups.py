@@ -157,23 +157,38 @@ def test_hashes_are_the_ledgers_hashes_on_real_code():
         assert fast.span_hashes(digests, lines) == pure.span_hashes(digests, lines)
 
 
-def fingerprints_pure(text: str, path: str, key: bytes, common=None):
-    """fingerprint_text with the reference tokenizer and hasher."""
-    saved = F.tokenize
-    F.tokenize = tokenize_pure
+def fingerprint_with(accelerated: bool, text: str, path: str, key: bytes, common=None):
+    """fingerprint_text with the accelerator's functions, or with the reference ones."""
+    saved = F.tokenize, F.winnow, F._speedups
+    if accelerated:
+        F.tokenize, F.winnow, F._speedups = F._tokenize_fast, _speedups.winnow, _speedups
+    else:
+        F.tokenize, F.winnow, F._speedups = tokenize_pure, F.winnow_pure, None
     try:
-        return F.fingerprint_text(text, PureHasher(key), path, common)
+        return F.fingerprint_text(text, FastHasher(key) if accelerated else PureHasher(key), path, common)
     finally:
-        F.tokenize = saved
+        F.tokenize, F.winnow, F._speedups = saved
+
+
+def fingerprints_pure(text: str, path: str, key: bytes, common=None):
+    return fingerprint_with(False, text, path, key, common)
 
 
 def fingerprints_fast(text: str, path: str, key: bytes, common=None):
-    saved = F.tokenize
-    F.tokenize = F._tokenize_fast
-    try:
-        return F.fingerprint_text(text, FastHasher(key), path, common)
-    finally:
-        F.tokenize = saved
+    return fingerprint_with(True, text, path, key, common)
+
+
+@settings(max_examples=300, deadline=None)
+@given(words=st.lists(st.sampled_from([b"a" * 8, b"b" * 8, b"c" * 8, b"d" * 8]), max_size=40),
+       k=st.integers(1, 17), hashes=st.dictionaries(st.integers(-3, 45), st.integers(-2**63, 2**63 - 1),
+                                                     max_size=45),
+       small=st.dictionaries(st.integers(0, 45), st.integers(-3, 3), max_size=45),
+       n_grams=st.integers(-2, 45), w=st.integers(-1, 10))
+def test_low_complexity_and_winnowing_match_the_reference(words, k, hashes, small, n_grams, w):
+    n = max(0, len(words) - k + 1)
+    assert list(_speedups.low_complexity_mask(words, k)) == [F.low_complexity(words, i, k) for i in range(n)]
+    for table in (hashes, small):  # small values: many ties
+        assert _speedups.winnow(table, n_grams, w) == F.winnow_pure(table, n_grams, w)
 
 
 def test_winnowed_fingerprints_match_the_reference():

@@ -480,6 +480,108 @@ fail:
     return NULL;
 }
 
+/* low_complexity_mask(digests, k) -> bytes: 1 at each k-gram start i (0 .. n - k) where
+ * fingerprint.low_complexity(digests, i, k) is true (the k-gram repeats with a short period). */
+static PyObject *sp_low_complexity_mask(PyObject *self, PyObject *args) {
+    PyObject *digests;
+    Py_ssize_t k;
+    if (!PyArg_ParseTuple(args, "On", &digests, &k)) return NULL;
+    if (k < 1) {
+        PyErr_SetString(PyExc_ValueError, "k must be positive");
+        return NULL;
+    }
+    Py_ssize_t n;
+    uint64_t *words = digest_words(digests, &n);
+    if (words == NULL) return NULL;
+    Py_ssize_t grams = n - k + 1 > 0 ? n - k + 1 : 0;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, grams);
+    if (out == NULL) {
+        PyMem_Free(words);
+        return NULL;
+    }
+    char *mask = PyBytes_AS_STRING(out);
+    Py_ssize_t half = k / 2;
+    for (Py_ssize_t i = 0; i < grams; i++) {
+        const uint64_t *g = words + i;
+        /* A period-p k-gram has at most p distinct tokens: more than k // 2 and it is not one. */
+        Py_ssize_t distinct = 0;
+        for (Py_ssize_t a = 0; a < k && distinct <= half; a++) {
+            Py_ssize_t b = 0;
+            while (b < a && g[b] != g[a]) b++;
+            distinct += b == a;
+        }
+        int low = 0;
+        if (distinct <= half) {
+            for (Py_ssize_t period = 1; period <= half && !low; period++) {
+                Py_ssize_t j = 0;
+                while (j + period < k && g[j] == g[j + period]) j++;
+                low = j + period >= k;
+            }
+        }
+        mask[i] = (char)low;
+    }
+    PyMem_Free(words);
+    return out;
+}
+
+/* winnow(hashes, n_grams, w) -> [(position, hash)]: fingerprint.winnow (robust winnowing). */
+static PyObject *sp_winnow(PyObject *self, PyObject *args) {
+    PyObject *hashes;
+    Py_ssize_t n, w;
+    if (!PyArg_ParseTuple(args, "O!nn", &PyDict_Type, &hashes, &n, &w)) return NULL;
+    PyObject *out = PyList_New(0);
+    if (out == NULL || n <= 0) return out;
+    if (n < w) w = n;
+    if (w < 1) return out; /* no window: nothing selected, as in the reference */
+    int64_t *value = PyMem_Malloc((size_t)n * sizeof(int64_t));
+    char *has = PyMem_Calloc((size_t)n, 1);
+    if (value == NULL || has == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    Py_ssize_t it = 0;
+    PyObject *key, *val;
+    while (PyDict_Next(hashes, &it, &key, &val)) {
+        if (!PyLong_CheckExact(key) || !PyLong_CheckExact(val)) {
+            PyErr_SetString(PyExc_TypeError, "hashes must map int positions to int hashes");
+            goto fail;
+        }
+        int overflow;
+        long long pos = PyLong_AsLongLongAndOverflow(key, &overflow);
+        if (overflow || pos < 0 || pos >= n) continue; /* never looked at */
+        long long v = PyLong_AsLongLong(val);
+        if (v == -1 && PyErr_Occurred()) goto fail;
+        value[pos] = (int64_t)v;
+        has[pos] = 1;
+    }
+    Py_ssize_t last = -1;
+    for (Py_ssize_t start = 0; start + w <= n; start++) {
+        Py_ssize_t best_pos = -1;
+        for (Py_ssize_t pos = start; pos < start + w; pos++) {
+            if (has[pos] && (best_pos < 0 || value[pos] <= value[best_pos])) best_pos = pos;
+        }
+        if (best_pos < 0) continue;
+        if (last >= start && value[last] == value[best_pos]) continue; /* keep the earlier choice */
+        if (best_pos != last) {
+            PyObject *pair = Py_BuildValue("(nL)", best_pos, (long long)value[best_pos]);
+            if (pair == NULL || PyList_Append(out, pair) < 0) {
+                Py_XDECREF(pair);
+                goto fail;
+            }
+            Py_DECREF(pair);
+            last = best_pos;
+        }
+    }
+    PyMem_Free(value);
+    PyMem_Free(has);
+    return out;
+fail:
+    PyMem_Free(value);
+    PyMem_Free(has);
+    Py_DECREF(out);
+    return NULL;
+}
+
 /* ---- The tokenizer ------------------------------------------------------------------
  * The regular expression of fingerprint._token_re, by hand: at each position the
  * alternatives are tried in the pattern's order (newline, comment, string, number,
@@ -1344,6 +1446,8 @@ static PyMethodDef methods[] = {
     {"kgram_hashes", sp_kgram_hashes, METH_VARARGS, "Keyed k-gram hashes at positions (Hasher.kgram_hashes)."},
     {"span_hashes", sp_span_hashes, METH_VARARGS, "Keyed hashes of token spans (Hasher.span_hashes)."},
     {"tokenize", sp_tokenize, METH_VARARGS, "fingerprint.tokenize's token loop."},
+    {"low_complexity_mask", sp_low_complexity_mask, METH_VARARGS, "fingerprint.low_complexity at every start."},
+    {"winnow", sp_winnow, METH_VARARGS, "fingerprint.winnow."},
     {"index_lookup", sp_index_lookup, METH_VARARGS, "fpindex.Index.lookup over one stream's columns."},
     {"longest_chain", sp_longest_chain, METH_O, "attribution._longest_chain."},
     {"line_starts", sp_line_starts, METH_O, "attribution._line_starts."},

@@ -423,7 +423,7 @@ def low_complexity(digests: Sequence[bytes], i: int, k: int) -> bool:
     return False
 
 
-def winnow(hashes: dict[int, int], n_grams: int, w: int) -> list[tuple[int, int]]:
+def winnow_pure(hashes: dict[int, int], n_grams: int, w: int) -> list[tuple[int, int]]:
     """Robust winnowing (Schleimer et al. 2003): (position, hash) pairs selected.
 
     `hashes` may lack masked positions; a window holding only masked positions
@@ -451,6 +451,17 @@ def winnow(hashes: dict[int, int], n_grams: int, w: int) -> list[tuple[int, int]
             selected.append((best_pos, best))
             last = best_pos
     return selected
+
+
+# `winnow` is the accelerator's version of winnow_pure when it is built (the same selection).
+winnow = _speedups.winnow if ACCELERATED else winnow_pure
+
+
+def _low_complexity_mask(digests: list[bytes], k: int, n_grams: int) -> Sequence[int]:
+    """low_complexity at every k-gram start (0 .. n_grams - 1), true or false."""
+    if _speedups is not None:
+        return _speedups.low_complexity_mask(digests, k)
+    return [low_complexity(digests, i, k) for i in range(n_grams)]
 
 
 class Fingerprint(NamedTuple):
@@ -496,7 +507,7 @@ def fingerprint_text(text: str, hasher: Hasher, path: str | None = None,
         if n_grams <= 0:
             continue
         digests = hasher.token_digests(tokens, stream)
-        positions = [i for i in range(n_grams) if not low_complexity(digests, i, k)
+        positions = [i for i, low in enumerate(_low_complexity_mask(digests, k, n_grams)) if not low
                      and (boilerplate is None or boilerplate[i + k] - boilerplate[i] < k - COMMON_LINE_SLACK)]
         hashes = hasher.kgram_hashes(digests, k, positions)
         if common is not None and hashes:
