@@ -347,6 +347,17 @@ def test_hits_per_record_matches_the_reference(hashes, found, cap):
     assert list(_speedups.hits_per_record(hashes, lists, cap).items()) == list(pure.items())
 
 
+@settings(max_examples=300, deadline=None)
+@given(line_tokens=st.dictionaries(st.integers(0, 30), st.lists(st.integers(0, 40), min_size=1, max_size=8),
+                                   max_size=12),
+       owner=st.dictionaries(st.integers(0, 40), st.integers(1, 4), max_size=30),
+       extended=st.dictionaries(st.integers(0, 40), st.integers(1, 4), max_size=30))
+def test_line_owners_match_the_reference(line_tokens, owner, extended):
+    args = (line_tokens, owner, extended, attribution.EXTEND_SHARE, attribution.LINE_SHARE)
+    fast, pure = _speedups.line_owners(*args), REF["_line_owners"](*args)
+    assert list(fast.items()) == list(pure.items())
+
+
 def test_pure_python_is_forced_by_the_environment():
     """AIGUARD_PURE_PYTHON=1 picks the reference at import; unset, the accelerator."""
     import subprocess

@@ -1440,6 +1440,80 @@ fail:
     return NULL;
 }
 
+/* line_owners(line_tokens, owner, extended, extend_share, line_share) -> {line: record}:
+ * attribution._line_owners, the vote of each added line's tokens. */
+static PyObject *sp_line_owners(PyObject *self, PyObject *args) {
+    PyObject *line_tokens, *owner, *extended;
+    double extend_share, line_share;
+    if (!PyArg_ParseTuple(args, "O!O!O!dd", &PyDict_Type, &line_tokens, &PyDict_Type, &owner, &PyDict_Type,
+                          &extended, &extend_share, &line_share))
+        return NULL;
+    PyObject *result = PyDict_New(), *owners = NULL, *votes = NULL;
+    if (result == NULL) return NULL;
+    Py_ssize_t it = 0;
+    PyObject *line, *idx;
+    while (PyDict_Next(line_tokens, &it, &line, &idx)) {
+        if (!PyList_Check(idx)) {
+            PyErr_SetString(PyExc_TypeError, "line tokens must be lists");
+            goto fail;
+        }
+        Py_ssize_t n = PyList_GET_SIZE(idx);
+        owners = PyList_New(0);
+        if (owners == NULL) goto fail;
+        for (Py_ssize_t j = 0; j < n; j++) {
+            PyObject *rec = PyDict_GetItemWithError(owner, PyList_GET_ITEM(idx, j));
+            if (rec == NULL && PyErr_Occurred()) goto fail;
+            if (rec != NULL && PyList_Append(owners, rec) < 0) goto fail;
+        }
+        if ((double)PyList_GET_SIZE(owners) >= extend_share * (double)n) {
+            for (Py_ssize_t j = 0; j < n; j++) {
+                PyObject *i = PyList_GET_ITEM(idx, j);
+                int held = PyDict_Contains(owner, i);
+                if (held < 0) goto fail;
+                if (held) continue;
+                PyObject *rec = PyDict_GetItemWithError(extended, i);
+                if (rec == NULL && PyErr_Occurred()) goto fail;
+                if (rec != NULL && PyList_Append(owners, rec) < 0) goto fail;
+            }
+        }
+        Py_ssize_t m = PyList_GET_SIZE(owners);
+        if (m > 0 && (double)m >= line_share * (double)n) {
+            /* Counter(owners).most_common(1): the most votes, the first seen among equals. */
+            votes = PyDict_New();
+            if (votes == NULL) goto fail;
+            for (Py_ssize_t j = 0; j < m; j++) {
+                PyObject *rec = PyList_GET_ITEM(owners, j);
+                PyObject *count = PyDict_GetItemWithError(votes, rec);
+                if (count == NULL && PyErr_Occurred()) goto fail;
+                PyObject *next = PyLong_FromSsize_t(count ? PyLong_AsSsize_t(count) + 1 : 1);
+                if (next == NULL || PyDict_SetItem(votes, rec, next) < 0) {
+                    Py_XDECREF(next);
+                    goto fail;
+                }
+                Py_DECREF(next);
+            }
+            Py_ssize_t vit = 0, best_count = -1;
+            PyObject *rec, *count, *best = NULL;
+            while (PyDict_Next(votes, &vit, &rec, &count)) {
+                Py_ssize_t c = PyLong_AsSsize_t(count);
+                if (c > best_count) {
+                    best_count = c;
+                    best = rec;
+                }
+            }
+            if (PyDict_SetItem(result, line, best) < 0) goto fail;
+            Py_CLEAR(votes);
+        }
+        Py_CLEAR(owners);
+    }
+    return result;
+fail:
+    Py_XDECREF(votes);
+    Py_XDECREF(owners);
+    Py_DECREF(result);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"text_digests", sp_text_digests, METH_VARARGS, "Keyed digests of texts, cached (Hasher.text_digests)."},
     {"token_digests", sp_token_digests, METH_VARARGS, "Keyed digests of tokens in a stream (Hasher.token_digests)."},
@@ -1454,6 +1528,7 @@ static PyMethodDef methods[] = {
     {"starts_touching", sp_starts_touching, METH_VARARGS, "attribution._starts_touching."},
     {"hits_per_record", sp_hits_per_record, METH_VARARGS, "attribution._hits_per_record."},
     {"line_tokens", sp_line_tokens, METH_VARARGS, "attribution._line_tokens."},
+    {"line_owners", sp_line_owners, METH_VARARGS, "attribution._line_owners."},
     {NULL, NULL, 0, NULL},
 };
 

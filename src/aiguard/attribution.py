@@ -121,13 +121,7 @@ def attribute_text(
             extended.setdefault(pos, record)
 
     line_tokens = _line_tokens(tokens, touching, added)
-    result: dict[int, int] = {}
-    for line, idx in line_tokens.items():
-        owners = [owner[i] for i in idx if i in owner]
-        if len(owners) >= EXTEND_SHARE * len(idx):
-            owners += [extended[i] for i in idx if i not in owner and i in extended]
-        if owners and len(owners) >= LINE_SHARE * len(idx):
-            result[line] = Counter(owners).most_common(1)[0][0]
+    result = _line_owners(line_tokens, owner, extended, EXTEND_SHARE, LINE_SHARE)
     return _fill_tokenless(result, added, set(line_tokens), parsed.line_count)
 
 
@@ -146,6 +140,19 @@ def _hits_per_record(hashes: dict[int, int], found: Mapping[int, list[tuple[int,
             for record, rpos in hits:
                 per_record[record].append((qpos, rpos))
     return per_record
+
+
+def _line_owners(line_tokens: dict[int, list[int]], owner: dict[int, int], extended: dict[int, int],
+                 extend_share: float, line_share: float) -> dict[int, int]:
+    """{line: record} for the lines whose tokens a record owns (see attribute_text)."""
+    result: dict[int, int] = {}
+    for line, idx in line_tokens.items():
+        owners = [owner[i] for i in idx if i in owner]
+        if len(owners) >= extend_share * len(idx):
+            owners += [extended[i] for i in idx if i not in owner and i in extended]
+        if owners and len(owners) >= line_share * len(idx):
+            result[line] = Counter(owners).most_common(1)[0][0]
+    return result
 
 
 def _line_tokens(tokens: list, touching: list[int], added: set[int]) -> dict[int, list[int]]:
@@ -631,13 +638,14 @@ def line_ranges(lines: Mapping[int, int], records: Mapping[int, RecordInfo]) -> 
 # The accelerator's versions of the hot helpers above: the same results, in C
 # (aiguard/_speedups.c; tests/test_speedups.py compares them with these references).
 REFERENCE_HELPERS = {"_hits_per_record": _hits_per_record, "_line_tokens": _line_tokens,
-                     "_starts_touching": _starts_touching, "_longest_chain": _longest_chain,
-                     "_line_starts": _line_starts}
+                     "_line_owners": _line_owners, "_starts_touching": _starts_touching,
+                     "_longest_chain": _longest_chain, "_line_starts": _line_starts}
 from aiguard.fingerprint import _speedups  # noqa: E402
 
 if _speedups is not None:
     _hits_per_record = _speedups.hits_per_record
     _line_tokens = _speedups.line_tokens
+    _line_owners = _speedups.line_owners
     _starts_touching = _speedups.starts_touching
     _longest_chain = _speedups.longest_chain
     _line_starts = _speedups.line_starts
