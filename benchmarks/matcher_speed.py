@@ -2,8 +2,11 @@
 
 Matching is `attribution.attribute_text` with every line added (tokenise, hash, look up,
 chain, project), a fresh `Hasher` and a freshly opened ledger per file, as in a commit
-hook. Inputs: hook_latency.py's 1,000-line `change.py` (FILE), and real code: the
-standard library's largest modules up to --mb megabytes, each matched as one added file.
+hook. Inputs: hook_latency.py's 1,000-line `change.py` (FILE), and real code, each file
+matched as one added file: the standard library's largest modules up to --mb megabytes
+(much of it is in the ledger, which records stdlib functions, so the chain and gap
+accounting works hard), and /usr/include's largest C headers up to --mb megabytes (in no
+Python ledger: mostly tokenising, hashing and look-ups).
 Each mode (accelerated, AIGUARD_PURE_PYTHON=1) runs in its own process, alternating, and
 the medians over --rounds are reported, both wall time and CPU time (process_time: less
 disturbed by other load on a shared machine). The two modes' attributions are compared.
@@ -39,6 +42,21 @@ def stdlib_texts(mb: float) -> list[tuple[str, str]]:
     return out
 
 
+def c_headers(mb: float) -> list[tuple[str, str]]:
+    """(name, text) of /usr/include's headers, largest first, up to mb megabytes: real code
+    that no Python ledger holds (few hits: the per-byte costs alone)."""
+    files = sorted((p for p in Path("/usr/include").rglob("*.h") if p.is_file() and p.stat().st_size < 1024 * 1024),
+                   key=lambda p: (-p.stat().st_size, str(p)))
+    out, total = [], 0
+    for path in files:
+        data = path.read_bytes()
+        out.append((str(path), data.decode("utf-8", "surrogateescape")))
+        total += len(data)
+        if total >= mb * 1e6:
+            break
+    return out
+
+
 def child(home: str, file: str, mb: float, runs: int) -> None:
     """One mode's measurement (the mode comes from AIGUARD_PURE_PYTHON): JSON on stdout."""
     os.environ["AIGUARD_HOME"] = home
@@ -49,7 +67,8 @@ def child(home: str, file: str, mb: float, runs: int) -> None:
     from aiguard.ledger import Ledger
 
     key = keys.load(create=False).ledger_key
-    inputs = {"change": [(file, Path(file).read_text(encoding="utf-8"))], "stdlib": stdlib_texts(mb)}
+    inputs = {"change": [(file, Path(file).read_text(encoding="utf-8"))], "stdlib": stdlib_texts(mb),
+              "headers": c_headers(mb)}
     out: dict = {"accelerated": ACCELERATED}
     for name, texts in inputs.items():
         size = sum(len(t.encode("utf-8", "surrogateescape")) for _, t in texts)
@@ -99,13 +118,14 @@ def main() -> None:
           f"{args.runs} runs each (first dropped), medians\n")
     print("| input | mode | MB | wall ms | MB/s (wall) | CPU ms | MB/s (CPU) | lines attributed |")
     print("|---|---|---|---|---|---|---|---|")
-    for name in ("change", "stdlib"):
+    labels = {"change": "change.py (1,000 lines)", "stdlib": "stdlib modules", "headers": "C headers"}
+    for name in labels:
         for mode in modes:
             runs = [s[name] for s in samples[mode]]
             wall = statistics.median(r["wall_s"] for r in runs)
             cpu = statistics.median(r["cpu_s"] for r in runs)
             size = runs[0]["bytes"]
-            label = f"{name} ({runs[0]['files']} files)" if name == "stdlib" else "change.py (1,000 lines)"
+            label = labels[name] if name == "change" else f"{labels[name]} ({runs[0]['files']} files)"
             print(f"| {label} | {mode} | {size / 1e6:.3f} | {1000 * wall:.1f} | {size / wall / 1e6:.2f} "
                   f"| {1000 * cpu:.1f} | {size / cpu / 1e6:.2f} | {runs[0]['lines']} |")
         same = all(s[name]["results"] == samples["pure"][0][name]["results"] for m in modes for s in samples[m])

@@ -1394,6 +1394,10 @@ static PyObject *sp_line_tokens(PyObject *self, PyObject *args) {
     PyObject *out = PyDict_New();
     if (out == NULL) goto fail;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), count = PyList_GET_SIZE(tokens);
+    /* Tokens come line by line: the last line looked at, and its list (NULL: not added). */
+    long long cached_line = -1;
+    int have_cached = 0;
+    PyObject *cached_list = NULL;
     for (Py_ssize_t j = 0; j < n; j++) {
         PyObject *index = PySequence_Fast_GET_ITEM(seq, j);
         Py_ssize_t i = PyNumber_AsSsize_t(index, PyExc_IndexError);
@@ -1406,6 +1410,11 @@ static PyObject *sp_line_tokens(PyObject *self, PyObject *args) {
         PyObject *token = PyList_GET_ITEM(tokens, i);
         long long first, last;
         if (token_line(token, 2, &first) < 0 || token_line(token, 3, &last) < 0) goto fail;
+        if (first == last && have_cached && first == cached_line) {
+            if (cached_list != NULL && PyList_Append(cached_list, index) < 0) goto fail;
+            continue;
+        }
+        have_cached = 0;
         for (long long line = first; line <= last; line++) {
             PyObject *key = line == first ? Py_NewRef(PyTuple_GET_ITEM(token, 2)) : PyLong_FromLongLong(line);
             if (key == NULL) goto fail;
@@ -1413,6 +1422,11 @@ static PyObject *sp_line_tokens(PyObject *self, PyObject *args) {
             if (in <= 0) {
                 Py_DECREF(key);
                 if (in < 0) goto fail;
+                if (first == last) {
+                    have_cached = 1;
+                    cached_line = line;
+                    cached_list = NULL;
+                }
                 continue;
             }
             PyObject *list = PyDict_GetItemWithError(out, key);
@@ -1430,6 +1444,11 @@ static PyObject *sp_line_tokens(PyObject *self, PyObject *args) {
             }
             Py_DECREF(key);
             if (PyList_Append(list, index) < 0) goto fail;
+            if (first == last) {
+                have_cached = 1;
+                cached_line = line;
+                cached_list = list; /* borrowed: out holds it */
+            }
         }
     }
     Py_DECREF(seq);
