@@ -26,6 +26,8 @@ from aiguard.ledger import Entry, Ledger
 try:
     from aiguard import _speedups
 except ImportError as exc:  # pragma: no cover - CI builds it
+    if os.environ.get("AIGUARD_REQUIRE_SPEEDUPS"):  # CI sets it: there, a missing build is a failure
+        raise
     pytest.skip(f"the C accelerator is not built ({exc}); `pip install -e .` builds it where a C compiler "
                 "and Python's headers exist", allow_module_level=True)
 
