@@ -334,6 +334,7 @@ def test_line_helpers_match_the_reference(text, added, data):
         fast = _speedups.line_tokens(tokens, touching, added)
         pure = REF["_line_tokens"](tokens, touching, added)
         assert list(fast.items()) == list(pure.items())
+        assert list(_speedups.line_tokens(tuple(tokens), touching, added).items()) == list(pure.items())
 
 
 @settings(max_examples=300, deadline=None)

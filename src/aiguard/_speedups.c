@@ -1496,17 +1496,22 @@ fail:
 /* line_tokens(tokens, touching, added) -> {line: [token index]}: the touching tokens on
  * each added line (a multi-line token is on each of its lines). */
 static PyObject *sp_line_tokens(PyObject *self, PyObject *args) {
-    PyObject *tokens, *touching, *added;
-    if (!PyArg_ParseTuple(args, "O!OO", &PyList_Type, &tokens, &touching, &added)) return NULL;
+    PyObject *token_seq, *touching, *added;
+    if (!PyArg_ParseTuple(args, "OOO", &token_seq, &touching, &added)) return NULL;
     if (!PyAnySet_Check(added)) {
         PyErr_SetString(PyExc_TypeError, "added must be a set");
         return NULL;
     }
+    PyObject *tokens = PySequence_Fast(token_seq, "tokens must be a sequence");
+    if (tokens == NULL) return NULL;
     PyObject *seq = PySequence_Fast(touching, "touching must be iterable");
-    if (seq == NULL) return NULL;
+    if (seq == NULL) {
+        Py_DECREF(tokens);
+        return NULL;
+    }
     PyObject *out = PyDict_New();
     if (out == NULL) goto fail;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), count = PyList_GET_SIZE(tokens);
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), count = PySequence_Fast_GET_SIZE(tokens);
     /* Tokens come line by line: the last line looked at, and its list (NULL: not added). */
     long long cached_line = -1;
     int have_cached = 0;
@@ -1520,7 +1525,7 @@ static PyObject *sp_line_tokens(PyObject *self, PyObject *args) {
             PyErr_SetString(PyExc_IndexError, "token index out of range");
             goto fail;
         }
-        PyObject *token = PyList_GET_ITEM(tokens, i);
+        PyObject *token = PySequence_Fast_GET_ITEM(tokens, i);
         long long first, last;
         if (token_line(token, 2, &first) < 0 || token_line(token, 3, &last) < 0) goto fail;
         if (first == last && have_cached && first == cached_line) {
@@ -1565,10 +1570,12 @@ static PyObject *sp_line_tokens(PyObject *self, PyObject *args) {
         }
     }
     Py_DECREF(seq);
+    Py_DECREF(tokens);
     return out;
 fail:
     Py_XDECREF(out);
     Py_DECREF(seq);
+    Py_DECREF(tokens);
     return NULL;
 }
 
