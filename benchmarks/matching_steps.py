@@ -5,6 +5,7 @@ file to attribute with every line added (hook_latency.py's `change.py`). Each ru
 the ledger afresh and uses a fresh Hasher, as a commit hook does, and repeats the steps
 of aiguard.attribution.attribute_text (kept in step with it by hand: a changed matcher
 needs this script changed too; the last row times the real function to check the sum).
+AIGUARD_PURE_PYTHON=1 times the pure-Python reference instead of the C accelerator.
 
     python benchmarks/matching_steps.py HOME FILE [--runs 25]
 """
@@ -44,7 +45,8 @@ def main() -> None:
         return now
 
     for _ in range(args.runs + 1):
-        for name in ("tokenize", "tokens touching added lines, k-gram starts", "token digests (both streams)",
+        for name in ("tokenize", "tokens touching added lines, k-gram starts", "tokens per added line",
+                     "token digests (both streams)",
                      "keyed k-gram hashes (both streams)", "look-ups", "hits per record, chains",
                      "gap and end accounting", "whole attribute_text"):
             steps[name].append(0.0)
@@ -57,6 +59,8 @@ def main() -> None:
         touching = [i for i, tok in enumerate(tokens) if tok.first_line in added]
         token_lines = [tok.first_line for tok in tokens]
         t = timed("tokens touching added lines, k-gram starts", t)
+        A._line_tokens(tokens, touching, added)
+        t = timed("tokens per added line", t)
         for stream in STREAMS:
             k, w, _ = PARAMS[stream]
             digests = hasher.token_digests(tokens, stream)
@@ -65,15 +69,7 @@ def main() -> None:
             t = timed("keyed k-gram hashes (both streams)", t)
             found = ledger.lookup(stream, list(dict.fromkeys(hashes.values())))
             t = timed("look-ups", t)
-            by_hash: dict[int, list[int]] = defaultdict(list)
-            for pos, value in [item for item in hashes.items() if item[1] in found]:
-                by_hash[value].append(pos)
-            per_record: dict[int, list[tuple[int, int]]] = defaultdict(list)
-            for value, hits in found.items():
-                if len({r for r, _ in hits}) <= A.DF_CAP:
-                    for q in by_hash[value]:
-                        for r, rp in hits:
-                            per_record[r].append((q, rp))
+            per_record = A._hits_per_record(hashes, found, A.DF_CAP)
             lengths = ledger.record_tokens(per_record)
             matched = A._matched_chains(per_record, lengths, stream, token_lines)
             t = timed("hits per record, chains", t)

@@ -101,17 +101,7 @@ def attribute_text(
         positions = _starts_touching(touching, k, n_grams)
         hashes = hasher.kgram_hashes(digests, k, positions)
         found = lookup(stream, list(dict.fromkeys(hashes.values())))
-        # Query positions of the hashes found (few): one pass in a comprehension, not a dict of all.
-        by_hash: dict[int, list[int]] = defaultdict(list)
-        for pos, value in [item for item in hashes.items() if item[1] in found]:
-            by_hash[value].append(pos)
-        per_record: dict[int, list[tuple[int, int]]] = defaultdict(list)
-        for value, hits in found.items():
-            if len({record for record, _ in hits}) > DF_CAP:
-                continue
-            for qpos in by_hash[value]:
-                for record, rpos in hits:
-                    per_record[record].append((qpos, rpos))
+        per_record = _hits_per_record(hashes, found, DF_CAP)
         lengths = record_tokens(per_record) if per_record else {}
         matched = _matched_chains(per_record, lengths, stream, token_lines)
         # Inserted lines found inside a matched chain leave the rest of its gap to it. The
@@ -133,20 +123,50 @@ def attribute_text(
         for pos in extension:
             extended.setdefault(pos, record)
 
+    line_tokens = _line_tokens(tokens, touching, added)
+    result = _line_owners(line_tokens, owner, extended, EXTEND_SHARE, LINE_SHARE)
+    return _fill_tokenless(result, added, set(line_tokens), line_count)
+
+
+def _hits_per_record(hashes: dict[int, int], found: Mapping[int, list[tuple[int, int]]],
+                     df_cap: int) -> dict[int, list[tuple[int, int]]]:
+    """{record: [(query position, record position), ...]} of the hashes found in at most df_cap records."""
+    # Query positions of the hashes found (few): one pass in a comprehension, not a dict of all.
+    by_hash: dict[int, list[int]] = defaultdict(list)
+    for pos, value in [item for item in hashes.items() if item[1] in found]:
+        by_hash[value].append(pos)
+    per_record: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for value, hits in found.items():
+        if len({record for record, _ in hits}) > df_cap:
+            continue
+        for qpos in by_hash[value]:
+            for record, rpos in hits:
+                per_record[record].append((qpos, rpos))
+    return per_record
+
+
+def _line_owners(line_tokens: dict[int, list[int]], owner: dict[int, int], extended: dict[int, int],
+                 extend_share: float, line_share: float) -> dict[int, int]:
+    """{line: record} for the lines whose tokens a record owns (see attribute_text)."""
+    result: dict[int, int] = {}
+    for line, idx in line_tokens.items():
+        owners = [owner[i] for i in idx if i in owner]
+        if len(owners) >= extend_share * len(idx):
+            owners += [extended[i] for i in idx if i not in owner and i in extended]
+        if owners and len(owners) >= line_share * len(idx):
+            result[line] = Counter(owners).most_common(1)[0][0]
+    return result
+
+
+def _line_tokens(tokens: list, touching: list[int], added: set[int]) -> dict[int, list[int]]:
+    """{line: [token index, ...]}: the touching tokens on each added line (0-based)."""
     line_tokens: dict[int, list[int]] = defaultdict(list)
     for i in touching:
         t = tokens[i]
         for line in range(t.first_line, t.last_line + 1):
             if line in added:
                 line_tokens[line].append(i)
-    result: dict[int, int] = {}
-    for line, idx in line_tokens.items():
-        owners = [owner[i] for i in idx if i in owner]
-        if len(owners) >= EXTEND_SHARE * len(idx):
-            owners += [extended[i] for i in idx if i not in owner and i in extended]
-        if owners and len(owners) >= LINE_SHARE * len(idx):
-            result[line] = Counter(owners).most_common(1)[0][0]
-    return _fill_tokenless(result, added, set(line_tokens), line_count)
+    return line_tokens
 
 
 # Hunk-scoped matching (_window_tokens): the added lines are tokenised with at least this
@@ -872,3 +892,19 @@ def line_ranges(lines: Mapping[int, int], records: Mapping[int, RecordInfo]) -> 
                 continue
         ranges.append(Range(line, line, record))
     return ranges
+
+
+# The accelerator's versions of the hot helpers above: the same results, in C
+# (aiguard/_speedups.c; tests/test_speedups.py compares them with these references).
+REFERENCE_HELPERS = {"_hits_per_record": _hits_per_record, "_line_tokens": _line_tokens,
+                     "_line_owners": _line_owners, "_starts_touching": _starts_touching,
+                     "_longest_chain": _longest_chain, "_line_starts": _line_starts}
+from aiguard.fingerprint import _speedups  # noqa: E402
+
+if _speedups is not None:
+    _hits_per_record = _speedups.hits_per_record
+    _line_tokens = _speedups.line_tokens
+    _line_owners = _speedups.line_owners
+    _starts_touching = _speedups.starts_touching
+    _longest_chain = _speedups.longest_chain
+    _line_starts = _speedups.line_starts

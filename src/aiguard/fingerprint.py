@@ -19,9 +19,26 @@ that attribution can treat comment-only lines inside a paste as part of it.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import struct
 from typing import Callable, Collection, Iterable, NamedTuple, Sequence
+
+
+def _load_speedups():
+    """The compiled accelerator (aiguard/_speedups.c), or None: not built, or
+    AIGUARD_PURE_PYTHON set (the pure-Python code below is the reference)."""
+    if os.environ.get("AIGUARD_PURE_PYTHON", "") not in ("", "0"):
+        return None
+    try:
+        from aiguard import _speedups
+    except ImportError:
+        return None
+    return _speedups
+
+
+_speedups = _load_speedups()
+ACCELERATED = _speedups is not None
 
 RAW = 0
 ABSTRACT = 1
@@ -198,8 +215,11 @@ _NEWLINE, _COMMENT_GROUP, _STRING_GROUP, _NUMBER_GROUP, _IDENT_GROUP, _OP_GROUP 
 _new_token = tuple.__new__  # Token(...) without the namedtuple's Python-level __new__
 
 
-def tokenize(text: str, syntax: str = GENERIC) -> Tokens:
-    """Split code into tokens with their line numbers. Never raises on odd input."""
+def tokenize_pure(text: str, syntax: str = GENERIC) -> Tokens:
+    """Split code into tokens with their line numbers. Never raises on odd input.
+
+    The reference: `tokenize` is the compiled version of this loop when it is built.
+    """
     tokens: list[Token] = []
     append = tokens.append
     new, token, keywords, dropped = _new_token, Token, KEYWORDS, _DROPPED_OPS  # locals: this loop is hot
@@ -231,6 +251,18 @@ def tokenize(text: str, syntax: str = GENERIC) -> Tokens:
     return Tokens(tokens, frozenset(comment_lines), line_count)
 
 
+_SYNTAX_CODES = {HASH: 0, CLIKE: 1, DASH: 2, GENERIC: 3}  # _speedups.c's numbering
+
+
+def _tokenize_fast(text: str, syntax: str = GENERIC) -> Tokens:
+    """Split code into tokens with their line numbers. Never raises on odd input."""
+    tokens, comment_lines, line_count = _speedups.tokenize(text, _SYNTAX_CODES[syntax], KEYWORDS, Token)
+    return Tokens(tokens, frozenset(comment_lines), line_count)
+
+
+tokenize = _tokenize_fast if ACCELERATED else tokenize_pure
+
+
 def _string_body(literal: str) -> str:
     body = literal.lstrip("rRbBuUfF")
     quote = 3 if body[:3] in ('"""', "'''") else 1
@@ -254,16 +286,18 @@ def stream_text(token: Token, stream: int) -> str:
     return chr(0x10 + token.kind) + token.text
 
 
-class Hasher:
+class PureHasher:
     """Keyed token and k-gram hashes; the key makes fingerprints useless without it.
 
     Token hashes are cached per instance, so one Hasher should serve a whole
-    commit or a whole recording batch.
+    commit or a whole recording batch. This is the reference; `Hasher` is
+    FastHasher (the same hashes, computed in C) when the accelerator is built.
     """
 
     def __init__(self, key: bytes):
         token_key = hashlib.blake2b(key, person=b"aiguard-token", digest_size=32).digest()
         gram_key = hashlib.blake2b(key, person=b"aiguard-kgram", digest_size=32).digest()
+        self._token_key, self._gram_key = token_key, gram_key
         # Keyed states to copy: a copy costs less than setting the key up for every hash.
         self._token_state = hashlib.blake2b(key=token_key, digest_size=8)
         self._gram_state = hashlib.blake2b(key=gram_key, digest_size=8)
@@ -317,6 +351,29 @@ class Hasher:
         return dict(zip(positions, _unpack_signed(out)))
 
 
+class FastHasher(PureHasher):
+    """PureHasher's hashes computed by the accelerator, over whole lists at once."""
+
+    def __init__(self, key: bytes):
+        super().__init__(key)
+        self._token_caches: list[dict] = [{} for _ in range(COMMENT + 3)]  # per kind; see _speedups.c
+
+    def token_digests(self, tokens: Sequence[Token], stream: int) -> list[bytes]:
+        return _speedups.token_digests(self._token_key, tokens, stream, self._token_caches)
+
+    def text_digests(self, texts: Iterable[str]) -> list[bytes]:
+        return _speedups.text_digests(self._token_key, texts, self._cache)
+
+    def span_hashes(self, digests: list[bytes], spans: Iterable[tuple[int, int]]) -> list[int]:
+        return _speedups.span_hashes(self._gram_key, digests, spans)
+
+    def kgram_hashes(self, digests: list[bytes], k: int, positions: Iterable[int] | None = None) -> dict[int, int]:
+        return _speedups.kgram_hashes(self._gram_key, digests, k, positions)
+
+
+Hasher = FastHasher if ACCELERATED else PureHasher
+
+
 def _unpack_signed(digests: list[bytes]) -> tuple[int, ...]:
     """8-byte digests as signed little-endian 64-bit integers."""
     return struct.unpack(f"<{len(digests)}q", b"".join(digests))
@@ -366,7 +423,7 @@ def low_complexity(digests: Sequence[bytes], i: int, k: int) -> bool:
     return False
 
 
-def winnow(hashes: dict[int, int], n_grams: int, w: int) -> list[tuple[int, int]]:
+def winnow_pure(hashes: dict[int, int], n_grams: int, w: int) -> list[tuple[int, int]]:
     """Robust winnowing (Schleimer et al. 2003): (position, hash) pairs selected.
 
     `hashes` may lack masked positions; a window holding only masked positions
@@ -394,6 +451,17 @@ def winnow(hashes: dict[int, int], n_grams: int, w: int) -> list[tuple[int, int]
             selected.append((best_pos, best))
             last = best_pos
     return selected
+
+
+# `winnow` is the accelerator's version of winnow_pure when it is built (the same selection).
+winnow = _speedups.winnow if ACCELERATED else winnow_pure
+
+
+def _low_complexity_mask(digests: list[bytes], k: int, n_grams: int) -> Sequence[int]:
+    """low_complexity at every k-gram start (0 .. n_grams - 1), true or false."""
+    if _speedups is not None:
+        return _speedups.low_complexity_mask(digests, k)
+    return [low_complexity(digests, i, k) for i in range(n_grams)]
 
 
 class Fingerprint(NamedTuple):
@@ -439,7 +507,7 @@ def fingerprint_text(text: str, hasher: Hasher, path: str | None = None,
         if n_grams <= 0:
             continue
         digests = hasher.token_digests(tokens, stream)
-        positions = [i for i in range(n_grams) if not low_complexity(digests, i, k)
+        positions = [i for i, low in enumerate(_low_complexity_mask(digests, k, n_grams)) if not low
                      and (boilerplate is None or boilerplate[i + k] - boilerplate[i] < k - COMMON_LINE_SLACK)]
         hashes = hasher.kgram_hashes(digests, k, positions)
         if common is not None and hashes:

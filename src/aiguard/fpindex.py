@@ -46,7 +46,7 @@ from array import array
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from aiguard.fingerprint import STREAMS
+from aiguard.fingerprint import STREAMS, _speedups
 
 MAGIC = b"AIGFPIX1"
 FORMAT = 2
@@ -235,6 +235,9 @@ class Index:
         if not view.count:
             return
         dir_, key, rec, pos = view.dir, view.key, view.rec, view.pos
+        if _speedups is not None:  # the same loop in C (aiguard/_speedups.c)
+            _speedups.index_lookup(dir_, key, rec, pos, hashes, found, BUCKET_BITS)
+            return
         bisect_left = bisect.bisect_left
         shift = 64 - BUCKET_BITS
         count, watermark = view.count, self.watermark

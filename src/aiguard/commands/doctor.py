@@ -304,8 +304,20 @@ def _last_records() -> dict[str, str]:
     return {tool: datetime.fromtimestamp(when, timezone.utc).isoformat(timespec="seconds") for tool, when in rows}
 
 
+def check_matcher() -> Line:
+    """Which matcher runs: the compiled accelerator, or the pure-Python reference (and why)."""
+    from aiguard import fingerprint
+
+    if fingerprint.ACCELERATED:
+        return Line(True, "matcher", "compiled accelerator (aiguard._speedups)")
+    if os.environ.get("AIGUARD_PURE_PYTHON", "") not in ("", "0"):
+        return Line(True, "matcher", "pure Python (AIGUARD_PURE_PYTHON is set)")
+    return Line(True, "matcher", "pure Python, about 3x slower: the C accelerator is not built (reinstall aiguard "
+                                 "where a C compiler and Python's headers exist, e.g. gcc and python3-dev)")
+
+
 def run(repo: str | None = None) -> list[Line]:
-    lines = [Line(True, "aiguard", f"{__version__} ({sys.executable}); state in {paths.home()}")]
+    lines = [Line(True, "aiguard", f"{__version__} ({sys.executable}); state in {paths.home()}"), check_matcher()]
     lines += check_hooks(repo)
     lines += check_policy(repo)
     lines += check_ledger()

@@ -1,0 +1,1679 @@
+/* aiguard._speedups: optional compiled versions of aiguard.fingerprint's hot loops.
+ *
+ * Everything here computes exactly what the pure-Python reference in fingerprint.py
+ * computes (tests/test_speedups.py checks it): the same tokens, the same keyed BLAKE2b
+ * digests, the same k-gram hashes. fingerprint.py uses this module when it imports and
+ * AIGUARD_PURE_PYTHON is not set; without a compiler the package installs without it.
+ *
+ * BLAKE2b is written from RFC 7693 (keyed, one 64-bit output word: digest_size 8).
+ * Messages are whole in memory, so there is no streaming state: the state after the key
+ * block is computed once per call and each message costs one compression per 128 bytes.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* ---- BLAKE2b (RFC 7693) ------------------------------------------------------------ */
+
+static const uint64_t B2_IV[8] = {
+    0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL, 0xa54ff53a5f1d36f1ULL,
+    0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL, 0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL,
+};
+
+static const uint8_t B2_SIGMA[12][16] = {
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+    {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+    {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4},
+    {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
+    {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13},
+    {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
+    {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11},
+    {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
+    {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5},
+    {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+    {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+};
+
+static inline uint64_t rotr64(uint64_t x, int n) { return (x >> n) | (x << (64 - n)); }
+
+static inline uint64_t load64(const uint8_t *p) {
+    return (uint64_t)p[0] | ((uint64_t)p[1] << 8) | ((uint64_t)p[2] << 16) | ((uint64_t)p[3] << 24)
+        | ((uint64_t)p[4] << 32) | ((uint64_t)p[5] << 40) | ((uint64_t)p[6] << 48) | ((uint64_t)p[7] << 56);
+}
+
+static inline void store64(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+#define B2_G(a, b, c, d, x, y)           \
+    do {                                 \
+        a = a + b + (x);                 \
+        d = rotr64(d ^ a, 32);           \
+        c = c + d;                       \
+        b = rotr64(b ^ c, 24);           \
+        a = a + b + (y);                 \
+        d = rotr64(d ^ a, 16);           \
+        c = c + d;                       \
+        b = rotr64(b ^ c, 63);           \
+    } while (0)
+
+/* One compression: h is updated in place from the 16 message words m. t is the byte
+ * count so far (below 2^64 here), last marks the final block. */
+static void b2_compress(uint64_t h[8], const uint64_t m[16], uint64_t t, int last) {
+    uint64_t v0 = h[0], v1 = h[1], v2 = h[2], v3 = h[3], v4 = h[4], v5 = h[5], v6 = h[6], v7 = h[7];
+    uint64_t v8 = B2_IV[0], v9 = B2_IV[1], v10 = B2_IV[2], v11 = B2_IV[3];
+    uint64_t v12 = B2_IV[4] ^ t, v13 = B2_IV[5], v14 = last ? ~B2_IV[6] : B2_IV[6], v15 = B2_IV[7];
+    /* The rounds written out, so that the message schedule is constant indices. */
+#define B2_ROUND(r)                                                   \
+    do {                                                              \
+        B2_G(v0, v4, v8, v12, m[B2_SIGMA[r][0]], m[B2_SIGMA[r][1]]);  \
+        B2_G(v1, v5, v9, v13, m[B2_SIGMA[r][2]], m[B2_SIGMA[r][3]]);  \
+        B2_G(v2, v6, v10, v14, m[B2_SIGMA[r][4]], m[B2_SIGMA[r][5]]); \
+        B2_G(v3, v7, v11, v15, m[B2_SIGMA[r][6]], m[B2_SIGMA[r][7]]); \
+        B2_G(v0, v5, v10, v15, m[B2_SIGMA[r][8]], m[B2_SIGMA[r][9]]); \
+        B2_G(v1, v6, v11, v12, m[B2_SIGMA[r][10]], m[B2_SIGMA[r][11]]); \
+        B2_G(v2, v7, v8, v13, m[B2_SIGMA[r][12]], m[B2_SIGMA[r][13]]); \
+        B2_G(v3, v4, v9, v14, m[B2_SIGMA[r][14]], m[B2_SIGMA[r][15]]); \
+    } while (0)
+    B2_ROUND(0); B2_ROUND(1); B2_ROUND(2); B2_ROUND(3); B2_ROUND(4); B2_ROUND(5);
+    B2_ROUND(6); B2_ROUND(7); B2_ROUND(8); B2_ROUND(9); B2_ROUND(10); B2_ROUND(11);
+#undef B2_ROUND
+    h[0] ^= v0 ^ v8; h[1] ^= v1 ^ v9; h[2] ^= v2 ^ v10; h[3] ^= v3 ^ v11;
+    h[4] ^= v4 ^ v12; h[5] ^= v5 ^ v13; h[6] ^= v6 ^ v14; h[7] ^= v7 ^ v15;
+}
+
+/* A key, set up: the state after the (non-final) key block, and the digest of the empty
+ * message (where the key block is the final one). Output length is fixed at 8 bytes. */
+typedef struct {
+    uint64_t h[8];
+    uint64_t empty;
+} Keyed;
+
+static int keyed_setup(Keyed *ks, PyObject *key) {
+    char *kp;
+    Py_ssize_t kl;
+    if (PyBytes_AsStringAndSize(key, &kp, &kl) < 0) return -1;
+    if (kl < 1 || kl > 64) {
+        PyErr_SetString(PyExc_ValueError, "key must be 1 to 64 bytes");
+        return -1;
+    }
+    uint8_t block[128] = {0};
+    memcpy(block, kp, (size_t)kl);
+    uint64_t m[16];
+    for (int i = 0; i < 16; i++) m[i] = load64(block + 8 * i);
+    uint64_t h[8];
+    memcpy(h, B2_IV, sizeof h);
+    h[0] ^= 0x01010000ULL ^ ((uint64_t)kl << 8) ^ 8ULL; /* digest_length 8, key length kl */
+    memcpy(ks->h, h, sizeof h);
+    b2_compress(ks->h, m, 128, 0);
+    b2_compress(h, m, 128, 1);
+    ks->empty = h[0];
+    return 0;
+}
+
+/* The digest (as its little-endian 64-bit word) of a message of bytes. */
+static uint64_t keyed_bytes(const Keyed *ks, const uint8_t *msg, size_t len) {
+    if (len == 0) return ks->empty;
+    uint64_t h[8], m[16];
+    memcpy(h, ks->h, sizeof h);
+    uint64_t t = 128;
+    while (len > 128) {
+        for (int i = 0; i < 16; i++) m[i] = load64(msg + 8 * i);
+        t += 128;
+        b2_compress(h, m, t, 0);
+        msg += 128;
+        len -= 128;
+    }
+    uint8_t block[128] = {0};
+    memcpy(block, msg, len);
+    for (int i = 0; i < 16; i++) m[i] = load64(block + 8 * i);
+    b2_compress(h, m, t + len, 1);
+    return h[0];
+}
+
+/* The digest of a message given as 64-bit words (the concatenated 8-byte token digests). */
+static uint64_t keyed_words(const Keyed *ks, const uint64_t *words, Py_ssize_t count) {
+    if (count == 0) return ks->empty;
+    uint64_t h[8], m[16];
+    memcpy(h, ks->h, sizeof h);
+    uint64_t t = 128;
+    while (count > 16) {
+        t += 128;
+        b2_compress(h, words, t, 0);
+        words += 16;
+        count -= 16;
+    }
+    memset(m, 0, sizeof m);
+    memcpy(m, words, (size_t)count * 8);
+    b2_compress(h, m, t + 8 * (uint64_t)count, 1);
+    return h[0];
+}
+
+/* Four single-block messages of `count` words (1 to 16) at once, one per 64-bit lane of
+ * AVX2 registers: the same arithmetic as b2_compress, four times over. x86-64 with GCC or
+ * Clang only, and used only when the CPU has AVX2 (checked at run time). */
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define AG_HAVE_AVX2_CODE 1
+#include <immintrin.h>
+
+__attribute__((target("avx2"))) static void b2_four(const Keyed *ks, const uint64_t *const msg[4],
+                                                    Py_ssize_t count, uint64_t out[4]) {
+    __m256i m[16];
+    for (int j = 0; j < 16; j++) {
+        m[j] = j < count ? _mm256_set_epi64x((long long)msg[3][j], (long long)msg[2][j], (long long)msg[1][j],
+                                             (long long)msg[0][j])
+                         : _mm256_setzero_si256();
+    }
+    const __m256i r24 = _mm256_setr_epi8(3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10,
+                                         3, 4, 5, 6, 7, 0, 1, 2, 11, 12, 13, 14, 15, 8, 9, 10);
+    const __m256i r16 = _mm256_setr_epi8(2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9,
+                                         2, 3, 4, 5, 6, 7, 0, 1, 10, 11, 12, 13, 14, 15, 8, 9);
+    __m256i v0 = _mm256_set1_epi64x((long long)ks->h[0]), v1 = _mm256_set1_epi64x((long long)ks->h[1]);
+    __m256i v2 = _mm256_set1_epi64x((long long)ks->h[2]), v3 = _mm256_set1_epi64x((long long)ks->h[3]);
+    __m256i v4 = _mm256_set1_epi64x((long long)ks->h[4]), v5 = _mm256_set1_epi64x((long long)ks->h[5]);
+    __m256i v6 = _mm256_set1_epi64x((long long)ks->h[6]), v7 = _mm256_set1_epi64x((long long)ks->h[7]);
+    __m256i v8 = _mm256_set1_epi64x((long long)B2_IV[0]), v9 = _mm256_set1_epi64x((long long)B2_IV[1]);
+    __m256i v10 = _mm256_set1_epi64x((long long)B2_IV[2]), v11 = _mm256_set1_epi64x((long long)B2_IV[3]);
+    __m256i v12 = _mm256_set1_epi64x((long long)(B2_IV[4] ^ (128 + 8 * (uint64_t)count)));
+    __m256i v13 = _mm256_set1_epi64x((long long)B2_IV[5]);
+    __m256i v14 = _mm256_set1_epi64x((long long)~B2_IV[6]), v15 = _mm256_set1_epi64x((long long)B2_IV[7]);
+    const __m256i h0 = v0;
+#define V_ROT32(x) _mm256_shuffle_epi32((x), _MM_SHUFFLE(2, 3, 0, 1))
+#define V_ROT63(x) _mm256_xor_si256(_mm256_srli_epi64((x), 63), _mm256_add_epi64((x), (x)))
+#define V_G(a, b, c, d, x, y)                                                         \
+    do {                                                                              \
+        a = _mm256_add_epi64(_mm256_add_epi64(a, b), (x));                            \
+        d = V_ROT32(_mm256_xor_si256(d, a));                                          \
+        c = _mm256_add_epi64(c, d);                                                   \
+        b = _mm256_shuffle_epi8(_mm256_xor_si256(b, c), r24);                         \
+        a = _mm256_add_epi64(_mm256_add_epi64(a, b), (y));                            \
+        d = _mm256_shuffle_epi8(_mm256_xor_si256(d, a), r16);                         \
+        c = _mm256_add_epi64(c, d);                                                   \
+        b = V_ROT63(_mm256_xor_si256(b, c));                                          \
+    } while (0)
+#define V_ROUND(r)                                                      \
+    do {                                                                \
+        V_G(v0, v4, v8, v12, m[B2_SIGMA[r][0]], m[B2_SIGMA[r][1]]);     \
+        V_G(v1, v5, v9, v13, m[B2_SIGMA[r][2]], m[B2_SIGMA[r][3]]);     \
+        V_G(v2, v6, v10, v14, m[B2_SIGMA[r][4]], m[B2_SIGMA[r][5]]);    \
+        V_G(v3, v7, v11, v15, m[B2_SIGMA[r][6]], m[B2_SIGMA[r][7]]);    \
+        V_G(v0, v5, v10, v15, m[B2_SIGMA[r][8]], m[B2_SIGMA[r][9]]);    \
+        V_G(v1, v6, v11, v12, m[B2_SIGMA[r][10]], m[B2_SIGMA[r][11]]);  \
+        V_G(v2, v7, v8, v13, m[B2_SIGMA[r][12]], m[B2_SIGMA[r][13]]);   \
+        V_G(v3, v4, v9, v14, m[B2_SIGMA[r][14]], m[B2_SIGMA[r][15]]);   \
+    } while (0)
+    V_ROUND(0); V_ROUND(1); V_ROUND(2); V_ROUND(3); V_ROUND(4); V_ROUND(5);
+    V_ROUND(6); V_ROUND(7); V_ROUND(8); V_ROUND(9); V_ROUND(10); V_ROUND(11);
+#undef V_ROUND
+#undef V_G
+#undef V_ROT63
+#undef V_ROT32
+    /* Only the first output word is wanted (digest_size 8). */
+    __m256i first = _mm256_xor_si256(h0, _mm256_xor_si256(v0, v8));
+    _mm256_storeu_si256((__m256i *)out, first);
+}
+
+static int cpu_has_avx2(void) {
+    static int known = -1;
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("avx2") ? 1 : 0;
+    }
+    return known;
+}
+#endif
+
+/* Digests of many word-slices (start[i], count[i]) of words, four at a time where AVX2 can. */
+static void keyed_batch(const Keyed *ks, const uint64_t *words, const Py_ssize_t *start, const Py_ssize_t *count,
+                        Py_ssize_t n, uint64_t *out) {
+    Py_ssize_t i = 0;
+#ifdef AG_HAVE_AVX2_CODE
+    if (cpu_has_avx2()) {
+        while (i + 4 <= n) {
+            Py_ssize_t c = count[i];
+            if (c >= 1 && c <= 16 && count[i + 1] == c && count[i + 2] == c && count[i + 3] == c) {
+                const uint64_t *msg[4] = {words + start[i], words + start[i + 1], words + start[i + 2],
+                                          words + start[i + 3]};
+                b2_four(ks, msg, c, out + i);
+                i += 4;
+            } else {
+                out[i] = keyed_words(ks, words + start[i], count[i]);
+                i++;
+            }
+        }
+    }
+#endif
+    for (; i < n; i++) out[i] = keyed_words(ks, words + start[i], count[i]);
+}
+
+static PyObject *digest_bytes(uint64_t value) {
+    uint8_t out[8];
+    store64(out, value);
+    return PyBytes_FromStringAndSize((const char *)out, 8);
+}
+
+/* The UTF-8 bytes of a str, as str.encode("utf-8", "surrogatepass") gives them.
+ * *owner receives a new reference to keep alive (or NULL for ASCII, read in place). */
+static const uint8_t *utf8_of(PyObject *text, Py_ssize_t *len, PyObject **owner) {
+    *owner = NULL;
+    if (PyUnicode_IS_ASCII(text)) {
+        *len = PyUnicode_GET_LENGTH(text);
+        return PyUnicode_1BYTE_DATA(text);
+    }
+    PyObject *encoded = PyUnicode_AsEncodedString(text, "utf-8", "surrogatepass");
+    if (encoded == NULL) return NULL;
+    *owner = encoded;
+    *len = PyBytes_GET_SIZE(encoded);
+    return (const uint8_t *)PyBytes_AS_STRING(encoded);
+}
+
+/* Digest of prefix (0 to 2 bytes) + UTF-8 of text. */
+static int digest_of_text(const Keyed *ks, const char *prefix, size_t plen, PyObject *text, uint64_t *out) {
+    Py_ssize_t len;
+    PyObject *owner;
+    const uint8_t *data = utf8_of(text, &len, &owner);
+    if (data == NULL) return -1;
+    size_t total = plen + (size_t)len;
+    uint8_t stack[256];
+    uint8_t *buf = total <= sizeof stack ? stack : PyMem_Malloc(total);
+    if (buf == NULL) {
+        Py_XDECREF(owner);
+        PyErr_NoMemory();
+        return -1;
+    }
+    memcpy(buf, prefix, plen);
+    memcpy(buf + plen, data, (size_t)len);
+    *out = keyed_bytes(ks, buf, total);
+    if (buf != stack) PyMem_Free(buf);
+    Py_XDECREF(owner);
+    return 0;
+}
+
+/* text_digests(key, texts, cache) -> list[bytes]: keyed digests of UTF-8 texts, cached in
+ * `cache` (text -> digest) as Hasher.text_digests does. */
+static PyObject *sp_text_digests(PyObject *self, PyObject *args) {
+    PyObject *key, *texts, *cache;
+    if (!PyArg_ParseTuple(args, "SOO!", &key, &texts, &PyDict_Type, &cache)) return NULL;
+    Keyed ks;
+    if (keyed_setup(&ks, key) < 0) return NULL;
+    PyObject *seq = PySequence_Fast(texts, "texts must be iterable");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = PyList_New(n);
+    if (out == NULL) goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *text = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "texts must be str");
+            goto fail;
+        }
+        PyObject *digest = PyDict_GetItemWithError(cache, text);
+        if (digest != NULL) {
+            Py_INCREF(digest);
+        } else {
+            if (PyErr_Occurred()) goto fail;
+            uint64_t value;
+            if (digest_of_text(&ks, "", 0, text, &value) < 0) goto fail;
+            digest = digest_bytes(value);
+            if (digest == NULL || PyDict_SetItem(cache, text, digest) < 0) {
+                Py_XDECREF(digest);
+                goto fail;
+            }
+        }
+        PyList_SET_ITEM(out, i, digest);
+    }
+    Py_DECREF(seq);
+    return out;
+fail:
+    Py_DECREF(seq);
+    Py_XDECREF(out);
+    return NULL;
+}
+
+/* Token kinds and streams, as in fingerprint.py. */
+enum { K_IDENT, K_KEYWORD, K_NUMBER, K_STRING, K_OP, K_COMMENT, K_KINDS };
+enum { S_RAW, S_ABSTRACT };
+#define N_CACHES (K_KINDS + 2) /* raw per kind, abstract kept text, abstract placeholders */
+
+/* token_digests(key, tokens, stream, caches) -> list[bytes]: Hasher.token_digests.
+ * caches: a list of N_CACHES dicts owned by the Hasher (token text -> digest): raw
+ * digests per kind, abstract "\x02" + text, and the abstract V/S/N placeholders. */
+static PyObject *sp_token_digests(PyObject *self, PyObject *args) {
+    PyObject *key, *tokens, *caches;
+    int stream;
+    if (!PyArg_ParseTuple(args, "SOiO!", &key, &tokens, &stream, &PyList_Type, &caches)) return NULL;
+    if (PyList_GET_SIZE(caches) != N_CACHES) {
+        PyErr_SetString(PyExc_ValueError, "wrong number of caches");
+        return NULL;
+    }
+    for (int c = 0; c < N_CACHES; c++) {
+        if (!PyDict_Check(PyList_GET_ITEM(caches, c))) {
+            PyErr_SetString(PyExc_TypeError, "caches must be dicts");
+            return NULL;
+        }
+    }
+    Keyed ks;
+    if (keyed_setup(&ks, key) < 0) return NULL;
+    PyObject *seq = PySequence_Fast(tokens, "tokens must be iterable");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = PyList_New(n);
+    if (out == NULL) goto fail;
+    /* The abstract placeholders, looked up once per call. */
+    PyObject *placeholder[K_KINDS] = {NULL};
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *token = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyTuple_Check(token) || PyTuple_GET_SIZE(token) < 2) {
+            PyErr_SetString(PyExc_TypeError, "tokens must be Token tuples");
+            goto fail;
+        }
+        long kind = PyLong_AsLong(PyTuple_GET_ITEM(token, 0));
+        if (kind == -1 && PyErr_Occurred()) goto fail;
+        if (kind < 0 || kind >= K_KINDS) {
+            PyErr_SetString(PyExc_ValueError, "unknown token kind");
+            goto fail;
+        }
+        PyObject *text = PyTuple_GET_ITEM(token, 1);
+        if (!PyUnicode_Check(text)) {
+            PyErr_SetString(PyExc_TypeError, "token text must be str");
+            goto fail;
+        }
+        PyObject *digest;
+        if (stream == S_ABSTRACT && (kind == K_IDENT || kind == K_STRING || kind == K_NUMBER)) {
+            digest = placeholder[kind];
+            if (digest == NULL) {
+                uint64_t value;
+                const char *tag = kind == K_IDENT ? "\x01V" : kind == K_STRING ? "\x01S" : "\x01N";
+                PyObject *cache = PyList_GET_ITEM(caches, K_KINDS + 1);
+                PyObject *name = PyLong_FromLong(kind);
+                if (name == NULL) goto fail;
+                digest = PyDict_GetItemWithError(cache, name);
+                if (digest == NULL) {
+                    if (PyErr_Occurred()) { Py_DECREF(name); goto fail; }
+                    value = keyed_bytes(&ks, (const uint8_t *)tag, 2);
+                    digest = digest_bytes(value);
+                    if (digest == NULL || PyDict_SetItem(cache, name, digest) < 0) {
+                        Py_XDECREF(digest);
+                        Py_DECREF(name);
+                        goto fail;
+                    }
+                    Py_DECREF(digest); /* the cache holds it */
+                }
+                Py_DECREF(name);
+                placeholder[kind] = digest;
+            }
+            Py_INCREF(digest);
+        } else {
+            int slot = stream == S_ABSTRACT ? K_KINDS : (int)kind;
+            PyObject *cache = PyList_GET_ITEM(caches, slot);
+            digest = PyDict_GetItemWithError(cache, text);
+            if (digest != NULL) {
+                Py_INCREF(digest);
+            } else {
+                if (PyErr_Occurred()) goto fail;
+                char prefix = stream == S_ABSTRACT ? 0x02 : (char)(0x10 + kind);
+                uint64_t value;
+                if (digest_of_text(&ks, &prefix, 1, text, &value) < 0) goto fail;
+                digest = digest_bytes(value);
+                if (digest == NULL || PyDict_SetItem(cache, text, digest) < 0) {
+                    Py_XDECREF(digest);
+                    goto fail;
+                }
+            }
+        }
+        PyList_SET_ITEM(out, i, digest);
+    }
+    Py_DECREF(seq);
+    return out;
+fail:
+    Py_DECREF(seq);
+    Py_XDECREF(out);
+    return NULL;
+}
+
+/* The words of a list of 8-byte digests (a new PyMem buffer), or NULL with an error set. */
+static uint64_t *digest_words(PyObject *digests, Py_ssize_t *count) {
+    PyObject *seq = PySequence_Fast(digests, "digests must be iterable");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    uint64_t *words = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(uint64_t));
+    if (words == NULL) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *d = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyBytes_Check(d) || PyBytes_GET_SIZE(d) != 8) {
+            PyMem_Free(words);
+            Py_DECREF(seq);
+            PyErr_SetString(PyExc_ValueError, "digests must be 8-byte bytes");
+            return NULL;
+        }
+        words[i] = load64((const uint8_t *)PyBytes_AS_STRING(d));
+    }
+    Py_DECREF(seq);
+    *count = n;
+    return words;
+}
+
+/* Python's slice bounds [start:stop] on a sequence of length n (step 1). */
+static void slice_bounds(Py_ssize_t n, Py_ssize_t *start, Py_ssize_t *stop) {
+    Py_ssize_t a = *start, b = *stop;
+    if (a < 0) { a += n; if (a < 0) a = 0; } else if (a > n) a = n;
+    if (b < 0) { b += n; if (b < 0) b = 0; } else if (b > n) b = n;
+    if (b < a) b = a;
+    *start = a;
+    *stop = b;
+}
+
+/* kgram_hashes(key, digests, k, positions) -> {position: signed 64-bit hash}.
+ * positions: an iterable of ints, or None for every k-gram. A position reads the words
+ * joined[8i:8i+8k] would (slicing rules: near the end the k-gram is shorter). */
+static PyObject *sp_kgram_hashes(PyObject *self, PyObject *args) {
+    PyObject *key, *digests, *positions;
+    Py_ssize_t k;
+    if (!PyArg_ParseTuple(args, "SOnO", &key, &digests, &k, &positions)) return NULL;
+    Keyed ks;
+    if (keyed_setup(&ks, key) < 0) return NULL;
+    Py_ssize_t n;
+    uint64_t *words = digest_words(digests, &n);
+    if (words == NULL) return NULL;
+    PyObject *out = NULL, *seq = NULL;
+    Py_ssize_t *start = NULL, *count = NULL;
+    uint64_t *values = NULL;
+    Py_ssize_t m;
+    if (positions == Py_None) {
+        m = n - k + 1 > 0 ? n - k + 1 : 0;
+    } else {
+        seq = PySequence_Fast(positions, "positions must be iterable");
+        if (seq == NULL) goto fail;
+        m = PySequence_Fast_GET_SIZE(seq);
+    }
+    start = PyMem_Malloc((size_t)(m ? m : 1) * sizeof(Py_ssize_t));
+    count = PyMem_Malloc((size_t)(m ? m : 1) * sizeof(Py_ssize_t));
+    values = PyMem_Malloc((size_t)(m ? m : 1) * sizeof(uint64_t));
+    if (start == NULL || count == NULL || values == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (Py_ssize_t j = 0; j < m; j++) {
+        Py_ssize_t i = j;
+        if (seq != NULL) {
+            i = PyNumber_AsSsize_t(PySequence_Fast_GET_ITEM(seq, j), PyExc_OverflowError);
+            if (i == -1 && PyErr_Occurred()) goto fail;
+        }
+        /* The byte slice [8i:8i+8k] of the joined digests, in words. */
+        Py_ssize_t a = i, b = i + k;
+        if (a < 0 || b < 0) {
+            /* Negative byte offsets count from the end in bytes; whole words either way. */
+            a = 8 * i;
+            b = 8 * (i + k);
+            slice_bounds(8 * n, &a, &b);
+            a /= 8;
+            b /= 8;
+        } else {
+            slice_bounds(n, &a, &b);
+        }
+        start[j] = a;
+        count[j] = b - a;
+    }
+    keyed_batch(&ks, words, start, count, m, values);
+    out = PyDict_New();
+    if (out == NULL) goto fail;
+    for (Py_ssize_t j = 0; j < m; j++) {
+        PyObject *pos = seq != NULL ? Py_NewRef(PySequence_Fast_GET_ITEM(seq, j)) : PyLong_FromSsize_t(j);
+        PyObject *value = pos ? PyLong_FromLongLong((long long)(int64_t)values[j]) : NULL;
+        if (value == NULL || PyDict_SetItem(out, pos, value) < 0) {
+            Py_XDECREF(pos);
+            Py_XDECREF(value);
+            goto fail;
+        }
+        Py_DECREF(pos);
+        Py_DECREF(value);
+    }
+    Py_XDECREF(seq);
+    PyMem_Free(start);
+    PyMem_Free(count);
+    PyMem_Free(values);
+    PyMem_Free(words);
+    return out;
+fail:
+    Py_XDECREF(seq);
+    Py_XDECREF(out);
+    PyMem_Free(start);
+    PyMem_Free(count);
+    PyMem_Free(values);
+    PyMem_Free(words);
+    return NULL;
+}
+
+/* span_hashes(key, digests, spans) -> [signed 64-bit hash of digests[a:b] joined]. */
+static PyObject *sp_span_hashes(PyObject *self, PyObject *args) {
+    PyObject *key, *digests, *spans;
+    if (!PyArg_ParseTuple(args, "SOO", &key, &digests, &spans)) return NULL;
+    Keyed ks;
+    if (keyed_setup(&ks, key) < 0) return NULL;
+    Py_ssize_t n;
+    uint64_t *words = digest_words(digests, &n);
+    if (words == NULL) return NULL;
+    PyObject *out = PyList_New(0);
+    PyObject *seq = out ? PySequence_Fast(spans, "spans must be iterable") : NULL;
+    if (seq == NULL) goto fail;
+    Py_ssize_t m = PySequence_Fast_GET_SIZE(seq);
+    for (Py_ssize_t j = 0; j < m; j++) {
+        Py_ssize_t a, b;
+        PyObject *span = PySequence_Fast_GET_ITEM(seq, j);
+        if (!PyTuple_Check(span) || PyTuple_GET_SIZE(span) != 2) {
+            PyErr_SetString(PyExc_TypeError, "spans must be (start, end) tuples");
+            goto fail;
+        }
+        a = PyNumber_AsSsize_t(PyTuple_GET_ITEM(span, 0), PyExc_OverflowError);
+        if (a == -1 && PyErr_Occurred()) goto fail;
+        b = PyNumber_AsSsize_t(PyTuple_GET_ITEM(span, 1), PyExc_OverflowError);
+        if (b == -1 && PyErr_Occurred()) goto fail;
+        slice_bounds(n, &a, &b);
+        PyObject *value = PyLong_FromLongLong((long long)(int64_t)keyed_words(&ks, words + a, b - a));
+        if (value == NULL || PyList_Append(out, value) < 0) {
+            Py_XDECREF(value);
+            goto fail;
+        }
+        Py_DECREF(value);
+    }
+    Py_DECREF(seq);
+    PyMem_Free(words);
+    return out;
+fail:
+    Py_XDECREF(seq);
+    Py_XDECREF(out);
+    PyMem_Free(words);
+    return NULL;
+}
+
+/* low_complexity_mask(digests, k) -> bytes: 1 at each k-gram start i (0 .. n - k) where
+ * fingerprint.low_complexity(digests, i, k) is true (the k-gram repeats with a short period). */
+static PyObject *sp_low_complexity_mask(PyObject *self, PyObject *args) {
+    PyObject *digests;
+    Py_ssize_t k;
+    if (!PyArg_ParseTuple(args, "On", &digests, &k)) return NULL;
+    if (k < 1) {
+        PyErr_SetString(PyExc_ValueError, "k must be positive");
+        return NULL;
+    }
+    Py_ssize_t n;
+    uint64_t *words = digest_words(digests, &n);
+    if (words == NULL) return NULL;
+    Py_ssize_t grams = n - k + 1 > 0 ? n - k + 1 : 0;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, grams);
+    if (out == NULL) {
+        PyMem_Free(words);
+        return NULL;
+    }
+    char *mask = PyBytes_AS_STRING(out);
+    Py_ssize_t half = k / 2;
+    for (Py_ssize_t i = 0; i < grams; i++) {
+        const uint64_t *g = words + i;
+        /* A period-p k-gram has at most p distinct tokens: more than k // 2 and it is not one. */
+        Py_ssize_t distinct = 0;
+        for (Py_ssize_t a = 0; a < k && distinct <= half; a++) {
+            Py_ssize_t b = 0;
+            while (b < a && g[b] != g[a]) b++;
+            distinct += b == a;
+        }
+        int low = 0;
+        if (distinct <= half) {
+            for (Py_ssize_t period = 1; period <= half && !low; period++) {
+                Py_ssize_t j = 0;
+                while (j + period < k && g[j] == g[j + period]) j++;
+                low = j + period >= k;
+            }
+        }
+        mask[i] = (char)low;
+    }
+    PyMem_Free(words);
+    return out;
+}
+
+/* winnow(hashes, n_grams, w) -> [(position, hash)]: fingerprint.winnow (robust winnowing). */
+static PyObject *sp_winnow(PyObject *self, PyObject *args) {
+    PyObject *hashes;
+    Py_ssize_t n, w;
+    if (!PyArg_ParseTuple(args, "O!nn", &PyDict_Type, &hashes, &n, &w)) return NULL;
+    PyObject *out = PyList_New(0);
+    if (out == NULL || n <= 0) return out;
+    if (n < w) w = n;
+    if (w < 1) return out; /* no window: nothing selected, as in the reference */
+    int64_t *value = PyMem_Malloc((size_t)n * sizeof(int64_t));
+    char *has = PyMem_Calloc((size_t)n, 1);
+    if (value == NULL || has == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    Py_ssize_t it = 0;
+    PyObject *key, *val;
+    while (PyDict_Next(hashes, &it, &key, &val)) {
+        if (!PyLong_CheckExact(key) || !PyLong_CheckExact(val)) {
+            PyErr_SetString(PyExc_TypeError, "hashes must map int positions to int hashes");
+            goto fail;
+        }
+        int overflow;
+        long long pos = PyLong_AsLongLongAndOverflow(key, &overflow);
+        if (overflow || pos < 0 || pos >= n) continue; /* never looked at */
+        long long v = PyLong_AsLongLong(val);
+        if (v == -1 && PyErr_Occurred()) goto fail;
+        value[pos] = (int64_t)v;
+        has[pos] = 1;
+    }
+    Py_ssize_t last = -1;
+    for (Py_ssize_t start = 0; start + w <= n; start++) {
+        Py_ssize_t best_pos = -1;
+        for (Py_ssize_t pos = start; pos < start + w; pos++) {
+            if (has[pos] && (best_pos < 0 || value[pos] <= value[best_pos])) best_pos = pos;
+        }
+        if (best_pos < 0) continue;
+        if (last >= start && value[last] == value[best_pos]) continue; /* keep the earlier choice */
+        if (best_pos != last) {
+            PyObject *pair = Py_BuildValue("(nL)", best_pos, (long long)value[best_pos]);
+            if (pair == NULL || PyList_Append(out, pair) < 0) {
+                Py_XDECREF(pair);
+                goto fail;
+            }
+            Py_DECREF(pair);
+            last = best_pos;
+        }
+    }
+    PyMem_Free(value);
+    PyMem_Free(has);
+    return out;
+fail:
+    PyMem_Free(value);
+    PyMem_Free(has);
+    Py_DECREF(out);
+    return NULL;
+}
+
+/* ---- The tokenizer ------------------------------------------------------------------
+ * The regular expression of fingerprint._token_re, by hand: at each position the
+ * alternatives are tried in the pattern's order (newline, comment, string, number,
+ * identifier, operator) and the first that matches wins; a position nothing matches at
+ * (whitespace) is skipped. Character classes are those of Python's re for str patterns:
+ * \s Py_UNICODE_ISSPACE, \d Py_UNICODE_ISDECIMAL, \w Py_UNICODE_ISALNUM or '_'. */
+
+enum { SYN_HASH, SYN_CLIKE, SYN_DASH, SYN_GENERIC };
+
+typedef struct {
+    int kind;
+    const void *data;
+    Py_ssize_t n;
+} Text;
+
+#define CH(t, i) ((Py_UCS4)PyUnicode_READ((t)->kind, (t)->data, (i)))
+
+/* ASCII by table (most code is), the rest by Python's own Unicode database. */
+static inline int is_word(Py_UCS4 c) {
+    if (c < 128) return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    return Py_UNICODE_ISALNUM(c);
+}
+static inline int is_decimal(Py_UCS4 c) { return c < 128 ? (c >= '0' && c <= '9') : Py_UNICODE_ISDECIMAL(c); }
+static inline int is_space(Py_UCS4 c) {
+    if (c < 128) return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+    return Py_UNICODE_ISSPACE(c);
+}
+static inline int is_ascii_alpha(Py_UCS4 c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static inline int is_hex_(Py_UCS4 c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '_';
+}
+
+static Py_ssize_t line_end(const Text *t, Py_ssize_t i) {
+    while (i < t->n && CH(t, i) != '\n') i++;
+    return i;
+}
+
+/* The end of the first `a b` (two characters) at or after i, or -1. */
+static Py_ssize_t find_pair(const Text *t, Py_ssize_t i, Py_UCS4 a, Py_UCS4 b) {
+    for (; i + 1 < t->n; i++) {
+        if (CH(t, i) == a && CH(t, i + 1) == b) return i + 2;
+    }
+    return -1;
+}
+
+static int starts_with(const Text *t, Py_ssize_t p, const char *s) {
+    for (; *s; s++, p++) {
+        if (p >= t->n || CH(t, p) != (Py_UCS4)(unsigned char)*s) return 0;
+    }
+    return 1;
+}
+
+/* End of a comment starting at p, or -1. */
+static Py_ssize_t match_comment(const Text *t, Py_ssize_t p, int syntax) {
+    Py_UCS4 c = CH(t, p);
+    Py_UCS4 next = p + 1 < t->n ? CH(t, p + 1) : 0;
+    switch (syntax) {
+    case SYN_HASH:
+        return c == '#' ? line_end(t, p) : -1;
+    case SYN_CLIKE:
+        if (c == '/' && next == '/') return line_end(t, p);
+        if (c == '/' && next == '*') return find_pair(t, p + 2, '*', '/');
+        return -1;
+    case SYN_DASH:
+        if (c == '-' && next == '-') return line_end(t, p);
+        if (c == '{' && next == '-') {
+            Py_ssize_t end = find_pair(t, p + 2, '-', '}');
+            if (end >= 0) return end;
+        }
+        if (c == '/' && next == '*') return find_pair(t, p + 2, '*', '/');
+        return -1;
+    default: /* SYN_GENERIC */
+        if (c == '/' && next == '*') {
+            Py_ssize_t end = find_pair(t, p + 2, '*', '/');
+            if (end >= 0) return end;
+        }
+        if (p == 0 || CH(t, p - 1) == '\n') {
+            Py_ssize_t q = p;
+            while (q < t->n && (CH(t, q) == ' ' || CH(t, q) == '\t')) q++;
+            if (q < t->n) {
+                Py_UCS4 d = CH(t, q), e = q + 1 < t->n ? CH(t, q + 1) : 0;
+                if ((d == '/' && e == '/') || (d == '#' && !(e >= 'a' && e <= 'z'))) return line_end(t, q);
+            }
+        }
+        return -1;
+    }
+}
+
+static int is_prefix_char(Py_UCS4 c) {
+    return c == 'r' || c == 'R' || c == 'b' || c == 'B' || c == 'u' || c == 'U' || c == 'f' || c == 'F';
+}
+
+/* End of a string literal starting at p, or -1; *body_start and *body_end get its content. */
+static Py_ssize_t match_string(const Text *t, Py_ssize_t p, Py_ssize_t *body_start, Py_ssize_t *body_end) {
+    int most = 0;
+    while (most < 2 && p + most < t->n && is_prefix_char(CH(t, p + most))) most++;
+    for (int len = most; len >= 0; len--) {
+        Py_ssize_t s = p + len;
+        if (s >= t->n) continue;
+        Py_UCS4 q = CH(t, s);
+        if (q == '"' || q == '\'') {
+            if (s + 2 < t->n && CH(t, s + 1) == q && CH(t, s + 2) == q) {
+                for (Py_ssize_t i = s + 3; i + 2 < t->n; i++) {
+                    if (CH(t, i) == q && CH(t, i + 1) == q && CH(t, i + 2) == q) {
+                        *body_start = s + 3;
+                        *body_end = i;
+                        return i + 3;
+                    }
+                }
+            }
+            Py_ssize_t i = s + 1;
+            while (i < t->n) {
+                Py_UCS4 c = CH(t, i);
+                if (c == '\\') {
+                    if (i + 1 < t->n && CH(t, i + 1) != '\n') { i += 2; continue; }
+                    break;
+                }
+                if (c == q || c == '\n') break;
+                i++;
+            }
+            if (i < t->n && CH(t, i) == q) {
+                *body_start = s + 1;
+                *body_end = i;
+                return i + 1;
+            }
+        } else if (q == '`') {
+            Py_ssize_t i = s + 1;
+            while (i < t->n) {
+                Py_UCS4 c = CH(t, i);
+                if (c == '\\') {
+                    if (i + 1 < t->n && CH(t, i + 1) != '\n') { i += 2; continue; }
+                    break;
+                }
+                if (c == '`') break;
+                i++;
+            }
+            if (i < t->n && CH(t, i) == '`') {
+                *body_start = s + 1;
+                *body_end = i;
+                return i + 1;
+            }
+        }
+    }
+    return -1;
+}
+
+/* End of a number starting at p, or -1. */
+static Py_ssize_t match_number(const Text *t, Py_ssize_t p) {
+    Py_ssize_t n = t->n;
+    Py_UCS4 c = CH(t, p);
+    Py_UCS4 x = p + 1 < n ? CH(t, p + 1) : 0;
+    if (c == '0' && (x == 'x' || x == 'X') && p + 2 < n && is_hex_(CH(t, p + 2))) {
+        Py_ssize_t q = p + 3;
+        while (q < n && is_hex_(CH(t, q))) q++;
+        while (q < n && (CH(t, q) == 'u' || CH(t, q) == 'U' || CH(t, q) == 'l' || CH(t, q) == 'L')) q++;
+        return q;
+    }
+    if (c == '0' && (x == 'b' || x == 'B') && p + 2 < n) {
+        Py_UCS4 d = CH(t, p + 2);
+        if (d == '0' || d == '1' || d == '_') {
+            Py_ssize_t q = p + 3;
+            while (q < n && (CH(t, q) == '0' || CH(t, q) == '1' || CH(t, q) == '_')) q++;
+            return q;
+        }
+    }
+    if (c == '0' && (x == 'o' || x == 'O') && p + 2 < n) {
+        Py_UCS4 d = CH(t, p + 2);
+        if ((d >= '0' && d <= '7') || d == '_') {
+            Py_ssize_t q = p + 3;
+            while (q < n && ((CH(t, q) >= '0' && CH(t, q) <= '7') || CH(t, q) == '_')) q++;
+            return q;
+        }
+    }
+    Py_ssize_t q;
+    if (is_decimal(c)) {
+        q = p + 1;
+        while (q < n && (is_decimal(CH(t, q)) || CH(t, q) == '_')) q++;
+        if (q + 1 < n && CH(t, q) == '.' && is_decimal(CH(t, q + 1))) {
+            q += 2;
+            while (q < n && (is_decimal(CH(t, q)) || CH(t, q) == '_')) q++;
+        }
+    } else if (c == '.' && p + 1 < n && is_decimal(CH(t, p + 1))) {
+        q = p + 2;
+        while (q < n && (is_decimal(CH(t, q)) || CH(t, q) == '_')) q++;
+    } else {
+        return -1;
+    }
+    if (q < n && (CH(t, q) == 'e' || CH(t, q) == 'E')) {
+        Py_ssize_t r = q + 1;
+        if (r < n && (CH(t, r) == '+' || CH(t, r) == '-')) r++;
+        if (r < n && is_decimal(CH(t, r))) {
+            while (r < n && is_decimal(CH(t, r))) r++;
+            q = r;
+        }
+    }
+    while (q < n && is_ascii_alpha(CH(t, q))) q++;
+    return q;
+}
+
+/* The pattern's multi-character operators, in its order (the first that matches wins). */
+static const char *const OPERATORS[] = {
+    "...", ">>>=", "<<=", ">>=", "**=", "//=", "===", "!==", "<=>", "->", "=>", "::", "++", "--", "&&",
+    "||", "<<", ">>", "**", "//", "==", "!=", "<=", ">=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=",
+    ":=", "??", "?.", NULL,
+};
+
+/* End of an operator starting at p, or -1. */
+static Py_ssize_t match_operator(const Text *t, Py_ssize_t p) {
+    Py_UCS4 c = CH(t, p);
+    if (c < 128) {
+        for (const char *const *op = OPERATORS; *op; op++) {
+            if ((Py_UCS4)(unsigned char)(*op)[0] == c && starts_with(t, p, *op)) return p + (Py_ssize_t)strlen(*op);
+        }
+    }
+    if (!is_space(c) && !is_word(c)) return p + 1;
+    return -1;
+}
+
+/* A number's normalised text: lower-cased, underscores dropped (ASCII done here). */
+static PyObject *number_text(PyObject *text, const Text *t, Py_ssize_t a, Py_ssize_t b) {
+    int ascii = 1;
+    for (Py_ssize_t i = a; i < b; i++) {
+        if (CH(t, i) >= 128) { ascii = 0; break; }
+    }
+    if (ascii) {
+        char stack[64];
+        char *buf = (size_t)(b - a) <= sizeof stack ? stack : PyMem_Malloc((size_t)(b - a));
+        if (buf == NULL) return PyErr_NoMemory();
+        Py_ssize_t m = 0;
+        for (Py_ssize_t i = a; i < b; i++) {
+            Py_UCS4 c = CH(t, i);
+            if (c == '_') continue;
+            buf[m++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        }
+        PyObject *out = PyUnicode_FromStringAndSize(buf, m);
+        if (buf != stack) PyMem_Free(buf);
+        return out;
+    }
+    PyObject *piece = PyUnicode_Substring(text, a, b);
+    if (piece == NULL) return NULL;
+    PyObject *lower = PyObject_CallMethod(piece, "lower", NULL);
+    Py_DECREF(piece);
+    if (lower == NULL) return NULL;
+    PyObject *out = PyObject_CallMethod(lower, "replace", "ss", "_", "");
+    Py_DECREF(lower);
+    return out;
+}
+
+/* A Token (a tuple subclass): tuple.__new__(Token, (kind, text, first, last)). Steals text. */
+static PyObject *new_token(PyTypeObject *type, int kind, PyObject *text, Py_ssize_t first, Py_ssize_t last) {
+    if (text == NULL) return NULL;
+    PyObject *k = PyLong_FromLong(kind);
+    PyObject *f = PyLong_FromSsize_t(first);
+    PyObject *l = first == last ? (Py_XINCREF(f), f) : PyLong_FromSsize_t(last);
+    PyObject *token = (k && f && l) ? type->tp_alloc(type, 4) : NULL;
+    if (token == NULL) {
+        Py_XDECREF(k);
+        Py_XDECREF(f);
+        Py_XDECREF(l);
+        Py_DECREF(text);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(token, 0, k);
+    PyTuple_SET_ITEM(token, 1, text);
+    PyTuple_SET_ITEM(token, 2, f);
+    PyTuple_SET_ITEM(token, 3, l);
+    /* Ints and a str: it can never be part of a reference cycle, so the collector need not
+     * track it (CPython untracks such plain tuples itself, but not a subclass's). */
+    PyObject_GC_UnTrack(token);
+    return token;
+}
+
+static Py_ssize_t count_newlines(const Text *t, Py_ssize_t a, Py_ssize_t b) {
+    Py_ssize_t count = 0;
+    for (Py_ssize_t i = a; i < b; i++) count += CH(t, i) == '\n';
+    return count;
+}
+
+static int append_new(PyObject *list, PyObject *item) {
+    if (item == NULL) return -1;
+    int rc = PyList_Append(list, item);
+    Py_DECREF(item);
+    return rc;
+}
+
+/* tokenize(text, syntax, keywords, Token) -> (tokens, comment line numbers, line count):
+ * fingerprint.tokenize's loop. syntax: 0 hash, 1 C-like, 2 dash, 3 generic. */
+static PyObject *sp_tokenize(PyObject *self, PyObject *args) {
+    PyObject *text, *keywords;
+    PyTypeObject *type;
+    int syntax;
+    if (!PyArg_ParseTuple(args, "UiOO!", &text, &syntax, &keywords, &PyType_Type, &type)) return NULL;
+    if (!PyAnySet_Check(keywords)) {
+        PyErr_SetString(PyExc_TypeError, "keywords must be a set");
+        return NULL;
+    }
+    if (!PyType_IsSubtype(type, &PyTuple_Type) || type->tp_basicsize != PyTuple_Type.tp_basicsize) {
+        PyErr_SetString(PyExc_TypeError, "Token must be a tuple subclass without fields");
+        return NULL;
+    }
+    if (syntax < SYN_HASH || syntax > SYN_GENERIC) {
+        PyErr_SetString(PyExc_ValueError, "unknown syntax");
+        return NULL;
+    }
+#if PY_VERSION_HEX < 0x030C0000
+    if (PyUnicode_READY(text) < 0) return NULL;
+#endif
+    Text t = {PyUnicode_KIND(text), PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text)};
+    PyObject *tokens = PyList_New(0);
+    PyObject *comments = PyList_New(0);
+    if (tokens == NULL || comments == NULL) goto fail;
+    Py_ssize_t line = 0, p = 0, n = t.n;
+    while (p < n) {
+        Py_UCS4 c = CH(&t, p);
+        if (c == '\n') {
+            line++;
+            p++;
+            continue;
+        }
+        Py_ssize_t end = match_comment(&t, p, syntax);
+        if (end >= 0) {
+            Py_ssize_t last = line + count_newlines(&t, p, end);
+            for (Py_ssize_t l = line; l <= last; l++) {
+                if (append_new(comments, PyLong_FromSsize_t(l)) < 0) goto fail;
+            }
+            line = last;
+            p = end;
+            continue;
+        }
+        if (c == '"' || c == '\'' || c == '`' || is_prefix_char(c)) {
+            Py_ssize_t a, b;
+            end = match_string(&t, p, &a, &b);
+            if (end >= 0) {
+                Py_ssize_t last = line + count_newlines(&t, p, end);
+                if (append_new(tokens, new_token(type, K_STRING, PyUnicode_Substring(text, a, b), line, last)) < 0)
+                    goto fail;
+                line = last;
+                p = end;
+                continue;
+            }
+        }
+        if (c == '.' || is_decimal(c)) {
+            end = match_number(&t, p);
+            if (end >= 0) {
+                if (append_new(tokens, new_token(type, K_NUMBER, number_text(text, &t, p, end), line, line)) < 0)
+                    goto fail;
+                p = end;
+                continue;
+            }
+        }
+        if (c == '$' || (is_word(c) && !is_decimal(c))) {
+            end = p + 1;
+            if (c == '$') {
+                while (end < n && (is_word(CH(&t, end)) || CH(&t, end) == '$')) end++;
+            } else {
+                while (end < n && is_word(CH(&t, end))) end++;
+            }
+            PyObject *value = PyUnicode_Substring(text, p, end);
+            if (value == NULL) goto fail;
+            int keyword = PySet_Contains(keywords, value);
+            if (keyword < 0) {
+                Py_DECREF(value);
+                goto fail;
+            }
+            if (append_new(tokens, new_token(type, keyword ? K_KEYWORD : K_IDENT, value, line, line)) < 0) goto fail;
+            p = end;
+            continue;
+        }
+        end = match_operator(&t, p);
+        if (end >= 0) {
+            if (!(end == p + 1 && (c == ',' || c == ';'))) {
+                if (append_new(tokens, new_token(type, K_OP, PyUnicode_Substring(text, p, end), line, line)) < 0)
+                    goto fail;
+            }
+            p = end;
+            continue;
+        }
+        p++; /* whitespace */
+    }
+    Py_ssize_t line_count = line;
+    if (n > 0 && CH(&t, n - 1) != '\n') line_count++;
+    PyObject *result = Py_BuildValue("(NNn)", tokens, comments, line_count);
+    return result;
+fail:
+    Py_XDECREF(tokens);
+    Py_XDECREF(comments);
+    return NULL;
+}
+
+/* ---- Index look-up ------------------------------------------------------------------
+ * fpindex.Index.lookup over one stream's columns: dir (u32 x 2^16 + 1), key (u32), rec
+ * (u32), pos (u16), each a buffer. Hashes are visited in ascending order, as there. */
+
+typedef struct {
+    int64_t value;
+    PyObject *obj;
+} Wanted;
+
+/* Sort by signed value: LSD radix sort, 8 bits a pass, on the value with its sign bit
+ * flipped (so unsigned order is signed order). Stable; tmp holds n items. */
+static void sort_wanted(Wanted *items, Wanted *tmp, Py_ssize_t n) {
+    Wanted *src = items, *dst = tmp;
+    for (int shift = 0; shift < 64; shift += 8) {
+        Py_ssize_t count[257] = {0};
+        for (Py_ssize_t i = 0; i < n; i++)
+            count[((((uint64_t)src[i].value) ^ 0x8000000000000000ULL) >> shift & 0xFF) + 1]++;
+        if (count[1 + ((((uint64_t)src[0].value) ^ 0x8000000000000000ULL) >> shift & 0xFF)] == n) continue;
+        for (int b = 0; b < 256; b++) count[b + 1] += count[b];
+        for (Py_ssize_t i = 0; i < n; i++)
+            dst[count[(((uint64_t)src[i].value) ^ 0x8000000000000000ULL) >> shift & 0xFF]++] = src[i];
+        Wanted *swap = src;
+        src = dst;
+        dst = swap;
+    }
+    if (src != items) memcpy(items, src, (size_t)n * sizeof(Wanted));
+}
+
+static int get_column(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize) {
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS) < 0) return -1;
+    if (view->len % itemsize) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_ValueError, "index column has a partial item");
+        return -1;
+    }
+    return 0;
+}
+
+/* index_lookup(dir, key, rec, pos, hashes, found, bucket_bits): add each hash's
+ * (record, position) hits to found (a dict: hash -> list). */
+static PyObject *sp_index_lookup(PyObject *self, PyObject *args) {
+    PyObject *dir_o, *key_o, *rec_o, *pos_o, *hashes, *found;
+    int bits;
+    if (!PyArg_ParseTuple(args, "OOOOOO!i", &dir_o, &key_o, &rec_o, &pos_o, &hashes, &PyDict_Type, &found, &bits))
+        return NULL;
+    if (bits < 1 || bits > 32) {
+        PyErr_SetString(PyExc_ValueError, "bucket bits out of range");
+        return NULL;
+    }
+    Py_buffer dv, kv, rv, pv;
+    int got = 0;
+    PyObject *seq = NULL;
+    Wanted *wanted = NULL;
+    if (get_column(dir_o, &dv, 4) < 0) return NULL;
+    got = 1;
+    if (get_column(key_o, &kv, 4) < 0) goto fail;
+    got = 2;
+    if (get_column(rec_o, &rv, 4) < 0) goto fail;
+    got = 3;
+    if (get_column(pos_o, &pv, 2) < 0) goto fail;
+    got = 4;
+    const uint32_t *dir = dv.buf, *keys = kv.buf, *recs = rv.buf;
+    const uint16_t *poss = pv.buf;
+    Py_ssize_t buckets = (Py_ssize_t)1 << bits, count = kv.len / 4;
+    if (dv.len / 4 != buckets + 1 || rv.len / 4 != count || pv.len / 2 != count) {
+        PyErr_SetString(PyExc_ValueError, "index columns disagree in size");
+        goto fail;
+    }
+    seq = PySequence_Fast(hashes, "hashes must be iterable");
+    if (seq == NULL) goto fail;
+    Py_ssize_t m = PySequence_Fast_GET_SIZE(seq);
+    wanted = PyMem_Malloc((size_t)(m ? 2 * m : 1) * sizeof(Wanted)); /* items, then sort space */
+    if (wanted == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < m; i++) {
+        PyObject *obj = PySequence_Fast_GET_ITEM(seq, i);
+        long long v = PyLong_AsLongLong(obj);
+        if (v == -1 && PyErr_Occurred()) goto fail;
+        wanted[i].value = (int64_t)v;
+        wanted[i].obj = obj;
+    }
+    if (m > 0) sort_wanted(wanted, wanted + m, m);
+    int shift = 64 - bits;
+    int key_shift = 64 - bits - 32;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        uint64_t u = (uint64_t)wanted[i].value;
+        uint64_t b = u >> shift;
+        uint32_t lo = dir[b], hi = dir[b + 1];
+        if (lo >= hi) continue;
+        if (hi > (uint64_t)count) {
+            PyErr_SetString(PyExc_ValueError, "index directory points past its entries");
+            goto fail;
+        }
+        uint32_t k = (uint32_t)(key_shift >= 0 ? (u >> key_shift) : (u << -key_shift));
+        uint32_t a = lo, z = hi; /* bisect_left */
+        while (a < z) {
+            uint32_t mid = a + (z - a) / 2;
+            if (keys[mid] < k) a = mid + 1; else z = mid;
+        }
+        if (a >= hi || keys[a] != k) continue;
+        PyObject *hits = PyDict_GetItemWithError(found, wanted[i].obj);
+        if (hits == NULL) {
+            if (PyErr_Occurred()) goto fail;
+            hits = PyList_New(0);
+            if (hits == NULL) goto fail;
+            if (PyDict_SetItem(found, wanted[i].obj, hits) < 0) {
+                Py_DECREF(hits);
+                goto fail;
+            }
+            Py_DECREF(hits); /* found holds it */
+        }
+        for (; a < hi && keys[a] == k; a++) {
+            PyObject *pair = Py_BuildValue("(kk)", (unsigned long)recs[a], (unsigned long)poss[a]);
+            if (pair == NULL || PyList_Append(hits, pair) < 0) {
+                Py_XDECREF(pair);
+                goto fail;
+            }
+            Py_DECREF(pair);
+        }
+    }
+    PyMem_Free(wanted);
+    Py_DECREF(seq);
+    PyBuffer_Release(&pv);
+    PyBuffer_Release(&rv);
+    PyBuffer_Release(&kv);
+    PyBuffer_Release(&dv);
+    Py_RETURN_NONE;
+fail:
+    PyMem_Free(wanted);
+    Py_XDECREF(seq);
+    if (got >= 4) PyBuffer_Release(&pv);
+    if (got >= 3) PyBuffer_Release(&rv);
+    if (got >= 2) PyBuffer_Release(&kv);
+    if (got >= 1) PyBuffer_Release(&dv);
+    return NULL;
+}
+
+/* ---- attribution's helpers ------------------------------------------------------------
+ * attribution._longest_chain, _line_starts, _starts_touching and _hits_per_record. */
+
+typedef struct {
+    long long q, r;
+} Pair;
+
+static int pair_cmp(const void *a, const void *b) {
+    const Pair *x = a, *y = b;
+    if (x->q != y->q) return (x->q > y->q) - (x->q < y->q);
+    return (x->r < y->r) - (x->r > y->r); /* decreasing record position */
+}
+
+static int as_pair(PyObject *item, long long *a, long long *b) {
+    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
+        PyErr_SetString(PyExc_TypeError, "expected (int, int) tuples");
+        return -1;
+    }
+    *a = PyLong_AsLongLong(PyTuple_GET_ITEM(item, 0));
+    if (*a == -1 && PyErr_Occurred()) return -1;
+    *b = PyLong_AsLongLong(PyTuple_GET_ITEM(item, 1));
+    if (*b == -1 && PyErr_Occurred()) return -1;
+    return 0;
+}
+
+/* longest_chain(pairs) -> the longest chain of (query, record) hits increasing in both. */
+static PyObject *sp_longest_chain(PyObject *self, PyObject *arg) {
+    PyObject *seq = PySequence_Fast(arg, "pairs must be iterable");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    Pair *pairs = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Pair));
+    Py_ssize_t *tails = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Py_ssize_t)); /* pair index per length */
+    Py_ssize_t *previous = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Py_ssize_t));
+    PyObject *out = NULL;
+    if (pairs == NULL || tails == NULL || previous == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (as_pair(PySequence_Fast_GET_ITEM(seq, i), &pairs[i].q, &pairs[i].r) < 0) goto done;
+    }
+    qsort(pairs, (size_t)n, sizeof(Pair), pair_cmp);
+    Py_ssize_t m = 0; /* distinct pairs (the reference takes a set first) */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (m == 0 || pairs[i].q != pairs[m - 1].q || pairs[i].r != pairs[m - 1].r) pairs[m++] = pairs[i];
+    }
+    Py_ssize_t length = 0;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        long long r = pairs[i].r;
+        Py_ssize_t lo = 0, hi = length; /* bisect_left over the tails' record positions */
+        while (lo < hi) {
+            Py_ssize_t mid = lo + (hi - lo) / 2;
+            if (pairs[tails[mid]].r < r) lo = mid + 1; else hi = mid;
+        }
+        tails[lo] = i;
+        if (lo == length) length++;
+        previous[i] = lo ? tails[lo - 1] : -1;
+    }
+    out = PyList_New(length);
+    if (out == NULL) goto done;
+    Py_ssize_t at = length ? tails[length - 1] : -1;
+    for (Py_ssize_t j = length - 1; j >= 0; j--) {
+        PyObject *pair = Py_BuildValue("(LL)", pairs[at].q, pairs[at].r);
+        if (pair == NULL) {
+            Py_CLEAR(out);
+            goto done;
+        }
+        PyList_SET_ITEM(out, j, pair);
+        at = previous[at];
+    }
+done:
+    PyMem_Free(pairs);
+    PyMem_Free(tails);
+    PyMem_Free(previous);
+    Py_DECREF(seq);
+    return out;
+}
+
+static int token_line(PyObject *token, Py_ssize_t index, long long *value) {
+    if (!PyTuple_Check(token) || PyTuple_GET_SIZE(token) < 4) {
+        PyErr_SetString(PyExc_TypeError, "tokens must be Token tuples");
+        return -1;
+    }
+    *value = PyLong_AsLongLong(PyTuple_GET_ITEM(token, index));
+    return (*value == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
+/* line_starts(tokens) -> [bool]: token i is the first on its line (and True at the end). */
+static PyObject *sp_line_starts(PyObject *self, PyObject *arg) {
+    PyObject *seq = PySequence_Fast(arg, "tokens must be iterable");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = PyList_New(n + 1);
+    if (out == NULL) goto fail;
+    PyList_SET_ITEM(out, 0, Py_NewRef(Py_True));
+    if (n > 0) PyList_SET_ITEM(out, n, Py_NewRef(Py_True));
+    long long last = 0, first;
+    if (n > 1 && token_line(PySequence_Fast_GET_ITEM(seq, 0), 3, &last) < 0) goto fail;
+    for (Py_ssize_t i = 1; i < n; i++) {
+        PyObject *token = PySequence_Fast_GET_ITEM(seq, i);
+        if (token_line(token, 2, &first) < 0) goto fail;
+        PyList_SET_ITEM(out, i, Py_NewRef(last < first ? Py_True : Py_False));
+        if (token_line(token, 3, &last) < 0) goto fail;
+    }
+    Py_DECREF(seq);
+    return out;
+fail:
+    Py_XDECREF(out); /* unset items are NULL: list_dealloc skips them */
+    Py_DECREF(seq);
+    return NULL;
+}
+
+static int extend_range(PyObject *out, long long a, long long b) {
+    for (long long i = a; i < b; i++) {
+        PyObject *v = PyLong_FromLongLong(i);
+        if (v == NULL || PyList_Append(out, v) < 0) {
+            Py_XDECREF(v);
+            return -1;
+        }
+        Py_DECREF(v);
+    }
+    return 0;
+}
+
+/* starts_touching(touching, k, n_grams) -> start positions of the k-grams holding a token. */
+static PyObject *sp_starts_touching(PyObject *self, PyObject *args) {
+    PyObject *touching;
+    long long k, n_grams;
+    if (!PyArg_ParseTuple(args, "OLL", &touching, &k, &n_grams)) return NULL;
+    PyObject *seq = PySequence_Fast(touching, "touching must be iterable");
+    if (seq == NULL) return NULL;
+    PyObject *out = PyList_New(0);
+    if (out == NULL) goto fail;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    int have_run = 0, have_last = 0;
+    long long run_start = 0, run_end = 0, last = 0;
+    for (Py_ssize_t j = 0; j <= n; j++) {
+        long long i = 0;
+        if (j < n) {
+            i = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(seq, j));
+            if (i == -1 && PyErr_Occurred()) goto fail;
+            if (have_run && i == run_end + 1) {
+                run_end = i;
+                continue;
+            }
+        }
+        if (have_run) {
+            long long a = run_start - k + 1, floor = have_last ? last + 1 : 0;
+            long long b = (run_end < n_grams - 1 ? run_end : n_grams - 1) + 1;
+            if (a < floor) a = floor;
+            if (a < b) {
+                if (extend_range(out, a, b) < 0) goto fail;
+                last = b - 1;
+                have_last = 1;
+            }
+        }
+        run_start = run_end = i;
+        have_run = 1;
+    }
+    Py_DECREF(seq);
+    return out;
+fail:
+    Py_XDECREF(out);
+    Py_DECREF(seq);
+    return NULL;
+}
+
+/* hits_per_record(hashes, found, df_cap) -> {record: [(query position, record position)]}:
+ * for each hash found in at most df_cap records, every query position holding it paired
+ * with every hit, in the reference's order. */
+static PyObject *sp_hits_per_record(PyObject *self, PyObject *args) {
+    PyObject *hashes, *found;
+    Py_ssize_t cap;
+    if (!PyArg_ParseTuple(args, "O!O!n", &PyDict_Type, &hashes, &PyDict_Type, &found, &cap)) return NULL;
+    PyObject *by_hash = PyDict_New(), *out = PyDict_New(), *records = NULL;
+    if (by_hash == NULL || out == NULL) goto fail;
+    Py_ssize_t it = 0;
+    PyObject *pos, *value;
+    while (PyDict_Next(hashes, &it, &pos, &value)) {
+        int has = PyDict_Contains(found, value);
+        if (has < 0) goto fail;
+        if (!has) continue;
+        PyObject *list = PyDict_GetItemWithError(by_hash, value);
+        if (list == NULL) {
+            if (PyErr_Occurred()) goto fail;
+            list = PyList_New(0);
+            if (list == NULL) goto fail;
+            if (PyDict_SetItem(by_hash, value, list) < 0) {
+                Py_DECREF(list);
+                goto fail;
+            }
+            Py_DECREF(list);
+        }
+        if (PyList_Append(list, pos) < 0) goto fail;
+    }
+    it = 0;
+    PyObject *hits;
+    while (PyDict_Next(found, &it, &value, &hits)) {
+        PyObject *seq = PySequence_Fast(hits, "hits must be lists");
+        if (seq == NULL) goto fail;
+        Py_ssize_t h = PySequence_Fast_GET_SIZE(seq);
+        for (Py_ssize_t j = 0; j < h; j++) {
+            PyObject *hit = PySequence_Fast_GET_ITEM(seq, j);
+            if (!PyTuple_CheckExact(hit)) { /* (record, position) as another sequence: as tuples */
+                PyObject *fixed = PyList_New(h);
+                for (Py_ssize_t i = 0; fixed != NULL && i < h; i++) {
+                    PyObject *t = PySequence_Tuple(PySequence_Fast_GET_ITEM(seq, i));
+                    if (t == NULL) Py_CLEAR(fixed); else PyList_SET_ITEM(fixed, i, t);
+                }
+                Py_DECREF(seq);
+                if (fixed == NULL) goto fail;
+                seq = fixed;
+                break;
+            }
+        }
+        records = PySet_New(NULL);
+        if (records == NULL) { Py_DECREF(seq); goto fail; }
+        for (Py_ssize_t j = 0; j < h; j++) {
+            PyObject *hit = PySequence_Fast_GET_ITEM(seq, j);
+            if (!PyTuple_Check(hit) || PyTuple_GET_SIZE(hit) != 2) {
+                PyErr_SetString(PyExc_TypeError, "hits must be (record, position) tuples");
+                Py_DECREF(seq);
+                goto fail;
+            }
+            if (PySet_Add(records, PyTuple_GET_ITEM(hit, 0)) < 0) { Py_DECREF(seq); goto fail; }
+        }
+        Py_ssize_t distinct = PySet_GET_SIZE(records);
+        Py_CLEAR(records);
+        PyObject *qs = distinct > cap ? NULL : PyDict_GetItemWithError(by_hash, value);
+        if (qs == NULL) {
+            Py_DECREF(seq);
+            if (PyErr_Occurred()) goto fail;
+            continue;
+        }
+        for (Py_ssize_t a = 0; a < PyList_GET_SIZE(qs); a++) {
+            PyObject *q = PyList_GET_ITEM(qs, a);
+            for (Py_ssize_t j = 0; j < h; j++) {
+                PyObject *hit = PySequence_Fast_GET_ITEM(seq, j);
+                PyObject *record = PyTuple_GET_ITEM(hit, 0);
+                PyObject *list = PyDict_GetItemWithError(out, record);
+                if (list == NULL) {
+                    if (PyErr_Occurred()) { Py_DECREF(seq); goto fail; }
+                    list = PyList_New(0);
+                    if (list == NULL || PyDict_SetItem(out, record, list) < 0) {
+                        Py_XDECREF(list);
+                        Py_DECREF(seq);
+                        goto fail;
+                    }
+                    Py_DECREF(list);
+                }
+                PyObject *pair = PyTuple_Pack(2, q, PyTuple_GET_ITEM(hit, 1));
+                if (pair == NULL || PyList_Append(list, pair) < 0) {
+                    Py_XDECREF(pair);
+                    Py_DECREF(seq);
+                    goto fail;
+                }
+                Py_DECREF(pair);
+            }
+        }
+        Py_DECREF(seq);
+    }
+    Py_DECREF(by_hash);
+    return out;
+fail:
+    Py_XDECREF(records);
+    Py_XDECREF(by_hash);
+    Py_XDECREF(out);
+    return NULL;
+}
+
+/* line_tokens(tokens, touching, added) -> {line: [token index]}: the touching tokens on
+ * each added line (a multi-line token is on each of its lines). */
+static PyObject *sp_line_tokens(PyObject *self, PyObject *args) {
+    PyObject *token_seq, *touching, *added;
+    if (!PyArg_ParseTuple(args, "OOO", &token_seq, &touching, &added)) return NULL;
+    if (!PyAnySet_Check(added)) {
+        PyErr_SetString(PyExc_TypeError, "added must be a set");
+        return NULL;
+    }
+    PyObject *tokens = PySequence_Fast(token_seq, "tokens must be a sequence");
+    if (tokens == NULL) return NULL;
+    PyObject *seq = PySequence_Fast(touching, "touching must be iterable");
+    if (seq == NULL) {
+        Py_DECREF(tokens);
+        return NULL;
+    }
+    PyObject *out = PyDict_New();
+    if (out == NULL) goto fail;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), count = PySequence_Fast_GET_SIZE(tokens);
+    /* Tokens come line by line: the last line looked at, and its list (NULL: not added). */
+    long long cached_line = -1;
+    int have_cached = 0;
+    PyObject *cached_list = NULL;
+    for (Py_ssize_t j = 0; j < n; j++) {
+        PyObject *index = PySequence_Fast_GET_ITEM(seq, j);
+        Py_ssize_t i = PyNumber_AsSsize_t(index, PyExc_IndexError);
+        if (i == -1 && PyErr_Occurred()) goto fail;
+        if (i < 0) i += count;
+        if (i < 0 || i >= count) {
+            PyErr_SetString(PyExc_IndexError, "token index out of range");
+            goto fail;
+        }
+        PyObject *token = PySequence_Fast_GET_ITEM(tokens, i);
+        long long first, last;
+        if (token_line(token, 2, &first) < 0 || token_line(token, 3, &last) < 0) goto fail;
+        if (first == last && have_cached && first == cached_line) {
+            if (cached_list != NULL && PyList_Append(cached_list, index) < 0) goto fail;
+            continue;
+        }
+        have_cached = 0;
+        for (long long line = first; line <= last; line++) {
+            PyObject *key = line == first ? Py_NewRef(PyTuple_GET_ITEM(token, 2)) : PyLong_FromLongLong(line);
+            if (key == NULL) goto fail;
+            int in = PySet_Contains(added, key);
+            if (in <= 0) {
+                Py_DECREF(key);
+                if (in < 0) goto fail;
+                if (first == last) {
+                    have_cached = 1;
+                    cached_line = line;
+                    cached_list = NULL;
+                }
+                continue;
+            }
+            PyObject *list = PyDict_GetItemWithError(out, key);
+            if (list == NULL) {
+                if (PyErr_Occurred() || (list = PyList_New(0)) == NULL) {
+                    Py_DECREF(key);
+                    goto fail;
+                }
+                if (PyDict_SetItem(out, key, list) < 0) {
+                    Py_DECREF(list);
+                    Py_DECREF(key);
+                    goto fail;
+                }
+                Py_DECREF(list);
+            }
+            Py_DECREF(key);
+            if (PyList_Append(list, index) < 0) goto fail;
+            if (first == last) {
+                have_cached = 1;
+                cached_line = line;
+                cached_list = list; /* borrowed: out holds it */
+            }
+        }
+    }
+    Py_DECREF(seq);
+    Py_DECREF(tokens);
+    return out;
+fail:
+    Py_XDECREF(out);
+    Py_DECREF(seq);
+    Py_DECREF(tokens);
+    return NULL;
+}
+
+/* line_owners(line_tokens, owner, extended, extend_share, line_share) -> {line: record}:
+ * attribution._line_owners, the vote of each added line's tokens. */
+static PyObject *sp_line_owners(PyObject *self, PyObject *args) {
+    PyObject *line_tokens, *owner, *extended;
+    double extend_share, line_share;
+    if (!PyArg_ParseTuple(args, "O!O!O!dd", &PyDict_Type, &line_tokens, &PyDict_Type, &owner, &PyDict_Type,
+                          &extended, &extend_share, &line_share))
+        return NULL;
+    PyObject *result = PyDict_New(), *owners = NULL, *votes = NULL;
+    if (result == NULL) return NULL;
+    Py_ssize_t it = 0;
+    PyObject *line, *idx;
+    while (PyDict_Next(line_tokens, &it, &line, &idx)) {
+        if (!PyList_Check(idx)) {
+            PyErr_SetString(PyExc_TypeError, "line tokens must be lists");
+            goto fail;
+        }
+        Py_ssize_t n = PyList_GET_SIZE(idx);
+        owners = PyList_New(0);
+        if (owners == NULL) goto fail;
+        for (Py_ssize_t j = 0; j < n; j++) {
+            PyObject *rec = PyDict_GetItemWithError(owner, PyList_GET_ITEM(idx, j));
+            if (rec == NULL && PyErr_Occurred()) goto fail;
+            if (rec != NULL && PyList_Append(owners, rec) < 0) goto fail;
+        }
+        if ((double)PyList_GET_SIZE(owners) >= extend_share * (double)n) {
+            for (Py_ssize_t j = 0; j < n; j++) {
+                PyObject *i = PyList_GET_ITEM(idx, j);
+                int held = PyDict_Contains(owner, i);
+                if (held < 0) goto fail;
+                if (held) continue;
+                PyObject *rec = PyDict_GetItemWithError(extended, i);
+                if (rec == NULL && PyErr_Occurred()) goto fail;
+                if (rec != NULL && PyList_Append(owners, rec) < 0) goto fail;
+            }
+        }
+        Py_ssize_t m = PyList_GET_SIZE(owners);
+        if (m > 0 && (double)m >= line_share * (double)n) {
+            /* Counter(owners).most_common(1): the most votes, the first seen among equals. */
+            votes = PyDict_New();
+            if (votes == NULL) goto fail;
+            for (Py_ssize_t j = 0; j < m; j++) {
+                PyObject *rec = PyList_GET_ITEM(owners, j);
+                PyObject *count = PyDict_GetItemWithError(votes, rec);
+                if (count == NULL && PyErr_Occurred()) goto fail;
+                PyObject *next = PyLong_FromSsize_t(count ? PyLong_AsSsize_t(count) + 1 : 1);
+                if (next == NULL || PyDict_SetItem(votes, rec, next) < 0) {
+                    Py_XDECREF(next);
+                    goto fail;
+                }
+                Py_DECREF(next);
+            }
+            Py_ssize_t vit = 0, best_count = -1;
+            PyObject *rec, *count, *best = NULL;
+            while (PyDict_Next(votes, &vit, &rec, &count)) {
+                Py_ssize_t c = PyLong_AsSsize_t(count);
+                if (c > best_count) {
+                    best_count = c;
+                    best = rec;
+                }
+            }
+            if (PyDict_SetItem(result, line, best) < 0) goto fail;
+            Py_CLEAR(votes);
+        }
+        Py_CLEAR(owners);
+    }
+    return result;
+fail:
+    Py_XDECREF(votes);
+    Py_XDECREF(owners);
+    Py_DECREF(result);
+    return NULL;
+}
+
+static PyMethodDef methods[] = {
+    {"text_digests", sp_text_digests, METH_VARARGS, "Keyed digests of texts, cached (Hasher.text_digests)."},
+    {"token_digests", sp_token_digests, METH_VARARGS, "Keyed digests of tokens in a stream (Hasher.token_digests)."},
+    {"kgram_hashes", sp_kgram_hashes, METH_VARARGS, "Keyed k-gram hashes at positions (Hasher.kgram_hashes)."},
+    {"span_hashes", sp_span_hashes, METH_VARARGS, "Keyed hashes of token spans (Hasher.span_hashes)."},
+    {"tokenize", sp_tokenize, METH_VARARGS, "fingerprint.tokenize's token loop."},
+    {"low_complexity_mask", sp_low_complexity_mask, METH_VARARGS, "fingerprint.low_complexity at every start."},
+    {"winnow", sp_winnow, METH_VARARGS, "fingerprint.winnow."},
+    {"index_lookup", sp_index_lookup, METH_VARARGS, "fpindex.Index.lookup over one stream's columns."},
+    {"longest_chain", sp_longest_chain, METH_O, "attribution._longest_chain."},
+    {"line_starts", sp_line_starts, METH_O, "attribution._line_starts."},
+    {"starts_touching", sp_starts_touching, METH_VARARGS, "attribution._starts_touching."},
+    {"hits_per_record", sp_hits_per_record, METH_VARARGS, "attribution._hits_per_record."},
+    {"line_tokens", sp_line_tokens, METH_VARARGS, "attribution._line_tokens."},
+    {"line_owners", sp_line_owners, METH_VARARGS, "attribution._line_owners."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "aiguard._speedups",
+    "Compiled versions of aiguard.fingerprint's hot loops (optional; same results).", -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__speedups(void) { return PyModule_Create(&module); }

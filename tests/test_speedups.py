@@ -1,0 +1,392 @@
+"""The C accelerator (aiguard/_speedups.c) against the pure-Python reference.
+
+Every function it replaces must give exactly what the reference gives: the same tokens,
+the same keyed digests and k-gram hashes (so existing ledgers keep matching), the same
+winnowed fingerprints, the same index hits, and the same attributions against a real
+ledger. Random texts mix the characters the tokenizer cares about with arbitrary Unicode,
+lone surrogates (surrogateescape'd bytes) and real code from the standard library.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import sysconfig
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aiguard import attribution, fingerprint as F, fpindex
+from aiguard.fingerprint import ABSTRACT, RAW, STREAMS, PureHasher, FastHasher, tokenize_pure
+from aiguard.ledger import Entry, Ledger
+
+try:
+    from aiguard import _speedups
+except ImportError as exc:  # pragma: no cover - CI builds it
+    if os.environ.get("AIGUARD_REQUIRE_SPEEDUPS"):  # CI sets it: there, a missing build is a failure
+        raise
+    pytest.skip(f"the C accelerator is not built ({exc}); `pip install -e .` builds it where a C compiler "
+                "and Python's headers exist", allow_module_level=True)
+
+SYNTAXES = (F.HASH, F.CLIKE, F.DASH, F.GENERIC)
+KEY = b"speedups-test-key-32-bytes-long!"
+
+
+@pytest.fixture(autouse=True)
+def accelerated(monkeypatch):
+    """The fast paths on, even when AIGUARD_PURE_PYTHON chose the reference at import."""
+    monkeypatch.setattr(F, "_speedups", _speedups)
+    monkeypatch.setattr(fpindex, "_speedups", _speedups)
+
+
+def fast_tokenize(text: str, syntax: str) -> F.Tokens:
+    return F._tokenize_fast(text, syntax)
+
+
+# What the token pattern cares about, to be mixed with anything at all.
+FRAGMENTS = [
+    '"', "'", '"""', "'''", "`", "\\", "\\\n", "\n", "\n\n", " ", "\t", "\r", "\x0b", "\x1c", "\x85", "\xa0",
+    "\u2028", "#", "# c", "#i", "#include", "#A", "//", "// c", "/*", "*/", "/* c */", "--", "-- c", "{-", "-}",
+    "0", "0x1F", "0xg", "0X_a", "0b1", "0b2", "0o7", "0o8", "1.5", "1.", ".5", "1e5", "1e+", "1E-3", "1_000",
+    "10uL", "2j", "٣", "²", "½", "x", "_a", "Ab9", "$", "$a", "a$", "é", "ß", "日本", "def", "class", "None",
+    "self", "r", "b", "f", "rb", "Rb", "bar", "u", "...", ">>>=", "<<=", ">>=", "**=", "//=", "===", "!==",
+    "<=>", "->", "=>", "::", "++", "&&", "||", "<<", ">>", "**", "==", "!=", "<=", ">=", "+=", "-=", ":=",
+    "??", "?.", "(", ")", "[", "]", "{", "}", ",", ";", ".", "=", "@", "\udc80", "\udcff", "\ud800",
+    "\U0001f600", "\x00",
+]
+code_texts = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.sampled_from(FRAGMENTS), st.text(max_size=4)),
+                    min_size=5, max_size=150).map("".join)
+
+
+def stdlib_files(count: int, seed: int = 7) -> list[Path]:
+    root = Path(sysconfig.get_paths()["stdlib"])
+    files = sorted(p for p in root.glob("*.py") if p.stat().st_size < 200_000)
+    return random.Random(seed).sample(files, min(count, len(files)))
+
+
+def read(path: Path) -> str:
+    return path.read_bytes().decode("utf-8", "surrogateescape")
+
+
+def same_tokens(text: str, syntax: str) -> None:
+    ref = tokenize_pure(text, syntax)
+    got = fast_tokenize(text, syntax)
+    assert got == ref
+    assert all(type(t) is F.Token for t in got.tokens)
+    assert type(got) is F.Tokens and type(got.comment_lines) is frozenset
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=code_texts, syntax=st.sampled_from(SYNTAXES))
+def test_tokens_match_the_reference_on_random_text(text, syntax):
+    same_tokens(text, syntax)
+    same_tokens(text * 3, syntax)  # quotes and comment openers meet their closers more often
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=200), syntax=st.sampled_from(SYNTAXES))
+def test_tokens_match_the_reference_on_arbitrary_unicode(text, syntax):
+    same_tokens(text, syntax)
+
+
+def test_tokens_match_the_reference_on_real_code():
+    files = stdlib_files(60)
+    non_ascii = [p for p in files if not read(p).isascii()]
+    for path in files:
+        for syntax in SYNTAXES:
+            same_tokens(read(path), syntax)
+    assert files and len(files) == 60
+    # Bytes that are not UTF-8 arrive as lone surrogates (surrogateescape): the same tokens.
+    same_tokens(b"x = '\xff\xfe' # \xc3\n".decode("utf-8", "surrogateescape") + read(files[0]), F.HASH)
+    print(f"{len(non_ascii)} of the files hold non-ASCII text")
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=st.binary(min_size=1, max_size=64),
+       data=st.one_of(st.binary(max_size=300), st.sampled_from([b"", b"x" * 127, b"x" * 128, b"x" * 129,
+                                                               b"y" * 256, b"z" * 257])))
+def test_blake2b_matches_hashlib(key, data):
+    """The RFC 7693 implementation: keyed, 8-byte digests, any length across block edges."""
+    text = data.decode("latin-1")
+    expected = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), key=key, digest_size=8).digest()
+    assert _speedups.text_digests(key, [text], {}) == [expected]
+
+
+def hashers(key: bytes) -> tuple[PureHasher, FastHasher]:
+    return PureHasher(key), FastHasher(key)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=code_texts, key=st.binary(min_size=0, max_size=40), data=st.data())
+def test_digests_and_hashes_match_the_reference(text, key, data):
+    pure, fast = hashers(key)
+    tokens = tokenize_pure(text * 3, F.GENERIC).tokens  # repeated, so that k-grams exist
+    for stream in STREAMS:
+        digests = pure.token_digests(tokens, stream)
+        assert fast.token_digests(tokens, stream) == digests
+        assert fast.token_digests(tokens, stream) == digests  # from the cache, the same
+        n = len(digests)
+        for k in (1, 2, 12, 16, 17):
+            assert fast.kgram_hashes(digests, k) == pure.kgram_hashes(digests, k)
+            positions = data.draw(st.lists(st.integers(-2 * k - 3, n + 3), max_size=30))
+            assert fast.kgram_hashes(digests, k, positions) == pure.kgram_hashes(digests, k, positions)
+            assert fast.kgram_hashes(digests, k, set(positions)) == pure.kgram_hashes(digests, k, set(positions))
+            assert fast.kgram_hashes(digests, k, range(0, n, 3)) == pure.kgram_hashes(digests, k, range(0, n, 3))
+        spans = data.draw(st.lists(st.tuples(st.integers(-n - 2, n + 2), st.integers(-n - 2, n + 2)), max_size=20))
+        spans += F.logical_lines(tokens)
+        assert fast.span_hashes(digests, spans) == pure.span_hashes(digests, spans)
+    texts = [F.stream_text(t, s) for t in tokens for s in STREAMS] + [text, ""]
+    assert fast.text_digests(texts) == pure.text_digests(texts)
+    assert fast.text_digests(iter(texts)) == pure.text_digests(texts)
+
+
+def test_hashes_are_the_ledgers_hashes_on_real_code():
+    """Hashes of existing ledgers: fast and pure agree for many keys on real files."""
+    rng = random.Random(3)
+    for path in stdlib_files(25, seed=11):
+        key = rng.randbytes(rng.choice([16, 32, 64]))
+        pure, fast = hashers(key)
+        tokens = tokenize_pure(read(path), F.HASH).tokens
+        for stream in STREAMS:
+            k = F.PARAMS[stream].k
+            digests = fast.token_digests(tokens, stream)
+            assert digests == pure.token_digests(tokens, stream)
+            assert fast.kgram_hashes(digests, k) == pure.kgram_hashes(digests, k)
+        lines = F.logical_lines(tokens)
+        assert fast.span_hashes(digests, lines) == pure.span_hashes(digests, lines)
+
+
+def fingerprint_with(accelerated: bool, text: str, path: str, key: bytes, common=None):
+    """fingerprint_text with the accelerator's functions, or with the reference ones."""
+    saved = F.tokenize, F.winnow, F._speedups
+    if accelerated:
+        F.tokenize, F.winnow, F._speedups = F._tokenize_fast, _speedups.winnow, _speedups
+    else:
+        F.tokenize, F.winnow, F._speedups = tokenize_pure, F.winnow_pure, None
+    try:
+        return F.fingerprint_text(text, FastHasher(key) if accelerated else PureHasher(key), path, common)
+    finally:
+        F.tokenize, F.winnow, F._speedups = saved
+
+
+def fingerprints_pure(text: str, path: str, key: bytes, common=None):
+    return fingerprint_with(False, text, path, key, common)
+
+
+def fingerprints_fast(text: str, path: str, key: bytes, common=None):
+    return fingerprint_with(True, text, path, key, common)
+
+
+@settings(max_examples=300, deadline=None)
+@given(words=st.lists(st.sampled_from([b"a" * 8, b"b" * 8, b"c" * 8, b"d" * 8]), max_size=40),
+       k=st.integers(1, 17), hashes=st.dictionaries(st.integers(-3, 45), st.integers(-2**63, 2**63 - 1),
+                                                     max_size=45),
+       small=st.dictionaries(st.integers(0, 45), st.integers(-3, 3), max_size=45),
+       n_grams=st.integers(-2, 45), w=st.integers(-1, 10))
+def test_low_complexity_and_winnowing_match_the_reference(words, k, hashes, small, n_grams, w):
+    n = max(0, len(words) - k + 1)
+    assert list(_speedups.low_complexity_mask(words, k)) == [F.low_complexity(words, i, k) for i in range(n)]
+    for table in (hashes, small):  # small values: many ties
+        assert _speedups.winnow(table, n_grams, w) == F.winnow_pure(table, n_grams, w)
+
+
+def test_winnowed_fingerprints_match_the_reference():
+    for path in stdlib_files(30, seed=5):
+        text = read(path)
+        assert fingerprints_fast(text, path.name, KEY) == fingerprints_pure(text, path.name, KEY)
+    # With a common-code filter (some hashes and lines stopped), still the same.
+    stopped = set()
+
+    def common(kind, hashes):
+        return [h for h in hashes if h % 7 == 0 or h in stopped]
+
+    text = read(stdlib_files(1, seed=9)[0])
+    assert fingerprints_fast(text, "a.py", KEY, common) == fingerprints_pure(text, "a.py", KEY, common)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=code_texts, key=st.binary(max_size=33))
+def test_winnowed_fingerprints_match_on_random_text(text, key):
+    text = text * 4
+    assert fingerprints_fast(text, "x.c", key) == fingerprints_pure(text, "x.c", key)
+    assert fingerprints_fast(text, "", key) == fingerprints_pure(text, "", key)
+
+
+def test_index_lookup_matches_the_reference(tmp_path):
+    rng = random.Random(5)
+    rows = []
+    for stream in STREAMS:
+        for _ in range(3000):
+            value = rng.getrandbits(64)
+            if rng.random() < 0.3:
+                value = (value & ~(0xFFFF << 48)) | (9 << 48)  # a crowded bucket
+            value -= 1 << 63
+            for _ in range(rng.choice([1, 1, 1, 2, 5])):
+                rows.append((stream, value, rng.randrange(1, 10**6), rng.randrange(0, 65536)))
+    adds = [fpindex.Additions() for _ in STREAMS]
+    for stream, value, record, pos in sorted(rows, key=lambda r: (r[0], r[1] & (2**64 - 1), r[2], r[3])):
+        adds[stream].add(value, record, pos)
+    path = tmp_path / "ledger.fpindex"
+    fpindex.write(path, fpindex.Index.empty(path), adds, [[], []], watermark=1)
+    index = fpindex.Index.open(path)
+    try:
+        stored = list({r[1] for r in rows})
+        for stream in STREAMS:
+            hashes = list(dict.fromkeys(rng.sample(stored, 800) + [rng.getrandbits(63) for _ in range(200)]
+                                        + [-(2**63), 2**63 - 1, 0, -1]))
+            fast: dict = {}
+            index.lookup(stream, hashes, fast)
+            fpindex._speedups = None
+            pure: dict = {}
+            index.lookup(stream, hashes, pure)
+            fpindex._speedups = _speedups
+            assert fast and list(fast.items()) == list(pure.items())  # same hits, same order
+    finally:
+        index.close()
+
+
+def real_snippets(count: int) -> list[str]:
+    """Top-level functions of stdlib files: real code to record and paste."""
+    import ast
+
+    out = []
+    for path in stdlib_files(40, seed=2):
+        text = read(path)
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            continue
+        lines = text.splitlines(keepends=True)
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef) and 8 <= node.end_lineno - node.lineno <= 40:
+                out.append("".join(lines[node.lineno - 1:node.end_lineno]))
+    return out[:count]
+
+
+def test_attributions_match_the_reference_against_a_real_ledger(tmp_path, monkeypatch):
+    snippets = real_snippets(160)
+    assert len(snippets) >= 100
+    recorded, human = snippets[:120], snippets[120:]
+    with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
+        result = ledger.add([Entry("codex", "gpt-5", s, "assistant-log") for s in recorded], FastHasher(KEY), KEY, "k")
+        assert result.added > 100
+        # Half the ledger in the index file (C and Python look-ups), half still in SQLite.
+        ledger.compact()
+        ledger.add([Entry("claude", "opus", s, "assistant-log") for s in human[:10]], FastHasher(KEY), KEY, "k")
+        rng = random.Random(8)
+        cases = []
+        for n in range(30):
+            paste = rng.choice(recorded + human[:10]).splitlines(keepends=True)
+            if n % 3 == 1:  # a partial paste
+                start = rng.randrange(len(paste) // 2)
+                paste = paste[start:start + 6]
+            if n % 3 == 2:  # lines inserted
+                paste = [line + ("    extra_%d = compute(%d)\n" % (i, i) if i % 4 == 3 else "")
+                         for i, line in enumerate(paste)]
+            context = rng.choice(human[10:]).splitlines(keepends=True)
+            text = "".join(context[:5] + paste + context[5:])
+            cases.append(text)
+        found_any = 0
+        for text in cases:
+            added = range(1, text.count("\n") + 2)
+            fast = attribution.attribute_text(text, added, FastHasher(KEY), ledger.lookup, ledger.record_tokens,
+                                              "x.py")
+            with monkeypatch.context() as m:
+                m.setattr(attribution, "tokenize", tokenize_pure)
+                m.setattr(fpindex, "_speedups", None)
+                for name, reference in attribution.REFERENCE_HELPERS.items():
+                    m.setattr(attribution, name, reference)
+                pure = attribution.attribute_text(text, added, PureHasher(KEY), ledger.lookup,
+                                                  ledger.record_tokens, "x.py")
+            assert fast == pure
+            found_any += bool(fast)
+        assert found_any >= 8  # pastes are found: the comparison is not of empty results only
+
+
+REF = attribution.REFERENCE_HELPERS
+positions = st.integers(0, 60)
+
+
+@settings(max_examples=400, deadline=None)
+@given(pairs=st.lists(st.tuples(positions, positions), max_size=60))
+def test_longest_chain_matches_the_reference(pairs):
+    assert _speedups.longest_chain(pairs) == REF["_longest_chain"](pairs)
+
+
+@settings(max_examples=300, deadline=None)
+@given(touching=st.lists(st.integers(0, 80), max_size=50).map(sorted), k=st.integers(1, 17),
+       n_grams=st.integers(-3, 90), unsorted=st.lists(st.integers(0, 80), max_size=10))
+def test_starts_touching_matches_the_reference(touching, k, n_grams, unsorted):
+    for run in (touching, sorted(set(touching)), unsorted):
+        assert _speedups.starts_touching(run, k, n_grams) == REF["_starts_touching"](run, k, n_grams)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=code_texts, added=st.sets(st.integers(0, 40)), data=st.data())
+def test_line_helpers_match_the_reference(text, added, data):
+    tokens = tokenize_pure(text, F.GENERIC).tokens
+    assert _speedups.line_starts(tokens) == REF["_line_starts"](tokens)
+    if tokens:
+        touching = sorted(data.draw(st.sets(st.integers(0, len(tokens) - 1))))
+        fast = _speedups.line_tokens(tokens, touching, added)
+        pure = REF["_line_tokens"](tokens, touching, added)
+        assert list(fast.items()) == list(pure.items())
+        assert list(_speedups.line_tokens(tuple(tokens), touching, added).items()) == list(pure.items())
+
+
+@settings(max_examples=300, deadline=None)
+@given(hashes=st.dictionaries(st.integers(0, 50), st.integers(-5, 5), max_size=40),
+       found=st.dictionaries(st.integers(-6, 6), st.lists(st.tuples(st.integers(1, 8), st.integers(0, 30)),
+                                                          min_size=1, max_size=12), max_size=12),
+       cap=st.integers(0, 6))
+def test_hits_per_record_matches_the_reference(hashes, found, cap):
+    fast = _speedups.hits_per_record(hashes, found, cap)
+    pure = REF["_hits_per_record"](hashes, found, cap)
+    assert list(fast.items()) == list(pure.items())
+    lists = {value: [list(hit) for hit in hits] for value, hits in found.items()}  # hits as lists
+    assert list(_speedups.hits_per_record(hashes, lists, cap).items()) == list(pure.items())
+
+
+@settings(max_examples=300, deadline=None)
+@given(line_tokens=st.dictionaries(st.integers(0, 30), st.lists(st.integers(0, 40), min_size=1, max_size=8),
+                                   max_size=12),
+       owner=st.dictionaries(st.integers(0, 40), st.integers(1, 4), max_size=30),
+       extended=st.dictionaries(st.integers(0, 40), st.integers(1, 4), max_size=30))
+def test_line_owners_match_the_reference(line_tokens, owner, extended):
+    args = (line_tokens, owner, extended, attribution.EXTEND_SHARE, attribution.LINE_SHARE)
+    fast, pure = _speedups.line_owners(*args), REF["_line_owners"](*args)
+    assert list(fast.items()) == list(pure.items())
+
+
+def test_pure_python_is_forced_by_the_environment():
+    """AIGUARD_PURE_PYTHON=1 picks the reference at import; unset, the accelerator."""
+    import subprocess
+    import sys
+
+    probe = "import aiguard.fingerprint as F; print(F.ACCELERATED, F.Hasher.__name__, F.tokenize.__name__)"
+    env = {k: v for k, v in os.environ.items() if k != "AIGUARD_PURE_PYTHON"}
+    fast = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    pure = subprocess.run([sys.executable, "-c", probe], env={**env, "AIGUARD_PURE_PYTHON": "1"},
+                          capture_output=True, text=True, check=True)
+    assert fast.stdout.split() == ["True", "FastHasher", "_tokenize_fast"]
+    assert pure.stdout.split() == ["False", "PureHasher", "tokenize_pure"]
+    # `aiguard doctor` says which one runs.
+    doctor = [sys.executable, "-m", "aiguard", "doctor"]
+    lines = subprocess.run(doctor, env=env, capture_output=True, text=True).stdout.splitlines()
+    assert "ok   matcher: compiled accelerator (aiguard._speedups)" in lines
+    lines = subprocess.run(doctor, env={**env, "AIGUARD_PURE_PYTHON": "1"}, capture_output=True, text=True).stdout
+    assert "ok   matcher: pure Python (AIGUARD_PURE_PYTHON is set)" in lines.splitlines()
+
+
+def test_abstract_stream_placeholders():
+    """Identifiers, strings and numbers are one digest each in the abstract stream."""
+    tokens = tokenize_pure("a = 'x' + 1\nb = \"y\" + 2.5\n", F.HASH).tokens
+    pure, fast = hashers(KEY)
+    digests = fast.token_digests(tokens, ABSTRACT)
+    assert digests == pure.token_digests(tokens, ABSTRACT)
+    assert digests[0] == digests[5] and digests[2] == digests[7] and digests[4] == digests[9]
+    assert len({digests[0], digests[2], digests[4]}) == 3
+    assert fast.token_digests(tokens, RAW) != digests
