@@ -230,7 +230,7 @@ def test_index_lookup_matches_the_reference(tmp_path):
     for stream, value, record, pos in sorted(rows, key=lambda r: (r[0], r[1] & (2**64 - 1), r[2], r[3])):
         adds[stream].add(value, record, pos)
     path = tmp_path / "ledger.fpindex"
-    fpindex.write(path, fpindex.Index.empty(path), adds, [[], []], watermark=1)
+    fpindex.write(path, fpindex.Index.empty(path), adds, [[], []], watermark=10**6)
     index = fpindex.Index.open(path)
     try:
         stored = list({r[1] for r in rows})
