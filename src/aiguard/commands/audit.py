@@ -14,7 +14,7 @@ import uuid
 from collections import Counter, defaultdict
 from typing import IO, Iterable, Iterator, NamedTuple, Sequence
 
-from aiguard import __version__, gitio, history
+from aiguard import __version__, gitio, history, notes
 from aiguard.history import Entry
 
 AGENT_TRACE_VERSION = "0.1.0"
@@ -89,7 +89,7 @@ def agent_trace(e: Entry) -> dict:
         conversations: dict[str, list[dict]] = defaultdict(list)
         for r in ranges:
             conversations[f"{r.tool}:{r.model}"].append({"start_line": r.start, "end_line": r.end})
-        files.append({"path": path, "conversations": [
+        files.append({**notes.path_json(path), "conversations": [
             {"contributor": {"type": "ai", **_model_id(name)}, "ranges": spans}
             for name, spans in conversations.items()]})
     return {

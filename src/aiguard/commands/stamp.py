@@ -321,15 +321,26 @@ def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, source: str | None, sha:
     expected = [f"{k}: {v}" for k, v in group]
     if not any(seen[i:i + len(expected)] == expected for i in range(len(seen))):
         return "commit not stamped: could not place the trailers where git would read them"
-    if new != msg:
-        _write(msgfile, new)
+    # Everything that can fail comes before the message is written, so that a
+    # "not stamped" warning is never printed for a message that is stamped.
+    record = None
+    record_error = None
     if result.ai:
         # The line-level record: post-commit files it as a git note (see aiguard.notes).
         from aiguard import notes
         try:
-            notes.save_pending(value, notes.encode(result.added, notes.spans_from_result(result)))
-        except (OSError, gitio.GitError) as exc:
-            return f"commit stamped, but its line record was not kept ({exc})"
+            record = notes.encode(result.added, notes.spans_from_result(result))
+        except Exception as exc:  # the stamp goes on; the warning says what was lost
+            record_error = f"{exc.__class__.__name__}: {exc}"
+    if new != msg:
+        _write(msgfile, new)
+    try:
+        if record is not None:
+            notes.save_pending(value, record)
+    except Exception as exc:
+        record_error = f"{exc.__class__.__name__}: {exc}"
+    if record_error is not None:
+        return f"commit stamped, but its line record was not kept ({record_error})"
     note = "; ".join(result.notes)
     return note or None
 

@@ -1,0 +1,89 @@
+"""Faults and hostile input (issue 14): no data loss, no crash, no hang.
+
+Each test reproduced its failure before the fix, with real git, files and processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from conftest import MERGE_INTERVALS, aiguard
+
+
+def _record():
+    aiguard("record", "--tool", "claude-code", "--model", "m", input=MERGE_INTERVALS.encode())
+
+
+# A staged file whose name is not valid UTF-8 -------------------------------------------------
+
+NAME = b"caf\xe9-\xff.py"  # Latin-1 bytes: valid on Linux, not UTF-8
+
+
+def test_non_utf8_file_name_keeps_its_line_record_and_round_trips_in_export(repo):
+    _record()
+    (repo.path / os.fsdecode(NAME)).write_text(MERGE_INTERVALS)
+    repo.git("add", "-A")
+    done = repo.git("commit", "-m", "add a file with a Latin-1 name")
+    assert b"not stamped" not in done.stderr and b"not kept" not in done.stderr, done.stderr
+    assert ("AI-Lines", "10/10") in repo.trailers()
+
+    note = json.loads(repo.git("notes", "--ref", "aiguard", "show", "HEAD").stdout)
+    (entry,) = note["files"]
+    assert bytes.fromhex(entry["path_bytes"]) == NAME
+    assert entry["path"] == "caf\\xe9-\\xff.py"
+    assert entry["ranges"] == [[1, 10, 0]]
+
+    exported = [json.loads(line) for line in aiguard("export", cwd=repo.path).stdout.splitlines()]
+    (file_entry,) = exported[0]["files"]
+    assert bytes.fromhex(file_entry["path_bytes"]) == NAME  # the same form as the note's
+    assert file_entry["path"] == entry["path"]
+    listed = json.loads(aiguard("log", "--json", cwd=repo.path).stdout)
+    assert listed[0]["files"][0]["path_bytes"] == NAME.hex()
+
+
+def test_non_utf8_file_name_carries_its_lines_through_an_amend(repo, tmp_path):
+    _record()
+    (repo.path / os.fsdecode(NAME)).write_text(MERGE_INTERVALS)
+    repo.git("add", "-A")
+    repo.git("commit", "-m", "first")
+    repo.write("human.txt", "a line of my own\n")
+    repo.git("add", "human.txt")
+    # Another user's machine: an empty ledger, so only the note can say which lines are AI's.
+    done = repo.git("commit", "--amend", "-m", "first, amended", env={"AIGUARD_HOME": str(tmp_path / "other")})
+    assert b"not carried" not in done.stderr, done.stderr
+    note = json.loads(repo.git("notes", "--ref", "aiguard", "show", "HEAD").stdout)
+    assert [bytes.fromhex(f["path_bytes"]) for f in note["files"] if "path_bytes" in f] == [NAME]
+
+
+# A failure late in the hook -------------------------------------------------------------------
+
+def _hooks_run_a_copy_with(repo, tmp_path, module: str, text: str):
+    """Point the installed hooks at a copy of aiguard whose `module` is `text`."""
+    import shutil
+
+    import aiguard
+
+    copy = tmp_path / "copy"
+    shutil.copytree(os.path.dirname(aiguard.__file__), copy / "aiguard")
+    (copy / "aiguard" / f"{module}.py").write_text(text)
+    real_src = os.path.dirname(os.path.dirname(aiguard.__file__))
+    for hook in ("prepare-commit-msg", "commit-msg"):
+        path = repo.path / ".git" / "hooks" / hook
+        script = path.read_text()
+        assert f"AIGUARD_SRC='{real_src}'" in script
+        path.write_text(script.replace(f"AIGUARD_SRC='{real_src}'", f"AIGUARD_SRC='{copy}'"))
+
+
+def test_an_import_failure_late_in_the_hook_never_misreports_the_message(repo, tmp_path):
+    """Whatever the hook says on stderr must be true of the commit git makes."""
+    _record()
+    _hooks_run_a_copy_with(repo, tmp_path, "notes", 'raise ImportError("aiguard.notes is broken (test)")\n')
+    repo.write("merge.py", MERGE_INTERVALS)
+    repo.git("add", "merge.py")
+    done = repo.git("commit", "-m", "add merge")
+    stamped = any(key == "AIGuard-Stamp" for key, _ in repo.trailers())
+    assert b"aiguard:" in done.stderr  # never silent
+    said_not_stamped = b"commit not stamped" in done.stderr
+    assert said_not_stamped != stamped, (done.stderr, repo.message())
