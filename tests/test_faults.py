@@ -87,3 +87,79 @@ def test_an_import_failure_late_in_the_hook_never_misreports_the_message(repo, t
     assert b"aiguard:" in done.stderr  # never silent
     said_not_stamped = b"commit not stamped" in done.stderr
     assert said_not_stamped != stamped, (done.stderr, repo.message())
+
+
+# integrate: each assistant on its own; symlinked settings ------------------------------------
+
+def _integrate(*args):
+    return aiguard("integrate", *args, check=False)
+
+
+def test_integrate_all_refuses_a_deeply_nested_file_and_wires_the_others(isolated_user):
+    for folder in (".claude", ".gemini", ".cursor"):
+        (isolated_user / folder).mkdir()
+    deep = '{"ui": ' + "[" * 100_000 + "]" * 100_000 + "}\n"
+    gemini = isolated_user / ".gemini" / "settings.json"
+    gemini.write_text(deep)
+    done = _integrate("--all")
+    assert done.returncode == 2
+    out = done.stdout.decode()
+    assert "claude-code: wired" in out and "cursor: wired" in out, out
+    [error] = done.stderr.decode().splitlines()
+    assert error.startswith("gemini-cli: error:") and str(gemini) in error and "deep" in error
+    assert gemini.read_text() == deep
+    assert "agent-hook claude-code" in (isolated_user / ".claude" / "settings.json").read_text()
+
+
+def test_integrate_refuses_a_settings_file_too_big_to_be_settings(isolated_user):
+    (isolated_user / ".claude").mkdir()
+    (isolated_user / ".cursor").mkdir()
+    big = isolated_user / ".claude" / "settings.json"
+    with open(big, "w") as fh:
+        fh.write('{"padding": "' + "x" * (9 << 20) + '"}\n')
+    size = big.stat().st_size
+    done = _integrate("--all")
+    assert done.returncode == 2
+    assert "cursor: wired" in done.stdout.decode()
+    [error] = done.stderr.decode().splitlines()
+    assert error.startswith("claude-code: error:") and "too big" in error and str(big) in error
+    assert big.stat().st_size == size and not big.with_name("settings.json.aiguard-backup").exists()
+
+
+def test_integrate_edits_a_symlinked_settings_file_through_the_link(isolated_user):
+    dotfiles = isolated_user / "dotfiles" / "claude"
+    dotfiles.mkdir(parents=True)
+    target = dotfiles / "settings.json"
+    original = b'{\n  "model": "opus"\n}\n'
+    target.write_bytes(original)
+    (isolated_user / ".claude").mkdir()
+    link = isolated_user / ".claude" / "settings.json"
+    link.symlink_to(os.path.relpath(target, link.parent))
+
+    done = _integrate("claude-code")
+    assert done.returncode == 0, done.stderr
+    assert link.is_symlink() and os.path.samefile(link, target)
+    assert "agent-hook claude-code" in target.read_text()
+    assert (dotfiles / "settings.json.aiguard-backup").read_bytes() == original
+    assert not (isolated_user / ".claude" / "settings.json.aiguard-backup").exists()
+
+    undone = _integrate("claude-code", "--undo")
+    assert undone.returncode == 0, undone.stderr
+    assert link.is_symlink() and os.path.samefile(link, target)
+    assert target.read_bytes() == original
+
+
+def test_codex_config_symlinked_stays_a_link(isolated_user):
+    dotfiles = isolated_user / "dotfiles"
+    dotfiles.mkdir()
+    target = dotfiles / "codex.toml"
+    original = b'model = "gpt-5-codex"\n'
+    target.write_bytes(original)
+    (isolated_user / ".codex").mkdir()
+    link = isolated_user / ".codex" / "config.toml"
+    link.symlink_to(target)
+    assert _integrate("codex").returncode == 0
+    assert link.is_symlink() and "agent-hook codex" in target.read_text()
+    assert _integrate("codex", "--undo").returncode == 0
+    assert link.is_symlink() and target.read_bytes() == original
+
