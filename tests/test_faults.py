@@ -163,3 +163,29 @@ def test_codex_config_symlinked_stays_a_link(isolated_user):
     assert _integrate("codex", "--undo").returncode == 0
     assert link.is_symlink() and target.read_bytes() == original
 
+
+# AIGUARD_HOME: a folder aiguard makes is 0700, one it finds is left alone ------------------
+
+def _mode(path) -> int:
+    return os.stat(path).st_mode & 0o777
+
+
+def test_a_state_folder_aiguard_creates_is_private(isolated_user):
+    state = isolated_user / "aiguard-state"
+    assert not state.exists()
+    _record()
+    assert _mode(state) == 0o700
+    assert _mode(state / "keys.json") == 0o600
+    assert _mode(state / "ledger.sqlite3") == 0o600
+
+
+def test_an_existing_shared_state_folder_keeps_its_mode(isolated_user):
+    state = isolated_user / "aiguard-state"
+    state.mkdir()
+    os.chmod(state, 0o750)  # shared with the group on purpose
+    _record()
+    assert _mode(state) == 0o750
+    assert _mode(state / "keys.json") == 0o600  # what aiguard writes inside is still private
+    assert _mode(state / "ledger.sqlite3") == 0o600
+    doctor = aiguard("doctor", check=False)
+    assert "750" in (doctor.stdout + doctor.stderr).decode()  # and doctor says so
