@@ -9,6 +9,8 @@ import json
 import os
 import sys
 
+import pytest
+
 from conftest import MERGE_INTERVALS, aiguard
 
 
@@ -189,3 +191,101 @@ def test_an_existing_shared_state_folder_keeps_its_mode(isolated_user):
     assert _mode(state / "ledger.sqlite3") == 0o600
     doctor = aiguard("doctor", check=False)
     assert "750" in (doctor.stdout + doctor.stderr).decode()  # and doctor says so
+
+
+# The daemon's hook server dies with the daemon ----------------------------------------------
+
+def _wait_for(predicate, seconds: float = 20.0, what: str = "") -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"  # a zombie is dead
+    except FileNotFoundError:
+        return False
+
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+
+
+def _child_hook_server(parent: int) -> int | None:
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                ppid = int(fh.read().rsplit(b")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                argv = fh.read().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent and b"hook-server" in argv:
+            return int(entry)
+    return None
+
+
+@linux_only
+def test_kill_9_of_the_daemon_takes_its_hook_server_with_it(isolated_user):
+    import signal
+    import subprocess
+
+    home = isolated_user / "aiguard-state"
+    daemon = subprocess.Popen([sys.executable, "-m", "aiguard", "daemon", "run"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = None
+    try:
+        _wait_for(lambda: (home / "hook.sock").exists(), what="the hook server's socket")
+        server = _child_hook_server(daemon.pid)
+        assert server is not None and _alive(server)
+        daemon.send_signal(signal.SIGKILL)
+        daemon.wait(timeout=10)
+        _wait_for(lambda: not _alive(server), seconds=10, what="the hook server to end with the daemon")
+        _wait_for(lambda: not (home / "hook.sock").exists(), what="the socket to go")
+        assert not (home / "hook-server.pid").exists()
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+        if server is not None and _alive(server):
+            os.kill(server, signal.SIGKILL)
+
+
+@linux_only
+def test_daemon_stop_stops_a_hook_server_left_without_a_daemon(isolated_user):
+    import signal
+    import subprocess
+
+    home = isolated_user / "aiguard-state"
+    # A server whose daemon is gone (started on its own here, as one left by an older aiguard).
+    server_proc = subprocess.Popen([sys.executable, "-m", "aiguard", "hook-server"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(lambda: (home / "hook.sock").exists(), what="the hook server's socket")
+        done = aiguard("daemon", "stop")
+        assert server_proc.wait(timeout=15) == 0
+        assert b"stopped" in done.stdout, done.stdout
+        assert not (home / "hook.sock").exists() and not (home / "hook-server.pid").exists()
+    finally:
+        if server_proc.poll() is None:
+            server_proc.send_signal(signal.SIGKILL)
+            server_proc.wait()
+
+
+def test_a_hook_server_told_of_a_parent_it_does_not_have_does_not_serve(isolated_user):
+    """The portable check: a server whose parent is not the process that started it ends."""
+    import subprocess
+
+    env = dict(os.environ, AIGUARD_HOOK_SERVER_PARENT=str(os.getppid()))  # not its parent
+    done = subprocess.run([sys.executable, "-m", "aiguard", "hook-server"], env=env, capture_output=True,
+                          timeout=30)
+    assert done.returncode == 0
+    assert b"is gone; not serving" in done.stderr
+    assert not (isolated_user / "aiguard-state" / "hook.sock").exists()
