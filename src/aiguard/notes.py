@@ -124,8 +124,8 @@ def decode(data: bytes) -> LineRecord | None:
         added = note.get("added")
         ai = sum(s.end - s.start + 1 for spans in files.values() for s in spans)
         return LineRecord(int(added) if isinstance(added, int) else None, ai, files)
-    except (ValueError, KeyError, TypeError, IndexError):
-        return None
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError):
+        return None  # RecursionError: JSON nested past Python's limit, from a fetched note
 
 
 def spans_from_result(result) -> dict[str, list[Span]]:

@@ -282,7 +282,7 @@ def _parse_json(spec: JsonHook, text: str) -> tuple[str, dict, _Span]:
     if not isinstance(data, dict):
         raise IntegrateError(f"{spec.path} is not a JSON object; fix it first")
     hooks = data.get("hooks")
-    if hooks is not None and not isinstance(hooks, dict):
+    if "hooks" in data and not isinstance(hooks, dict):  # null too: there is no object to add to
         raise IntegrateError(f'{spec.path}: "hooks" is not an object; fix it first')
     if hooks and spec.event in hooks and not isinstance(hooks[spec.event], list):
         raise IntegrateError(f'{spec.path}: "hooks.{spec.event}" is not a list; fix it first')
@@ -382,7 +382,11 @@ def json_apply(spec: JsonHook) -> Done:
         return Done(False, spec.path, f"{spec.path}: aiguard's hook is already there")
     new = _json_with_hook(spec, text)
     plain = _strip_comments(new) if spec.comments else new
-    if not _ours(spec, json.loads(plain)):  # never write a file the assistant cannot read
+    try:
+        added = bool(_ours(spec, json.loads(plain)))
+    except ValueError:
+        added = False
+    if not added:  # never write a file the assistant cannot read
         raise IntegrateError(f"{spec.path}: could not add aiguard's hook; add it by hand")
     _write(spec.path, text, new)
     backup = f" (backup: {_backup_name(spec.path)})" if text else ""

@@ -98,7 +98,7 @@ def jsonl_objects(path: object, data: bytes) -> Iterator[tuple[str, dict] | Skip
         where = f"{path}:{number}"
         try:
             record = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: a line nested past the limit
             yield Skip(where, "partial last line" if number == len(lines) else "not JSON")
             continue
         if not isinstance(record, dict):
@@ -146,7 +146,7 @@ def last_model(path: str | None, model_of: Callable[[dict], object], tail_bytes:
             continue
         try:
             record = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         model = model_of(record) if isinstance(record, dict) else None
         if isinstance(model, str) and model and model != "<synthetic>":

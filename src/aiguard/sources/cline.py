@@ -191,7 +191,7 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
     state = {} if state is None else state
     try:
         messages = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         yield Skip(f"{path}:1", "not JSON (caught mid-write?)")
         return
     if not isinstance(messages, list):

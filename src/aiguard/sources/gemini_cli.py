@@ -88,7 +88,7 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
     if Path(path).suffix == ".json":  # legacy: one object, rewritten whole
         try:
             record = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             yield Skip(f"{path}:1", "not JSON")
             return
         messages = record.get("messages") if isinstance(record, dict) else None
