@@ -289,3 +289,14 @@ def test_a_hook_server_told_of_a_parent_it_does_not_have_does_not_serve(isolated
     assert done.returncode == 0
     assert b"is gone; not serving" in done.stderr
     assert not (isolated_user / "aiguard-state" / "hook.sock").exists()
+
+
+def test_blame_of_a_non_utf8_file_name_shows_its_ai_lines(repo):
+    _record()
+    (repo.path / os.fsdecode(NAME)).write_text(MERGE_INTERVALS)
+    repo.git("add", "-A")
+    repo.git("commit", "-m", "add")
+    text = aiguard("blame", os.fsdecode(NAME), cwd=repo.path).stdout.decode()
+    assert text.splitlines()[0].split()[2] == "claude-code:m", text
+    rows = json.loads(aiguard("blame", "--json", os.fsdecode(NAME), cwd=repo.path).stdout)
+    assert rows[0]["assisted_by"] == "claude-code:m" and bytes.fromhex(rows[0]["path_bytes"]) == NAME
