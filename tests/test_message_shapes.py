@@ -941,7 +941,7 @@ _SPECIAL = st.sampled_from([
     "---", "--- not a divider?", "-----------", "Signed-off-by: A U Thor <a@example.com>",
     "Reviewed-by: R <r@example.com>", "Fixes: #12", "Key : value", "https://example.com/a/b",
     "  continued line", "(cherry picked from commit 0123456789abcdef0123456789abcdef01234567)",
-    "Co-authored-by: C <c@example.com>", "Not a trailer", "", "   ",
+    "Co-authored-by: C <c@example.com>", "Not a trailer", "", "   ", "a lone CR\rinside", "\r",
 ])
 _LINE = (_TEXT | _SPECIAL).filter(lambda s: not s.lstrip().startswith("#"))
 _SUBJECT = _TEXT.filter(lambda s: s.strip() and not s.lstrip().startswith("#"))
@@ -968,7 +968,7 @@ def messages(draw):
         paragraphs.append(draw(st.lists(_TRAILERS | line if cleanup else _TRAILERS, min_size=1, max_size=3)))
     lines = [subject] + [item for para in paragraphs for item in [""] + para]
     lines += [""] * draw(st.integers(0, 2))
-    eol = draw(st.sampled_from(["\n", "\r\n"]))
+    eol = draw(st.sampled_from(["\n", "\r\n", "\r"]))  # CR alone: one long line for git
     text = eol.join(lines)
     if draw(st.booleans()):
         text += eol
