@@ -149,6 +149,28 @@ def test_aider_history_never_raises(text):
     assert all(o.text in texts for o in before)  # what was there before the hostile tail stays
 
 
+RECORD = st.fixed_dictionaries({"tool": st.sampled_from(["codex", "x"]), "model": st.text(max_size=8),
+                                 "text": st.text(max_size=40)},
+                                optional={"source": st.sampled_from(["manual", "clipboard", "bogus"]),
+                                          "file": JSON, "repo": JSON, "time": JSON})
+
+
+@FAST
+@given(good=st.lists(RECORD, min_size=1, max_size=4), bad=st.lists(GARBAGE_LINE | RECORD.map(_dumps)
+                                                                   | JSON.map(_dumps), max_size=5))
+def test_record_jsonl_reads_good_lines_among_hostile_ones(good, bad):
+    import io
+
+    from aiguard.commands.record import read_jsonl
+
+    valid = [r for r in good if r.get("source", "manual") != "bogus" and "time" not in r]
+    lines = [json.dumps(r) for r in valid] + [b.decode("utf-8", "replace") for b in bad]
+    found = list(read_jsonl(io.StringIO("\n".join(lines) + "\n"), "in.jsonl"))
+    assert all(isinstance(where, str) for where, _ in found)
+    entries = [entry for _, entry in found if not isinstance(entry, str)]
+    assert [e.text for e in entries[:len(valid)]] == [r["text"] for r in valid]
+
+
 # -- hook payloads -------------------------------------------------------------------------------
 
 HOOK_FIXTURES = [("cline", LOGS / "cline" / "hook-post-tool-use.json"),
