@@ -94,6 +94,9 @@ def serve(path: Path | None = None, ready=None) -> int:
     if len(os.fsencode(path)) >= 100:
         print(f"aiguard hook-server: {path} is too long for a socket path", file=sys.stderr)
         return 2
+    stopping = []  # handlers first: a SIGTERM from PR_SET_PDEATHSIG must not kill it mid-setup
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
     parent = int(os.environ.pop(PARENT_ENV, "0") or 0)
     if parent and not _die_with(parent):
         print(f"aiguard hook-server: the process that started it ({parent}) is gone; not serving",
@@ -126,9 +129,6 @@ def serve(path: Path | None = None, ready=None) -> int:
     paths.write_private(pid_path(), f"{os.getpid()} {inode}\n".encode())
     listener.listen(64)
     listener.settimeout(1.0)
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
-    signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
     if ready is not None:
         ready()
     try:
