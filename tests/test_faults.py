@@ -300,3 +300,46 @@ def test_blame_of_a_non_utf8_file_name_shows_its_ai_lines(repo):
     assert text.splitlines()[0].split()[2] == "claude-code:m", text
     rows = json.loads(aiguard("blame", "--json", os.fsdecode(NAME), cwd=repo.path).stdout)
     assert rows[0]["assisted_by"] == "claude-code:m" and bytes.fromhex(rows[0]["path_bytes"]) == NAME
+
+
+# Hostile hook payloads through the real command ---------------------------------------------
+
+HOSTILE_PAYLOADS = {
+    "deep": b"[" * 200_000 + b"]" * 200_000,
+    "deep-object": b'{"tool_input": ' * 50_000 + b"1" + b"}" * 50_000,
+    "not-utf8": b'{"tool_name": "Write", "tool_input": {"file_path": "\xff", "content": "\xfe\xfa"}}',
+    "not-an-object": b"[1, 2, 3]",
+    "types-swapped": b'{"tool_name": ["Write"], "tool_input": "x", "cwd": 5, "transcript_path": {}}',
+    "truncated": b'{"tool_name": "Write", "tool_input": {"file_path": "/tmp/a", "content": "abc',
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_PAYLOADS))
+@pytest.mark.parametrize("tool", ["claude-code", "gemini-cli", "codex"])
+def test_agent_hook_survives_hostile_payloads(tool, name):
+    done = aiguard("agent-hook", tool, input=HOSTILE_PAYLOADS[name], check=False)
+    assert done.returncode == 0
+    assert b"Traceback" not in done.stderr, done.stderr[-500:]
+    assert len(done.stderr.splitlines()) <= 1, done.stderr
+
+
+def test_ingest_keeps_the_good_records_of_a_log_with_a_hostile_line(isolated_user, tmp_path):
+    from conftest import FIXTURES, run
+
+    log = FIXTURES / "assistant-logs" / "claude-code" / "example-claude-code.jsonl"
+    lines = log.read_bytes().split(b"\n")
+    hostile = tmp_path / "hostile.jsonl"
+    hostile.write_bytes(b"\n".join([lines[0], b"[" * 200_000 + b"]" * 200_000, *lines[1:]]))
+    recorded = []
+    for name, path in (("clean", log), ("hostile", hostile)):
+        home = tmp_path / name
+        home.mkdir()
+        (home / "config.toml").write_text("retention-days = 100000\n")  # the fixtures are old
+        env = dict(os.environ, AIGUARD_HOME=str(home))
+        done = run([sys.executable, "-m", "aiguard", "ingest", str(path)], env=env, check=False)
+        assert b"Traceback" not in done.stderr, done.stderr[-500:]
+        recorded.append(done.stdout.decode())
+    clean, hostile_out = (text.split(": ", 1)[1].split(", ") for text in recorded)
+    assert clean[0] == hostile_out[0] and clean[0] != "recorded 0", recorded  # every good record
+    skipped = [int(part.split()[0]) for part in (clean[2], hostile_out[2])]
+    assert skipped[1] == skipped[0] + 1, recorded  # and the hostile line is one skip
