@@ -196,6 +196,24 @@ def test_real_hook_payloads_with_mutated_parts_never_raise(tool, path, data):
     assert isinstance(found, list)
 
 
+GOOD_PAYLOADS = [
+    ("claude-code", {"hook_event_name": "PostToolUse", "tool_name": "Write", "cwd": "/tmp",
+                     "tool_input": {"file_path": "/tmp/a.py", "content": "def f():\n    return 42\n"}}),
+    *((tool, json.loads(path.read_bytes())) for tool, path in HOOK_FIXTURES),
+]
+UNKNOWN_KEY = st.text(min_size=1, max_size=8).filter(lambda k: k not in KEYS and not k[:1].isalpha())
+
+
+@pytest.mark.parametrize("tool,payload", GOOD_PAYLOADS, ids=[t for t, _ in GOOD_PAYLOADS])
+@FAST
+@given(extra=st.dictionaries(UNKNOWN_KEY, JSON, min_size=1, max_size=4))
+def test_unknown_fields_in_a_good_payload_change_nothing(tool, payload, extra):
+    parse = registry()[tool].parse_hook
+    before = [(o.text, o.file) for o in parse(payload)]
+    assert before
+    assert [(o.text, o.file) for o in parse({**extra, **payload})] == before
+
+
 # -- commit messages and trailers ------------------------------------------------------------------
 
 LINE = st.one_of(
