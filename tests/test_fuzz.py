@@ -320,8 +320,8 @@ TOML_VALUES = st.one_of(st.integers(-5, 200), st.floats(-1, 2, allow_nan=False),
 
 
 def _toml(table: dict) -> str:
-    return "".join(f"{json.dumps(k)} = {json.dumps(v, ensure_ascii=False).lower() if isinstance(v, bool) else json.dumps(v, ensure_ascii=False)}\n"
-                   for k, v in table.items())
+    """TOML for flat values: JSON's spelling is TOML's for these (true/false included)."""
+    return "".join(f"{json.dumps(k)} = {json.dumps(v, ensure_ascii=False)}\n" for k, v in table.items())
 
 
 @settings(max_examples=200, deadline=None)
