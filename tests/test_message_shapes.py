@@ -8,6 +8,7 @@ key file must let the commit through untouched with one `aiguard:` line."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import shlex
@@ -333,6 +334,13 @@ F_SHAPES = {
     "trailing-spaces": (b"Subject   \n\nBody  \n\nFixes: 1  \n", []),
     "hash-line-whitespace": (b"Subject\n\n#123 is fixed\n", ["--cleanup=whitespace"]),
     "hash-line-in-trailers-verbatim": (b"Subject\n\nBody\n\nFixes: 1\n# a note\n", ["--cleanup=verbatim"]),
+    # Only LF ends a line for git: a CR-only message is one long subject.
+    "cr-only": (b"Subject\rBody line\r\rSigned-off-by: A <a@x>\r", []),
+    "cr-only-verbatim": (b"Subject\rBody line\r\rFixes: 1\r", ["--cleanup=verbatim"]),
+    "cr-inside-lines": (b"Subject\r\n\nBody\rwith a CR\n\nFixes: 1\r\n", []),
+    "leading-blank-lines-verbatim": (b"\n\nSubject\n\nBody\n", ["--cleanup=verbatim"]),
+    "leading-blank-then-trailer-subject": (b"\n\nFixes: 1\n", []),
+    "leading-blank-then-trailer-subject-verbatim": (b"\n\nFixes: 1\n", ["--cleanup=verbatim"]),
 }
 
 
@@ -341,6 +349,33 @@ def test_dash_f_shapes(pair, data, opts):
     pair.stage()
     pair.git("commit", "-q", *opts, "-F", pair.msgfile(data))
     assert_differential(pair.plain, pair.guarded)
+
+
+@pytest.mark.parametrize("data", [b"   \n", b"\n\n", b" \t\r\n"], ids=["spaces", "newlines", "mixed"])
+def test_whitespace_only_verbatim_is_kept_and_said(pair, data):
+    """git commits a whitespace-only message under --cleanup=verbatim; git log reads no
+    trailers without a subject, so aiguard leaves it as is and says so in one line."""
+    pair.stage()
+    p, g = pair.git("commit", "-q", "--cleanup=verbatim", "-F", pair.msgfile(data), warnings=True)
+    assert pair.plain.raw_message() == data
+    assert pair.guarded.raw_message() == data
+    (line,) = aiguard_lines(g.stderr)
+    assert b"not stamped" in line and b"whitespace" in line
+
+
+def test_group_in_a_cr_only_subject_is_not_a_stamp(pair):
+    """A commit whose group sits in a CR-only subject (as aiguard once wrote it) is not stamped
+    for `aiguard log` and `verify`, as it is not for `git log %(trailers)`."""
+    pair.stage()
+    msg = b"Subject\rBody\r\rAI-Lines: 0/2\rAIGuard-Stamp: v1 0123abcd 0 " + b"0" * 32 + b" " + b"1" * 32 + b"\r"
+    git(pair.plain, "commit", "-q", "--cleanup=verbatim", "-F", pair.msgfile(msg))
+    assert pair.plain.trailers() == []
+    (entry,) = [e for e in json.loads(aiguard("log", "--json", cwd=pair.plain.path).stdout)
+                if e["commit"] == sha(pair.plain, "HEAD").decode()]
+    assert entry["stamped"] is False
+    done = aiguard("verify", "HEAD^..HEAD", "--format", "json", cwd=pair.plain.path, check=False)
+    rules = [f["rule"] for f in json.loads(done.stdout)["findings"]]
+    assert "missing-stamp" in rules, done.stdout
 
 
 def test_very_long_message(pair):
@@ -906,7 +941,7 @@ _SPECIAL = st.sampled_from([
     "---", "--- not a divider?", "-----------", "Signed-off-by: A U Thor <a@example.com>",
     "Reviewed-by: R <r@example.com>", "Fixes: #12", "Key : value", "https://example.com/a/b",
     "  continued line", "(cherry picked from commit 0123456789abcdef0123456789abcdef01234567)",
-    "Co-authored-by: C <c@example.com>", "Not a trailer", "", "   ",
+    "Co-authored-by: C <c@example.com>", "Not a trailer", "", "   ", "a lone CR\rinside", "\r",
 ])
 _LINE = (_TEXT | _SPECIAL).filter(lambda s: not s.lstrip().startswith("#"))
 _SUBJECT = _TEXT.filter(lambda s: s.strip() and not s.lstrip().startswith("#"))
@@ -933,7 +968,7 @@ def messages(draw):
         paragraphs.append(draw(st.lists(_TRAILERS | line if cleanup else _TRAILERS, min_size=1, max_size=3)))
     lines = [subject] + [item for para in paragraphs for item in [""] + para]
     lines += [""] * draw(st.integers(0, 2))
-    eol = draw(st.sampled_from(["\n", "\r\n"]))
+    eol = draw(st.sampled_from(["\n", "\r\n", "\r"]))  # CR alone: one long line for git
     text = eol.join(lines)
     if draw(st.booleans()):
         text += eol

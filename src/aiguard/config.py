@@ -43,8 +43,10 @@ def load() -> UserConfig:
             data = tomllib.load(fh)
     except FileNotFoundError:
         return UserConfig()
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a config file") from None
     unknown = sorted(set(data) - _KNOWN)
     if unknown:
         raise ConfigError(f"{path}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_KNOWN))})")

@@ -33,7 +33,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from types import ModuleType
 
-from aiguard import paths
+from aiguard import hookserver, paths
 from aiguard.sources import (Output, Skip, Unreadable, is_rewritten, log_names, parse_isolated, read_lines, read_whole,
                              registry)
 
@@ -367,9 +367,11 @@ class _HookServer:
     def start(self) -> None:
         self.started = time.monotonic()
         try:
+            env = dict(os.environ)
+            env[hookserver.PARENT_ENV] = str(os.getpid())  # it ends when the daemon does, even on kill -9
             with open(log_path(), "ab") as out:
                 self.proc = subprocess.Popen([sys.executable, "-m", "aiguard", "hook-server"], stdin=subprocess.DEVNULL,
-                                             stdout=out, stderr=out, start_new_session=True)
+                                             stdout=out, stderr=out, start_new_session=True, env=env)
             log.info("hook server %d started", self.proc.pid)
         except OSError as exc:
             log.warning("hook server not started: %s", exc)
@@ -493,16 +495,39 @@ def start(timeout: float = 10) -> int:
 
 
 def stop(timeout: float = 10) -> bool:
+    """Stop the daemon, and a hook server left running without one (a daemon killed with
+    SIGKILL on a system without PR_SET_PDEATHSIG, an older aiguard's); True if either ran."""
     pid = running_pid()
-    if not pid or pid < 0:
+    stopped = False
+    if pid and pid > 0:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while running_pid() is not None:
+            if time.monotonic() >= deadline:
+                raise RuntimeError(f"the daemon (pid {pid}) did not stop within {timeout:g} s")
+            time.sleep(0.05)
+        stopped = True
+    return _stop_hook_server(timeout) or stopped
+
+
+def _stop_hook_server(timeout: float) -> bool:
+    server = hookserver.running_pid()
+    if server is None:
         return False
-    os.kill(pid, signal.SIGTERM)
+    log.info("stopping hook server %d, left running without a daemon", server)
+    os.kill(server, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if running_pid() is None:
-            return True
+    while hookserver.running_pid() == server:
+        if time.monotonic() >= deadline:
+            os.kill(server, signal.SIGKILL)
+            for leftover in (hookserver.pid_path(), hookserver.socket_path()):  # it could not clean up
+                try:
+                    leftover.unlink()
+                except OSError:
+                    pass
+            break
         time.sleep(0.05)
-    raise RuntimeError(f"the daemon (pid {pid}) did not stop within {timeout:g} s")
+    return True
 
 
 def service_file() -> tuple[Path, str, list[str]]:

@@ -162,13 +162,14 @@ def parse_git_ai(data: bytes) -> GitAiNote | None:
             return None
     try:
         meta = json.loads(metadata)
-    except ValueError:
+    except (ValueError, RecursionError):  # notes come from other people's pushes
         return None
     if not isinstance(meta, dict) or not str(meta.get("schema_version", "")).startswith("authorship/"):
         return None
     agents: dict[str, tuple[str, str]] = {}
     for table in ("sessions", "prompts"):
-        for key, entry in (meta.get(table) or {}).items():
+        entries = meta.get(table)
+        for key, entry in (entries.items() if isinstance(entries, dict) else ()):
             agent = entry.get("agent_id") if isinstance(entry, dict) else None
             if isinstance(agent, dict):
                 tool = GIT_AI_TOOLS.get(str(agent.get("tool", "")).lower(), _slug(str(agent.get("tool") or "unknown")))

@@ -66,8 +66,8 @@ class Entry(NamedTuple):
             "commit": self.commit, "author": self.author, "date": self.date,
             "stamped": self.stamped, "assisted_by": self.assisted_by,
             "ai_lines": self.ai_lines, "added": self.added, "evidence": self.evidence,
-            "files": [{"path": path, "ranges": [{"start": r.start, "end": r.end, "tool": r.tool, "model": r.model}
-                                                for r in ranges]}
+            "files": [{**notes.path_json(path),
+                       "ranges": [{"start": r.start, "end": r.end, "tool": r.tool, "model": r.model} for r in ranges]}
                       for path, ranges in sorted(self.files.items()) if ranges],
             "unmatched": self.unmatched,
             "schema": SCHEMA,

@@ -33,8 +33,33 @@ if TYPE_CHECKING:
 
 
 
+# Set by the daemon for the server it starts: the server ends when that process does.
+PARENT_ENV = "AIGUARD_HOOK_SERVER_PARENT"
+
+
 def socket_path() -> Path:
     return paths.home() / SOCKET_NAME
+
+
+def pid_path() -> Path:
+    """`<pid> <socket inode>` of the running server, so that `daemon stop` finds a leftover one."""
+    return paths.home() / "hook-server.pid"
+
+
+def _die_with(parent: int) -> bool:
+    """End when `parent` does: on Linux the kernel sends SIGTERM (PR_SET_PDEATHSIG), elsewhere
+    the serve loop sees its parent pid change within a second. False if it is gone already."""
+    if sys.platform.startswith("linux"):
+        import signal
+
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass  # the once-a-second check still stops it
+    return os.getppid() == parent  # checked after prctl: a parent gone before it is seen here
 
 
 # The server (`aiguard hook-server`, started by the daemon) --------------------------------------
@@ -69,6 +94,14 @@ def serve(path: Path | None = None, ready=None) -> int:
     if len(os.fsencode(path)) >= 100:
         print(f"aiguard hook-server: {path} is too long for a socket path", file=sys.stderr)
         return 2
+    stopping = []  # handlers first: a SIGTERM from PR_SET_PDEATHSIG must not kill it mid-setup
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
+    parent = int(os.environ.pop(PARENT_ENV, "0") or 0)
+    if parent and not _die_with(parent):
+        print(f"aiguard hook-server: the process that started it ({parent}) is gone; not serving",
+              file=sys.stderr)
+        return 0
     preload()
     from aiguard import fpindex
     from aiguard.ledger import index_file
@@ -93,15 +126,13 @@ def serve(path: Path | None = None, ready=None) -> int:
         os.umask(old_mask)
     os.chmod(path, 0o600)
     inode = os.stat(path).st_ino
+    paths.write_private(pid_path(), f"{os.getpid()} {inode}\n".encode())
     listener.listen(64)
     listener.settimeout(1.0)
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
-    signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
     if ready is not None:
         ready()
     try:
-        while not stopping:
+        while not stopping and not (parent and os.getppid() != parent):
             _reap()
             try:
                 conn, _ = listener.accept()
@@ -126,7 +157,62 @@ def serve(path: Path | None = None, ready=None) -> int:
                 os.unlink(path)
         except OSError:
             pass
+        try:
+            if pid_path().read_text().split()[0] == str(os.getpid()):
+                pid_path().unlink()
+        except (OSError, IndexError):
+            pass
     return 0
+
+
+def running_pid() -> int | None:
+    """The pid of a hook server that is running for this user, found by its pid file or,
+    on Linux, by asking its socket who listens on it; None when there is none."""
+    candidates = []
+    try:
+        candidates.append(int(pid_path().read_text().split()[0]))
+    except (OSError, ValueError, IndexError):
+        pass
+    peer = _socket_peer()
+    if peer:
+        candidates.append(peer)
+    return next((pid for pid in candidates if _is_hook_server(pid)), None)
+
+
+def _socket_peer() -> int | None:
+    import socket
+    import struct
+
+    if not hasattr(socket, "SO_PEERCRED"):
+        return None
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(1.0)
+            conn.connect(os.fspath(socket_path()))
+            creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return None
+    pid = struct.unpack("3i", creds)[0]
+    return pid if pid > 0 else None
+
+
+def _is_hook_server(pid: int) -> bool:
+    """Whether `pid` is alive, this user's, and an `aiguard hook-server` (not a reused pid)."""
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            argv = fh.read().split(b"\0")
+    except FileNotFoundError:  # no /proc (macOS): ask ps
+        import subprocess
+
+        done = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True)
+        argv = done.stdout.split()
+    except OSError:
+        return False
+    return b"hook-server" in argv and any(b"aiguard" in arg for arg in argv)
 
 
 def _reap() -> None:

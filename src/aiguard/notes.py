@@ -10,6 +10,11 @@ says which lines. The note is one line of JSON (schema version 1):
 `ranges` are [start, end, index into "by"], 1-based and inclusive, in the file as of
 that commit. Only commits with AI lines get a note.
 
+A file name that is not valid UTF-8 (git allows any bytes but NUL) cannot be a JSON
+string as is: its entry then has `"path"` with each undecodable byte written `\\xNN`
+(for people) and `"path_bytes"`, the name's exact bytes in hex (for programs). `log
+--json` and `export` write names the same way (`path_json`, `path_of`).
+
 How a note comes about: the commit hook (prepare-commit-msg) cannot know the
 commit's name yet, so it leaves the note under `<git-dir>/aiguard-pending/`, named
 by the stamp's binding; the post-commit hook (which git also runs for every
@@ -65,6 +70,24 @@ class LineRecord(NamedTuple):
 
 # The note's bytes -------------------------------------------------------------------------
 
+def path_json(path: str) -> dict[str, str]:
+    """A file name (a str holding surrogate escapes for non-UTF-8 bytes) as JSON fields."""
+    try:
+        path.encode("utf-8")
+        return {"path": path}
+    except UnicodeEncodeError:
+        raw = path.encode("utf-8", "surrogateescape")
+        return {"path": raw.decode("utf-8", "backslashreplace"), "path_bytes": raw.hex()}
+
+
+def path_of(entry: dict) -> str:
+    """The file name of a JSON entry written by path_json (ValueError for a bad path_bytes)."""
+    raw = entry.get("path_bytes")
+    if raw is None:
+        return str(entry["path"])
+    return bytes.fromhex(str(raw)).decode("utf-8", "surrogateescape")
+
+
 def encode(added: int | None, files: dict[str, list[Span]]) -> bytes:
     by: list[tuple[str, str, str]] = []
     index: dict[tuple[str, str, str], int] = {}
@@ -80,7 +103,7 @@ def encode(added: int | None, files: dict[str, list[Span]]) -> bytes:
             ranges.append([s.start, s.end, index[key]])
             ai += s.end - s.start + 1
         if ranges:
-            out_files.append({"path": path, "ranges": ranges})
+            out_files.append({**path_json(path), "ranges": ranges})
     note = {"aiguard": SCHEMA, "added": added, "ai": ai,
             "by": [{"tool": t, "model": m, "source": src} for t, m, src in by], "files": out_files}
     return json.dumps(note, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
@@ -97,12 +120,12 @@ def decode(data: bytes) -> LineRecord | None:
         for entry in note["files"]:
             spans = [Span(int(s), int(e), *by[int(i)]) for s, e, i in entry["ranges"] if 1 <= int(s) <= int(e)]
             if spans:
-                files.setdefault(str(entry["path"]), []).extend(spans)
+                files.setdefault(path_of(entry), []).extend(spans)
         added = note.get("added")
         ai = sum(s.end - s.start + 1 for spans in files.values() for s in spans)
         return LineRecord(int(added) if isinstance(added, int) else None, ai, files)
-    except (ValueError, KeyError, TypeError, IndexError):
-        return None
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError):
+        return None  # RecursionError: JSON nested past Python's limit, from a fetched note
 
 
 def spans_from_result(result) -> dict[str, list[Span]]:
@@ -299,7 +322,7 @@ def carry_into(files: list[gitio.FileDiff], sources: list[tuple[str, LineRecord]
 
 def _blob_ids(items: Iterable[tuple[str, str]], cwd: str | None) -> dict[tuple[str, str], str]:
     items = list(dict.fromkeys(items))
-    query = "".join(f"{commit}:{path}\n" for commit, path in items).encode()
+    query = "".join(f"{commit}:{path}\n" for commit, path in items).encode("utf-8", "surrogateescape")
     out = gitio.git(["cat-file", "--batch-check=%(objectname) %(objecttype)"], input=query, cwd=cwd)
     ids = {}
     for item, line in zip(items, out.decode().splitlines()):

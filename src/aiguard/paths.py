@@ -24,11 +24,22 @@ def home() -> Path:
 
 
 def ensure_home() -> Path:
-    """Create the state folder with mode 0700 (and tighten it if it exists)."""
+    """The state folder, created with mode 0700 when aiguard makes it.
+
+    One that exists is left as it is: AIGUARD_HOME may name a folder the user shares
+    on purpose, and chmod-ing it would lock the others out (`aiguard doctor` says
+    when it is open to others; the files aiguard writes in it are 0600 anyway).
+    """
     path = home()
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if sys.platform != "win32" and (path.stat().st_mode & 0o777) != 0o700:
-        os.chmod(path, 0o700)
+    if path.is_dir():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        return path  # made by another aiguard process just now
+    if sys.platform != "win32":
+        os.chmod(path, 0o700)  # mkdir's mode goes through the umask
     return path
 
 

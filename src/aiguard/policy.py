@@ -103,7 +103,8 @@ def load(root: Path) -> Policy:
         return parse(_read(dedicated), str(dedicated))
     pyproject = root / "pyproject.toml"
     if pyproject.exists():
-        table = _read(pyproject).get("tool", {}).get("aiguard")
+        tool = _read(pyproject).get("tool", {})
+        table = tool.get("aiguard") if isinstance(tool, dict) else None
         if table is not None:
             if not isinstance(table, dict):
                 raise PolicyError(f"{pyproject}: [tool.aiguard] must be a table")
@@ -126,11 +127,12 @@ def load_at(rev: str, cwd: str | None = None) -> Policy | None:
         where = f"{rev}:{name}"
         try:
             data = tomllib.loads(shown.decode("utf-8"))
-        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise PolicyError(f"{where}: not valid TOML: {exc}") from None
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError) as exc:
+            raise PolicyError(f"{where}: not valid TOML: {_one_line(exc)}") from None
         if name == ".aiguard.toml":
             return parse(data, where)
-        table = data.get("tool", {}).get("aiguard")
+        tool = data.get("tool", {})
+        table = tool.get("aiguard") if isinstance(tool, dict) else None
         if table is not None:
             if not isinstance(table, dict):
                 raise PolicyError(f"{where}: [tool.aiguard] must be a table")
@@ -138,12 +140,18 @@ def load_at(rev: str, cwd: str | None = None) -> Policy | None:
     return None
 
 
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
+
+
 def _read(path: Path) -> dict:
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise PolicyError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise PolicyError(f"{path}: not valid TOML: nested too deeply") from None
     except OSError as exc:
         raise PolicyError(f"{path}: cannot read: {exc.strerror}") from None
 

@@ -42,8 +42,16 @@ class Cleanup(NamedTuple):
 
 
 def split_lines(msg: bytes) -> list[bytes]:
-    """Lines with their line ends; the last one may lack a newline."""
-    return msg.splitlines(keepends=True)
+    """Lines with their line ends; the last one may lack a newline.
+
+    Only LF ends a line, as for git: a lone CR (old Mac line ends) is part of the
+    line, so a CR-only message is all subject to git and must be to aiguard too.
+    """
+    lines = msg.split(b"\n")
+    out = [line + b"\n" for line in lines[:-1]]
+    if lines[-1]:
+        out.append(lines[-1])
+    return out
 
 
 def _strip_eol(line: bytes) -> bytes:
@@ -98,8 +106,14 @@ def trailer_block(lines: Sequence[bytes], comment: bytes | None = b"#") -> tuple
     def is_comment(line: bytes) -> bool:
         return comment is not None and line.startswith(comment)
 
+    # `git log %(trailers)` reads from the subject on: blank lines before it do not
+    # end the title (a whitespace-only first line is no title).
+    start = 0
+    while start < len(lines) and is_blank(lines[start]):
+        start += 1
     end_of_title = len(lines)
-    for i, line in enumerate(lines):
+    for i in range(start, len(lines)):
+        line = lines[i]
         if is_comment(line):
             continue
         if is_blank(line):

@@ -24,7 +24,7 @@ import json
 import os
 from typing import Iterable, Iterator, NamedTuple, Sequence
 
-from aiguard import history
+from aiguard import history, notes
 from aiguard.history import Entry
 
 __all__ = ["Verdict", "commit_verdict", "Repository", "ExportIndex", "Entry"]
@@ -151,7 +151,7 @@ class ExportIndex:
         entry = self.get(commit, repo)
         if entry is None:
             return None
-        files = {f["path"]: f["ranges"] for f in entry.get("files", [])}
+        files = {notes.path_of(f): f["ranges"] for f in entry.get("files", [])}
         return _ranges_of(files, path, line)
 
     def lines_overlap(self, commit: str, path: str, start: int, end: int, repo: str | None = None) -> list[str]:
@@ -161,7 +161,7 @@ class ExportIndex:
             return []
         found = []
         for f in entry.get("files", []):
-            if f["path"] != path:
+            if notes.path_of(f) != path:
                 continue
             for r in f["ranges"]:
                 if r["start"] <= end and start <= r["end"]:

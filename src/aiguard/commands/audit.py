@@ -14,7 +14,7 @@ import uuid
 from collections import Counter, defaultdict
 from typing import IO, TYPE_CHECKING, Iterable, Iterator, NamedTuple, Sequence
 
-from aiguard import __version__, gitio, history
+from aiguard import __version__, gitio, history, notes
 from aiguard.history import Entry
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ def agent_trace(e: Entry) -> dict:
         conversations: dict[str, list[dict]] = defaultdict(list)
         for r in ranges:
             conversations[f"{r.tool}:{r.model}"].append({"start_line": r.start, "end_line": r.end})
-        files.append({"path": path, "conversations": [
+        files.append({**notes.path_json(path), "conversations": [
             {"contributor": {"type": "ai", **_model_id(name)}, "ranges": spans}
             for name, spans in conversations.items()]})
     return {
@@ -174,7 +174,8 @@ def blame(path: str, rev: str | None = None, cwd: str | None = None) -> list[Bla
             head = None
             continue
         key, _, value = row.partition(b" ")
-        info[key.decode()] = value.decode("utf-8", "replace")
+        # a file name is bytes to git: keep it exact (surrogate escapes), to find it in the notes
+        info[key.decode()] = value.decode("utf-8", "surrogateescape" if key == b"filename" else "replace")
     shas = sorted({sha for sha, *_ in lines if set(sha) != {"0"}})
     known = {e.commit: e for e in history.entries(["--no-walk=unsorted"], cwd, revs=shas)} if shas else {}
     out = []
@@ -205,7 +206,7 @@ def blame_text(rows: Sequence[BlameLine], out: IO[str]) -> None:
 
 
 def blame_json(rows: Sequence[BlameLine]) -> list[dict]:
-    return [{"line": r.line, "commit": r.commit, "path": r.orig_path, "orig_line": r.orig_line,
+    return [{"line": r.line, "commit": r.commit, **notes.path_json(r.orig_path), "orig_line": r.orig_line,
              "author": r.author, "date": r.date, "assisted_by": r.tool, "level": r.level or None,
              "evidence": r.evidence, "content": r.content} for r in rows]
 

@@ -22,8 +22,10 @@ The user's own bytes are kept:
   recording, as `aiguard install` does with git hooks).
 
 A changed file is backed up beside itself (`<name>.aiguard-backup`), a file the
-assistant could not read either is refused with one line naming it, and running
-apply or undo twice changes nothing. Facts: shared/research/assistant-logs.md.
+assistant could not read either (or one too big or too deeply nested to be
+settings) is refused with one line naming it, and running apply or undo twice
+changes nothing. A symlinked settings file (dotfile managers, stow) is edited
+through the link: its target gets the change and the backup, the link stays. Facts: shared/research/assistant-logs.md.
 """
 
 from __future__ import annotations
@@ -119,17 +121,49 @@ def cline_dir() -> Path:
 
 # -- files ---------------------------------------------------------------------------------
 
+# A settings file is a few KiB; one far bigger is not the user's settings.
+MAX_SETTINGS_BYTES = 8 << 20
+
+
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_SETTINGS_BYTES + 1)
     except FileNotFoundError:
         return ""
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        raise IntegrateError(f"{path} cannot be read ({exc}); fix it first") from None
+    if len(data) > MAX_SETTINGS_BYTES:
+        raise IntegrateError(f"{path} is over {MAX_SETTINGS_BYTES >> 20} MiB, too big for a settings file; "
+                             f"fix it first")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise IntegrateError(f"{path} cannot be read ({exc}); fix it first") from None
 
 
+def _too_deep(path: Path) -> IntegrateError:
+    return IntegrateError(f"{path} nests too deeply for a settings file (Python's recursion limit); fix it first")
+
+
+def settings_target(path: Path) -> Path:
+    """The file to write for `path`: a symlink's target (dotfile managers, stow), else itself."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def _backup_name(path: Path) -> str:
+    """Where _write put the backup, as the done line says it: beside the file, or the link's target."""
+    target = settings_target(path)
+    return target.name + BACKUP if target == path else str(target) + BACKUP
+
+
 def _write(path: Path, old: str, new: str, mode: int | None = None) -> None:
-    """Replace a file atomically, keeping its mode and a backup of what it held."""
+    """Replace a file atomically, keeping its mode and a backup of what it held.
+
+    A symlinked settings file is written through: the link's target gets the new
+    bytes (and the backup beside it), so the link stays a link.
+    """
+    path = settings_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if old:
         path.with_name(path.name + BACKUP).write_text(old, encoding="utf-8")
@@ -243,14 +277,19 @@ def _parse_json(spec: JsonHook, text: str) -> tuple[str, dict, _Span]:
         data = json.loads(plain)
     except ValueError as exc:
         raise IntegrateError(f"{spec.path} is not valid JSON ({_one_line(exc)}); fix it first") from None
+    except RecursionError:
+        raise _too_deep(spec.path) from None
     if not isinstance(data, dict):
         raise IntegrateError(f"{spec.path} is not a JSON object; fix it first")
     hooks = data.get("hooks")
-    if hooks is not None and not isinstance(hooks, dict):
+    if "hooks" in data and not isinstance(hooks, dict):  # null too: there is no object to add to
         raise IntegrateError(f'{spec.path}: "hooks" is not an object; fix it first')
     if hooks and spec.event in hooks and not isinstance(hooks[spec.event], list):
         raise IntegrateError(f'{spec.path}: "hooks.{spec.event}" is not a list; fix it first')
-    return plain, data, _scan(plain)
+    try:
+        return plain, data, _scan(plain)
+    except RecursionError:
+        raise _too_deep(spec.path) from None
 
 
 def _ours(spec: JsonHook, data: dict) -> list[int]:
@@ -343,10 +382,14 @@ def json_apply(spec: JsonHook) -> Done:
         return Done(False, spec.path, f"{spec.path}: aiguard's hook is already there")
     new = _json_with_hook(spec, text)
     plain = _strip_comments(new) if spec.comments else new
-    if not _ours(spec, json.loads(plain)):  # never write a file the assistant cannot read
+    try:
+        added = bool(_ours(spec, json.loads(plain)))
+    except ValueError:
+        added = False
+    if not added:  # never write a file the assistant cannot read
         raise IntegrateError(f"{spec.path}: could not add aiguard's hook; add it by hand")
     _write(spec.path, text, new)
-    backup = f" (backup: {spec.path.name}{BACKUP})" if text else ""
+    backup = f" (backup: {_backup_name(spec.path)})" if text else ""
     return Done(True, spec.path, f"{spec.path}: added a {spec.event} hook running "
                                  f"`{hook_command(spec.tool)}`{backup}")
 
@@ -357,11 +400,11 @@ def json_undo(spec: JsonHook) -> Done:
         return Done(False, spec.path, f"{spec.path}: aiguard's hook is not there; nothing to do")
     new = _json_without_hook(spec, text)
     if not new:
-        spec.path.unlink()
+        settings_target(spec.path).unlink()  # a symlink stays, as it was before
         return Done(True, spec.path, f"{spec.path}: removed (aiguard had created it)")
     _write(spec.path, text, new)
     return Done(True, spec.path, f"{spec.path}: removed aiguard's {spec.event} hook "
-                                 f"(backup: {spec.path.name}{BACKUP})")
+                                 f"(backup: {_backup_name(spec.path)})")
 
 
 def _claude() -> JsonHook:
@@ -420,6 +463,8 @@ def _codex_toml(path: Path, text: str) -> dict:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise IntegrateError(f"{path} is not valid TOML ({_one_line(exc)}); fix it first") from None
+    except RecursionError:
+        raise _too_deep(path) from None
 
 
 def _codex_has_hook(data: object) -> bool:
@@ -480,7 +525,7 @@ def codex_apply() -> Done:
     features = data.get("features") if isinstance(data.get("features"), dict) else {}
     turned_off = False in (features.get("hooks"), features.get("codex_hooks"))
     off = "; note that [features] turns hooks off" if turned_off else ""
-    backup = f", backup: {path.name}{BACKUP}" if text else ""
+    backup = f", backup: {_backup_name(path)}" if text else ""
     note = CODEX_TRUST + off
     return Done(True, path, f"{path}: added a PostToolUse hook for {CODEX_MATCHER} running "
                             f"`{hook_command('codex')}` ({note}{backup})", note)
@@ -499,10 +544,10 @@ def codex_undo() -> Done:
     start, end = span
     new = text[:start - 1 if start and text[start - 1] == "\n" else start] + text[end:]
     if not new:
-        path.unlink()
+        settings_target(path).unlink()
         return Done(True, path, f"{path}: removed (aiguard had created it)")
     _write(path, text, new)
-    return Done(True, path, f"{path}: removed aiguard's PostToolUse block (backup: {path.name}{BACKUP})")
+    return Done(True, path, f"{path}: removed aiguard's PostToolUse block (backup: {_backup_name(path)})")
 
 
 # -- Copilot: a hook file of aiguard's own ---------------------------------------------------
@@ -666,6 +711,10 @@ def integrate_all(undo: bool = False) -> list[tuple[bool, str]]:
             done = integration.undo() if undo else integration.apply()
         except IntegrateError as exc:
             lines.append((False, f"{tool}: error: {exc}"))
+            continue
+        except Exception as exc:  # one assistant's surprise must not keep the others unwired
+            lines.append((False, f"{tool}: error: {integration.config()}: {exc.__class__.__name__}: "
+                                 f"{_one_line(exc)}; fix it first"))
             continue
         if undo:
             state = "removed" if done.changed else "not wired"

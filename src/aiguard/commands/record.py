@@ -55,6 +55,8 @@ def read_jsonl(stream: IO[str], name: str) -> Iterator[tuple[str, Entry | str]]:
             )
         except (json.JSONDecodeError, RecordError) as exc:
             yield f"{name}:{number}", str(exc)
+        except RecursionError:
+            yield f"{name}:{number}", "nested too deeply to be a record"
 
 
 def _opt_str(value: object) -> str | None:

@@ -195,6 +195,15 @@ def _cleanup_mode(cfg: dict[str, bytes], cli: GitCommitArgs, editor: bool) -> st
     return mode
 
 
+WHITESPACE_ONLY = ("commit not stamped: its message is whitespace only, which --cleanup=verbatim keeps;"
+                   " git reads no trailers without a subject line")
+
+
+def _kept_blank(msg: bytes, cleanup: Cleanup, mode: str) -> bool:
+    """A message git commits although it has no content: --cleanup=verbatim keeps whitespace."""
+    return mode == "verbatim" and trailers.strip_own(msg, cleanup) != b"" and not trailers.has_content(msg, cleanup)
+
+
 def _final_message(msg: bytes, cleanup: Cleanup) -> bytes:
     """Roughly what git stores after its cleanup, enough to read the trailers back."""
     lines = trailers.split_lines(msg)
@@ -251,6 +260,8 @@ def _stamp_message(msgfile: Path, msg: bytes, editor: bool, source: str | None, 
             stripped = trailers.strip_own(msg, cleanup)
             if stripped != msg:
                 _write(msgfile, stripped)
+            if not untouched and _kept_blank(msg, cleanup, mode):
+                return WHITESPACE_ONLY
             return None  # git aborts the commit, as it would have without aiguard
     elif editor and (source == "template" or not trailers.has_content(msg, cleanup)):
         if cli.no_verify:
@@ -259,6 +270,8 @@ def _stamp_message(msgfile: Path, msg: bytes, editor: bool, source: str | None, 
             _template_marker().write_text(_template_digest(msg, cleanup) + "\n")
         return None  # the message is written in the editor; the commit-msg run stamps it
     elif not trailers.has_content(msg, cleanup):
+        if _kept_blank(msg, cleanup, mode):
+            return WHITESPACE_ONLY
         return None  # an empty message: git aborts, or commits it empty as asked
 
     return _stamp(msgfile, msg, cleanup, source, sha, cli, configured, early)
@@ -321,15 +334,26 @@ def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, source: str | None, sha:
     expected = [f"{k}: {v}" for k, v in group]
     if not any(seen[i:i + len(expected)] == expected for i in range(len(seen))):
         return "commit not stamped: could not place the trailers where git would read them"
-    if new != msg:
-        _write(msgfile, new)
+    # Everything that can fail comes before the message is written, so that a
+    # "not stamped" warning is never printed for a message that is stamped.
+    record = None
+    record_error = None
     if result.ai:
         # The line-level record: post-commit files it as a git note (see aiguard.notes).
         from aiguard import notes
         try:
-            notes.save_pending(value, notes.encode(result.added, notes.spans_from_result(result)))
-        except (OSError, gitio.GitError) as exc:
-            return f"commit stamped, but its line record was not kept ({exc})"
+            record = notes.encode(result.added, notes.spans_from_result(result))
+        except Exception as exc:  # the stamp goes on; the warning says what was lost
+            record_error = f"{exc.__class__.__name__}: {exc}"
+    if new != msg:
+        _write(msgfile, new)
+    try:
+        if record is not None:
+            notes.save_pending(value, record)
+    except Exception as exc:
+        record_error = f"{exc.__class__.__name__}: {exc}"
+    if record_error is not None:
+        return f"commit stamped, but its line record was not kept ({record_error})"
     note = "; ".join(result.notes)
     return note or None
 

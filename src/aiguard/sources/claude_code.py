@@ -94,7 +94,7 @@ def parse_hook(payload: dict) -> list[Output]:
         return []
     name = payload.get("tool_name")
     tool_input = payload.get("tool_input")
-    if name not in WRITING_TOOLS or not isinstance(tool_input, dict):
+    if not isinstance(name, str) or name not in WRITING_TOOLS or not isinstance(tool_input, dict):
         return []
     texts = _texts(name, tool_input)
     if not texts:
