@@ -57,19 +57,19 @@ IDENTITIES: list[tuple[str, str]] = [
 
 # Free-form model names -> the assistant's own model id, and the tool a trailer that
 # names only a model gets (`Assisted-by: Claude Opus 4.6` -> claude:claude-opus-4-6).
-# Matched, lower case, at the start of the name with parentheticals dropped; groups
-# are (family, version, variants). Anthropic ids use dashes (claude-opus-4-6), OpenAI
-# and Google ids keep the dots (gpt-5.1-codex, gemini-2.5-pro).
+# (pattern, id template, tool when only the model is named). A pattern is matched, lower
+# case, at the start of the name with parentheticals dropped; its groups fill the
+# template, spaces becoming dashes. Anthropic ids use dashes for dots (claude-opus-4-6),
+# OpenAI and Google ids keep the dots (gpt-5.1-codex, gemini-2.5-pro).
 MODEL_NAMES: list[tuple[str, str, str]] = [
-    # pattern, id template, tool when only the model is named
-    (r"(?:claude[ -])?(opus|sonnet|haiku)[ -](\d+(?:[.-]\d+)*)(?:[ -](\d{8}))?", "claude-{0}-{1}{2}", "claude"),
+    (r"(?:claude[ -])?(opus|sonnet|haiku)[ -](\d+(?:[.-]\d+)*)((?:[ -]\d{8})?)", "claude-{0}-{1}{2}", "claude"),
     (r"claude[ -](\d+(?:[.-]\d+)*)[ -](opus|sonnet|haiku)", "claude-{0}-{1}", "claude"),
     (r"gpt[ -]?(\d+(?:\.\d+)?o?)((?:[ -](?:codex|mini|nano|max|pro|turbo|high|low))*)", "gpt-{0}{1}", "openai"),
     (r"(o[134])((?:[ -](?:mini|pro|high|low))*)", "{0}{1}", "openai"),
     (r"gemini[ -](\d+(?:\.\d+)?)((?:[ -](?:pro|flash|lite|ultra|preview|exp))*)", "gemini-{0}{1}", "gemini"),
 ]
 _MODEL_RES = [(re.compile(r"^" + pattern + r"(?![\w.])", re.I), template, tool) for pattern, template, tool in MODEL_NAMES]
-# a tool whose id names the model family's own maker; `codex` for an OpenAI codex model
+# an OpenAI model with `codex` in its id is Codex's
 _CODEX = re.compile(r"\bcodex\b")
 
 # tool names a hand-written trailer may spell differently -> aiguard's names
@@ -118,15 +118,13 @@ def normalise_model(name: str) -> tuple[str, str] | None:
     `Claude Opus 4.6 (1M context)` -> ("claude-opus-4-6", "claude"), `GPT-5 Codex` ->
     ("gpt-5-codex", "codex"), `Gemini 2.5 Pro` -> ("gemini-2.5-pro", "gemini").
     """
-    text = re.sub(r"\s+", " ", re.sub(r"\([^()]*\)", " ", name)).strip().lower()
+    text = re.sub(r"\s+", " ", re.sub(r"\([^()]*\)", " ", name[:200])).strip().lower()
     for regex, template, tool in _MODEL_RES:
         match = regex.match(text)
         if match:
             parts = [re.sub(r"[ -]+", "-", g) if g else "" for g in match.groups()]
             if template.startswith("claude"):
                 parts = [p.replace(".", "-") for p in parts]
-                if template.endswith("{2}") and parts[2]:
-                    parts[2] = "-" + parts[2]
             model = re.sub(r"-+", "-", template.format(*parts))
             return model, ("codex" if tool == "openai" and _CODEX.search(model) else tool)
     return None
@@ -243,7 +241,7 @@ def _disclosure(value: str) -> str | None:
             return f"{_tool(paren.group('tool'))}:{known[0] if known else inner}"
         value = paren.group("tool")  # `Tool (some note)`: the note is not a model
     words = re.sub(r"\([^()]*\)", " ", value).split()
-    for i in range(len(words)):  # `Claude Opus 4.6`, `Cursor Claude Sonnet 4.5`, `ChatGPT gpt-4o`
+    for i in range(min(len(words), 6)):  # `Claude Opus 4.6`, `Cursor Claude Sonnet 4.5`, `ChatGPT gpt-4o`
         known = normalise_model(" ".join(words[i:]))
         if known:
             return f"{_tool(' '.join(words[:i])) if i else known[1]}:{known[0]}"
