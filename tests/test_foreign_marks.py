@@ -158,7 +158,15 @@ def test_amp_thread_trailer():
     assert foreign.marks(b"Fix\n\nAmp-Thread-ID: https://example.com/x\n") == []
 
 
-def test_log_export_stats_carry_the_level(make_repo):
+def test_long_values_stay_cheap():
+    # a hand-written value of many words is searched for a model in its first words only
+    found = foreign.marks(b"Fix\n\nAssisted-by: " + b"word " * 100_000 + b"Claude Opus 4.6\n")
+    assert len(found) == 1 and found[0].endswith(":unknown") and "claude-opus-4-6" not in found[0]
+    assert foreign.marks(b"Fix\n\nAssisted-by: Cursor Claude Opus 4.6 " + b"x " * 100_000 + b"\n") == \
+        ["cursor:claude-opus-4-6"]
+
+
+def test_log_export_stats_carry_the_level(make_repo, tmp_path):
     r = make_repo()
     for i, message in enumerate([
         "human work",
@@ -181,3 +189,5 @@ def test_log_export_stats_carry_the_level(make_repo):
     assert len(trace) == 2
     stats = json.loads(aiguard("stats", "--json", cwd=r.path).stdout)
     assert (stats["commits"], stats["ai_commits"], stats["ai_lines"]) == (4, 2, 0)  # commit-level marks only
+    aiguard("report", "--html", str(tmp_path / "report.html"), cwd=r.path)
+    assert "claude-code" in (tmp_path / "report.html").read_text("utf-8")
