@@ -191,3 +191,20 @@ def test_log_export_stats_carry_the_level(make_repo, tmp_path):
     assert (stats["commits"], stats["ai_commits"], stats["ai_lines"]) == (4, 2, 0)  # commit-level marks only
     aiguard("report", "--html", str(tmp_path / "report.html"), cwd=r.path)
     assert "claude-code" in (tmp_path / "report.html").read_text("utf-8")
+
+
+def test_git_ai_note_levels(make_repo):
+    r = make_repo()
+    r.write("a.py", "x = 1\ny = 2\n")
+    r.git("add", "-A")
+    r.git("commit", "-q", "-m", "no agents in its note")
+    r.git("notes", "--ref=ai", "add", "-m", '---\n{"schema_version": "authorship/3", "sessions": {}}')
+    r.write("b.py", "z = 3\n")
+    r.git("add", "-A")
+    r.git("commit", "-q", "-m", "a cursor session\n\n\U0001f916 Generated with Claude Code\n")
+    r.git("notes", "--ref=ai", "add", "-m", 'b.py\n  s1 1\n---\n{"schema_version": "authorship/3", '
+                                             '"sessions": {"s1": {"agent_id": {"tool": "cursor", "model": "gpt-5"}}}}')
+    log = json.loads(aiguard("log", "--json", cwd=r.path).stdout)
+    assert [(e["evidence"], e["evidence_level"], e["assisted_by"], e["ai_lines"]) for e in log] == [
+        ("foreign", "note", ["claude-code:unknown", "cursor:gpt-5"], 1),
+        ("none", None, [], 0)]

@@ -180,7 +180,8 @@ def _entry(raw: _Raw, own_notes: dict[str, bytes], git_ai: dict[str, bytes], fal
     level = None
     if evidence == "none" and (theirs or note):
         evidence = "foreign" if theirs else "none"
-        level = "note" if note is not None and note.assisted_by else min((m.level for m in found), key=_LEVELS.index)
+        level = "note" if note is not None and note.assisted_by else min((m.level for m in found), key=_LEVELS.index,
+                                                                         default=None)
         if note is not None and note.files:
             files = {path: [Range(s, e, t, m, "foreign") for s, e, t, m in spans] for path, spans in note.files.items()}
             ai_lines = sum(r.end - r.start + 1 for spans in files.values() for r in spans)
