@@ -183,6 +183,8 @@ def test_log_export_stats_carry_the_level(make_repo, tmp_path):
                     ("foreign", "trailer", ["claude-code:claude-opus-4-6"]),
                     ("foreign", "phrase", ["claude-code:unknown"]),
                     ("none", None, [])]
+    text = aiguard("log", cwd=r.path).stdout.decode("utf-8")
+    assert "foreign (phrase): claude-code:unknown" in text and "foreign (trailer): claude-code:claude-opus-4-6" in text
     exported = [json.loads(line) for line in aiguard("export", "--format", "jsonl", cwd=r.path).stdout.splitlines()]
     assert [(e["commit"], e["evidence_level"]) for e in exported] == [(e["commit"], e["evidence_level"]) for e in log]
     trace = aiguard("export", "--format", "agent-trace", cwd=r.path).stdout.splitlines()
