@@ -56,6 +56,7 @@ class Entry(NamedTuple):
     files: dict[str, list[Range]]  # path -> ranges, in the file as of the commit
     added_by_path: dict[str, int]
     unmatched: dict | None = None  # what the stamp's AI-Unmatched says the hook left unmatched
+    evidence_level: str | None = None  # with evidence foreign: note | trailer | identity | phrase (strongest)
 
     @property
     def ai_derived(self) -> bool:
@@ -70,6 +71,7 @@ class Entry(NamedTuple):
                        "ranges": [{"start": r.start, "end": r.end, "tool": r.tool, "model": r.model} for r in ranges]}
                       for path, ranges in sorted(self.files.items()) if ranges],
             "unmatched": self.unmatched,
+            "evidence_level": self.evidence_level,
             "schema": SCHEMA,
         }
 
@@ -170,12 +172,16 @@ def _entry(raw: _Raw, own_notes: dict[str, bytes], git_ai: dict[str, bytes], fal
             if ai_lines and fallback is not None:
                 files = fallback.ranges(raw.sha, raw.parents)
 
-    theirs = foreign.marks(trailers.strip_own(message) if stamped or group else message, raw.author, raw.committer)
+    found = foreign.evidence(trailers.strip_own(message) if stamped or group else message, raw.author, raw.committer)
+    theirs = [m.value for m in found]
     note = foreign.parse_git_ai(git_ai[raw.sha]) if raw.sha in git_ai else None
     if note is not None:
         theirs = [*theirs, *(v for v in note.assisted_by if v not in theirs)]
+    level = None
     if evidence == "none" and (theirs or note):
         evidence = "foreign" if theirs else "none"
+        level = "note" if note is not None and note.assisted_by else min((m.level for m in found), key=_LEVELS.index,
+                                                                         default=None)
         if note is not None and note.files:
             files = {path: [Range(s, e, t, m, "foreign") for s, e, t, m in spans] for path, spans in note.files.items()}
             ai_lines = sum(r.end - r.start + 1 for spans in files.values() for r in spans)
@@ -185,7 +191,10 @@ def _entry(raw: _Raw, own_notes: dict[str, bytes], git_ai: dict[str, bytes], fal
             assisted.append(value)
     unmatched = trailers.parse_unmatched(group.unmatched) if stamped and group and group.unmatched else None
     return Entry(raw.sha, raw.parents, raw.author, raw.date, subject, stamped, assisted, ai_lines,
-                 max(added, ai_lines), evidence, files, raw.numstat, unmatched)
+                 max(added, ai_lines), evidence, files, raw.numstat, unmatched, level if evidence == "foreign" else None)
+
+
+_LEVELS = ["note", "trailer", "identity", "phrase"]  # foreign evidence, strongest first
 
 
 class _LedgerFallback:

@@ -37,6 +37,7 @@ class Verdict(NamedTuple):
     ai_lines: int
     added: int | None  # from AI-Lines when stamped, else unknown
     stamped: bool
+    evidence_level: str | None = None  # with evidence foreign: trailer | identity | phrase (a body phrase: weaker)
 
 
 def commit_verdict(message: str | bytes, author: str | None = None, committer: str | None = None) -> Verdict:
@@ -45,7 +46,7 @@ def commit_verdict(message: str | bytes, author: str | None = None, committer: s
     entry = history._entry(history._Raw("", [], author or "", "", committer or "", raw, {}), {}, {}, None)
     counted = entry.stamped or entry.ai_lines
     return Verdict(entry.ai_derived, entry.evidence, entry.assisted_by, entry.ai_lines,
-                   entry.added if counted else None, entry.stamped)
+                   entry.added if counted else None, entry.stamped, entry.evidence_level)
 
 
 def _ranges_of(files: dict, path: str, line: int) -> str | None:

@@ -78,7 +78,8 @@ def log_text(entries: Iterable[Entry], out: IO[str]) -> None:
             reasons = ", ".join(f"{name} {n}" for name, n in u["reasons"].items())
             out.write(f"{'':17}not matched by the hook: {u['lines']} added lines in {u['files']} files ({reasons})\n")
         if e.ai_derived:
-            out.write(f"{'':17}{e.evidence}: {who}\n")
+            level = f" ({e.evidence_level})" if e.evidence_level else ""  # foreign (trailer), foreign (phrase), ...
+            out.write(f"{'':17}{e.evidence}{level}: {who}\n")
             for path, ranges in sorted(e.files.items()):
                 spans = ", ".join(f"{r.start}-{r.end}" if r.end != r.start else str(r.start) for r in ranges)
                 out.write(f"{'':17}  {path}: {spans}\n")
