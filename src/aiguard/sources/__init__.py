@@ -301,6 +301,11 @@ def jsonl_files(root: Path) -> Iterator[Path]:
         yield from sorted(root.rglob("*.jsonl"))
 
 
+def listed(value: object) -> list:
+    """A log field that should be a list, or [] when it is anything else (a hostile or newer log)."""
+    return value if isinstance(value, list) else []
+
+
 def parse_time(value: object) -> float | None:
     """Unix time of an ISO 8601 timestamp (a trailing Z is UTC), or None."""
     if not isinstance(value, str):

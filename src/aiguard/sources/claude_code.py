@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from aiguard.sources import Output, Skip, jsonl_files, jsonl_objects, last_model, parse_time
+from aiguard.sources import Output, Skip, jsonl_files, jsonl_objects, last_model, listed, parse_time
 
 NAME = "claude-code"
 WRITING_TOOLS = {"Write", "Edit", "MultiEdit", "NotebookEdit"}
@@ -46,7 +46,7 @@ def _texts(name: str, tool_input: dict) -> list[tuple[str | None, str]]:
     elif name == "Edit":
         texts = [tool_input.get("new_string")]
     elif name == "MultiEdit":
-        texts = [edit.get("new_string") for edit in tool_input.get("edits") or [] if isinstance(edit, dict)]
+        texts = [edit.get("new_string") for edit in listed(tool_input.get("edits")) if isinstance(edit, dict)]
     elif name == "NotebookEdit":
         texts = [tool_input.get("new_source")]
     else:
@@ -72,7 +72,7 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
         model = message.get("model")
         if not isinstance(model, str) or not model or model == "<synthetic>":
             continue
-        for block in message.get("content") or []:
+        for block in listed(message.get("content")):
             if not isinstance(block, dict) or block.get("type") != "tool_use":
                 continue
             tool_input = block.get("input")

@@ -34,7 +34,7 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
-from aiguard.sources import Output, Skip, Unreadable, absolute, loads, parse_time, read_whole, replace_sides
+from aiguard.sources import Output, Skip, Unreadable, absolute, listed, loads, parse_time, read_whole, replace_sides
 
 NAME = "cline"
 LOG_NAMES = ("api_conversation_history.json",)
@@ -154,7 +154,7 @@ def _working_directory(messages: list) -> str | None:
             continue
         content = message.get("content")
         texts = [content] if isinstance(content, str) else [
-            b.get("text") for b in content or [] if isinstance(b, dict) and isinstance(b.get("text"), str)]
+            b.get("text") for b in listed(content) if isinstance(b, dict) and isinstance(b.get("text"), str)]
         for text in texts:
             found = CWD_TEXT.search(text or "")
             if found:
@@ -169,7 +169,7 @@ def _model_usage(path: Path) -> list[tuple[float, str]]:
     except (Unreadable, ValueError):
         return []
     usage = metadata.get("model_usage") if isinstance(metadata, dict) else None
-    return sorted((float(entry.get("ts") or 0), entry["model_id"]) for entry in usage or []
+    return sorted((float(entry.get("ts") or 0), entry["model_id"]) for entry in listed(usage)
                   if isinstance(entry, dict) and isinstance(entry.get("model_id"), str) and entry["model_id"]
                   and isinstance(entry.get("ts") or 0, (int, float)))
 

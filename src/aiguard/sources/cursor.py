@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from aiguard.sources import Output, Skip, jsonl_objects
+from aiguard.sources import Output, Skip, jsonl_objects, listed
 
 NAME = "cursor"
 
@@ -57,7 +57,7 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
         if not isinstance(message, dict):
             yield Skip(where, "assistant line without a message")
             continue
-        for block in message.get("content") or []:
+        for block in listed(message.get("content")):
             if isinstance(block, dict) and block.get("type") == "tool_use":
                 for file, text in _texts(block.get("name"), block.get("input")):
                     yield Output(NAME, "unknown", text, file, None, None, "assistant-log")

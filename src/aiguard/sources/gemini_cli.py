@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from aiguard.sources import Output, Skip, absolute, jsonl_objects, last_model, loads, parse_time
+from aiguard.sources import Output, Skip, absolute, jsonl_objects, last_model, listed, loads, parse_time
 
 NAME = "gemini-cli"
 WRITING_TOOLS = {"write_file": "content", "replace": "new_string"}
@@ -64,7 +64,7 @@ def _message_outputs(message: dict, seen: set[str] | None) -> Iterator[Output]:
     if message.get("type") != "gemini":
         return
     model = message.get("model") if isinstance(message.get("model"), str) and message.get("model") else "unknown"
-    for index, call in enumerate(message.get("toolCalls") or []):
+    for index, call in enumerate(listed(message.get("toolCalls"))):
         if not isinstance(call, dict):
             continue
         if call.get("status") not in (None, "success"):
