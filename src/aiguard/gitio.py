@@ -370,3 +370,36 @@ def merge_heads(cwd: str | None = None) -> list[str]:
             return [line.decode().strip() for line in fh if line.strip()]
     except OSError:
         return []
+
+
+class BlobReader:
+    """Blobs read one at a time through one long-lived `git cat-file --batch` (started on first use)."""
+
+    def __init__(self, cwd: str | None = None):
+        self.cwd = cwd
+        self.proc: subprocess.Popen | None = None
+
+    def read(self, oid: str) -> bytes | None:
+        if self.proc is None:
+            try:
+                self.proc = subprocess.Popen([*GIT, "cat-file", "--batch"], stdin=subprocess.PIPE,
+                                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=self.cwd)
+            except FileNotFoundError:
+                raise GitError("git is not installed or not on PATH") from None
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"{oid}\n".encode())
+        self.proc.stdin.flush()
+        header = self.proc.stdout.readline().split()
+        if len(header) < 3:
+            return None  # "<oid> missing" (or git went away)
+        data = self.proc.stdout.read(int(header[2]) + 1)
+        return data[:-1]
+
+    def close(self) -> None:
+        if self.proc is not None:
+            assert self.proc.stdin is not None and self.proc.stdout is not None
+            self.proc.stdin.close()
+            self.proc.stdout.close()
+            self.proc.wait()
+            self.proc = None
+

@@ -3,7 +3,8 @@ stats, report and the training API, so that they all agree.
 
 One streaming `git log` pass gives each commit's message, author, date and per-file
 added-line counts (`--numstat`); the notes (`refs/notes/aiguard`, and git-ai's
-`refs/notes/ai`) are read in bulk before it. Per commit, in order of strength:
+`refs/notes/ai`) are listed before it and each commit's note is read as the pass reaches
+it, so a short range reads only its own notes. Per commit, in order of strength:
 
 1. aiguard's own record: the stamp group in the final trailer block (`Assisted-by`,
    `AI-Lines`) and the line ranges of its note; a note without a stamp (the
@@ -87,8 +88,8 @@ def entries(args: Sequence[str], cwd: str | None = None, ledger_fallback: bool =
     """One Entry per commit of `git log ARGS` (revs: more revisions, given on stdin), newest first."""
     if revs is None and list(args) == ["HEAD"] and gitio.rev_parse("HEAD", cwd) is None:
         return  # a repository without commits yet: an empty history, not an error
-    own_notes = notes.read_all(notes.REF, cwd)
-    git_ai = notes.read_all(notes.GIT_AI_REF, cwd)
+    own_notes = notes.Notes(notes.REF, cwd)
+    git_ai = notes.Notes(notes.GIT_AI_REF, cwd)
     fallback = _LedgerFallback(cwd) if ledger_fallback else None
     try:
         for raw in _stream(args, cwd, revs):
@@ -97,6 +98,8 @@ def entries(args: Sequence[str], cwd: str | None = None, ledger_fallback: bool =
                 progress()
             yield entry
     finally:
+        own_notes.close()
+        git_ai.close()
         if fallback is not None:
             fallback.close()
 
@@ -136,14 +139,15 @@ def _parse(record: bytes) -> _Raw:
                 committer.decode("utf-8", "replace"), message, numstat)
 
 
-def _entry(raw: _Raw, own_notes: dict[str, bytes], git_ai: dict[str, bytes], fallback) -> Entry:
+def _entry(raw: _Raw, own_notes: notes.Notes, git_ai: notes.Notes, fallback) -> Entry:
     message = raw.message
     subject = message.split(b"\n", 1)[0].decode("utf-8", "replace")
     added = sum(raw.numstat.values())
     group = trailers.read_group(message)
     stamped = bool(group and group.stamp)
     counts = trailers.ai_counts(group.ai_lines) if group else None
-    record = notes.decode(own_notes[raw.sha]) if raw.sha in own_notes else None
+    own_note = own_notes.get(raw.sha)
+    record = notes.decode(own_note) if own_note is not None else None
     assisted: list[str] = list(group.assisted_by) if stamped and group else []
     files: dict[str, list[Range]] = {}
     ai_lines = 0
@@ -171,7 +175,8 @@ def _entry(raw: _Raw, own_notes: dict[str, bytes], git_ai: dict[str, bytes], fal
                 files = fallback.ranges(raw.sha, raw.parents)
 
     theirs = foreign.marks(trailers.strip_own(message) if stamped or group else message, raw.author, raw.committer)
-    note = foreign.parse_git_ai(git_ai[raw.sha]) if raw.sha in git_ai else None
+    theirs_note = git_ai.get(raw.sha)
+    note = foreign.parse_git_ai(theirs_note) if theirs_note is not None else None
     if note is not None:
         theirs = [*theirs, *(v for v in note.assisted_by if v not in theirs)]
     if evidence == "none" and (theirs or note):
