@@ -1,4 +1,5 @@
-"""History on real repositories: only the notes of the commits in range are read."""
+"""History on real repositories: a git-ai note counts only the lines its commit added, only
+the notes of the commits in range are read."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import tracemalloc
 
 from conftest import Repo, aiguard
 
-from aiguard import history, notes
+from aiguard import foreign, history, notes
 
 
 def git_ai_note(files: dict[str, str]) -> str:
@@ -27,6 +28,37 @@ def commit(repo: Repo, files: dict[str, str], message: str) -> str:
 
 def log_json(repo: Repo, *args) -> list[dict]:
     return json.loads(aiguard("log", "--json", "--no-ledger", *args, cwd=repo.path).stdout)
+
+
+def test_the_issues_repro_a_note_is_clipped_to_the_commits_own_lines(make_repo):
+    repo = make_repo()
+    sha = commit(repo, {"g.txt": "one\ntwo\n"}, "two lines")
+    repo.git("notes", "--ref", "refs/notes/ai", "add", "-m",
+             git_ai_note({"g.txt": "1-2", "other.txt": "1-500"}), sha)
+    [entry] = log_json(repo)
+    assert (entry["ai_lines"], entry["added"], entry["evidence"]) == (2, 2, "foreign")
+    assert [(f["path"], [(r["start"], r["end"]) for r in f["ranges"]]) for f in entry["files"]] == [("g.txt", [(1, 2)])]
+    stats = json.loads(aiguard("stats", "--json", "--no-ledger", cwd=repo.path).stdout)
+    assert (stats["ai_lines"], stats["added"]) == (2, 2)
+
+
+def test_a_note_naming_earlier_lines_keeps_only_this_commits(make_repo):
+    repo = make_repo()
+    base = "".join(f"line {i}\n" for i in range(1, 11))
+    commit(repo, {"g.txt": base}, "ten lines by hand")
+    changed = base.replace("line 4\n", "line 4\nnew a\nnew b\n") + "new c\n"
+    sha = commit(repo, {"g.txt": changed}, "three more")
+    repo.git("notes", "--ref", "refs/notes/ai", "add", "-m", git_ai_note({"g.txt": "1-13"}), sha)
+    entry = log_json(repo)[0]
+    assert (entry["ai_lines"], entry["added"]) == (3, 3)
+    assert [(r["start"], r["end"]) for r in entry["files"][0]["ranges"]] == [(5, 6), (13, 13)]
+
+
+def test_clip_cuts_spans_to_added_ranges():
+    spans = {"a.py": [(1, 10, "claude", "m"), (20, 30, "claude", "m")], "b.py": [(1, 5, "cursor", "x")]}
+    added = {"a.py": [(3, 4), (8, 22), (40, 41)]}
+    assert foreign.clip(spans, added) == {"a.py": [(3, 4, "claude", "m"), (8, 10, "claude", "m"),
+                                                   (20, 22, "claude", "m")]}
 
 
 def test_only_the_notes_of_the_range_are_read(make_repo):
@@ -59,3 +91,21 @@ def test_only_the_notes_of_the_range_are_read(make_repo):
     assert peak < 2 << 20, f"log -n 1 held {peak} bytes: the other commits' 24 MB of notes (3 on each ref) were read"
     [shown] = log_json(repo, "-n", "1")
     assert (shown["commit"], shown["ai_lines"], shown["added"]) == (shas[-1], 1, 1)
+
+
+def test_a_merge_note_counts_what_log_shows_for_the_merge(make_repo):
+    repo = make_repo()
+    commit(repo, {"a.txt": "base\n"}, "base")
+    trunk = repo.out("rev-parse", "--abbrev-ref", "HEAD").strip()
+    repo.git("checkout", "-q", "-b", "side")
+    commit(repo, {"b.txt": "one\ntwo\nthree\n"}, "side work")
+    repo.git("checkout", "-q", trunk)
+    commit(repo, {"a.txt": "base\nmore\n"}, "trunk work")
+    repo.git("merge", "-q", "--no-ff", "-m", "merge side", "side")
+    merge = repo.out("rev-parse", "HEAD").strip()
+    repo.git("notes", "--ref", "refs/notes/ai", "add", "-m", git_ai_note({"b.txt": "1-3"}), merge)
+
+    plain = {e["commit"]: e for e in log_json(repo)}[merge]
+    assert (plain["ai_lines"], plain["added"], plain["files"]) == (0, 0, [])
+    first = log_json(repo, "--first-parent", "-n", "1")[0]
+    assert (first["commit"], first["ai_lines"], first["added"]) == (merge, 3, 3)

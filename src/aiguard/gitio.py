@@ -403,3 +403,34 @@ class BlobReader:
             self.proc.wait()
             self.proc = None
 
+
+def added_ranges(parent: str | None, commit: str, cwd: str | None = None) -> dict[bytes, list[tuple[int, int]]]:
+    """Per path (as of `commit`), the line ranges the commit added against its first parent."""
+    base = parent or empty_tree(cwd)
+    patch = git(["diff", *DIFF_FLAGS, base, commit, "--"], cwd=cwd)
+    ranges: dict[bytes, list[tuple[int, int]]] = {}
+    path: bytes | None = None
+    old_left = new_left = 0
+    for line in patch.split(b"\n"):
+        if old_left or new_left:  # a hunk's own lines: skipped by count, whatever they start with
+            if line.startswith(b"+"):
+                new_left -= 1
+            elif line.startswith(b"-"):
+                old_left -= 1
+            continue
+        if line.startswith(b"diff --git "):
+            path = None
+        elif line.startswith(b"+++ "):
+            rest = line[4:]
+            # git ends the name with a tab when it holds a space
+            name = _unquote(rest)[0] if rest.startswith(b'"') else rest.removesuffix(b"\t")
+            path = name[2:] if name.startswith(b"b/") else None  # /dev/null: a deleted file
+        elif line.startswith(b"@@ ") and path is not None:
+            match = _HUNK_RE.match(line)
+            if match:
+                old_left = int(match.group(1)) if match.group(1) is not None else 1
+                start = int(match.group(2))
+                new_left = int(match.group(3)) if match.group(3) is not None else 1
+                if new_left:
+                    ranges.setdefault(path, []).append((start, start + new_left - 1))
+    return ranges

@@ -4,7 +4,8 @@ stats, report and the training API, so that they all agree.
 One streaming `git log` pass gives each commit's message, author, date and per-file
 added-line counts (`--numstat`); the notes (`refs/notes/aiguard`, and git-ai's
 `refs/notes/ai`) are listed before it and each commit's note is read as the pass reaches
-it, so a short range reads only its own notes. Per commit, in order of strength:
+it, so a short range reads only its own notes. No note raises `added`. Per commit, in
+order of strength:
 
 1. aiguard's own record: the stamp group in the final trailer block (`Assisted-by`,
    `AI-Lines`) and the line ranges of its note; a note without a stamp (the
@@ -14,7 +15,8 @@ it, so a short range reads only its own notes. Per commit, in order of strength:
 2. a squash merge made by a hosting service: the commits' aiguard groups end up in
    the body, and their claims are summed;
 3. other tools' marks (`evidence: foreign`): assistants' co-author trailers and
-   author names, hand-written Assisted-by/Generated-by, git-ai notes with ranges.
+   author names, hand-written Assisted-by/Generated-by, git-ai notes with ranges (clipped
+   to the lines the commit itself added).
 
 `evidence` is `aiguard` when aiguard's record names AI output, `foreign` when only
 other marks do, `none` otherwise (a stamped `AI-Lines: 0/T` commit is `none`).
@@ -93,7 +95,7 @@ def entries(args: Sequence[str], cwd: str | None = None, ledger_fallback: bool =
     fallback = _LedgerFallback(cwd) if ledger_fallback else None
     try:
         for raw in _stream(args, cwd, revs):
-            entry = _entry(raw, own_notes, git_ai, fallback)
+            entry = _entry(raw, own_notes, git_ai, fallback, cwd)
             if progress is not None:
                 progress()
             yield entry
@@ -139,7 +141,7 @@ def _parse(record: bytes) -> _Raw:
                 committer.decode("utf-8", "replace"), message, numstat)
 
 
-def _entry(raw: _Raw, own_notes: notes.Notes, git_ai: notes.Notes, fallback) -> Entry:
+def _entry(raw: _Raw, own_notes: notes.Notes, git_ai: notes.Notes, fallback, cwd: str | None = None) -> Entry:
     message = raw.message
     subject = message.split(b"\n", 1)[0].decode("utf-8", "replace")
     added = sum(raw.numstat.values())
@@ -182,7 +184,12 @@ def _entry(raw: _Raw, own_notes: notes.Notes, git_ai: notes.Notes, fallback) -> 
     if evidence == "none" and (theirs or note):
         evidence = "foreign" if theirs else "none"
         if note is not None and note.files:
-            files = {path: [Range(s, e, t, m, "foreign") for s, e, t, m in spans] for path, spans in note.files.items()}
+            # a merge adds what git log shows for it: nothing (its lines came with the commits it
+            # merges, and their notes), or its change to the first parent with --first-parent
+            diffed = len(raw.parents) <= 1 or bool(raw.numstat)
+            added_lines = gitio.added_ranges(raw.parents[0] if raw.parents else None, raw.sha, cwd) if diffed else {}
+            clipped = foreign.clip(note.files, {p.decode("utf-8", "surrogateescape"): r for p, r in added_lines.items()})
+            files = {path: [Range(s, e, t, m, "foreign") for s, e, t, m in spans] for path, spans in clipped.items()}
             ai_lines = sum(r.end - r.start + 1 for spans in files.values() for r in spans)
     for value in theirs:
         if value not in assisted and not any(v.startswith(value.split(":", 1)[0] + ":") and value.endswith(":unknown")
@@ -190,7 +197,7 @@ def _entry(raw: _Raw, own_notes: notes.Notes, git_ai: notes.Notes, fallback) -> 
             assisted.append(value)
     unmatched = trailers.parse_unmatched(group.unmatched) if stamped and group and group.unmatched else None
     return Entry(raw.sha, raw.parents, raw.author, raw.date, subject, stamped, assisted, ai_lines,
-                 max(added, ai_lines), evidence, files, raw.numstat, unmatched)
+                 added, evidence, files, raw.numstat, unmatched)
 
 
 class _LedgerFallback:
