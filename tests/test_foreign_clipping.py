@@ -1,5 +1,5 @@
 """History on real repositories: a git-ai note counts only the lines its commit added, only
-the notes of the commits in range are read."""
+the notes of the commits in range are read, and `added` follows renames (`-M`)."""
 
 from __future__ import annotations
 
@@ -91,6 +91,34 @@ def test_only_the_notes_of_the_range_are_read(make_repo):
     assert peak < 2 << 20, f"log -n 1 held {peak} bytes: the other commits' 24 MB of notes (3 on each ref) were read"
     [shown] = log_json(repo, "-n", "1")
     assert (shown["commit"], shown["ai_lines"], shown["added"]) == (shas[-1], 1, 1)
+
+
+def test_added_follows_renames(make_repo):
+    repo = make_repo()
+    text = "".join(f"row {i} of the table\n" for i in range(100))
+    commit(repo, {"old/table.txt": text}, "a table")
+    (repo.path / "new").mkdir()
+    repo.git("mv", "old/table.txt", "new/table.txt")
+    repo.git("commit", "-q", "-m", "move it")
+    moved = repo.out("rev-parse", "HEAD").strip()
+    edited = commit(repo, {"new/table.txt": text.replace("row 7 ", "row seven ") + "row 100\n"}, "edit")
+    repo.git("mv", "new/table.txt", "the last.txt")
+    repo.write("the last.txt", text.replace("row 7 ", "row seven ") + "row 100\nrow 101\n")
+    repo.git("add", "the last.txt")
+    repo.git("commit", "-q", "-m", "move and add a row")
+    both = repo.out("rev-parse", "HEAD").strip()
+    repo.git("notes", "--ref", "refs/notes/ai", "add", "-m", git_ai_note({"the last.txt": "1-102"}), both)
+
+    by_sha = {e["commit"]: e for e in log_json(repo)}
+    assert by_sha[moved]["added"] == 0
+    assert by_sha[edited]["added"] == 2
+    assert (by_sha[both]["added"], by_sha[both]["ai_lines"]) == (1, 1)
+    assert [(r["start"], r["end"]) for r in by_sha[both]["files"][0]["ranges"]] == [(102, 102)]
+    stats = json.loads(aiguard("stats", "--json", "--no-ledger", cwd=repo.path).stdout)
+    assert stats["added"] == 100 + 0 + 2 + 1
+    exported = [json.loads(line) for line in
+                aiguard("export", "--format", "jsonl", "--no-ledger", cwd=repo.path).stdout.decode().splitlines()]
+    assert {e["commit"]: e["added"] for e in exported} == {sha: e["added"] for sha, e in by_sha.items()}
 
 
 def test_a_merge_note_counts_what_log_shows_for_the_merge(make_repo):

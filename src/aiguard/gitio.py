@@ -405,9 +405,11 @@ class BlobReader:
 
 
 def added_ranges(parent: str | None, commit: str, cwd: str | None = None) -> dict[bytes, list[tuple[int, int]]]:
-    """Per path (as of `commit`), the line ranges the commit added against its first parent."""
+    """Per path (as of `commit`), the line ranges the commit added against its first parent,
+    with git's rename detection (`-M`): a moved file's unchanged lines are not added."""
     base = parent or empty_tree(cwd)
-    patch = git(["diff", *DIFF_FLAGS, base, commit, "--"], cwd=cwd)
+    flags = [f for f in DIFF_FLAGS if f != "--no-renames"]
+    patch = git(["diff", *flags, "-M", base, commit, "--"], cwd=cwd)
     ranges: dict[bytes, list[tuple[int, int]]] = {}
     path: bytes | None = None
     old_left = new_left = 0

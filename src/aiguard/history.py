@@ -2,10 +2,10 @@
 stats, report and the training API, so that they all agree.
 
 One streaming `git log` pass gives each commit's message, author, date and per-file
-added-line counts (`--numstat`); the notes (`refs/notes/aiguard`, and git-ai's
-`refs/notes/ai`) are listed before it and each commit's note is read as the pass reaches
-it, so a short range reads only its own notes. No note raises `added`. Per commit, in
-order of strength:
+added-line counts (`--numstat -M`: a moved file's unchanged lines are not added); the
+notes (`refs/notes/aiguard`, and git-ai's `refs/notes/ai`) are listed before it and each
+commit's note is read as the pass reaches it, so a short range reads only its own notes.
+No note raises `added`. Per commit, in order of strength:
 
 1. aiguard's own record: the stamp group in the final trailer block (`Assisted-by`,
    `AI-Lines`) and the line ranges of its note; a note without a stamp (the
@@ -117,7 +117,7 @@ class _Raw(NamedTuple):
 
 
 def _stream(args: Sequence[str], cwd: str | None, revs: Sequence[str] | None = None) -> Iterator[_Raw]:
-    cmd = ["log", "--no-color", f"--format={_FORMAT}", "-z", "--numstat", "--no-renames",
+    cmd = ["log", "--no-color", f"--format={_FORMAT}", "-z", "--numstat", "-M",
            "--text", "--diff-algorithm=myers", "--ignore-submodules=none", *args]
     cmd += ["--stdin"] if revs is not None else ["--"]
     stdin = "".join(f"{rev}\n" for rev in revs).encode() if revs is not None else None
@@ -131,11 +131,19 @@ def _stream(args: Sequence[str], cwd: str | None, revs: Sequence[str] | None = N
 def _parse(record: bytes) -> _Raw:
     sha, parents, author, date, committer, message, rest = record.split(b"\0", 6)
     numstat: dict[str, int] = {}
-    for item in rest.split(b"\0"):
-        item = item.lstrip(b"\n")
-        fields = item.split(b"\t", 2)
-        if len(fields) == 3 and fields[0].isdigit():
-            path = fields[2].decode("utf-8", "surrogateescape")
+    items = rest.split(b"\0")
+    i = 0
+    while i < len(items):
+        fields = items[i].lstrip(b"\n").split(b"\t", 2)
+        i += 1
+        if len(fields) != 3:
+            continue
+        name = fields[2]
+        if not name and i + 1 < len(items):  # a rename: `A\tD\t`, then the old and the new path
+            name = items[i + 1]
+            i += 2
+        if fields[0].isdigit():
+            path = name.decode("utf-8", "surrogateescape")
             numstat[path] = numstat.get(path, 0) + int(fields[0])
     return _Raw(sha.decode(), parents.decode().split(), author.decode("utf-8", "replace"), date.decode(),
                 committer.decode("utf-8", "replace"), message, numstat)
