@@ -137,3 +137,23 @@ def test_a_merge_note_counts_what_log_shows_for_the_merge(make_repo):
     assert (plain["ai_lines"], plain["added"], plain["files"]) == (0, 0, [])
     first = log_json(repo, "--first-parent", "-n", "1")[0]
     assert (first["commit"], first["ai_lines"], first["added"]) == (merge, 3, 3)
+
+
+def test_added_lines_through_one_diff_tree_agree_with_git_diff(make_repo):
+    from aiguard import gitio
+
+    repo = make_repo()
+    commit(repo, {"a.txt": "x\ny\n", 'odd "name"\t.txt': "q\n"}, "root")
+    commit(repo, {"a.txt": "x\naiguard-end-of-commit\ny\n+++ b/fake\n"}, "lines that look like markers")
+    repo.git("mv", "a.txt", "b c.txt")
+    commit(repo, {"b c.txt": "x\naiguard-end-of-commit\ny\n+++ b/fake\nz\n"}, "move and add")
+    shas = repo.out("rev-list", "--reverse", "HEAD").split()
+    reader = gitio.AddedLines(str(repo.path))
+    try:
+        got = [reader.of(sha, repo.out("rev-list", "--parents", "-n", "1", sha).split()[1:]) for sha in shas]
+    finally:
+        reader.close()
+    parents = [None, *shas[:-1]]
+    assert got == [gitio.added_ranges(p, sha, str(repo.path)) for p, sha in zip(parents, shas)]
+    assert got == [{b"a.txt": [(1, 2)], b'odd "name"\t.txt': [(1, 1)]}, {b"a.txt": [(2, 2), (4, 4)]},
+                   {b"b c.txt": [(5, 5)]}]

@@ -93,15 +93,17 @@ def entries(args: Sequence[str], cwd: str | None = None, ledger_fallback: bool =
     own_notes = notes.Notes(notes.REF, cwd)
     git_ai = notes.Notes(notes.GIT_AI_REF, cwd)
     fallback = _LedgerFallback(cwd) if ledger_fallback else None
+    added_lines = gitio.AddedLines(cwd)
     try:
         for raw in _stream(args, cwd, revs):
-            entry = _entry(raw, own_notes, git_ai, fallback, cwd)
+            entry = _entry(raw, own_notes, git_ai, fallback, added_lines)
             if progress is not None:
                 progress()
             yield entry
     finally:
         own_notes.close()
         git_ai.close()
+        added_lines.close()
         if fallback is not None:
             fallback.close()
 
@@ -149,7 +151,8 @@ def _parse(record: bytes) -> _Raw:
                 committer.decode("utf-8", "replace"), message, numstat)
 
 
-def _entry(raw: _Raw, own_notes: notes.Notes, git_ai: notes.Notes, fallback, cwd: str | None = None) -> Entry:
+def _entry(raw: _Raw, own_notes: notes.Notes, git_ai: notes.Notes, fallback,
+           added_lines: gitio.AddedLines | None = None) -> Entry:
     message = raw.message
     subject = message.split(b"\n", 1)[0].decode("utf-8", "replace")
     added = sum(raw.numstat.values())
@@ -195,8 +198,13 @@ def _entry(raw: _Raw, own_notes: notes.Notes, git_ai: notes.Notes, fallback, cwd
             # a merge adds what git log shows for it: nothing (its lines came with the commits it
             # merges, and their notes), or its change to the first parent with --first-parent
             diffed = len(raw.parents) <= 1 or bool(raw.numstat)
-            added_lines = gitio.added_ranges(raw.parents[0] if raw.parents else None, raw.sha, cwd) if diffed else {}
-            clipped = foreign.clip(note.files, {p.decode("utf-8", "surrogateescape"): r for p, r in added_lines.items()})
+            if not diffed:
+                own = {}
+            elif added_lines is not None:
+                own = added_lines.of(raw.sha, raw.parents)
+            else:
+                own = gitio.added_ranges(raw.parents[0] if raw.parents else None, raw.sha)
+            clipped = foreign.clip(note.files, {p.decode("utf-8", "surrogateescape"): r for p, r in own.items()})
             files = {path: [Range(s, e, t, m, "foreign") for s, e, t, m in spans] for path, spans in clipped.items()}
             ai_lines = sum(r.end - r.start + 1 for spans in files.values() for r in spans)
     for value in theirs:
