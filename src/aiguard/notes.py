@@ -278,7 +278,7 @@ def post_rewrite(pairs: Iterable[tuple[str, str]], cwd: str | None = None) -> in
     pairs = list(pairs)
     if not pairs:
         return 0
-    have = read_all(REF, cwd)
+    have = read_all(REF, cwd, commits={commit for pair in pairs for commit in pair})  # only these notes
     written = 0
     for old, new in pairs:
         if new in have:
