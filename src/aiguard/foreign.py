@@ -15,6 +15,7 @@ with Claude Code", weaker: `marks()` leaves it out, `evidence()` has it).
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from typing import NamedTuple
@@ -345,3 +346,24 @@ def parse_git_ai(data: bytes) -> GitAiNote | None:
     if not order:
         order = {f"{t}:{m}": 0 for t, m in agents.values()}
     return GitAiNote(sorted(order, key=lambda k: (-order[k], k)), files)
+
+
+def clip(files: dict[str, list[tuple[int, int, str, str]]],
+         added: dict[str, list[tuple[int, int]]]) -> dict[str, list[tuple[int, int, str, str]]]:
+    """A note's line ranges cut down to the lines the commit itself added (path -> (start, end)
+    ranges): a note may name lines from earlier commits or other files, which this commit
+    did not write. Files left without lines are dropped."""
+    out: dict[str, list[tuple[int, int, str, str]]] = {}
+    for path, spans in files.items():
+        own = sorted(added.get(path, ()))
+        ends = [a_end for _, a_end in own]  # increasing: a diff's hunks do not overlap
+        for start, end, tool, model in spans:
+            for a_start, a_end in own[bisect.bisect_left(ends, start):]:
+                if a_start > end:
+                    break
+                lo, hi = max(start, a_start), min(end, a_end)
+                if lo <= hi:
+                    out.setdefault(path, []).append((lo, hi, tool, model))
+    for spans in out.values():
+        spans.sort()
+    return out

@@ -370,3 +370,117 @@ def merge_heads(cwd: str | None = None) -> list[str]:
             return [line.decode().strip() for line in fh if line.strip()]
     except OSError:
         return []
+
+
+class BlobReader:
+    """Blobs read one at a time through one long-lived `git cat-file --batch` (started on first use)."""
+
+    def __init__(self, cwd: str | None = None):
+        self.cwd = cwd
+        self.proc: subprocess.Popen | None = None
+
+    def read(self, oid: str) -> bytes | None:
+        if self.proc is None:
+            try:
+                self.proc = subprocess.Popen([*GIT, "cat-file", "--batch"], stdin=subprocess.PIPE,
+                                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=self.cwd)
+            except FileNotFoundError:
+                raise GitError("git is not installed or not on PATH") from None
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"{oid}\n".encode())
+        self.proc.stdin.flush()
+        header = self.proc.stdout.readline().split()
+        if len(header) < 3:
+            return None  # "<oid> missing" (or git went away)
+        data = self.proc.stdout.read(int(header[2]) + 1)
+        return data[:-1]
+
+    def close(self) -> None:
+        if self.proc is not None:
+            assert self.proc.stdin is not None and self.proc.stdout is not None
+            self.proc.stdin.close()
+            self.proc.stdout.close()
+            self.proc.wait()
+            self.proc = None
+
+
+_RENAME_DIFF = (*(f for f in DIFF_FLAGS if f != "--no-renames"), "-M")
+_END = b"aiguard-end-of-commit"
+
+
+def added_ranges(parent: str | None, commit: str, cwd: str | None = None) -> dict[bytes, list[tuple[int, int]]]:
+    """Per path (as of `commit`), the line ranges the commit added against its first parent,
+    with git's rename detection (`-M`): a moved file's unchanged lines are not added."""
+    base = parent or empty_tree(cwd)
+    return _added_from_patch(git(["diff", *_RENAME_DIFF, base, commit, "--"], cwd=cwd).split(b"\n"))
+
+
+class AddedLines:
+    """added_ranges for many commits through one long-lived `git diff-tree --stdin` (a commit
+    with one parent or none; a merge gets its own `git diff` against its first parent)."""
+
+    def __init__(self, cwd: str | None = None):
+        self.cwd = cwd
+        self.proc: subprocess.Popen | None = None
+
+    def of(self, commit: str, parents: Sequence[str]) -> dict[bytes, list[tuple[int, int]]]:
+        if len(parents) > 1:
+            return added_ranges(parents[0], commit, self.cwd)
+        if self.proc is None:
+            try:
+                self.proc = subprocess.Popen([*GIT, "diff-tree", "--stdin", "--root", "-p", *_RENAME_DIFF],
+                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                             stderr=subprocess.DEVNULL, cwd=self.cwd)
+            except FileNotFoundError:
+                raise GitError("git is not installed or not on PATH") from None
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        # diff-tree echoes (and flushes) a line that is not a commit: it marks the diff's end
+        self.proc.stdin.write(commit.encode() + b"\n" + _END + b"\n")
+        self.proc.stdin.flush()
+        lines = []
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise GitError(f"git diff-tree failed on {commit}")
+            if line == _END + b"\n":
+                break
+            lines.append(line[:-1])
+        return _added_from_patch(lines)
+
+    def close(self) -> None:
+        if self.proc is not None:
+            assert self.proc.stdin is not None and self.proc.stdout is not None
+            self.proc.stdin.close()
+            self.proc.stdout.close()
+            self.proc.wait()
+            self.proc = None
+
+
+def _added_from_patch(lines: Iterable[bytes]) -> dict[bytes, list[tuple[int, int]]]:
+    """Per new path, the (start, end) line ranges of a -U0 patch's hunks."""
+    ranges: dict[bytes, list[tuple[int, int]]] = {}
+    path: bytes | None = None
+    old_left = new_left = 0
+    for line in lines:
+        if old_left or new_left:  # a hunk's own lines: skipped by count, whatever they start with
+            if line.startswith(b"+"):
+                new_left -= 1
+            elif line.startswith(b"-"):
+                old_left -= 1
+            continue
+        if line.startswith(b"diff --git "):
+            path = None
+        elif line.startswith(b"+++ "):
+            rest = line[4:]
+            # git ends the name with a tab when it holds a space
+            name = _unquote(rest)[0] if rest.startswith(b'"') else rest.removesuffix(b"\t")
+            path = name[2:] if name.startswith(b"b/") else None  # /dev/null: a deleted file
+        elif line.startswith(b"@@ ") and path is not None:
+            match = _HUNK_RE.match(line)
+            if match:
+                old_left = int(match.group(1)) if match.group(1) is not None else 1
+                start = int(match.group(2))
+                new_left = int(match.group(3)) if match.group(3) is not None else 1
+                if new_left:
+                    ranges.setdefault(path, []).append((start, start + new_left - 1))
+    return ranges

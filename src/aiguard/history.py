@@ -2,8 +2,10 @@
 stats, report and the training API, so that they all agree.
 
 One streaming `git log` pass gives each commit's message, author, date and per-file
-added-line counts (`--numstat`); the notes (`refs/notes/aiguard`, and git-ai's
-`refs/notes/ai`) are read in bulk before it. Per commit, in order of strength:
+added-line counts (`--numstat -M`: a moved file's unchanged lines are not added); the
+notes (`refs/notes/aiguard`, and git-ai's `refs/notes/ai`) are listed before it and each
+commit's note is read as the pass reaches it, so a short range reads only its own notes.
+No note raises `added`. Per commit, in order of strength:
 
 1. aiguard's own record: the stamp group in the final trailer block (`Assisted-by`,
    `AI-Lines`) and the line ranges of its note; a note without a stamp (the
@@ -13,7 +15,8 @@ added-line counts (`--numstat`); the notes (`refs/notes/aiguard`, and git-ai's
 2. a squash merge made by a hosting service: the commits' aiguard groups end up in
    the body, and their claims are summed;
 3. other tools' marks (`evidence: foreign`): assistants' co-author trailers and
-   author names, hand-written Assisted-by/Generated-by, git-ai notes with ranges.
+   author names, hand-written Assisted-by/Generated-by, git-ai notes with ranges (clipped
+   to the lines the commit itself added).
 
 `evidence` is `aiguard` when aiguard's record names AI output, `foreign` when only
 other marks do, `none` otherwise (a stamped `AI-Lines: 0/T` commit is `none`).
@@ -89,16 +92,20 @@ def entries(args: Sequence[str], cwd: str | None = None, ledger_fallback: bool =
     """One Entry per commit of `git log ARGS` (revs: more revisions, given on stdin), newest first."""
     if revs is None and list(args) == ["HEAD"] and gitio.rev_parse("HEAD", cwd) is None:
         return  # a repository without commits yet: an empty history, not an error
-    own_notes = notes.read_all(notes.REF, cwd)
-    git_ai = notes.read_all(notes.GIT_AI_REF, cwd)
+    own_notes = notes.Notes(notes.REF, cwd)
+    git_ai = notes.Notes(notes.GIT_AI_REF, cwd)
     fallback = _LedgerFallback(cwd) if ledger_fallback else None
+    added_lines = gitio.AddedLines(cwd)
     try:
         for raw in _stream(args, cwd, revs):
-            entry = _entry(raw, own_notes, git_ai, fallback)
+            entry = _entry(raw, own_notes, git_ai, fallback, added_lines)
             if progress is not None:
                 progress()
             yield entry
     finally:
+        own_notes.close()
+        git_ai.close()
+        added_lines.close()
         if fallback is not None:
             fallback.close()
 
@@ -114,7 +121,7 @@ class _Raw(NamedTuple):
 
 
 def _stream(args: Sequence[str], cwd: str | None, revs: Sequence[str] | None = None) -> Iterator[_Raw]:
-    cmd = ["log", "--no-color", f"--format={_FORMAT}", "-z", "--numstat", "--no-renames",
+    cmd = ["log", "--no-color", f"--format={_FORMAT}", "-z", "--numstat", "-M",
            "--text", "--diff-algorithm=myers", "--ignore-submodules=none", *args]
     cmd += ["--stdin"] if revs is not None else ["--"]
     stdin = "".join(f"{rev}\n" for rev in revs).encode() if revs is not None else None
@@ -128,24 +135,34 @@ def _stream(args: Sequence[str], cwd: str | None, revs: Sequence[str] | None = N
 def _parse(record: bytes) -> _Raw:
     sha, parents, author, date, committer, message, rest = record.split(b"\0", 6)
     numstat: dict[str, int] = {}
-    for item in rest.split(b"\0"):
-        item = item.lstrip(b"\n")
-        fields = item.split(b"\t", 2)
-        if len(fields) == 3 and fields[0].isdigit():
-            path = fields[2].decode("utf-8", "surrogateescape")
+    items = rest.split(b"\0")
+    i = 0
+    while i < len(items):
+        fields = items[i].lstrip(b"\n").split(b"\t", 2)
+        i += 1
+        if len(fields) != 3:
+            continue
+        name = fields[2]
+        if not name and i + 1 < len(items):  # a rename: `A\tD\t`, then the old and the new path
+            name = items[i + 1]
+            i += 2
+        if fields[0].isdigit():
+            path = name.decode("utf-8", "surrogateescape")
             numstat[path] = numstat.get(path, 0) + int(fields[0])
     return _Raw(sha.decode(), parents.decode().split(), author.decode("utf-8", "replace"), date.decode(),
                 committer.decode("utf-8", "replace"), message, numstat)
 
 
-def _entry(raw: _Raw, own_notes: dict[str, bytes], git_ai: dict[str, bytes], fallback) -> Entry:
+def _entry(raw: _Raw, own_notes: notes.Notes, git_ai: notes.Notes, fallback,
+           added_lines: gitio.AddedLines | None = None) -> Entry:
     message = raw.message
     subject = message.split(b"\n", 1)[0].decode("utf-8", "replace")
     added = sum(raw.numstat.values())
     group = trailers.read_group(message)
     stamped = bool(group and group.stamp)
     counts = trailers.ai_counts(group.ai_lines) if group else None
-    record = notes.decode(own_notes[raw.sha]) if raw.sha in own_notes else None
+    own_note = own_notes.get(raw.sha)
+    record = notes.decode(own_note) if own_note is not None else None
     assisted: list[str] = list(group.assisted_by) if stamped and group else []
     files: dict[str, list[Range]] = {}
     ai_lines = 0
@@ -174,7 +191,8 @@ def _entry(raw: _Raw, own_notes: dict[str, bytes], git_ai: dict[str, bytes], fal
 
     found = foreign.evidence(trailers.strip_own(message) if stamped or group else message, raw.author, raw.committer)
     theirs = [m.value for m in found]
-    note = foreign.parse_git_ai(git_ai[raw.sha]) if raw.sha in git_ai else None
+    theirs_note = git_ai.get(raw.sha)
+    note = foreign.parse_git_ai(theirs_note) if theirs_note is not None else None
     if note is not None:
         theirs = [*theirs, *(v for v in note.assisted_by if v not in theirs)]
     level = None
@@ -183,7 +201,17 @@ def _entry(raw: _Raw, own_notes: dict[str, bytes], git_ai: dict[str, bytes], fal
         level = "note" if note is not None and note.assisted_by else min((m.level for m in found), key=_LEVELS.index,
                                                                          default=None)
         if note is not None and note.files:
-            files = {path: [Range(s, e, t, m, "foreign") for s, e, t, m in spans] for path, spans in note.files.items()}
+            # a merge adds what git log shows for it: nothing (its lines came with the commits it
+            # merges, and their notes), or its change to the first parent with --first-parent
+            diffed = len(raw.parents) <= 1 or bool(raw.numstat)
+            if not diffed:
+                own = {}
+            elif added_lines is not None:
+                own = added_lines.of(raw.sha, raw.parents)
+            else:
+                own = gitio.added_ranges(raw.parents[0] if raw.parents else None, raw.sha)
+            clipped = foreign.clip(note.files, {p.decode("utf-8", "surrogateescape"): r for p, r in own.items()})
+            files = {path: [Range(s, e, t, m, "foreign") for s, e, t, m in spans] for path, spans in clipped.items()}
             ai_lines = sum(r.end - r.start + 1 for spans in files.values() for r in spans)
     for value in theirs:
         if value not in assisted and not any(v.startswith(value.split(":", 1)[0] + ":") and value.endswith(":unknown")
@@ -191,7 +219,7 @@ def _entry(raw: _Raw, own_notes: dict[str, bytes], git_ai: dict[str, bytes], fal
             assisted.append(value)
     unmatched = trailers.parse_unmatched(group.unmatched) if stamped and group and group.unmatched else None
     return Entry(raw.sha, raw.parents, raw.author, raw.date, subject, stamped, assisted, ai_lines,
-                 max(added, ai_lines), evidence, files, raw.numstat, unmatched, level if evidence == "foreign" else None)
+                 added, evidence, files, raw.numstat, unmatched, level if evidence == "foreign" else None)
 
 
 _LEVELS = ["note", "trailer", "identity", "phrase"]  # foreign evidence, strongest first

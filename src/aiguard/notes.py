@@ -168,6 +168,36 @@ def read_all(ref: str = REF, cwd: str | None = None, commits: set[str] | None = 
     return {commit: blobs[blob] for blob, commit in pairs if blob in blobs}
 
 
+class Notes:
+    """The notes under `ref`: the listing (commit -> note blob) once, each note read only when
+    asked for, so a walk over a short range reads none of the others (`git notes list`, then one
+    long-lived `git cat-file --batch`)."""
+
+    def __init__(self, ref: str = REF, cwd: str | None = None):
+        listing = subprocess.run([*gitio.GIT, "notes", "--ref", ref, "list"], capture_output=True, cwd=cwd,
+                                 stdin=subprocess.DEVNULL)
+        self.blobs: dict[str, str] = {}
+        for line in listing.stdout.decode().splitlines() if listing.returncode == 0 else ():
+            parts = line.split()
+            if len(parts) == 2:
+                self.blobs[parts[1]] = parts[0]
+        self.reader = gitio.BlobReader(cwd)
+        self.read: list[str] = []  # the commits whose note was read, in order
+
+    def __contains__(self, commit: str) -> bool:
+        return commit in self.blobs
+
+    def get(self, commit: str) -> bytes | None:
+        blob = self.blobs.get(commit)
+        if blob is None:
+            return None
+        self.read.append(commit)
+        return self.reader.read(blob)
+
+    def close(self) -> None:
+        self.reader.close()
+
+
 def read_one(commit: str, ref: str = REF, cwd: str | None = None) -> bytes | None:
     done = subprocess.run([*gitio.GIT, "notes", "--ref", ref, "show", commit], capture_output=True,
                           cwd=cwd, stdin=subprocess.DEVNULL)
@@ -248,7 +278,7 @@ def post_rewrite(pairs: Iterable[tuple[str, str]], cwd: str | None = None) -> in
     pairs = list(pairs)
     if not pairs:
         return 0
-    have = read_all(REF, cwd)
+    have = read_all(REF, cwd, commits={commit for pair in pairs for commit in pair})  # only these notes
     written = 0
     for old, new in pairs:
         if new in have:
