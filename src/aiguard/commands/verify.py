@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterator, NamedTuple, Sequence
 
 from aiguard import foreign, gitio, keys, notes, policy, stamp, trailers
+from aiguard.names import visible
 from aiguard.policy import Policy
 
 ERROR, WARNING, NOTICE = "error", "warning", "notice"
@@ -400,11 +401,11 @@ def format_text(report: Report) -> str:
         by_commit.setdefault(f.commit, []).append(f)
     subjects = {c.sha: c.subject for c in report.commits}
     for sha, found in by_commit.items():
-        out.append(f"{sha[:12]} {subjects.get(sha, '')}")
+        out.append(f"{sha[:12]} {visible(subjects.get(sha, ''))}")
         for f in found:
-            out.append(f"  {f.severity} {f.rule}: {f.message}")
+            out.append(f"  {f.severity} {f.rule}: {visible(f.message)}")
             if f.fix:
-                out.append(f"    fix: {f.fix}")
+                out.append(f"    fix: {visible(f.fix)}")
     errors = sum(f.severity == ERROR for f in report.findings)
     if report.signature == "checked":
         sig = f"signatures checked with key(s) {', '.join(report.key_ids)}"
@@ -415,7 +416,8 @@ def format_text(report: Report) -> str:
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # the runner's log is a terminal too: other control characters are shown as escapes
+    return visible(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _escape_property(text: str) -> str:
@@ -446,7 +448,7 @@ def github_summary(report: Report) -> str:
         rows += ["| commit | subject | severity | rule | message |", "|---|---|---|---|---|"]
         for f in report.findings:
             cells = [f"`{f.commit[:12]}`", subjects.get(f.commit, ""), f.severity, f.rule, f.message]
-            rows.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+            rows.append("| " + " | ".join(visible(c.replace("|", "\\|").replace("\n", " ")) for c in cells) + " |")
     else:
         rows.append("No findings.")
     return "\n".join(rows) + "\n"
