@@ -728,6 +728,19 @@ def test_foreign_marks_and_forbid_paths(foreign_box):
     assert rc == 0
 
 
+def test_report_verdicts_read_foreign_marks_as_verify(foreign_box, monkeypatch):
+    """`aiguard report`'s policy column comes from the same check, git-ai notes included."""
+    from aiguard.commands import audit
+
+    box, shas = foreign_box
+    for name, value in box.env.items():
+        monkeypatch.setenv(name, value)
+    with box.policy('external-models = "allow"\nforbid-paths = ["src/gen.py"]\n'):
+        checks = audit.stamp_checks("main..topic", cwd=str(box.path))
+    verdicts = {sha: check.verdict for sha, check in checks.by_commit.items()}
+    assert verdicts == {shas["claude"]: "pass", shas["aider"]: "pass", shas["gitai"]: "fail", shas["human"]: "pass"}
+
+
 def test_message_file_warns_on_co_author(foreign_box):
     box, _ = foreign_box
     msg = box.msgfile("Add helper\n\nCo-authored-by: Claude <noreply@anthropic.com>\n")

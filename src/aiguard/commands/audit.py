@@ -320,23 +320,25 @@ def stamp_checks(spec: Sequence[str] | str | None, cwd: str | None = None) -> Ch
     args = history.rev_args(spec)
     if args == ["HEAD"] and gitio.rev_parse("HEAD", cwd) is None:
         return checks  # no commits yet
+    git_ai = notes.read_all(notes.GIT_AI_REF, cwd)  # other tools' line records, as verify reads them
     progress = Progress("commits checked")
     try:
         for commit in verifier.iter_commits(args, no_merges=False, cwd=cwd):
             progress()
             exempt = verifier.exempt(commit, rules) or ("before exempt-before" if commit.sha in before else "")
-            checks.by_commit[commit.sha] = _stamp_check(commit, rules, team, has_policy, exempt)
+            checks.by_commit[commit.sha] = _stamp_check(commit, rules, team, has_policy, exempt,
+                                                        git_ai.get(commit.sha))
     finally:
         progress.done()
     return checks
 
 
 def _stamp_check(commit: Commit, rules: Policy, team: dict[str, bytes] | None, has_policy: bool,
-                 exempt: str) -> StampCheck:
+                 exempt: str, git_ai_note: bytes | None = None) -> StampCheck:
     from aiguard import trailers
     from aiguard.commands import verify as verifier
 
-    findings = verifier.check_commit(commit, rules, team)
+    findings = verifier.check_commit(commit, rules, team, git_ai_note=git_ai_note)
     invalid = [f.message for f in findings if f.rule == "invalid-stamp"]
     group = trailers.read_group(commit.message)
     if invalid:
