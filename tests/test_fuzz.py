@@ -161,9 +161,11 @@ RECORD = st.fixed_dictionaries({"tool": st.sampled_from(["codex", "x"]), "model"
 def test_record_jsonl_reads_good_lines_among_hostile_ones(good, bad):
     import io
 
+    from aiguard import names
     from aiguard.commands.record import read_jsonl
 
-    valid = [r for r in good if r.get("source", "manual") != "bogus" and "time" not in r]
+    valid = [r for r in good if r.get("source", "manual") != "bogus" and "time" not in r
+             and names.problem(r["model"]) is None]  # a name outside the charset is refused (README)
     lines = [json.dumps(r) for r in valid] + [b.decode("utf-8", "replace") for b in bad]
     found = list(read_jsonl(io.StringIO("\n".join(lines) + "\n"), "in.jsonl"))
     assert all(isinstance(where, str) for where, _ in found)

@@ -641,6 +641,120 @@ def test_hand_written_assisted_by_without_stamp_is_forbidden(policy_box):
     assert rc == 1
 
 
+# Other tools' marks (evidence: foreign) meet the same policy ----------------------------------------
+
+GIT_AI_NOTE = """\
+src/gen.py
+  s_1a2b3c4d5e6f70::t_0011223344556a 1-3
+---
+{"schema_version":"authorship/3.0.0","base_commit_sha":"x","prompts":{},
+ "sessions":{"s_1a2b3c4d5e6f70":{"agent_id":{"tool":"cursor","id":"c1","model":"gpt-5"}}}}
+"""
+
+
+@pytest.fixture(scope="module")
+def foreign_box(tmp_path_factory):
+    """Stamped commits whose only AI evidence is another tool's mark (AI-Lines 0/T)."""
+    box = Box(tmp_path_factory.mktemp("foreign"))
+    box.commit("Base", {"README.md": "# f\n"})
+    box.git("switch", "-q", "-c", "topic")
+    shas = {
+        "claude": box.commit("Add loader\n\nCo-authored-by: Claude <noreply@anthropic.com>\n",
+                             {"data/load.py": HUMAN}),
+        "aider": box.commit("Add reader", {"src/read.py": HUMAN.replace("home_folder", "reader")},
+                            env={"GIT_AUTHOR_NAME": "Jane Doe (aider)", "GIT_AUTHOR_EMAIL": "jane@example.com"}),
+        "gitai": box.commit("Add generator", {"src/gen.py": "a = 1\nb = 2\nc = 3\n", "data/table.txt": "x\n"}),
+        "human": box.commit("Human change", {"data/notes.txt": "by hand\n"}),
+    }
+    box.git("notes", "--ref", "refs/notes/ai", "add", "-m", GIT_AI_NOTE, shas["gitai"])
+    for sha in shas.values():
+        assert b"AIGuard-Stamp: " in box.raw_message(sha) and b"Assisted-by" not in box.raw_message(sha)
+    return box, shas
+
+
+def test_foreign_marks_are_forbidden(foreign_box):
+    box, shas = foreign_box
+    with box.policy('external-models = "forbid"\n'):
+        rc, report = verify_json(box, "main..topic")
+    assert rc == 1
+    assert errors_by_commit(report) == {shas["claude"]: {"forbidden-model"}, shas["aider"]: {"forbidden-model"},
+                                        shas["gitai"]: {"forbidden-model"}}
+    messages = {f["commit"]: f["message"] for f in report["findings"]}
+    assert "claude-code:unknown (another tool's mark: Co-authored-by: Claude <noreply@anthropic.com>)" \
+        in messages[shas["claude"]]
+    assert "aider:unknown (another tool's mark: author Jane Doe (aider) <jane@example.com>)" in messages[shas["aider"]]
+    assert "cursor:gpt-5 (another tool's mark: git-ai note in refs/notes/ai)" in messages[shas["gitai"]]
+    with box.policy('external-models = "forbid"\n'):
+        text = box.verify("main..topic", "--format", "text").stdout.decode()
+    assert "error forbidden-model: external model output is not allowed here: claude-code:unknown" in text
+
+
+def test_foreign_marks_are_disclosed(foreign_box):
+    box, shas = foreign_box
+    rc, report = verify_json(box, "main..topic")
+    assert rc == 0
+    notices = {f["commit"]: f["message"] for f in report["findings"] if f["rule"] == "external-model"}
+    assert set(notices) == {shas["claude"], shas["aider"], shas["gitai"]}
+    assert all(f["severity"] == "notice" for f in report["findings"] if f["rule"] == "external-model")
+    assert "Co-authored-by: Claude <noreply@anthropic.com>" in notices[shas["claude"]]
+
+
+def test_foreign_marks_matching_internal_models_are_silent(foreign_box):
+    box, shas = foreign_box
+    with box.policy('external-models = "forbid"\ninternal-models = ["claude-code:*", "aider:*", "cursor:gpt-*"]\n'):
+        rc, report = verify_json(box, "main..topic")
+    assert rc == 0
+    assert not [f for f in report["findings"] if f["rule"] in ("forbidden-model", "external-model")]
+    with box.policy('external-models = "forbid"\ninternal-models = ["claude-code:*"]\n'):
+        rc, report = verify_json(box, "main..topic")
+    assert rc == 1 and set(errors_by_commit(report)) == {shas["aider"], shas["gitai"]}
+
+
+def test_foreign_marks_and_forbid_paths(foreign_box):
+    """A commit-level mark has no per-file record: the whole commit counts. git-ai's note
+    has line ranges: only the files it names count."""
+    box, shas = foreign_box
+    with box.policy('external-models = "allow"\nforbid-paths = ["data/**"]\n'):
+        rc, report = verify_json(box, "main..topic")
+    assert rc == 1
+    assert errors_by_commit(report) == {shas["claude"]: {"forbidden-path"}}  # gitai's data/table.txt is not in its note
+    message = next(f["message"] for f in report["findings"] if f["rule"] == "forbidden-path")
+    assert "data/load.py" in message and "Co-authored-by: Claude <noreply@anthropic.com>" in message
+    with box.policy('external-models = "allow"\nforbid-paths = ["src/gen.py"]\n'):
+        rc, report = verify_json(box, "main..topic")
+    assert rc == 1 and errors_by_commit(report) == {shas["gitai"]: {"forbidden-path"}}
+    with box.policy('forbid-paths = ["data/**"]\ninternal-models = ["claude-code:*"]\n'):
+        rc, report = verify_json(box, "main..topic")
+    assert rc == 0
+
+
+def test_report_verdicts_read_foreign_marks_as_verify(foreign_box, monkeypatch):
+    """`aiguard report`'s policy column comes from the same check, git-ai notes included."""
+    from aiguard.commands import audit
+
+    box, shas = foreign_box
+    for name, value in box.env.items():
+        monkeypatch.setenv(name, value)
+    with box.policy('external-models = "allow"\nforbid-paths = ["src/gen.py"]\n'):
+        checks = audit.stamp_checks("main..topic", cwd=str(box.path))
+    verdicts = {sha: check.verdict for sha, check in checks.by_commit.items()}
+    assert verdicts == {shas["claude"]: "pass", shas["aider"]: "pass", shas["gitai"]: "fail", shas["human"]: "pass"}
+
+
+def test_message_file_warns_on_co_author(foreign_box):
+    box, _ = foreign_box
+    msg = box.msgfile("Add helper\n\nCo-authored-by: Claude <noreply@anthropic.com>\n")
+    with box.policy('external-models = "forbid"\n'):
+        done = box.verify("--message-file", msg)
+    assert done.returncode == 0
+    assert "forbidden-model" in done.stderr.decode() and "claude-code:unknown" in done.stderr.decode()
+    unmatched = box.msgfile("Add\n\nAI-Lines: 0/3\nAI-Unmatched: 3 lines in 1 file (binary)\n"
+                            "AIGuard-Stamp: v1 00000000 0 " + "0" * 32 + " " + "0" * 32 + "\n")
+    with box.policy('unmatched = "error"\n'):
+        done = box.verify("--message-file", unmatched)
+    assert done.returncode == 0 and "unmatched-lines" in done.stderr.decode()
+
+
 # Exemptions -------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

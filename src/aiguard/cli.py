@@ -185,6 +185,10 @@ def record(tool, model, file_, repo, source, jsonl) -> None:
         where = ["stdin"]
         if not tool or not model:
             fail("--tool and --model are required (or use --jsonl FILE)")
+        from aiguard import names
+        for option, value, kind in (("--tool", tool, "tool"), ("--model", model, "model")):
+            if names.problem(value, kind):
+                fail(f"{option}: {names.problem(value, kind)}")
         if sys.stdin.isatty():
             fail("pipe the model output on stdin, e.g. `pbpaste | aiguard record --tool chatgpt --model unknown`")
         entries = [recorder.entry_from_text(sys.stdin.buffer.read(), tool, model, source, file_, repo)]
@@ -194,6 +198,8 @@ def record(tool, model, file_, repo, source, jsonl) -> None:
         fail(str(exc))
     for index, reason in result.skipped:
         click.echo(f"aiguard: {where[index]}: skipped: {reason}", err=True)
+    for index, reason in result.renamed:
+        click.echo(f"aiguard: {where[index]}: {reason}", err=True)
     for error in errors:
         click.echo(f"aiguard: {error}", err=True)
     parts = [f"recorded {result.added}"]
@@ -251,8 +257,10 @@ def attribute(staged: bool, rev: str | None, as_json: bool) -> None:
         result = attributer.attribute(rev)
     except (gitio.GitError, keys.KeyUnavailable, LedgerError) as exc:
         fail(str(exc))
+    from aiguard.names import visible
+
     for note in result.notes:  # what was not matched, and why: on stderr in both modes
-        click.echo(f"aiguard: {note}", err=True)
+        click.echo(f"aiguard: {visible(note)}", err=True)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
@@ -290,6 +298,7 @@ def ledger_stats(as_json: bool) -> None:
     """Records, fingerprints, size, and records per tool and model."""
     from aiguard.ledger import Ledger, LedgerError
     from aiguard import paths
+    from aiguard.names import visible
 
     try:
         ledger_ = Ledger.open_readonly()
@@ -313,7 +322,7 @@ def ledger_stats(as_json: bool) -> None:
             when = datetime.fromtimestamp(stats[label], timezone.utc).isoformat(timespec="seconds")
             click.echo(f"{label}: {when}")
     for row in stats["by_tool"]:
-        click.echo(f"  {row['tool']}:{row['model']} ({row['source']}): {row['records']}")
+        click.echo(f"  {visible(row['tool'])}:{visible(row['model'])} ({row['source']}): {row['records']}")
 
 
 @ledger.command("compact")
@@ -776,6 +785,8 @@ def ingest(paths: tuple[str, ...]) -> None:
         fail(str(exc))
     for reason in result.skipped:
         click.echo(f"aiguard: skipped {reason}", err=True)
+    for reason in result.renamed:
+        click.echo(f"aiguard: {reason}", err=True)
     if result.too_old:
         logs = result.too_old_logs
         more = f" and {len(logs) - 1} more logs" if len(logs) > 1 else ""

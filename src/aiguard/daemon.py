@@ -217,6 +217,8 @@ def _record(outputs: list[Output]) -> None:
     log.info("recorded %d, %d already known, %d skipped", result.added, result.duplicates, len(result.skipped))
     for index, reason in result.skipped:
         log.info("skipped output of %s: %s", outputs[index].file, reason)
+    for index, reason in result.renamed:
+        log.warning("output of %s: %s", outputs[index].file, reason)
 
 
 def _compact_idle(idle: float) -> None:

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, NamedTuple
 
-from aiguard import fpindex, paths
+from aiguard import fpindex, names, paths
 from aiguard.attribution import RecordInfo
 from aiguard.fingerprint import PARAMS, RAW, STREAMS, Common, Hasher, fingerprint_text
 
@@ -74,6 +74,7 @@ class AddResult(NamedTuple):
     added: int
     duplicates: int
     skipped: list[tuple[int, str]]  # (index of the entry, 0-based; why it was skipped)
+    renamed: tuple[tuple[int, str], ...] = ()  # (index, why): a tool or model name outside the charset, sanitised
 
 
 _MIGRATIONS = [
@@ -256,7 +257,11 @@ class Ledger:
         skipped: list[tuple[int, str]] = []
         oldest = time.time() - retention_days * 86400 if retention_days else None
         common = self.key_common_code(hasher, key_id)
+        renamed: list[tuple[int, str]] = []
         for n, entry in enumerate(entries):
+            entry, why = _clean_names(entry)
+            if why:
+                renamed.append((n, why))
             reason = _invalid(entry)
             if reason is None and oldest is not None and entry.time is not None and entry.time < oldest:
                 reason = f"older than the retention period ({retention_days:g} days)"
@@ -300,7 +305,7 @@ class Ledger:
                 self.compact_if_due()
             except (OSError, LedgerError, sqlite3.OperationalError) as exc:  # the records are safe in SQLite
                 _log().warning("ledger index not compacted: %s", exc)
-        return AddResult(added, duplicates, skipped)
+        return AddResult(added, duplicates, skipped, tuple(renamed))
 
     def key_common_code(self, hasher: Hasher, key_id: str) -> Common | None:
         """Key the shipped common-code list for this ledger key, once per key and list version.
@@ -640,6 +645,18 @@ def _ledger_files(path: Path) -> Iterator[Path]:
             yield candidate
     if index_file(path).exists():
         yield index_file(path)
+
+
+def _clean_names(entry: Entry) -> tuple[Entry, str | None]:
+    """The entry with its tool and model names within the charset (aiguard.names), and why not, if not."""
+    tool_problem = names.problem(entry.tool, "tool") if entry.tool else None
+    model_problem = names.problem(entry.model, "model") if entry.model else None
+    if tool_problem is None and model_problem is None:
+        return entry, None
+    clean = entry._replace(tool=names.sanitise(entry.tool, "tool") if tool_problem else entry.tool,
+                           model=names.sanitise(entry.model) if model_problem else entry.model)
+    said = "; ".join(p for p in (tool_problem, model_problem) if p)
+    return clean, f"{said}: taken as {clean.tool}:{clean.model}"
 
 
 def _invalid(entry: Entry) -> str | None:

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from html import escape
+from html import escape as _html_escape
 from typing import NamedTuple, Sequence
 
 from aiguard import __version__
 from aiguard.commands.audit import Checks
 from aiguard.history import Entry
+from aiguard.names import visible
 
 MAX_TABLE_ROWS = 5000
 MAX_BAR_ROWS = 30
@@ -31,6 +32,11 @@ LINES = "#d9480f"  # AI-derived lines with aiguard's own record
 FOREIGN_LINES = "#f08c00"  # AI-derived lines from another tool's record (git-ai notes)
 COMMITS = "#1971c2"  # AI-derived commits whose AI lines are counted
 UNKNOWN = "#91a7ff"  # AI-derived commits whose lines are unknown (commit-level evidence only)
+
+
+def escape(text: str, quote: bool = True) -> str:
+    """HTML-escaped, with control characters and bidi overrides shown as escapes (`\\x1b`)."""
+    return _html_escape(visible(text, newlines=True), quote)
 
 
 class ToolRow(NamedTuple):

@@ -6,6 +6,7 @@ from aiguard import gitio, keys
 from aiguard.changes import ChangeResult, attribute_files, merge_own_lines
 from aiguard.fingerprint import Hasher
 from aiguard.ledger import Ledger
+from aiguard.names import visible
 
 
 def attribute(rev: str | None, cwd: str | None = None) -> ChangeResult:
@@ -40,11 +41,11 @@ def format_text(result: ChangeResult) -> str:
     for f in result.files:
         if not f.added:
             continue
-        out.append(f"{f.path}: {f.ai}/{f.added} added lines from recorded AI output")
+        out.append(f"{visible(f.path)}: {f.ai}/{f.added} added lines from recorded AI output")
         for r in f.ranges:
             span = f"{r.start}" if r.start == r.end else f"{r.start}-{r.end}"
-            out.append(f"  lines {span}: {r.tool}:{r.model} ({r.source})")
+            out.append(f"  lines {span}: {visible(f'{r.tool}:{r.model} ({r.source})')}")
     out.append(f"AI-Lines: {result.ai}/{result.added}")
     for value in result.assisted_by:
-        out.append(f"Assisted-by: {value}")
+        out.append(f"Assisted-by: {visible(value)}")
     return "\n".join(out)

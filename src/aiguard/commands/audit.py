@@ -16,6 +16,7 @@ from typing import IO, TYPE_CHECKING, Iterable, Iterator, NamedTuple, Sequence
 
 from aiguard import __version__, gitio, history, notes
 from aiguard.history import Entry
+from aiguard.names import visible
 
 if TYPE_CHECKING:
     from aiguard.commands.verify import Commit
@@ -69,10 +70,10 @@ def stream(spec: str | None, cwd: str | None = None, ledger_fallback: bool = Tru
 def log_text(entries: Iterable[Entry], out: IO[str]) -> None:
     for e in entries:
         share = f"{e.ai_lines}/{e.added}"
-        who = ", ".join(e.assisted_by) or "-"
+        who = visible(", ".join(e.assisted_by) or "-")
         mark = {"aiguard": "AI", "foreign": "AI?", "none": "  "}[e.evidence]
         stamp = "stamped" if e.stamped else "unstamped"
-        out.write(f"{e.commit[:12]} {mark:3} {share:>9} {stamp:9} {e.date[:10]} {e.subject[:60]}\n")
+        out.write(f"{e.commit[:12]} {mark:3} {share:>9} {stamp:9} {visible(e.date[:10])} {visible(e.subject[:60])}\n")
         if e.unmatched:
             u = e.unmatched
             reasons = ", ".join(f"{name} {n}" for name, n in u["reasons"].items())
@@ -82,7 +83,7 @@ def log_text(entries: Iterable[Entry], out: IO[str]) -> None:
             out.write(f"{'':17}{e.evidence}{level}: {who}\n")
             for path, ranges in sorted(e.files.items()):
                 spans = ", ".join(f"{r.start}-{r.end}" if r.end != r.start else str(r.start) for r in ranges)
-                out.write(f"{'':17}  {path}: {spans}\n")
+                out.write(f"{'':17}  {visible(path)}: {spans}\n")
 
 
 # export --------------------------------------------------------------------------------------
@@ -202,8 +203,9 @@ def blame_text(rows: Sequence[BlameLine], out: IO[str]) -> None:
     width = max((len(r.tool or "") + (1 if r.level == "commit" else 0) for r in rows), default=0)
     digits = len(str(len(rows)))
     for r in rows:
-        who = (r.tool or "") + ("?" if r.level == "commit" else "")
-        out.write(f"{r.commit[:8]} {r.date} {who:<{width}} {r.line:>{digits}}) {r.content}\n")
+        who = visible(r.tool or "") + ("?" if r.level == "commit" else "")
+        content = visible(r.content[:-1]) + "\r" if r.content.endswith("\r") else visible(r.content)  # CRLF stays
+        out.write(f"{r.commit[:8]} {visible(r.date)} {who:<{width}} {r.line:>{digits}}) {content}\n")
 
 
 def blame_json(rows: Sequence[BlameLine]) -> list[dict]:
@@ -272,7 +274,7 @@ def stats_text(result: dict, out: IO[str]) -> None:
         out.write(f"\nby {name}:\n")
         for row in rows[:30]:
             extra = f" of {row['added']:>7} ({100 * row['share']:5.1f}%)" if "added" in row else ""
-            out.write(f"  {row['ai_lines']:>7}{extra}  {row['key']}\n")
+            out.write(f"  {row['ai_lines']:>7}{extra}  {visible(row['key'])}\n")
 
 
 # report --------------------------------------------------------------------------------------
@@ -319,23 +321,25 @@ def stamp_checks(spec: Sequence[str] | str | None, cwd: str | None = None) -> Ch
     args = history.rev_args(spec)
     if args == ["HEAD"] and gitio.rev_parse("HEAD", cwd) is None:
         return checks  # no commits yet
+    git_ai = notes.read_all(notes.GIT_AI_REF, cwd)  # other tools' line records, as verify reads them
     progress = Progress("commits checked")
     try:
         for commit in verifier.iter_commits(args, no_merges=False, cwd=cwd):
             progress()
             exempt = verifier.exempt(commit, rules) or ("before exempt-before" if commit.sha in before else "")
-            checks.by_commit[commit.sha] = _stamp_check(commit, rules, team, has_policy, exempt)
+            checks.by_commit[commit.sha] = _stamp_check(commit, rules, team, has_policy, exempt,
+                                                        git_ai.get(commit.sha))
     finally:
         progress.done()
     return checks
 
 
 def _stamp_check(commit: Commit, rules: Policy, team: dict[str, bytes] | None, has_policy: bool,
-                 exempt: str) -> StampCheck:
+                 exempt: str, git_ai_note: bytes | None = None) -> StampCheck:
     from aiguard import trailers
     from aiguard.commands import verify as verifier
 
-    findings = verifier.check_commit(commit, rules, team)
+    findings = verifier.check_commit(commit, rules, team, git_ai_note=git_ai_note)
     invalid = [f.message for f in findings if f.rule == "invalid-stamp"]
     group = trailers.read_group(commit.message)
     if invalid:

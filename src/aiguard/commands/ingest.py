@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import subprocess
+import sys
 import time
 from fnmatch import fnmatch
 from pathlib import Path
@@ -29,6 +30,7 @@ class IngestResult(NamedTuple):
     too_old: int = 0  # outputs older than the retention period: not recorded (pruning would delete them)
     too_old_logs: tuple[str, ...] = ()  # the logs they came from
     retention_days: float = 0.0
+    renamed: tuple[str, ...] = ()  # tool or model names outside the charset, sanitised (one line each)
 
 
 @functools.lru_cache(maxsize=256)
@@ -93,7 +95,7 @@ def ingest(paths: Iterable[str]) -> IngestResult:
     finally:
         batch.flush()  # whatever was read is recorded, even if something later fails
     return IngestResult(files, batch.added, batch.duplicates, skipped, len(batch.too_old),
-                        tuple(dict.fromkeys(map(str, batch.too_old))), retention)
+                        tuple(dict.fromkeys(map(str, batch.too_old))), retention, tuple(batch.renamed))
 
 
 class _Batch:
@@ -105,6 +107,7 @@ class _Batch:
         self.entries: list[Entry] = []
         self.where: list[Path] = []
         self.added = self.duplicates = 0
+        self.renamed: dict[str, None] = {}  # said once per log and name
         self.since = time.monotonic()
 
     def add(self, entry: Entry, path: Path) -> None:
@@ -124,6 +127,7 @@ class _Batch:
         self.added += result.added
         self.duplicates += result.duplicates
         self.skipped += [f"{where[index]}: output: {reason}" for index, reason in result.skipped]
+        self.renamed.update((f"{where[index]}: {reason}", None) for index, reason in result.renamed)
 
 
 def ingest_file(source: ModuleType, path: Path, batch: _Batch) -> int:
@@ -168,5 +172,7 @@ def agent_hook(tool: str, payload: dict) -> int:
         return 0
     outputs = module.parse_hook(payload)
     if outputs:
-        record([to_entry(o) for o in outputs])
+        result = record([to_entry(o) for o in outputs])
+        for reason in dict.fromkeys(reason for _index, reason in result.renamed):
+            print(f"aiguard: agent-hook {tool}: {reason}", file=sys.stderr)
     return len(outputs)

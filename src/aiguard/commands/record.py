@@ -7,7 +7,7 @@ import os
 from datetime import datetime
 from typing import IO, Iterable, Iterator
 
-from aiguard import config, keys
+from aiguard import config, keys, names
 from aiguard.fingerprint import Hasher
 from aiguard.ledger import SOURCES, AddResult, Entry, Ledger
 
@@ -45,6 +45,9 @@ def read_jsonl(stream: IO[str], name: str) -> Iterator[tuple[str, Entry | str]]:
             missing = [k for k in ("tool", "model", "text") if not isinstance(data.get(k), str)]
             if missing:
                 raise RecordError(f"missing or non-string {', '.join(missing)}")
+            for kind in ("tool", "model"):
+                if names.problem(data[kind], kind):
+                    raise RecordError(names.problem(data[kind], kind))
             source = data.get("source", "manual")
             if source not in SOURCES:
                 raise RecordError(f"source {source!r} is not one of {', '.join(SOURCES)}")

@@ -280,7 +280,7 @@ def _stamp_message(msgfile: Path, msg: bytes, editor: bool, source: str | None, 
 def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, source: str | None, sha: str | None,
            cli: GitCommitArgs, configured: bytes | None,
            early: tuple[gitio.Started, gitio.Started] | None = None) -> str | None:
-    from aiguard import keys, stamp
+    from aiguard import keys, names, stamp
     from aiguard.changes import attribute_files, merge_own_lines, unmatched_value
     from aiguard.fingerprint import Hasher
     from aiguard.ledger import Ledger, LedgerError
@@ -318,7 +318,9 @@ def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, source: str | None, sha:
 
     existing = trailers.parse_trailers(trailers.strip_own(msg, cleanup), cleanup.comment)
     theirs = {value.lower() for key, value in existing if key.lower() == trailers.ASSISTED_BY.lower()}
-    ours = [value for value in result.assisted_by if value.lower() not in theirs]  # never repeat the author's
+    # A ledger from before the name charset may hold a name with a newline or an escape: never in a trailer.
+    ours = [value for value in dict.fromkeys(names.assisted_value(v) for v in result.assisted_by)
+            if value.lower() not in theirs]  # never repeat the author's
     ai_lines = f"{result.ai}/{result.added}"
     unmatched = unmatched_value(result.unmatched)
     kid, key = keyset.signing_key()

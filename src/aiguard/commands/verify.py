@@ -18,7 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, NamedTuple, Sequence
 
-from aiguard import gitio, keys, policy, stamp, trailers
+from aiguard import foreign, gitio, keys, notes, policy, stamp, trailers
+from aiguard.names import visible
 from aiguard.policy import Policy
 
 ERROR, WARNING, NOTICE = "error", "warning", "notice"
@@ -45,6 +46,7 @@ class Commit(NamedTuple):
     date: str
     message: bytes
     files: list[gitio.FileDiff]
+    committer: str = ""
 
     @property
     def subject(self) -> str:
@@ -173,7 +175,8 @@ def resolve_range(spec: str | None, cwd: str | None = None) -> tuple[str, list[s
 
 def iter_commits(rev_args: Sequence[str], no_merges: bool, cwd: str | None = None) -> Iterator[Commit]:
     """Every commit of the range with its message and first-parent change, in one git log pass."""
-    args = ["log", "--no-color", "--format=%x00%x00aiguard-commit%x00%H%x00%P%x00%an <%ae>%x00%aI%x00%B%x00",
+    args = ["log", "--no-color",
+            "--format=%x00%x00aiguard-commit%x00%H%x00%P%x00%an <%ae>%x00%aI%x00%cn <%ce>%x00%B%x00",
             "-p", "--root", "--diff-merges=first-parent", *gitio.DIFF_FLAGS]
     if no_merges:
         args.append("--no-merges")
@@ -186,9 +189,9 @@ def iter_commits(rev_args: Sequence[str], no_merges: bool, cwd: str | None = Non
 
 
 def _parse_record(record: bytes) -> Commit:
-    sha, parents, author, date, message, patch = record.split(b"\x00", 5)
+    sha, parents, author, date, committer, message, patch = record.split(b"\x00", 6)
     return Commit(sha.decode(), parents.decode().split(), author.decode("utf-8", "replace"), date.decode(),
-                  message, gitio.parse_patch(patch))
+                  message, gitio.parse_patch(patch), committer.decode("utf-8", "replace"))
 
 
 # Checking --------------------------------------------------------------------------------
@@ -220,8 +223,64 @@ def exempt(commit: Commit, rules: Policy) -> str | None:
     return None
 
 
+class ForeignMark(NamedTuple):
+    """A TOOL:MODEL value another tool's mark names (`evidence: foreign`, as `aiguard log` reads it)."""
+
+    value: str
+    source: str  # where it was read: the trailer line, the author, the committer, git-ai's note
+    paths: frozenset[str] | None  # files its record has line ranges in; None: no per-file record
+
+
+def foreign_marks(commit: Commit, group: trailers.Group | None, git_ai_note: bytes | None = None) -> list[ForeignMark]:
+    """Other tools' marks on a commit that aiguard's own Assisted-by lines do not already name.
+
+    Read as `aiguard log` reads them (foreign.marks on the message without aiguard's
+    group, the author and the committer; git-ai's note). A value aiguard's record
+    names with a model drops its `tool:unknown` twin, as in log.
+    """
+    message = trailers.strip_own(commit.message) if group is not None else commit.message
+    values = foreign.marks(message, commit.author, commit.committer)
+    note = foreign.parse_git_ai(git_ai_note) if git_ai_note else None
+    if not values and note is None:
+        return []
+    own = list(group.all_assisted_by) if group else []
+    if own:
+        own += foreign.marks(b"-\n\n" + "".join(f"Assisted-by: {v}\n" for v in own).encode())
+    known = {v.lower() for v in own}
+
+    def is_new(value: str) -> bool:
+        tool = value.split(":", 1)[0].lower()
+        return value.lower() not in known and not (
+            value.endswith(":unknown") and any(v.startswith(tool + ":") for v in known))
+
+    found: list[ForeignMark] = []
+    for value in values:
+        if is_new(value):
+            found.append(ForeignMark(value, _mark_source(value, message, commit), None))
+            known.add(value.lower())
+    for value in (note.assisted_by if note else ()):
+        if is_new(value):
+            paths = frozenset(path for path, spans in note.files.items()
+                              if any(f"{tool}:{model}" == value for _s, _e, tool, model in spans))
+            found.append(ForeignMark(value, "git-ai note in refs/notes/ai", paths if note.files else None))
+            known.add(value.lower())
+    return found
+
+
+def _mark_source(value: str, message: bytes, commit: Commit) -> str:
+    """Which trailer, or whether the author or the committer, names `value`."""
+    for key, text in trailers.parse_trailers(message):
+        if value in foreign.marks(f"-\n\n{key}: {text}\n".encode()):
+            return f"{key}: {text}"
+    if value in foreign.marks(b"", commit.author):
+        return f"author {commit.author}"
+    if value in foreign.marks(b"", "", commit.committer):
+        return f"committer {commit.committer}"
+    return "another tool's mark"
+
+
 def check_commit(commit: Commit, rules: Policy, team: dict[str, bytes] | None,
-                 audit: bool = False) -> list[Finding]:
+                 audit: bool = False, git_ai_note: bytes | None = None) -> list[Finding]:
     findings: list[Finding] = []
     sha = commit.sha
     group = trailers.read_group(commit.message)
@@ -261,19 +320,34 @@ def check_commit(commit: Commit, rules: Policy, team: dict[str, bytes] | None,
             findings.append(Finding(sha, "invalid-stamp", ERROR, problem, stamp_fix))
     assisted = group.all_assisted_by if group else []
     external = [value for value in assisted if not policy.matches(value, rules.internal_models)]
+    theirs = [m for m in foreign_marks(commit, group, git_ai_note)
+              if not policy.matches(m.value, rules.internal_models)]
+    named = external + [f"{m.value} (another tool's mark: {m.source})" for m in theirs]
     counts = trailers.ai_counts(group.ai_lines) if group else None
-    if external and rules.external_models == "forbid":
+    if named and rules.external_models == "forbid":
         findings.append(Finding(sha, "forbidden-model", ERROR,
-                                f"external model output is not allowed here: {', '.join(external)}",
+                                f"external model output is not allowed here: {', '.join(named)}",
                                 "rewrite those lines yourself, or ask the owners to list the model in internal-models"))
-    elif external and rules.external_models == "disclose":
-        findings.append(Finding(sha, "external-model", NOTICE, f"contains external model output: {', '.join(external)}"))
-    if external and rules.forbid_paths and (counts is None or counts[0] > 0):
-        touched = sorted({gitio_path(f) for f in commit.files if f.added and policy.path_matches(gitio_path(f), rules.forbid_paths)})
+    elif named and rules.external_models == "disclose":
+        findings.append(Finding(sha, "external-model", NOTICE, f"contains external model output: {', '.join(named)}"))
+    if named and rules.forbid_paths:
+        protected = {gitio_path(f) for f in commit.files
+                     if f.added and policy.path_matches(gitio_path(f), rules.forbid_paths)}
+        touched: set[str] = set()
+        whose: list[str] = []
+        if external and (counts is None or counts[0] > 0):
+            touched |= protected  # trailers carry no per-file record: the whole commit counts
+        for mark in theirs:
+            hit = protected if mark.paths is None else protected & mark.paths
+            if hit:
+                touched |= hit
+                whose.append(f"{mark.value} ({mark.source})")
         if touched:
+            listed = sorted(touched)
+            because = f"; other tools' marks: {', '.join(whose)}" if whose else ""
             findings.append(Finding(sha, "forbidden-path", ERROR,
                                     f"external-model output in a commit that adds lines under protected paths: "
-                                    f"{', '.join(touched[:5])}" + (" ..." if len(touched) > 5 else ""),
+                                    f"{', '.join(listed[:5])}" + (" ..." if len(listed) > 5 else "") + because,
                                     "keep AI-written lines out of these paths"))
     if group is not None and group.unmatched and rules.unmatched != "allow":
         findings.append(Finding(sha, "unmatched-lines", ERROR if rules.unmatched == "error" else NOTICE,
@@ -306,13 +380,14 @@ def verify(label: str, rev_args: list[str], rules: Policy, no_merges: bool = Fal
             raise VerifyError(f"{rules.source}: exempt-before {rules.exempt_before!r} is not a commit here")
         rev_args = [*rev_args, "--not", rules.exempt_before]
     team, kids = team_keys()
+    git_ai = notes.read_all(notes.GIT_AI_REF, cwd)  # git-ai's line records, when fetched (two git calls)
     findings: list[Finding] = []
     commits = []
     checked = 0
     for commit in iter_commits(rev_args, no_merges=no_merges and rules.exempt_merges, cwd=cwd):
         if not exempt(commit, rules):
             checked += 1
-            findings.extend(check_commit(commit, rules, team, audit))
+            findings.extend(check_commit(commit, rules, team, audit, git_ai.get(commit.sha)))
         commits.append(commit._replace(files=[]))  # the diff is done with: keep memory flat
     return Report(label, checked, findings, "checked" if team else "unchecked", kids, commits)
 
@@ -326,11 +401,11 @@ def format_text(report: Report) -> str:
         by_commit.setdefault(f.commit, []).append(f)
     subjects = {c.sha: c.subject for c in report.commits}
     for sha, found in by_commit.items():
-        out.append(f"{sha[:12]} {subjects.get(sha, '')}")
+        out.append(f"{sha[:12]} {visible(subjects.get(sha, ''))}")
         for f in found:
-            out.append(f"  {f.severity} {f.rule}: {f.message}")
+            out.append(f"  {f.severity} {f.rule}: {visible(f.message)}")
             if f.fix:
-                out.append(f"    fix: {f.fix}")
+                out.append(f"    fix: {visible(f.fix)}")
     errors = sum(f.severity == ERROR for f in report.findings)
     if report.signature == "checked":
         sig = f"signatures checked with key(s) {', '.join(report.key_ids)}"
@@ -341,7 +416,8 @@ def format_text(report: Report) -> str:
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # the runner's log is a terminal too: other control characters are shown as escapes
+    return visible(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _escape_property(text: str) -> str:
@@ -372,7 +448,7 @@ def github_summary(report: Report) -> str:
         rows += ["| commit | subject | severity | rule | message |", "|---|---|---|---|---|"]
         for f in report.findings:
             cells = [f"`{f.commit[:12]}`", subjects.get(f.commit, ""), f.severity, f.rule, f.message]
-            rows.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+            rows.append("| " + " | ".join(visible(c.replace("|", "\\|").replace("\n", " ")) for c in cells) + " |")
     else:
         rows.append("No findings.")
     return "\n".join(rows) + "\n"
@@ -453,18 +529,21 @@ def write_summary(report: Report) -> None:
 def check_message_file(path: str, rules: Policy) -> list[str]:
     """Policy warnings for one commit message, before the commit exists (commit-msg hook)."""
     with open(path, "rb") as fh:
-        group = trailers.read_group(fh.read())
-    if group is None:
+        message = fh.read()
+    group = trailers.read_group(message)
+    theirs = [m.value for m in foreign_marks(Commit("", [], "", "", message, []), group)]
+    if group is None and not theirs:
         return []
     warnings = []
-    external = [v for v in group.all_assisted_by if not policy.matches(v, rules.internal_models)]
+    external = [v for v in (group.all_assisted_by if group else []) + theirs
+                if not policy.matches(v, rules.internal_models)]
     if external and rules.external_models == "forbid":
         warnings.append(f"forbidden-model: this repository does not allow {', '.join(external)}; CI will fail")
+    if group is None:
+        return warnings
     counts = trailers.ai_counts(group.ai_lines)
-    if group is not None and group.unmatched and rules.unmatched != "allow":
-        findings.append(Finding(sha, "unmatched-lines", ERROR if rules.unmatched == "error" else NOTICE,
-                                f"the hook did not match all added text: AI-Unmatched: {group.unmatched}",
-                                "split the commit, or check those files by hand (`aiguard attribute` lists them)"))
+    if group.unmatched and rules.unmatched == "error":
+        warnings.append(f"unmatched-lines: AI-Unmatched: {group.unmatched}; CI will fail")
     if counts and counts[1] and counts[0] / counts[1] > rules.max_ai_share:
         warnings.append(f"ai-share-exceeded: AI-Lines {group.ai_lines} is above {rules.max_ai_share:g}; CI will fail")
     return warnings
