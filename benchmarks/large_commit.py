@@ -27,18 +27,17 @@ import ast
 import json
 import os
 import random
-import re
 import subprocess
 import sys
 import sysconfig
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import accuracy  # noqa: E402
 import corpus as corpus_mod  # noqa: E402
 from aiguard.fingerprint import HASH, tokenize  # noqa: E402
 import transforms as tf  # noqa: E402
@@ -48,7 +47,6 @@ KINDS = ("verbatim", "reindent", "reformat", "rename", "partial10", "interleave"
 
 def functions(package: str, rng: random.Random, count: int) -> list[str]:
     """Distinct functions of 8-60 lines from an installed package, seeded choice."""
-    root = corpus_mod.pinned_root(package)
     found = []
     for name in sorted(corpus_mod.pinned_files((package,))):
         for path in corpus_mod.pinned_files((package,))[name]:
@@ -60,7 +58,6 @@ def functions(package: str, rng: random.Random, count: int) -> list[str]:
             seen.add(key)
             unique.append(text)
     rng.shuffle(unique)
-    del root
     return unique[:count]
 
 
@@ -81,24 +78,21 @@ def transform(kind: str, text: str, rng: random.Random, singles: list[str]) -> t
         out = tf.rename(text, rng)
     elif kind == "partial10":
         out = tf.partial(10)(text, rng)
-    else:  # interleave: a human line after every 3 AI lines, as benchmarks/accuracy.py does
-        lines = text.splitlines(keepends=True)
-        inside = tf._string_interior_lines(text)
-        pasted: list[str] = []
-        human: set[int] = set()
-        since = 0
-        for n, line in enumerate(lines):
-            pasted.append(line)
-            since += 1
-            if since >= 3 and n + 1 < len(lines) and (n + 1) not in inside:
-                indent = re.match(r"[ \t]*", line).group() if line.strip() else ""
-                human.add(len(pasted))
-                pasted.append(indent + rng.choice(singles).strip() + "\n")
-                since = 0
-        return "".join(pasted), human
+    else:  # interleave: a human line after every 3 AI lines, benchmarks/accuracy.py's transform
+        return accuracy.interleave(text, _Singles(rng, singles))
     if out is None or (kind != "partial10" and out == text):
         return None
     return out, set()
+
+
+class _Singles:
+    """What accuracy.interleave asks of its human lines: one at a time."""
+
+    def __init__(self, rng: random.Random, lines: list[str]):
+        self.rng, self.lines = rng, lines
+
+    def single(self) -> str:
+        return self.rng.choice(self.lines).strip()
 
 
 def top_level_boundaries(lines: list[str]) -> list[int]:
@@ -168,7 +162,6 @@ def main() -> None:
     repo.mkdir()
     aiguard = [sys.executable, "-m", "aiguard"]
     run(["git", "init", "-q", "-b", "main"], repo, env)
-    placed: dict[str, list[int]] = {}
     originals = {}
     for path in existing:
         rel = "pkg/" + str(path.relative_to(corpus_mod.pinned_root("docutils")))
