@@ -372,28 +372,25 @@ def merge_heads(cwd: str | None = None) -> list[str]:
         return []
 
 
-class BlobReader:
-    """Blobs read one at a time through one long-lived `git cat-file --batch` (started on first use)."""
+class _Session:
+    """One long-lived git process fed on stdin, started on first use (see its subclasses)."""
+
+    args: tuple[str, ...] = ()
 
     def __init__(self, cwd: str | None = None):
         self.cwd = cwd
         self.proc: subprocess.Popen | None = None
 
-    def read(self, oid: str) -> bytes | None:
+    def _pipes(self) -> tuple:
+        """(stdin, stdout) of the running process, started if need be."""
         if self.proc is None:
             try:
-                self.proc = subprocess.Popen([*GIT, "cat-file", "--batch"], stdin=subprocess.PIPE,
-                                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=self.cwd)
+                self.proc = subprocess.Popen([*GIT, *self.args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                             stderr=subprocess.DEVNULL, cwd=self.cwd)
             except FileNotFoundError:
                 raise GitError("git is not installed or not on PATH") from None
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(f"{oid}\n".encode())
-        self.proc.stdin.flush()
-        header = self.proc.stdout.readline().split()
-        if len(header) < 3:
-            return None  # "<oid> missing" (or git went away)
-        data = self.proc.stdout.read(int(header[2]) + 1)
-        return data[:-1]
+        return self.proc.stdin, self.proc.stdout
 
     def close(self) -> None:
         if self.proc is not None:
@@ -402,6 +399,22 @@ class BlobReader:
             self.proc.stdout.close()
             self.proc.wait()
             self.proc = None
+
+
+class BlobReader(_Session):
+    """Blobs read one at a time through one long-lived `git cat-file --batch`."""
+
+    args = ("cat-file", "--batch")
+
+    def read(self, oid: str) -> bytes | None:
+        stdin, stdout = self._pipes()
+        stdin.write(f"{oid}\n".encode())
+        stdin.flush()
+        header = stdout.readline().split()
+        if len(header) < 3:
+            return None  # "<oid> missing" (or git went away)
+        data = stdout.read(int(header[2]) + 1)
+        return data[:-1]
 
 
 _RENAME_DIFF = (*(f for f in DIFF_FLAGS if f != "--no-renames"), "-M")
@@ -415,45 +428,28 @@ def added_ranges(parent: str | None, commit: str, cwd: str | None = None) -> dic
     return _added_from_patch(git(["diff", *_RENAME_DIFF, base, commit, "--"], cwd=cwd).split(b"\n"))
 
 
-class AddedLines:
+class AddedLines(_Session):
     """added_ranges for many commits through one long-lived `git diff-tree --stdin` (a commit
     with one parent or none; a merge gets its own `git diff` against its first parent)."""
 
-    def __init__(self, cwd: str | None = None):
-        self.cwd = cwd
-        self.proc: subprocess.Popen | None = None
+    args = ("diff-tree", "--stdin", "--root", "-p", *_RENAME_DIFF)
 
     def of(self, commit: str, parents: Sequence[str]) -> dict[bytes, list[tuple[int, int]]]:
         if len(parents) > 1:
             return added_ranges(parents[0], commit, self.cwd)
-        if self.proc is None:
-            try:
-                self.proc = subprocess.Popen([*GIT, "diff-tree", "--stdin", "--root", "-p", *_RENAME_DIFF],
-                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                             stderr=subprocess.DEVNULL, cwd=self.cwd)
-            except FileNotFoundError:
-                raise GitError("git is not installed or not on PATH") from None
-        assert self.proc.stdin is not None and self.proc.stdout is not None
+        stdin, stdout = self._pipes()
         # diff-tree echoes (and flushes) a line that is not a commit: it marks the diff's end
-        self.proc.stdin.write(commit.encode() + b"\n" + _END + b"\n")
-        self.proc.stdin.flush()
+        stdin.write(commit.encode() + b"\n" + _END + b"\n")
+        stdin.flush()
         lines = []
         while True:
-            line = self.proc.stdout.readline()
+            line = stdout.readline()
             if not line:
                 raise GitError(f"git diff-tree failed on {commit}")
             if line == _END + b"\n":
                 break
             lines.append(line[:-1])
         return _added_from_patch(lines)
-
-    def close(self) -> None:
-        if self.proc is not None:
-            assert self.proc.stdin is not None and self.proc.stdout is not None
-            self.proc.stdin.close()
-            self.proc.stdout.close()
-            self.proc.wait()
-            self.proc = None
 
 
 def _added_from_patch(lines: Iterable[bytes]) -> dict[bytes, list[tuple[int, int]]]:
