@@ -20,7 +20,7 @@ from html import escape as _html_escape
 from typing import NamedTuple, Sequence
 
 from aiguard import __version__
-from aiguard.commands.audit import Checks
+from aiguard.commands.audit import Checks, lines_by_model
 from aiguard.history import Entry
 from aiguard.names import visible
 
@@ -61,13 +61,7 @@ def by_tool(entries: Sequence[Entry]) -> list[ToolRow]:
     for e in entries:
         if not e.ai_derived:
             continue
-        here: Counter[str] = Counter()
-        for ranges in e.files.values():
-            for r in ranges:
-                here[f"{r.tool}:{r.model}"] += r.end - r.start + 1
-        rest = e.ai_lines - sum(here.values())
-        if rest > 0 and e.assisted_by:
-            here[e.assisted_by[0]] += rest  # lines only counted at commit level, as stats does
+        here = lines_by_model(e)  # as stats counts them
         (foreign if e.evidence == "foreign" else lines).update(here)
         for name in dict.fromkeys([*e.assisted_by, *here]):
             commits[name] += 1

@@ -216,6 +216,19 @@ def blame_json(rows: Sequence[BlameLine]) -> list[dict]:
 
 # stats ---------------------------------------------------------------------------------------
 
+def lines_by_model(e: Entry) -> Counter[str]:
+    """A commit's AI lines per TOOL:MODEL: its line ranges, and the lines only counted at
+    commit level (AI-Lines beyond the ranges) for its first Assisted-by value."""
+    counts: Counter[str] = Counter()
+    for ranges in e.files.values():
+        for r in ranges:
+            counts[f"{r.tool}:{r.model}"] += r.end - r.start + 1
+    rest = e.ai_lines - sum(counts.values())
+    if rest > 0 and e.assisted_by:
+        counts[e.assisted_by[0]] += rest
+    return counts
+
+
 def stats(entries: Iterable[Entry], depth: int = 1) -> dict:
     """AI lines and added lines by month, author, tool, model and directory."""
     tables: dict[str, dict[str, list[int]]] = {k: defaultdict(lambda: [0, 0]) for k in
@@ -232,14 +245,7 @@ def stats(entries: Iterable[Entry], depth: int = 1) -> dict:
         for key, value in (("month", e.date[:7]), ("author", e.author)):
             tables[key][value][0] += e.ai_lines
             tables[key][value][1] += e.added
-        by_tool: Counter[str] = Counter()
-        for ranges in e.files.values():
-            for r in ranges:
-                by_tool[f"{r.tool}:{r.model}"] += r.end - r.start + 1
-        rest = e.ai_lines - sum(by_tool.values())
-        if rest > 0 and e.assisted_by:
-            by_tool[e.assisted_by[0]] += rest  # lines only counted at commit level
-        for name, count in by_tool.items():
+        for name, count in lines_by_model(e).items():
             tool, _, model = name.partition(":")
             tables["tool"][tool][0] += count
             tables["model"][name][0] += count
