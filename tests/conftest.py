@@ -28,6 +28,40 @@ def merge_intervals(intervals):
 '''
 
 
+class MemoryLedger:
+    """The ledger's look-up side in memory, for matcher tests without SQLite: records are
+    fingerprinted as the ledger does and numbered from 1."""
+
+    def __init__(self, key: bytes, skip_empty: bool = False):
+        from collections import defaultdict
+
+        from aiguard.fingerprint import Hasher
+
+        self.hasher = Hasher(key)
+        self.index: dict[int, dict] = {0: defaultdict(list), 1: defaultdict(list)}
+        self.tokens: dict[int, int] = {}
+        self.skip_empty = skip_empty  # a text without fingerprints gets no record id
+
+    def add(self, text: str, path: str | None = "snippet.py") -> int | None:
+        from aiguard.fingerprint import fingerprint_text
+
+        fingerprints, count = fingerprint_text(text, self.hasher, path)
+        if self.skip_empty and not fingerprints:
+            return None
+        record = len(self.tokens) + 1
+        self.tokens[record] = count
+        for f in fingerprints:
+            self.index[f.stream][f.hash].append((record, f.pos))
+        return record
+
+    def lookup(self, stream, hashes):
+        table = self.index[stream]
+        return {h: table[h] for h in hashes if h in table}
+
+    def record_tokens(self, ids):
+        return {i: self.tokens[i] for i in ids}
+
+
 def run(args, cwd=None, env=None, input=None, check=True) -> subprocess.CompletedProcess:
     done = subprocess.run(args, cwd=cwd, env=env, input=input, capture_output=True)
     if check and done.returncode != 0:

@@ -11,36 +11,22 @@ import inspect
 import json.decoder
 import re
 import textwrap
-from collections import defaultdict
 
 import pytest
 
 from aiguard.attribution import RecordInfo, Range, attribute_text, line_ranges
-from aiguard.fingerprint import Hasher, fingerprint_text
+from aiguard.fingerprint import Hasher
+from conftest import MemoryLedger
 
 KEY = b"attribution-test-key-32-bytes!!!"
 
 
-class MemoryIndex:
+class MemoryIndex(MemoryLedger):
     def __init__(self):
-        self.hasher = Hasher(KEY)
-        self.index = {0: defaultdict(list), 1: defaultdict(list)}
-        self.tokens = {}
+        super().__init__(KEY)
 
     def add(self, text: str, path: str | None = None) -> int:
-        record = len(self.tokens) + 1
-        fingerprints, count = fingerprint_text(text, self.hasher, path)
-        self.tokens[record] = count
-        for f in fingerprints:
-            self.index[f.stream][f.hash].append((record, f.pos))
-        return record
-
-    def lookup(self, stream, hashes):
-        table = self.index[stream]
-        return {h: table[h] for h in hashes if h in table}
-
-    def record_tokens(self, ids):
-        return {i: self.tokens[i] for i in ids}
+        return super().add(text, path)
 
     def attribute(self, text: str, added=None, path: str = "x.py") -> dict[int, int]:
         lines = added if added is not None else range(1, text.count("\n") + 2)

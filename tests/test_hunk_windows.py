@@ -17,13 +17,13 @@ import os
 import random
 import sysconfig
 import textwrap
-from collections import defaultdict
 
 import pytest
 
 from aiguard import fingerprint
 from aiguard.attribution import _LineOffsets, _Literals, attribute_text
-from aiguard.fingerprint import CLIKE, DASH, GENERIC, HASH, Hasher, fingerprint_text, literal_pattern
+from aiguard.fingerprint import CLIKE, DASH, GENERIC, HASH, literal_pattern
+from conftest import MemoryLedger
 
 KEY = b"hunk-window-test-key-32-bytes!!!"
 STDLIB = sysconfig.get_paths()["stdlib"]
@@ -101,26 +101,9 @@ def test_line_starts_inside_literals_as_the_scan_says(syntax):
         assert inside_by_literals(text, syntax) == inside_by_scan(text, syntax), module
 
 
-class MemoryIndex:
+class MemoryIndex(MemoryLedger):
     def __init__(self):
-        self.hasher = Hasher(KEY)
-        self.index = {0: defaultdict(list), 1: defaultdict(list)}
-        self.tokens: dict[int, int] = {}
-
-    def add(self, text: str) -> None:
-        fingerprints, count = fingerprint_text(text, self.hasher, "snippet.py")
-        if fingerprints:
-            record = len(self.tokens) + 1
-            self.tokens[record] = count
-            for f in fingerprints:
-                self.index[f.stream][f.hash].append((record, f.pos))
-
-    def lookup(self, stream, hashes):
-        table = self.index[stream]
-        return {h: table[h] for h in hashes if h in table}
-
-    def record_tokens(self, ids):
-        return {i: self.tokens[i] for i in ids}
+        super().__init__(KEY, skip_empty=True)
 
     def both(self, text: str, added, path: str) -> tuple[dict[int, int], dict[int, int]]:
         args = (text, added, self.hasher, self.lookup, self.record_tokens, path)

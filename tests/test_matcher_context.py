@@ -16,35 +16,17 @@ import inspect
 import json.decoder
 import shlex
 import textwrap
-from collections import defaultdict
 from pathlib import Path
 
 from aiguard.attribution import attribute_text
-from aiguard.fingerprint import Hasher, fingerprint_text
+from conftest import MemoryLedger
 
 KEY = b"matcher-context-test-key-32-byte"
 
 
-class MemoryIndex:
+class MemoryIndex(MemoryLedger):
     def __init__(self):
-        self.hasher = Hasher(KEY)
-        self.index = {0: defaultdict(list), 1: defaultdict(list)}
-        self.tokens: dict[int, int] = {}
-
-    def add(self, text: str) -> int:
-        record = len(self.tokens) + 1
-        fingerprints, count = fingerprint_text(text, self.hasher, "snippet.py")
-        self.tokens[record] = count
-        for f in fingerprints:
-            self.index[f.stream][f.hash].append((record, f.pos))
-        return record
-
-    def lookup(self, stream, hashes):
-        table = self.index[stream]
-        return {h: table[h] for h in hashes if h in table}
-
-    def record_tokens(self, ids):
-        return {i: self.tokens[i] for i in ids}
+        super().__init__(KEY)
 
     def attribute(self, text: str, **options) -> dict[int, int]:
         return attribute_text(text, range(1, text.count("\n") + 2), self.hasher, self.lookup,
