@@ -15,6 +15,15 @@
 #include <stdint.h>
 #include <string.h>
 
+/* PyList_Append of a new reference, which it consumes: the item is released whether the
+ * append succeeds or not (an item that is NULL, a failed call, is an error too). */
+static int append_new(PyObject *list, PyObject *item) {
+    if (item == NULL) return -1;
+    int rc = PyList_Append(list, item);
+    Py_DECREF(item);
+    return rc;
+}
+
 /* ---- BLAKE2b (RFC 7693) ------------------------------------------------------------ */
 
 static const uint64_t B2_IV[8] = {
@@ -577,11 +586,7 @@ static PyObject *sp_span_hashes(PyObject *self, PyObject *args) {
         if (b == -1 && PyErr_Occurred()) goto fail;
         slice_bounds(n, &a, &b);
         PyObject *value = PyLong_FromLongLong((long long)(int64_t)keyed_words(&ks, words + a, b - a));
-        if (value == NULL || PyList_Append(out, value) < 0) {
-            Py_XDECREF(value);
-            goto fail;
-        }
-        Py_DECREF(value);
+        if (append_new(out, value) < 0) goto fail;
     }
     Py_DECREF(seq);
     PyMem_Free(words);
@@ -677,11 +682,7 @@ static PyObject *sp_winnow(PyObject *self, PyObject *args) {
         if (last >= start && value[last] == value[best_pos]) continue; /* keep the earlier choice */
         if (best_pos != last) {
             PyObject *pair = Py_BuildValue("(nL)", best_pos, (long long)value[best_pos]);
-            if (pair == NULL || PyList_Append(out, pair) < 0) {
-                Py_XDECREF(pair);
-                goto fail;
-            }
-            Py_DECREF(pair);
+            if (append_new(out, pair) < 0) goto fail;
             last = best_pos;
         }
     }
@@ -973,13 +974,6 @@ static Py_ssize_t count_newlines(const Text *t, Py_ssize_t a, Py_ssize_t b) {
     return count;
 }
 
-static int append_new(PyObject *list, PyObject *item) {
-    if (item == NULL) return -1;
-    int rc = PyList_Append(list, item);
-    Py_DECREF(item);
-    return rc;
-}
-
 /* tokenize(text, syntax, keywords, Token) -> (tokens, comment line numbers, line count):
  * fingerprint.tokenize's loop. syntax: 0 hash, 1 C-like, 2 dash, 3 generic. */
 static PyObject *sp_tokenize(PyObject *self, PyObject *args) {
@@ -1199,11 +1193,7 @@ static PyObject *sp_index_lookup(PyObject *self, PyObject *args) {
         }
         for (; a < hi && keys[a] == k; a++) {
             PyObject *pair = Py_BuildValue("(kk)", (unsigned long)recs[a], (unsigned long)poss[a]);
-            if (pair == NULL || PyList_Append(hits, pair) < 0) {
-                Py_XDECREF(pair);
-                goto fail;
-            }
-            Py_DECREF(pair);
+            if (append_new(hits, pair) < 0) goto fail;
         }
     }
     PyMem_Free(wanted);
@@ -1338,11 +1328,7 @@ fail:
 static int extend_range(PyObject *out, long long a, long long b) {
     for (long long i = a; i < b; i++) {
         PyObject *v = PyLong_FromLongLong(i);
-        if (v == NULL || PyList_Append(out, v) < 0) {
-            Py_XDECREF(v);
-            return -1;
-        }
-        Py_DECREF(v);
+        if (append_new(out, v) < 0) return -1;
     }
     return 0;
 }
@@ -1474,12 +1460,10 @@ static PyObject *sp_hits_per_record(PyObject *self, PyObject *args) {
                     Py_DECREF(list);
                 }
                 PyObject *pair = PyTuple_Pack(2, q, PyTuple_GET_ITEM(hit, 1));
-                if (pair == NULL || PyList_Append(list, pair) < 0) {
-                    Py_XDECREF(pair);
+                if (append_new(list, pair) < 0) {
                     Py_DECREF(seq);
                     goto fail;
                 }
-                Py_DECREF(pair);
             }
         }
         Py_DECREF(seq);
