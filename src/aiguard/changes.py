@@ -45,7 +45,6 @@ def unmatched_value(unmatched: Iterable[Unmatched]) -> str | None:
     return trailers.unmatched_value((u.reason, u.lines) for u in unmatched)
 
 
-BLOB_BATCH_BYTES = 32 * 1024 * 1024
 _REASON_WORDS = {
     TOO_LARGE: "the file is over the size limit (AIGUARD_MAX_FILE_BYTES, 128 MiB by default)",
     OVER_BUDGET: "past the added text matched per commit (AIGUARD_MAX_ADDED_BYTES, 64 MiB by default)",
@@ -146,17 +145,11 @@ def attribute_files(
             else:
                 budget -= added_bytes[diff.path]
                 fetch.append((diff, lines))
-        # Blobs in batches, so that memory holds a batch, not the whole change.
-        batch: list[tuple[gitio.FileDiff, list[int]]] = []
-        batch_bytes = 0
-        for n, item in enumerate(fetch):
-            batch.append(item)
-            batch_bytes += sizes[item[0].new_oid]
-            if batch_bytes < BLOB_BATCH_BYTES and n + 1 < len(fetch):
-                continue
-            blobs = gitio.read_blobs((d.new_oid for d, _ in batch), cwd=cwd)
-            for diff, lines in batch:
-                data = blobs.pop(diff.new_oid, None)
+        # One blob in memory at a time, through one `git cat-file --batch`.
+        reader = gitio.BlobReader(cwd)
+        try:
+            for diff, lines in fetch:
+                data = reader.read(diff.new_oid)
                 if data is None:
                     unmatched.append(Unmatched(decode_path(diff.path), UNREADABLE, len(lines)))
                 elif b"\0" in data[:8192]:
@@ -165,7 +158,8 @@ def attribute_files(
                     text = data.decode("utf-8", "surrogateescape")
                     owners[diff.path] = attribute_text(
                         text, lines, hasher, ledger.lookup, ledger.record_tokens, decode_path(diff.path))
-            batch, batch_bytes = [], 0
+        finally:
+            reader.close()
     unmatched.sort(key=lambda u: (u.path, u.reason))
     notes = [f"{u.path}: not matched ({_REASON_WORDS[u.reason]})" if not u.lines
              else f"{u.path}: {u.lines} added {'line' if u.lines == 1 else 'lines'} not matched ({_REASON_WORDS[u.reason]})"
