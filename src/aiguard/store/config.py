@@ -59,7 +59,7 @@ def load() -> UserConfig:
 def _clipboard(path: object, table: object) -> ClipboardConfig:
     if table == {}:
         return ClipboardConfig()
-    from aiguard.capture.clipboard.provenance import PatternError, check_service_name, parse_pattern
+    from aiguard.core.provenance import PatternError, check_service_name, parse_pattern
 
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: clipboard must be a table ([clipboard])")
