@@ -276,7 +276,7 @@ def run(stop: threading.Event | None = None) -> int:
     paths.write_private(pid_path(), f"{os.getpid()}\n".encode())
     sources = registry()
     tailer = Tailer(sources)
-    events: queue.Queue[Path | None] = queue.Queue()
+    events: queue.Queue[Path] = queue.Queue()
 
     class Handler(FileSystemEventHandler):
         def on_any_event(self, event):
@@ -310,8 +310,8 @@ def run(stop: threading.Event | None = None) -> int:
     clipboard = _start_clipboard(stop)
     hooks = _HookServer()
     try:
-        files = tailer.scan()  # catch up with what was written while it was not running
-        log.info("caught up: %d log files, %d new outputs", len(files), _pass(tailer, files))
+        caught_up = tailer.scan()  # catch up with what was written while it was not running
+        log.info("caught up: %d log files, %d new outputs", len(caught_up), _pass(tailer, caught_up))
         idle = _idle_compact_seconds()
         next_compact = time.monotonic() + idle
         while not stop.is_set():
@@ -330,7 +330,7 @@ def run(stop: threading.Event | None = None) -> int:
                     batch.add(events.get(timeout=max(0.0, deadline - time.monotonic())))
                 except queue.Empty:
                     break
-            files = set()
+            files: set[Path] = set()
             if any(path.is_dir() for path in batch):
                 for root in rewatch():  # a log root appeared: watch it, read what it holds
                     files.update(tailer.logs_under(root))
