@@ -52,18 +52,19 @@ class Progress:
             self.stream.flush()
 
 
-def read(spec: str | None, cwd: str | None = None, ledger_fallback: bool = True) -> list[Entry]:
+def read(spec: str | None, cwd: str | None = None, ledger_fallback: bool = True, diff: bool = True) -> list[Entry]:
     progress = Progress()
     try:
-        return list(history.entries(history.rev_args(spec), cwd, ledger_fallback, progress))
+        return list(history.entries(history.rev_args(spec), cwd, ledger_fallback, progress, diff=diff))
     finally:
         progress.done()
 
 
-def stream(spec: str | None, cwd: str | None = None, ledger_fallback: bool = True) -> Iterator[Entry]:
+def stream(spec: str | None, cwd: str | None = None, ledger_fallback: bool = True,
+           diff: bool = True) -> Iterator[Entry]:
     progress = Progress()
     try:
-        yield from history.entries(history.rev_args(spec), cwd, ledger_fallback, progress)
+        yield from history.entries(history.rev_args(spec), cwd, ledger_fallback, progress, diff=diff)
     finally:
         progress.done()
 
@@ -72,7 +73,7 @@ def stream(spec: str | None, cwd: str | None = None, ledger_fallback: bool = Tru
 
 def log_text(entries: Iterable[Entry], out: IO[str]) -> None:
     for e in entries:
-        share = f"{e.ai_lines}/{e.added}"
+        share = f"{e.ai_lines}/{'?' if e.added is None else e.added}"
         who = visible(", ".join(e.assisted_by) or "-")
         mark = {"aiguard": "AI", "foreign": "AI?", "none": "  "}[e.evidence]
         stamp = "stamped" if e.stamped else "unstamped"
@@ -131,11 +132,27 @@ def _model_id(name: str) -> dict:
     return {"model_id": model[:250]}
 
 
+_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps with options builds an encoder per call
+_STRING = json.encoder.encode_basestring  # a JSON string as that encoder writes it
+
+
+def jsonl_line(e: Entry) -> str:
+    """`json.dumps(e.to_json(), ensure_ascii=False)`, written directly for the most common record
+    (no marks, no lines): on a long history that is most commits, and 5x faster."""
+    if e.files or e.assisted_by or e.unmatched or e.evidence_level or e.ai_lines:
+        return _JSON.encode(e.to_json())
+    added = "null" if e.added is None else str(e.added)
+    return (f'{{"commit": "{e.commit}", "author": {_STRING(e.author)}, "date": {_STRING(e.date)}, '
+            f'"stamped": {"true" if e.stamped else "false"}, "assisted_by": [], "ai_lines": 0, "added": {added}, '
+            f'"evidence": "{e.evidence}", "files": [], "unmatched": null, "evidence_level": null, '
+            f'"schema": "{history.SCHEMA}"}}')
+
+
 def export(entries: Iterable[Entry], fmt: str, out: IO[str]) -> int:
     written = 0
     for e in entries:
         if fmt == "jsonl":
-            out.write(json.dumps(e.to_json(), ensure_ascii=False) + "\n")
+            out.write(jsonl_line(e) + "\n")
         else:
             if not e.ai_derived:
                 continue  # Agent Trace records describe AI contributions only
