@@ -34,7 +34,7 @@ from aiguard.git import patches, runner
 
 SCHEMA = "aiguard.commit/1"
 _MARK = b"\x00\x00aiguard-log\x00"
-_FORMAT = "%x00%x00aiguard-log%x00%H%x00%P%x00%an <%ae>%x00%aI%x00%cn <%ce>%x00%B%x00"
+_FORMAT = "%x00%x00aiguard-log%x00%H%x00%P%x00%an <%ae>%x00%aI%x00%cn <%ce>%x00%aN <%aE>%x00%B%x00"
 
 
 class HistoryError(AiguardError):
@@ -64,6 +64,7 @@ class Entry(NamedTuple):
     added_by_path: dict[str, int]
     unmatched: dict | None = None  # what the stamp's AI-Unmatched says the hook left unmatched
     evidence_level: str | None = None  # with evidence foreign: note | trailer | identity | phrase (strongest)
+    identity: str = ""  # the author as .mailmap maps them (`%aN <%aE>`), for merging authors in stats
 
     @property
     def ai_derived(self) -> bool:
@@ -129,6 +130,7 @@ class _Raw(NamedTuple):
     committer: str
     message: bytes
     numstat: dict[str, int] | None  # None: read without a diff
+    identity: str = ""  # %aN <%aE>
 
 
 def _stream(args: Sequence[str], cwd: str | None, revs: Sequence[str] | None = None,
@@ -146,7 +148,7 @@ def _stream(args: Sequence[str], cwd: str | None, revs: Sequence[str] | None = N
 
 
 def _parse(record: bytes) -> _Raw:
-    sha, parents, author, date, committer, message, rest = record.split(b"\0", 6)
+    sha, parents, author, date, committer, identity, message, rest = record.split(b"\0", 7)
     numstat: dict[str, int] = {}
     items = rest.split(b"\0")
     i = 0
@@ -163,13 +165,17 @@ def _parse(record: bytes) -> _Raw:
             path = name.decode("utf-8", "surrogateescape")
             numstat[path] = numstat.get(path, 0) + int(fields[0])
     return _Raw(sha.decode(), parents.decode().split(), author.decode("utf-8", "replace"), date.decode(),
-                committer.decode("utf-8", "replace"), message, numstat)
+                committer.decode("utf-8", "replace"), message, numstat, _identity(author, identity))
 
 
 def _parse_plain(record: bytes) -> _Raw:
-    sha, parents, author, date, committer, message, _rest = record.split(b"\0", 6)
+    sha, parents, author, date, committer, identity, message, _rest = record.split(b"\0", 7)
     return _Raw(sha.decode(), parents.decode().split(), author.decode("utf-8", "replace"), date.decode(),
-                committer.decode("utf-8", "replace"), message, None)
+                committer.decode("utf-8", "replace"), message, None, _identity(author, identity))
+
+
+def _identity(author: bytes, mapped: bytes) -> str:
+    return "" if mapped == author else mapped.decode("utf-8", "replace")  # "": as the author
 
 
 def _has_own_keys(low: bytes) -> bool:
@@ -250,7 +256,8 @@ def _entry(raw: _Raw, own_notes: notes.Notes, git_ai: notes.Notes, fallback,
         added = 0  # git log shows no diff for a merge: with --numstat it adds nothing either
     unmatched = trailers.parse_unmatched(group.unmatched) if stamped and group and group.unmatched else None
     return Entry(raw.sha, raw.parents, raw.author, raw.date, subject, stamped, assisted, ai_lines,
-                 added, evidence, files, numstat, unmatched, level if evidence == "foreign" else None)
+                 added, evidence, files, numstat, unmatched, level if evidence == "foreign" else None,
+                 raw.identity or raw.author)
 
 
 _LEVELS = ["note", "trailer", "identity", "phrase"]  # foreign evidence, strongest first
