@@ -67,3 +67,15 @@ def test_the_direct_jsonl_line_is_json_dumps(history):  # noqa: F811
     for diff in (True, False):
         for e in audit_history.entries(["HEAD"], str(repo.path), False, diff=diff):
             assert views.jsonl_line(e) == json.dumps(e.to_json(), ensure_ascii=False)
+
+
+def test_the_training_api_takes_the_fast_path(history):  # noqa: F811
+    from aiguard.training import Repository
+
+    repo, shas, _texts = history
+    full = {e.commit: e for e in Repository(repo.path).commits()}
+    fast = Repository(repo.path, diff=False)
+    for e in fast.commits():
+        assert e._replace(added=full[e.commit].added, added_by_path={}) == full[e.commit]._replace(added_by_path={})
+    assert fast.is_ai_commit(shas["coauthor"]) and fast.commit(shas["coauthor"]).added is None
+    assert Repository(repo.path, diff=False).commit(shas["gitai"]).added == 4
