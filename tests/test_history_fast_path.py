@@ -79,3 +79,25 @@ def test_the_training_api_takes_the_fast_path(history):  # noqa: F811
         assert e._replace(added=full[e.commit].added, added_by_path={}) == full[e.commit]._replace(added_by_path={})
     assert fast.is_ai_commit(shas["coauthor"]) and fast.commit(shas["coauthor"]).added is None
     assert Repository(repo.path, diff=False).commit(shas["gitai"]).added == 4
+
+
+def test_the_cheap_gate_lets_through_every_real_mark():
+    """history._entry skips the trailer and mark readers when the substring gate says a
+    message has nothing: every real-world message with a mark (the fixtures) and aiguard's own
+    keys, in any case, must pass it."""
+    from pathlib import Path
+
+    from aiguard.audit import foreign
+
+    fixtures = json.loads((Path(__file__).parent / "fixtures" / "real-marks" / "messages.json").read_text("utf-8"))
+    texts = [m["message"] for m in fixtures] + [
+        "x\n\nASSISTED-BY: codex:gpt-5\n", "x\n\nai-lines: 3/4\n", "x\n\nAIGuard-Stamp: v1 abc\n",
+        "x\n\n\U0001f916 Generated with [Claude Code](https://claude.com/claude-code)\n",
+        "x\n\nCo-Developed-By: Cursor <cursoragent@cursor.com>\n", "x\n\nMade-with: Cursor\n",
+        "x\n\nEntire-Checkpoint: abc\n", "x\n\nAmp-Thread: https://ampcode.com/threads/T-1\n",
+        "x\n\nGenerated-by: Claude Opus 4.6\n"]
+    for text in texts:
+        message = text.encode()
+        if foreign.evidence(message) or b"ai-lines" in message.lower() or b"aiguard-stamp" in message.lower():
+            low = message.lower()
+            assert audit_history._has_own_keys(low) or foreign.may_have_marks(low), text

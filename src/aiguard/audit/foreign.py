@@ -186,11 +186,7 @@ def evidence(message: bytes, author: str = "", committer: str = "") -> list[Mark
     A value a stronger mark already names (or names with a model) is not repeated at a weaker level."""
     found: list[Mark] = []
     low = message.lower()
-    keys_seen = False
-    for word in _KEY_WORDS:
-        if word in low:
-            keys_seen = True
-            break
+    keys_seen = any(word in low for word in _KEY_WORDS)
     pairs = trailers.parse_trailers(message) if keys_seen and _KEYS_SEEN.search(message) else []
     for key, value in pairs:
         lower = key.lower()
@@ -213,7 +209,7 @@ def evidence(message: bytes, author: str = "", committer: str = "") -> list[Mark
         if tool_model:
             found.append(Mark(tool_model, TRAILER))
     for who in (author, committer):
-        mark = _identity(who)
+        mark = identity(who)
         if mark is not None:
             found.append(mark)
     if b"generated " in low and _PHRASE_SEEN.search(message):
@@ -227,7 +223,20 @@ def evidence(message: bytes, author: str = "", committer: str = "") -> list[Mark
 _IDENTITY_CACHE: dict[str, Mark | None] = {}  # a history has few authors and committers, each seen often
 
 
-def _identity(who: str) -> Mark | None:
+_MARK_WORDS = (b"co-authored-by", b"co-developed-by", b"generated", b"made-with", b"entire-checkpoint", b"amp-thread")
+
+
+def may_have_marks(low: bytes) -> bool:
+    """False when a lower-cased message holds no trailer key or phrase `evidence` reads (the
+    author and committer aside; `assisted-by` is left to the caller, who looks for it anyway):
+    most commits of a long history, told apart with a few substring scans."""
+    for word in _MARK_WORDS:
+        if word in low:
+            return True
+    return False
+
+
+def identity(who: str) -> Mark | None:
     """The mark an author or committer ("Name <email>") is, when it is a coding agent."""
     try:
         return _IDENTITY_CACHE[who]

@@ -190,7 +190,15 @@ def _entry(raw: _Raw, own_notes: notes.Notes, git_ai: notes.Notes, fallback,
     subject = message.split(b"\n", 1)[0].decode("utf-8", "replace")
     numstat = raw.numstat if raw.numstat is not None else {}
     added: int | None = sum(numstat.values()) if raw.numstat is not None else None
-    own_keys = _has_own_keys(message.lower())
+    low = message.lower()
+    own_keys = _has_own_keys(low)
+    if not (own_keys or raw.sha in own_notes or raw.sha in git_ai or foreign.may_have_marks(low)
+            or foreign.identity(raw.author) or foreign.identity(raw.committer)):
+        # no mark of any kind (most commits of a long history): what the steps below would find
+        if added is None and len(raw.parents) > 1 and not merges_diffed:
+            added = 0
+        return Entry(raw.sha, raw.parents, raw.author, raw.date, subject, False, [], 0, added, "none", {},
+                     numstat, None, None, raw.identity or raw.author)
     group = trailers.read_group(message) if own_keys else None
     stamped = bool(group and group.stamp)
     counts = trailers.ai_counts(group.ai_lines) if group else None
