@@ -284,11 +284,11 @@ def stats(entries: Iterable[Entry], depth: int = 1) -> dict:
         first = e.date if first is None or e.date < first else first
         last = e.date if last is None or e.date > last else last
         for key, value in (("month", e.date[:7]), ("author", person(e.identity or e.author))):
-            row = tables[key][value]
-            row[0] += e.ai_lines
-            row[1] += e.added or 0
-            row[2] += e.ai_derived
-            row[3] += e.ai_derived and not known
+            cell = tables[key][value]
+            cell[0] += e.ai_lines
+            cell[1] += e.added or 0
+            cell[2] += e.ai_derived
+            cell[3] += e.ai_derived and not known
         here = lines_by_model(e)
         for name, count in here.items():
             tables["tool"][name.partition(":")[0]][0] += count
@@ -305,7 +305,7 @@ def stats(entries: Iterable[Entry], depth: int = 1) -> dict:
             tables["path"][directory][1] += e.added_by_path.get(path, 0)
             tables["path"][directory][0] += sum(r.end - r.start + 1 for r in e.files.get(path, []))
 
-    def row(name: str, key: str, v: list[int]) -> dict:
+    def as_row(name: str, key: str, v: list[int]) -> dict:
         if name in ("tool", "model"):
             return {"key": key, "ai_lines": v[0], "line_share": round(v[0] / added, 4) if added else 0.0,
                     "commits": v[2], "commit_share": round(v[2] / commits, 4) if commits else 0.0,
@@ -319,7 +319,7 @@ def stats(entries: Iterable[Entry], depth: int = 1) -> dict:
         "commits": commits, "ai_commits": ai_commits, "added": added, "ai_lines": ai,
         "share": round(ai / added, 4) if added else 0.0, "first": first, "last": last,
         "commit_share": round(ai_commits / commits, 4) if commits else 0.0, "lines_unknown": unknown,
-        **{f"by_{name}": [row(name, key, v) for key, v in sorted(table.items(), key=lambda kv: (-kv[1][0], -kv[1][2], kv[0]))]
+        **{f"by_{name}": [as_row(name, key, v) for key, v in sorted(table.items(), key=lambda kv: (-kv[1][0], -kv[1][2], kv[0]))]
            for name, table in tables.items()},
     }
 

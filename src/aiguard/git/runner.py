@@ -58,9 +58,10 @@ def stream_records(args: Sequence[str], mark: bytes, cwd: str | None = None,
         proc.stdin.write(input)
         proc.stdin.close()
     _widen_pipe(proc.stdout)
+    read = getattr(proc.stdout, "read1", proc.stdout.read)  # read1: what is there, git writing on meanwhile
     pending = b""
     while True:
-        chunk = proc.stdout.read1(1 << 20)  # what is there: git writes on while this is split
+        chunk = read(1 << 20)
         if chunk:
             pending += chunk
         records = pending.split(mark)
