@@ -378,7 +378,7 @@ def test_commit_level_evidence_is_counted_not_drawn_as_nothing(make_repo, tmp_pa
     tools = {row["0"]: row for row in tables(html)["bars"]}
     assert set(tools) == {e["assisted_by"][0] for e in log if e["assisted_by"]}
     claude = next(row for key, row in tools.items() if key.startswith("claude-code:"))
-    assert claude["1"] == "3\nlines unknown" and claude["3"] == "lines unknown"
+    assert claude["1"] == "3 (60.0%)\nlines unknown" and claude["3"] == "lines unknown"  # 3 of 5 commits
     assert "No AI-derived lines are recorded in any month" in html
     assert "4 AI-derived commits carry commit-level evidence only" in html
     assert "AI-derived commits, lines unknown" in html  # the commits chart's series

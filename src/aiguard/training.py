@@ -62,21 +62,24 @@ def _ranges_of(files: dict, path: str, line: int) -> str | None:
 class Repository:
     """A local git repository's AI record."""
 
-    def __init__(self, path: str | os.PathLike = ".", ledger_fallback: bool = False):
+    def __init__(self, path: str | os.PathLike = ".", ledger_fallback: bool = False, diff: bool = True):
+        """diff=False: the fast path (`export --no-diff`): trailers and notes only, `added` None
+        where only the diff counts it."""
         self.path = os.fspath(path)
         self.ledger_fallback = ledger_fallback
+        self.diff = diff
         self._cache: dict[str, Entry] = {}
 
     def commits(self, rev_range: str | Sequence[str] | None = None) -> Iterator[Entry]:
         """Every commit of a range (anything git log takes; default HEAD), newest first."""
-        for entry in history.entries(history.rev_args(rev_range), self.path, self.ledger_fallback):
+        for entry in history.entries(history.rev_args(rev_range), self.path, self.ledger_fallback, diff=self.diff):
             self._cache[entry.commit] = entry
             yield entry
 
     def commit(self, rev: str) -> Entry:
         if rev in self._cache:
             return self._cache[rev]
-        found = list(history.entries(["--no-walk"], self.path, self.ledger_fallback, revs=[rev]))
+        found = list(history.entries(["--no-walk"], self.path, self.ledger_fallback, revs=[rev], diff=self.diff))
         if not found:
             raise history.HistoryError(f"{rev!r} is not a commit in {self.path}")
         self._cache[found[0].commit] = self._cache[rev] = found[0]

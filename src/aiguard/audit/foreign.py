@@ -160,6 +160,10 @@ def _is_person(name: str, email: str) -> bool:
 _KEYS_SEEN = re.compile(rb"(?im)^(co-authored-by|co-developed-by|assisted-by|generated-by|made-with|entire-checkpoint"
                         rb"|amp-thread-id|amp-thread)[ \t]*:")
 _PHRASE_SEEN = re.compile(rb"(?i)generated (?:with|by)")
+# what _KEYS_SEEN and _PHRASE_SEEN need, as lower-case substrings: most messages hold none of
+# them, and testing for substrings is much cheaper than a case-insensitive search
+_KEY_WORDS = (b"co-authored-by", b"co-developed-by", b"assisted-by", b"generated-by", b"made-with",
+              b"entire-checkpoint", b"amp-thread")
 
 TRAILER, IDENTITY, PHRASE = "trailer", "identity", "phrase"
 
@@ -181,7 +185,9 @@ def evidence(message: bytes, author: str = "", committer: str = "") -> list[Mark
 
     A value a stronger mark already names (or names with a model) is not repeated at a weaker level."""
     found: list[Mark] = []
-    pairs = trailers.parse_trailers(message) if _KEYS_SEEN.search(message) else []
+    low = message.lower()
+    keys_seen = any(word in low for word in _KEY_WORDS)
+    pairs = trailers.parse_trailers(message) if keys_seen and _KEYS_SEEN.search(message) else []
     for key, value in pairs:
         lower = key.lower()
         tool_model = None
@@ -203,20 +209,52 @@ def evidence(message: bytes, author: str = "", committer: str = "") -> list[Mark
         if tool_model:
             found.append(Mark(tool_model, TRAILER))
     for who in (author, committer):
-        match = _ADDRESS.match(who)
-        name = match.group("name") if match else who
-        email = match.group("email") if match else ""
-        tool = tool_of_email(email) if email else None
-        if name.endswith(" (aider)"):
-            found.append(Mark("aider:unknown", IDENTITY))
-        elif tool and tool != "aider":
-            found.append(Mark(f"{tool}:unknown", IDENTITY))  # the coding agent committed it itself
-    if _PHRASE_SEEN.search(message):
+        mark = identity(who)
+        if mark is not None:
+            found.append(mark)
+    if b"generated " in low and _PHRASE_SEEN.search(message):
         text = message.decode("utf-8", "replace")
         for regex, tool in _PHRASE_RES:
             if regex.search(text):
                 found.append(Mark(f"{tool}:unknown", PHRASE))
     return _dedupe_marks(found)
+
+
+_IDENTITY_CACHE: dict[str, Mark | None] = {}  # a history has few authors and committers, each seen often
+
+
+_MARK_WORDS = (b"co-authored-by", b"co-developed-by", b"generated", b"made-with", b"entire-checkpoint", b"amp-thread")
+
+
+def may_have_marks(low: bytes) -> bool:
+    """False when a lower-cased message holds no trailer key or phrase `evidence` reads (the
+    author and committer aside; `assisted-by` is left to the caller, who looks for it anyway):
+    most commits of a long history, told apart with a few substring scans."""
+    for word in _MARK_WORDS:
+        if word in low:
+            return True
+    return False
+
+
+def identity(who: str) -> Mark | None:
+    """The mark an author or committer ("Name <email>") is, when it is a coding agent."""
+    try:
+        return _IDENTITY_CACHE[who]
+    except KeyError:
+        pass
+    match = _ADDRESS.match(who)
+    name = match.group("name") if match else who
+    email = match.group("email") if match else ""
+    tool = tool_of_email(email) if email else None
+    mark = None
+    if name.endswith(" (aider)"):
+        mark = Mark("aider:unknown", IDENTITY)
+    elif tool and tool != "aider":
+        mark = Mark(f"{tool}:unknown", IDENTITY)  # the coding agent committed it itself
+    if len(_IDENTITY_CACHE) > 100_000:
+        _IDENTITY_CACHE.clear()
+    _IDENTITY_CACHE[who] = mark
+    return mark
 
 
 def _disclosure(value: str) -> str | None:

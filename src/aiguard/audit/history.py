@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 SCHEMA = "aiguard.commit/1"
 _MARK = b"\x00\x00aiguard-log\x00"
-_FORMAT = "%x00%x00aiguard-log%x00%H%x00%P%x00%an <%ae>%x00%aI%x00%cn <%ce>%x00%B%x00"
+_FORMAT = "%x00%x00aiguard-log%x00%H%x00%P%x00%an <%ae>%x00%aI%x00%cn <%ce>%x00%aN <%aE>%x00%B%x00"
 
 
 class HistoryError(AiguardError):
@@ -54,12 +54,13 @@ class Entry(NamedTuple):
     stamped: bool
     assisted_by: list[str]
     ai_lines: int
-    added: int
+    added: int | None  # None: not counted (read without a diff, and no stamp or line record counts it)
     evidence: str  # aiguard | foreign | none
     files: dict[str, list[Span]]  # path -> ranges, in the file as of the commit
     added_by_path: dict[str, int]
     unmatched: dict | None = None  # what the stamp's AI-Unmatched says the hook left unmatched
     evidence_level: str | None = None  # with evidence foreign: note | trailer | identity | phrase (strongest)
+    identity: str = ""  # the author as .mailmap maps them (`%aN <%aE>`), for merging authors in stats
 
     @property
     def ai_derived(self) -> bool:
@@ -88,17 +89,24 @@ def rev_args(spec: Sequence[str] | str | None) -> list[str]:
 
 
 def entries(args: Sequence[str], cwd: str | None = None, ledger_fallback: bool = True,
-            progress=None, revs: Sequence[str] | None = None) -> Iterator[Entry]:
-    """One Entry per commit of `git log ARGS` (revs: more revisions, given on stdin), newest first."""
+            progress=None, revs: Sequence[str] | None = None, diff: bool = True) -> Iterator[Entry]:
+    """One Entry per commit of `git log ARGS` (revs: more revisions, given on stdin), newest first.
+
+    diff=False is the fast path for training-data filters: `git log` without --numstat, so
+    only trailers and notes are read. A commit's record is then the same as with the diff,
+    except that `added` is None where nothing but the diff counts it (no AI-Lines trailer
+    and no git-ai note to clip, which diffs that one commit); `added_by_path` is empty."""
     if revs is None and list(args) == ["HEAD"] and runner.rev_parse("HEAD", cwd) is None:
         return  # a repository without commits yet: an empty history, not an error
     own_notes = notes.Notes(notes.REF, cwd)
     git_ai = notes.Notes(notes.GIT_AI_REF, cwd)
     fallback = _LedgerFallback(cwd) if ledger_fallback else None
     added_lines = patches.AddedLines(cwd)
+    merges_diffed = diff or any(a in ("--first-parent", "-m", "-c", "--cc") or a.startswith("--diff-merges")
+                                for a in args)
     try:
-        for raw in _stream(args, cwd, revs):
-            entry = _entry(raw, own_notes, git_ai, fallback, added_lines)
+        for raw in _stream(args, cwd, revs, diff):
+            entry = _entry(raw, own_notes, git_ai, fallback, added_lines, merges_diffed)
             if progress is not None:
                 progress()
             yield entry
@@ -117,23 +125,26 @@ class _Raw(NamedTuple):
     date: str
     committer: str
     message: bytes
-    numstat: dict[str, int]
+    numstat: dict[str, int] | None  # None: read without a diff
+    identity: str = ""  # %aN <%aE>
 
 
-def _stream(args: Sequence[str], cwd: str | None, revs: Sequence[str] | None = None) -> Iterator[_Raw]:
-    cmd = ["log", "--no-color", f"--format={_FORMAT}", "-z", "--numstat", "-M",
-           "--text", "--diff-algorithm=myers", "--ignore-submodules=none", *args]
+def _stream(args: Sequence[str], cwd: str | None, revs: Sequence[str] | None = None,
+            diff: bool = True) -> Iterator[_Raw]:
+    diff_args = ["--numstat", "-M", "--text", "--diff-algorithm=myers", "--ignore-submodules=none"] if diff else []
+    cmd = ["log", "--no-color", f"--format={_FORMAT}", "-z", *diff_args, *args]
     cmd += ["--stdin"] if revs is not None else ["--"]
     stdin = "".join(f"{rev}\n" for rev in revs).encode() if revs is not None else None
+    parse = _parse if diff else _parse_plain
     try:
         for record in runner.stream_records(cmd, _MARK, cwd, stdin):
-            yield _parse(record)
+            yield parse(record)
     except runner.GitError as exc:
         raise HistoryError(str(exc)) from None
 
 
 def _parse(record: bytes) -> _Raw:
-    sha, parents, author, date, committer, message, rest = record.split(b"\0", 6)
+    sha, parents, author, date, committer, identity, message, rest = record.split(b"\0", 7)
     numstat: dict[str, int] = {}
     items = rest.split(b"\0")
     i = 0
@@ -150,15 +161,41 @@ def _parse(record: bytes) -> _Raw:
             path = name.decode("utf-8", "surrogateescape")
             numstat[path] = numstat.get(path, 0) + int(fields[0])
     return _Raw(sha.decode(), parents.decode().split(), author.decode("utf-8", "replace"), date.decode(),
-                committer.decode("utf-8", "replace"), message, numstat)
+                committer.decode("utf-8", "replace"), message, numstat, _identity(author, identity))
+
+
+def _parse_plain(record: bytes) -> _Raw:
+    sha, parents, author, date, committer, identity, message, _rest = record.split(b"\0", 7)
+    return _Raw(sha.decode(), parents.decode().split(), author.decode("utf-8", "replace"), date.decode(),
+                committer.decode("utf-8", "replace"), message, None, _identity(author, identity))
+
+
+def _identity(author: bytes, mapped: bytes) -> str:
+    return "" if mapped == author else mapped.decode("utf-8", "replace")  # "": as the author
+
+
+def _has_own_keys(low: bytes) -> bool:
+    """Whether a lower-cased message holds a key of aiguard's groups (read_group, squashed_claims):
+    most messages hold none, and a substring test is far cheaper than reading the trailers."""
+    return b"assisted-by" in low or b"ai-lines" in low or b"aiguard-stamp" in low
 
 
 def _entry(raw: _Raw, own_notes: notes.Notes, git_ai: notes.Notes, fallback,
-           added_lines: patches.AddedLines | None = None) -> Entry:
+           added_lines: patches.AddedLines | None = None, merges_diffed: bool = True) -> Entry:
     message = raw.message
     subject = message.split(b"\n", 1)[0].decode("utf-8", "replace")
-    added = sum(raw.numstat.values())
-    group = trailers.read_group(message)
+    numstat = raw.numstat if raw.numstat is not None else {}
+    added: int | None = sum(numstat.values()) if raw.numstat is not None else None
+    low = message.lower()
+    own_keys = _has_own_keys(low)
+    if not (own_keys or raw.sha in own_notes or raw.sha in git_ai or foreign.may_have_marks(low)
+            or foreign.identity(raw.author) or foreign.identity(raw.committer)):
+        # no mark of any kind (most commits of a long history): what the steps below would find
+        if added is None and len(raw.parents) > 1 and not merges_diffed:
+            added = 0
+        return Entry(raw.sha, raw.parents, raw.author, raw.date, subject, False, [], 0, added, "none", {},
+                     numstat, None, None, raw.identity or raw.author)
+    group = trailers.read_group(message) if own_keys else None
     stamped = bool(group and group.stamp)
     counts = trailers.ai_counts(group.ai_lines) if group else None
     own_note = own_notes.get(raw.sha)
@@ -181,7 +218,7 @@ def _entry(raw: _Raw, own_notes: notes.Notes, git_ai: notes.Notes, fallback,
         files = fallback.ranges(raw.sha, raw.parents)
     evidence = "aiguard" if (assisted or ai_lines) else "none"
 
-    if evidence == "none" and not stamped:
+    if evidence == "none" and not stamped and own_keys:
         squashed = trailers.squashed_claims(message)  # a hosting service's squash: groups in the body
         if squashed is not None:
             assisted, ai_lines, _total = squashed
@@ -203,13 +240,15 @@ def _entry(raw: _Raw, own_notes: notes.Notes, git_ai: notes.Notes, fallback,
         if note is not None and note.files:
             # a merge adds what git log shows for it: nothing (its lines came with the commits it
             # merges, and their notes), or its change to the first parent with --first-parent
-            diffed = len(raw.parents) <= 1 or bool(raw.numstat)
+            diffed = len(raw.parents) <= 1 or (bool(raw.numstat) if raw.numstat is not None else merges_diffed)
             if not diffed:
                 own = {}
             elif added_lines is not None:
                 own = added_lines.of(raw.sha, raw.parents)
             else:
                 own = patches.added_ranges(raw.parents[0] if raw.parents else None, raw.sha)
+            if added is None:  # read without a diff: this commit's diff counts its lines, as numstat would
+                added = sum(end - start + 1 for spans in own.values() for start, end in spans)
             clipped = foreign.clip(note.files, {p.decode("utf-8", "surrogateescape"): r for p, r in own.items()})
             files = {path: [Span(s, e, t, m, "foreign") for s, e, t, m in spans] for path, spans in clipped.items()}
             ai_lines = sum(r.end - r.start + 1 for spans in files.values() for r in spans)
@@ -217,9 +256,12 @@ def _entry(raw: _Raw, own_notes: notes.Notes, git_ai: notes.Notes, fallback,
         if value not in assisted and not any(v.startswith(value.split(":", 1)[0] + ":") and value.endswith(":unknown")
                                              for v in assisted):
             assisted.append(value)
+    if added is None and len(raw.parents) > 1 and not merges_diffed:
+        added = 0  # git log shows no diff for a merge: with --numstat it adds nothing either
     unmatched = trailers.parse_unmatched(group.unmatched) if stamped and group and group.unmatched else None
     return Entry(raw.sha, raw.parents, raw.author, raw.date, subject, stamped, assisted, ai_lines,
-                 added, evidence, files, raw.numstat, unmatched, level if evidence == "foreign" else None)
+                 added, evidence, files, numstat, unmatched, level if evidence == "foreign" else None,
+                 raw.identity or raw.author)
 
 
 _LEVELS = ["note", "trailer", "identity", "phrase"]  # foreign evidence, strongest first

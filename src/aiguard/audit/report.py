@@ -20,7 +20,7 @@ from html import escape as _html_escape
 from typing import NamedTuple, Sequence
 
 from aiguard import __version__
-from aiguard.audit.views import Checks, lines_by_model
+from aiguard.audit.views import Checks, lines_by_model, lines_known
 from aiguard.audit.history import Entry
 from aiguard.core.names import visible
 
@@ -47,11 +47,6 @@ class ToolRow(NamedTuple):
     foreign_lines: int  # AI lines from other tools' line records
 
 
-def lines_known(e: Entry) -> bool:
-    """Whether an AI-derived commit's AI lines are known: placed in files, or counted by a stamp."""
-    return bool(e.files) or e.ai_lines > 0
-
-
 def by_tool(entries: Sequence[Entry]) -> list[ToolRow]:
     """Commits and lines per tool:model. The lines add up as in `stats` (by_model)."""
     commits: Counter[str] = Counter()
@@ -76,7 +71,8 @@ def render(entries: Sequence[Entry], summary: dict, title: str, checks: Checks |
     unknown = sum(1 for e in entries if e.ai_derived and not lines_known(e))
     cards = [("Commits", f"{summary['commits']:,}", ""),
              ("AI-derived commits", f"{summary['ai_commits']:,}",
-              f"{unknown:,} with lines unknown" if unknown else ""),
+              f"{100 * summary['ai_commits'] / summary['commits']:.1f}% of commits"
+              + (f" · {unknown:,} with lines unknown" if unknown else "") if summary["commits"] else ""),
              ("AI lines", f"{summary['ai_lines']:,} of {summary['added']:,}",
               f"+ the lines unknown in {unknown:,} commits" if unknown else ""),
              ("AI share of lines", f"{share:.1f}%", "a lower bound: some lines unknown" if unknown else "")]
@@ -104,9 +100,9 @@ def render(entries: Sequence[Entry], summary: dict, title: str, checks: Checks |
     parts += [
         "<h2 id='share'>AI share of added lines, by month</h2>", _share_chart(summary, unknown),
         "<h2 id='commits-by-month'>AI-derived commits, by month</h2>", _commit_chart(entries),
-        "<h2 id='tools'>By tool and model</h2>", _tool_table(by_tool(entries)),
+        "<h2 id='tools'>By tool and model</h2>", _tool_table(by_tool(entries), summary["commits"], summary["added"]),
         "<h2 id='directories'>AI lines by directory</h2>", _path_bars(summary["by_path"], unknown),
-        "<h2 id='authors'>By author</h2>", _author_table(summary["by_author"], entries),
+        "<h2 id='authors'>By author</h2>", _author_table(summary["by_author"]),
         "<h2 id='commits'>Commits</h2>", _checks_note(checks), _commit_table(entries, checks),
         "</body></html>",
     ]
@@ -223,7 +219,7 @@ def _bar(parts: list[tuple[int, str, str]], top: int) -> str:
     return f"<span class='bar'>{spans}</span>"
 
 
-def _tool_table(rows: list[ToolRow]) -> str:
+def _tool_table(rows: list[ToolRow], all_commits: int = 0, all_added: int = 0) -> str:
     if not rows:
         return "<p class='muted'>No AI-derived commits.</p>"
     shown, more = rows[:MAX_BAR_ROWS], len(rows) - MAX_BAR_ROWS
@@ -241,20 +237,21 @@ def _tool_table(rows: list[ToolRow]) -> str:
         commits = _bar([(known, COMMITS, f"{known:,} commits, lines known"),
                         (r.unknown, UNKNOWN, f"{r.unknown:,} commits, lines unknown")], top_commits)
         unknown = "lines unknown" if r.unknown == r.commits else f"{r.unknown:,} with lines unknown"
-        count = f"{r.commits:,}" + (f"<div class='why'>{unknown}</div>" if r.unknown else "")
+        share = f" ({100 * r.commits / all_commits:.1f}%)" if all_commits else ""
+        count = f"{r.commits:,}{share}" + (f"<div class='why'>{unknown}</div>" if r.unknown else "")
         total = r.lines + r.foreign_lines
         if total:
             lines = _bar([(r.lines, LINES, f"{r.lines:,} lines recorded by aiguard"),
                           (r.foreign_lines, FOREIGN_LINES, f"{r.foreign_lines:,} lines from other tools' records")],
                          top_lines)
-            lines_text = f"{total:,}"
+            lines_text = f"{total:,}" + (f" ({100 * total / all_added:.1f}%)" if all_added else "")
         else:
             lines, lines_text = "", "<em>lines unknown</em>"
         body.append(f"<tr><td class='label'>{escape(r.key)}</td><td class='n'>{count}</td><td class='barcell'>{commits}</td>"
                     f"<td class='n'>{lines_text}</td><td class='barcell'>{lines}</td></tr>")
     note = f"<p class='muted'>{more:,} more not shown; `aiguard stats --json` lists them all.</p>" if more > 0 else ""
-    return (_legend(legend) + "<table class='bars'><thead><tr><th>Tool:model</th><th colspan='2'>AI-derived commits</th>"
-            f"<th colspan='2'>AI lines</th></tr></thead><tbody>{''.join(body)}</tbody></table>{note}")
+    return (_legend(legend) + "<table class='bars'><thead><tr><th>Tool:model</th><th colspan='2'>AI-derived commits "
+            f"(share of all commits)</th><th colspan='2'>AI lines (share of all added lines)</th></tr></thead><tbody>{''.join(body)}</tbody></table>{note}")
 
 
 def _path_bars(rows: list[dict], unknown: int) -> str:
@@ -279,9 +276,10 @@ def _path_bars(rows: list[dict], unknown: int) -> str:
 
 # tables ------------------------------------------------------------------------------------
 
-def _author_table(rows: list[dict], entries: Sequence[Entry]) -> str:
-    ai_commits = Counter(e.author for e in entries if e.ai_derived)
-    body = "".join(f"<tr><td class='label'>{escape(r['key'])}</td><td class='n'>{ai_commits[r['key']]:,}</td>"
+def _author_table(rows: list[dict]) -> str:
+    """Authors merged by identity, as stats merges them (.mailmap, a tool's suffix on the name)."""
+    rows = sorted(rows, key=lambda r: (-r["ai_lines"], -r.get("ai_commits", 0), r["key"]))
+    body = "".join(f"<tr><td class='label'>{escape(r['key'])}</td><td class='n'>{r.get('ai_commits', 0):,}</td>"
                    f"<td class='n'>{r['ai_lines']:,}</td><td class='n'>{r['added']:,}</td>"
                    f"<td class='n'>{100 * r['share']:.1f}%</td></tr>" for r in rows[:200])
     more = (f"<p class='muted'>{len(rows) - 200:,} more authors not shown; `aiguard stats --json` lists them all.</p>"

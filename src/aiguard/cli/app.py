@@ -466,14 +466,14 @@ def _require_repo() -> None:
         fail(f"{os.getcwd()} is not in a git repository")
 
 
-def _entries(range_: tuple[str, ...], ledger_fallback: bool) -> list:
+def _entries(range_: tuple[str, ...], ledger_fallback: bool, diff: bool = True) -> list:
     from aiguard.audit import history
     from aiguard.git import runner
     from aiguard.audit import views as audit
 
     _require_repo()
     try:
-        return audit.read(range_, ledger_fallback=ledger_fallback)
+        return audit.read(range_, ledger_fallback=ledger_fallback, diff=diff)
     except (history.HistoryError, runner.GitError) as exc:
         fail(str(exc))
     return []
@@ -493,13 +493,18 @@ class _GitLogArgs(click.Command):
 _LEDGER_OPTION = click.option(
     "--ledger/--no-ledger", "ledger_fallback", default=True, show_default=True,
     help="For stamped commits without a line record (note), find their lines again against your ledger.")
+_DIFF_OPTION = click.option(
+    "--no-diff", "no_diff", is_flag=True,
+    help="Read trailers and notes only, no diff (the fast path for training-data filters): "
+         "`added` is null where only the diff would count it.")
 
 
 @cli.command("log", cls=_GitLogArgs, context_settings={"ignore_unknown_options": True})
 @click.argument("range_", metavar="[RANGE]", nargs=-1, type=click.UNPROCESSED)
 @click.option("--json", "as_json", is_flag=True, help="One JSON array, one object per commit (newest first).")
 @_LEDGER_OPTION
-def log_(range_: tuple[str, ...], as_json: bool, ledger_fallback: bool) -> None:
+@_DIFF_OPTION
+def log_(range_: tuple[str, ...], as_json: bool, ledger_fallback: bool, no_diff: bool) -> None:
     """What each commit says about AI output: tools, models, lines, evidence.
 
     Reads aiguard's trailers and line records (notes under refs/notes/aiguard) and
@@ -514,7 +519,7 @@ def log_(range_: tuple[str, ...], as_json: bool, ledger_fallback: bool) -> None:
     """
     from aiguard.audit import views as audit
 
-    entries = _entries(range_, ledger_fallback)
+    entries = _entries(range_, ledger_fallback, diff=not no_diff)
     if as_json:
         click.echo(json.dumps([e.to_json() for e in entries], ensure_ascii=False, indent=1))
     else:
@@ -528,7 +533,8 @@ def log_(range_: tuple[str, ...], as_json: bool, ledger_fallback: bool) -> None:
 @click.option("--output", "-o", type=click.Path(dir_okay=False, allow_dash=True), default="-",
               help="Write to FILE instead of stdout.")
 @_LEDGER_OPTION
-def export(range_: tuple[str, ...], format_: str, output: str, ledger_fallback: bool) -> None:
+@_DIFF_OPTION
+def export(range_: tuple[str, ...], format_: str, output: str, ledger_fallback: bool, no_diff: bool) -> None:
     """Export the AI record of a history for training-data pipelines.
 
     jsonl: one object a line per commit, newest first, schema `aiguard.commit/1`
@@ -548,7 +554,7 @@ def export(range_: tuple[str, ...], format_: str, output: str, ledger_fallback: 
     with _naming(output):
         out = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")
         try:
-            audit.export(audit.stream(range_, ledger_fallback=ledger_fallback), format_, out)
+            audit.export(audit.stream(range_, ledger_fallback=ledger_fallback, diff=not no_diff), format_, out)
         except (history.HistoryError, runner.GitError) as exc:
             fail(str(exc))
         finally:
