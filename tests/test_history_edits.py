@@ -20,7 +20,9 @@ from conftest import Repo, aiguard
 # Invented for the tests: blocks an assistant might have written.
 CLAMP = '''\
 def clamp(value, low, high):
-    """Keep value inside [low, high]."""
+    """Keep value inside [low, high], swapping the bounds when they come reversed."""
+    if low > high:
+        low, high = high, low
     if value < low:
         return low
     if value > high:
@@ -28,13 +30,15 @@ def clamp(value, low, high):
     return value
 '''
 CHUNKS = '''\
-def chunks(items, size):
-    """Split items into lists of at most size elements."""
+def chunks(items, size, pad=None):
+    """Split items into lists of at most size elements; pad the last one when asked."""
     if size <= 0:
-        raise ValueError("size must be positive")
+        raise ValueError(f"size must be positive, not {size!r}")
     out = []
     for start in range(0, len(items), size):
-        out.append(items[start:start + size])
+        out.append(list(items[start:start + size]))
+    if pad is not None and out and len(out[-1]) < size:
+        out[-1].extend([pad] * (size - len(out[-1])))
     return out
 '''
 SLUG = '''\
@@ -47,9 +51,9 @@ def slugify(title):
             words.append(kept)
     return "-".join(words)
 '''
-# 15 lines, for the block that moves.
-TABLE = "".join(f"ROW_{i} = ({i}, {i * i}, {i * i * i})  # row {i} of the lookup table\n" for i in range(15))
 HUMAN30 = "".join(f"setting_{i} = {i}\n" for i in range(30))
+
+TABLE = CLAMP + CHUNKS  # 19 lines, for the block that moves
 
 CLAUDE = "claude-code:claude-sonnet-4-5"
 CODEX = "codex:gpt-5-codex"
@@ -142,7 +146,7 @@ def two_ai_commits(repo: Repo):
     record(CHUNKS, CODEX)
     commit(repo, {"b.py": CHUNKS}, "Add chunks")
     commit(repo, {"c.py": "x = 1\ny = 2\n"}, "Human part")
-    assert claims(repo, "HEAD~1")[:2] == (n(CHUNKS), n(CHUNKS))
+    assert claims(repo, "HEAD~2")[0] == n(CLAMP) and claims(repo, "HEAD~1")[0] == n(CHUNKS)
     drop_ledger()
     return repo, base
 
@@ -230,12 +234,12 @@ def test_block_moved_below_unchanged_lines_then_amended(repo: Repo):
     commit(repo, {"README": "project\n"}, "Start")
     record(TABLE, CLAUDE)
     commit(repo, {"t.py": TABLE + HUMAN30}, "Table")
-    assert claims(repo) == (15, 45, [CLAUDE])
+    assert claims(repo) == (n(TABLE), n(TABLE) + 30, [CLAUDE])
     drop_ledger()
     repo.write("t.py", HUMAN30 + TABLE)
     repo.git("commit", "-q", "-a", "--amend", "--no-edit")
-    assert ranges(repo) == [("t.py", 31, 45, CLAUDE)]
-    assert claims(repo) == (15, 45, [CLAUDE])
+    assert ranges(repo) == [("t.py", 31, 30 + n(TABLE), CLAUDE)]
+    assert claims(repo) == (n(TABLE), n(TABLE) + 30, [CLAUDE])
     assert_agree(repo)
 
 
