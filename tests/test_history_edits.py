@@ -345,3 +345,86 @@ def test_human_commit_after_a_checkout_carries_nothing(ai_feature):
     repo.git("checkout", "-q", "main")
     commit(repo, {"lib.py": "header = 1\nsecond = 2\nthird = 3\n"}, "Human")
     assert note(repo) is None and claims(repo)[0] == 0
+
+
+# --- notes travel with plain push and fetch -------------------------------------------------
+
+def test_notes_reach_a_second_clone_through_plain_push_and_fetch(repo: Repo, tmp_path):
+    remote = tmp_path / "remote.git"
+    repo.git("init", "-q", "--bare", str(remote))
+    repo.git("remote", "add", "origin", str(remote))
+    said = aiguard("install", cwd=repo.path).stdout.decode()
+    assert "fetch refspec added for origin" in said
+    commit(repo, {"README": "project\n"}, "Start")
+    record(CLAMP, CLAUDE)
+    ai = commit(repo, {"a.py": CLAMP}, "Add clamp")
+    repo.git("push", "-q", "origin", "main")
+    assert repo.out("ls-remote", str(remote), "refs/notes/aiguard").split()[:1] == [repo.out("rev-parse", "refs/notes/aiguard").strip()]
+    clone = Repo(tmp_path / "clone")
+    repo.git("clone", "-q", str(remote), str(clone.path))
+    aiguard("install", cwd=clone.path)
+    clone.git("fetch", "-q")
+    assert note(clone, ai)["ai"] == n(CLAMP)
+    assert ranges(clone, ai) == [("a.py", 1, n(CLAMP), CLAUDE)]
+    assert "ok   line records" in aiguard("doctor", cwd=clone.path, check=False).stdout.decode()
+
+
+def test_concurrent_notes_merge_as_a_union(repo: Repo, tmp_path):
+    """Two clones each record lines of the same commit (a post-rewrite on each side): both kept."""
+    remote = tmp_path / "remote.git"
+    repo.git("init", "-q", "--bare", str(remote))
+    repo.git("remote", "add", "origin", str(remote))
+    aiguard("install", cwd=repo.path)
+    target = commit(repo, {"a.py": CLAMP, "b.py": CHUNKS}, "Both, by hand")
+    repo.git("push", "-q", "origin", "main")
+    clone = Repo(tmp_path / "clone")
+    repo.git("clone", "-q", str(remote), str(clone.path))
+    aiguard("install", cwd=clone.path)
+    mine = b'{"aiguard":1,"added":19,"ai":9,"by":[{"tool":"claude-code","model":"m","source":"s"}],' \
+           b'"files":[{"path":"a.py","ranges":[[1,9,0]]}]}\n'
+    theirs = b'{"aiguard":1,"added":19,"ai":10,"by":[{"tool":"codex","model":"m","source":"s"}],' \
+             b'"files":[{"path":"b.py","ranges":[[1,10,0]]}]}\n'
+    repo.git("notes", "--ref", "refs/notes/aiguard", "add", "-F", "-", target, input=mine)
+    clone.git("notes", "--ref", "refs/notes/aiguard", "add", "-F", "-", target, input=theirs)
+    repo.git("push", "-q", "origin", "main")  # the pre-push hook sends the notes
+    clone.git("push", "-q", "origin", "main")  # fetches and merges theirs first, then pushes the union
+    assert clone.git("push", "-q", "origin", "main").stderr == b""
+    assert note(clone, target)["ai"] == 19
+    repo.git("fetch", "-q")
+    assert note(repo, target)["ai"] == 9  # ours first; the merged copy sits beside it
+    aiguard("notes", "fetch", cwd=repo.path)
+    assert sorted(r[0] for r in ranges(repo, target)) == ["a.py", "b.py"]
+
+
+def test_a_host_that_refuses_notes_gets_one_line_and_the_push_goes_on(repo: Repo, tmp_path):
+    remote = tmp_path / "remote.git"
+    repo.git("init", "-q", "--bare", str(remote))
+    (remote / "hooks" / "pre-receive").write_text(
+        "#!/bin/sh\nwhile read old new ref; do case $ref in refs/notes/*) echo 'notes refused' >&2; exit 1;; esac; done\n")
+    (remote / "hooks" / "pre-receive").chmod(0o755)
+    repo.git("remote", "add", "origin", str(remote))
+    aiguard("install", cwd=repo.path)
+    commit(repo, {"README": "project\n"}, "Start")
+    record(CLAMP, CLAUDE)
+    commit(repo, {"a.py": CLAMP}, "Add clamp")
+    done = repo.git("push", "-q", "origin", "main")
+    said = [line for line in done.stderr.decode().splitlines() if line.startswith("aiguard:")]
+    assert len(said) == 1 and "not pushed to origin" in said[0] and "aiguard.syncNotes" in said[0]
+    assert repo.out("ls-remote", str(remote), "refs/heads/main")
+
+
+def test_sync_notes_opt_out(repo: Repo, tmp_path):
+    remote = tmp_path / "remote.git"
+    repo.git("init", "-q", "--bare", str(remote))
+    repo.git("remote", "add", "origin", str(remote))
+    aiguard("install", cwd=repo.path)
+    assert "+refs/notes/aiguard:refs/notes/remotes/origin/aiguard" in repo.out("config", "--get-all", "remote.origin.fetch")
+    said = aiguard("install", "--no-sync-notes", cwd=repo.path).stdout.decode()
+    assert "not synced" in said and "refs/notes" not in repo.out("config", "--get-all", "remote.origin.fetch")
+    record(CLAMP, CLAUDE)
+    commit(repo, {"a.py": CLAMP}, "Add clamp")
+    repo.git("push", "-q", "origin", "main")
+    assert repo.out("ls-remote", str(remote), "refs/notes/aiguard") == ""
+    assert "not synced" in aiguard("install", cwd=repo.path).stdout.decode()  # stays off
+    doctor = aiguard("doctor", cwd=repo.path, check=False).stdout.decode()
+    assert "ok   line records: not synced" in doctor

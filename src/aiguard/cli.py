@@ -101,13 +101,20 @@ def cli() -> None:
               help="Repository (default: the current one).")
 @click.option("--new-keys", is_flag=True,
               help="The keys are lost: move the ledger aside (kept, renamed) and make new keys.")
-def install(repo: str | None, new_keys: bool) -> None:
+@click.option("--sync-notes/--no-sync-notes", default=None,
+              help="Send the line records (refs/notes/aiguard) with every git push and fetch them with "
+                   "git fetch (the default), or not (sets aiguard.syncNotes=false).")
+def install(repo: str | None, new_keys: bool, sync_notes: bool | None) -> None:
     """Install aiguard's git hooks in a repository.
 
     Honours core.hooksPath; a hook that was already there is kept and runs first.
     Running it again updates the hooks. Also makes the keys if none exist; never over
     a ledger holding records (their key would be lost): restore the keys, or start
     over with --new-keys.
+
+    The line records travel by themselves: each remote fetches its refs/notes/aiguard into
+    refs/notes/remotes/REMOTE/aiguard (read beside yours), the pre-push hook pushes yours,
+    and notes.aiguard.mergeStrategy=cat_sort_uniq keeps both records of a commit.
 
     Example: aiguard install
     """
@@ -118,6 +125,7 @@ def install(repo: str | None, new_keys: bool) -> None:
         _start_over()
     try:
         report = installer.install(repo)
+        report += installer.sync_notes(repo, sync_notes)
         keyset = keys.load(create=True)
     except (installer.InstallError, keys.KeyUnavailable) as exc:
         fail(str(exc))
@@ -665,7 +673,8 @@ def _notes_with_remote(action: str, remote: str) -> None:
 @notes.command("show")
 @click.argument("rev", default="HEAD")
 def notes_show(rev: str) -> None:
-    """Print a commit's line record (JSON)."""
+    """Print a commit's line record (JSON). A note holding two records of the commit
+    (concurrent notes merged with cat_sort_uniq) prints as their union."""
     from aiguard import gitio, notes as line_notes
 
     _require_repo()
@@ -675,6 +684,10 @@ def notes_show(rev: str) -> None:
     data = line_notes.read_one(sha)
     if data is None:
         fail(f"{rev} has no aiguard line record", 1)
+    if len([line for line in data.splitlines() if line.strip()]) > 1:
+        record = line_notes.decode(data)
+        if record is not None:
+            data = line_notes.encode(record.added, record.files)
     click.echo(data.decode("utf-8", "replace").rstrip("\n"))
 
 

@@ -42,6 +42,7 @@ REF = "refs/notes/aiguard"
 GIT_AI_REF = "refs/notes/ai"  # git-ai's authorship notes (foreign evidence)
 SCHEMA = 1
 PENDING = "aiguard-pending"
+MERGE_STRATEGY = "cat_sort_uniq"  # concurrent records of one commit: both kept, read as their union
 PENDING_MAX_AGE = 7 * 86400
 
 
@@ -110,7 +111,27 @@ def encode(added: int | None, files: dict[str, list[Span]]) -> bytes:
 
 
 def decode(data: bytes) -> LineRecord | None:
-    """A note's record, or None for anything that is not a note aiguard can read."""
+    """A note's record, or None for anything that is not a note aiguard can read.
+
+    A note of several lines (two records of one commit, kept side by side by the
+    cat_sort_uniq merge of concurrent notes) reads as their union: where two claim the
+    same line, the first line of the note wins (cat_sort_uniq sorts them: the same
+    answer in every clone)."""
+    records = [r for r in (_decode_line(line) for line in data.splitlines() if line.strip()) if r is not None]
+    if len(records) <= 1:
+        return records[0] if records else None
+    lines: dict[str, dict[int, Span]] = {}
+    for record in records:
+        for path, spans in record.files.items():
+            mine = lines.setdefault(path, {})
+            for line, span in to_lines(spans).items():
+                mine.setdefault(line, span)
+    files = {path: to_spans(by_line) for path, by_line in lines.items() if by_line}
+    added = [r.added for r in records if r.added is not None]
+    return LineRecord(max(added) if added else None, sum(len(v) for v in lines.values()), files)
+
+
+def _decode_line(data: bytes) -> LineRecord | None:
     try:
         note = json.loads(data)
         if not isinstance(note, dict) or note.get("aiguard") != SCHEMA:
@@ -153,17 +174,40 @@ def to_spans(lines: dict[int, Span]) -> list[Span]:
 
 # Reading and writing notes ------------------------------------------------------------------
 
-def read_all(ref: str = REF, cwd: str | None = None, commits: set[str] | None = None) -> dict[str, bytes]:
-    """commit -> note bytes for every note under `ref`, read in bulk (two git calls)."""
+def note_refs(ref: str = REF, cwd: str | None = None) -> list[str]:
+    """`ref`, and for aiguard's own notes the remotes' copies fetched beside it
+    (refs/notes/remotes/<remote>/aiguard, as `aiguard install` sets fetching up)."""
+    if ref != REF:
+        return [ref]
+    out = subprocess.run([*gitio.GIT, "for-each-ref", "--format=%(refname)", "refs/notes/remotes/"],
+                         capture_output=True, cwd=cwd, stdin=subprocess.DEVNULL).stdout.decode("utf-8", "replace")
+    return [REF, *sorted(name for name in out.split() if name.endswith("/aiguard"))]
+
+
+def _listing(ref: str, cwd: str | None) -> dict[str, str]:
+    """commit -> note blob for every note under `ref`."""
     listing = subprocess.run([*gitio.GIT, "notes", "--ref", ref, "list"], capture_output=True, cwd=cwd,
                              stdin=subprocess.DEVNULL)
-    if listing.returncode != 0:
-        return {}
-    pairs = []
-    for line in listing.stdout.decode().splitlines():
+    blobs: dict[str, str] = {}
+    for line in listing.stdout.decode().splitlines() if listing.returncode == 0 else ():
         parts = line.split()
-        if len(parts) == 2 and (commits is None or parts[1] in commits):
-            pairs.append((parts[0], parts[1]))
+        if len(parts) == 2:
+            blobs[parts[1]] = parts[0]
+    return blobs
+
+
+def listing(ref: str = REF, cwd: str | None = None) -> dict[str, str]:
+    """commit -> note blob under `ref` and the remotes' copies of it (ours first)."""
+    blobs: dict[str, str] = {}
+    for name in note_refs(ref, cwd):
+        for commit, blob in _listing(name, cwd).items():
+            blobs.setdefault(commit, blob)
+    return blobs
+
+
+def read_all(ref: str = REF, cwd: str | None = None, commits: set[str] | None = None) -> dict[str, bytes]:
+    """commit -> note bytes for every note under `ref` (and its fetched copies), read in bulk."""
+    pairs = [(blob, commit) for commit, blob in listing(ref, cwd).items() if commits is None or commit in commits]
     blobs = gitio.read_blobs((blob for blob, _ in pairs), cwd=cwd)
     return {commit: blobs[blob] for blob, commit in pairs if blob in blobs}
 
@@ -174,13 +218,7 @@ class Notes:
     long-lived `git cat-file --batch`)."""
 
     def __init__(self, ref: str = REF, cwd: str | None = None):
-        listing = subprocess.run([*gitio.GIT, "notes", "--ref", ref, "list"], capture_output=True, cwd=cwd,
-                                 stdin=subprocess.DEVNULL)
-        self.blobs: dict[str, str] = {}
-        for line in listing.stdout.decode().splitlines() if listing.returncode == 0 else ():
-            parts = line.split()
-            if len(parts) == 2:
-                self.blobs[parts[1]] = parts[0]
+        self.blobs: dict[str, str] = listing(ref, cwd)
         self.reader = gitio.BlobReader(cwd)
         self.read: list[str] = []  # the commits whose note was read, in order
 
@@ -199,6 +237,16 @@ class Notes:
 
 
 def read_one(commit: str, ref: str = REF, cwd: str | None = None) -> bytes | None:
+    """One commit's note under `ref`, else (aiguard's own) under the remotes' copies of it."""
+    data = _show(commit, ref, cwd)
+    for other in note_refs(ref, cwd)[1:] if data is None and ref == REF else ():
+        data = _show(commit, other, cwd)
+        if data is not None:
+            break
+    return data
+
+
+def _show(commit: str, ref: str, cwd: str | None) -> bytes | None:
     done = subprocess.run([*gitio.GIT, "notes", "--ref", ref, "show", commit], capture_output=True,
                           cwd=cwd, stdin=subprocess.DEVNULL)
     return done.stdout if done.returncode == 0 else None
@@ -592,7 +640,7 @@ def records_of(commits: list[str], cwd: str | None = None) -> Iterator[tuple[str
 # Sharing notes ------------------------------------------------------------------------------
 
 def fetch(remote: str, cwd: str | None = None) -> str:
-    """Fetch the remote's notes beside ours and merge them in (ours win where both have one)."""
+    """Fetch the remote's notes beside ours and merge them in (both records of a commit kept)."""
     theirs = f"refs/notes/remotes/{remote}/aiguard"
     done = subprocess.run([*gitio.GIT, "fetch", "--quiet", remote, f"+{REF}:{theirs}"], capture_output=True,
                           cwd=cwd, stdin=subprocess.DEVNULL)
@@ -606,7 +654,7 @@ def fetch(remote: str, cwd: str | None = None) -> str:
     if gitio.rev_parse(REF, cwd) is None and not _ref_exists(REF, cwd):
         gitio.git(["update-ref", REF, theirs], cwd=cwd)
         return f"fetched {remote}'s aiguard notes into {REF}"
-    gitio.git(["notes", "--ref", REF, "merge", "--quiet", "-s", "ours", theirs], cwd=cwd)
+    gitio.git(["notes", "--ref", REF, "merge", "--quiet", "-s", MERGE_STRATEGY, theirs], cwd=cwd)
     return f"merged {remote}'s aiguard notes into {REF}"
 
 
