@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from aiguard.clipboard import wayland
+from aiguard.capture.clipboard import wayland
 from clipboard_owner import Watching, chromium_offer, firefox_offer, password_manager_offer, wait_for
 from wayland_source import sway, source, wayland_display  # noqa: F401 (fixtures)
 

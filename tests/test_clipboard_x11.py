@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from aiguard.clipboard import BackendError, x11
-from aiguard.clipboard.provenance import ServiceTable
+from aiguard.capture.clipboard import BackendError, x11
+from aiguard.capture.clipboard.provenance import ServiceTable
 from clipboard_owner import (  # noqa: F401 (fixtures)
     ClipboardOwner, Watching, chromium_offer, display, firefox_offer, owner, password_manager_offer, set_active_window,
     wait_for, xvfb,
@@ -144,8 +144,8 @@ def test_the_watcher_survives_the_display_going_away(monkeypatch, caplog):
     import shutil
     import subprocess
 
-    from aiguard import config
-    from aiguard.clipboard import watcher
+    from aiguard.store import config
+    from aiguard.capture.clipboard import watcher
 
     if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb is not installed")

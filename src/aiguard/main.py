@@ -10,17 +10,17 @@ def main(argv: list[str] | None = None, local: bool = False) -> int:
     """local: run here even when the daemon's hook server could (what the server's child does)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not local and args[:1] in (["stamp"], ["notes"]):
-        from aiguard import hookclient
+        from aiguard.hook import client as hookclient
 
         code = hookclient.call(args)
         if code is not None:
             return code
     if args[:1] == ["hook-server"]:
-        from aiguard import hookserver
+        from aiguard.hook import server as hookserver
 
         return hookserver.serve()
     if args[:1] == ["stamp"] and not {"-h", "--help"} & set(args):
-        from aiguard.commands.stamp import main as stamp_main
+        from aiguard.hook.stamp import main as stamp_main
 
         return stamp_main(args[1:])
     if args[:1] == ["notes"] and args[1:2] in (["post-commit"], ["post-rewrite"]) and len(args) <= 3:
@@ -32,11 +32,11 @@ def main(argv: list[str] | None = None, local: bool = False) -> int:
 # Looked up in sys.modules (a module that raised one is loaded) so that starting the CLI
 # imports none of them.
 USER_ERRORS = (
-    ("aiguard.gitio", "GitError"), ("aiguard.history", "HistoryError"), ("aiguard.config", "ConfigError"),
-    ("aiguard.ledger", "LedgerError"), ("aiguard.fpindex", "IndexDamaged"), ("aiguard.keys", "KeyUnavailable"),
-    ("aiguard.policy", "PolicyError"), ("aiguard.commands.verify", "VerifyError"),
-    ("aiguard.commands.install", "InstallError"), ("aiguard.commands.integrate", "IntegrateError"),
-    ("aiguard.commands.record", "RecordError"),
+    ("aiguard.git.runner", "GitError"), ("aiguard.audit.history", "HistoryError"), ("aiguard.store.config", "ConfigError"),
+    ("aiguard.store.ledger", "LedgerError"), ("aiguard.store.fpindex", "IndexDamaged"), ("aiguard.store.keys", "KeyUnavailable"),
+    ("aiguard.core.policy", "PolicyError"), ("aiguard.audit.verify", "VerifyError"),
+    ("aiguard.hook.install", "InstallError"), ("aiguard.capture.integrate", "IntegrateError"),
+    ("aiguard.capture.record", "RecordError"),
 )
 
 
@@ -44,7 +44,7 @@ def _run_cli(args: list[str]) -> int:
     """The click commands, with every error a user can meet as one `aiguard:` line on stderr."""
     import click
 
-    from aiguard.cli import cli
+    from aiguard.cli.app import cli
 
     try:
         code = cli.main(args=args, prog_name="aiguard", standalone_mode=False)
@@ -116,7 +116,7 @@ def _os_message(exc: OSError) -> str:
 
 def _notes_hook(hook: str, rest: list[str]) -> int:
     """post-commit / post-rewrite: file line-level records; never fails the git command."""
-    from aiguard import notes
+    from aiguard.git import notes
 
     try:
         if hook == "post-commit":
