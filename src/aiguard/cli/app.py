@@ -643,10 +643,9 @@ def report(range_: tuple[str, ...], html_out: str, title: str | None, depth: int
 def notes() -> None:
     """The line-level record (git notes under refs/notes/aiguard): share it and look at it.
 
-    \b
-    To fetch notes with every `git fetch`, add the refspec once:
-      git config --add remote.origin.fetch '+refs/notes/aiguard:refs/notes/remotes/origin/aiguard'
-    and `aiguard notes fetch` merges them into refs/notes/aiguard.
+    `aiguard install` makes them travel with plain `git push` (its pre-push hook) and
+    `git fetch` (a refspec per remote, into refs/notes/remotes/REMOTE/aiguard, read beside
+    yours); `aiguard notes fetch` merges a remote's into refs/notes/aiguard.
     """
 
 
