@@ -428,3 +428,25 @@ def test_sync_notes_opt_out(repo: Repo, tmp_path):
     assert "not synced" in aiguard("install", cwd=repo.path).stdout.decode()  # stays off
     doctor = aiguard("doctor", cwd=repo.path, check=False).stdout.decode()
     assert "ok   line records: not synced" in doctor
+
+
+def test_records_are_found_in_a_fanned_out_notes_tree(make_repo, tmp_path):
+    """Past a few hundred notes git splits the notes tree by the commits' first hex digits."""
+    from aiguard.git import notes as line_notes
+
+    repo = make_repo()
+    commit(repo, {"README": "x\n"}, "Start")
+    paths = []
+    for i in range(300):
+        path = tmp_path / f"obj{i}"
+        path.write_text(f"object {i}\n")
+        paths.append(str(path))
+    oids = repo.git("hash-object", "-w", "--stdin-paths", input="\n".join(paths).encode()).stdout.decode().split()
+    data = b'{"aiguard":1,"added":3,"ai":2,"by":[{"tool":"t","model":"m","source":"s"}],' \
+           b'"files":[{"path":"a.py","ranges":[[1,2,0]]}]}\n'
+    for oid in oids:
+        repo.git("notes", "--ref", "refs/notes/aiguard", "add", "-F", "-", oid, input=data)
+    tree = repo.out("ls-tree", "refs/notes/aiguard").splitlines()
+    assert all(line.split()[1] == "tree" for line in tree)  # fanned out: no note at the top level
+    found = dict(line_notes.records_of([oids[7], oids[250], "HEAD"], cwd=str(repo.path)))
+    assert set(found) == {oids[7], oids[250]} and found[oids[7]].ai == 2

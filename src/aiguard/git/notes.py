@@ -619,22 +619,34 @@ def _reflog_tail(path: str, count: int) -> list[tuple[bytes, bytes, bytes]]:
 
 
 def records_of(commits: list[str], cwd: str | None = None) -> Iterator[tuple[str, LineRecord]]:
-    """(commit, record) for each of these commits (any revision) that has a note."""
-    if len(commits) <= 4:
-        for commit in commits:
-            data = read_one(commit, REF, cwd)
-            record = decode(data) if data else None
-            if record is not None:
-                yield runner.rev_parse(commit, cwd) or commit, record
+    """(commit, record) for each of these commits (any revision) that has a note, ours or a
+    remote's copy: at most three git calls, however many commits."""
+    shas = _resolve(commits, cwd)
+    if not shas:
         return
-    names = [c for c in commits if not re.fullmatch(r"[0-9a-f]{40,64}", c)]
-    full = {c: runner.rev_parse(c, cwd) for c in names}
-    shas = [full.get(c, c) for c in commits]
-    have = read_all(REF, cwd, commits={s for s in shas if s})
-    for sha in dict.fromkeys(shas):
-        record = decode(have[sha]) if sha in have else None
+    refs = note_refs(REF, cwd)
+    # A note's path in the notes tree has 0, 1 or 2 levels of fan-out, as the tree's size made it.
+    queries = {sha: [f"{ref}:{path}" for ref in refs
+                     for path in (sha, f"{sha[:2]}/{sha[2:]}", f"{sha[:2]}/{sha[2:4]}/{sha[4:]}")] for sha in shas}
+    blobs = objects.read_blobs([q for qs in queries.values() for q in qs], cwd=cwd)
+    for sha, qs in queries.items():
+        data = next((blobs[q] for q in qs if q in blobs), None)
+        record = decode(data) if data else None
         if record is not None:
             yield sha, record
+
+
+def _resolve(revisions: list[str], cwd: str | None) -> list[str]:
+    """Commit ids of these revisions, in order, without the ones that name no commit."""
+    names = [r for r in dict.fromkeys(revisions) if not re.fullmatch(r"[0-9a-f]{40,64}", r)]
+    full: dict[str, str] = {}
+    if names:
+        out = runner.git(["cat-file", "--batch-check=%(objectname)"],
+                         input="".join(f"{name}^{{commit}}\n" for name in names).encode(), cwd=cwd)
+        for name, line in zip(names, out.decode().splitlines()):
+            if re.fullmatch(r"[0-9a-f]{40,64}", line.strip()):
+                full[name] = line.strip()
+    return list(dict.fromkeys(full.get(r, r) for r in revisions if r in full or r not in names))
 
 
 # Sharing notes ------------------------------------------------------------------------------
