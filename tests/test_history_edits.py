@@ -450,3 +450,37 @@ def test_records_are_found_in_a_fanned_out_notes_tree(make_repo, tmp_path):
     assert all(line.split()[1] == "tree" for line in tree)  # fanned out: no note at the top level
     found = dict(line_notes.records_of([oids[7], oids[250], "HEAD"], cwd=str(repo.path)))
     assert set(found) == {oids[7], oids[250]} and found[oids[7]].ai == 2
+
+
+# --- other tools' line records: agent-trace-cli's notes ----------------------------------------
+
+def agent_trace_note(path: str, start: int, end: int, model: str = "claude-sonnet-4-5") -> bytes:
+    """A note as agent-trace-cli writes it (schema 2.0, with its inline ledger)."""
+    return json.dumps({"version": "2.0", "trace_ids": ["t1"], "ledger_hash": "sha256:00", "stats": {"ai_lines": end - start + 1},
+                       "ledger": {"files": {path: {"line_attributions": [
+                           {"start_line": start, "end_line": end, "type": "ai", "trace_id": "t1", "model_id": model}]}}}}).encode()
+
+
+def test_agent_trace_notes_are_foreign_evidence(repo: Repo):
+    commit(repo, {"README": "x\n"}, "Start")
+    sha = commit(repo, {"lib.py": "a = 1\n" + CLAMP}, "Written with agent-trace recording")
+    repo.git("notes", "--ref", "refs/notes/agent-trace", "add", "-F", "-", sha,
+             input=agent_trace_note("lib.py", 2, 1 + n(CLAMP), "anthropic/claude-sonnet-4-5"))
+    entry = json.loads(aiguard("log", "--json", "-1", cwd=repo.path).stdout)[0]
+    assert entry["evidence"] == "foreign" and entry["evidence_level"] == "note"
+    assert entry["assisted_by"] == ["claude:claude-sonnet-4-5"] and entry["ai_lines"] == n(CLAMP)
+    assert entry["files"] == [{"path": "lib.py", "ranges": [
+        {"start": 2, "end": 1 + n(CLAMP), "tool": "claude", "model": "claude-sonnet-4-5"}]}]
+    said = aiguard("verify", "--audit", "HEAD~1..HEAD", cwd=repo.path, check=False)
+    assert "agent-trace note in refs/notes/agent-trace" in (said.stdout + said.stderr).decode()
+
+
+def test_agent_trace_note_without_its_ledger_and_other_json():
+    from aiguard.audit import foreign
+
+    bare = foreign.parse_note(json.dumps({"version": "2.0", "trace_ids": [], "ledger_hash": "sha256:0",
+                                          "stats": {"ai_lines": 4}}).encode())
+    assert bare is not None and bare.files == {} and bare.assisted_by == ["unknown:unknown"]
+    assert foreign.parse_note(json.dumps({"version": "2.0", "trace_ids": [], "stats": {"ai_lines": 0}}).encode()) is None
+    assert foreign.parse_note(b'{"aiguard":1}') is None and foreign.parse_note(b"[1,2]") is None
+    assert foreign.parse_note(b"{" * 100000) is None

@@ -40,6 +40,8 @@ from aiguard.git import objects, patches, runner
 
 REF = "refs/notes/aiguard"
 GIT_AI_REF = "refs/notes/ai"  # git-ai's authorship notes (foreign evidence)
+AGENT_TRACE_REF = "refs/notes/agent-trace"  # agent-trace-cli's notes (foreign evidence)
+FOREIGN_REFS = (GIT_AI_REF, AGENT_TRACE_REF)  # read in this order: a commit with both gets git-ai's
 SCHEMA = 1
 PENDING = "aiguard-pending"
 MERGE_STRATEGY = "cat_sort_uniq"  # concurrent records of one commit: both kept, read as their union
@@ -234,6 +236,30 @@ class Notes:
 
     def close(self) -> None:
         self.reader.close()
+
+
+class ForeignNotes:
+    """Other tools' notes (FOREIGN_REFS), each read only when asked for: `get` gives the first
+    ref's note for a commit."""
+
+    def __init__(self, cwd: str | None = None):
+        self.each = [Notes(ref, cwd) for ref in FOREIGN_REFS]
+
+    def get(self, commit: str) -> bytes | None:
+        return next((data for notes in self.each if (data := notes.get(commit)) is not None), None)
+
+    def close(self) -> None:
+        for notes in self.each:
+            notes.close()
+
+
+def read_foreign(cwd: str | None = None) -> dict[str, bytes]:
+    """commit -> other tools' note (FOREIGN_REFS, the first ref's where several have one)."""
+    out: dict[str, bytes] = {}
+    for ref in FOREIGN_REFS:
+        for commit, data in read_all(ref, cwd).items():
+            out.setdefault(commit, data)
+    return out
 
 
 def read_one(commit: str, ref: str = REF, cwd: str | None = None) -> bytes | None:
