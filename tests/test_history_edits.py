@@ -484,3 +484,15 @@ def test_agent_trace_note_without_its_ledger_and_other_json():
     assert foreign.parse_note(json.dumps({"version": "2.0", "trace_ids": [], "stats": {"ai_lines": 0}}).encode()) is None
     assert foreign.parse_note(b'{"aiguard":1}') is None and foreign.parse_note(b"[1,2]") is None
     assert foreign.parse_note(b"{" * 100000) is None
+
+
+def test_map_lines_follows_moved_blocks_not_lone_lines():
+    from aiguard.git import notes as line_notes
+
+    block = [f"row_{i} = {i} * {i}" for i in range(5)]
+    rest = [f"setting_{i} = {i}" for i in range(20)]
+    old = "\n".join(block + rest + ["return value"]).encode() + b"\n"
+    new = "\n".join(["return value"] + rest + block).encode() + b"\n"
+    mapped = line_notes.map_lines(old, new, range(1, 6))  # the block moved below the rest
+    assert mapped == {i: 21 + i for i in range(1, 6)}
+    assert line_notes.map_lines(old, new, [26]) == {}  # one line moved alone keeps no owner
