@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from aiguard.capture.sources import Output, claude_code, registry
+from aiguard.capture.sources import claude_code, registry
+from aiguard.capture.sources.common import Output
 from conftest import MERGE_INTERVALS, aiguard
 from test_daemon import assistant_lines, wait_for
 
@@ -121,7 +122,7 @@ def test_ingest_survives_a_deeply_nested_line_and_keeps_other_files(tmp_path):
 
 
 def test_read_lines_is_bounded_and_steps_over_long_lines(tmp_path):
-    from aiguard.capture.sources import MAX_LINE, iter_lines, read_lines
+    from aiguard.capture.sources.common import MAX_LINE, iter_lines, read_lines
 
     log = tmp_path / "x.jsonl"
     log.write_bytes(b"one\n" + LONG + b"two\n" + b"x" * (MAX_LINE + 5))  # the last: no newline yet

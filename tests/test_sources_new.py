@@ -17,16 +17,8 @@ from pathlib import Path
 from conftest import FIXTURES, aiguard
 from test_daemon import recorded_count, wait_for
 
-from aiguard.capture.sources import (
-    Output,
-    Skip,
-    aider,
-    cline,
-    complete_lines,
-    registry,
-    replace_sides,
-    windsurf,
-)
+from aiguard.capture.sources import aider, cline, registry, windsurf
+from aiguard.capture.sources.common import Output, Skip, complete_lines, replace_sides
 
 LOGS = FIXTURES / "assistant-logs"
 AIDER = LOGS / "aider" / "aider-chat-history-excerpt.md"

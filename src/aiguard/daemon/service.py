@@ -35,17 +35,8 @@ from types import ModuleType
 
 from aiguard.hook import server as hookserver
 from aiguard.store import paths
-from aiguard.capture.sources import (
-    Output,
-    Skip,
-    Unreadable,
-    is_rewritten,
-    log_names,
-    parse_isolated,
-    read_lines,
-    read_whole,
-    registry,
-)
+from aiguard.capture.sources import is_rewritten, log_names, parse_isolated, registry
+from aiguard.capture.sources.common import Output, Skip, Unreadable, read_lines, read_whole
 
 log = logging.getLogger("aiguard.daemon.service")
 BATCH_SECONDS = 0.5  # gather events this long before reading, so bursts are one pass

@@ -14,10 +14,11 @@ import traceback
 from types import ModuleType
 from typing import Callable
 
-from aiguard.capture.clipboard import BackendError, Snapshot, choose
-from aiguard.capture.clipboard.provenance import Decision, ServiceTable, decide
+from aiguard.capture.clipboard import choose
+from aiguard.capture.clipboard.backend import BackendError, Snapshot
+from aiguard.core.provenance import Decision, ServiceTable, decide
 from aiguard.store.config import ClipboardConfig
-from aiguard.capture.sources import Output
+from aiguard.capture.sources.common import Output
 
 log = logging.getLogger("aiguard.capture.clipboard")
 RETRY_SECONDS = 10.0  # after the display went away, look for it again this often

@@ -21,8 +21,8 @@ import threading
 import time
 from typing import Any, Callable
 
-from aiguard.capture.clipboard import BackendError, Snapshot
-from aiguard.capture.clipboard.provenance import Decision
+from aiguard.capture.clipboard.backend import BackendError, Snapshot
+from aiguard.core.provenance import Decision
 
 NAME = "wayland"
 READ_TIMEOUT = 2.0  # seconds a source gets to write one type

@@ -19,8 +19,8 @@ import threading
 import time
 from typing import Callable, Protocol
 
-from aiguard.capture.clipboard import BackendError, Snapshot
-from aiguard.capture.clipboard.provenance import Decision, Window
+from aiguard.capture.clipboard.backend import BackendError, Snapshot
+from aiguard.core.provenance import Decision, Window
 
 NAME = "windows"
 WM_CLIPBOARDUPDATE = 0x031D

@@ -22,8 +22,8 @@ import time
 from collections import deque
 from typing import Callable
 
-from aiguard.capture.clipboard import BackendError, Snapshot
-from aiguard.capture.clipboard.provenance import Decision, TooLarge, Window
+from aiguard.capture.clipboard.backend import BackendError, Snapshot
+from aiguard.core.provenance import Decision, TooLarge, Window
 
 NAME = "x11"
 READ_TIMEOUT = 2.0  # seconds an owner gets to answer one conversion (or one INCR chunk)
