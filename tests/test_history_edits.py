@@ -496,3 +496,15 @@ def test_map_lines_follows_moved_blocks_not_lone_lines():
     mapped = line_notes.map_lines(old, new, range(1, 6))  # the block moved below the rest
     assert mapped == {i: 21 + i for i in range(1, 6)}
     assert line_notes.map_lines(old, new, [26]) == {}  # one line moved alone keeps no owner
+
+
+def test_work_thrown_away_by_reset_hard_lends_no_lone_lines(repo: Repo):
+    """A discarded AI commit's lines are carried only as runs: a human's `return value` or
+    blank line that happens to match one of them stays the human's."""
+    commit(repo, {"f.py": "a = 1\n"}, "Start")
+    record(CLAMP, CLAUDE)
+    commit(repo, {"f.py": "a = 1\n\n\n" + CLAMP}, "Add clamp")
+    drop_ledger()
+    repo.git("reset", "-q", "--hard", "HEAD~1")
+    commit(repo, {"f.py": "a = 1\n\n\ndef other(value):\n    value += 1\n    return value\n"}, "Human")
+    assert note(repo) is None and claims(repo) == (0, 5, [])

@@ -402,11 +402,12 @@ def _stamp_of(commit: str, cwd: str | None) -> str | None:
 MOVE_MIN = 3  # lines: a block found again out of order keeps its owner from this size up
 
 
-def map_lines(old_text: bytes, new_text: bytes, lines: Iterable[int]) -> dict[int, int]:
+def map_lines(old_text: bytes, new_text: bytes, lines: Iterable[int], min_run: int = 1) -> dict[int, int]:
     """old line number -> new line number, for lines that are unchanged between the versions.
 
     Lines are aligned in order first; a block of at least MOVE_MIN wanted lines that the
     in-order pass left out and that reappears elsewhere, unchanged, is a move and maps there.
+    min_run: map only runs of at least this many consecutive wanted lines.
     """
     import difflib  # only here: the hook imports this module on every commit
 
@@ -420,9 +421,9 @@ def map_lines(old_text: bytes, new_text: bytes, lines: Iterable[int]) -> dict[in
     matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
     for a, b, size in matcher.get_matching_blocks():
         taken.update(range(b, b + size))
-        for k in range(size):
-            if a + k + 1 in wanted:
-                mapped[a + k + 1] = b + k + 1
+        for run in _runs([(a + k, b + k) for k in range(size) if a + k + 1 in wanted]):
+            if len(run) >= min_run:
+                mapped.update((i + 1, j + 1) for i, j in run)
     left = [i for i in range(len(old)) if i + 1 in wanted and i + 1 not in mapped]
     if not left:
         return mapped
@@ -432,7 +433,7 @@ def map_lines(old_text: bytes, new_text: bytes, lines: Iterable[int]) -> dict[in
         # a run in both leftovers is a move only if it is a run in both files too
         runs = _runs([(left[a + k], free[b + k]) for k in range(size)])
         for run in runs:
-            if len(run) >= MOVE_MIN:
+            if len(run) >= max(MOVE_MIN, min_run):
                 mapped.update((i + 1, j + 1) for i, j in run)
     return mapped
 
@@ -449,14 +450,17 @@ def _runs(pairs: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
 
 
 def carry_into(files: list[patches.FileDiff], sources: list[tuple[str, LineRecord]],
-               cwd: str | None = None, new_rev: str | None = None) -> dict[str, list[Span]]:
+               cwd: str | None = None, new_rev: str | None = None,
+               weak: Iterable[str] = ()) -> dict[str, list[Span]]:
     """The earlier commits' AI lines that are added lines of this change, as spans by path.
 
     files: the new change (its added lines, new blob ids); sources: (commit, its record);
     new_rev: the new commit, or None for the index (a commit being made). A file on record
     under a name the change does not have is looked for under the name git's rename
-    detection gives it between that commit and the new version.
+    detection gives it between that commit and the new version. Commits in `weak`
+    (left_behind) give only runs of MOVE_MIN unchanged lines.
     """
+    weak = set(weak)
     by_path = {d.path.decode("utf-8", "surrogateescape"): d for d in files if not d.binary and d.new_oid}
     wanted: list[tuple[str, str, patches.FileDiff, list[Span]]] = []
     for commit, record in sources:
@@ -479,7 +483,8 @@ def carry_into(files: list[patches.FileDiff], sources: list[tuple[str, LineRecor
         lines = to_lines(spans)
         added = set(diff.added)
         new_path = diff.path.decode("utf-8", "surrogateescape")
-        for old_line, new_line in map_lines(old_text, new_text, lines).items():
+        min_run = MOVE_MIN if commit in weak else 1
+        for old_line, new_line in map_lines(old_text, new_text, lines, min_run).items():
             if new_line in added:
                 out.setdefault(new_path, {}).setdefault(new_line, lines[old_line])
     return {path: to_spans(lines) for path, lines in out.items() if lines}
@@ -539,8 +544,9 @@ def carry_sources(amend: bool, cwd: str | None = None) -> list[str]:
       a conflict): the commit named by "(cherry picked from commit X)", the commit found by
       the AIGuard-Stamp it quotes, and for "This reverts commit X." X's parent (the lines
       a revert brings back) and, when X is itself a revert, the commit X reverted;
-    - commits HEAD's recent reflog left behind through `reset` or `checkout` (reset --soft
-      or --mixed then recommit, checkout -m, stash and pop after a reset).
+
+    Commits that HEAD's reflog left behind (reset, checkout) are `left_behind`: a weaker
+    source, carried only in runs of MOVE_MIN lines.
     """
     found: list[str] = []
     if amend:
@@ -556,7 +562,6 @@ def carry_sources(amend: bool, cwd: str | None = None) -> list[str]:
     merge_msg = _read_state("MERGE_MSG", cwd)
     if merge_msg and not rebasing and not found and not os.path.exists(runner.state_path("MERGE_HEAD", cwd)):
         found += _named_in_message(merge_msg, cwd)
-    found += _left_behind(cwd)
     return list(dict.fromkeys(c for c in found if c))
 
 
@@ -610,9 +615,12 @@ def _commits_with_stamp(stamp: str, cwd: str | None) -> list[str]:
     return out.decode().split()
 
 
-def _left_behind(cwd: str | None) -> list[str]:
+def left_behind(cwd: str | None = None) -> list[str]:
     """Commits that `reset`/`checkout` entries among HEAD's last reflog entries moved away
-    from and that HEAD does not contain now: their lines may come back in this commit."""
+    from and that HEAD does not contain now: their lines may come back in this commit
+    (reset --soft or --mixed then recommit, checkout -m, stash and pop after a reset).
+    Nothing in git's state says they do, so carry_into takes from them only runs of
+    MOVE_MIN unchanged lines: a lone `return x` or blank line is no evidence."""
     olds = []
     for entry in _reflog_tail(runner.state_path("logs/HEAD", cwd), REFLOG_WINDOW):
         old, new, message = entry
