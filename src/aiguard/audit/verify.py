@@ -264,8 +264,8 @@ def foreign_marks(commit: Commit, group: trailers.Group | None, git_ai_note: byt
         if is_new(value):
             found.append(ForeignMark(value, _mark_source(value, message, commit), None))
             known.add(value.lower())
-    for value in (note.assisted_by if note else ()):
-        if is_new(value):
+    for value in (note.assisted_by if note is not None else ()):
+        if note is not None and is_new(value):
             paths = frozenset(path for path, spans in note.files.items()
                               if any(f"{tool}:{model}" == value for _s, _e, tool, model in spans))
             found.append(ForeignMark(value, note.source, paths if note.files else None))

@@ -473,11 +473,11 @@ def carry_into(files: list[patches.FileDiff], sources: list[tuple[str, LineRecor
     if not wanted:
         return {}
     old_blobs = _blob_ids(((commit, path) for commit, path, _, _ in wanted), cwd)
-    blobs = objects.read_blobs([*old_blobs.values(), *(d.new_oid for _, _, d, _ in wanted)], cwd=cwd)
+    blobs = objects.read_blobs([*old_blobs.values(), *(d.new_oid for _, _, d, _ in wanted if d.new_oid)], cwd=cwd)
     out: dict[str, dict[int, Span]] = {}
     for commit, path, diff, spans in wanted:
         old_text = blobs.get(old_blobs.get((commit, path), ""))
-        new_text = blobs.get(diff.new_oid)
+        new_text = blobs.get(diff.new_oid or "")
         if old_text is None or new_text is None:
             continue
         lines = to_lines(spans)
