@@ -329,8 +329,63 @@ def _dedupe_marks(found: list[Mark]) -> list[Mark]:
 
 
 class GitAiNote(NamedTuple):
+    """Another tool's line record of a commit (git-ai's or agent-trace's)."""
     assisted_by: list[str]
     files: dict[str, list[tuple[int, int, str, str]]]  # path -> (start, end, tool, model)
+    source: str = "git-ai note in refs/notes/ai"
+
+
+AGENT_TRACE_SOURCE = "agent-trace note in refs/notes/agent-trace"
+
+
+def parse_note(data: bytes) -> GitAiNote | None:
+    """Another tool's note, whichever of the formats read here it is: git-ai's authorship
+    log, or agent-trace-cli's JSON."""
+    return parse_git_ai(data) or parse_agent_trace(data)
+
+
+def parse_agent_trace(data: bytes) -> GitAiNote | None:
+    """agent-trace-cli's note (`refs/notes/agent-trace`, JSON, versions 1.x/2.x): its optional
+    inline ledger gives line ranges (`ledger.files[path].line_attributions`: start_line,
+    end_line, type "ai", model_id); without it only `stats.ai_lines` says there were AI
+    lines. The note does not name the assistant: the tool is the model's family, as for
+    an `Assisted-by:` that names only a model (unknown when the model is not known)."""
+    try:
+        note = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(note, dict) or not isinstance(note.get("trace_ids"), list) or "version" not in note:
+        return None
+    files: dict[str, list[tuple[int, int, str, str]]] = {}
+    ledger = note.get("ledger")
+    entries = ledger.get("files") if isinstance(ledger, dict) else None
+    for path, entry in (entries.items() if isinstance(entries, dict) else ()):
+        segments = entry.get("line_attributions") if isinstance(entry, dict) else None
+        for seg in segments if isinstance(segments, list) else ():
+            if not isinstance(seg, dict) or str(seg.get("type", "")).lower() != "ai":
+                continue
+            start, end = seg.get("start_line"), seg.get("end_line")
+            if isinstance(start, int) and isinstance(end, int) and 1 <= start <= end:
+                files.setdefault(str(path), []).append((start, end, *_agent_trace_model(seg.get("model_id"))))
+    order: dict[str, int] = {}
+    for spans in files.values():
+        spans.sort()
+        for start, end, tool, model in spans:
+            order[f"{tool}:{model}"] = order.get(f"{tool}:{model}", 0) + end - start + 1
+    stats = note.get("stats")
+    if not order and isinstance(stats, dict) and isinstance(stats.get("ai_lines"), int) and stats["ai_lines"] > 0:
+        order = {"unknown:unknown": 0}  # AI lines, but which lines and whose the note does not say
+    if not order:
+        return None
+    return GitAiNote(sorted(order, key=lambda k: (-order[k], k)), files, AGENT_TRACE_SOURCE)
+
+
+def _agent_trace_model(model_id) -> tuple[str, str]:
+    name = str(model_id or "").strip()
+    found = normalise_model(name.rsplit("/", 1)[-1]) if name else None
+    if found is not None:
+        return found[1], found[0]
+    return "unknown", _slug(name) if name else "unknown"
 
 
 def parse_git_ai(data: bytes) -> GitAiNote | None:

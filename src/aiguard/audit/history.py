@@ -99,7 +99,7 @@ def entries(args: Sequence[str], cwd: str | None = None, ledger_fallback: bool =
     if revs is None and list(args) == ["HEAD"] and runner.rev_parse("HEAD", cwd) is None:
         return  # a repository without commits yet: an empty history, not an error
     own_notes = notes.Notes(notes.REF, cwd)
-    git_ai = notes.Notes(notes.GIT_AI_REF, cwd)
+    git_ai = notes.ForeignNotes(cwd)  # git-ai's and agent-trace's line records
     fallback = _LedgerFallback(cwd) if ledger_fallback else None
     added_lines = patches.AddedLines(cwd)
     merges_diffed = diff or any(a in ("--first-parent", "-m", "-c", "--cc") or a.startswith("--diff-merges")
@@ -180,7 +180,7 @@ def _has_own_keys(low: bytes) -> bool:
     return b"assisted-by" in low or b"ai-lines" in low or b"aiguard-stamp" in low
 
 
-def _entry(raw: _Raw, own_notes: notes.Notes, git_ai: notes.Notes, fallback,
+def _entry(raw: _Raw, own_notes: notes.Notes, git_ai: notes.ForeignNotes, fallback,
            added_lines: patches.AddedLines | None = None, merges_diffed: bool = True) -> Entry:
     message = raw.message
     subject = message.split(b"\n", 1)[0].decode("utf-8", "replace")
@@ -229,7 +229,7 @@ def _entry(raw: _Raw, own_notes: notes.Notes, git_ai: notes.Notes, fallback,
     found = foreign.evidence(trailers.strip_own(message) if stamped or group else message, raw.author, raw.committer)
     theirs = [m.value for m in found]
     theirs_note = git_ai.get(raw.sha)
-    note = foreign.parse_git_ai(theirs_note) if theirs_note is not None else None
+    note = foreign.parse_note(theirs_note) if theirs_note is not None else None
     if note is not None:
         theirs = [*theirs, *(v for v in note.assisted_by if v not in theirs)]
     level = None

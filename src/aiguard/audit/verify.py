@@ -246,7 +246,7 @@ def foreign_marks(commit: Commit, group: trailers.Group | None, git_ai_note: byt
     """
     message = trailers.strip_own(commit.message) if group is not None else commit.message
     values = foreign.marks(message, commit.author, commit.committer)
-    note = foreign.parse_git_ai(git_ai_note) if git_ai_note else None
+    note = foreign.parse_note(git_ai_note) if git_ai_note else None
     if not values and note is None:
         return []
     own = list(group.all_assisted_by) if group else []
@@ -264,11 +264,11 @@ def foreign_marks(commit: Commit, group: trailers.Group | None, git_ai_note: byt
         if is_new(value):
             found.append(ForeignMark(value, _mark_source(value, message, commit), None))
             known.add(value.lower())
-    for value in (note.assisted_by if note else ()):
-        if is_new(value):
+    for value in (note.assisted_by if note is not None else ()):
+        if note is not None and is_new(value):
             paths = frozenset(path for path, spans in note.files.items()
                               if any(f"{tool}:{model}" == value for _s, _e, tool, model in spans))
-            found.append(ForeignMark(value, "git-ai note in refs/notes/ai", paths if note.files else None))
+            found.append(ForeignMark(value, note.source, paths if note.files else None))
             known.add(value.lower())
     return found
 
@@ -386,7 +386,7 @@ def verify(label: str, rev_args: list[str], rules: Policy, no_merges: bool = Fal
             raise VerifyError(f"{rules.source}: exempt-before {rules.exempt_before!r} is not a commit here")
         rev_args = [*rev_args, "--not", rules.exempt_before]
     team, kids = team_keys()
-    git_ai = notes.read_all(notes.GIT_AI_REF, cwd)  # git-ai's line records, when fetched (two git calls)
+    git_ai = notes.read_foreign(cwd)  # git-ai's and agent-trace's line records, when fetched
     findings: list[Finding] = []
     commits = []
     checked = 0

@@ -397,7 +397,7 @@ def stamp_checks(spec: Sequence[str] | str | None, cwd: str | None = None) -> Ch
     args = history.rev_args(spec)
     if args == ["HEAD"] and runner.rev_parse("HEAD", cwd) is None:
         return checks  # no commits yet
-    git_ai = notes.read_all(notes.GIT_AI_REF, cwd)  # other tools' line records, as verify reads them
+    git_ai = notes.read_foreign(cwd)  # other tools' line records, as verify reads them
     progress = Progress("commits checked")
     try:
         for commit in verifier.iter_commits(args, no_merges=False, cwd=cwd):

@@ -101,13 +101,20 @@ def cli() -> None:
               help="Repository (default: the current one).")
 @click.option("--new-keys", is_flag=True,
               help="The keys are lost: move the ledger aside (kept, renamed) and make new keys.")
-def install(repo: str | None, new_keys: bool) -> None:
+@click.option("--sync-notes/--no-sync-notes", default=None,
+              help="Send the line records (refs/notes/aiguard) with every git push and fetch them with "
+                   "git fetch (the default), or not (sets aiguard.syncNotes=false).")
+def install(repo: str | None, new_keys: bool, sync_notes: bool | None) -> None:
     """Install aiguard's git hooks in a repository.
 
     Honours core.hooksPath; a hook that was already there is kept and runs first.
     Running it again updates the hooks. Also makes the keys if none exist; never over
     a ledger holding records (their key would be lost): restore the keys, or start
     over with --new-keys.
+
+    The line records travel by themselves: each remote fetches its refs/notes/aiguard into
+    refs/notes/remotes/REMOTE/aiguard (read beside yours), the pre-push hook pushes yours,
+    and notes.aiguard.mergeStrategy=cat_sort_uniq keeps both records of a commit.
 
     Example: aiguard install
     """
@@ -118,6 +125,7 @@ def install(repo: str | None, new_keys: bool) -> None:
         _start_over()
     try:
         report = installer.install(repo)
+        report += installer.sync_notes(repo, sync_notes)
         keyset = keys.load(create=True)
     except (installer.InstallError, keys.KeyUnavailable) as exc:
         fail(str(exc))
@@ -641,10 +649,9 @@ def report(range_: tuple[str, ...], html_out: str, title: str | None, depth: int
 def notes() -> None:
     """The line-level record (git notes under refs/notes/aiguard): share it and look at it.
 
-    \b
-    To fetch notes with every `git fetch`, add the refspec once:
-      git config --add remote.origin.fetch '+refs/notes/aiguard:refs/notes/remotes/origin/aiguard'
-    and `aiguard notes fetch` merges them into refs/notes/aiguard.
+    `aiguard install` makes them travel with plain `git push` (its pre-push hook) and
+    `git fetch` (a refspec per remote, into refs/notes/remotes/REMOTE/aiguard, read beside
+    yours); `aiguard notes fetch` merges a remote's into refs/notes/aiguard.
     """
 
 
@@ -680,7 +687,8 @@ def _notes_with_remote(action: str, remote: str) -> None:
 @notes.command("show")
 @click.argument("rev", default="HEAD")
 def notes_show(rev: str) -> None:
-    """Print a commit's line record (JSON)."""
+    """Print a commit's line record (JSON). A note holding two records of the commit
+    (concurrent notes merged with cat_sort_uniq) prints as their union."""
     from aiguard.git import notes as line_notes
     from aiguard.git import runner
 
@@ -691,6 +699,10 @@ def notes_show(rev: str) -> None:
     data = line_notes.read_one(sha)
     if data is None:
         fail(f"{rev} has no aiguard line record", 1)
+    if len([line for line in data.splitlines() if line.strip()]) > 1:
+        record = line_notes.decode(data)
+        if record is not None:
+            data = line_notes.encode(record.added, record.files)
     click.echo(data.decode("utf-8", "replace").rstrip("\n"))
 
 

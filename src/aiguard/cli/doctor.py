@@ -43,10 +43,46 @@ def check_hooks(repo: str | None) -> list[Line]:
             lines.append(Line(True, f"hook {name}", f"installed in {where}{chained}"))
         elif state == "other" and framework:
             lines.append(Line(True, f"hook {name}", f"run by the pre-commit framework ({framework})"))
+        elif name == "pre-push" and state == "missing" and framework:
+            lines.append(Line(True, f"hook {name}", "not installed: line records are shared with "
+                                                    "`aiguard notes push` (`aiguard install` adds the hook)"))
         elif state == "not-executable":
             lines.append(Line(False, f"hook {name}", f"{where / name} is not executable; run `aiguard install`"))
         else:
             lines.append(Line(False, f"hook {name}", f"not installed in {where}; run `aiguard install`"))
+    return lines
+
+
+def check_notes_sync(repo: str | None) -> list[Line]:
+    """Do the line records travel with push and fetch (see commands/install.sync_notes)."""
+    if not runner.in_repo(repo):
+        return []
+    part = "line records"
+    if not install.sync_enabled(repo):
+        return [Line(True, part, f"not synced ({install.SYNC_KEY}=false): share them with `aiguard notes push`/"
+                                 "`aiguard notes fetch`")]
+    lines = []
+    missing = [r for r in install.remotes(repo)
+               if install.fetch_refspec(r) not in install._config_all(f"remote.{r}.fetch", repo)]
+    hook = install.status(repo).get("pre-push")
+    strategy = install._config_all(install.MERGE_KEY, repo)
+    rewrite = install._config_all("notes.rewriteRef", repo)
+    if missing:
+        lines.append(Line(False, part, f"not fetched from {', '.join(missing)}; run `aiguard install`"))
+    if hook is not None and not hook.startswith("aiguard") and not _precommit_framework(repo):
+        lines.append(Line(False, part, "not pushed: the pre-push hook is not aiguard's; run `aiguard install`"))
+    if strategy and strategy[-1] != install.MERGE_STRATEGY:
+        lines.append(Line(False, part, f"{install.MERGE_KEY} is {strategy[-1]!r}: concurrent records of a commit "
+                                       f"lose one; `git config {install.MERGE_KEY} {install.MERGE_STRATEGY}`"))
+    if any(install.NOTES_REF == value or value.endswith("*") and install.NOTES_REF.startswith(value[:-1])
+           for value in rewrite):
+        lines.append(Line(False, part, "notes.rewriteRef names refs/notes/aiguard: git would copy old records "
+                                       "with their old line numbers over rewritten commits; remove it "
+                                       "(aiguard's hooks carry the records)"))
+    if not lines:
+        remotes = install.remotes(repo)
+        where = f"with {', '.join(remotes)}" if remotes else "(no remotes yet)"
+        lines.append(Line(True, part, f"pushed and fetched {where}"))
     return lines
 
 
@@ -321,6 +357,7 @@ def check_matcher() -> Line:
 def run(repo: str | None = None) -> list[Line]:
     lines = [Line(True, "aiguard", f"{__version__} ({sys.executable}); state in {paths.home()}"), check_matcher()]
     lines += check_hooks(repo)
+    lines += check_notes_sync(repo)
     lines += check_policy(repo)
     lines += check_ledger()
     lines += check_index()

@@ -4,6 +4,12 @@ Hooks go where git looks for them (`git rev-parse --git-path hooks`, which honou
 core.hooksPath and worktrees). A hook that was there before is kept as
 `<hook>.pre-aiguard` and run first by ours; uninstall puts it back. Both are
 idempotent. The scripts themselves live in the top-level hooks/ folder.
+
+The line records travel with plain `git push` / `git fetch` (unless turned off with
+--no-sync-notes, which sets aiguard.syncNotes=false): each remote gets a fetch refspec
+that brings its refs/notes/aiguard to refs/notes/remotes/<remote>/aiguard (read beside
+ours), `notes.aiguard.mergeStrategy` is cat_sort_uniq (two records of one commit are
+kept and read as their union), and the pre-push hook sends ours along.
 """
 
 from __future__ import annotations
@@ -17,7 +23,11 @@ from pathlib import Path
 from aiguard.core.errors import AiguardError
 from aiguard.git import runner
 
-HOOKS = ("prepare-commit-msg", "commit-msg", "post-commit", "post-rewrite")
+HOOKS = ("prepare-commit-msg", "commit-msg", "post-commit", "post-rewrite", "pre-push")
+NOTES_REF = "refs/notes/aiguard"
+SYNC_KEY = "aiguard.syncNotes"
+MERGE_KEY = "notes.aiguard.mergeStrategy"
+MERGE_STRATEGY = "cat_sort_uniq"
 MARKER = "# aiguard-hook "
 CHAINED_SUFFIX = ".pre-aiguard"
 
@@ -85,6 +95,62 @@ def install(repo: str | None = None) -> list[str]:
     return report
 
 
+def fetch_refspec(remote: str) -> str:
+    return f"+{NOTES_REF}:refs/notes/remotes/{remote}/aiguard"
+
+
+def remotes(repo: str | None) -> list[str]:
+    return runner.git(["remote"], cwd=repo, check=False).decode("utf-8", "surrogateescape").split()
+
+
+def _config_all(key: str, repo: str | None) -> list[str]:
+    out = runner.git(["config", "--get-all", key], cwd=repo, check=False)
+    return out.decode("utf-8", "surrogateescape").splitlines()
+
+
+def sync_enabled(repo: str | None) -> bool:
+    value = runner.git(["config", "--bool", SYNC_KEY], cwd=repo, check=False).decode().strip()
+    return value != "false"
+
+
+def sync_notes(repo: str | None = None, enable: bool | None = None) -> list[str]:
+    """Make the line records travel with push/fetch (enable None: as configured, on by default)."""
+    if enable is False:
+        runner.git(["config", SYNC_KEY, "false"], cwd=repo)
+        removed = unsync_notes(repo)
+        return [f"line records: not synced ({SYNC_KEY}=false){'; ' + removed if removed else ''}"]
+    if enable is None and not sync_enabled(repo):
+        return [f"line records: not synced ({SYNC_KEY}=false; `aiguard install --sync-notes` turns it on)"]
+    if enable:
+        runner.git(["config", "--unset-all", SYNC_KEY], cwd=repo, check=False)
+    added = []
+    for remote in remotes(repo):
+        spec = fetch_refspec(remote)
+        if spec not in _config_all(f"remote.{remote}.fetch", repo):
+            runner.git(["config", "--add", f"remote.{remote}.fetch", spec], cwd=repo)
+            added.append(remote)
+    strategy = _config_all(MERGE_KEY, repo)
+    if not strategy:
+        runner.git(["config", MERGE_KEY, MERGE_STRATEGY], cwd=repo)
+    elif strategy[-1] != MERGE_STRATEGY:
+        return [f"line records: {MERGE_KEY} is {strategy[-1]!r}, left as it is (aiguard reads {MERGE_STRATEGY}'s "
+                "union of two records; `ours`/`theirs` keep one)"]
+    where = f"fetch refspec added for {', '.join(added)}" if added else (
+        "every remote already fetches them" if remotes(repo) else "no remotes yet: run install again after adding one")
+    return [f"line records: pushed with every git push (pre-push), fetched with git fetch ({where})"]
+
+
+def unsync_notes(repo: str | None) -> str:
+    """Remove the fetch refspecs sync_notes added; returns what was done, or ''."""
+    removed = []
+    for remote in remotes(repo):
+        spec = fetch_refspec(remote)
+        if spec in _config_all(f"remote.{remote}.fetch", repo):
+            runner.git(["config", "--fixed-value", "--unset-all", f"remote.{remote}.fetch", spec], cwd=repo)
+            removed.append(remote)
+    return f"fetch refspec removed for {', '.join(removed)}" if removed else ""
+
+
 def uninstall(repo: str | None = None) -> list[str]:
     directory = hooks_dir(repo)
     report = []
@@ -100,6 +166,9 @@ def uninstall(repo: str | None = None) -> list[str]:
                 report.append(f"removed {path}")
         else:
             report.append(f"{path}: not aiguard's, left alone" if path.exists() else f"{path}: nothing to remove")
+    removed = unsync_notes(repo)
+    if removed:
+        report.append(f"line records: {removed} (refs/notes/aiguard itself is kept)")
     return report
 
 

@@ -369,8 +369,9 @@ def _carry(result, amend: bool, files: list, restrict: dict[bytes, set[int]] | N
     from aiguard.git.changes import ChangeResult, FileResult
 
     sources = notes.carry_sources(amend)
-    records = list(notes.records_of(sources)) if sources else []
-    carried = notes.carry_into(files, records) if records else {}
+    behind = notes.left_behind()
+    records = list(notes.records_of([*sources, *behind])) if sources or behind else []
+    carried = notes.carry_into(files, records, weak=set(behind) - set(sources)) if records else {}
     if not carried:
         return result
     merged = []
