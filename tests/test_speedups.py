@@ -470,6 +470,16 @@ def test_coverage_matches_the_reference(steps, q0, r0, k, w, record_len, line_st
     assert _speedups.coverage(chain, k, w, record_len, token_lines) == want
 
 
+@settings(max_examples=300, deadline=None)
+@given(starts=st.lists(st.booleans(), min_size=1, max_size=60), data=st.data())
+def test_start_distances_match_the_reference(starts, data):
+    n = len(starts)
+    edge = data.draw(st.integers(0, n - 1))
+    step = data.draw(st.sampled_from([1, -1]))
+    stop = data.draw(st.integers(-1, edge)) if step < 0 else data.draw(st.integers(edge, n))
+    assert _speedups.start_distances(starts, edge, stop, step) == REF["_start_distances"](starts, edge, stop, step)
+
+
 @given(items=st.lists(st.integers(), max_size=20), indices=st.lists(st.integers(-25, 25), max_size=30))
 def test_take_matches_the_reference(items, indices):
     try:

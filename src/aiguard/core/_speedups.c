@@ -944,11 +944,28 @@ static PyObject *number_text(PyObject *text, const Text *t, Py_ssize_t a, Py_ssi
     return out;
 }
 
+/* The int of the line the tokenizer is on, made once for all the tokens of that line. */
+typedef struct {
+    PyObject *obj;
+    Py_ssize_t line;
+} LineInt;
+
+static PyObject *line_int(LineInt *cache, Py_ssize_t line) {
+    if (cache->obj == NULL || cache->line != line) {
+        PyObject *obj = PyLong_FromSsize_t(line);
+        if (obj == NULL) return NULL;
+        Py_XSETREF(cache->obj, obj);
+        cache->line = line;
+    }
+    return Py_NewRef(cache->obj);
+}
+
 /* A Token (a tuple subclass): tuple.__new__(Token, (kind, text, first, last)). Steals text. */
-static PyObject *new_token(PyTypeObject *type, int kind, PyObject *text, Py_ssize_t first, Py_ssize_t last) {
+static PyObject *new_token(PyTypeObject *type, int kind, PyObject *text, Py_ssize_t first, Py_ssize_t last,
+                           LineInt *lines) {
     if (text == NULL) return NULL;
     PyObject *k = PyLong_FromLong(kind);
-    PyObject *f = PyLong_FromSsize_t(first);
+    PyObject *f = line_int(lines, first);
     PyObject *l = first == last ? (Py_XINCREF(f), f) : PyLong_FromSsize_t(last);
     PyObject *token = (k && f && l) ? type->tp_alloc(type, 4) : NULL;
     if (token == NULL) {
@@ -997,6 +1014,7 @@ static PyObject *sp_tokenize(PyObject *self, PyObject *args) {
     if (PyUnicode_READY(text) < 0) return NULL;
 #endif
     Text t = {PyUnicode_KIND(text), PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text)};
+    LineInt li = {NULL, -1};
     PyObject *tokens = PyList_New(0);
     PyObject *comments = PyList_New(0);
     if (tokens == NULL || comments == NULL) goto fail;
@@ -1023,7 +1041,7 @@ static PyObject *sp_tokenize(PyObject *self, PyObject *args) {
             end = match_string(&t, p, &a, &b);
             if (end >= 0) {
                 Py_ssize_t last = line + count_newlines(&t, p, end);
-                if (append_new(tokens, new_token(type, K_STRING, PyUnicode_Substring(text, a, b), line, last)) < 0)
+                if (append_new(tokens, new_token(type, K_STRING, PyUnicode_Substring(text, a, b), line, last, &li)) < 0)
                     goto fail;
                 line = last;
                 p = end;
@@ -1033,7 +1051,7 @@ static PyObject *sp_tokenize(PyObject *self, PyObject *args) {
         if (c == '.' || is_decimal(c)) {
             end = match_number(&t, p);
             if (end >= 0) {
-                if (append_new(tokens, new_token(type, K_NUMBER, number_text(text, &t, p, end), line, line)) < 0)
+                if (append_new(tokens, new_token(type, K_NUMBER, number_text(text, &t, p, end), line, line, &li)) < 0)
                     goto fail;
                 p = end;
                 continue;
@@ -1053,14 +1071,14 @@ static PyObject *sp_tokenize(PyObject *self, PyObject *args) {
                 Py_DECREF(value);
                 goto fail;
             }
-            if (append_new(tokens, new_token(type, keyword ? K_KEYWORD : K_IDENT, value, line, line)) < 0) goto fail;
+            if (append_new(tokens, new_token(type, keyword ? K_KEYWORD : K_IDENT, value, line, line, &li)) < 0) goto fail;
             p = end;
             continue;
         }
         end = match_operator(&t, p);
         if (end >= 0) {
             if (!(end == p + 1 && (c == ',' || c == ';'))) {
-                if (append_new(tokens, new_token(type, K_OP, PyUnicode_Substring(text, p, end), line, line)) < 0)
+                if (append_new(tokens, new_token(type, K_OP, PyUnicode_Substring(text, p, end), line, line, &li)) < 0)
                     goto fail;
             }
             p = end;
@@ -1070,9 +1088,11 @@ static PyObject *sp_tokenize(PyObject *self, PyObject *args) {
     }
     Py_ssize_t line_count = line;
     if (n > 0 && CH(&t, n - 1) != '\n') line_count++;
+    Py_XDECREF(li.obj);
     PyObject *result = Py_BuildValue("(NNn)", tokens, comments, line_count);
     return result;
 fail:
+    Py_XDECREF(li.obj);
     Py_XDECREF(tokens);
     Py_XDECREF(comments);
     return NULL;
@@ -2314,6 +2334,36 @@ done:
     return result;
 }
 
+/* start_distances(starts, edge, stop, step) -> [(x - edge) * step for x in range(edge, stop,
+ * step) if starts[x]]: attribution._start_distances (step 1 or -1; Python's indexing). */
+static PyObject *sp_start_distances(PyObject *self, PyObject *args) {
+    PyObject *starts;
+    long long edge, stop, step;
+    if (!PyArg_ParseTuple(args, "O!LLL", &PyList_Type, &starts, &edge, &stop, &step)) return NULL;
+    if (step != 1 && step != -1) {
+        PyErr_SetString(PyExc_ValueError, "step must be 1 or -1");
+        return NULL;
+    }
+    Py_ssize_t size = PyList_GET_SIZE(starts);
+    PyObject *out = PyList_New(0);
+    if (out == NULL) return NULL;
+    for (long long x = edge; step > 0 ? x < stop : x > stop; x += step) {
+        long long i = x < 0 ? x + size : x;
+        if (i < 0 || i >= size) {
+            PyErr_SetString(PyExc_IndexError, "list index out of range");
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyObject *flag = PyList_GET_ITEM(starts, (Py_ssize_t)i);
+        int truth = flag == Py_True ? 1 : flag == Py_False ? 0 : PyObject_IsTrue(flag);
+        if (truth < 0 || (truth && append_new(out, PyLong_FromLongLong((x - edge) * step)) < 0)) {
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
 /* take(items, indices) -> [items[i] for i in indices] (a list; Python's indexing). */
 static PyObject *sp_take(PyObject *self, PyObject *args) {
     PyObject *items, *indices;
@@ -2412,6 +2462,7 @@ static PyMethodDef methods[] = {
     {"confirmed_pieces", sp_confirmed_pieces, METH_VARARGS, "attribution._confirmed_pieces."},
     {"coverage", sp_coverage, METH_VARARGS, "attribution._coverage."},
     {"take", sp_take, METH_VARARGS, "attribution._take."},
+    {"start_distances", sp_start_distances, METH_VARARGS, "attribution._start_distances."},
     {"query_hashes", sp_query_hashes, METH_VARARGS, "attribution._query_hashes."},
     {"low_complexity", sp_low_complexity, METH_VARARGS, "fingerprint.low_complexity of one k-gram."},
     {"end_runs", sp_end_runs, METH_VARARGS, "attribution._end_runs, its limits passed in."},

@@ -744,10 +744,10 @@ def _end_candidates(matched, digests: list[bytes], k: int, hasher: Hasher, start
                 continue
             if head:
                 edge = q1
-                dists = [q1 - x for x in range(q1, max(-1, q1 - room - MAX_END_INSERTED - 1), -1) if starts[x]]
+                dists = _start_distances(starts, q1, max(-1, q1 - room - MAX_END_INSERTED - 1), -1)
             else:
                 edge = q2 + k
-                dists = [x - edge for x in range(edge, min(n, edge + room + MAX_END_INSERTED) + 1) if starts[x]]
+                dists = _start_distances(starts, edge, min(n, edge + room + MAX_END_INSERTED) + 1, 1)
             options = _end_runs(dists, room)
             if not options:
                 continue
@@ -791,6 +791,11 @@ def _end_candidates(matched, digests: list[bytes], k: int, hasher: Hasher, start
                 placements.append(placement)
             groups.append((record, placements))
     return groups
+
+
+def _start_distances(starts: list[bool], edge: int, stop: int, step: int) -> list[int]:
+    """Distances from edge of the line starts at edge, edge + step, ... (stop excluded)."""
+    return [(x - edge) * step for x in range(edge, stop, step) if starts[x]]
 
 
 def _take(items: list, indices: list[int]) -> list:
@@ -922,7 +927,8 @@ REFERENCE_HELPERS = {"_hits_per_record": _hits_per_record, "_line_tokens": _line
                      "_longest_chain": _longest_chain, "_line_starts": _line_starts,
                      "_touching": _touching, "_query_hashes": _query_hashes, "_end_runs": _end_runs,
                      "_placements": _placements, "low_complexity": low_complexity,
-                     "_confirmed_pieces": _confirmed_pieces, "_coverage": _coverage, "_take": _take}
+                     "_confirmed_pieces": _confirmed_pieces, "_coverage": _coverage, "_take": _take,
+                     "_start_distances": _start_distances}
 from aiguard.core.fingerprint import _speedups  # noqa: E402
 
 if _speedups is not None:
@@ -936,6 +942,7 @@ if _speedups is not None:
     _confirmed_pieces = _speedups.confirmed_pieces
     _coverage = _speedups.coverage
     _take = _speedups.take
+    _start_distances = _speedups.start_distances
     low_complexity = _speedups.low_complexity
 
     def _query_hashes(hasher: Hasher, digests: list[bytes], k: int, touching: list[int],
