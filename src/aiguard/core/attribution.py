@@ -947,6 +947,8 @@ if _speedups is not None:
 
     def _query_hashes(hasher: Hasher, digests: list[bytes], k: int, touching: list[int],
                       n_grams: int) -> tuple[dict[int, int], list[int]]:
+        # The hashes come packed (bytes of (position, hash) pairs), which only the C
+        # hits_per_record reads: the two are swapped in and out together.
         return _speedups.query_hashes(hasher._gram_key, digests, k, touching, n_grams)
 
     def _end_runs(dists: list[int], room: int) -> list[tuple[int, tuple[tuple[int, int], ...]]] | None:
