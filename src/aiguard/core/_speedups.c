@@ -1098,6 +1098,18 @@ fail:
     return NULL;
 }
 
+/* The collector paused while a helper builds many containers (lists and pairs of ints,
+ * which can hold no cycle): otherwise it would run a collection every 700 of them,
+ * traversing the caller's large token lists again and again. Its previous state returns
+ * afterwards. */
+#define GC_PAUSED(name)                                                    \
+    static PyObject *name(PyObject *self, PyObject *args) {               \
+        int was_enabled = PyGC_Disable();                                  \
+        PyObject *result = name##_body(self, args);                        \
+        if (was_enabled) PyGC_Enable();                                    \
+        return result;                                                     \
+    }
+
 /* ---- Index look-up ------------------------------------------------------------------
  * fpindex.Index.lookup over one stream's columns: dir (u32 x 2^16 + 1), key (u32), rec
  * (u32), pos (u16), each a buffer. Hashes are visited in ascending order, as there. */
@@ -1138,7 +1150,7 @@ static int get_column(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize) {
 
 /* index_lookup(dir, key, rec, pos, hashes, found, bucket_bits): add each hash's
  * (record, position) hits to found (a dict: hash -> list). */
-static PyObject *sp_index_lookup(PyObject *self, PyObject *args) {
+static PyObject *sp_index_lookup_body(PyObject *self, PyObject *args) {
     PyObject *dir_o, *key_o, *rec_o, *pos_o, *hashes, *found;
     int bits;
     if (!PyArg_ParseTuple(args, "OOOOOO!i", &dir_o, &key_o, &rec_o, &pos_o, &hashes, &PyDict_Type, &found, &bits))
@@ -1232,6 +1244,8 @@ fail:
     if (got >= 1) PyBuffer_Release(&dv);
     return NULL;
 }
+
+GC_PAUSED(sp_index_lookup)
 
 /* ---- attribution's helpers ------------------------------------------------------------
  * attribution._longest_chain, _line_starts, _starts_touching and _hits_per_record. */
@@ -1401,7 +1415,7 @@ fail:
  * with every hit, in the reference's order. */
 static int packed_by_hash(PyObject *packed, PyObject *found, PyObject *by_hash);
 
-static PyObject *sp_hits_per_record(PyObject *self, PyObject *args) {
+static PyObject *sp_hits_per_record_body(PyObject *self, PyObject *args) {
     PyObject *hashes, *found;
     Py_ssize_t cap;
     if (!PyArg_ParseTuple(args, "OO!n", &hashes, &PyDict_Type, &found, &cap)) return NULL;
@@ -1504,9 +1518,11 @@ fail:
     return NULL;
 }
 
+GC_PAUSED(sp_hits_per_record)
+
 /* line_tokens(tokens, touching, added) -> {line: [token index]}: the touching tokens on
  * each added line (a multi-line token is on each of its lines). */
-static PyObject *sp_line_tokens(PyObject *self, PyObject *args) {
+static PyObject *sp_line_tokens_body(PyObject *self, PyObject *args) {
     PyObject *token_seq, *touching, *added;
     if (!PyArg_ParseTuple(args, "OOO", &token_seq, &touching, &added)) return NULL;
     if (!PyAnySet_Check(added)) {
@@ -1589,6 +1605,8 @@ fail:
     Py_DECREF(tokens);
     return NULL;
 }
+
+GC_PAUSED(sp_line_tokens)
 
 /* line_owners(line_tokens, owner, extended, extend_share, line_share) -> {line: record}:
  * attribution._line_owners, the vote of each added line's tokens. */
