@@ -56,7 +56,7 @@ def main() -> None:
         t = time.perf_counter()
         tokens = tokenize(text, syntax).tokens
         t = timed("tokenize", t)
-        touching = [i for i, tok in enumerate(tokens) if tok.first_line in added]
+        touching = A._touching(tokens, added)
         token_lines = [tok.first_line for tok in tokens]
         t = timed("tokens touching added lines, k-gram starts", t)
         A._line_tokens(tokens, touching, added)
@@ -65,9 +65,9 @@ def main() -> None:
             k, w, _ = PARAMS[stream]
             digests = hasher.token_digests(tokens, stream)
             t = timed("token digests (both streams)", t)
-            hashes = hasher.kgram_hashes(digests, k, A._starts_touching(touching, k, len(tokens) - k + 1))
+            hashes, distinct = A._query_hashes(hasher, digests, k, touching, len(tokens) - k + 1)
             t = timed("keyed k-gram hashes (both streams)", t)
-            found = ledger.lookup(stream, list(dict.fromkeys(hashes.values())))
+            found = ledger.lookup(stream, distinct)
             t = timed("look-ups", t)
             per_record = A._hits_per_record(hashes, found, A.DF_CAP)
             lengths = ledger.record_tokens(per_record)

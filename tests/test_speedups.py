@@ -362,6 +362,169 @@ def test_line_owners_match_the_reference(line_tokens, owner, extended):
     assert list(fast.items()) == list(pure.items())
 
 
+# The second round of attribution helpers (issue 12): the per-token and search loops that
+# were left in Python. Token lines, added sets and positions include the odd cases (multi-line
+# tokens, negative numbers, positions near the ends) the reference handles by Python's rules.
+token_lists = st.lists(st.tuples(st.integers(-2, 30), st.integers(0, 3)), max_size=60).map(
+    lambda spans: [F.Token(F.IDENT, "x", first, first + extra) for first, extra in spans])
+
+
+@settings(max_examples=400, deadline=None)
+@given(tokens=token_lists, added=st.sets(st.integers(-3, 35)))
+def test_touching_matches_the_reference(tokens, added):
+    assert _speedups.touching(tokens, added) == REF["_touching"](tokens, added)
+    tokens.sort(key=lambda t: t.first_line)
+    assert _speedups.touching(tuple(tokens), added) == REF["_touching"](tokens, added)
+
+
+words = st.lists(st.sampled_from([bytes([b]) * 8 for b in range(6)]), max_size=70)
+
+
+@settings(max_examples=300, deadline=None)
+@given(digests=words, k=st.integers(1, 17), touching=st.lists(st.integers(0, 75), max_size=50).map(sorted),
+       n_grams=st.integers(-3, 80), data=st.data())
+def test_query_hashes_and_their_hits_match_the_reference(digests, k, touching, n_grams, data):
+    """query_hashes' packed hashes give hits_per_record the reference's {position: hash} result."""
+    pure_hasher, fast_hasher = hashers(KEY)
+    fast, fast_distinct = _speedups.query_hashes(fast_hasher._gram_key, digests, k, touching, n_grams)
+    pure, pure_distinct = REF["_query_hashes"](pure_hasher, digests, k, touching, n_grams)
+    assert fast_distinct == pure_distinct
+    assert all(type(v) is int for v in fast_distinct)
+    # A ledger's answer: some of the hashes (and one it was not asked for), each in a few records.
+    chosen = data.draw(st.lists(st.sampled_from(pure_distinct), max_size=8)) if pure_distinct else []
+    found = {value: data.draw(st.lists(st.tuples(st.integers(1, 6), st.integers(0, 40)), min_size=1, max_size=6))
+             for value in chosen + [12345]}
+    cap = data.draw(st.integers(0, 5))
+    got = _speedups.hits_per_record(fast, found, cap)
+    want = REF["_hits_per_record"](pure, found, cap)
+    assert list(got.items()) == list(want.items())
+
+
+@settings(max_examples=400, deadline=None)
+@given(digests=words, i=st.integers(-5, 75), k=st.integers(1, 17))
+def test_low_complexity_of_one_kgram_matches_the_reference(digests, i, k):
+    assert _speedups.low_complexity(digests, i, k) is F.low_complexity(digests, i, k)
+
+
+limits = st.tuples(st.integers(1, 70), st.integers(0, 5), st.integers(0, 50), st.integers(0, 4000))
+
+
+def with_limits(limit_values, reference, *args):
+    """The reference with attribution's search limits set to limit_values."""
+    names = ("MAX_END_INSERTED", "MAX_RUNS", "MAX_CANDIDATES", "MAX_STEPS")
+    with pytest.MonkeyPatch.context() as m:
+        for name, value in zip(names, limit_values):
+            m.setattr(attribution, name, value)
+        return reference(*args)
+
+
+@settings(max_examples=400, deadline=None)
+@given(dists=st.sets(st.integers(0, 90), max_size=25).map(sorted), room=st.integers(-2, 80), lims=limits)
+def test_end_runs_match_the_reference(dists, room, lims):
+    inserted, runs, candidates, steps = lims
+    got = _speedups.end_runs(dists, room, inserted, runs, candidates, steps)
+    assert got == with_limits(lims, REF["_end_runs"], dists, room)
+    if lims == (attribution.MAX_END_INSERTED, attribution.MAX_RUNS, attribution.MAX_CANDIDATES,
+                attribution.MAX_STEPS):
+        assert attribution._end_runs(dists, room) == got
+
+
+@settings(max_examples=400, deadline=None)
+@given(starts=st.lists(st.booleans(), min_size=1, max_size=80), data=st.data(), lims=limits)
+def test_placements_match_the_reference(starts, data, lims):
+    n = len(starts)
+    lo = data.draw(st.integers(0, n - 1))
+    hi = data.draw(st.integers(lo, n - 1))
+    size = data.draw(st.integers(-1, 40))
+    _inserted, runs, candidates, steps = lims
+    got = _speedups.placements(lo, hi, size, starts, runs, candidates, steps)
+    assert got == with_limits(lims, REF["_placements"], lo, hi, size, starts)
+
+
+@settings(max_examples=400, deadline=None)
+@given(qmap=st.lists(st.integers(0, 30), min_size=1, max_size=40), rpos0=st.integers(0, 10), data=st.data())
+def test_confirmed_pieces_match_the_reference(qmap, rpos0, data):
+    n_grams = data.draw(st.integers(0, len(qmap)))
+    straddling = data.draw(st.sets(st.integers(0, 40)))
+    pairs = data.draw(st.sets(st.tuples(st.integers(-2, 32), st.integers(-2, 50))))
+    pairs |= {(qmap[j], rpos0 + j) for j in data.draw(st.sets(st.integers(0, len(qmap) - 1)))}  # real hits too
+    got = _speedups.confirmed_pieces(qmap, rpos0, n_grams, straddling, pairs)
+    assert got == REF["_confirmed_pieces"](qmap, rpos0, n_grams, straddling, pairs)
+
+
+@settings(max_examples=400, deadline=None)
+@given(steps=st.lists(st.tuples(st.integers(1, 30), st.integers(1, 30)), max_size=12),
+       q0=st.integers(0, 20), r0=st.integers(0, 20), k=st.integers(1, 16), w=st.integers(1, 10),
+       record_len=st.integers(0, 300), line_steps=st.lists(st.integers(0, 1), min_size=1, max_size=400))
+def test_coverage_matches_the_reference(steps, q0, r0, k, w, record_len, line_steps):
+    chain = [(q0, r0)]
+    for dq, dr in steps:
+        chain.append((chain[-1][0] + dq, chain[-1][1] + dr))
+    token_lines = [sum(line_steps[:i + 1]) for i in range(len(line_steps))]
+    try:
+        want = REF["_coverage"](chain, k, w, record_len, token_lines)
+    except IndexError:  # a chain past the query's end: both refuse it
+        with pytest.raises(IndexError):
+            _speedups.coverage(chain, k, w, record_len, token_lines)
+        return
+    assert _speedups.coverage(chain, k, w, record_len, token_lines) == want
+
+
+@settings(max_examples=300, deadline=None)
+@given(starts=st.lists(st.booleans(), min_size=1, max_size=60), data=st.data())
+def test_start_distances_match_the_reference(starts, data):
+    n = len(starts)
+    edge = data.draw(st.integers(0, n - 1))
+    step = data.draw(st.sampled_from([1, -1]))
+    stop = data.draw(st.integers(-1, edge)) if step < 0 else data.draw(st.integers(edge, n))
+    assert _speedups.start_distances(starts, edge, stop, step) == REF["_start_distances"](starts, edge, stop, step)
+
+
+@given(items=st.lists(st.integers(), max_size=20), indices=st.lists(st.integers(-25, 25), max_size=30))
+def test_take_matches_the_reference(items, indices):
+    try:
+        want = REF["_take"](items, indices)
+    except IndexError:
+        with pytest.raises(IndexError):
+            _speedups.take(items, indices)
+        return
+    assert _speedups.take(items, indices) == want
+
+
+def test_attributions_of_whole_modules_match_the_reference(tmp_path, monkeypatch):
+    """Whole stdlib modules added against a ledger of their own functions (matcher_speed.py's
+    stdlib shape): many chains, gaps and chain ends for the search helpers."""
+    paths = stdlib_files(60, seed=5)
+    snippets = []
+    for path in paths[:30]:
+        text = read(path)
+        lines = text.splitlines(keepends=True)
+        for start in range(0, max(0, len(lines) - 30), 90):  # 30-line pieces: chains end mid-function
+            snippets.append("".join(lines[start:start + 30]))
+    with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
+        ledger.add([Entry("codex", "gpt-5", s, "assistant-log") for s in snippets], FastHasher(KEY), KEY, "k")
+        ledger.compact()
+        texts = [read(p) for p in paths[:6]]
+        # Edited copies: every seventh line replaced, so gaps and ends have inserted lines.
+        texts += ["".join(line if i % 7 else "    changed_%d = value()\n" % i
+                          for i, line in enumerate(t.splitlines(keepends=True))) for t in texts[:3]]
+        attributed = 0
+        for text in texts:
+            added = range(1, text.count("\n") + 2)
+            fast = attribution.attribute_text(text, added, FastHasher(KEY), ledger.lookup, ledger.record_tokens,
+                                              "m.py")
+            with monkeypatch.context() as m:
+                m.setattr(attribution, "tokenize", tokenize_pure)
+                m.setattr(fpindex, "_speedups", None)
+                for name, reference in attribution.REFERENCE_HELPERS.items():
+                    m.setattr(attribution, name, reference)
+                pure = attribution.attribute_text(text, added, PureHasher(KEY), ledger.lookup,
+                                                  ledger.record_tokens, "m.py")
+            assert fast == pure
+            attributed += len(fast)
+        assert attributed > 500
+
+
 def test_pure_python_is_forced_by_the_environment():
     """AIGUARD_PURE_PYTHON=1 picks the reference at import; unset, the accelerator."""
     import subprocess

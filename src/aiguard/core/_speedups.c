@@ -944,11 +944,28 @@ static PyObject *number_text(PyObject *text, const Text *t, Py_ssize_t a, Py_ssi
     return out;
 }
 
+/* The int of the line the tokenizer is on, made once for all the tokens of that line. */
+typedef struct {
+    PyObject *obj;
+    Py_ssize_t line;
+} LineInt;
+
+static PyObject *line_int(LineInt *cache, Py_ssize_t line) {
+    if (cache->obj == NULL || cache->line != line) {
+        PyObject *obj = PyLong_FromSsize_t(line);
+        if (obj == NULL) return NULL;
+        Py_XSETREF(cache->obj, obj);
+        cache->line = line;
+    }
+    return Py_NewRef(cache->obj);
+}
+
 /* A Token (a tuple subclass): tuple.__new__(Token, (kind, text, first, last)). Steals text. */
-static PyObject *new_token(PyTypeObject *type, int kind, PyObject *text, Py_ssize_t first, Py_ssize_t last) {
+static PyObject *new_token(PyTypeObject *type, int kind, PyObject *text, Py_ssize_t first, Py_ssize_t last,
+                           LineInt *lines) {
     if (text == NULL) return NULL;
     PyObject *k = PyLong_FromLong(kind);
-    PyObject *f = PyLong_FromSsize_t(first);
+    PyObject *f = line_int(lines, first);
     PyObject *l = first == last ? (Py_XINCREF(f), f) : PyLong_FromSsize_t(last);
     PyObject *token = (k && f && l) ? type->tp_alloc(type, 4) : NULL;
     if (token == NULL) {
@@ -997,6 +1014,7 @@ static PyObject *sp_tokenize(PyObject *self, PyObject *args) {
     if (PyUnicode_READY(text) < 0) return NULL;
 #endif
     Text t = {PyUnicode_KIND(text), PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text)};
+    LineInt li = {NULL, -1};
     PyObject *tokens = PyList_New(0);
     PyObject *comments = PyList_New(0);
     if (tokens == NULL || comments == NULL) goto fail;
@@ -1023,7 +1041,7 @@ static PyObject *sp_tokenize(PyObject *self, PyObject *args) {
             end = match_string(&t, p, &a, &b);
             if (end >= 0) {
                 Py_ssize_t last = line + count_newlines(&t, p, end);
-                if (append_new(tokens, new_token(type, K_STRING, PyUnicode_Substring(text, a, b), line, last)) < 0)
+                if (append_new(tokens, new_token(type, K_STRING, PyUnicode_Substring(text, a, b), line, last, &li)) < 0)
                     goto fail;
                 line = last;
                 p = end;
@@ -1033,7 +1051,7 @@ static PyObject *sp_tokenize(PyObject *self, PyObject *args) {
         if (c == '.' || is_decimal(c)) {
             end = match_number(&t, p);
             if (end >= 0) {
-                if (append_new(tokens, new_token(type, K_NUMBER, number_text(text, &t, p, end), line, line)) < 0)
+                if (append_new(tokens, new_token(type, K_NUMBER, number_text(text, &t, p, end), line, line, &li)) < 0)
                     goto fail;
                 p = end;
                 continue;
@@ -1053,14 +1071,14 @@ static PyObject *sp_tokenize(PyObject *self, PyObject *args) {
                 Py_DECREF(value);
                 goto fail;
             }
-            if (append_new(tokens, new_token(type, keyword ? K_KEYWORD : K_IDENT, value, line, line)) < 0) goto fail;
+            if (append_new(tokens, new_token(type, keyword ? K_KEYWORD : K_IDENT, value, line, line, &li)) < 0) goto fail;
             p = end;
             continue;
         }
         end = match_operator(&t, p);
         if (end >= 0) {
             if (!(end == p + 1 && (c == ',' || c == ';'))) {
-                if (append_new(tokens, new_token(type, K_OP, PyUnicode_Substring(text, p, end), line, line)) < 0)
+                if (append_new(tokens, new_token(type, K_OP, PyUnicode_Substring(text, p, end), line, line, &li)) < 0)
                     goto fail;
             }
             p = end;
@@ -1070,13 +1088,27 @@ static PyObject *sp_tokenize(PyObject *self, PyObject *args) {
     }
     Py_ssize_t line_count = line;
     if (n > 0 && CH(&t, n - 1) != '\n') line_count++;
+    Py_XDECREF(li.obj);
     PyObject *result = Py_BuildValue("(NNn)", tokens, comments, line_count);
     return result;
 fail:
+    Py_XDECREF(li.obj);
     Py_XDECREF(tokens);
     Py_XDECREF(comments);
     return NULL;
 }
+
+/* The collector paused while a helper builds many containers (lists and pairs of ints,
+ * which can hold no cycle): otherwise it would run a collection every 700 of them,
+ * traversing the caller's large token lists again and again. Its previous state returns
+ * afterwards. */
+#define GC_PAUSED(name)                                                    \
+    static PyObject *name(PyObject *self, PyObject *args) {               \
+        int was_enabled = PyGC_Disable();                                  \
+        PyObject *result = name##_body(self, args);                        \
+        if (was_enabled) PyGC_Enable();                                    \
+        return result;                                                     \
+    }
 
 /* ---- Index look-up ------------------------------------------------------------------
  * fpindex.Index.lookup over one stream's columns: dir (u32 x 2^16 + 1), key (u32), rec
@@ -1118,7 +1150,7 @@ static int get_column(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize) {
 
 /* index_lookup(dir, key, rec, pos, hashes, found, bucket_bits): add each hash's
  * (record, position) hits to found (a dict: hash -> list). */
-static PyObject *sp_index_lookup(PyObject *self, PyObject *args) {
+static PyObject *sp_index_lookup_body(PyObject *self, PyObject *args) {
     PyObject *dir_o, *key_o, *rec_o, *pos_o, *hashes, *found;
     int bits;
     if (!PyArg_ParseTuple(args, "OOOOOO!i", &dir_o, &key_o, &rec_o, &pos_o, &hashes, &PyDict_Type, &found, &bits))
@@ -1212,6 +1244,8 @@ fail:
     if (got >= 1) PyBuffer_Release(&dv);
     return NULL;
 }
+
+GC_PAUSED(sp_index_lookup)
 
 /* ---- attribution's helpers ------------------------------------------------------------
  * attribution._longest_chain, _line_starts, _starts_touching and _hits_per_record. */
@@ -1379,15 +1413,22 @@ fail:
 /* hits_per_record(hashes, found, df_cap) -> {record: [(query position, record position)]}:
  * for each hash found in at most df_cap records, every query position holding it paired
  * with every hit, in the reference's order. */
-static PyObject *sp_hits_per_record(PyObject *self, PyObject *args) {
+static int packed_by_hash(PyObject *packed, PyObject *found, PyObject *by_hash);
+
+static PyObject *sp_hits_per_record_body(PyObject *self, PyObject *args) {
     PyObject *hashes, *found;
     Py_ssize_t cap;
-    if (!PyArg_ParseTuple(args, "O!O!n", &PyDict_Type, &hashes, &PyDict_Type, &found, &cap)) return NULL;
+    if (!PyArg_ParseTuple(args, "OO!n", &hashes, &PyDict_Type, &found, &cap)) return NULL;
+    if (!PyDict_Check(hashes) && !PyBytes_Check(hashes)) {
+        PyErr_SetString(PyExc_TypeError, "hashes must be a dict or query_hashes' packed bytes");
+        return NULL;
+    }
     PyObject *by_hash = PyDict_New(), *out = PyDict_New(), *records = NULL;
     if (by_hash == NULL || out == NULL) goto fail;
     Py_ssize_t it = 0;
     PyObject *pos, *value;
-    while (PyDict_Next(hashes, &it, &pos, &value)) {
+    if (PyBytes_Check(hashes) && packed_by_hash(hashes, found, by_hash) < 0) goto fail;
+    while (PyDict_Check(hashes) && PyDict_Next(hashes, &it, &pos, &value)) {
         int has = PyDict_Contains(found, value);
         if (has < 0) goto fail;
         if (!has) continue;
@@ -1477,9 +1518,11 @@ fail:
     return NULL;
 }
 
+GC_PAUSED(sp_hits_per_record)
+
 /* line_tokens(tokens, touching, added) -> {line: [token index]}: the touching tokens on
  * each added line (a multi-line token is on each of its lines). */
-static PyObject *sp_line_tokens(PyObject *self, PyObject *args) {
+static PyObject *sp_line_tokens_body(PyObject *self, PyObject *args) {
     PyObject *token_seq, *touching, *added;
     if (!PyArg_ParseTuple(args, "OOO", &token_seq, &touching, &added)) return NULL;
     if (!PyAnySet_Check(added)) {
@@ -1563,6 +1606,8 @@ fail:
     return NULL;
 }
 
+GC_PAUSED(sp_line_tokens)
+
 /* line_owners(line_tokens, owner, extended, extend_share, line_share) -> {line: record}:
  * attribution._line_owners, the vote of each added line's tokens. */
 static PyObject *sp_line_owners(PyObject *self, PyObject *args) {
@@ -1637,6 +1682,785 @@ fail:
     return NULL;
 }
 
+/* ---- attribution's helpers, second round ----------------------------------------------
+ * attribution._touching, _query_hashes, _end_runs, _placements, and low_complexity of one
+ * k-gram: the same results, in the same order, as the Python references. */
+
+/* The added lines as a bitmap over 0 .. max_line (no token lies outside it). */
+static uint8_t *added_bitmap(PyObject *added, long long max_line) {
+    uint8_t *bits = PyMem_Calloc((size_t)(max_line >= 0 ? max_line + 1 : 1), 1);
+    if (bits == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    PyObject *it = PyObject_GetIter(added), *item;
+    if (it == NULL) {
+        PyMem_Free(bits);
+        return NULL;
+    }
+    while ((item = PyIter_Next(it)) != NULL) {
+        int overflow = 0;
+        long long line = PyLong_Check(item) ? PyLong_AsLongLongAndOverflow(item, &overflow) : -1;
+        Py_DECREF(item);
+        if (line == -1 && PyErr_Occurred()) break;
+        if (!overflow && line >= 0 && line <= max_line) bits[line] = 1;
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred()) {
+        PyMem_Free(bits);
+        return NULL;
+    }
+    return bits;
+}
+
+/* touching(tokens, added) -> [i for i, t in enumerate(tokens) if _touches(t, added)]:
+ * the tokens with a line (first to last) among the added ones. */
+static PyObject *sp_touching(PyObject *self, PyObject *args) {
+    PyObject *token_seq, *added;
+    if (!PyArg_ParseTuple(args, "OO", &token_seq, &added)) return NULL;
+    if (!PyAnySet_Check(added)) {
+        PyErr_SetString(PyExc_TypeError, "added must be a set");
+        return NULL;
+    }
+    PyObject *tokens = PySequence_Fast(token_seq, "tokens must be a sequence");
+    if (tokens == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(tokens);
+    long long *lines = PyMem_Malloc((size_t)(n ? 2 * n : 1) * sizeof(long long));
+    uint8_t *bits = NULL;
+    PyObject *out = NULL;
+    if (lines == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    long long max_line = -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *token = PySequence_Fast_GET_ITEM(tokens, i);
+        if (token_line(token, 2, &lines[2 * i]) < 0 || token_line(token, 3, &lines[2 * i + 1]) < 0) goto done;
+        if (lines[2 * i] > max_line) max_line = lines[2 * i];
+        if (lines[2 * i + 1] > max_line) max_line = lines[2 * i + 1];
+    }
+    bits = added_bitmap(added, max_line);
+    if (bits == NULL) goto done;
+    out = PyList_New(0);
+    if (out == NULL) goto done;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        long long first = lines[2 * i], last = lines[2 * i + 1];
+        /* _touches: the first line, or (a multi-line token) any of the lines after it.
+         * A negative line (never the tokenizer's) is looked up in the set itself. */
+        int hit = 0;
+        for (long long line = first; !hit && line <= (last > first ? last : first); line++) {
+            if (line >= 0) {
+                hit = bits[line];
+            } else {
+                PyObject *value = PyLong_FromLongLong(line);
+                hit = value ? PySet_Contains(added, value) : -1;
+                Py_XDECREF(value);
+                if (hit < 0) {
+                    Py_CLEAR(out);
+                    goto done;
+                }
+            }
+        }
+        if (hit && append_new(out, PyLong_FromSsize_t(i)) < 0) {
+            Py_CLEAR(out);
+            goto done;
+        }
+    }
+done:
+    PyMem_Free(lines);
+    PyMem_Free(bits);
+    Py_DECREF(tokens);
+    return out;
+}
+
+/* An open-addressing set of 64-bit values (dict.fromkeys's first-occurrence order). */
+typedef struct {
+    int64_t *slots;
+    uint8_t *used;
+    size_t mask;
+} ValueSet;
+
+static int valueset_init(ValueSet *set, Py_ssize_t n) {
+    size_t size = 16;
+    while (size < 2 * (size_t)n + 1) size <<= 1;
+    set->slots = PyMem_Malloc(size * sizeof(int64_t));
+    set->used = PyMem_Calloc(size, 1);
+    set->mask = size - 1;
+    if (set->slots == NULL || set->used == NULL) {
+        PyMem_Free(set->slots);
+        PyMem_Free(set->used);
+        set->slots = NULL;
+        set->used = NULL;
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+/* 1 when value is new (and now in the set), 0 when it was there already. */
+static int valueset_add(ValueSet *set, int64_t value) {
+    size_t i = (size_t)(((uint64_t)value * 0x9E3779B97F4A7C15ULL) >> 20) & set->mask;
+    while (set->used[i]) {
+        if (set->slots[i] == value) return 0;
+        i = (i + 1) & set->mask;
+    }
+    set->used[i] = 1;
+    set->slots[i] = value;
+    return 1;
+}
+
+/* query_hashes(key, digests, k, touching, n_grams) -> (packed, [distinct hashes]):
+ * attribution._query_hashes: the k-grams that hold a touching token (starts_touching's
+ * positions) hashed as kgram_hashes does, and their values in first-occurrence order.
+ * packed stands for the reference's {position: hash}: (position, hash) int64 pairs in
+ * position order, as bytes, which hits_per_record reads without a Python int per k-gram. */
+static PyObject *sp_query_hashes(PyObject *self, PyObject *args) {
+    PyObject *key, *digests, *touching;
+    Py_ssize_t k, n_grams;
+    if (!PyArg_ParseTuple(args, "SOnOn", &key, &digests, &k, &touching, &n_grams)) return NULL;
+    Keyed ks;
+    if (keyed_setup(&ks, key) < 0) return NULL;
+    PyObject *seq = PySequence_Fast(touching, "touching must be iterable");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = 0, m = 0, cap = 0;
+    uint64_t *words = NULL, *values = NULL;
+    Py_ssize_t *pos = NULL, *start = NULL, *count = NULL;
+    PyObject *hashes = NULL, *distinct = NULL, *result = NULL;
+    ValueSet set = {NULL, NULL, 0};
+    words = digest_words(digests, &n);
+    if (words == NULL) goto done;
+    /* starts_touching: for each run of consecutive tokens, the k-grams over it. */
+    Py_ssize_t t = PySequence_Fast_GET_SIZE(seq);
+    int have_run = 0, have_last = 0;
+    long long run_start = 0, run_end = 0, last = 0;
+    for (Py_ssize_t j = 0; j <= t; j++) {
+        long long i = 0;
+        if (j < t) {
+            i = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(seq, j));
+            if (i == -1 && PyErr_Occurred()) goto done;
+            if (have_run && i == run_end + 1) {
+                run_end = i;
+                continue;
+            }
+        }
+        if (have_run) {
+            long long a = run_start - k + 1, floor = have_last ? last + 1 : 0;
+            long long b = (run_end < n_grams - 1 ? run_end : n_grams - 1) + 1;
+            if (a < floor) a = floor;
+            if (a < b) {
+                if (m + (b - a) > cap) {
+                    Py_ssize_t grow = cap ? 2 * cap : 64;
+                    while (grow < m + (b - a)) grow *= 2;
+                    Py_ssize_t *bigger = PyMem_Realloc(pos, (size_t)grow * sizeof(Py_ssize_t));
+                    if (bigger == NULL) {
+                        PyErr_NoMemory();
+                        goto done;
+                    }
+                    pos = bigger;
+                    cap = grow;
+                }
+                for (long long x = a; x < b; x++) pos[m++] = (Py_ssize_t)x;
+                last = b - 1;
+                have_last = 1;
+            }
+        }
+        run_start = run_end = i;
+        have_run = 1;
+    }
+    start = PyMem_Malloc((size_t)(m ? m : 1) * sizeof(Py_ssize_t));
+    count = PyMem_Malloc((size_t)(m ? m : 1) * sizeof(Py_ssize_t));
+    values = PyMem_Malloc((size_t)(m ? m : 1) * sizeof(uint64_t));
+    if (start == NULL || count == NULL || values == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < m; j++) {
+        Py_ssize_t i = pos[j], a = i, b = i + k; /* as kgram_hashes reads joined[8i:8i+8k] */
+        if (a < 0 || b < 0) {
+            a = 8 * i;
+            b = 8 * (i + k);
+            slice_bounds(8 * n, &a, &b);
+            a /= 8;
+            b /= 8;
+        } else {
+            slice_bounds(n, &a, &b);
+        }
+        start[j] = a;
+        count[j] = b - a;
+    }
+    keyed_batch(&ks, words, start, count, m, values);
+    hashes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(m * 2 * sizeof(int64_t)));
+    distinct = PyList_New(0);
+    if (hashes == NULL || distinct == NULL || valueset_init(&set, m) < 0) goto done;
+    int64_t *pairs = (int64_t *)PyBytes_AS_STRING(hashes);
+    for (Py_ssize_t j = 0; j < m; j++) {
+        pairs[2 * j] = (int64_t)pos[j];
+        pairs[2 * j + 1] = (int64_t)values[j];
+        if (valueset_add(&set, (int64_t)values[j])
+            && append_new(distinct, PyLong_FromLongLong((long long)(int64_t)values[j])) < 0)
+            goto done;
+    }
+    result = PyTuple_Pack(2, hashes, distinct);
+done:
+    Py_XDECREF(hashes);
+    Py_XDECREF(distinct);
+    PyMem_Free(set.slots);
+    PyMem_Free(set.used);
+    PyMem_Free(words);
+    PyMem_Free(values);
+    PyMem_Free(pos);
+    PyMem_Free(start);
+    PyMem_Free(count);
+    Py_DECREF(seq);
+    return result;
+}
+
+/* low_complexity(digests, i, k) -> fingerprint.low_complexity for one k-gram (8-byte
+ * digests): the slice digests[i:i + k] repeats with a period of at most k // 2. */
+static PyObject *sp_low_complexity(PyObject *self, PyObject *args) {
+    PyObject *digests;
+    Py_ssize_t i, k;
+    if (!PyArg_ParseTuple(args, "O!nn", &PyList_Type, &digests, &i, &k)) return NULL;
+    if (k < 1) {
+        PyErr_SetString(PyExc_ValueError, "k must be positive");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(digests), a = i, b = i + k; /* digests[i:i + k] */
+    slice_bounds(n, &a, &b);
+    Py_ssize_t len = b - a, half = k / 2;
+    uint64_t g[64];
+    if (len > 64) {
+        PyErr_SetString(PyExc_ValueError, "k-grams longer than 64 tokens are not supported");
+        return NULL;
+    }
+    for (Py_ssize_t j = 0; j < len; j++) {
+        PyObject *d = PyList_GET_ITEM(digests, a + j);
+        if (!PyBytes_Check(d) || PyBytes_GET_SIZE(d) != 8) {
+            PyErr_SetString(PyExc_ValueError, "digests must be 8-byte bytes");
+            return NULL;
+        }
+        g[j] = load64((const uint8_t *)PyBytes_AS_STRING(d));
+    }
+    /* len(set(gram)) > k // 2: not periodic. */
+    Py_ssize_t distinct = 0;
+    for (Py_ssize_t x = 0; x < len && distinct <= half; x++) {
+        Py_ssize_t y = 0;
+        while (y < x && g[y] != g[x]) y++;
+        distinct += y == x;
+    }
+    if (distinct > half) Py_RETURN_FALSE;
+    for (Py_ssize_t period = 1; period <= half; period++) {
+        /* gram[period:] == gram[:-period], with slice rules when period >= len. */
+        Py_ssize_t shift = period < len ? period : len;
+        Py_ssize_t j = 0;
+        while (j + shift < len && g[j] == g[j + shift]) j++;
+        if (j + shift >= len) Py_RETURN_TRUE;
+    }
+    Py_RETURN_FALSE;
+}
+
+/* Both searches below keep what the references keep: their step count, the order in
+ * which they find placements, and when they give up. */
+typedef struct {
+    const long long *cuts; /* placement positions, ascending */
+    Py_ssize_t n;
+    long long room;        /* end_runs only */
+    long long max_inserted; /* end_runs only */
+    long long steps, max_steps;
+    Py_ssize_t max_candidates;
+    long long *placed;     /* (start, end) pairs of the runs placed so far */
+    long long *found;      /* per placement: size, run count, then max_runs pairs */
+    Py_ssize_t found_n, found_cap, stride;
+} Search;
+
+static int search_record(Search *s, long long size, int runs) {
+    if (s->found_n == s->found_cap) {
+        Py_ssize_t grow = s->found_cap ? 2 * s->found_cap : 16;
+        long long *bigger = PyMem_Realloc(s->found, (size_t)(grow * s->stride) * sizeof(long long));
+        if (bigger == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        s->found = bigger;
+        s->found_cap = grow;
+    }
+    long long *slot = s->found + s->found_n * s->stride;
+    slot[0] = size;
+    slot[1] = runs;
+    memcpy(slot + 2, s->placed, (size_t)(2 * runs) * sizeof(long long));
+    s->found_n++;
+    return 0;
+}
+
+/* value in an ascending array (set(dists) membership). */
+static int is_member(const long long *sorted, Py_ssize_t n, long long value) {
+    Py_ssize_t lo = 0, hi = n;
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (sorted[mid] < value) lo = mid + 1; else hi = mid;
+    }
+    return lo < n && sorted[lo] == value;
+}
+
+/* _end_runs's place(): 1 to go on, 0 over budget, -1 error. depth = runs placed. */
+static int end_place(Search *s, Py_ssize_t first, long long total, int runs_left, int depth, const long long *sorted,
+                     Py_ssize_t sorted_n) {
+    for (Py_ssize_t a = first; a < s->n; a++) {
+        long long start = s->cuts[a];
+        if (start - total >= s->room) break;
+        for (Py_ssize_t b = a + 1; b < s->n; b++) {
+            long long end = s->cuts[b];
+            long long size = total + end - start;
+            if (size > s->max_inserted) break;
+            s->steps++;
+            if (s->steps > s->max_steps || s->found_n > s->max_candidates) return 0;
+            s->placed[2 * depth] = start;
+            s->placed[2 * depth + 1] = end;
+            if (s->room + size > end && is_member(sorted, sorted_n, s->room + size)
+                && search_record(s, size, depth + 1) < 0)
+                return -1;
+            if (runs_left > 1) {
+                int rc = end_place(s, b + 1, size, runs_left - 1, depth + 1, sorted, sorted_n);
+                if (rc <= 0) return rc;
+            }
+        }
+    }
+    return 1;
+}
+
+static int ll_cmp(const void *a, const void *b) {
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+static long long *int_array(PyObject *obj, Py_ssize_t *count) {
+    PyObject *seq = PySequence_Fast(obj, "expected a sequence of ints");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    long long *out = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(long long));
+    if (out == NULL) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        out[i] = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(seq, i));
+        if (out[i] == -1 && PyErr_Occurred()) {
+            PyMem_Free(out);
+            Py_DECREF(seq);
+            return NULL;
+        }
+    }
+    Py_DECREF(seq);
+    *count = n;
+    return out;
+}
+
+/* The found placements as Python objects: with_size gives (size, runs) pairs. */
+static PyObject *search_result(const Search *s, int with_size) {
+    PyObject *out = PyList_New(s->found_n);
+    if (out == NULL) return NULL;
+    for (Py_ssize_t f = 0; f < s->found_n; f++) {
+        const long long *slot = s->found + f * s->stride;
+        PyObject *runs = PyTuple_New((Py_ssize_t)slot[1]);
+        if (runs == NULL) goto fail;
+        for (long long r = 0; r < slot[1]; r++) {
+            PyObject *run = Py_BuildValue("(LL)", slot[2 + 2 * r], slot[3 + 2 * r]);
+            if (run == NULL) {
+                Py_DECREF(runs);
+                goto fail;
+            }
+            PyTuple_SET_ITEM(runs, (Py_ssize_t)r, run);
+        }
+        PyObject *item = runs;
+        if (with_size) {
+            item = Py_BuildValue("(LN)", slot[0], runs);
+            if (item == NULL) goto fail;
+        }
+        PyList_SET_ITEM(out, f, item);
+    }
+    return out;
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
+/* end_runs(dists, room, max_inserted, max_runs, max_candidates, max_steps) -> [(size, runs)]
+ * or None: attribution._end_runs with its limits passed in. */
+static PyObject *sp_end_runs(PyObject *self, PyObject *args) {
+    PyObject *dists_o;
+    long long room, max_inserted, max_steps;
+    int max_runs;
+    Py_ssize_t max_candidates;
+    if (!PyArg_ParseTuple(args, "OLLinL", &dists_o, &room, &max_inserted, &max_runs, &max_candidates, &max_steps))
+        return NULL;
+    if (max_runs < 1) max_runs = 1; /* place() runs once whatever runs_left is */
+    Search s = {0};
+    long long *sorted = NULL;
+    PyObject *out = NULL;
+    s.cuts = int_array(dists_o, &s.n);
+    if (s.cuts == NULL) return NULL;
+    sorted = PyMem_Malloc((size_t)(s.n ? s.n : 1) * sizeof(long long));
+    s.placed = PyMem_Malloc((size_t)(2 * max_runs) * sizeof(long long));
+    if (sorted == NULL || s.placed == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    memcpy(sorted, s.cuts, (size_t)s.n * sizeof(long long));
+    qsort(sorted, (size_t)s.n, sizeof(long long), ll_cmp);
+    s.room = room;
+    s.max_inserted = max_inserted;
+    s.max_steps = max_steps;
+    s.max_candidates = max_candidates;
+    s.stride = 2 + 2 * (Py_ssize_t)max_runs;
+    int rc = end_place(&s, 0, 0, max_runs, 0, sorted, s.n);
+    if (rc < 0) goto done;
+    out = rc ? search_result(&s, 1) : Py_NewRef(Py_None);
+done:
+    PyMem_Free((void *)s.cuts);
+    PyMem_Free(sorted);
+    PyMem_Free(s.placed);
+    PyMem_Free(s.found);
+    return out;
+}
+
+/* _placements's place(): 1 to go on, 0 over budget, -1 error. */
+static int gap_place(Search *s, Py_ssize_t first, long long left, int runs_left, int depth) {
+    for (Py_ssize_t a = first; a < s->n; a++) {
+        long long st = s->cuts[a];
+        for (Py_ssize_t b = a + 1; b < s->n; b++) {
+            long long e = s->cuts[b];
+            if (e - st > left) break;
+            s->steps++;
+            if (s->steps > s->max_steps || s->found_n > s->max_candidates) return 0;
+            s->placed[2 * depth] = st;
+            s->placed[2 * depth + 1] = e;
+            if (e - st == left) {
+                if (search_record(s, 0, depth + 1) < 0) return -1;
+            } else if (runs_left > 1) {
+                int rc = gap_place(s, b + 1, left - (e - st), runs_left - 1, depth + 1);
+                if (rc <= 0) return rc;
+            }
+        }
+    }
+    return 1;
+}
+
+/* placements(lo, hi, size, starts, max_runs, max_candidates, max_steps) -> [runs] or None:
+ * attribution._placements with its limits passed in. */
+static PyObject *sp_placements(PyObject *self, PyObject *args) {
+    long long lo, hi, size, max_steps;
+    PyObject *starts;
+    int max_runs;
+    Py_ssize_t max_candidates;
+    if (!PyArg_ParseTuple(args, "LLLOinL", &lo, &hi, &size, &starts, &max_runs, &max_candidates, &max_steps))
+        return NULL;
+    if (max_runs < 1) max_runs = 1;
+    Search s = {0};
+    PyObject *out = NULL;
+    long long *cuts = PyMem_Malloc((size_t)(hi - lo + 1 > 0 ? hi - lo + 1 : 1) * sizeof(long long));
+    s.placed = PyMem_Malloc((size_t)(2 * max_runs) * sizeof(long long));
+    if (cuts == NULL || s.placed == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (long long i = lo; i <= hi; i++) { /* cuts = [i for i in range(lo, hi + 1) if starts[i]] */
+        PyObject *flag = PySequence_GetItem(starts, (Py_ssize_t)i);
+        if (flag == NULL) goto done;
+        int truth = PyObject_IsTrue(flag);
+        Py_DECREF(flag);
+        if (truth < 0) goto done;
+        if (truth) cuts[s.n++] = i;
+    }
+    s.cuts = cuts;
+    s.max_steps = max_steps;
+    s.max_candidates = max_candidates;
+    s.stride = 2 + 2 * (Py_ssize_t)max_runs;
+    int rc = gap_place(&s, 0, size, max_runs, 0);
+    if (rc < 0) goto done;
+    out = rc ? search_result(&s, 0) : Py_NewRef(Py_None);
+done:
+    PyMem_Free(cuts);
+    PyMem_Free(s.placed);
+    PyMem_Free(s.found);
+    return out;
+}
+
+/* confirmed_pieces(qmap, rpos0, n_grams, straddling, pairs) -> attribution._confirmed_pieces:
+ * the same ascending starts j, found by walking the record's hits (pairs, few) instead of
+ * every j: (q, r) gives j = r - rpos0 when qmap[j] == q. */
+static PyObject *sp_confirmed_pieces(PyObject *self, PyObject *args) {
+    PyObject *qmap, *straddling, *pairs;
+    long long rpos0, n_grams;
+    if (!PyArg_ParseTuple(args, "O!LLO!O!", &PyList_Type, &qmap, &rpos0, &n_grams, &PySet_Type, &straddling,
+                          &PySet_Type, &pairs))
+        return NULL;
+    Py_ssize_t size = PyList_GET_SIZE(qmap);
+    if (n_grams > size) {
+        PyErr_SetString(PyExc_IndexError, "n_grams past the spliced positions");
+        return NULL;
+    }
+    Py_ssize_t cap = PySet_GET_SIZE(pairs), m = 0;
+    long long *found = PyMem_Malloc((size_t)(cap ? cap : 1) * sizeof(long long));
+    if (found == NULL) return PyErr_NoMemory();
+    PyObject *it = PyObject_GetIter(pairs), *item, *out = NULL;
+    if (it == NULL) goto done;
+    while ((item = PyIter_Next(it)) != NULL) {
+        long long q, r;
+        int rc = as_pair(item, &q, &r);
+        Py_DECREF(item);
+        if (rc < 0) break;
+        long long j = r - rpos0;
+        if (j < 0 || j >= n_grams) continue;
+        long long at = PyLong_AsLongLong(PyList_GET_ITEM(qmap, (Py_ssize_t)j));
+        if (at == -1 && PyErr_Occurred()) break;
+        if (at != q) continue;
+        PyObject *key = PyLong_FromLongLong(j);
+        int held = key ? PySet_Contains(straddling, key) : -1;
+        Py_XDECREF(key);
+        if (held < 0) break;
+        if (!held && m < cap) found[m++] = j;
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred()) goto done;
+    qsort(found, (size_t)m, sizeof(long long), ll_cmp);
+    out = PyList_New(m);
+    for (Py_ssize_t i = 0; out != NULL && i < m; i++) {
+        PyObject *v = PyLong_FromLongLong(found[i]);
+        if (v == NULL) Py_CLEAR(out); else PyList_SET_ITEM(out, i, v);
+    }
+done:
+    PyMem_Free(found);
+    return out;
+}
+
+/* coverage(chain, k, w, record_len, token_lines) -> (covered, extension): attribution._coverage. */
+typedef struct {
+    PyObject *seq;
+    Py_ssize_t n;
+    int bad;
+} Lines;
+
+/* token_lines[i] with Python's indexing (negative from the end); out of range sets bad. */
+static long long line_at(Lines *l, long long i) {
+    if (i < 0) i += l->n;
+    if (i < 0 || i >= l->n) {
+        if (!l->bad) PyErr_SetString(PyExc_IndexError, "list index out of range");
+        l->bad = 1;
+        return 0;
+    }
+    long long v = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(l->seq, (Py_ssize_t)i));
+    if (v == -1 && PyErr_Occurred()) l->bad = 1;
+    return v;
+}
+
+static int add_range(PyObject *set, long long a, long long b) {
+    for (long long p = a; p < b; p++) {
+        PyObject *v = PyLong_FromLongLong(p);
+        if (v == NULL || PySet_Add(set, v) < 0) {
+            Py_XDECREF(v);
+            return -1;
+        }
+        Py_DECREF(v);
+    }
+    return 0;
+}
+
+static PyObject *sp_coverage(PyObject *self, PyObject *args) {
+    PyObject *chain_o, *lines_o;
+    long long k, w, record_len;
+    if (!PyArg_ParseTuple(args, "OLLLO", &chain_o, &k, &w, &record_len, &lines_o)) return NULL;
+    PyObject *chain = PySequence_Fast(chain_o, "chain must be a sequence");
+    if (chain == NULL) return NULL;
+    Lines L = {PySequence_Fast(lines_o, "token_lines must be a sequence"), 0, 0};
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(chain);
+    Pair *pairs = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Pair));
+    PyObject *covered = NULL, *extension = NULL, *result = NULL;
+    if (L.seq == NULL) goto done;
+    L.n = PySequence_Fast_GET_SIZE(L.seq);
+    long long query_len = L.n;
+    if (pairs == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (as_pair(PySequence_Fast_GET_ITEM(chain, i), &pairs[i].q, &pairs[i].r) < 0) goto done;
+    }
+    covered = PySet_New(NULL);
+    extension = PySet_New(NULL);
+    if (covered == NULL || extension == NULL) goto done;
+    Py_ssize_t segment_start = 0;
+    for (Py_ssize_t m = 1; m <= n; m++) {
+        if (m < n) {
+            long long q0 = pairs[m - 1].q, r0 = pairs[m - 1].r, q1 = pairs[m].q, r1 = pairs[m].r;
+            if (q1 - q0 <= w + k && r1 - r0 <= w + k) continue;
+        }
+        long long first_q = pairs[segment_start].q, first_r = pairs[segment_start].r;
+        long long last_q = pairs[m - 1].q, last_r = pairs[m - 1].r;
+        for (Py_ssize_t i = segment_start; i < m; i++) {
+            if (add_range(covered, pairs[i].q, pairs[i].q + k) < 0) goto done;
+        }
+        long long start = first_q - first_r;
+        int at_line = first_r < w && start >= 0;
+        if (at_line && start != 0) {
+            at_line = line_at(&L, start - 1) != line_at(&L, start);
+            if (L.bad) goto done;
+        }
+        if (at_line) {
+            if (add_range(covered, start, first_q) < 0) goto done;
+        } else {
+            long long stop_at = first_q - w > -1 ? first_q - w : -1;
+            for (long long p = first_q - 1; p > stop_at; p--) {
+                long long here = line_at(&L, p), there = line_at(&L, first_q);
+                if (L.bad) goto done;
+                if (here != there) break;
+                if (add_range(extension, p, p + 1) < 0) goto done;
+            }
+        }
+        long long end = last_q + k;
+        long long left = record_len - k - last_r > 0 ? record_len - k - last_r : 0;
+        long long stop = end + left;
+        int at_end = left < w && stop <= query_len;
+        if (at_end && stop != query_len) {
+            at_end = line_at(&L, stop) != line_at(&L, stop - 1);
+            if (L.bad) goto done;
+        }
+        if (at_end) {
+            if (add_range(covered, end, stop) < 0) goto done;
+        } else {
+            long long reach = end + (w - 1 < left ? w - 1 : left);
+            if (reach > query_len) reach = query_len;
+            for (long long p = end; p < reach; p++) {
+                long long here = line_at(&L, p), there = line_at(&L, end - 1);
+                if (L.bad) goto done;
+                if (here != there) break;
+                if (add_range(extension, p, p + 1) < 0) goto done;
+            }
+        }
+        segment_start = m;
+    }
+    PyObject *rest = PyNumber_Subtract(extension, covered);
+    if (rest == NULL) goto done;
+    result = PyTuple_Pack(2, covered, rest);
+    Py_DECREF(rest);
+done:
+    Py_XDECREF(covered);
+    Py_XDECREF(extension);
+    Py_XDECREF(L.seq);
+    PyMem_Free(pairs);
+    Py_DECREF(chain);
+    return result;
+}
+
+/* start_distances(starts, edge, stop, step) -> [(x - edge) * step for x in range(edge, stop,
+ * step) if starts[x]]: attribution._start_distances (step 1 or -1; Python's indexing). */
+static PyObject *sp_start_distances(PyObject *self, PyObject *args) {
+    PyObject *starts;
+    long long edge, stop, step;
+    if (!PyArg_ParseTuple(args, "O!LLL", &PyList_Type, &starts, &edge, &stop, &step)) return NULL;
+    if (step != 1 && step != -1) {
+        PyErr_SetString(PyExc_ValueError, "step must be 1 or -1");
+        return NULL;
+    }
+    Py_ssize_t size = PyList_GET_SIZE(starts);
+    PyObject *out = PyList_New(0);
+    if (out == NULL) return NULL;
+    for (long long x = edge; step > 0 ? x < stop : x > stop; x += step) {
+        long long i = x < 0 ? x + size : x;
+        if (i < 0 || i >= size) {
+            PyErr_SetString(PyExc_IndexError, "list index out of range");
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyObject *flag = PyList_GET_ITEM(starts, (Py_ssize_t)i);
+        int truth = flag == Py_True ? 1 : flag == Py_False ? 0 : PyObject_IsTrue(flag);
+        if (truth < 0 || (truth && append_new(out, PyLong_FromLongLong((x - edge) * step)) < 0)) {
+            Py_DECREF(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+/* take(items, indices) -> [items[i] for i in indices] (a list; Python's indexing). */
+static PyObject *sp_take(PyObject *self, PyObject *args) {
+    PyObject *items, *indices;
+    if (!PyArg_ParseTuple(args, "O!O", &PyList_Type, &items, &indices)) return NULL;
+    PyObject *seq = PySequence_Fast(indices, "indices must be a sequence");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), size = PyList_GET_SIZE(items);
+    PyObject *out = PyList_New(n);
+    for (Py_ssize_t j = 0; out != NULL && j < n; j++) {
+        Py_ssize_t i = PyNumber_AsSsize_t(PySequence_Fast_GET_ITEM(seq, j), PyExc_IndexError);
+        if (i == -1 && PyErr_Occurred()) {
+            Py_CLEAR(out);
+            break;
+        }
+        if (i < 0) i += size;
+        if (i < 0 || i >= size) {
+            PyErr_SetString(PyExc_IndexError, "list index out of range");
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, j, Py_NewRef(PyList_GET_ITEM(items, i)));
+    }
+    Py_DECREF(seq);
+    return out;
+}
+
+/* hits_per_record's by_hash from query_hashes' packed pairs: {found hash: [positions]},
+ * positions in order, for the hashes that found holds. */
+static int packed_by_hash(PyObject *packed, PyObject *found, PyObject *by_hash) {
+    Py_ssize_t m = PyBytes_GET_SIZE(packed) / (Py_ssize_t)(2 * sizeof(int64_t));
+    const int64_t *pairs = (const int64_t *)PyBytes_AS_STRING(packed);
+    Py_ssize_t f = PyDict_GET_SIZE(found);
+    if (f == 0) return 0;
+    /* An open-addressing map from a found hash to its key object (borrowed from found). */
+    size_t size = 16;
+    while (size < 2 * (size_t)f + 1) size <<= 1;
+    int64_t *slots = PyMem_Malloc(size * sizeof(int64_t));
+    PyObject **keys = PyMem_Calloc(size, sizeof(PyObject *));
+    int rc = -1;
+    if (slots == NULL || keys == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t it = 0;
+    PyObject *key, *hits;
+    while (PyDict_Next(found, &it, &key, &hits)) {
+        if (!PyLong_Check(key)) continue; /* no k-gram hash equals it */
+        int overflow = 0;
+        long long v = PyLong_AsLongLongAndOverflow(key, &overflow);
+        if (v == -1 && PyErr_Occurred()) goto done;
+        if (overflow) continue;
+        size_t i = (size_t)(((uint64_t)v * 0x9E3779B97F4A7C15ULL) >> 20) & (size - 1);
+        while (keys[i] != NULL && slots[i] != (int64_t)v) i = (i + 1) & (size - 1);
+        slots[i] = (int64_t)v;
+        keys[i] = key;
+    }
+    for (Py_ssize_t j = 0; j < m; j++) {
+        int64_t v = pairs[2 * j + 1];
+        size_t i = (size_t)(((uint64_t)v * 0x9E3779B97F4A7C15ULL) >> 20) & (size - 1);
+        while (keys[i] != NULL && slots[i] != v) i = (i + 1) & (size - 1);
+        if (keys[i] == NULL) continue;
+        PyObject *list = PyDict_GetItemWithError(by_hash, keys[i]);
+        if (list == NULL) {
+            if (PyErr_Occurred() || (list = PyList_New(0)) == NULL) goto done;
+            if (PyDict_SetItem(by_hash, keys[i], list) < 0) {
+                Py_DECREF(list);
+                goto done;
+            }
+            Py_DECREF(list);
+        }
+        if (append_new(list, PyLong_FromLongLong((long long)pairs[2 * j])) < 0) goto done;
+    }
+    rc = 0;
+done:
+    PyMem_Free(slots);
+    PyMem_Free(keys);
+    return rc;
+}
+
 static PyMethodDef methods[] = {
     {"text_digests", sp_text_digests, METH_VARARGS, "Keyed digests of texts, cached (Hasher.text_digests)."},
     {"token_digests", sp_token_digests, METH_VARARGS, "Keyed digests of tokens in a stream (Hasher.token_digests)."},
@@ -1652,6 +2476,15 @@ static PyMethodDef methods[] = {
     {"hits_per_record", sp_hits_per_record, METH_VARARGS, "attribution._hits_per_record."},
     {"line_tokens", sp_line_tokens, METH_VARARGS, "attribution._line_tokens."},
     {"line_owners", sp_line_owners, METH_VARARGS, "attribution._line_owners."},
+    {"touching", sp_touching, METH_VARARGS, "attribution._touching."},
+    {"confirmed_pieces", sp_confirmed_pieces, METH_VARARGS, "attribution._confirmed_pieces."},
+    {"coverage", sp_coverage, METH_VARARGS, "attribution._coverage."},
+    {"take", sp_take, METH_VARARGS, "attribution._take."},
+    {"start_distances", sp_start_distances, METH_VARARGS, "attribution._start_distances."},
+    {"query_hashes", sp_query_hashes, METH_VARARGS, "attribution._query_hashes."},
+    {"low_complexity", sp_low_complexity, METH_VARARGS, "fingerprint.low_complexity of one k-gram."},
+    {"end_runs", sp_end_runs, METH_VARARGS, "attribution._end_runs, its limits passed in."},
+    {"placements", sp_placements, METH_VARARGS, "attribution._placements, its limits passed in."},
     {NULL, NULL, 0, NULL},
 };
 

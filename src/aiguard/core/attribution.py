@@ -84,7 +84,7 @@ def attribute_text(
     syntax = syntax_for_path(path) or guess_syntax(text)
     line_count = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
     tokens = tokenize(text, syntax).tokens if whole_file else _window_tokens(text, syntax, added, line_count)
-    touching = [i for i, t in enumerate(tokens) if _touches(t, added)]
+    touching = _touching(tokens, added)
     if not touching:
         return _fill_tokenless({}, added, set(), line_count)
 
@@ -99,9 +99,8 @@ def attribute_text(
         # No low-complexity mask here: it depends only on a k-gram's tokens, so the
         # ledger never holds a masked k-gram and looking one up just finds nothing,
         # which costs less than checking every k-gram.
-        positions = _starts_touching(touching, k, n_grams)
-        hashes = hasher.kgram_hashes(digests, k, positions)
-        found = lookup(stream, list(dict.fromkeys(hashes.values())))
+        hashes, distinct = _query_hashes(hasher, digests, k, touching, n_grams)
+        found = lookup(stream, distinct)
         per_record = _hits_per_record(hashes, found, DF_CAP)
         lengths = record_tokens(per_record) if per_record else {}
         matched = _matched_chains(per_record, lengths, stream, token_lines)
@@ -184,6 +183,18 @@ def _touches(t: Token, added: set[int]) -> bool:
         range(t.first_line + 1, t.last_line + 1)))
 
 
+def _touching(tokens: list[Token], added: set[int]) -> list[int]:
+    """Indices of the tokens on an added line."""
+    return [i for i, t in enumerate(tokens) if _touches(t, added)]
+
+
+def _query_hashes(hasher: Hasher, digests: list[bytes], k: int, touching: list[int],
+                  n_grams: int) -> tuple[dict[int, int], list[int]]:
+    """{position: hash} of the k-grams that hold a touching token, and the distinct hashes in order."""
+    hashes = hasher.kgram_hashes(digests, k, _starts_touching(touching, k, n_grams))
+    return hashes, list(dict.fromkeys(hashes.values()))
+
+
 def _window_tokens(text: str, syntax: str, added: set[int], line_count: int) -> list[Token]:
     """The tokens of the windows around the added lines, in order, with their file line numbers.
 
@@ -219,7 +230,7 @@ def _window_tokens(text: str, syntax: str, added: set[int], line_count: int) -> 
             window = cache.get((start, end))
             if window is None:
                 window = cache[start, end] = _tokenize_lines(text, syntax, lines, start, end)
-            touching = [i for i, t in enumerate(window) if _touches(t, added)]
+            touching = _touching(window, added)
             for side, short, edge in ((0, touching and touching[0] < CONTEXT_TOKENS, start > 0),
                                       (1, touching and len(window) - 1 - touching[-1] < CONTEXT_TOKENS,
                                        end < line_count)):
@@ -734,10 +745,10 @@ def _end_candidates(matched, digests: list[bytes], k: int, hasher: Hasher, start
                 continue
             if head:
                 edge = q1
-                dists = [q1 - x for x in range(q1, max(-1, q1 - room - MAX_END_INSERTED - 1), -1) if starts[x]]
+                dists = _start_distances(starts, q1, max(-1, q1 - room - MAX_END_INSERTED - 1), -1)
             else:
                 edge = q2 + k
-                dists = [x - edge for x in range(edge, min(n, edge + room + MAX_END_INSERTED) + 1) if starts[x]]
+                dists = _start_distances(starts, edge, min(n, edge + room + MAX_END_INSERTED) + 1, 1)
             options = _end_runs(dists, room)
             if not options:
                 continue
@@ -765,7 +776,7 @@ def _end_candidates(matched, digests: list[bytes], k: int, hasher: Hasher, start
                 straddling = set()
                 for cut in cuts:
                     straddling.update(range(max(0, cut - k + 1), min(cut, len(qmap) - k + 1)))
-                spliced = [digests[i] for i in qmap]
+                spliced = _take(digests, qmap)
                 # The record's first (last) w k-grams: winnowing stored the least of them.
                 n_grams = len(qmap) - k + 1
                 window = range(min(w, n_grams)) if head else range(max(0, n_grams - w), n_grams)
@@ -775,14 +786,29 @@ def _end_candidates(matched, digests: list[bytes], k: int, hasher: Hasher, start
                 placement = EndPlacement(record, rpos0, tuple(cuts), need,
                                          frozenset(j for j in window if hashes[j] == least), set(), qmap,
                                          claimed, outer)
-                for j in range(n_grams):
-                    if j not in straddling and (qmap[j], rpos0 + j) in pairs:
-                        placement.confirmed.add(j)
+                placement.confirmed.update(_confirmed_pieces(qmap, rpos0, n_grams, straddling, pairs))
                 for j in straddling:
                     wanted[hashes[j]].append((placement, j))
                 placements.append(placement)
             groups.append((record, placements))
     return groups
+
+
+def _start_distances(starts: list[bool], edge: int, stop: int, step: int) -> list[int]:
+    """Distances from edge of the line starts at edge, edge + step, ... (stop excluded)."""
+    return [(x - edge) * step for x in range(edge, stop, step) if starts[x]]
+
+
+def _take(items: list, indices: list[int]) -> list:
+    """[items[i] for i in indices]."""
+    return [items[i] for i in indices]
+
+
+def _confirmed_pieces(qmap: list[int], rpos0: int, n_grams: int, straddling: set[int],
+                      pairs: set[tuple[int, int]]) -> list[int]:
+    """Spliced k-gram starts inside a piece (not straddling a cut) that the first look-up
+    found for the record at the expected position: query qmap[j], record rpos0 + j."""
+    return [j for j in range(n_grams) if j not in straddling and (qmap[j], rpos0 + j) in pairs]
 
 
 def _end_fill(p: EndPlacement, k: int, starts: list[bool]) -> list[int]:
@@ -891,7 +917,11 @@ def line_ranges(lines: Mapping[int, int], records: Mapping[int, RecordInfo]) -> 
 # (aiguard/core/_speedups.c; tests/test_speedups.py compares them with these references).
 REFERENCE_HELPERS = {"_hits_per_record": _hits_per_record, "_line_tokens": _line_tokens,
                      "_line_owners": _line_owners, "_starts_touching": _starts_touching,
-                     "_longest_chain": _longest_chain, "_line_starts": _line_starts}
+                     "_longest_chain": _longest_chain, "_line_starts": _line_starts,
+                     "_touching": _touching, "_query_hashes": _query_hashes, "_end_runs": _end_runs,
+                     "_placements": _placements, "low_complexity": low_complexity,
+                     "_confirmed_pieces": _confirmed_pieces, "_coverage": _coverage, "_take": _take,
+                     "_start_distances": _start_distances}
 from aiguard.core.fingerprint import _speedups  # noqa: E402
 
 if _speedups is not None:
@@ -901,3 +931,21 @@ if _speedups is not None:
     _starts_touching = _speedups.starts_touching
     _longest_chain = _speedups.longest_chain
     _line_starts = _speedups.line_starts
+    _touching = _speedups.touching
+    _confirmed_pieces = _speedups.confirmed_pieces
+    _coverage = _speedups.coverage
+    _take = _speedups.take
+    _start_distances = _speedups.start_distances
+    low_complexity = _speedups.low_complexity
+
+    def _query_hashes(hasher: Hasher, digests: list[bytes], k: int, touching: list[int],
+                      n_grams: int) -> tuple[dict[int, int], list[int]]:
+        # The hashes come packed (bytes of (position, hash) pairs), which only the C
+        # hits_per_record reads: the two are swapped in and out together.
+        return _speedups.query_hashes(hasher._gram_key, digests, k, touching, n_grams)
+
+    def _end_runs(dists: list[int], room: int) -> list[tuple[int, tuple[tuple[int, int], ...]]] | None:
+        return _speedups.end_runs(dists, room, MAX_END_INSERTED, MAX_RUNS, MAX_CANDIDATES, MAX_STEPS)
+
+    def _placements(lo: int, hi: int, size: int, starts: list[bool]) -> list[tuple[tuple[int, int], ...]] | None:
+        return _speedups.placements(lo, hi, size, starts, MAX_RUNS, MAX_CANDIDATES, MAX_STEPS)
