@@ -525,9 +525,12 @@ def _coverage(chain: list[tuple[int, int]], k: int, w: int, record_len: int,
 # q2 - q1 > r2 - r1 mean that q2 - q1 - (r2 - r1) tokens were inserted between them. The
 # insertion is looked for among whole lines between the hits' k-grams.
 MAX_GAP_TOKENS = 200  # longer gaps are not examined
-MAX_RUNS = 4  # inserted runs of whole lines at a chain's end (short copied pieces between them)
-# ... and in a gap between two hits, where _CopiedPieces rules out most placements (interleaved
-# human lines: one every 3 copied lines; benchmarks/README.md, "Partial and interleaved pastes").
+MAX_RUNS = 4  # inserted runs of whole lines in one gap or at a chain's end (short copied pieces between them)
+# A gap is also searched with up to this many runs, where _CopiedPieces rules out most
+# placements (interleaved human lines, one every 3 copied lines; benchmarks/README.md,
+# "Partial and interleaved pastes in big files"); those count only when no placement of
+# MAX_RUNS runs is confirmed. Mixed in at once, the extra candidates turned gaps that had
+# one confirmed placement ambiguous (the CI gate's interleaved recall fell 83.8 -> 83.0 %).
 MAX_GAP_RUNS = 8
 MAX_CANDIDATES = 48  # more ways to place the insertion than this: ambiguous, not examined
 MAX_STEPS = 4000  # search budget per gap (_placements), about a millisecond
@@ -575,10 +578,10 @@ def _line_starts(tokens: list) -> list[bool]:
 
 
 def _placements(lo: int, hi: int, size: int, starts: list[bool],
-                pieces: _CopiedPieces | None = None) -> list[tuple[tuple[int, int], ...]] | None:
+                pieces: _CopiedPieces | None = None, max_runs: int = MAX_RUNS) -> list[tuple[tuple[int, int], ...]] | None:
     """Ways to place `size` inserted tokens as whole lines in query positions [lo, hi).
 
-    Up to MAX_GAP_RUNS runs [s, e) of whole lines, each run separated from the next by at
+    Up to max_runs runs [s, e) of whole lines, each run separated from the next by at
     least one copied token. Cuts fall only between lines, so a line is never split.
     With `pieces`, a placement that leaves a copied piece the ledger would have had a
     hit in is not one (_CopiedPieces.possible). None when there are more than
@@ -610,7 +613,7 @@ def _placements(lo: int, hi: int, size: int, starts: list[bool],
                     return False
         return True
 
-    return found if place(0, size, MAX_GAP_RUNS, ()) else None
+    return found if place(0, size, max_runs, ()) else None
 
 
 def _looked_mask(looked: list[int], n_grams: int) -> bytearray:
@@ -685,7 +688,7 @@ def _insertion_fills(matched, tokens: list, digests: list[bytes], k: int, hasher
     """
     starts: list[bool] | None = None
     looked_mask = _looked_mask(looked, len(digests) - k + 1) if looked is not None and ends is not None else None
-    gaps = []  # (record, lo, hi, placements, confirmed cuts per placement)
+    gaps = []  # (record, lo, hi, placements, confirmed cuts per placement, how many have <= MAX_RUNS runs)
     wanted: dict[int, list[tuple[int, int, int, int]]] = defaultdict(list)  # hash -> (gap, placement, cut, rpos)
     for record, chain, _covered, _extension in matched:
         for (q1, r1), (q2, r2) in zip(chain, chain[1:]):
@@ -696,11 +699,16 @@ def _insertion_fills(matched, tokens: list, digests: list[bytes], k: int, hasher
                 starts = _line_starts(tokens)
             pieces = (_CopiedPieces(looked_mask, ends[2].get(record, ()), k, ends[0], q1, q2 + k)
                       if looked_mask is not None else None)
-            placements = _placements(q1 + k, q2, dq - dr, starts, pieces)
+            placements = _placements(q1 + k, q2, dq - dr, starts, None, MAX_RUNS) or []
+            few = len(placements)  # the first `few` are tried first (see MAX_GAP_RUNS)
+            if pieces is not None:
+                known = set(placements)
+                placements += [runs for runs in _placements(q1 + k, q2, dq - dr, starts, pieces, MAX_GAP_RUNS) or ()
+                               if runs not in known]
             if not placements:
                 continue
             g = len(gaps)
-            gaps.append((record, q1 + k, q2, placements, [set() for _ in placements]))
+            gaps.append((record, q1 + k, q2, placements, [set() for _ in placements], few))
             for p, runs in enumerate(placements):
                 # The query from hit 1 to the end of hit 2 with the runs cut out: it should
                 # be the record's tokens r1 .. r2 + k.
@@ -737,8 +745,9 @@ def _insertion_fills(matched, tokens: list, digests: list[bytes], k: int, hasher
             if (placement.record, placement.rpos0 + j) in stored:
                 placement.confirmed.add(j)
     fills: dict[int, set[int]] = defaultdict(set)
-    for record, lo, hi, placements, confirmed in gaps:
-        good = [runs for runs, cuts in zip(placements, confirmed) if len(cuts) == len(runs)]
+    for record, lo, hi, placements, confirmed, few in gaps:
+        good = [n for n, (runs, cuts) in enumerate(zip(placements, confirmed)) if len(cuts) == len(runs)]
+        good = [placements[n] for n in (good if not good or good[0] >= few else [n for n in good if n < few])]
         if len(good) != 1:
             continue
         inserted = {i for s, e in good[0] for i in range(s, e)}
