@@ -699,7 +699,7 @@ def _insertion_fills(matched, tokens: list, digests: list[bytes], k: int, hasher
             if starts is None:
                 starts = _line_starts(tokens)
             pieces = (_CopiedPieces(looked_mask, ends[2].get(record, ()), k, ends[0], q1, q2 + k)
-                      if looked_mask is not None else None)
+                      if looked_mask is not None and ends is not None else None)
             placements = _placements(q1 + k, q2, dq - dr, starts, None, MAX_RUNS) or []
             few = len(placements)  # the first `few` are tried first (see MAX_GAP_RUNS)
             if pieces is not None:
@@ -747,11 +747,12 @@ def _insertion_fills(matched, tokens: list, digests: list[bytes], k: int, hasher
                 placement.confirmed.add(j)
     fills: dict[int, set[int]] = defaultdict(set)
     for record, lo, hi, placements, confirmed, few in gaps:
-        good = [n for n, (runs, cuts) in enumerate(zip(placements, confirmed)) if len(cuts) == len(runs)]
-        good = [placements[n] for n in (good if not good or good[0] >= few else [n for n in good if n < few])]
-        if len(good) != 1:
+        whole = [n for n, (runs, cuts) in enumerate(zip(placements, confirmed)) if len(cuts) == len(runs)]
+        if whole and whole[0] < few:  # one of MAX_RUNS runs is confirmed: only those count
+            whole = [n for n in whole if n < few]
+        if len(whole) != 1:
             continue
-        inserted = {i for s, e in good[0] for i in range(s, e)}
+        inserted = {i for s, e in placements[whole[0]] for i in range(s, e)}
         fills[record].update(i for i in range(lo, hi) if i not in inserted)
     w = ends[0] if ends is not None else 0
     for record, placements in end_groups:
