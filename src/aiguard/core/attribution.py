@@ -89,6 +89,9 @@ def attribute_text(
         return _fill_tokenless({}, added, set(), line_count)
 
     token_lines = [t.first_line for t in tokens]
+    on_added = bytearray(len(tokens))  # 1 for the tokens of added lines: only they can be a paste's
+    for i in touching:
+        on_added[i] = 1
     chains: list[tuple[int, int, int, set[int], set[int]]] = []  # (stream, count, record, covered, extension)
     for stream in STREAMS:
         k, w, _ = PARAMS[stream]
@@ -108,7 +111,8 @@ def attribute_text(
         # fill does not count towards min_tokens: it never makes a record match. Raw stream
         # only: abstract k-grams (V = V . V) are too alike to confirm where lines were cut.
         fills = _insertion_fills(matched, tokens, digests, k, hasher, stream, lookup,
-                                 ends=(w, lengths, per_record)) if matched and stream == RAW else {}
+                                 ends=(w, lengths, per_record), looked=positions,
+                                 on_added=on_added) if matched and stream == RAW else {}
         for record, _chain, covered, extension in matched:
             count = len(covered)
             covered |= fills.get(record, set())
@@ -533,7 +537,13 @@ def _coverage(chain: list[tuple[int, int]], k: int, w: int, record_len: int,
 # q2 - q1 > r2 - r1 mean that q2 - q1 - (r2 - r1) tokens were inserted between them. The
 # insertion is looked for among whole lines between the hits' k-grams.
 MAX_GAP_TOKENS = 200  # longer gaps are not examined
-MAX_RUNS = 4  # inserted runs of whole lines in one gap (short copied pieces between them)
+MAX_RUNS = 4  # inserted runs of whole lines in one gap or at a chain's end (short copied pieces between them)
+# A gap is also searched with up to this many runs, where _CopiedPieces rules out most
+# placements (interleaved human lines, one every 3 copied lines; benchmarks/README.md,
+# "Partial and interleaved pastes in big files"); those count only when no placement of
+# MAX_RUNS runs is confirmed. Mixed in at once, the extra candidates turned gaps that had
+# one confirmed placement ambiguous (the CI gate's interleaved recall fell 83.8 -> 83.0 %).
+MAX_GAP_RUNS = 8
 MAX_CANDIDATES = 48  # more ways to place the insertion than this: ambiguous, not examined
 MAX_STEPS = 4000  # search budget per gap (_placements), about a millisecond
 
@@ -579,13 +589,16 @@ def _line_starts(tokens: list) -> list[bool]:
     return starts
 
 
-def _placements(lo: int, hi: int, size: int, starts: list[bool]) -> list[tuple[tuple[int, int], ...]] | None:
+def _placements(lo: int, hi: int, size: int, starts: list[bool],
+                pieces: _CopiedPieces | None = None, max_runs: int = MAX_RUNS) -> list[tuple[tuple[int, int], ...]] | None:
     """Ways to place `size` inserted tokens as whole lines in query positions [lo, hi).
 
-    Up to MAX_RUNS runs [s, e) of whole lines, each run separated from the next by at
+    Up to max_runs runs [s, e) of whole lines, each run separated from the next by at
     least one copied token. Cuts fall only between lines, so a line is never split.
-    None when there are more than MAX_CANDIDATES ways, or the search takes more than
-    MAX_STEPS steps (long gaps of short lines): too ambiguous to examine.
+    With `pieces`, a placement that leaves a copied piece the ledger would have had a
+    hit in is not one (_CopiedPieces.possible). None when there are more than
+    MAX_CANDIDATES ways, or the search takes more than MAX_STEPS steps (long gaps of
+    short lines): too ambiguous to examine.
     """
     cuts = [i for i in range(lo, hi + 1) if starts[i]]
     found: list[tuple[tuple[int, int], ...]] = []
@@ -593,8 +606,11 @@ def _placements(lo: int, hi: int, size: int, starts: list[bool]) -> list[tuple[t
 
     def place(first: int, left: int, runs_left: int, placed: tuple[tuple[int, int], ...]) -> bool:
         nonlocal steps
+        piece_start = placed[-1][1] if placed else None  # the copied piece before the next run
         for a in range(first, len(cuts)):
             s = cuts[a]
+            if pieces is not None and not pieces.possible(piece_start, s):
+                break  # a later run leaves a longer piece: no more possible either
             for b in range(a + 1, len(cuts)):
                 e = cuts[b]
                 if e - s > left:
@@ -603,17 +619,63 @@ def _placements(lo: int, hi: int, size: int, starts: list[bool]) -> list[tuple[t
                 if steps > MAX_STEPS or len(found) > MAX_CANDIDATES:
                     return False
                 if e - s == left:
-                    found.append(placed + ((s, e),))
+                    if pieces is None or pieces.possible(e, None):
+                        found.append(placed + ((s, e),))
                 elif runs_left > 1 and not place(b + 1, left - (e - s), runs_left - 1, placed + ((s, e),)):
                     return False
         return True
 
-    return found if place(0, size, MAX_RUNS, ()) else None
+    return found if place(0, size, max_runs, ()) else None
+
+
+def _looked_mask(looked: list[int], n_grams: int) -> bytearray:
+    mask = bytearray(max(0, n_grams))
+    for j in looked:
+        mask[j] = 1
+    return mask
+
+
+class _CopiedPieces:
+    """Which stretches of a gap (q1, r1) .. (q2, r2) can be copied, as far as the first look-up tells.
+
+    Tokens [a, b) copied as they are hold the record's k-grams at starts a .. b - k, in a
+    row, and winnowing stored one of every w consecutive ones (unless the ledger masked
+    it). So a stretch holding w consecutive k-gram starts that were looked up without a
+    hit for the record is not copied whole: an inserted line cuts it. The pieces run
+    from the first hit's start (q1) and to the second hit's end (hi = q2 + k).
+    """
+
+    def __init__(self, looked: bytearray, hits: Iterable[tuple[int, int]], k: int, w: int, q1: int, hi: int):
+        self.k, self.w, self.q1, self.hi = k, w, q1, hi
+        hit = {q for q, _r in hits}
+        # free_before[j]: starts in [q1, j) that were looked up without a hit; a window
+        # [j, j + w) is all such when free_before[j + w] - free_before[j] == w.
+        free_before = [0]
+        for j in range(q1, hi):
+            free_before.append(free_before[-1] + (j < len(looked) and looked[j] and j not in hit))
+        # barred_before[j]: windows of w such starts beginning in [q1, j).
+        barred_before = [0]
+        for j in range(q1, hi):
+            end = j - q1 + w
+            barred_before.append(barred_before[-1] + (end < len(free_before)
+                                                      and free_before[end] - free_before[j - q1] == w))
+        self.barred_before = barred_before
+
+    def possible(self, a: int | None, b: int | None) -> bool:
+        """Whether tokens [a, b) can be copied whole (a None: from q1; b None: to q2 + k)."""
+        a = self.q1 if a is None else a
+        b = self.hi if b is None else b
+        last = b - self.k - self.w + 1  # the last start of a window of w k-grams inside [a, b)
+        if last < a:
+            return True
+        before = self.barred_before
+        return before[last + 1 - self.q1] - before[a - self.q1] == 0
 
 
 def _insertion_fills(matched, tokens: list, digests: list[bytes], k: int, hasher: Hasher, stream: int,
                      lookup: Lookup, ends: tuple[int, Mapping[int, int], Mapping[int, list[tuple[int, int]]]]
-                     | None = None) -> dict[int, set[int]]:
+                     | None = None, looked: list[int] | None = None,
+                     on_added: bytearray | None = None) -> dict[int, set[int]]:
     """Query tokens between chain hits that are copied, once the inserted lines are known.
 
     For consecutive hits (q1, r1), (q2, r2) of one record's chain with dr = r2 - r1 >= k
@@ -630,10 +692,15 @@ def _insertion_fills(matched, tokens: list, digests: list[bytes], k: int, hasher
     confirmed placement, so it is never pulled in.
 
     With `ends` (w, record lengths, the first look-up's hits per record) the two ends
-    of each chain are examined as well (_end_candidates), in the same look-up.
+    of each chain are examined as well (_end_candidates), in the same look-up. With
+    `looked` too (the query k-gram starts the first look-up asked for), placements whose
+    copied pieces hold w looked-up k-grams in a row without a hit are not examined
+    (_CopiedPieces): the ledger would have held one of them. With `on_added` (1 per token
+    of an added line), the ends' copied and inserted lines are added lines only.
     """
     starts: list[bool] | None = None
-    gaps = []  # (record, lo, hi, placements, confirmed cuts per placement)
+    looked_mask = _looked_mask(looked, len(digests) - k + 1) if looked is not None and ends is not None else None
+    gaps = []  # (record, lo, hi, placements, confirmed cuts per placement, how many have <= MAX_RUNS runs)
     wanted: dict[int, list[tuple[int, int, int, int]]] = defaultdict(list)  # hash -> (gap, placement, cut, rpos)
     for record, chain, _covered, _extension in matched:
         for (q1, r1), (q2, r2) in zip(chain, chain[1:]):
@@ -642,11 +709,18 @@ def _insertion_fills(matched, tokens: list, digests: list[bytes], k: int, hasher
                 continue
             if starts is None:
                 starts = _line_starts(tokens)
-            placements = _placements(q1 + k, q2, dq - dr, starts)
+            pieces = (_CopiedPieces(looked_mask, ends[2].get(record, ()), k, ends[0], q1, q2 + k)
+                      if looked_mask is not None and ends is not None else None)
+            placements = _placements(q1 + k, q2, dq - dr, starts, None, MAX_RUNS) or []
+            few = len(placements)  # the first `few` are tried first (see MAX_GAP_RUNS)
+            if pieces is not None:
+                known = set(placements)
+                placements += [runs for runs in _placements(q1 + k, q2, dq - dr, starts, pieces, MAX_GAP_RUNS) or ()
+                               if runs not in known]
             if not placements:
                 continue
             g = len(gaps)
-            gaps.append((record, q1 + k, q2, placements, [set() for _ in placements]))
+            gaps.append((record, q1 + k, q2, placements, [set() for _ in placements], few))
             for p, runs in enumerate(placements):
                 # The query from hit 1 to the end of hit 2 with the runs cut out: it should
                 # be the record's tokens r1 .. r2 + k.
@@ -670,7 +744,7 @@ def _insertion_fills(matched, tokens: list, digests: list[bytes], k: int, hasher
     if ends is not None:
         if starts is None:
             starts = _line_starts(tokens)
-        end_groups = _end_candidates(matched, digests, k, hasher, starts, *ends, end_wanted)
+        end_groups = _end_candidates(matched, digests, k, hasher, starts, *ends, end_wanted, on_added)
     if not wanted and not end_wanted:
         return {}
     found = lookup(stream, list(wanted.keys() | end_wanted.keys()))
@@ -683,11 +757,13 @@ def _insertion_fills(matched, tokens: list, digests: list[bytes], k: int, hasher
             if (placement.record, placement.rpos0 + j) in stored:
                 placement.confirmed.add(j)
     fills: dict[int, set[int]] = defaultdict(set)
-    for record, lo, hi, placements, confirmed in gaps:
-        good = [runs for runs, cuts in zip(placements, confirmed) if len(cuts) == len(runs)]
-        if len(good) != 1:
+    for record, lo, hi, placements, confirmed, few in gaps:
+        whole = [n for n, (runs, cuts) in enumerate(zip(placements, confirmed)) if len(cuts) == len(runs)]
+        if whole and whole[0] < few:  # one of MAX_RUNS runs is confirmed: only those count
+            whole = [n for n in whole if n < few]
+        if len(whole) != 1:
             continue
-        inserted = {i for s, e in good[0] for i in range(s, e)}
+        inserted = {i for s, e in placements[whole[0]] for i in range(s, e)}
         fills[record].update(i for i in range(lo, hi) if i not in inserted)
     w = ends[0] if ends is not None else 0
     for record, placements in end_groups:
@@ -719,7 +795,8 @@ class EndPlacement(NamedTuple):
 
 def _end_candidates(matched, digests: list[bytes], k: int, hasher: Hasher, starts: list[bool], w: int,
                     lengths: Mapping[int, int], hits: Mapping[int, list[tuple[int, int]]],
-                    wanted: dict[int, list[tuple[EndPlacement, int]]]) -> list[tuple[int, list[EndPlacement]]]:
+                    wanted: dict[int, list[tuple[EndPlacement, int]]],
+                    on_added: bytearray | None = None) -> list[tuple[int, list[EndPlacement]]]:
     """Placements of inserted lines before the first and after the last hit of each chain.
 
     Before (q1, r1): with s inserted tokens, the copied region starts at a = q1 - r1 - s,
@@ -729,7 +806,10 @@ def _end_candidates(matched, digests: list[bytes], k: int, hasher: Hasher, start
     like the record: the k-grams straddling each cut are hashed and put in `wanted`; a
     k-gram inside a piece is a query k-gram, confirmed when the first look-up found it
     for this record at the expected position. More than MAX_CANDIDATES placements, or a
-    search over budget: ambiguous, not examined.
+    search over budget: ambiguous, not examined. With `on_added`, the placements stay on
+    the added lines around the chain: unchanged lines above or below a paste are neither
+    copied nor inserted, and counting them as either only made a paste in a big file
+    ambiguous where the same paste alone was not.
     """
     groups: list[tuple[int, list[EndPlacement]]] = []
     n = len(digests)
@@ -745,10 +825,22 @@ def _end_candidates(matched, digests: list[bytes], k: int, hasher: Hasher, start
                 continue
             if head:
                 edge = q1
-                dists = _start_distances(starts, q1, max(-1, q1 - room - MAX_END_INSERTED - 1), -1)
+                reach = max(-1, q1 - room - MAX_END_INSERTED - 1)
+                if on_added is not None:  # not above the added lines the chain starts in
+                    x = q1
+                    while x > reach + 1 and on_added[x - 1]:
+                        x -= 1
+                    reach = x - 1
+                dists = _start_distances(starts, q1, reach, -1)
             else:
                 edge = q2 + k
-                dists = _start_distances(starts, edge, min(n, edge + room + MAX_END_INSERTED) + 1, 1)
+                reach = min(n, edge + room + MAX_END_INSERTED)
+                if on_added is not None:  # not below the added lines the chain ends in
+                    x = edge
+                    while x < reach and on_added[x]:
+                        x += 1
+                    reach = x
+                dists = _start_distances(starts, edge, reach + 1, 1)
             options = _end_runs(dists, room)
             if not options:
                 continue
