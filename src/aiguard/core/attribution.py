@@ -111,7 +111,7 @@ def attribute_text(
         # fill does not count towards min_tokens: it never makes a record match. Raw stream
         # only: abstract k-grams (V = V . V) are too alike to confirm where lines were cut.
         fills = _insertion_fills(matched, tokens, digests, k, hasher, stream, lookup,
-                                 ends=(w, lengths, per_record), looked=positions,
+                                 ends=(w, lengths, per_record), looked=_starts_touching(touching, k, n_grams),
                                  on_added=on_added) if matched and stream == RAW else {}
         for record, _chain, covered, extension in matched:
             count = len(covered)
@@ -1039,5 +1039,10 @@ if _speedups is not None:
     def _end_runs(dists: list[int], room: int) -> list[tuple[int, tuple[tuple[int, int], ...]]] | None:
         return _speedups.end_runs(dists, room, MAX_END_INSERTED, MAX_RUNS, MAX_CANDIDATES, MAX_STEPS)
 
-    def _placements(lo: int, hi: int, size: int, starts: list[bool]) -> list[tuple[tuple[int, int], ...]] | None:
-        return _speedups.placements(lo, hi, size, starts, MAX_RUNS, MAX_CANDIDATES, MAX_STEPS)
+    _reference_placements = _placements
+
+    def _placements(lo: int, hi: int, size: int, starts: list[bool], pieces: _CopiedPieces | None = None,
+                    max_runs: int = MAX_RUNS) -> list[tuple[tuple[int, int], ...]] | None:
+        if pieces is not None:  # the look-up-aware search has no C version yet
+            return _reference_placements(lo, hi, size, starts, pieces, max_runs)
+        return _speedups.placements(lo, hi, size, starts, max_runs, MAX_CANDIDATES, MAX_STEPS)
