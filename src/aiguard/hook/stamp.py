@@ -287,8 +287,8 @@ def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, source: str | None, sha:
     from aiguard.core.fingerprint import Hasher
     from aiguard.store.ledger import Ledger, LedgerError
 
+    head = runner.head_commit(started=early[0] if early else None)  # first: it learns the git dir
     amend = _is_amend(source, sha, cli)
-    head = runner.head_commit(started=early[0] if early else None)
     early_diff = early[1] if early else None
     if amend and head:
         base = runner.rev_parse("HEAD^") or runner.empty_tree()
