@@ -109,10 +109,12 @@ def attribute_files(
     hasher_factory: Callable[[], Hasher] | None,
     restrict: dict[bytes, set[int]] | None = None,
     cwd: str | None = None,
+    reader: objects.BlobReader | None = None,
 ) -> ChangeResult:
     """Which added lines of these file diffs derive from ledger records.
 
     restrict: per path, the only added lines that count (a merge's own lines).
+    reader: a BlobReader started earlier (the commit hook's); the caller closes it.
     """
     counted: list[tuple[patches.FileDiff, list[int]]] = []
     unmatched: list[Unmatched] = []
@@ -135,7 +137,9 @@ def attribute_files(
         # Least added text first: a budget that runs out leaves out the fewest files. One blob
         # in memory at a time, through one `git cat-file --batch` whose headers give the sizes.
         wanted.sort(key=lambda item: (added_bytes[item[0].path], item[0].path))
-        reader = objects.BlobReader(cwd)
+        own_reader = reader is None
+        if reader is None:
+            reader = objects.BlobReader(cwd)
         try:
             for at, (diff, lines) in enumerate(wanted):
                 if added_bytes[diff.path] > budget:
@@ -160,7 +164,8 @@ def attribute_files(
                     owners[diff.path] = attribute_text(
                         text, lines, hasher, ledger.lookup, ledger.record_tokens, decode_path(diff.path))
         finally:
-            reader.close()
+            if own_reader:
+                reader.close()
     unmatched.sort(key=lambda u: (u.path, u.reason))
     notes = [f"{u.path}: not matched ({_REASON_WORDS[u.reason]})" if not u.lines
              else f"{u.path}: {u.lines} added {'line' if u.lines == 1 else 'lines'} not matched ({_REASON_WORDS[u.reason]})"
