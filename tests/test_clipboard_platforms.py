@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from aiguard.capture.clipboard import macos, registry, windows
-from aiguard.capture.clipboard.provenance import ServiceTable, Window, decide
+from aiguard.core.provenance import ServiceTable, Window, decide
 
 CODE = "def mean(values):\n    return sum(values) / len(values)\n"
 TABLE = ServiceTable.build()

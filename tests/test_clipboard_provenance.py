@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from aiguard.capture.clipboard.provenance import (
+from aiguard.core.provenance import (
     MAX_BYTES,
     PRIVATE_TYPES,
     ServiceTable,
@@ -323,7 +323,7 @@ def test_text_encodings():
 def test_handler_records_ai_copies_and_logs_no_content(caplog):
     import logging
 
-    from aiguard.capture.clipboard import Snapshot
+    from aiguard.capture.clipboard.backend import Snapshot
     from aiguard.capture.clipboard.watcher import handler
 
     recorded = []

@@ -16,9 +16,11 @@ from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from aiguard.audit import foreign
 from aiguard.git import notes
-from aiguard.core import policy, trailers
+from aiguard.core import trailers
+from aiguard.audit import policy
 from aiguard.capture import integrate
-from aiguard.capture.sources import Output, Skip, registry
+from aiguard.capture.sources import registry
+from aiguard.capture.sources.common import Output, Skip
 from conftest import FIXTURES
 
 LOGS = FIXTURES / "assistant-logs"

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from conftest import FIXTURES, aiguard
 
-from aiguard.capture.sources import Output, Skip, claude_code
+from aiguard.capture.sources import claude_code
+from aiguard.capture.sources.common import Output, Skip
 
 CLAUDE = FIXTURES / "assistant-logs" / "claude-code"
 
@@ -243,7 +244,8 @@ def test_integrate_claude_code_with_existing_hooks_and_no_file(isolated_user):
 
 def test_codex_parses_appended_chunks_with_its_state():
     """A tailer feeds new complete lines only; the turn's model carries over in state."""
-    from aiguard.capture.sources import codex, complete_lines
+    from aiguard.capture.sources import codex
+    from aiguard.capture.sources.common import complete_lines
 
     path = CODEX / "gitai-codex-session-updated.jsonl"
     data = path.read_bytes()

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES
 
-from aiguard.capture.sources import Output, Skip, complete_lines, copilot, cursor, gemini_cli, registry
+from aiguard.capture.sources import copilot, cursor, gemini_cli, registry
+from aiguard.capture.sources.common import Output, Skip, complete_lines
 
 LOGS = FIXTURES / "assistant-logs"
 GEMINI = LOGS / "gemini-cli"

@@ -17,16 +17,8 @@ from pathlib import Path
 from conftest import FIXTURES, aiguard
 from test_daemon import recorded_count, wait_for
 
-from aiguard.capture.sources import (
-    Output,
-    Skip,
-    aider,
-    cline,
-    complete_lines,
-    registry,
-    replace_sides,
-    windsurf,
-)
+from aiguard.capture.sources import aider, cline, registry, windsurf
+from aiguard.capture.sources.common import Output, Skip, complete_lines, replace_sides
 
 LOGS = FIXTURES / "assistant-logs"
 AIDER = LOGS / "aider" / "aider-chat-history-excerpt.md"
@@ -409,7 +401,7 @@ def replace_atomically(path: Path, data: bytes, folder: Path | None = None) -> N
 
 
 def test_tailer_reads_a_rewritten_history_whole_and_reports_new_calls_once(isolated_user):
-    from aiguard.daemon.service import Tailer
+    from aiguard.daemon.tailer import Tailer
 
     task = cline.log_roots()[0] / "1763980000000"
     task.mkdir(parents=True)

@@ -6,8 +6,7 @@ import os
 import sys
 
 
-def main(argv: list[str] | None = None, local: bool = False) -> int:
-    """local: run here even when the daemon's hook server could (what the server's child does)."""
+def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if argv is None and args[:1] == ["stamp"]:
         # A hook run is short: a young-generation collection every 700 allocations costs its
@@ -18,22 +17,20 @@ def main(argv: list[str] | None = None, local: bool = False) -> int:
         gc.set_threshold(50_000, *gc.get_threshold()[1:])
     if args[:1] == ["stamp"] and _stamp_has_nothing_to_do(args[1:]):
         return 0
-    if not local and args[:1] in (["stamp"], ["notes"]):
-        from aiguard.hook import client as hookclient
-
-        code = hookclient.call(args)
-        if code is not None:
-            return code
     if args[:1] == ["hook-server"]:
         from aiguard.hook import server as hookserver
 
         return hookserver.serve()
-    if args[:1] == ["stamp"] and not {"-h", "--help"} & set(args):
-        from aiguard.hook.stamp import main as stamp_main
+    if args[:1] in (["stamp"], ["notes"]):
+        from aiguard.hook import client as hookclient
 
-        return stamp_main(args[1:])
-    if args[:1] == ["notes"] and args[1:2] in (["post-commit"], ["post-rewrite"]) and len(args) <= 3:
-        return _notes_hook(args[1], args[2:])
+        if hookclient.served(args):  # a hook command: run by the daemon's hook server if one is up
+            code = hookclient.call(args)
+            if code is None:
+                from aiguard.hook import run as hook
+
+                code = hook.run(args)
+            return code
     return _run_cli(args)
 
 
@@ -49,18 +46,6 @@ def _stamp_has_nothing_to_do(args: list[str]) -> bool:
     else:
         return False
     return 1 <= len(rest) <= 3 and "-h" not in rest and "--help" not in rest and os.environ.get("GIT_EDITOR") == ":"
-
-
-# The errors a user can meet, by module and class: each is one line on stderr and exit 2.
-# Looked up in sys.modules (a module that raised one is loaded) so that starting the CLI
-# imports none of them.
-USER_ERRORS = (
-    ("aiguard.git.runner", "GitError"), ("aiguard.audit.history", "HistoryError"), ("aiguard.store.config", "ConfigError"),
-    ("aiguard.store.ledger", "LedgerError"), ("aiguard.store.fpindex", "IndexDamaged"), ("aiguard.store.keys", "KeyUnavailable"),
-    ("aiguard.core.policy", "PolicyError"), ("aiguard.audit.verify", "VerifyError"),
-    ("aiguard.hook.install", "InstallError"), ("aiguard.capture.integrate", "IntegrateError"),
-    ("aiguard.capture.record", "RecordError"),
-)
 
 
 def _run_cli(args: list[str]) -> int:
@@ -88,8 +73,9 @@ def _run_cli(args: list[str]) -> int:
     except OSError as exc:
         return _say(_os_message(exc), 2)
     except Exception as exc:
-        if not any(isinstance(exc, getattr(sys.modules.get(module), name, ()))
-                   for module, name in USER_ERRORS):
+        # A module that raised one has loaded aiguard.core.errors: starting the CLI imports nothing more.
+        errors = sys.modules.get("aiguard.core.errors")
+        if errors is None or not isinstance(exc, errors.AiguardError):
             raise  # a bug: the traceback is what a report needs
         return _say(str(exc), 2)
 
@@ -135,21 +121,6 @@ def _os_message(exc: OSError) -> str:
     else:
         hint = reason
     return f"{path}: {hint}"
-
-
-def _notes_hook(hook: str, rest: list[str]) -> int:
-    """post-commit / post-rewrite: file line-level records; never fails the git command."""
-    from aiguard.git import notes
-
-    try:
-        if hook == "post-commit":
-            notes.post_commit()
-        else:
-            pairs = [tuple(line.split()[:2]) for line in sys.stdin.read().splitlines() if len(line.split()) >= 2]
-            notes.post_rewrite(pairs)
-    except Exception as exc:  # a line record is lost, the commit is not
-        print(f"aiguard: line record not written ({exc.__class__.__name__}: {exc})", file=sys.stderr)
-    return 0
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from aiguard.core.names import visible
 
 if TYPE_CHECKING:
     from aiguard.audit.verify import Commit
-    from aiguard.core.policy import Policy
+    from aiguard.audit.policy import Policy
 
 AGENT_TRACE_VERSION = "0.1.0"
 _TRACE_NAMESPACE = uuid.UUID("6f1c7c3e-4d1b-5b8e-9a51-0d4e2a7f3c11")
@@ -315,7 +315,7 @@ def stamp_checks(spec: Sequence[str] | str | None, cwd: str | None = None) -> Ch
     """
     from pathlib import Path
 
-    from aiguard.core import policy
+    from aiguard.audit import policy
     from aiguard.audit import verify as verifier
 
     rules = policy.load(Path(runner.toplevel(cwd)))

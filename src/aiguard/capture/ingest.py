@@ -18,18 +18,15 @@ from types import ModuleType
 from typing import Iterable, NamedTuple
 
 from aiguard.store.ledger import Entry
-from aiguard.capture.sources import (
+from aiguard.capture.sources import is_rewritten, log_names, parse_isolated, registry
+from aiguard.capture.sources.common import (
     Chunk,
     Output,
     Skip,
     Unreadable,
-    is_rewritten,
     iter_lines,
-    log_names,
     open_regular,
-    parse_isolated,
     read_whole,
-    registry,
 )
 
 

@@ -38,6 +38,8 @@ import sys
 from pathlib import Path
 from typing import Callable, NamedTuple
 
+from aiguard.core.errors import AiguardError
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -51,7 +53,7 @@ MATCHER = "Write|Edit|MultiEdit|NotebookEdit"
 BACKUP = ".aiguard-backup"
 
 
-class IntegrateError(Exception):
+class IntegrateError(AiguardError):
     pass
 
 

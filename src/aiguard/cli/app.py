@@ -410,7 +410,7 @@ def verify(range_: str | None, format_: str, base: str | None, output: str | Non
       aiguard verify --format github      # in a GitHub Actions step
     """
     from aiguard.store import keys
-    from aiguard.core import policy
+    from aiguard.audit import policy
     from aiguard.git import runner
     from aiguard.audit import verify as verifier
 
@@ -612,7 +612,7 @@ def report(range_: tuple[str, ...], html_out: str, title: str | None, depth: int
     time, by tool/model and by directory, and a table of commits with each one's stamp
     and policy verdict, checked as `aiguard verify` checks them."""
     from aiguard.store import keys
-    from aiguard.core import policy
+    from aiguard.audit import policy
     from aiguard.git import runner
     from aiguard.audit import report as reporter
     from aiguard.audit import views as audit
@@ -691,18 +691,18 @@ def notes_show(rev: str) -> None:
 @notes.command("post-commit", hidden=True)
 def notes_post_commit() -> None:
     """What the post-commit hook runs."""
-    from aiguard.main import _notes_hook
+    from aiguard.hook import run as hook
 
-    sys.exit(_notes_hook("post-commit", []))
+    sys.exit(hook.run(["notes", "post-commit"]))
 
 
 @notes.command("post-rewrite", hidden=True)
 @click.argument("kind", required=False)
 def notes_post_rewrite(kind: str | None) -> None:
     """What the post-rewrite hook runs (old/new pairs on stdin)."""
-    from aiguard.main import _notes_hook
+    from aiguard.hook import run as hook
 
-    sys.exit(_notes_hook("post-rewrite", [kind or ""]))
+    sys.exit(hook.run(["notes", "post-rewrite"]))
 
 
 @cli.group()
@@ -818,7 +818,8 @@ def agent_hook(tool: str) -> None:
     one line on stderr.
     """
     from aiguard.capture.ingest import agent_hook as run_hook
-    from aiguard.capture.sources import loads, read_payload, registry
+    from aiguard.capture.sources import registry
+    from aiguard.capture.sources.common import loads, read_payload
 
     module = registry().get(tool)
     try:
@@ -887,9 +888,9 @@ def daemon() -> None:
 @daemon.command("run")
 def daemon_run() -> None:
     """Run in the foreground until SIGTERM or SIGINT."""
-    from aiguard.daemon import service as d
+    from aiguard.daemon import loop
 
-    sys.exit(d.run())
+    sys.exit(loop.run())
 
 
 @daemon.command("start")

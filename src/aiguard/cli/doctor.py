@@ -139,7 +139,7 @@ def check_keys() -> list[Line]:
 
 def check_policy(repo: str | None) -> list[Line]:
     """Whether the repository's policy (what `aiguard verify` enforces) parses and validates."""
-    from aiguard.core import policy
+    from aiguard.audit import policy
 
     if not runner.in_repo(repo):
         return []

@@ -34,9 +34,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Iterable, Mapping, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, NamedTuple, Sequence
 
-from aiguard.git.patches import FileDiff
+if TYPE_CHECKING:  # a type only: the digest reads a parsed patch, it does not run git
+    from aiguard.git.patches import FileDiff
 
 VERSION = "v1"
 _DOMAIN = b"aiguard-stamp-v1\0"

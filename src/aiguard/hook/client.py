@@ -10,39 +10,22 @@ can reach its socket.
 from __future__ import annotations
 
 import os
-import sys
 
 from aiguard import __version__
+from aiguard.store.home import socket_path
 
 PROTOCOL = 2
-SOCKET_NAME = "hook.sock"
-APP = "aiguard"
 # Commands that may run in the server: the hooks. (Nothing interactive.)
 SERVED = (("stamp",), ("notes", "post-commit"), ("notes", "post-rewrite"))
 OK, REFUSED = 0, 1
 _MAX_PATH = 100  # sun_path is 104-108 bytes
 
 
-def home_dir() -> str:
-    """AIGUARD_HOME, else the platform's data folder (aiguard.store.paths.home is this, as a Path)."""
-    explicit = os.environ.get("AIGUARD_HOME")
-    if explicit:
-        return os.path.abspath(os.path.expanduser(explicit))
-    if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or os.path.join(os.path.expanduser("~"), "AppData", "Local")
-        return os.path.join(base, APP)
-    if sys.platform == "darwin":
-        return os.path.join(os.path.expanduser("~"), "Library", "Application Support", APP)
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return os.path.join(base, APP)
-
-
-def socket_path() -> str:
-    return os.path.join(home_dir(), SOCKET_NAME)
-
-
 def served(argv) -> bool:
-    return any(tuple(argv[:len(prefix)]) == prefix for prefix in SERVED) and not {"-h", "--help"} & set(argv)
+    """Whether these arguments are a hook command (the server runs those, and only those)."""
+    if {"-h", "--help"} & set(argv) or not any(tuple(argv[:len(prefix)]) == prefix for prefix in SERVED):
+        return False
+    return argv[0] == "stamp" or len(argv) <= 3
 
 
 # The wire format, both sides of it (no struct module: it would cost the hook 0.5 ms).

@@ -25,13 +25,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aiguard import __version__
-from aiguard.store import paths
+from aiguard.store import home, paths
 from aiguard.hook.client import (
     HEADER_SIZE,
     OK,
     PROTOCOL,
     REFUSED,
-    SOCKET_NAME,
     pack_reply,
     served,
     unpack_length,
@@ -47,7 +46,7 @@ PARENT_ENV = "AIGUARD_HOOK_SERVER_PARENT"
 
 
 def socket_path() -> Path:
-    return paths.home() / SOCKET_NAME
+    return Path(home.socket_path())
 
 
 def pid_path() -> Path:
@@ -81,7 +80,7 @@ def preload() -> None:
     import aiguard.store.config  # noqa: F401
     import aiguard.store.keys
     import aiguard.store.ledger  # noqa: F401
-    import aiguard.main  # noqa: F401
+    import aiguard.hook.run  # noqa: F401
     import aiguard.git.notes  # noqa: F401
     import aiguard.core.stamp_format  # noqa: F401
     import difflib  # noqa: F401
@@ -271,13 +270,10 @@ def _child(conn: socket.socket) -> int:
     os.environ.clear()
     os.environ.update(request["env"])
     os.umask(int(request["umask"]))
-    from aiguard.hook import stamp
-
-    stamp.CALLER_PPID = int(request.get("ppid") or 0) or None
-    from aiguard.main import main
+    from aiguard.hook import run as hook
 
     try:
-        code = main(argv, local=True)
+        code = hook.run(argv, caller=int(request.get("ppid") or 0) or None)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BaseException as exc:  # the hook's own fail-open paths should have caught it

@@ -62,7 +62,9 @@ def _long_option(name: str) -> str | None:
     return matches[0] if len(matches) == 1 else None
 
 
-def main(argv: Sequence[str]) -> int:
+def main(argv: Sequence[str], caller: int | None = None) -> int:
+    """The hook command. caller: the pid of the process git ran the hook from, when that is not
+    this process's parent (the hook server's child runs it on the hook's behalf)."""
     args = list(argv)
     stage = PREPARE
     if args[:1] == ["--stage"] and len(args) >= 2:
@@ -82,7 +84,7 @@ def main(argv: Sequence[str]) -> int:
     if stage == COMMIT_MSG:
         source = sha = None
     try:
-        warning = stamp_message_file(Path(msgfile), source, sha, stage)
+        warning = stamp_message_file(Path(msgfile), source, sha, stage, caller)
     except Exception as exc:  # fail open, whatever went wrong
         warning = f"commit not stamped: {exc.__class__.__name__}: {exc}"
     if warning:
@@ -100,15 +102,12 @@ class GitCommitArgs:
         self.no_verify = False
 
 
-# Set by the hook server's child (aiguard.hook.server): the hook's own parent process.
-CALLER_PPID: int | None = None
-
-
-def _ancestor_git_commit() -> GitCommitArgs:
+def _ancestor_git_commit(caller: int | None = None) -> GitCommitArgs:
+    """The `git commit` among the hook's ancestors, from `caller` (default: our parent) up."""
     result = GitCommitArgs()
     if not os.path.isdir("/proc/self"):
         return result
-    pid = CALLER_PPID or os.getppid()
+    pid = caller or os.getppid()
     for _ in range(8):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as fh:
@@ -227,7 +226,8 @@ def _template_marker() -> Path:
     return Path(runner.state_path("aiguard-template"))
 
 
-def stamp_message_file(msgfile: Path, source: str | None, sha: str | None, stage: str) -> str | None:
+def stamp_message_file(msgfile: Path, source: str | None, sha: str | None, stage: str,
+                       caller: int | None = None) -> str | None:
     """Stamp the message file in place; returns a warning line, or None."""
     msg = msgfile.read_bytes()
     editor = os.environ.get("GIT_EDITOR") != ":"
@@ -240,7 +240,7 @@ def stamp_message_file(msgfile: Path, source: str | None, sha: str | None, stage
 
         early = Early(runner.start_head(), patches.start_staged_diff(), objects.BlobReader().start())
     try:
-        return _stamp_message(msgfile, msg, editor, source, sha, stage, early)
+        return _stamp_message(msgfile, msg, editor, source, sha, stage, early, caller)
     finally:
         if early is not None:
             early.head.cancel()
@@ -256,9 +256,9 @@ class Early:
 
 
 def _stamp_message(msgfile: Path, msg: bytes, editor: bool, source: str | None, sha: str | None, stage: str,
-                   early: Early | None) -> str | None:
+                   early: Early | None, caller: int | None) -> str | None:
     cfg = runner.config()
-    cli = _ancestor_git_commit()
+    cli = _ancestor_git_commit(caller)
     mode = _cleanup_mode(cfg, cli, editor)
     configured = cfg.get("core.commentstring") or cfg.get("core.commentchar")
     comment = trailers.effective_comment(configured, msg)
@@ -294,11 +294,11 @@ def _stamp_message(msgfile: Path, msg: bytes, editor: bool, source: str | None, 
 def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, source: str | None, sha: str | None,
            cli: GitCommitArgs, configured: bytes | None,
            early: Early | None = None) -> str | None:
-    from aiguard.store import keys
     from aiguard.core import names, stamp_format
-    from aiguard.git.changes import attribute_files, merge_own_lines, unmatched_value
-    from aiguard.core.fingerprint import Hasher
-    from aiguard.store.ledger import Ledger, LedgerError
+    from aiguard.git.changes import merge_own_lines, unmatched_value
+    from aiguard.store import keys
+    from aiguard.store.ledger import LedgerError
+    from aiguard.store.session import Session
 
     head = runner.head_commit(started=early.head if early else None)  # first: it learns the git dir
     amend = _is_amend(source, sha, cli)
@@ -318,15 +318,11 @@ def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, source: str | None, sha:
     except keys.KeyUnavailable as exc:
         return f"commit not stamped: {exc}"
     try:
-        ledger = Ledger.open_readonly()
+        session = Session(keyset)
     except LedgerError as exc:
         return f"commit not stamped: {exc}"
-    try:
-        result = attribute_files(files, ledger, lambda: Hasher(keyset.ledger_key), restrict,
-                                 reader=early.reader if early else None)
-    finally:
-        if ledger is not None:
-            ledger.close()
+    with session:
+        result = session.attribute(files, restrict, reader=early.reader if early else None)
     try:
         result = _carry(result, amend, files, restrict)
     except Exception as exc:  # the stamp still goes on, with what the ledger says
@@ -383,7 +379,7 @@ def _carry(result, amend: bool, files: list, restrict: dict[bytes, set[int]] | N
     a history edit must not drop a disclosure; lines found afresh keep their owner.
     """
     from aiguard.git import notes
-    from aiguard.git.changes import ChangeResult, FileResult, RangeResult
+    from aiguard.git.changes import ChangeResult, FileResult
 
     sources = notes.carry_sources(amend)
     records = list(notes.records_of(sources)) if sources else []
@@ -393,12 +389,12 @@ def _carry(result, amend: bool, files: list, restrict: dict[bytes, set[int]] | N
     merged = []
     ai_total = 0
     for f in result.files:
-        lines = notes.to_lines(notes.Span(*r) for r in f.ranges)
+        lines = notes.to_lines(f.ranges)
         allowed = restrict.get(f.path.encode("utf-8", "surrogateescape")) if restrict is not None else None
         for line, span in notes.to_lines(carried.get(f.path, [])).items():
             if allowed is None or line in allowed:
                 lines.setdefault(line, span)
-        ranges = [RangeResult(*s) for s in notes.to_spans(lines)]
+        ranges = notes.to_spans(lines)
         ai_total += len(lines)
         merged.append(FileResult(f.path, f.added, len(lines), ranges))
     return ChangeResult(result.added, ai_total, merged, result.notes, result.unmatched)

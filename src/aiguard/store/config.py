@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import NamedTuple
 
+from aiguard.core.errors import AiguardError
 from aiguard.store import paths
 
 if sys.version_info >= (3, 11):
@@ -14,7 +15,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
-class ConfigError(Exception):
+class ConfigError(AiguardError):
     pass
 
 
@@ -59,7 +60,7 @@ def load() -> UserConfig:
 def _clipboard(path: object, table: object) -> ClipboardConfig:
     if table == {}:
         return ClipboardConfig()
-    from aiguard.capture.clipboard.provenance import PatternError, check_service_name, parse_pattern
+    from aiguard.core.provenance import PatternError, check_service_name, parse_pattern
 
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: clipboard must be a table ([clipboard])")

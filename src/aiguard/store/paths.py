@@ -13,9 +13,7 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
-# One definition of where state lives: the hook's client (aiguard.hook.client) needs it
-# without pathlib.
-from aiguard.hook.client import APP, home_dir
+from aiguard.store.home import APP, home_dir
 
 
 def home() -> Path:

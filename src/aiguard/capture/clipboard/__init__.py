@@ -2,15 +2,7 @@
 
 ``provenance`` is the pure core (privacy markers, source URLs, the service table);
 ``watcher`` runs a backend in the daemon and records what the core accepts. Every
-backend module has the same small shape:
-
-* ``NAME``: ``x11``, ``wayland``, ``macos``, ``windows``;
-* ``unavailable() -> str | None``: why it cannot run here (no display, no library,
-  another platform), or None when it can; cheap enough for ``aiguard doctor``;
-* ``watch(stop, handle) -> None``: waits for clipboard changes until ``stop`` (a
-  ``threading.Event``) is set, and for each calls ``handle(Snapshot)``, which reads
-  what it needs through ``Snapshot.read`` while the offer is valid. Raises
-  ``BackendError`` when it cannot go on (the display went away).
+backend module has the same small shape (``backend.Backend``).
 
 The registry below lists them in the order they are tried on this platform.
 """
@@ -20,22 +12,6 @@ from __future__ import annotations
 import os
 import sys
 from types import ModuleType
-from typing import Callable, NamedTuple
-
-from aiguard.capture.clipboard.provenance import Reader, Window
-
-
-class BackendError(Exception):
-    """A backend cannot watch (any more); the message says why, without clipboard content."""
-
-
-class Snapshot(NamedTuple):
-    """One clipboard offer: its types, a reader for them, and the focused window, lazily."""
-
-    types: tuple[str, ...]
-    read: Reader
-    window: Callable[[], Window | None] | None
-    when: float  # unix time of the change
 
 
 def registry() -> list[ModuleType]:

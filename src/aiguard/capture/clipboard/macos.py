@@ -22,8 +22,8 @@ import threading
 import time
 from typing import Callable, Protocol
 
-from aiguard.capture.clipboard import Snapshot
-from aiguard.capture.clipboard.provenance import Decision, Window
+from aiguard.capture.clipboard.backend import Snapshot
+from aiguard.core.provenance import Decision, Window
 
 NAME = "macos"
 POLL_SECONDS = 0.5  # what CopyQ uses; Maccy polls every second

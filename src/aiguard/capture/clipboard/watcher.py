@@ -14,10 +14,11 @@ import traceback
 from types import ModuleType
 from typing import Callable
 
-from aiguard.capture.clipboard import BackendError, Snapshot, choose
-from aiguard.capture.clipboard.provenance import Decision, ServiceTable, decide
+from aiguard.capture.clipboard import choose
+from aiguard.capture.clipboard.backend import BackendError, Snapshot
+from aiguard.core.provenance import Decision, ServiceTable, decide
 from aiguard.store.config import ClipboardConfig
-from aiguard.capture.sources import Output
+from aiguard.capture.sources.common import Output
 
 log = logging.getLogger("aiguard.capture.clipboard")
 RETRY_SECONDS = 10.0  # after the display went away, look for it again this often
@@ -42,7 +43,7 @@ def handler(table: ServiceTable, record: Callable[[list[Output]], None]) -> Call
         except Exception as exc:  # a bug must not stop the watcher, nor quote the content
             log.error("clipboard: failed to read an offer (%s); skipped", _where(exc))
             return Decision("unreadable", reason="error")
-        if decision.kind != "ai":
+        if decision.kind != "ai" or decision.service is None or decision.text is None:  # "ai" carries both
             (log.info if decision.service else log.debug)("clipboard: not recorded: a copy %s", decision.reason)
             return decision
         try:

@@ -19,8 +19,8 @@ import threading
 import time
 from typing import Callable, Protocol
 
-from aiguard.capture.clipboard import BackendError, Snapshot
-from aiguard.capture.clipboard.provenance import Decision, Window
+from aiguard.capture.clipboard.backend import BackendError, Snapshot
+from aiguard.core.provenance import Decision, Window
 
 NAME = "windows"
 WM_CLIPBOARDUPDATE = 0x031D
@@ -139,7 +139,8 @@ class _Win32Clipboard:  # pragma: no cover - needs Windows
         self.user32.CloseClipboard()
 
     def formats(self) -> list[int]:
-        found, fmt = [], 0
+        found: list[int] = []
+        fmt = 0
         while True:
             fmt = self.user32.EnumClipboardFormats(fmt)
             if not fmt or len(found) > 512:

@@ -20,10 +20,10 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import Callable
+from typing import Any, Callable
 
-from aiguard.capture.clipboard import BackendError, Snapshot
-from aiguard.capture.clipboard.provenance import Decision, TooLarge, Window
+from aiguard.capture.clipboard.backend import BackendError, Snapshot
+from aiguard.core.provenance import Decision, TooLarge, Window
 
 NAME = "x11"
 READ_TIMEOUT = 2.0  # seconds an owner gets to answer one conversion (or one INCR chunk)
@@ -125,7 +125,7 @@ class _Session:
                 return None
         return self.d.next_event()
 
-    def _wait_for(self, match: Callable[[object], bool], deadline: float):
+    def _wait_for(self, match: Callable[[Any], bool], deadline: float):
         """The first display event that matches, setting others aside; None at the deadline."""
         while True:
             while self.d.pending_events():

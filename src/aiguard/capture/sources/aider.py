@@ -31,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
-from aiguard.capture.sources import DIVIDER_LINE, REPLACE_LINE, SEARCH_LINE, Output, Skip, absolute
+from aiguard.capture.sources.common import DIVIDER_LINE, REPLACE_LINE, SEARCH_LINE, Output, Skip, absolute
 from aiguard.capture.sources.codex import patch_texts
 
 NAME = "aider"

@@ -13,7 +13,15 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from aiguard.capture.sources import Output, Skip, jsonl_files, jsonl_objects, last_model, listed, parse_time
+from aiguard.capture.sources.common import (
+    Output,
+    Skip,
+    jsonl_files,
+    jsonl_objects,
+    last_model,
+    listed,
+    parse_time,
+)
 
 NAME = "claude-code"
 WRITING_TOOLS = {"Write", "Edit", "MultiEdit", "NotebookEdit"}

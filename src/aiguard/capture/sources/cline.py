@@ -34,7 +34,7 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
-from aiguard.capture.sources import (
+from aiguard.capture.sources.common import (
     Output,
     Skip,
     Unreadable,

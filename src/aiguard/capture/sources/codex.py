@@ -14,7 +14,15 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from aiguard.capture.sources import Output, Skip, absolute, jsonl_files, jsonl_objects, loads, parse_time
+from aiguard.capture.sources.common import (
+    Output,
+    Skip,
+    absolute,
+    jsonl_files,
+    jsonl_objects,
+    loads,
+    parse_time,
+)
 
 NAME = "codex"
 

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
-from aiguard.capture.sources import Output, Skip, absolute, jsonl_objects, loads, parse_time, read_tail
+from aiguard.capture.sources.common import Output, Skip, absolute, jsonl_objects, loads, parse_time, read_tail
 from aiguard.capture.sources.codex import patch_texts
 
 NAME = "copilot"

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from aiguard.capture.sources import Output, Skip, jsonl_objects, listed
+from aiguard.capture.sources.common import Output, Skip, jsonl_objects, listed
 
 NAME = "cursor"
 

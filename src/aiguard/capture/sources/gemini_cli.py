@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from aiguard.capture.sources import (
+from aiguard.capture.sources.common import (
     Output,
     Skip,
     absolute,

@@ -28,7 +28,7 @@ import re
 from pathlib import Path
 from typing import Iterator
 
-from aiguard.capture.sources import (
+from aiguard.capture.sources.common import (
     Output,
     Skip,
     absolute,
