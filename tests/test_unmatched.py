@@ -182,3 +182,33 @@ def test_squash_trailers_sum_what_was_left_unmatched(repo):
         repo.git("commit", "-q", "-m", f"Logo {n}")
     block = aiguard("verify", "--squash-trailers", "HEAD~2..HEAD", cwd=repo.path).stdout.decode()
     assert "AI-Unmatched: 0 lines in 2 files (binary 2)" in block.splitlines(), block
+
+
+def test_sizes_and_budget_from_one_blob_stream(repo):
+    """The hook reads sizes from `cat-file --batch`'s headers: a too-large file read past
+    leaves the next file's bytes in place, and past the budget a too-large file is still
+    named too large, not over budget."""
+    record()
+    big = HUMAN * 100
+    repo.write("a_big.py", big)
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "-m", "Big", env={"AIGUARD_DISABLE": "1"})
+    limit = len(SNIPPET) + 1000
+    assert len(big) > limit
+    late = HUMAN * (len(SNIPPET) // len(HUMAN) + 2)
+    assert len(SNIPPET) < len(late) < limit
+    repo.write("a_big.py", big + "y = 2\n")  # 6 added bytes: read first, over the size limit, skipped
+    repo.write("tiny.py", "x = 1\n")
+    repo.write("b_paste.py", SNIPPET)  # within both limits: matched from the bytes after the skipped blob
+    repo.write("c_huge.py", big)  # past the budget, and over the size limit
+    repo.write("d_late.py", late)  # past the budget, under the size limit
+    repo.git("add", "-A")
+    env = {**os.environ, "AIGUARD_MAX_FILE_BYTES": str(limit),
+           "AIGUARD_MAX_ADDED_BYTES": str(len(SNIPPET) + 50)}
+    done = run([sys.executable, "-m", "aiguard", "attribute", "--json"], cwd=repo.path, env=env)
+    result = json.loads(done.stdout)
+    reasons = {u["path"]: u["reason"] for u in result["unmatched"]}
+    assert reasons == {"a_big.py": "too-large", "c_huge.py": "too-large", "d_late.py": "over-budget"}
+    ai = {f["path"]: f["ai"] for f in result["files"]}
+    assert ai["b_paste.py"] == len(SNIPPET.splitlines())
+    assert ai["tiny.py"] == 0

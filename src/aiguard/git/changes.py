@@ -102,10 +102,12 @@ def attribute_files(
     hasher_factory: Callable[[], Hasher] | None,
     restrict: dict[bytes, set[int]] | None = None,
     cwd: str | None = None,
+    reader: objects.BlobReader | None = None,
 ) -> ChangeResult:
     """Which added lines of these file diffs derive from ledger records.
 
     restrict: per path, the only added lines that count (a merge's own lines).
+    reader: a BlobReader started earlier (the commit hook's); the caller closes it.
     """
     counted: list[tuple[patches.FileDiff, list[int]]] = []
     unmatched: list[Unmatched] = []
@@ -122,38 +124,41 @@ def attribute_files(
     if ledger is not None and total and hasher_factory is not None and not ledger.is_empty():
         hasher = hasher_factory()
         wanted = [(diff, lines) for diff, lines in counted if lines]
-        sizes = objects.blob_sizes((d.new_oid for d, _ in wanted), cwd=cwd)
         added_bytes = {d.path: sum(len(c) for c in d.changes if c[:1] == b"+") for d, _ in wanted}
         budget = _limit("AIGUARD_MAX_ADDED_BYTES", MAX_ADDED_BYTES)
         max_file = _limit("AIGUARD_MAX_FILE_BYTES", MAX_FILE_BYTES)
-        fetch = []
-        # Least added text first: a budget that runs out leaves out the fewest files.
-        for diff, lines in sorted(wanted, key=lambda item: (added_bytes[item[0].path], item[0].path)):
-            size = sizes.get(diff.new_oid)
-            if size is None:
-                unmatched.append(Unmatched(decode_path(diff.path), UNREADABLE, len(lines)))
-            elif size > max_file:
-                unmatched.append(Unmatched(decode_path(diff.path), TOO_LARGE, len(lines)))
-            elif added_bytes[diff.path] > budget:
-                unmatched.append(Unmatched(decode_path(diff.path), OVER_BUDGET, len(lines)))
-            else:
-                budget -= added_bytes[diff.path]
-                fetch.append((diff, lines))
-        # One blob in memory at a time, through one `git cat-file --batch`.
-        reader = objects.BlobReader(cwd)
+        # Least added text first: a budget that runs out leaves out the fewest files. One blob
+        # in memory at a time, through one `git cat-file --batch` whose headers give the sizes.
+        wanted.sort(key=lambda item: (added_bytes[item[0].path], item[0].path))
+        own_reader = reader is None
+        if reader is None:
+            reader = objects.BlobReader(cwd)
         try:
-            for diff, lines in fetch:
-                data = reader.read(diff.new_oid)
-                if data is None:
+            for at, (diff, lines) in enumerate(wanted):
+                if added_bytes[diff.path] > budget:
+                    # So are all the files after it (more added text): their sizes from one
+                    # `--batch-check`, only to say which are also unreadable or too large.
+                    rest = wanted[at:]
+                    sizes = objects.blob_sizes((d.new_oid for d, _ in rest), cwd=cwd)
+                    _unmatched_over_budget(rest, sizes, max_file, unmatched)
+                    break
+                size, data = reader.read_within(diff.new_oid, max_file)
+                if size is None:
                     unmatched.append(Unmatched(decode_path(diff.path), UNREADABLE, len(lines)))
-                elif b"\0" in data[:8192]:
+                    continue
+                if data is None:
+                    unmatched.append(Unmatched(decode_path(diff.path), TOO_LARGE, len(lines)))
+                    continue
+                budget -= added_bytes[diff.path]
+                if b"\0" in data[:8192]:
                     unmatched.append(Unmatched(decode_path(diff.path), BINARY, len(lines)))
                 else:
                     text = data.decode("utf-8", "surrogateescape")
                     owners[diff.path] = attribute_text(
                         text, lines, hasher, ledger.lookup, ledger.record_tokens, decode_path(diff.path))
         finally:
-            reader.close()
+            if own_reader:
+                reader.close()
     unmatched.sort(key=lambda u: (u.path, u.reason))
     notes = [f"{u.path}: not matched ({_REASON_WORDS[u.reason]})" if not u.lines
              else f"{u.path}: {u.lines} added {'line' if u.lines == 1 else 'lines'} not matched ({_REASON_WORDS[u.reason]})"
@@ -171,6 +176,14 @@ def attribute_files(
         ai_total += len(owned)
         results.append(FileResult(decode_path(diff.path), len(lines), len(owned), ranges))
     return ChangeResult(total, ai_total, results, notes, tuple(unmatched))
+
+
+def _unmatched_over_budget(rest: list[tuple[patches.FileDiff, list[int]]], sizes: dict[str, int], max_file: int,
+                           unmatched: list[Unmatched]) -> None:
+    for diff, lines in rest:
+        size = sizes.get(diff.new_oid)
+        reason = UNREADABLE if size is None else TOO_LARGE if size > max_file else OVER_BUDGET
+        unmatched.append(Unmatched(decode_path(diff.path), reason, len(lines)))
 
 
 def merge_own_lines(base_files: list[patches.FileDiff], others: Iterable[list[patches.FileDiff]]) -> dict[bytes, set[int]]:

@@ -53,3 +53,29 @@ class BlobReader(Session):
             return None  # "<oid> missing" (or git went away)
         data = stdout.read(int(header[2]) + 1)
         return data[:-1]
+
+    def read_within(self, oid: str, max_size: int) -> tuple[int | None, bytes | None]:
+        """(size, contents) of a blob; contents None when it is over max_size (its bytes are
+        read past, not kept), (None, None) when it is missing. The size comes from the same
+        `cat-file --batch` header, so no `--batch-check` process is needed to ask it first."""
+        stdin, stdout = self._pipes()
+        stdin.write(f"{oid}\n".encode())
+        stdin.flush()
+        header = stdout.readline().split()
+        if len(header) < 3 or header[1] != b"blob":
+            if len(header) >= 3:
+                _skip(stdout, int(header[2]) + 1)
+            return None, None  # "<oid> missing" (or git went away), or not a blob
+        size = int(header[2])
+        if size > max_size:
+            _skip(stdout, size + 1)
+            return size, None
+        return size, stdout.read(size + 1)[:-1]
+
+
+def _skip(stream, count: int) -> None:
+    while count > 0:
+        chunk = stream.read(min(count, 1 << 20))
+        if not chunk:
+            return
+        count -= len(chunk)

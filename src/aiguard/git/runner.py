@@ -224,6 +224,14 @@ class Session:
         self.cwd = cwd
         self.proc: subprocess.Popen | None = None
 
+    def start(self) -> "Session":
+        """Start the process now (its start-up then overlaps other work); errors wait for first use."""
+        try:
+            self._pipes()
+        except GitError:
+            pass
+        return self
+
     def _pipes(self) -> tuple:
         """(stdin, stdout) of the running process, started if need be."""
         if self.proc is None:

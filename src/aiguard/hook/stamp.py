@@ -232,18 +232,31 @@ def stamp_message_file(msgfile: Path, source: str | None, sha: str | None, stage
     msg = msgfile.read_bytes()
     editor = os.environ.get("GIT_EDITOR") != ":"
     # `git commit -m` and the run after the editor stamp at once: start their git calls
-    # now, side by side with the config read (they are dropped if not needed).
-    early = (runner.start_head(), patches.start_staged_diff()) if stage == COMMIT_MSG or not editor else None
+    # now, side by side with the config read (they are dropped if not needed). The blob
+    # reader reads the index's blobs, whatever the diff's base turns out to be.
+    early = None
+    if stage == COMMIT_MSG or not editor:
+        from aiguard.git import objects
+
+        early = Early(runner.start_head(), patches.start_staged_diff(), objects.BlobReader().start())
     try:
         return _stamp_message(msgfile, msg, editor, source, sha, stage, early, caller)
     finally:
         if early is not None:
-            for started in early:
-                started.cancel()
+            early.head.cancel()
+            early.diff.cancel()
+            early.reader.close()
+
+
+class Early:
+    """The git processes a stamp starts before it knows it needs them."""
+
+    def __init__(self, head: runner.Started, diff: runner.Started, reader) -> None:
+        self.head, self.diff, self.reader = head, diff, reader
 
 
 def _stamp_message(msgfile: Path, msg: bytes, editor: bool, source: str | None, sha: str | None, stage: str,
-                   early: tuple[runner.Started, runner.Started] | None, caller: int | None) -> str | None:
+                   early: Early | None, caller: int | None) -> str | None:
     cfg = runner.config()
     cli = _ancestor_git_commit(caller)
     mode = _cleanup_mode(cfg, cli, editor)
@@ -280,16 +293,16 @@ def _stamp_message(msgfile: Path, msg: bytes, editor: bool, source: str | None, 
 
 def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, source: str | None, sha: str | None,
            cli: GitCommitArgs, configured: bytes | None,
-           early: tuple[runner.Started, runner.Started] | None = None) -> str | None:
+           early: Early | None = None) -> str | None:
     from aiguard.core import names, stamp_format
     from aiguard.git.changes import merge_own_lines, unmatched_value
     from aiguard.store import keys
     from aiguard.store.ledger import LedgerError
     from aiguard.store.session import Session
 
+    head = runner.head_commit(started=early.head if early else None)  # first: it learns the git dir
     amend = _is_amend(source, sha, cli)
-    head = runner.head_commit(started=early[0] if early else None)
-    early_diff = early[1] if early else None
+    early_diff = early.diff if early else None
     if amend and head:
         base = runner.rev_parse("HEAD^") or runner.empty_tree()
         others = runner.parents(head)[1:]  # amending a merge: still only its own lines
@@ -309,7 +322,7 @@ def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, source: str | None, sha:
     except LedgerError as exc:
         return f"commit not stamped: {exc}"
     with session:
-        result = session.attribute(files, restrict)
+        result = session.attribute(files, restrict, reader=early.reader if early else None)
     try:
         result = _carry(result, amend, files, restrict)
     except Exception as exc:  # the stamp still goes on, with what the ledger says

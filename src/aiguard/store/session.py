@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiguard.core.fingerprint import Hasher
 from aiguard.git import patches
 from aiguard.git.changes import ChangeResult, attribute_files
+from aiguard.git.objects import BlobReader
 from aiguard.store import keys
 from aiguard.store.ledger import Ledger
 
@@ -29,9 +30,11 @@ class Session:
         return self._keyset
 
     def attribute(self, files: list[patches.FileDiff], restrict: dict[bytes, set[int]] | None = None,
-                  cwd: str | None = None) -> ChangeResult:
-        """Which added lines of these file diffs derive from ledger records (see attribute_files)."""
-        return attribute_files(files, self.ledger, lambda: Hasher(self.keyset().ledger_key), restrict, cwd=cwd)
+                  cwd: str | None = None, reader: BlobReader | None = None) -> ChangeResult:
+        """Which added lines of these file diffs derive from ledger records (see attribute_files;
+        reader: a blob reader started earlier, closed by the caller)."""
+        return attribute_files(files, self.ledger, lambda: Hasher(self.keyset().ledger_key), restrict, cwd=cwd,
+                               reader=reader)
 
     def close(self) -> None:
         if self.ledger is not None:
