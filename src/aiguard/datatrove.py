@@ -195,7 +195,7 @@ def _repo_name(url: str) -> str:
 
 if BaseFilter is None:
 
-    class AIProvenanceFilter:  # type: ignore[no-redef]
+    class AIProvenanceFilter:
         """Placeholder: the real block needs datatrove."""
 
         def __init__(self, *args, **kwargs):
@@ -208,7 +208,7 @@ if BaseFilter is None:
 
 else:
 
-    class AIProvenanceFilter(BaseFilter):
+    class AIProvenanceFilter(BaseFilter):  # type: ignore[no-redef]
         """Drops (mode="drop") or tags (mode="tag") documents whose source is AI-derived.
 
         Args:

@@ -44,7 +44,7 @@ class Verdict(NamedTuple):
 def commit_verdict(message: str | bytes, author: str | None = None, committer: str | None = None) -> Verdict:
     """What a commit message (and optionally its author/committer "Name <email>") says."""
     raw = message.encode("utf-8", "surrogateescape") if isinstance(message, str) else message
-    entry = history._entry(history._Raw("", [], author or "", "", committer or "", raw, {}), {}, {}, None)
+    entry = history._entry(history._Raw("", [], author or "", "", committer or "", raw, {}), {}, {}, None)  # type: ignore[arg-type]
     counted = entry.stamped or entry.ai_lines
     return Verdict(entry.ai_derived, entry.evidence, entry.assisted_by, entry.ai_lines,
                    entry.added if counted else None, entry.stamped, entry.evidence_level)

@@ -382,9 +382,10 @@ class _Literals:
 def _starts_touching(touching: list[int], k: int, n_grams: int) -> list[int]:
     """Start positions of the k-grams that contain at least one of the (sorted) tokens."""
     starts: list[int] = []
-    run_start = run_end = None
+    run_start: int | None = None
+    run_end = -2  # the last token of the current run (meaningless while run_start is None)
     for i in touching:
-        if run_end is not None and i == run_end + 1:
+        if run_start is not None and i == run_end + 1:
             run_end = i
             continue
         if run_start is not None:
@@ -590,7 +591,7 @@ def _line_starts(tokens: list) -> list[bool]:
 
 
 def _placements(lo: int, hi: int, size: int, starts: list[bool],
-                pieces: _CopiedPieces | None = None, max_runs: int = MAX_RUNS) -> list[tuple[tuple[int, int], ...]] | None:
+                pieces: _CopiedPieces | None = None, max_runs: int | None = None) -> list[tuple[tuple[int, int], ...]] | None:
     """Ways to place `size` inserted tokens as whole lines in query positions [lo, hi).
 
     Up to max_runs runs [s, e) of whole lines, each run separated from the next by at
@@ -600,6 +601,7 @@ def _placements(lo: int, hi: int, size: int, starts: list[bool],
     MAX_CANDIDATES ways, or the search takes more than MAX_STEPS steps (long gaps of
     short lines): too ambiguous to examine.
     """
+    max_runs = MAX_RUNS if max_runs is None else max_runs  # read when called: tests vary the limits
     cuts = [i for i in range(lo, hi + 1) if starts[i]]
     found: list[tuple[tuple[int, int], ...]] = []
     steps = 0
@@ -700,7 +702,8 @@ def _insertion_fills(matched, tokens: list, digests: list[bytes], k: int, hasher
     """
     starts: list[bool] | None = None
     looked_mask = _looked_mask(looked, len(digests) - k + 1) if looked is not None and ends is not None else None
-    gaps = []  # (record, lo, hi, placements, confirmed cuts per placement, how many have <= MAX_RUNS runs)
+    # (record, lo, hi, placements, confirmed cuts per placement, how many have <= MAX_RUNS runs)
+    gaps: list[tuple[int, int, int, list[tuple[tuple[int, int], ...]], list[set[int]], int]] = []
     wanted: dict[int, list[tuple[int, int, int, int]]] = defaultdict(list)  # hash -> (gap, placement, cut, rpos)
     for record, chain, _covered, _extension in matched:
         for (q1, r1), (q2, r2) in zip(chain, chain[1:]):
@@ -732,7 +735,7 @@ def _insertion_fills(matched, tokens: list, digests: list[bytes], k: int, hasher
                     cuts.append(len(spliced))
                     pos = e
                 spliced.extend(digests[pos:q2 + k])
-                straddling = {}
+                straddling: dict[int, list[int]] = {}
                 for c, cut in enumerate(cuts):
                     for j in range(max(0, cut - k + 1), min(cut, len(spliced) - k + 1)):
                         straddling.setdefault(j, []).append(c)
@@ -766,9 +769,9 @@ def _insertion_fills(matched, tokens: list, digests: list[bytes], k: int, hasher
         inserted = {i for s, e in placements[whole[0]] for i in range(s, e)}
         fills[record].update(i for i in range(lo, hi) if i not in inserted)
     w = ends[0] if ends is not None else 0
-    for record, placements in end_groups:
-        good = [p for p in placements if _end_confirmed(p, k, w)]
-        if len(good) == 1:
+    for record, ends_placed in end_groups:
+        good = [p for p in ends_placed if _end_confirmed(p, k, w)]
+        if len(good) == 1 and starts is not None:  # end_groups are only made where starts is
             fills[record].update(_end_fill(good[0], k, starts))
     return fills
 
@@ -865,7 +868,7 @@ def _end_candidates(matched, digests: list[bytes], k: int, hasher: Hasher, start
                 rpos0 = 0 if head else r2
                 need = (w - 1, r1) if head else (0, record_len - w + 1 - r2)
                 claimed, outer = ((0, r1), (0, cuts[0])) if head else ((k, len(qmap)), (cuts[-1], len(qmap)))
-                straddling = set()
+                straddling: set[int] = set()
                 for cut in cuts:
                     straddling.update(range(max(0, cut - k + 1), min(cut, len(qmap) - k + 1)))
                 spliced = _take(digests, qmap)
@@ -1042,7 +1045,8 @@ if _speedups is not None:
     _reference_placements = _placements
 
     def _placements(lo: int, hi: int, size: int, starts: list[bool], pieces: _CopiedPieces | None = None,
-                    max_runs: int = MAX_RUNS) -> list[tuple[tuple[int, int], ...]] | None:
+                    max_runs: int | None = None) -> list[tuple[tuple[int, int], ...]] | None:
         if pieces is not None:  # the look-up-aware search has no C version yet
             return _reference_placements(lo, hi, size, starts, pieces, max_runs)
-        return _speedups.placements(lo, hi, size, starts, max_runs, MAX_CANDIDATES, MAX_STEPS)
+        return _speedups.placements(lo, hi, size, starts, MAX_RUNS if max_runs is None else max_runs,
+                                    MAX_CANDIDATES, MAX_STEPS)

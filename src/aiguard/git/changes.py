@@ -139,9 +139,10 @@ def attribute_files(
                     # So are all the files after it (more added text): their sizes from one
                     # `--batch-check`, only to say which are also unreadable or too large.
                     rest = wanted[at:]
-                    sizes = objects.blob_sizes((d.new_oid for d, _ in rest), cwd=cwd)
+                    sizes = objects.blob_sizes((d.new_oid for d, _ in rest if d.new_oid), cwd=cwd)
                     _unmatched_over_budget(rest, sizes, max_file, unmatched)
                     break
+                assert diff.new_oid is not None  # deleted files were left out above
                 size, data = reader.read_within(diff.new_oid, max_file)
                 if size is None:
                     unmatched.append(Unmatched(decode_path(diff.path), UNREADABLE, len(lines)))
@@ -181,7 +182,7 @@ def attribute_files(
 def _unmatched_over_budget(rest: list[tuple[patches.FileDiff, list[int]]], sizes: dict[str, int], max_file: int,
                            unmatched: list[Unmatched]) -> None:
     for diff, lines in rest:
-        size = sizes.get(diff.new_oid)
+        size = sizes.get(diff.new_oid or "")
         reason = UNREADABLE if size is None else TOO_LARGE if size > max_file else OVER_BUDGET
         unmatched.append(Unmatched(decode_path(diff.path), reason, len(lines)))
 

@@ -37,7 +37,7 @@ class InstallError(AiguardError):
 
 
 def hook_template(name: str) -> str:
-    packaged = resources.files("aiguard").joinpath("_hooks", name)
+    packaged = resources.files("aiguard").joinpath("_hooks").joinpath(name)
     if packaged.is_file():
         return packaged.read_text()
     source_tree = Path(__file__).resolve().parents[3] / "hooks" / name  # an editable install
