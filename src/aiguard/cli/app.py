@@ -431,7 +431,7 @@ def verify(range_: str | None, format_: str, base: str | None, output: str | Non
             range_ = f"{base}..HEAD"
         label, rev_args, range_base = verifier.resolve_range(range_)
         rules = verifier.load_policy(range_base)
-        report = verifier.verify(label, rev_args, rules, no_merges=default, audit=audit)
+        report = verifier.verify(label, rev_args, rules, no_merges=default, audit=audit, base=range_base)
     except (policy.PolicyError, verifier.VerifyError, keys.KeyUnavailable, runner.GitError) as exc:
         fail(str(exc))
     if squash_trailers:
