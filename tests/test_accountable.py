@@ -212,3 +212,49 @@ def test_merge_is_checked_on_its_own_lines(tmp_path):
     assert clean not in errors
     assert errors[evil] == {"forbidden-path"}
     assert "data/gen.py" in next(f["message"] for f in report["findings"] if f["commit"] == evil)
+
+
+@pytest.mark.parametrize("text", ['exempt-signers = ["bot@*"]\n', 'stamp-signature = "personal"\n',
+                                  'revoked-signers = "r"\n'])
+def test_signer_keys_need_an_allowed_signers_file(tmp_path, text):
+    box = Box(tmp_path)
+    box.commit("Base", {"README.md": "# r\n"})
+    with box.policy(text):
+        done = box.verify("HEAD~0..HEAD")
+    assert done.returncode == 2 and b"allowed-signers" in done.stderr and b".aiguard.toml" in done.stderr
+
+
+# SARIF -------------------------------------------------------------------------------------------
+
+def _check_sarif(log: dict) -> None:
+    """The SARIF 2.1.0 schema's required properties and enums for what aiguard writes
+    (sarifLog, run, tool, toolComponent, reportingDescriptor, result, message, location)."""
+    assert log["version"] == "2.1.0" and isinstance(log["runs"], list)
+    for run in log["runs"]:
+        driver = run["tool"]["driver"]
+        assert isinstance(driver["name"], str) and driver["name"]
+        ids = [rule["id"] for rule in driver.get("rules", [])]
+        assert all(isinstance(i, str) and i for i in ids) and len(set(ids)) == len(ids)
+        for result in run["results"]:
+            message = result["message"]
+            assert isinstance(message.get("text"), str) or isinstance(message.get("id"), str)
+            assert result.get("level", "warning") in ("none", "note", "warning", "error")
+            if "ruleIndex" in result:
+                assert ids[result["ruleIndex"]] == result["ruleId"]
+            for location in result["locations"]:  # GitHub code scanning needs one
+                physical = location["physicalLocation"]
+                assert isinstance(physical["artifactLocation"]["uri"], str)
+                assert physical["region"]["startLine"] >= 1
+            assert all(isinstance(v, str) for v in result.get("partialFingerprints", {}).values())
+
+
+def test_verify_sarif(team):
+    box, shas, _, ci = team
+    done = box.verify("main..topic", "--format", "sarif", base_env=ci)
+    assert done.returncode == 1
+    log = json.loads(done.stdout)
+    _check_sarif(log)
+    results = log["runs"][0]["results"]
+    assert {(r["properties"]["commit"], r["ruleId"]) for r in results if r["level"] == "error"} == {
+        (shas[name], "invalid-stamp") for name in ("bob_old", "mallory", "team", "chmod")}
+    assert all(r["message"]["text"].startswith(r["properties"]["commit"][:12]) for r in results)

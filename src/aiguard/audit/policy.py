@@ -111,6 +111,12 @@ def parse(data: dict, where: str) -> Policy:
             known = ", ".join(SCHEMA)
             raise PolicyError(f"{where}: unknown key {name!r} (known keys: {known})")
         values[spec.field] = _check(name, spec, value, where)
+    for name, field in (("exempt-signers", "exempt_signers"), ("stamp-signature", "stamp_signature"),
+                        ("revoked-signers", "revoked_signers")):
+        needs = values.get(field) and values.get(field) != "any" and values.get(field) != "team"
+        if needs and not values.get("allowed_signers"):
+            raise PolicyError(f"{where}: {name} needs allowed-signers (the repository path of an ssh "
+                              "allowed-signers file listing who may sign)")
     return Policy(**values, source=where)
 
 

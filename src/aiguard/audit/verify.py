@@ -621,6 +621,52 @@ def format_junit(report: Report) -> str:
     )
 
 
+_SARIF_LEVEL = {ERROR: "error", WARNING: "warning", NOTICE: "note"}
+_RULE_TEXT = {
+    "missing-stamp": "A commit without an AIGuard-Stamp: the aiguard hook did not run",
+    "invalid-stamp": "A stamp that is forged, copied, tampered with, or signed by an unknown or revoked key",
+    "unchecked-signature": "A stamp whose signature could not be checked (no team key, no allowed-signers file)",
+    "forbidden-model": "External model output where the policy forbids it",
+    "external-model": "External model output (disclosed)",
+    "forbidden-path": "External model output under a protected path",
+    "ai-share-exceeded": "A commit's AI-Lines share is above max-ai-share",
+    "unmatched-lines": "Added text the hook did not match",
+    "squash-merge": "A squash merge without a stamp of its own",
+}
+
+
+def format_sarif(report: Report, policy_file: str = ".aiguard.toml") -> str:
+    """SARIF 2.1.0 for GitHub code scanning: one result per finding. A finding is about a
+    commit, so its location is the protected file it names (forbidden-path), else the policy
+    file; the commit is in the message and in partialFingerprints."""
+    from aiguard import __version__
+
+    rules = sorted({f.rule for f in report.findings})
+    index = {rule: i for i, rule in enumerate(rules)}
+    results = []
+    for f in report.findings:
+        uri = policy_file
+        if f.rule == "forbidden-path":
+            named = f.message.split(": ", 1)[-1].split(",")[0].split(";")[0].split(" ...")[0].strip()
+            uri = named or uri
+        results.append({
+            "ruleId": f.rule, "ruleIndex": index[f.rule], "level": _SARIF_LEVEL[f.severity],
+            "message": {"text": visible(f"{f.commit[:12]}: {f.message}" + (f" Fix: {f.fix}" if f.fix else ""))},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": 1}}}],
+            "partialFingerprints": {"aiguardFinding/v1": f"{f.commit}:{f.rule}"},
+            "properties": {"commit": f.commit},
+        })
+    run = {
+        "tool": {"driver": {"name": "aiguard", "version": __version__, "informationUri": "https://example.invalid/aiguard",
+                            "rules": [{"id": rule, "name": rule,
+                                       "shortDescription": {"text": _RULE_TEXT.get(rule, rule)}} for rule in rules]}},
+        "results": results,
+        "properties": {"range": report.range, "checked": report.checked, "signature": report.signature},
+    }
+    return json.dumps({"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
+                       "runs": [run]}, indent=2)
+
+
 def squash_trailers(report: Report) -> str:
     """One trailer block for a squash merge of the range: every Assisted-by, summed AI-Lines
     (and summed AI-Unmatched, when any commit left text unmatched)."""
