@@ -34,7 +34,8 @@ HOOKS = ROOT / ".pre-commit-hooks.yaml"
 
 RULES = ["missing-stamp", "invalid-stamp", "forbidden-model", "forbidden-path", "ai-share-exceeded"]
 POLICY_KEYS = ["require-stamp", "external-models", "internal-models", "forbid-paths", "max-ai-share",
-               "exempt-authors", "exempt-merges", "exempt-before"]
+               "exempt-authors", "exempt-merges", "exempt-before", "signatures", "stamp-signature",
+               "allowed-signers", "revoked-signers", "exempt-signers"]
 
 needs_shells = pytest.mark.skipif(not (shutil.which("bash") and shutil.which("sh")), reason="needs bash and sh")
 
