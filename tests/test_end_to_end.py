@@ -43,7 +43,7 @@ def test_recorded_snippet_pasted_reindented_and_renamed_is_stamped(repo):
     assert total == len(lines)
     # Every pasted snippet line is attributed; the human lines around it are not.
     assert ai == len(SNIPPET.splitlines())
-    assert re.fullmatch(r"v1 [0-9a-f]{8} [0-9]+ [0-9a-f]{32} [0-9a-f]{32}", dict(trailers)["AIGuard-Stamp"])
+    assert re.fullmatch(r"v2 [0-9a-f]{8} [0-9]+ [0-9a-f]{32} [0-9a-f]{32}", dict(trailers)["AIGuard-Stamp"])
     # The message itself is untouched.
     assert repo.message().startswith(b"Add interval tools\n\nAssisted-by: ")
 

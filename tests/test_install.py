@@ -15,7 +15,7 @@ from conftest import Repo, aiguard
 
 HOOKS = ("prepare-commit-msg", "commit-msg", "post-commit", "post-rewrite")
 MESSAGE_HOOKS = HOOKS[:2]  # the ones whose failure aborts a commit
-STAMP_RE = re.compile(r"v1 [0-9a-f]{8}( \S+)+")  # the rest is the implementers' format
+STAMP_RE = re.compile(r"v[12] [0-9a-f]{8}( \S+)+")  # the rest is the implementers' format
 
 # A prepare-commit-msg hook a user might already have: adds a trailer of its own.
 APPENDING_HOOK = b"#!/bin/sh\n# the user's own hook\nprintf '\\nHook-Ran: yes\\n' >> \"$1\"\n"

@@ -34,7 +34,8 @@ HOOKS = ROOT / ".pre-commit-hooks.yaml"
 
 RULES = ["missing-stamp", "invalid-stamp", "forbidden-model", "forbidden-path", "ai-share-exceeded"]
 POLICY_KEYS = ["require-stamp", "external-models", "internal-models", "forbid-paths", "max-ai-share",
-               "exempt-authors", "exempt-merges", "exempt-before"]
+               "exempt-authors", "exempt-merges", "exempt-before", "signatures", "stamp-signature",
+               "allowed-signers", "revoked-signers", "exempt-signers"]
 
 needs_shells = pytest.mark.skipif(not (shutil.which("bash") and shutil.which("sh")), reason="needs bash and sh")
 
@@ -174,6 +175,8 @@ def run_action(cwd: Path, fake_bin: Path, tmp_path: Path, **inputs: str) -> subp
     script.write_text(step["run"])
     env = dict(os.environ, FAKE_LOG=str(tmp_path / "calls.jsonl"), AIGUARD_BIN_DIR=str(fake_bin))
     defaults = {name: spec.get("default", "") for name, spec in load(ACTION)["inputs"].items()}
+    if "key" not in inputs:  # the tests about ranges and formats run without a key
+        defaults["require-key"] = "false"
     defaults.update(inputs)
     for name, value in step["env"].items():
         match = re.fullmatch(r"\$\{\{ inputs\.([\w-]+) \}\}", value)
@@ -277,7 +280,7 @@ def test_gitlab_merged_results_and_diff_base_fallback(clone, fake_bin, tmp_path)
     run(["git", "remote", "remove", "origin"], cwd=clone)  # the target cannot be fetched
     done = run_gitlab(clone, fake_bin, tmp_path, CI_COMMIT_SHA="f" * 40, CI_MERGE_REQUEST_SOURCE_BRANCH_SHA=head,
                       CI_MERGE_REQUEST_TARGET_BRANCH_NAME="main", CI_MERGE_REQUEST_DIFF_BASE_SHA=base,
-                      AIGUARD_KEY="", AIGUARD_ARGS="--base  main", FAKE_JUNIT_EXIT="1")
+                      AIGUARD_KEY="", AIGUARD_REQUIRE_KEY="0", AIGUARD_ARGS="--base  main", FAKE_JUNIT_EXIT="1")
     assert done.returncode == 1
     assert calls(tmp_path) == [  # an empty variable is no key
         {"argv": ["verify", f"{base}..{head}", "--base", "main", "--format", "junit", "--output",
@@ -287,7 +290,8 @@ def test_gitlab_merged_results_and_diff_base_fallback(clone, fake_bin, tmp_path)
 
 @needs_shells
 def test_gitlab_refuses_a_shallow_clone(shallow, fake_bin, tmp_path):
-    done = run_gitlab(shallow, fake_bin, tmp_path, CI_COMMIT_SHA="HEAD", CI_MERGE_REQUEST_TARGET_BRANCH_NAME="main")
+    done = run_gitlab(shallow, fake_bin, tmp_path, CI_COMMIT_SHA="HEAD", CI_MERGE_REQUEST_TARGET_BRANCH_NAME="main",
+                      AIGUARD_REQUIRE_KEY="0")
     assert done.returncode == 2
     assert "GIT_DEPTH" in done.stderr
     assert calls(tmp_path) == []
@@ -350,3 +354,18 @@ def test_docs_policy_examples_are_valid():
     dedicated, pyproject = (tomllib.loads(block) for block in blocks)
     policy.parse(dedicated, ".aiguard.toml")
     policy.parse(pyproject["tool"]["aiguard"], "pyproject.toml [tool.aiguard]")
+
+
+@needs_shells
+def test_gitlab_fails_loudly_without_the_key(clone, fake_bin, tmp_path):
+    done = run_gitlab(clone, fake_bin, tmp_path, CI_COMMIT_SHA="HEAD", CI_MERGE_REQUEST_TARGET_BRANCH_NAME="main",
+                      AIGUARD_KEY="")
+    assert done.returncode == 2
+    assert "AIGUARD_KEY is not set" in done.stderr and calls(tmp_path) == []
+
+
+@needs_shells
+def test_action_fails_loudly_without_the_key(clone, fake_bin, tmp_path):
+    done = run_action(clone, fake_bin, tmp_path, key="")
+    assert done.returncode == 2
+    assert "::error title=aiguard::the key input is empty" in done.stdout and calls(tmp_path) == []

@@ -187,9 +187,9 @@ def test_aiguard_key_signs_the_stamp(repo, monkeypatch, form):
     commit(repo, "a.py")
     fields = dict(repo.trailers())["AIGuard-Stamp"].split()
     version, kid, bound, mac = fields[0], fields[1], fields[-2], fields[-1]
-    assert version == "v1"
+    assert version == "v2"
     assert kid == keys.key_id(bytes.fromhex(key.hex()))
-    assert mac == stamp_format.mac(key, bound)
+    assert mac == stamp_format.mac(key, bound, "v2")
     # The user's own stamp key did not sign it.
     own = json.loads((home() / "keys.json").read_text())["stamp"][0]["key"]
     assert kid != keys.key_id(bytes.fromhex(own))

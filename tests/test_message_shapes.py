@@ -26,8 +26,8 @@ DATE = "1704164645 +0000"
 BASE_ENV = {"GIT_AUTHOR_DATE": DATE, "GIT_COMMITTER_DATE": DATE, "GIT_EDITOR": "false",
             "GIT_SEQUENCE_EDITOR": "false"}
 
-# `v1 <key id> [<n>] <binding> <mac>`: newer stamps say how many Assisted-by lines are aiguard's.
-STAMP_LINE = re.compile(rb"AIGuard-Stamp: v1 [0-9a-f]{8}(?: (\d+))? [0-9a-f]{32} [0-9a-f]{32}\r?\n?")
+# `v2 <key id> [<n>] <binding> <mac>`: newer stamps say how many Assisted-by lines are aiguard's.
+STAMP_LINE = re.compile(rb"AIGuard-Stamp: v2 [0-9a-f]{8}(?: (\d+))? [0-9a-f]{32} [0-9a-f]{32}\r?\n?")
 AI_LINES_LINE = re.compile(rb"AI-Lines: (\d+)/(\d+)\r?\n?")
 
 SNIPPET = MERGE_INTERVALS

@@ -325,9 +325,9 @@ def test_without_the_key_the_report_says_the_signature_is_not_checked(audited, t
 
 
 def test_a_merge_is_exempt_but_its_stamp_is_still_shown(repo, tmp_path):
-    """verify exempts merge commits (exempt-merges = true); the report says so, and still
-    checks the merge's stamp (here one whose claim was edited)."""
-    commit(repo, {".aiguard.toml": "require-stamp = true\n"}, "Policy")
+    """With exempt-merges = true (merges are checked by default) the report says the merge is
+    exempt, and still checks its stamp (here one whose claim was edited)."""
+    commit(repo, {".aiguard.toml": "require-stamp = true\nexempt-merges = true\n"}, "Policy")
     repo.git("checkout", "-q", "-b", "topic")
     commit(repo, {"a.py": "a = 1\n"}, "On topic")
     repo.git("checkout", "-q", "main")

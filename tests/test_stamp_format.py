@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from aiguard.core import stamp_format
 from aiguard.git import patches
 
@@ -69,12 +71,13 @@ def test_change_digest_survives_a_rebase_but_not_an_edit(make_repo):
     assert stamp_format.change_digest(amended) != stamp_format.change_digest(rebased)
 
 
-def test_stamp_checks():
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_stamp_checks(version):
     change = b"\x01" * 32
-    value = stamp_format.make(change, ["claude-code:m1"], "3/10", "abcd1234", KEY)
-    assert re.fullmatch(r"v1 abcd1234 1 [0-9a-f]{32} [0-9a-f]{32}", value)
+    value = stamp_format.make(change, ["claude-code:m1"], "3/10", "abcd1234", KEY, version=version)
+    assert re.fullmatch(version + r" abcd1234 1 [0-9a-f]{32} [0-9a-f]{32}", value)
     good = stamp_format.check(value, change, ["claude-code:m1"], "3/10", {"abcd1234": KEY})
-    assert good == stamp_format.Check(True, "valid", "")
+    assert (good.bound, good.signature, good.reason, good.version) == (True, "valid", "", version)
     # Without keys the binding is still checked.
     assert stamp_format.check(value, change, ["claude-code:m1"], "3/10").bound
     assert stamp_format.check(value, change, ["claude-code:m1"], "3/10").signature == "unchecked"
@@ -84,10 +87,46 @@ def test_stamp_checks():
     assert not stamp_format.check(value, change, ["claude-code:m2"], "3/10").bound
     assert not stamp_format.check(value, change, [], "3/10").bound
     # A hand-made stamp (right binding, wrong key) is caught with the key.
-    forged = stamp_format.make(change, ["claude-code:m1"], "3/10", "abcd1234", OTHER_KEY)
+    forged = stamp_format.make(change, ["claude-code:m1"], "3/10", "abcd1234", OTHER_KEY, version=version)
     assert stamp_format.check(forged, change, ["claude-code:m1"], "3/10", {"abcd1234": KEY}).signature == "invalid"
     assert stamp_format.check(value, change, ["claude-code:m1"], "3/10", {"ffff0000": KEY}).signature == "unknown-key"
     assert not stamp_format.check("v1 garbage", change, [], "0/0").bound
+
+
+def test_v1_stamps_made_before_v2_still_check():
+    """Values written by the v1 code (before modes were bound): histories keep verifying."""
+    change = b"\x01" * 32
+    old = "v1 abcd1234 1 983e143bcef5edd5352ff912d41fdb5e 0e24117b61dd6b78327c4f8cf6727f69"
+    result = stamp_format.check(old, change, ["claude-code:m1"], "3/10", {"abcd1234": KEY})
+    assert (result.bound, result.signature) == (True, "valid")
+    old = "v1 abcd1234 0 f82325511e0c35f77df1bccd998fac2e 2cca9d2e19da0f35cfa0a40e86548a3e"
+    result = stamp_format.check(old, change, [], "0/4", {"abcd1234": KEY}, "4 lines in 1 file (binary)")
+    assert (result.bound, result.signature) == (True, "valid")
+    # The same fields under v2 are another binding: a v1 value cannot be relabelled v2.
+    relabelled = stamp_format.check("v2" + old[2:], change, [], "0/4", {"abcd1234": KEY}, "4 lines in 1 file (binary)")
+    assert not relabelled.bound
+
+
+def test_v2_digest_binds_modes_v1_does_not(make_repo):
+    repo = make_repo()
+    repo.write("run.sh", "echo hi\n")
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "-m", "base")
+    repo.write("run.sh", "echo hi\necho more\n")
+    repo.git("add", "-A")
+    plain = patches.parse_patch(repo.git("diff", "--cached", *patches.DIFF_FLAGS, "HEAD").stdout)
+    repo.git("update-index", "--chmod=+x", "run.sh")
+    executable = patches.parse_patch(repo.git("diff", "--cached", *patches.DIFF_FLAGS, "HEAD").stdout)
+    assert (plain[0].old_mode, plain[0].new_mode) == ("100644", "100644")
+    assert (executable[0].old_mode, executable[0].new_mode) == ("100644", "100755")
+    assert stamp_format.change_digest(plain, "v1") == stamp_format.change_digest(executable, "v1")
+    assert stamp_format.change_digest(plain) != stamp_format.change_digest(executable)
+    # A new file's mode is bound too (a script added executable, or not).
+    repo.write("new.sh", "x\n")
+    repo.git("add", "new.sh")
+    added = [f for f in patches.parse_patch(repo.git("diff", "--cached", *patches.DIFF_FLAGS, "HEAD").stdout)
+             if f.path == b"new.sh"]
+    assert (added[0].old_mode, added[0].new_mode) == ("", "100644")
 
 
 def test_submodule_changes_are_not_text(make_repo):

@@ -31,15 +31,20 @@ class Policy(NamedTuple):
     forbid_paths: tuple[str, ...] = ()
     max_ai_share: float = 1.0
     unmatched: str = "notice"  # added text the hook did not match (AI-Unmatched): "notice", "error", "allow"
-    exempt_authors: tuple[str, ...] = ("*[bot]*",)
-    exempt_merges: bool = True
+    exempt_authors: tuple[str, ...] = ()  # no longer honoured (anyone sets an author): see exempt-signers
+    exempt_merges: bool = False  # merges are checked on their own lines
+    signatures: str = "required"  # "optional": a stamp whose signature cannot be checked is not an error
+    stamp_signature: str = "any"  # "team" (HMAC key), "personal" (the developer's SSH key) or "any"
+    allowed_signers: str | None = None  # repository path of an ssh allowed-signers file
+    revoked_signers: str | None = None  # repository path of revoked keys (public keys or a KRL)
+    exempt_signers: tuple[str, ...] = ()  # principals whose signed commits are exempt
     exempt_before: str | None = None  # an ISO date or a commit
     source: str = "defaults"  # the file it came from
 
 
 class _Key(NamedTuple):
     field: str
-    kind: str  # "bool", "choice", "globs", "share", "date-or-commit"
+    kind: str  # "bool", "choice", "globs", "share", "date-or-commit", "path"
     allowed: str  # said in errors
     choices: tuple[str, ...] = ()
 
@@ -52,8 +57,14 @@ SCHEMA = {
     "forbid-paths": _Key("forbid_paths", "globs", 'a list of path globs, e.g. ["data/training/**"]'),
     "max-ai-share": _Key("max_ai_share", "share", "a number from 0 to 1"),
     "unmatched": _Key("unmatched", "choice", '"notice", "error" or "allow"', ("notice", "error", "allow")),
-    "exempt-authors": _Key("exempt_authors", "globs", 'a list of "Name <email>" globs, e.g. ["*[bot]*"]'),
+    "exempt-authors": _Key("exempt_authors", "globs", 'a list of "Name <email>" globs (no longer honoured)'),
     "exempt-merges": _Key("exempt_merges", "bool", "true or false"),
+    "signatures": _Key("signatures", "choice", '"required" or "optional"', ("required", "optional")),
+    "stamp-signature": _Key("stamp_signature", "choice", '"any", "team" or "personal"', ("any", "team", "personal")),
+    "allowed-signers": _Key("allowed_signers", "path", 'a path in the repository, e.g. ".aiguard/allowed_signers"'),
+    "revoked-signers": _Key("revoked_signers", "path", 'a path in the repository, e.g. ".aiguard/revoked_signers"'),
+    "exempt-signers": _Key("exempt_signers", "globs",
+                           'a list of allowed-signers principals (globs), e.g. ["release-bot@example.org"]'),
     "exempt-before": _Key("exempt_before", "date-or-commit", "an ISO date (2026-01-31) or a commit id"),
 }
 
@@ -83,6 +94,11 @@ def _check(name: str, spec: _Key, value: Any, where: str) -> Any:
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}([T ][\d:.+-]+Z?)?|[0-9a-fA-F]{7,64}", text):
             raise bad()
         return text
+    if spec.kind == "path":
+        if not isinstance(value, str) or not value or value.startswith("/") or ".." in value.split("/") \
+                or any(ord(c) < 32 for c in value):
+            raise bad()
+        return value
     raise AssertionError(spec.kind)
 
 
@@ -95,6 +111,12 @@ def parse(data: dict, where: str) -> Policy:
             known = ", ".join(SCHEMA)
             raise PolicyError(f"{where}: unknown key {name!r} (known keys: {known})")
         values[spec.field] = _check(name, spec, value, where)
+    for name, field in (("exempt-signers", "exempt_signers"), ("stamp-signature", "stamp_signature"),
+                        ("revoked-signers", "revoked_signers")):
+        needs = values.get(field) and values.get(field) != "any" and values.get(field) != "team"
+        if needs and not values.get("allowed_signers"):
+            raise PolicyError(f"{where}: {name} needs allowed-signers (the repository path of an ssh "
+                              "allowed-signers file listing who may sign)")
     return Policy(**values, source=where)
 
 

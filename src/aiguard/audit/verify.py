@@ -14,6 +14,8 @@ import json
 import os
 import re
 import subprocess
+import tempfile
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, NamedTuple, Sequence
@@ -24,7 +26,7 @@ from aiguard.store import keys
 from aiguard.git import notes
 from aiguard.core import stamp_format, trailers
 from aiguard.audit import policy
-from aiguard.git import patches, runner
+from aiguard.git import patches, runner, signing
 from aiguard.core.names import visible
 from aiguard.audit.policy import Policy
 
@@ -66,6 +68,8 @@ class Report(NamedTuple):
     signature: str  # "checked" (keys known) or "unchecked"
     key_ids: list[str]
     commits: list[Commit]
+    notes: tuple[str, ...] = ()  # one line each: what the run could not do, or ignored
+    signers: dict[str, str] = {}  # commit -> principal of its personal stamp (verified)
 
     @property
     def ok(self) -> bool:
@@ -75,6 +79,7 @@ class Report(NamedTuple):
         return {
             "range": self.range, "checked": self.checked, "ok": self.ok,
             "signature": self.signature,
+            "signers": dict(self.signers),
             "findings": [{"commit": f.commit, "rule": f.rule, "severity": f.severity, "message": f.message}
                          for f in self.findings],
         }
@@ -219,11 +224,64 @@ def team_keys() -> tuple[dict[str, bytes] | None, list[str]]:
     return found, sorted(found)
 
 
-def exempt(commit: Commit, rules: Policy) -> str | None:
+class Signers(NamedTuple):
+    """The allowed-signers (and revoked-signers) files as the policy's commit has them, on disk."""
+
+    allowed: str | None
+    revoked: str | None
+    note: str = ""  # why there is none, when the policy names one
+
+
+@contextmanager
+def signer_files(rules: Policy, base: str | None, cwd: str | None = None) -> Iterator[Signers]:
+    """The policy's allowed-signers and revoked-signers files, read at the range's base like the
+    policy (a pull request cannot add its own key), else from the working tree."""
+    if not rules.allowed_signers:
+        yield Signers(None, None)
+        return
+    with tempfile.TemporaryDirectory(prefix="aiguard-signers-") as tmp:
+        paths = []
+        for name, kind in ((rules.allowed_signers, "allowed"), (rules.revoked_signers, "revoked")):
+            data = _repo_file(name, base, cwd) if name else None
+            if data is None:
+                paths.append(None)
+                continue
+            path = os.path.join(tmp, kind)
+            with open(path, "wb") as fh:
+                fh.write(data)
+            paths.append(path)
+        if paths[0] is None:
+            yield Signers(None, None, f"{rules.source}: allowed-signers {rules.allowed_signers!r} is not in the "
+                                      "repository: personal stamps and signed commits cannot be checked")
+        elif rules.revoked_signers and paths[1] is None:
+            raise VerifyError(f"{rules.source}: revoked-signers {rules.revoked_signers!r} is not in the repository; "
+                              "commit it (it may be empty) or remove the key")
+        else:
+            yield Signers(paths[0], paths[1])
+
+
+def _repo_file(name: str, base: str | None, cwd: str | None) -> bytes | None:
+    if base and runner.rev_parse(base, cwd=cwd):
+        shown = runner.git(["cat-file", "blob", f"{base}:{name}"], cwd=cwd, check=False)
+        if shown:
+            return shown
+        if policy.load_at(base, cwd=cwd) is not None:
+            return None  # the base has a policy: its files, not the pull request's
+    path = Path(runner.toplevel(cwd)) / name
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def exempt(commit: Commit, rules: Policy, signed_by: dict[str, str] | None = None) -> str | None:
+    """Why a commit is not checked, or None. Never a name the committer sets: only a
+    commit signature that verifies against the allowed-signers file (exempt-signers)."""
     if rules.exempt_merges and len(commit.parents) > 1:
         return "merge commit"
-    if policy.matches(commit.author, rules.exempt_authors):
-        return "exempt author"
+    principal = (signed_by or {}).get(commit.sha)
+    if principal and policy.matches(principal, rules.exempt_signers):
+        return f"signed by exempt signer {principal}"
     if rules.exempt_before and "-" in rules.exempt_before and commit.date[:len(rules.exempt_before)] <= rules.exempt_before:
         return "before exempt-before"
     return None
@@ -285,8 +343,54 @@ def _mark_source(value: str, message: bytes, commit: Commit) -> str:
     return "another tool's mark"
 
 
+def _policy_name(rules: Policy) -> str:
+    return ".aiguard.toml" if rules.source == "defaults" else rules.source
+
+
+def _check_stamp(commit: Commit, group: trailers.Group, rules: Policy, team: dict[str, bytes] | None,
+                 signers: Signers | None, signer_out: dict[str, str] | None) -> tuple[str | None, str | None]:
+    """(why the stamp is invalid, why its signature could not be checked); None for each when fine."""
+    assert group.stamp is not None
+    version = stamp_format.version_of(group.stamp)
+    change = stamp_format.change_digest(commit.files, version if version in stamp_format.VERSIONS else "v2")
+    result = stamp_format.check(group.stamp, change, group.assisted_by, group.ai_lines or "", team, group.unmatched)
+    if not result.bound:
+        return ("the stamp does not match this commit's change and claims: copied from another "
+                "commit, amended after stamping, a file's mode changed (v2), or a claim (Assisted-by, "
+                "AI-Lines, AI-Unmatched) was edited"), None
+    if result.signature == "personal":
+        if rules.stamp_signature == "team":
+            return "a personal stamp where the policy says stamp-signature = \"team\"", None
+        if signers is None or signers.allowed is None:
+            return None, ("a personal stamp, but no allowed-signers file to check it against "
+                          f"(allowed-signers in {_policy_name(rules)})")
+        checked = signing.verify(stamp_format.signed_message(result.bound_value, result.version),
+                                 result.personal_signature, stamp_format.SSH_NAMESPACE, signers.allowed,
+                                 signers.revoked)
+        if not checked.ok:
+            return f"the personal stamp's signature is not valid: {checked.reason}", None
+        if signer_out is not None:
+            signer_out[commit.sha] = checked.principal
+        return None, None
+    if rules.stamp_signature == "personal":
+        return ("a team-key stamp where the policy says stamp-signature = \"personal\": "
+                "re-stamp with your own key (git config aiguard.signing ssh)"), None
+    if result.signature == "invalid":
+        return "the stamp's signature is not valid: it was not made with the team's key", None
+    if result.signature == "unknown-key":
+        kid = group.stamp.split()[1]
+        return (f"the stamp was signed with key {kid}, which is not a team key "
+                "(import the team key with `aiguard key import`, then re-stamp)"), None
+    if result.signature == "unchecked":
+        return None, "the stamp's team-key signature was not checked: no team key (AIGUARD_KEY)"
+    return None, None
+
+
 def check_commit(commit: Commit, rules: Policy, team: dict[str, bytes] | None,
-                 audit: bool = False, git_ai_note: bytes | None = None) -> list[Finding]:
+                 audit: bool = False, git_ai_note: bytes | None = None, signers: Signers | None = None,
+                 signer_out: dict[str, str] | None = None,
+                 own_lines: dict[bytes, set[int]] | None = None) -> list[Finding]:
+    """own_lines: for a merge, the lines new against every parent (its own work)."""
     findings: list[Finding] = []
     sha = commit.sha
     group = trailers.read_group(commit.message)
@@ -310,18 +414,11 @@ def check_commit(commit: Commit, rules: Policy, team: dict[str, bytes] | None,
         elif group.ai_lines is None or trailers.ai_counts(group.ai_lines) is None:
             problem = "the stamp has no valid AI-Lines trailer directly above it"
         else:
-            result = stamp_format.check(group.stamp, stamp_format.change_digest(commit.files), group.assisted_by,
-                                 group.ai_lines, team, group.unmatched)
-            if not result.bound:
-                problem = ("the stamp does not match this commit's change and claims: copied from another "
-                           "commit, amended after stamping, or a claim (Assisted-by, AI-Lines, AI-Unmatched) "
-                           "was edited")
-            elif result.signature == "invalid":
-                problem = "the stamp's signature is not valid: it was not made with the team's key"
-            elif result.signature == "unknown-key":
-                kid = group.stamp.split()[1]
-                problem = (f"the stamp was signed with key {kid}, which is not a team key "
-                           "(import the team key with `aiguard key import`, then re-stamp)")
+            problem, unchecked = _check_stamp(commit, group, rules, team, signers, signer_out)
+            if unchecked and rules.require_stamp and rules.signatures == "required":
+                findings.append(Finding(sha, "unchecked-signature", ERROR, unchecked,
+                                        "give CI the team key (secret AIGUARD_KEY), commit the allowed-signers "
+                                        f"file, or set signatures = \"optional\" in {_policy_name(rules)}"))
         if problem:
             findings.append(Finding(sha, "invalid-stamp", ERROR, problem, stamp_fix))
     assisted = group.all_assisted_by if group else []
@@ -338,7 +435,8 @@ def check_commit(commit: Commit, rules: Policy, team: dict[str, bytes] | None,
         findings.append(Finding(sha, "external-model", NOTICE, f"contains external model output: {', '.join(named)}"))
     if named and rules.forbid_paths:
         protected = {gitio_path(f) for f in commit.files
-                     if f.added and policy.path_matches(gitio_path(f), rules.forbid_paths)}
+                     if (own_lines.get(f.path) if own_lines is not None else f.added)
+                     and policy.path_matches(gitio_path(f), rules.forbid_paths)}
         touched: set[str] = set()
         whose: list[str] = []
         if external and (counts is None or counts[0] > 0):
@@ -380,22 +478,47 @@ def load_policy(base: str | None, cwd: str | None = None) -> Policy:
 
 
 def verify(label: str, rev_args: list[str], rules: Policy, no_merges: bool = False,
-           cwd: str | None = None, audit: bool = False) -> Report:
+           cwd: str | None = None, audit: bool = False, base: str | None = None) -> Report:
+    """base: the commit whose allowed-signers file is trusted (the range's base, as for the policy)."""
     if rules.exempt_before and "-" not in rules.exempt_before:
         if not runner.rev_parse(rules.exempt_before, cwd=cwd):
             raise VerifyError(f"{rules.source}: exempt-before {rules.exempt_before!r} is not a commit here")
         rev_args = [*rev_args, "--not", rules.exempt_before]
     team, kids = team_keys()
     git_ai = notes.read_foreign(cwd)  # git-ai's and agent-trace's line records, when fetched
+    run_notes = []
+    if rules.exempt_authors:
+        run_notes.append(f"{rules.source}: exempt-authors is no longer honoured (an author is a name anyone can "
+                         "set); list verified signers in exempt-signers instead")
     findings: list[Finding] = []
     commits = []
     checked = 0
-    for commit in iter_commits(rev_args, no_merges=no_merges and rules.exempt_merges, cwd=cwd):
-        if not exempt(commit, rules):
-            checked += 1
-            findings.extend(check_commit(commit, rules, team, audit, git_ai.get(commit.sha)))
-        commits.append(commit._replace(files=[]))  # the diff is done with: keep memory flat
-    return Report(label, checked, findings, "checked" if team else "unchecked", kids, commits)
+    signer_out: dict[str, str] = {}
+    with signer_files(rules, base, cwd) as signers:
+        if signers.note:
+            run_notes.append(signers.note)
+        signed_by: dict[str, str] = {}
+        if rules.exempt_signers and signers.allowed:
+            shas = runner.git(["rev-list", *rev_args, "--"], cwd=cwd).decode().split()
+            signed_by = signing.commit_signers(shas, signers.allowed, signers.revoked, cwd=cwd)
+        for commit in iter_commits(rev_args, no_merges=no_merges and rules.exempt_merges, cwd=cwd):
+            if not exempt(commit, rules, signed_by):
+                checked += 1
+                own = _merge_own_lines(commit, cwd) if len(commit.parents) > 1 else None
+                findings.extend(check_commit(commit, rules, team, audit, git_ai.get(commit.sha), signers,
+                                             signer_out, own))
+            commits.append(commit._replace(files=[]))  # the diff is done with: keep memory flat
+    return Report(label, checked, findings, "checked" if team else "unchecked", kids, commits,
+                  tuple(run_notes), signer_out)
+
+
+def _merge_own_lines(commit: Commit, cwd: str | None) -> dict[bytes, set[int]]:
+    """A merge's lines that no parent has: what the merge itself added (conflict resolutions,
+    evil merges); checked as any commit's lines are."""
+    from aiguard.git.changes import merge_own_lines
+
+    return merge_own_lines(commit.files, (patches.commit_diff(parent, commit.sha, cwd=cwd)
+                                          for parent in commit.parents[1:]))
 
 
 # Output ----------------------------------------------------------------------------------
@@ -417,6 +540,9 @@ def format_text(report: Report) -> str:
         sig = f"signatures checked with key(s) {', '.join(report.key_ids)}"
     else:
         sig = "signatures NOT checked (no key: set AIGUARD_KEY to the team key)"
+    for sha, principal in report.signers.items():
+        out.append(f"{sha[:12]} stamped by {visible(principal)} (personal stamp, allowed-signers)")
+    out.extend(f"note: {visible(line)}" for line in report.notes)
     out.append(f"aiguard verify {report.range}: {report.checked} commits checked, {errors} errors; {sig}")
     return "\n".join(out)
 
@@ -493,6 +619,52 @@ def format_junit(report: Report) -> str:
         f'<testsuites><testsuite name="aiguard verify" tests="{len(report.commits)}" failures="{failures}" '
         f'errors="0" timestamp="{stamp_time}">\n' + "\n".join(cases) + "\n</testsuite></testsuites>\n"
     )
+
+
+_SARIF_LEVEL = {ERROR: "error", WARNING: "warning", NOTICE: "note"}
+_RULE_TEXT = {
+    "missing-stamp": "A commit without an AIGuard-Stamp: the aiguard hook did not run",
+    "invalid-stamp": "A stamp that is forged, copied, tampered with, or signed by an unknown or revoked key",
+    "unchecked-signature": "A stamp whose signature could not be checked (no team key, no allowed-signers file)",
+    "forbidden-model": "External model output where the policy forbids it",
+    "external-model": "External model output (disclosed)",
+    "forbidden-path": "External model output under a protected path",
+    "ai-share-exceeded": "A commit's AI-Lines share is above max-ai-share",
+    "unmatched-lines": "Added text the hook did not match",
+    "squash-merge": "A squash merge without a stamp of its own",
+}
+
+
+def format_sarif(report: Report, policy_file: str = ".aiguard.toml") -> str:
+    """SARIF 2.1.0 for GitHub code scanning: one result per finding. A finding is about a
+    commit, so its location is the protected file it names (forbidden-path), else the policy
+    file; the commit is in the message and in partialFingerprints."""
+    from aiguard import __version__
+
+    rules = sorted({f.rule for f in report.findings})
+    index = {rule: i for i, rule in enumerate(rules)}
+    results = []
+    for f in report.findings:
+        uri = policy_file
+        if f.rule == "forbidden-path":
+            named = f.message.split(": ", 1)[-1].split(",")[0].split(";")[0].split(" ...")[0].strip()
+            uri = named or uri
+        results.append({
+            "ruleId": f.rule, "ruleIndex": index[f.rule], "level": _SARIF_LEVEL[f.severity],
+            "message": {"text": visible(f"{f.commit[:12]}: {f.message}" + (f" Fix: {f.fix}" if f.fix else ""))},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": uri}, "region": {"startLine": 1}}}],
+            "partialFingerprints": {"aiguardFinding/v1": f"{f.commit}:{f.rule}"},
+            "properties": {"commit": f.commit},
+        })
+    run = {
+        "tool": {"driver": {"name": "aiguard", "version": __version__, "informationUri": "https://example.invalid/aiguard",
+                            "rules": [{"id": rule, "name": rule,
+                                       "shortDescription": {"text": _RULE_TEXT.get(rule, rule)}} for rule in rules]}},
+        "results": results,
+        "properties": {"range": report.range, "checked": report.checked, "signature": report.signature},
+    }
+    return json.dumps({"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
+                       "runs": [run]}, indent=2)
 
 
 def squash_trailers(report: Report) -> str:

@@ -384,8 +384,8 @@ def ledger_prune(days: float | None) -> None:
 
 @cli.command()
 @click.argument("range_", metavar="[RANGE]", required=False)
-@click.option("--format", "format_", type=click.Choice(["text", "json", "github", "junit"]), default="text",
-              show_default=True, help="Output format.")
+@click.option("--format", "format_", type=click.Choice(["text", "json", "github", "junit", "sarif"]), default="text",
+              show_default=True, help="Output format (sarif: SARIF 2.1.0 for GitHub code scanning).")
 @click.option("--base", metavar="REF", default=None,
               help="Branch or commit to compare against (default: the default branch); ignored with RANGE.")
 @click.option("--output", type=click.Path(dir_okay=False), default=None, help="Write the report to FILE.")
@@ -439,7 +439,7 @@ def verify(range_: str | None, format_: str, base: str | None, output: str | Non
             range_ = f"{base}..HEAD"
         label, rev_args, range_base = verifier.resolve_range(range_)
         rules = verifier.load_policy(range_base)
-        report = verifier.verify(label, rev_args, rules, no_merges=default, audit=audit)
+        report = verifier.verify(label, rev_args, rules, no_merges=default, audit=audit, base=range_base)
     except (policy.PolicyError, verifier.VerifyError, keys.KeyUnavailable, runner.GitError) as exc:
         fail(str(exc))
     if squash_trailers:
@@ -452,12 +452,14 @@ def verify(range_: str | None, format_: str, base: str | None, output: str | Non
             verifier.write_summary(report)
     elif format_ == "junit":
         text = verifier.format_junit(report)
+    elif format_ == "sarif":
+        text = verifier.format_sarif(report)
     else:
         text = verifier.format_text(report)
     if output:
         with _naming(output), open(output, "w", encoding="utf-8") as fh:
             fh.write(text + ("" if text.endswith("\n") else "\n"))
-        if format_ in ("junit", "json"):
+        if format_ in ("junit", "json", "sarif"):
             click.echo(verifier.format_text(report))
     else:
         click.echo(text)

@@ -189,7 +189,7 @@ def _eol(lines: Sequence[bytes]) -> bytes:
 def stamp_own_count(value: bytes | str) -> int | None:
     """How many Assisted-by lines above it a stamp says are aiguard's (its 3rd field)."""
     parts = value.split()
-    if len(parts) == 5 and parts[0] in (b"v1", "v1") and parts[2].isdigit():
+    if len(parts) == 5 and parts[0] in (b"v1", "v1", b"v2", "v2") and parts[2].isdigit():
         return int(parts[2])
     return None
 

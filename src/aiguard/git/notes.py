@@ -290,7 +290,7 @@ def save_pending(stamp_value: str, data: bytes, cwd: str | None = None) -> None:
 
 def stamp_binding(stamp_value: str | None) -> str | None:
     parts = (stamp_value or "").split()
-    return parts[3] if len(parts) == 5 and parts[0] == "v1" and re.fullmatch(r"[0-9a-f]{32}", parts[3]) else None
+    return parts[3] if len(parts) == 5 and parts[0] in ("v1", "v2") and re.fullmatch(r"[0-9a-f]{32}", parts[3]) else None
 
 
 def file_pending(commit: str, message: bytes, cwd: str | None = None) -> bool:

@@ -28,6 +28,8 @@ class FileDiff(NamedTuple):
     binary: bool
     added: list[int]  # 1-based line numbers in the new version
     changes: list[bytes]  # the -/+ lines (and "\ No newline" marks) in diff order
+    old_mode: str = ""  # "100644", "100755", "120000", "160000"; "" when the file is new
+    new_mode: str = ""  # "" when the file was deleted
 
 
 _HUNK_RE = re.compile(rb"^@@ -\d+(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
@@ -42,7 +44,8 @@ def parse_patch(patch: bytes) -> list[FileDiff]:
 
     def finish() -> None:
         if current is not None:
-            files.append(FileDiff(current["path"], current["oid"], current["binary"], current["added"], current["changes"]))
+            files.append(FileDiff(current["path"], current["oid"], current["binary"], current["added"], current["changes"],
+                                  current["old_mode"], current["new_mode"]))
 
     for line in patch.split(b"\n"):
         if old_left or new_left:
@@ -65,7 +68,8 @@ def parse_patch(patch: bytes) -> list[FileDiff]:
             continue
         if line.startswith(b"diff --git "):
             finish()
-            current = {"path": _header_path(line[11:]), "oid": None, "binary": False, "added": [], "changes": []}
+            current = {"path": _header_path(line[11:]), "oid": None, "binary": False, "added": [], "changes": [],
+                       "old_mode": "", "new_mode": ""}
         elif current is None:
             continue
         elif line.startswith(b"@@ "):
@@ -83,10 +87,16 @@ def parse_patch(patch: bytes) -> list[FileDiff]:
             oids = fields[0].split(b"..")
             if len(oids) == 2 and oids[1].strip(b"0"):
                 current["oid"] = oids[1].decode()
+            if len(fields) > 1:  # the mode, when it did not change
+                current["old_mode"] = current["new_mode"] = fields[1].strip().decode()
             if fields[1:2] == [b"160000"]:
                 current["binary"] = True  # a submodule: its "lines" are commit ids, not text
-        elif line.startswith((b"new file mode 160000", b"deleted file mode 160000")):
-            current["binary"] = True
+        elif line.startswith((b"old mode ", b"deleted file mode ")):
+            current["old_mode"] = line.rsplit(b" ", 1)[1].decode()
+            current["binary"] = current["binary"] or line.endswith(b" 160000") and line.startswith(b"deleted")
+        elif line.startswith((b"new mode ", b"new file mode ")):
+            current["new_mode"] = line.rsplit(b" ", 1)[1].decode()
+            current["binary"] = current["binary"] or line == b"new file mode 160000"
         elif line.startswith(b"Binary files ") or line == b"GIT binary patch":
             current["binary"] = True
     finish()

@@ -288,12 +288,12 @@ def _stamp_message(msgfile: Path, msg: bytes, editor: bool, source: str | None, 
             return WHITESPACE_ONLY
         return None  # an empty message: git aborts, or commits it empty as asked
 
-    return _stamp(msgfile, msg, cleanup, source, sha, cli, configured, early)
+    return _stamp(msgfile, msg, cleanup, source, sha, cli, configured, early, cfg)
 
 
 def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, source: str | None, sha: str | None,
            cli: GitCommitArgs, configured: bytes | None,
-           early: Early | None = None) -> str | None:
+           early: Early | None = None, cfg: dict[str, bytes] | None = None) -> str | None:
     from aiguard.core import names, stamp_format
     from aiguard.git.changes import merge_own_lines, unmatched_value
     from aiguard.store import keys
@@ -335,8 +335,19 @@ def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, source: str | None, sha:
             if value.lower() not in theirs]  # never repeat the author's
     ai_lines = f"{result.ai}/{result.added}"
     unmatched = unmatched_value(result.unmatched)
-    kid, key = keyset.signing_key()
-    value = stamp_format.make(stamp_format.change_digest(files), ours, ai_lines, kid, key, unmatched)
+    change = stamp_format.change_digest(files)
+    if (cfg or {}).get("aiguard.signing", b"").strip().lower() == b"ssh":
+        # A personal stamp: signed with the key git signs with, so the claims name their maker.
+        from aiguard.git import signing
+        bound = stamp_format.binding(change, ours, ai_lines, unmatched)
+        try:
+            signature = signing.sign(stamp_format.signed_message(bound), stamp_format.SSH_NAMESPACE, cfg or {})
+        except signing.SigningError as exc:
+            return f"commit not stamped: {exc}"
+        value = stamp_format.make_personal(bound, len(ours), signature)
+    else:
+        kid, key = keyset.signing_key()
+        value = stamp_format.make(change, ours, ai_lines, kid, key, unmatched)
     group = ([(trailers.ASSISTED_BY, v) for v in ours] + [(trailers.AI_LINES, ai_lines)]
              + ([(trailers.AI_UNMATCHED, unmatched)] if unmatched else []) + [(trailers.STAMP, value)])
     new = trailers.apply(msg, group, cleanup)
