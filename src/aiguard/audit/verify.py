@@ -240,7 +240,7 @@ def signer_files(rules: Policy, base: str | None, cwd: str | None = None) -> Ite
         yield Signers(None, None)
         return
     with tempfile.TemporaryDirectory(prefix="aiguard-signers-") as tmp:
-        paths = []
+        paths: list[str | None] = []
         for name, kind in ((rules.allowed_signers, "allowed"), (rules.revoked_signers, "revoked")):
             data = _repo_file(name, base, cwd) if name else None
             if data is None:
@@ -672,7 +672,8 @@ def squash_trailers(report: Report) -> str:
     (and summed AI-Unmatched, when any commit left text unmatched)."""
     assisted: list[str] = []
     ai = total = 0
-    unmatched = {"lines": 0, "files": 0, "reasons": {}}
+    lines_left = files_left = 0
+    reasons: dict[str, int] = {}
     for commit in report.commits:
         group = trailers.read_group(commit.message)
         if group is None:
@@ -686,13 +687,13 @@ def squash_trailers(report: Report) -> str:
             total += counts[1]
         left = trailers.parse_unmatched(group.unmatched)
         if left:
-            unmatched["lines"] += left["lines"]
-            unmatched["files"] += left["files"]
+            lines_left += left["lines"]
+            files_left += left["files"]
             for reason, n in left["reasons"].items():
-                unmatched["reasons"][reason] = unmatched["reasons"].get(reason, 0) + n
+                reasons[reason] = reasons.get(reason, 0) + n
     lines = [f"Assisted-by: {value}" for value in assisted] + [f"AI-Lines: {ai}/{total}"]
-    if unmatched["files"]:
-        value = trailers.format_unmatched(unmatched["lines"], unmatched["files"], unmatched["reasons"])
+    if files_left:
+        value = trailers.format_unmatched(lines_left, files_left, reasons)
         lines.append(f"{trailers.AI_UNMATCHED}: {value}")
     return "\n".join(lines)
 
