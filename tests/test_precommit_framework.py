@@ -185,7 +185,7 @@ def test_human_commit_says_zero_ai_lines(pc_repo):
     trailers = dict(pc_repo.trailers())
     assert "Assisted-by" not in trailers
     assert trailers["AI-Lines"] == f"0/{len(HUMAN.splitlines())}"
-    assert trailers["AIGuard-Stamp"].startswith("v1 ")
+    assert trailers["AIGuard-Stamp"].startswith("v2 ")
     assert pc_repo.message().startswith(b"Human work\n\nAI-Lines: ")
 
 

@@ -479,7 +479,8 @@ def test_broken_policy_exit_2_one_line(scenario, name, text, key):
     s = scenario
     with s.box.policy(text, name):
         for fmt in ("text", "json"):
-            line = one_line_error(scenario_verify(s, False, "main..topic", "--format", fmt))
+            # optional=False: the helper's own .aiguard.toml would hide a broken pyproject.toml
+            line = one_line_error(scenario_verify(s, False, "main..topic", "--format", fmt, optional=False))
             assert name in line
             if key:
                 assert key in line
@@ -487,7 +488,7 @@ def test_broken_policy_exit_2_one_line(scenario, name, text, key):
                 assert "TOML" in line and "line" in line
         # The commit-msg check reads the same policy.
         msg = s.box.msgfile("x\n")
-        one_line_error(scenario_verify(s, False, "--message-file", msg))
+        one_line_error(scenario_verify(s, False, "--message-file", msg, optional=False))
 
 
 def test_pyproject_policy_applies(scenario):
