@@ -21,12 +21,12 @@ def _assistants(hooked_only: bool = False) -> str:
 
 
 def _hook_files() -> str:
-    from aiguard.capture.integrate import INTEGRATIONS
+    from aiguard.capture.integrate import wirings
 
     def short(path: Path) -> str:
         return f"~{os.sep}{path.relative_to(Path.home())}" if path.is_relative_to(Path.home()) else str(path)
 
-    return ", ".join(f"{name} {short(i.config())}" for name, i in INTEGRATIONS.items())
+    return ", ".join(f"{name} {short(wiring.config)}" for name, wiring in wirings().items())
 
 
 # Placeholders in help texts, filled in from the code's own registries when the help is shown.
@@ -831,7 +831,7 @@ def agent_hook(tool: str) -> None:
             run_hook(tool, payload)
     except Exception as exc:  # never fail the assistant
         click.echo(f"aiguard: agent-hook {tool}: {exc.__class__.__name__}: {exc}", err=True)
-    reply = getattr(module, "HOOK_REPLY", None)
+    reply = getattr(module, "HOOK_REPLY", None)  # None for an unknown assistant too
     if reply:
         click.echo(reply)
 
@@ -861,7 +861,8 @@ def integrate(tool: str | None, undo: bool, all_: bool) -> None:
       aiguard integrate --all            # wired / already wired / not found / no hooks
       aiguard integrate --all --undo
     """
-    from aiguard.capture.integrate import TOOLS, IntegrateError, integrate_all, integrate_one
+    from aiguard.capture.integrate import IntegrateError, integrate_all, integrate_one
+    from aiguard.capture.sources import registry
 
     if all_ and tool:
         fail("give either an assistant or --all, not both")
@@ -870,9 +871,9 @@ def integrate(tool: str | None, undo: bool, all_: bool) -> None:
         for ok, line in lines:
             click.echo(line, err=not ok)
         sys.exit(0 if all(ok for ok, _ in lines) else 2)
-    if tool not in TOOLS:
+    if tool not in registry():
         fail((f"unknown assistant {tool!r}" if tool else "name an assistant or give --all")
-             + f"; one of: {', '.join(TOOLS)}")
+             + f"; one of: {', '.join(registry())}")
     try:
         click.echo(integrate_one(tool, undo=undo))
     except IntegrateError as exc:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
+
 
 from aiguard.capture.sources.common import (
+    Folders,
     Output,
     Skip,
     jsonl_files,
@@ -23,17 +25,45 @@ from aiguard.capture.sources.common import (
     parse_time,
 )
 
+if TYPE_CHECKING:
+    from aiguard.capture.wiring import Wiring
+
 NAME = "claude-code"
+LABEL = "Claude Code"
+LOG_NAMES = ("*.jsonl",)
+REWRITTEN = False
+HOOK_REPLY = None
 WRITING_TOOLS = {"Write", "Edit", "MultiEdit", "NotebookEdit"}
+MATCHER = "|".join(sorted(WRITING_TOOLS, key=["Write", "Edit", "MultiEdit", "NotebookEdit"].index))
+
+
+def folders() -> Folders:
+    """CLAUDE_CONFIG_DIR (a comma-separated list: every entry is a configuration folder),
+    else ~/.claude and the newer ~/.config/claude."""
+    configured = os.environ.get("CLAUDE_CONFIG_DIR")
+    if configured:
+        homes = [Path(p).expanduser() for p in configured.split(",") if p.strip()]
+    else:
+        home = Path.home()
+        homes = [home / ".claude", Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "claude"]
+    return Folders(homes, [folder / "projects" for folder in homes])
 
 
 def log_roots() -> list[Path]:
-    configured = os.environ.get("CLAUDE_CONFIG_DIR")
-    if configured:
-        return [Path(p).expanduser() / "projects" for p in configured.split(",") if p.strip()]
-    home = Path.home()
-    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
-    return [home / ".claude" / "projects", xdg / "claude" / "projects"]
+    return folders().logs
+
+
+def wiring() -> Wiring:
+    """A PostToolUse hook in settings.json of each configuration folder that exists (the first
+    folder when none does yet), so every folder whose transcripts are read is wired too."""
+    from aiguard.capture.wiring import JsonHook, hook_command, json_wiring
+
+    homes = folders().settings
+    targets = [folder for folder in homes if folder.is_dir()] or homes[:1]
+    entry = {"matcher": MATCHER, "hooks": [{"type": "command", "command": hook_command(NAME), "timeout": 30}]}
+    specs = [JsonHook(NAME, folder / "settings.json", "PostToolUse", entry, {"hooks": {"PostToolUse": [entry]}})
+             for folder in targets]
+    return json_wiring(specs, targets[0])
 
 
 def log_files(root: Path) -> Iterator[Path]:

@@ -30,11 +30,14 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shlex
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
+
 
 from aiguard.capture.sources.common import (
+    Folders,
     Output,
     Skip,
     Unreadable,
@@ -46,7 +49,11 @@ from aiguard.capture.sources.common import (
     replace_sides,
 )
 
+if TYPE_CHECKING:
+    from aiguard.capture.wiring import Done, Wiring
+
 NAME = "cline"
+LABEL = "Cline (also Roo Code and Kilo Code)"
 LOG_NAMES = ("api_conversation_history.json",)
 REWRITTEN = True
 HOOK_REPLY = '{"cancel": false}'
@@ -78,11 +85,31 @@ def _user_dirs() -> list[Path]:
     return dirs
 
 
-def log_roots() -> list[Path]:
+def documents_dir() -> Path:
+    """The user's Documents folder (on Linux the XDG user dir, as `xdg-user-dir DOCUMENTS`)."""
+    home = Path.home()
+    if sys.platform.startswith("linux"):
+        dirs = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "user-dirs.dirs"
+        try:
+            found = re.search(r'^XDG_DOCUMENTS_DIR="([^"]*)"', dirs.read_text(errors="replace"), re.M)
+        except OSError:
+            found = None
+        if found and found.group(1).replace("$HOME", "").strip("/"):
+            return Path(found.group(1).replace("$HOME", str(home)))
+    return home / "Documents"
+
+
+def folders() -> Folders:
+    """Hooks in ~/Documents/Cline/Hooks; task histories in each VS Code build's globalStorage
+    (one folder per extension: Cline, Roo Code, Kilo Code) and the Cline CLI's data folder."""
     roots = [user / "globalStorage" / ext / "tasks" for user in _user_dirs() for ext in EXTENSIONS]
     # The Cline CLI keeps the same task tree under its own data folder (not verified on a machine).
     data = os.environ.get("CLINE_DATA_DIR") or Path(os.environ.get("CLINE_DIR") or Path.home() / ".cline") / "data"
-    return roots + [Path(data) / "tasks"]
+    return Folders([documents_dir() / "Cline"], roots + [Path(data) / "tasks"])
+
+
+def log_roots() -> list[Path]:
+    return folders().logs
 
 
 def log_files(root: Path) -> Iterator[Path]:
@@ -253,3 +280,70 @@ def _hook_time(value: object) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return value / 1000 if value > 1e11 else float(value)
     return parse_time(value)
+
+
+# -- wiring: an executable named after the event, chaining one that was there ------------------
+
+CHAINED = ".pre-aiguard"
+
+
+def hook_path() -> Path:
+    return folders().settings[0] / "Hooks" / "PostToolUse"
+
+
+def wiring() -> Wiring:
+    from aiguard.capture.wiring import Wiring, owns
+
+    return Wiring(folders().settings[0], hook_path(), _apply, _undo, lambda: owns(hook_path(), NAME))
+
+
+def _script() -> str:
+    # Cline reads one JSON reply on stdout: the chained hook's if there is one, else
+    # agent-hook's (it prints what the assistant expects), else a plain "go on".
+    return f"""#!/bin/sh
+# aiguard: records what Cline writes, then runs PostToolUse{CHAINED} if there is one.
+# `aiguard integrate cline --undo` removes this file and puts that hook back.
+payload=$(cat)
+reply=$(printf '%s' "$payload" | {shlex.quote(sys.executable)} -m aiguard agent-hook {NAME})
+chained="$(dirname "$0")/PostToolUse{CHAINED}"
+if [ -x "$chained" ]; then
+  printf '%s' "$payload" | "$chained"
+  exit $?
+fi
+if [ -n "$reply" ]; then printf '%s\\n' "$reply"; else printf '%s\\n' '{HOOK_REPLY}'; fi
+"""
+
+
+def _apply() -> Done:
+    from aiguard.capture.wiring import Done, IntegrateError, hook_command, owns, write_settings
+
+    path = hook_path()
+    chained = path.with_name(path.name + CHAINED)
+    if sys.platform == "win32":
+        raise IntegrateError("aiguard does not write Cline's hook scripts on Windows yet")
+    if path.exists() and owns(path, NAME):
+        return Done(False, path, f"{path}: aiguard's hook is already there")
+    kept = ""
+    if path.exists():
+        if chained.exists():
+            raise IntegrateError(f"{path} is not aiguard's, and {chained} exists too; move one of them away")
+        os.replace(path, chained)
+        kept = f"; the hook that was there is kept as {chained.name} and runs after it"
+    write_settings(path, "", _script(), mode=0o755)
+    note = "hooks must be enabled in Cline's settings"
+    return Done(True, path, f"{path}: added, running `{hook_command(NAME)}`{kept} ({note})", note)
+
+
+def _undo() -> Done:
+    from aiguard.capture.wiring import Done, owns
+
+    path = hook_path()
+    chained = path.with_name(path.name + CHAINED)
+    if not owns(path, NAME):
+        left = "not aiguard's, left alone" if path.exists() else "aiguard's hook is not there; nothing to do"
+        return Done(False, path, f"{path}: {left}")
+    path.unlink()
+    if chained.exists():
+        os.replace(chained, path)
+        return Done(True, path, f"{path}: removed aiguard's hook and put back the one it chained")
+    return Done(True, path, f"{path}: removed")

@@ -11,10 +11,14 @@ changes. Facts: shared/research/assistant-logs.md §2.
 from __future__ import annotations
 
 import os
+import json
+import sys
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
+
 
 from aiguard.capture.sources.common import (
+    Folders,
     Output,
     Skip,
     absolute,
@@ -24,12 +28,23 @@ from aiguard.capture.sources.common import (
     parse_time,
 )
 
+if TYPE_CHECKING:
+    from aiguard.capture.wiring import Done, Wiring
+
 NAME = "codex"
+LABEL = "Codex"
+LOG_NAMES = ("*.jsonl",)
+REWRITTEN = False
+HOOK_REPLY = None
+
+
+def folders() -> Folders:
+    home = Path(os.environ.get("CODEX_HOME") or Path.home() / ".codex").expanduser()
+    return Folders([home], [home / "sessions", home / "archived_sessions"])
 
 
 def log_roots() -> list[Path]:
-    home = Path(os.environ.get("CODEX_HOME") or Path.home() / ".codex").expanduser()
-    return [home / "sessions", home / "archived_sessions"]
+    return folders().logs
 
 
 def log_files(root: Path) -> Iterator[Path]:
@@ -133,3 +148,148 @@ def parse_hook(payload: dict) -> list[Output]:
     patch = command[command.index("*** Begin Patch"):]
     return [Output(NAME, model, text, absolute(file, cwd), cwd, None, "assistant-hook")
             for file, text in patch_texts(patch)]
+
+
+# -- wiring: a marked block appended to config.toml ------------------------------------------
+
+CODEX_BEGIN = "# >>> aiguard:"
+CODEX_END = "# <<< aiguard"
+CODEX_MATCHER = "apply_patch"  # Codex's file-edit tool (Edit and Write match it too)
+CODEX_TRUST = "Codex runs it once you trust it: open /hooks in Codex"
+
+
+def config_path() -> Path:
+    return folders().settings[0] / "config.toml"
+
+
+def wiring() -> Wiring:
+    from aiguard.capture.wiring import Wiring
+
+    return Wiring(folders().settings[0], config_path(), _apply, _undo, _wired)
+
+
+def _block() -> str:
+    from aiguard.capture.wiring import hook_command
+
+    return (f"{CODEX_BEGIN} records what Codex writes; `aiguard integrate codex --undo` removes this block\n"
+            "[[hooks.PostToolUse]]\n"
+            f'matcher = "{CODEX_MATCHER}"\n'
+            "\n"
+            "[[hooks.PostToolUse.hooks]]\n"
+            'type = "command"\n'
+            f"command = {json.dumps(hook_command(NAME))}\n"
+            "timeout = 30\n"
+            f"{CODEX_END}\n")
+
+
+def _tomllib():  # imported when wiring only: the daemon and the hooks never need it
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    return tomllib
+
+
+def _toml(path: Path, text: str) -> dict:
+    from aiguard.capture.wiring import IntegrateError, one_line, too_deep
+
+    tomllib = _tomllib()
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise IntegrateError(f"{path} is not valid TOML ({one_line(exc)}); fix it first") from None
+    except RecursionError:
+        raise too_deep(path) from None
+
+
+def _has_hook(data: object) -> bool:
+    from aiguard.capture.wiring import mark
+
+    hooks = data.get("hooks") if isinstance(data, dict) else None
+    groups = hooks.get("PostToolUse") if isinstance(hooks, dict) else None
+    for group in groups if isinstance(groups, list) else []:
+        handlers = group.get("hooks") if isinstance(group, dict) else None
+        for handler in handlers if isinstance(handlers, list) else []:
+            if isinstance(handler, dict) and mark(NAME) in str(handler.get("command")):
+                return True
+    return False
+
+
+def _hooks_json_has_hook() -> bool:
+    """A hook in $CODEX_HOME/hooks.json (put there by hand) counts as wired too."""
+    try:
+        data = json.loads((folders().settings[0] / "hooks.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return _has_hook(data)
+
+
+def _block_span(text: str) -> tuple[int, int] | None:
+    start = text.find(CODEX_BEGIN)
+    while start > 0 and text[start - 1] != "\n":
+        start = text.find(CODEX_BEGIN, start + 1)
+    if start < 0:
+        return None
+    end = text.find("\n" + CODEX_END, start)
+    if end < 0:
+        return None
+    end += 1 + len(CODEX_END)
+    return start, end + 1 if text[end:end + 1] == "\n" else end
+
+
+def _wired() -> bool:
+    from aiguard.capture.wiring import read_settings
+
+    path = config_path()
+    return _has_hook(_toml(path, read_settings(path))) or _hooks_json_has_hook()
+
+
+def _apply() -> Done:
+    from aiguard.capture.wiring import (Done, IntegrateError, backup_name, hook_command, one_line, read_settings,
+                                        write_settings)
+
+    path = config_path()
+    text = read_settings(path)
+    data = _toml(path, text)
+    if _has_hook(data) or _hooks_json_has_hook():
+        return Done(False, path, f"{path}: aiguard's hook is already there")
+    new = text + ("\n" if text else "") + _block()
+    tomllib = _tomllib()
+    try:
+        added = _has_hook(tomllib.loads(new))
+    except tomllib.TOMLDecodeError as exc:
+        added, reason = False, one_line(exc)
+    else:
+        reason = "its hooks are written in a form a [[hooks.PostToolUse]] table cannot join"
+    if not added:
+        raise IntegrateError(f"{path}: cannot append aiguard's [[hooks.PostToolUse]] block ({reason}); "
+                             f"add it by hand")
+    write_settings(path, text, new)
+    features = data.get("features") if isinstance(data.get("features"), dict) else {}
+    turned_off = False in (features.get("hooks"), features.get("codex_hooks"))
+    off = "; note that [features] turns hooks off" if turned_off else ""
+    backup = f", backup: {backup_name(path)}" if text else ""
+    note = CODEX_TRUST + off
+    return Done(True, path, f"{path}: added a PostToolUse hook for {CODEX_MATCHER} running "
+                            f"`{hook_command(NAME)}` ({note}{backup})", note)
+
+
+def _undo() -> Done:
+    from aiguard.capture.wiring import Done, IntegrateError, backup_name, read_settings, settings_target, write_settings
+
+    path = config_path()
+    text = read_settings(path)
+    data = _toml(path, text)
+    span = _block_span(text)
+    if span is None:
+        if _has_hook(data) or _hooks_json_has_hook():
+            raise IntegrateError(f"{path.parent}: aiguard's Codex hook there was not written by "
+                                 f"`aiguard integrate codex`; remove it by hand")
+        return Done(False, path, f"{path}: aiguard's hook is not there; nothing to do")
+    start, end = span
+    new = text[:start - 1 if start and text[start - 1] == "\n" else start] + text[end:]
+    if not new:
+        settings_target(path).unlink()
+        return Done(True, path, f"{path}: removed (aiguard had created it)")
+    write_settings(path, text, new)
+    return Done(True, path, f"{path}: removed aiguard's PostToolUse block (backup: {backup_name(path)})")

@@ -12,15 +12,24 @@ confirmed. The CLI's postToolUse hook payload carries the same tool arguments. F
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from aiguard.capture.sources.common import Output, Skip, absolute, jsonl_objects, loads, parse_time, read_tail
+
+from aiguard.capture.sources.common import Folders, Output, Skip, absolute, jsonl_objects, loads, parse_time, read_tail
 from aiguard.capture.sources.codex import patch_texts
 
+if TYPE_CHECKING:
+    from aiguard.capture.wiring import Done, Wiring
+
 NAME = "copilot"
+LABEL = "GitHub Copilot (CLI and VS Code agent)"
+LOG_NAMES = ("*.jsonl",)
+REWRITTEN = False
+HOOK_REPLY = None
 
 
 def _vscode_user_dir() -> Path:
@@ -32,8 +41,15 @@ def _vscode_user_dir() -> Path:
     return Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "Code" / "User"
 
 
+def folders() -> Folders:
+    """COPILOT_HOME (else ~/.copilot) for the CLI's hooks and session events, one place for
+    both; VS Code's workspaceStorage for the agent's transcripts."""
+    home = Path(os.environ.get("COPILOT_HOME") or Path.home() / ".copilot").expanduser()
+    return Folders([home], [home / "session-state", _vscode_user_dir() / "workspaceStorage"])
+
+
 def log_roots() -> list[Path]:
-    return [Path.home() / ".copilot" / "session-state", _vscode_user_dir() / "workspaceStorage"]
+    return folders().logs
 
 
 def log_files(root: Path) -> Iterator[Path]:
@@ -120,7 +136,7 @@ def _session_model(session: object) -> str:
     """The last model a Copilot CLI session's events name (session.model_change)."""
     if not isinstance(session, str) or not session or "/" in session or session.startswith("."):
         return "unknown"
-    root = Path.home() / ".copilot" / "session-state"
+    root = folders().logs[0]
     for path in (root / session / "events.jsonl", root / f"{session}.jsonl"):
         if path.is_file():
             state: dict = {}
@@ -129,3 +145,52 @@ def _session_model(session: object) -> str:
                 pass
             return state.get("model", "unknown")
     return "unknown"
+
+
+# -- wiring: a hook file of aiguard's own ------------------------------------------------------
+
+COPILOT_NOTE = ("the payload shape comes from the Copilot SDK's documentation, not yet from a real CLI; "
+                "its session logs are ingested too")
+
+
+def hook_path() -> Path:
+    return folders().settings[0] / "hooks" / "aiguard.json"
+
+
+def wiring() -> Wiring:
+    from aiguard.capture.wiring import Wiring, owns
+
+    return Wiring(folders().settings[0], hook_path(), _apply, _undo, lambda: owns(hook_path(), NAME))
+
+
+def _hook_file() -> str:
+    from aiguard.capture.wiring import hook_command
+
+    # The Copilot CLI format (VS Code reads it too): lowerCamelCase events, bash/powershell.
+    handler = {"type": "command", "bash": hook_command(NAME),
+               "powershell": f'& "{sys.executable}" -m aiguard agent-hook {NAME}', "timeoutSec": 30}
+    return json.dumps({"version": 1, "hooks": {"postToolUse": [handler]}}, indent=2) + "\n"
+
+
+def _apply() -> Done:
+    from aiguard.capture.wiring import Done, IntegrateError, hook_command, owns, write_settings
+
+    path = hook_path()
+    if path.exists():
+        if owns(path, NAME):
+            return Done(False, path, f"{path}: aiguard's hook is already there")
+        raise IntegrateError(f"{path} exists and is not aiguard's; move it away and run this again")
+    write_settings(path, "", _hook_file())
+    return Done(True, path, f"{path}: added a postToolUse hook running `{hook_command(NAME)}` "
+                            f"({COPILOT_NOTE})", COPILOT_NOTE)
+
+
+def _undo() -> Done:
+    from aiguard.capture.wiring import Done, owns
+
+    path = hook_path()
+    if not owns(path, NAME):
+        left = "not aiguard's, left alone" if path.exists() else "aiguard's hook is not there; nothing to do"
+        return Done(False, path, f"{path}: {left}")
+    path.unlink()
+    return Done(True, path, f"{path}: removed")

@@ -12,16 +12,37 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from aiguard.capture.sources.common import Output, Skip, jsonl_objects, listed
+
+from aiguard.capture.sources.common import Folders, Output, Skip, jsonl_objects, listed
+
+if TYPE_CHECKING:
+    from aiguard.capture.wiring import Wiring
 
 NAME = "cursor"
+LABEL = "Cursor"
+LOG_NAMES = ("*.jsonl",)
+REWRITTEN = False
+HOOK_REPLY = None
+
+
+def folders() -> Folders:
+    home = Path(os.environ.get("CURSOR_CONFIG_DIR") or Path.home() / ".cursor").expanduser()
+    return Folders([home], [home / "projects"])
 
 
 def log_roots() -> list[Path]:
-    base = Path(os.environ.get("CURSOR_CONFIG_DIR") or Path.home() / ".cursor").expanduser()
-    return [base / "projects"]
+    return folders().logs
+
+
+def wiring() -> Wiring:
+    from aiguard.capture.wiring import JsonHook, hook_command, json_wiring
+
+    home = folders().settings[0]
+    entry = {"command": hook_command(NAME)}
+    return json_wiring([JsonHook(NAME, home / "hooks.json", "afterFileEdit", entry,
+                                 {"version": 1, "hooks": {"afterFileEdit": [entry]}})], home)
 
 
 def log_files(root: Path) -> Iterator[Path]:

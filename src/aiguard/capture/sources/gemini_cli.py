@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
+
 
 from aiguard.capture.sources.common import (
+    Folders,
     Output,
     Skip,
     absolute,
@@ -27,14 +29,37 @@ from aiguard.capture.sources.common import (
     parse_time,
 )
 
+if TYPE_CHECKING:
+    from aiguard.capture.wiring import Wiring
+
 NAME = "gemini-cli"
+LABEL = "Gemini CLI"
+LOG_NAMES = ("*.jsonl",)  # the daemon does not follow the pretty-printed session-*.json (issue 18)
+REWRITTEN = False
+HOOK_REPLY = None
 WRITING_TOOLS = {"write_file": "content", "replace": "new_string"}
 MESSAGE_TYPES = {"user", "gemini", "info", "error", "warning"}
 
 
+def folders() -> Folders:
+    home = Path(os.environ.get("GEMINI_CLI_HOME") or Path.home()).expanduser() / ".gemini"
+    return Folders([home], [home / "tmp"])
+
+
 def log_roots() -> list[Path]:
-    base = Path(os.environ.get("GEMINI_CLI_HOME") or Path.home()).expanduser()
-    return [base / ".gemini" / "tmp"]
+    return folders().logs
+
+
+def wiring() -> Wiring:
+    """AfterTool of write_file and replace, the tools parse_hook reads; timeout in ms; the
+    settings file may hold comments."""
+    from aiguard.capture.wiring import JsonHook, hook_command, json_wiring
+
+    home = folders().settings[0]
+    entry = {"matcher": "|".join(WRITING_TOOLS), "hooks": [{"name": "aiguard", "type": "command",
+                                                            "command": hook_command(NAME), "timeout": 30000}]}
+    return json_wiring([JsonHook(NAME, home / "settings.json", "AfterTool", entry,
+                                 {"hooks": {"AfterTool": [entry]}}, comments=True)], home)
 
 
 def log_files(root: Path) -> Iterator[Path]:
