@@ -15,7 +15,7 @@ import time
 from fnmatch import fnmatch
 from pathlib import Path
 from types import ModuleType
-from typing import Iterable, NamedTuple
+from typing import BinaryIO, Iterable, NamedTuple
 
 from aiguard.store.ledger import Entry
 from aiguard.capture.sources import is_rewritten, log_names, parse_isolated, registry
@@ -169,6 +169,26 @@ def _all_logs(root: Path, sources: dict[str, ModuleType]) -> Iterable[Path]:
     names = {name for module in sources.values() for name in log_names(module)}  # e.g. aider's .md
     return sorted(p for p in root.rglob("*") if p.is_file() and (p.suffix in (".jsonl", ".json")
                                                                    or any(fnmatch(p.name, n) for n in names)))
+
+
+def answer_hook(tool: str, stream: BinaryIO) -> tuple[str | None, str | None]:
+    """What `aiguard agent-hook TOOL` does with the payload on `stream`: records what it says
+    the model wrote, and returns (what to print on stdout for the assistant to go on, a
+    problem line for stderr or None). Never raises: a hook must never fail its assistant."""
+    from aiguard.capture.sources.common import loads, read_payload
+
+    module = registry().get(tool)
+    problem = None
+    try:
+        if module is None:
+            raise ValueError(f"unknown assistant {tool!r} (one of: {', '.join(registry())})")
+        # strict=False: some assistants put raw control characters in their payloads' strings
+        payload = loads((read_payload(stream) or b"{}").decode("utf-8", "replace"), strict=False)
+        if isinstance(payload, dict):
+            agent_hook(tool, payload)
+    except Exception as exc:  # never fail the assistant
+        problem = f"aiguard: agent-hook {tool}: {exc.__class__.__name__}: {exc}"
+    return getattr(module, "HOOK_REPLY", None), problem  # None for an unknown assistant too
 
 
 def agent_hook(tool: str, payload: dict) -> int:

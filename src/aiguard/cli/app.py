@@ -817,21 +817,11 @@ def agent_hook(tool: str) -> None:
     exits 0, prints what the assistant expects back (if anything), and problems are
     one line on stderr.
     """
-    from aiguard.capture.ingest import agent_hook as run_hook
-    from aiguard.capture.sources import registry
-    from aiguard.capture.sources.common import loads, read_payload
+    from aiguard.capture.ingest import answer_hook
 
-    module = registry().get(tool)
-    try:
-        if module is None:
-            raise ValueError(f"unknown assistant {tool!r} (one of: {', '.join(registry())})")
-        # strict=False: some assistants put raw control characters in their payloads' strings
-        payload = loads((read_payload(sys.stdin.buffer) or b"{}").decode("utf-8", "replace"), strict=False)
-        if isinstance(payload, dict):
-            run_hook(tool, payload)
-    except Exception as exc:  # never fail the assistant
-        click.echo(f"aiguard: agent-hook {tool}: {exc.__class__.__name__}: {exc}", err=True)
-    reply = getattr(module, "HOOK_REPLY", None)  # None for an unknown assistant too
+    reply, problem = answer_hook(tool, sys.stdin.buffer)
+    if problem:
+        click.echo(problem, err=True)
     if reply:
         click.echo(reply)
 
