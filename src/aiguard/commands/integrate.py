@@ -43,8 +43,22 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-TOOLS = ("claude-code", "codex", "gemini-cli", "cursor", "copilot", "cline", "windsurf", "aider")
-NO_HOOKS = {"aider": "aider has no hooks: nothing to wire (pipe what it wrote to `aiguard record --tool aider`)"}
+TOOLS = ("claude-code", "codex", "gemini-cli", "cursor", "copilot", "cline", "windsurf", "aider", "qwen-code",
+         "kimi-cli", "roo-code", "kilo-code", "kiro", "firebender")
+NO_HOOKS = {"aider": "aider has no hooks: nothing to wire (pipe what it wrote to `aiguard record --tool aider`)",
+            "roo-code": "roo-code has no hooks: nothing to wire (its task histories are read by `aiguard ingest`)",
+            "kilo-code": "kilo-code has no hooks aiguard reads: nothing to wire (its task histories are read by "
+                         "`aiguard ingest`)"}
+# Assistants with hooks that aiguard does not write for the user yet: what to add by hand.
+BY_HAND = {
+    "kimi-cli": "kimi-cli: to wire by hand, add to ~/.kimi/config.toml (KIMI_SHARE_DIR): "
+                "[[hooks]] event = \"PostToolUse\" matcher = \"WriteFile|StrReplaceFile|Shell\" "
+                "command = \"{command}\"",
+    "kiro": "kiro: to wire by hand, add to your agent's configuration (~/.kiro/agents/NAME.json): "
+            "\"hooks\": {{\"postToolUse\": [{{\"matcher\": \"fs_write\", \"command\": \"{command}\"}}]}}",
+    "firebender": "firebender: to wire by hand, add a postToolUse hook running `{command}` in Firebender's "
+                  "hook settings",
+}
 
 MARK = "agent-hook claude-code"  # kept for callers of the Claude-only version
 MATCHER = "Write|Edit|MultiEdit|NotebookEdit"
@@ -428,6 +442,14 @@ def _cursor() -> JsonHook:
                     {"version": 1, "hooks": {"afterFileEdit": [entry]}})
 
 
+def _qwen() -> JsonHook:
+    # Claude Code's hook shape in ~/.qwen/settings.json; PostToolUse of the tools qwen_code.parse_hook reads.
+    entry = {"matcher": "write_file|edit|run_shell_command",
+             "hooks": [{"type": "command", "command": hook_command("qwen-code"), "name": "aiguard"}]}
+    return JsonHook("qwen-code", Path.home() / ".qwen" / "settings.json", "PostToolUse", entry,
+                    {"hooks": {"PostToolUse": [entry]}}, comments=True)
+
+
 def _windsurf() -> JsonHook:
     entry = {"command": hook_command("windsurf"), "show_output": False}
     return JsonHook("windsurf", windsurf_dir() / "hooks.json", "post_write_code", entry,
@@ -679,6 +701,7 @@ INTEGRATIONS: dict[str, Integration] = {
     "copilot": Integration(copilot_home, copilot_hook_path, copilot_apply, copilot_undo, copilot_wired),
     "cline": Integration(cline_dir, cline_hook_path, cline_apply, cline_undo, cline_wired),
     "windsurf": _json_integration(_windsurf, windsurf_dir),
+    "qwen-code": _json_integration(_qwen, lambda: Path.home() / ".qwen"),
 }
 
 
@@ -692,6 +715,8 @@ def integrate_one(tool: str, undo: bool = False) -> str:
     """Wire (or unwire) one assistant, whether or not its folder exists yet."""
     if tool in NO_HOOKS:
         return NO_HOOKS[tool]
+    if tool in BY_HAND:
+        return BY_HAND[tool].format(command=hook_command(tool))
     integration = INTEGRATIONS[tool]
     return (integration.undo() if undo else integration.apply()).text
 
@@ -702,6 +727,9 @@ def integrate_all(undo: bool = False) -> list[tuple[bool, str]]:
     for tool in TOOLS:
         if tool in NO_HOOKS:
             lines.append((True, f"{tool}: no hooks ({tool} has none; nothing to wire)"))
+            continue
+        if tool in BY_HAND:
+            lines.append((True, BY_HAND[tool].format(command=hook_command(tool))))
             continue
         integration = INTEGRATIONS[tool]
         if not integration.folder().is_dir():

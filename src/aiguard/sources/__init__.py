@@ -27,7 +27,10 @@ Optional, with defaults for the append-only JSONL most assistants write:
   on every change, with the same ``state``, and the parser reports only what it
   did not report before (default ``False``: byte offsets, new lines only);
 * ``HOOK_REPLY``: what ``agent-hook NAME`` must print on stdout for the assistant
-  to go on (default: nothing).
+  to go on (default: nothing);
+* ``STORES`` and ``read_store(path, state) -> Iterator[Output | Skip]``: names of
+  database files (SQLite) the source opens itself, read-only, instead of being handed
+  their bytes (Cursor's ``state.vscdb``); ``state`` as for ``parse_log``.
 
 The registry below lists them; adding an assistant is one module and its fixtures.
 """
@@ -63,12 +66,13 @@ class Skip(NamedTuple):
 
 
 def registry() -> dict[str, ModuleType]:
-    from aiguard.sources import aider, claude_code, cline, codex, copilot, cursor, gemini_cli, windsurf
+    from aiguard.sources import (aider, claude_code, cline, codex, copilot, cursor, firebender, gemini_cli, kilo_code,
+                                 kimi_cli, kiro, qwen_code, roo_code, windsurf)
 
     # Each sniff is specific to its assistant (tests check every fixture is claimed by
     # its own source only), so the order does not decide anything.
     return {module.NAME: module for module in (claude_code, codex, gemini_cli, copilot, cursor, cline, windsurf,
-                                               aider)}
+                                               aider, qwen_code, kimi_cli, roo_code, kilo_code, kiro, firebender)}
 
 
 def has_hooks(module: ModuleType) -> bool:
@@ -84,6 +88,11 @@ def log_names(module: ModuleType) -> tuple[str, ...]:
 def is_rewritten(module: ModuleType) -> bool:
     """Whether a source's logs are rewritten whole rather than appended (see REWRITTEN above)."""
     return bool(getattr(module, "REWRITTEN", False))
+
+
+def is_store(module: ModuleType, path: object) -> bool:
+    """Whether a file is a database its source reads itself (see STORES above)."""
+    return Path(os.fspath(path)).name in getattr(module, "STORES", ()) and callable(getattr(module, "read_store", None))
 
 
 def complete_lines(data: bytes) -> bytes:

@@ -2,7 +2,8 @@
 
 Transcript lines carry `cwd`, `timestamp` and, on assistant lines, `message.model`
 and `tool_use` blocks; the code-writing tools are Write (`content`), Edit
-(`new_string`), MultiEdit (`edits[].new_string`) and NotebookEdit (`new_source`).
+(`new_string`), MultiEdit (`edits[].new_string`) and NotebookEdit (`new_source`); what
+a Bash call writes into files is read too, for the forms sources/_shell_writes knows.
 Hook payloads carry the same tool input plus `transcript_path`, whose tail gives
 the model (the payload has none). Facts: shared/research/assistant-logs.md §1.
 """
@@ -13,10 +14,11 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from aiguard.sources import Output, Skip, jsonl_files, jsonl_objects, last_model, listed, parse_time
+from aiguard.sources import Output, Skip, absolute, jsonl_files, jsonl_objects, last_model, listed, parse_time
+from aiguard.sources._shell_writes import shell_writes
 
 NAME = "claude-code"
-WRITING_TOOLS = {"Write", "Edit", "MultiEdit", "NotebookEdit"}
+WRITING_TOOLS = {"Write", "Edit", "MultiEdit", "NotebookEdit", "Bash"}  # Bash: files it writes (see _shell_writes)
 
 
 def log_roots() -> list[Path]:
@@ -34,8 +36,11 @@ def log_files(root: Path) -> Iterator[Path]:
 
 def sniff(first_line: bytes) -> bool:
     """Claude Code's first line is a conversation line (parentUuid) or a summary (leafUuid);
-    a bare "sessionId" is not enough: Gemini CLI and Copilot logs have one too."""
-    return b'"parentUuid"' in first_line or b'"leafUuid"' in first_line
+    a bare "sessionId" is not enough: Gemini CLI and Copilot logs have one too; Qwen Code's
+    records have a parentUuid too (with Gemini-style parts)."""
+    from aiguard.sources import qwen_code
+
+    return (b'"parentUuid"' in first_line or b'"leafUuid"' in first_line) and not qwen_code.sniff(first_line)
 
 
 def _texts(name: str, tool_input: dict) -> list[tuple[str | None, str]]:
@@ -49,6 +54,9 @@ def _texts(name: str, tool_input: dict) -> list[tuple[str | None, str]]:
         texts = [edit.get("new_string") for edit in listed(tool_input.get("edits")) if isinstance(edit, dict)]
     elif name == "NotebookEdit":
         texts = [tool_input.get("new_source")]
+    elif name == "Bash":
+        return [(file, text) for file, text in shell_writes(tool_input.get("command"))
+                if f"{os.sep}.claude{os.sep}" not in (file or "")]
     else:
         return []
     if isinstance(path, str) and f"{os.sep}.claude{os.sep}" in path:
@@ -78,7 +86,8 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
             tool_input = block.get("input")
             if block.get("name") in WRITING_TOOLS and isinstance(tool_input, dict):
                 for file, text in _texts(block["name"], tool_input):
-                    yield Output(NAME, model, text, file, record.get("cwd"), parse_time(record.get("timestamp")),
+                    cwd = record.get("cwd") if isinstance(record.get("cwd"), str) else None
+                    yield Output(NAME, model, text, absolute(file, cwd), cwd, parse_time(record.get("timestamp")),
                                  "assistant-log")
 
 
@@ -101,4 +110,4 @@ def parse_hook(payload: dict) -> list[Output]:
         return []
     model = model_from_transcript(payload.get("transcript_path"))
     cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
-    return [Output(NAME, model, text, file, cwd, None, "assistant-hook") for file, text in texts]
+    return [Output(NAME, model, text, absolute(file, cwd), cwd, None, "assistant-hook") for file, text in texts]

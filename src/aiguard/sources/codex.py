@@ -5,7 +5,8 @@ lines, the working directory on `session_meta` and `turn_context`. Code reaches
 files through apply_patch, seen as a custom tool call (`input` is the patch), a
 JSON function call (`arguments` holds `input` or `patch`), a shell call running
 `apply_patch`, and, in newer builds, `patch_apply_end` events listing the applied
-changes. Facts: shared/research/assistant-logs.md §2.
+changes; files written by other shell commands (`shell`, `exec_command`) are read for
+the forms sources/_shell_writes knows. Facts: shared/research/assistant-logs.md §2.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 from aiguard.sources import Output, Skip, absolute, jsonl_files, jsonl_objects, loads, parse_time
+from aiguard.sources._shell_writes import shell_writes
 
 NAME = "codex"
 
@@ -79,6 +81,29 @@ def _patch_of_call(payload: dict) -> str | None:
     return None
 
 
+SHELL_TOOLS = ("shell", "exec_command", "local_shell", "container.exec")
+
+
+def shell_command(payload: dict) -> tuple[str, str | None] | None:
+    """(script, working directory) of a shell call (`shell` takes an argv, `exec_command` a `cmd`)."""
+    name = str(payload.get("name") or "")
+    if payload.get("type") not in ("function_call", "custom_tool_call") or not name.endswith(SHELL_TOOLS):
+        return None
+    raw = payload.get("arguments") if payload.get("type") == "function_call" else payload.get("input")
+    try:
+        arguments = loads(raw or "{}")
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(arguments, dict):
+        return None
+    command = arguments.get("cmd", arguments.get("command"))
+    if isinstance(command, list) and command and all(isinstance(word, str) for word in command):
+        # ["bash", "-lc", script] runs the script; a bare argv is the command itself
+        command = command[-1] if len(command) >= 3 and command[-2] in ("-c", "-lc") else " ".join(command)
+    workdir = arguments.get("workdir")
+    return (command, workdir if isinstance(workdir, str) else None) if isinstance(command, str) else None
+
+
 def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Output | Skip]:
     """`state` carries the turn's model and the session's cwd across appended chunks."""
     state = {} if state is None else state
@@ -104,6 +129,12 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
             patch = _patch_of_call(payload)
             for file, text in patch_texts(patch) if patch else []:
                 yield Output(NAME, model, text, absolute(file, cwd), cwd, when, "assistant-log")
+            shell = None if patch else shell_command(payload)
+            if shell:  # files written through the shell (an apply_patch there too)
+                script, workdir = shell
+                base = absolute(workdir, cwd) if workdir else cwd
+                for file, text in shell_writes(script):
+                    yield Output(NAME, model, text, absolute(file, base), cwd, when, "assistant-log")
         elif kind == "event_msg" and payload.get("type") == "patch_apply_end" and payload.get("success", True):
             changes = payload.get("changes")
             for file, change in (changes.items() if isinstance(changes, dict) else []):
@@ -118,10 +149,12 @@ def parse_hook(payload: dict) -> list[Output]:
         return []
     tool_input = payload.get("tool_input")
     command = tool_input.get("command") if isinstance(tool_input, dict) else None
-    if not isinstance(command, str) or "*** Begin Patch" not in command:
+    if not isinstance(command, str):
         return []
     model = payload.get("model") if isinstance(payload.get("model"), str) and payload.get("model") else "unknown"
     cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
-    patch = command[command.index("*** Begin Patch"):]
-    return [Output(NAME, model, text, absolute(file, cwd), cwd, None, "assistant-hook")
-            for file, text in patch_texts(patch)]
+    if "*** Begin Patch" in command:
+        texts = patch_texts(command[command.index("*** Begin Patch"):])
+    else:
+        texts = shell_writes(command)  # a file written through the shell tool
+    return [Output(NAME, model, text, absolute(file, cwd), cwd, None, "assistant-hook") for file, text in texts]

@@ -4,10 +4,13 @@ Every line is `{"type", "data", "id", "timestamp", "parentId"}`. `session.start`
 carries (CLI only) `data.context.cwd`; `session.model_change` carries
 `data.newModel` (the VS Code transcripts name no model). Code reaches files through
 `tool.execution_start` events: `create` (`path`, `file_text`), `str_replace`/`edit`
-(`new_str`) and `apply_patch` (`input`, a "*** Begin Patch" patch). The other VS Code
-edit tools (`replace_string_in_file`, `create_file`, ...) and the older VS Code
-`chatSessions` JSON/journal files are not read: their argument shapes are not
-confirmed. The CLI's postToolUse hook payload carries the same tool arguments. Facts: shared/research/assistant-logs.md §7.
+(`new_str`) and `apply_patch` (`input`, a "*** Begin Patch" patch), and what
+`bash`/`run_in_terminal` (`command`) writes into files (the forms sources/_shell_writes
+knows). The other VS Code edit tools of the transcripts (`replace_string_in_file`,
+`create_file`, ...) are not read: their argument shapes are not confirmed. The older
+VS Code `chatSessions` JSON and journal files are read by sources/_copilot_chat_sessions.
+The CLI's postToolUse hook payload carries the same tool arguments. Facts:
+shared/research/assistant-logs.md §7.
 """
 
 from __future__ import annotations
@@ -18,9 +21,14 @@ from pathlib import Path
 from typing import Iterator
 
 from aiguard.sources import Output, Skip, absolute, jsonl_objects, loads, parse_time, read_tail
+from aiguard.sources import _copilot_chat_sessions as chat_sessions
+from aiguard.sources._shell_writes import shell_writes
 from aiguard.sources.codex import patch_texts
 
 NAME = "copilot"
+# Event logs, and VS Code chat sessions (`chatSessions/<session uuid>.json` or `.jsonl`).
+LOG_NAMES = ("*.jsonl", "????????-????-????-????-????????????.json")
+SHELL_TOOLS = ("bash", "powershell", "run_in_terminal")
 
 
 def _vscode_user_dir() -> Path:
@@ -33,19 +41,27 @@ def _vscode_user_dir() -> Path:
 
 
 def log_roots() -> list[Path]:
-    return [Path.home() / ".copilot" / "session-state", _vscode_user_dir() / "workspaceStorage"]
+    user = _vscode_user_dir()
+    return [Path.home() / ".copilot" / "session-state", user / "workspaceStorage",
+            user / "globalStorage" / "emptyWindowChatSessions"]
 
 
 def log_files(root: Path) -> Iterator[Path]:
     if root.is_file():
         yield root
     elif root.name == "workspaceStorage" and root.is_dir():
-        yield from sorted(root.glob("*/GitHub.copilot-chat/transcripts/*.jsonl"))
+        yield from sorted([*root.glob("*/GitHub.copilot-chat/transcripts/*.jsonl"),
+                           *root.glob("*/chatSessions/*.json"), *root.glob("*/chatSessions/*.jsonl")])
+    elif root.name == "emptyWindowChatSessions" and root.is_dir():
+        yield from sorted([*root.glob("*.json"), *root.glob("*.jsonl")])
     elif root.is_dir():
         yield from sorted(root.rglob("*.jsonl"))  # <id>/events.jsonl, older <id>.jsonl
 
 
 def sniff(first_line: bytes) -> bool:
+    """An event log's session.start, or a chat session journal's opening snapshot."""
+    if first_line.startswith(b'{"kind":0,"v":{') and b'"requests"' in first_line:
+        return True
     return b'"session.start"' in first_line and (b'"copilot-agent"' in first_line
                                                   or b'"copilotVersion"' in first_line)
 
@@ -61,6 +77,8 @@ def _texts(name: object, arguments: object) -> list[tuple[str | None, str]]:
     if name == "apply_patch":
         patch = arguments.get("input")
         return list(patch_texts(patch)) if isinstance(patch, str) else []
+    if name in SHELL_TOOLS:  # files written through the shell (see _shell_writes)
+        return shell_writes(arguments.get("command"))
     key = {"create": "file_text", "str_replace": "new_str", "edit": "new_str"}.get(name) if isinstance(name, str) else None
     text, file = (arguments.get(key), arguments.get("path")) if key else (None, None)
     if not isinstance(text, str) or not text.strip():
@@ -71,6 +89,9 @@ def _texts(name: object, arguments: object) -> list[tuple[str | None, str]]:
 def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Output | Skip]:
     """`state` carries the session's model and cwd across appended chunks."""
     state = {} if state is None else state
+    if Path(path).suffix == ".json" or data.lstrip().startswith(b'{"kind":'):
+        yield from chat_sessions.parse_log(path, data, state)
+        return
     model = state.get("model", "unknown")
     cwd: str | None = state.get("cwd")
     for item in jsonl_objects(path, data):
