@@ -2,9 +2,9 @@
 
 * Packages come from src/; the git hook scripts (hooks/) are shipped inside the package as
   aiguard/_hooks, where `aiguard install` finds them.
-* aiguard._speedups (src/aiguard/_speedups.c) is optional: where no C compiler or no
+* aiguard.core._speedups (src/aiguard/core/_speedups.c) is optional: where no C compiler or no
   Python headers exist, the build says so and goes on without it, and aiguard runs its
-  pure-Python reference (aiguard.fingerprint) instead.
+  pure-Python reference (aiguard.core.fingerprint) instead.
 """
 
 from setuptools import Extension, find_packages, setup
@@ -14,5 +14,5 @@ setup(
     package_dir={"": "src", "aiguard._hooks": "hooks"},
     package_data={"aiguard": ["data/*"], "aiguard._hooks": ["*"]},
     exclude_package_data={"aiguard": ["*.c"]},
-    ext_modules=[Extension("aiguard._speedups", ["src/aiguard/_speedups.c"], optional=True)],
+    ext_modules=[Extension("aiguard.core._speedups", ["src/aiguard/core/_speedups.c"], optional=True)],
 )

@@ -7,7 +7,7 @@ with aiguard's own `fingerprint_text` into an in-memory index (stream -> hash ->
 Recall: `--cases` ledger snippets per paste kind (8-60 lines, >= 60 tokens, the
 same snippets for every kind where the transform applies), transformed (see
 transforms.py) and put between 6 + 6 lines of held-out human code, as a new file
-whose every line is added; attributed with `aiguard.attribution.attribute_text`.
+whose every line is added; attributed with `aiguard.core.attribution.attribute_text`.
 Context windows never start or end inside a multi-line string.
 
 * hunk recall: the paste had at least one line attributed;
@@ -56,8 +56,9 @@ sys.path.insert(0, str(HERE))
 
 import corpus as corpus_mod  # noqa: E402
 import transforms as tf  # noqa: E402
-from aiguard import attribution, common_code  # noqa: E402
-from aiguard.fingerprint import ABSTRACT, LINES, RAW, STREAMS, Hasher, fingerprint_text, tokenize  # noqa: E402
+from aiguard.core import attribution  # noqa: E402
+from aiguard.store import common_code
+from aiguard.core.fingerprint import ABSTRACT, LINES, RAW, STREAMS, Hasher, fingerprint_text, tokenize  # noqa: E402
 
 CONTEXT = 6
 HUNK_LINES = 40

@@ -74,10 +74,10 @@ def main() -> None:
     os.environ["AIGUARD_HOME"] = home
     os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.null.Keyring"
     import corpus as corpus_mod
-    from aiguard import keys
-    from aiguard.attribution import attribute_text
-    from aiguard.fingerprint import Hasher
-    from aiguard.ledger import Entry, Ledger
+    from aiguard.store import keys
+    from aiguard.core.attribution import attribute_text
+    from aiguard.core.fingerprint import Hasher
+    from aiguard.store.ledger import Entry, Ledger
 
     corpus = corpus_mod.build(1, 2000, stdlib_only=True)
     snippets = corpus.ai[:args.snippets]

@@ -78,7 +78,7 @@ def main() -> None:
     envs = {name: bench_env(kept, path) for name, path in homes.items()}
     parents = {name: run(["git", "rev-parse", "HEAD"], env, cwd=repo).stdout.decode().strip()
                for name, repo in repos.items()}
-    accelerated = {name: run([python, "-c", "import aiguard.fingerprint as F; print(getattr(F, 'ACCELERATED', False))"],
+    accelerated = {name: run([python, "-c", "import aiguard.core.fingerprint as F; print(getattr(F, 'ACCELERATED', False))"],
                              env).stdout.decode().strip() for name, python in pythons.items()}
 
     def children_cpu_ms() -> float:

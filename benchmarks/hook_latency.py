@@ -12,7 +12,7 @@ For each ledger size N (records of the "ai" corpus set, see corpus.py):
 * times `python -m aiguard stamp MSGFILE` run directly (prepare-commit-msg
   stage, no git around it) on a 1-line change and on the 1,000-line change,
   `aiguard attribute --staged` (CLI wall time), and the in-process matching
-  time of `aiguard.commands.attribute.attribute(None)` (interpreter start and
+  time of `aiguard.cli.attribute.attribute(None)` (interpreter start and
   imports excluded);
 * reports the ledger's size on disk.
 
@@ -100,7 +100,7 @@ def index_bytes(home: Path) -> int:
 
 def recordable(snippets, need: int) -> list:
     """The first `need` snippets the ledger will take (it skips those with no fingerprint)."""
-    from aiguard.fingerprint import Hasher, fingerprint_text, tokenize
+    from aiguard.core.fingerprint import Hasher, fingerprint_text, tokenize
 
     hasher = Hasher(b"\0" * 32)
     out = []
@@ -163,13 +163,13 @@ def write_jsonl(path: Path, snippets) -> None:
 
 
 def record_api(env: dict, snippets) -> None:
-    """Record in this process with aiguard.ledger.Ledger.add (the fallback for big ledgers)."""
+    """Record in this process with aiguard.store.ledger.Ledger.add (the fallback for big ledgers)."""
     saved = {k: os.environ.get(k) for k in ("AIGUARD_HOME", "HOME", "PYTHON_KEYRING_BACKEND")}
     os.environ.update({k: env[k] for k in saved})
     try:
-        from aiguard import keys
-        from aiguard.fingerprint import Hasher
-        from aiguard.ledger import Entry, Ledger
+        from aiguard.store import keys
+        from aiguard.core.fingerprint import Hasher
+        from aiguard.store.ledger import Entry, Ledger
 
         keyset = keys.load(create=True)
         with Ledger.open() as ledger:
@@ -255,11 +255,11 @@ def _has_json_stats(env) -> bool:
 
 MATCH_SNIPPET = r"""
 import json, statistics, sys, time
-from aiguard import keys
-from aiguard.attribution import attribute_text
-from aiguard.commands.attribute import attribute
-from aiguard.fingerprint import Hasher
-from aiguard.ledger import Ledger
+from aiguard.store import keys
+from aiguard.core.attribution import attribute_text
+from aiguard.cli.attribute import attribute
+from aiguard.core.fingerprint import Hasher
+from aiguard.store.ledger import Ledger
 times = []
 for _ in range(int(sys.argv[1])):
     t = time.perf_counter()
@@ -305,7 +305,7 @@ def measure_size(tmp: Path, build: dict, runs: int, log, pasted_lines: set[int])
         return with_hooks, without, trailers
 
     with_hooks, without, trailers = commit_pairs()
-    # The same with the daemon's warm hook server running (aiguard.hookserver).
+    # The same with the daemon's warm hook server running (aiguard.hook.server).
     server = subprocess.Popen([PY, "-m", "aiguard", "hook-server"], env=env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     sock = home / "hook.sock"
@@ -451,7 +451,7 @@ def main() -> None:
 
         base = [timed([PY, "-c", "pass"], env0)[0] for _ in range(args.runs + 1)][1:]
         base_s = [timed([PY, "-S", "-c", "pass"], env0)[0] for _ in range(args.runs + 1)][1:]
-        imp = [timed([PY, "-c", "import aiguard.commands.stamp, aiguard.changes, aiguard.ledger, aiguard.keys"],
+        imp = [timed([PY, "-c", "import aiguard.hook.stamp, aiguard.git.changes, aiguard.store.ledger, aiguard.store.keys"],
                      env0)[0] for _ in range(args.runs + 1)][1:]
         results["python_c_pass"] = summary(base)
         results["python_S_c_pass"] = summary(base_s)

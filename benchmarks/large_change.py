@@ -38,8 +38,8 @@ sys.path.insert(0, str(HERE))
 
 import accuracy  # noqa: E402
 import corpus as corpus_mod  # noqa: E402
-from aiguard.attribution import DF_CAP  # noqa: E402
-from aiguard.fingerprint import PARAMS, RAW, Hasher, tokenize  # noqa: E402
+from aiguard.core.attribution import DF_CAP  # noqa: E402
+from aiguard.core.fingerprint import PARAMS, RAW, Hasher, tokenize  # noqa: E402
 
 
 def sharing(index: accuracy.Index, text: str) -> dict[int, int]:

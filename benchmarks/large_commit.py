@@ -39,7 +39,7 @@ sys.path.insert(0, str(HERE))
 
 import accuracy  # noqa: E402
 import corpus as corpus_mod  # noqa: E402
-from aiguard.fingerprint import HASH, tokenize  # noqa: E402
+from aiguard.core.fingerprint import HASH, tokenize  # noqa: E402
 import transforms as tf  # noqa: E402
 
 KINDS = ("verbatim", "reindent", "reformat", "rename", "partial10", "interleave")

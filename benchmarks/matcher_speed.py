@@ -61,10 +61,10 @@ def child(home: str, file: str, mb: float, runs: int) -> None:
     """One mode's measurement (the mode comes from AIGUARD_PURE_PYTHON): JSON on stdout."""
     os.environ["AIGUARD_HOME"] = home
     os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
-    from aiguard import keys
-    from aiguard.attribution import attribute_text
-    from aiguard.fingerprint import ACCELERATED, Hasher
-    from aiguard.ledger import Ledger
+    from aiguard.store import keys
+    from aiguard.core.attribution import attribute_text
+    from aiguard.core.fingerprint import ACCELERATED, Hasher
+    from aiguard.store.ledger import Ledger
 
     key = keys.load(create=False).ledger_key
     inputs = {"change": [(file, Path(file).read_text(encoding="utf-8"))], "stdlib": stdlib_texts(mb),

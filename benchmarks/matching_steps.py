@@ -3,7 +3,7 @@
 Needs a ledger (an AIGUARD_HOME; `hook_latency.py --keep` leaves one per size) and a
 file to attribute with every line added (hook_latency.py's `change.py`). Each run opens
 the ledger afresh and uses a fresh Hasher, as a commit hook does, and repeats the steps
-of aiguard.attribution.attribute_text (kept in step with it by hand: a changed matcher
+of aiguard.core.attribution.attribute_text (kept in step with it by hand: a changed matcher
 needs this script changed too; the last row times the real function to check the sum).
 AIGUARD_PURE_PYTHON=1 times the pure-Python reference instead of the C accelerator.
 
@@ -28,10 +28,10 @@ def main() -> None:
     os.environ["AIGUARD_HOME"] = os.path.abspath(args.home)
     os.environ.setdefault("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
 
-    from aiguard import attribution as A
-    from aiguard import keys
-    from aiguard.fingerprint import PARAMS, RAW, STREAMS, Hasher, guess_syntax, syntax_for_path, tokenize
-    from aiguard.ledger import Ledger
+    from aiguard.core import attribution as A
+    from aiguard.store import keys
+    from aiguard.core.fingerprint import PARAMS, RAW, STREAMS, Hasher, guess_syntax, syntax_for_path, tokenize
+    from aiguard.store.ledger import Ledger
 
     text = open(args.file, encoding="utf-8").read()
     syntax = syntax_for_path(args.file) or guess_syntax(text)

@@ -4,7 +4,7 @@ A fingerprint of such code is no evidence that a model wrote it: it is
 boilerplate (`if __name__ == "__main__": main()`, argparse set-up, `super().__init__`
 calls, dunder methods). aiguard keys this list with the user's ledger key when it
 first writes to the ledger and never stores those fingerprints (see
-src/aiguard/common_code.py). Only unkeyed token texts of public code are shipped;
+src/aiguard/store/common_code.py). Only unkeyed token texts of public code are shipped;
 they reveal nothing about anyone's ledger.
 
 Input: the .py files of the CPython stdlib and of site-packages that corpus.py
@@ -43,9 +43,18 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import corpus as corpus_mod  # noqa: E402
-from aiguard import common_code  # noqa: E402
-from aiguard.fingerprint import (  # noqa: E402
-    ABSTRACT, HASH, LINES, PARAMS, RAW, STREAMS, logical_lines, low_complexity, stream_text, tokenize,
+from aiguard.store import common_code  # noqa: E402
+from aiguard.core.fingerprint import (
+    # noqa: E402     ABSTRACT,
+    HASH,
+    LINES,
+    PARAMS,
+    RAW,
+    STREAMS,
+    logical_lines,
+    low_complexity,
+    stream_text,
+    tokenize,
 )
 
 DEFAULT_OUT = common_code.DATA_FILE

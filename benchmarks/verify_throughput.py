@@ -11,9 +11,9 @@ AI-Lines, AIGuard-Stamp), so trailer parsing and binding checks do real work
 Then it times, over `<root>..HEAD` (exactly N commits), median of --runs:
 
 * `git log --format=%H%x00%B` (messages only, the floor for any trailer check);
-* `git log -p` with verify's own format and aiguard.gitio.DIFF_FLAGS (what verify reads);
+* `git log -p` with verify's own format and aiguard.git.patches.DIFF_FLAGS (what verify reads);
 * in-process: `iter_commits` alone (git log -p plus parsing), and
-  `aiguard.commands.verify.verify` + the JSON report (no interpreter start);
+  `aiguard.audit.verify.verify` + the JSON report (no interpreter start);
 * the CLI: `aiguard verify <root>..HEAD --format json` (its peak RSS too).
 
 AIGUARD_KEY is set to a fixed key so the MAC path runs as in CI. Everything runs
@@ -209,8 +209,8 @@ def summarise(samples: list[float], commits: int) -> dict:
 
 
 def measure(repo: Path, env: dict, commits: int, runs: int) -> dict:
-    from aiguard import gitio
-    from aiguard.commands import verify as verifier
+    from aiguard.git import patches, runner
+    from aiguard.audit import verify as verifier
 
     root = subprocess.run(["git", "rev-list", "--max-parents=0", "HEAD"], cwd=repo, env=env,
                           capture_output=True, check=True).stdout.decode().split()[0]
@@ -219,8 +219,8 @@ def measure(repo: Path, env: dict, commits: int, runs: int) -> dict:
     fmt = "--format=%x00%x00aiguard-commit%x00%H%x00%P%x00%an <%ae>%x00%aI%x00%B%x00"
     commands = {
         "git_log_messages": ["git", "log", "--format=%H%x00%B", spec, "--"],
-        "git_log_patch": ["git", *gitio.GIT[1:], "log", "--no-color", fmt, "-p", "--diff-merges=first-parent",
-                          *gitio.DIFF_FLAGS, spec, "--"],
+        "git_log_patch": ["git", *runner.GIT[1:], "log", "--no-color", fmt, "-p", "--diff-merges=first-parent",
+                          *patches.DIFF_FLAGS, spec, "--"],
         "cli_verify_json": [AIGUARD, "verify", spec, "--format", "json"],
     }
     for name, args in commands.items():

@@ -263,7 +263,7 @@ class Watching:
     """A backend's watch() in a thread, collecting the provenance core's decisions."""
 
     def __init__(self, watch, table=None):
-        from aiguard.clipboard.provenance import ServiceTable, decide
+        from aiguard.core.provenance import ServiceTable, decide
 
         table = table or ServiceTable.build()
         self.decisions: list = []

@@ -35,7 +35,7 @@ class MemoryLedger:
     def __init__(self, key: bytes, skip_empty: bool = False):
         from collections import defaultdict
 
-        from aiguard.fingerprint import Hasher
+        from aiguard.core.fingerprint import Hasher
 
         self.hasher = Hasher(key)
         self.index: dict[int, dict] = {0: defaultdict(list), 1: defaultdict(list)}
@@ -43,7 +43,7 @@ class MemoryLedger:
         self.skip_empty = skip_empty  # a text without fingerprints gets no record id
 
     def add(self, text: str, path: str | None = "snippet.py") -> int | None:
-        from aiguard.fingerprint import fingerprint_text
+        from aiguard.core.fingerprint import fingerprint_text
 
         fingerprints, count = fingerprint_text(text, self.hasher, path)
         if self.skip_empty and not fingerprints:

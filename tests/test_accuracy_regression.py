@@ -57,7 +57,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import accuracy  # noqa: E402  (benchmarks/accuracy.py)
-from aiguard.fingerprint import ABSTRACT, LINES, PARAMS, RAW, Hasher  # noqa: E402
+from aiguard.core.fingerprint import ABSTRACT, LINES, PARAMS, RAW, Hasher  # noqa: E402
 
 SETTINGS = argparse.Namespace(seed=1, human_functions=2000, snippets=600, cases=100, hunks=250,
                               common_code="shipped", pinned=("networkx",), held_out=("docutils",),

@@ -14,8 +14,8 @@ import textwrap
 
 import pytest
 
-from aiguard.attribution import RecordInfo, Range, attribute_text, line_ranges
-from aiguard.fingerprint import Hasher
+from aiguard.core.attribution import RecordInfo, Range, attribute_text, line_ranges
+from aiguard.core.fingerprint import Hasher
 from conftest import MemoryLedger
 
 KEY = b"attribution-test-key-32-bytes!!!"
@@ -261,7 +261,7 @@ def test_human_line_replacing_an_ai_line_is_not_pulled_in(index):
 
 def _gap_case(lines_in_gap: list[str], inserted: int):
     """A chain of two hits around a gap of whole lines; `inserted` tokens more in the query."""
-    from aiguard.fingerprint import PARAMS, RAW, tokenize
+    from aiguard.core.fingerprint import PARAMS, RAW, tokenize
 
     k = PARAMS[RAW].k
     head = "alpha = beta(gamma, delta, epsilon, zeta, eta, theta, iota, kappa, lam)\n"  # 12 tokens
@@ -274,8 +274,8 @@ def _gap_case(lines_in_gap: list[str], inserted: int):
 
 def test_ambiguous_gap_is_not_filled():
     """Two placements of the inserted line both confirmed by the ledger: ambiguous, no fill."""
-    from aiguard.attribution import _insertion_fills
-    from aiguard.fingerprint import RAW
+    from aiguard.core.attribution import _insertion_fills
+    from aiguard.core.fingerprint import RAW
 
     hasher = Hasher(KEY)
     gap = ["a = f(x)\n", "b = g(y)\n", "c = h(z)\n"]  # 6 tokens each: any of them could be the insertion
@@ -294,8 +294,8 @@ def test_ambiguous_gap_is_not_filled():
 
 
 def test_unique_confirmed_placement_fills_the_rest_of_the_gap():
-    from aiguard.attribution import _insertion_fills
-    from aiguard.fingerprint import RAW
+    from aiguard.core.attribution import _insertion_fills
+    from aiguard.core.fingerprint import RAW
 
     hasher = Hasher(KEY)
     gap = ["a = f(x)\n", "inserted_by_a_human = 1\n", "c = h(z)\n"]  # 6, 3, 6 tokens
@@ -387,8 +387,8 @@ def test_human_block_above_a_partial_paste_is_not_pulled_in(summary_index):
 def test_ambiguous_end_is_not_filled():
     """Before the first hit, two human lines of the same length: either could be the
     insertion, and a ledger that confirms everything confirms both. No fill."""
-    from aiguard.attribution import _insertion_fills
-    from aiguard.fingerprint import PARAMS, RAW, tokenize
+    from aiguard.core.attribution import _insertion_fills
+    from aiguard.core.fingerprint import PARAMS, RAW, tokenize
 
     hasher = Hasher(KEY)
     k, w, _ = PARAMS[RAW]
@@ -409,8 +409,8 @@ def test_ambiguous_end_is_not_filled():
 
 
 def test_unique_confirmed_end_placement_is_filled():
-    from aiguard.attribution import _insertion_fills
-    from aiguard.fingerprint import PARAMS, RAW, tokenize
+    from aiguard.core.attribution import _insertion_fills
+    from aiguard.core.fingerprint import PARAMS, RAW, tokenize
 
     hasher = Hasher(KEY)
     k, w, _ = PARAMS[RAW]

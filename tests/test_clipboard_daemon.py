@@ -232,7 +232,7 @@ def write_config(home: Path, text: str) -> None:
 
 
 def test_config_clipboard_table(isolated_user):
-    from aiguard import config
+    from aiguard.store import config
 
     assert config.load().clipboard == config.ClipboardConfig()
     write_config(isolated_user, '[clipboard]\nenabled = false\nwindow-titles = false\n'
@@ -253,7 +253,7 @@ def test_config_clipboard_table(isolated_user):
     ("clipboard = 1\n", "clipboard must be a table"),
 ])
 def test_config_clipboard_errors(isolated_user, text, message):
-    from aiguard import config
+    from aiguard.store import config
 
     write_config(isolated_user, text)
     with pytest.raises(config.ConfigError) as error:

@@ -11,8 +11,8 @@ import threading
 
 import pytest
 
-from aiguard.clipboard import macos, registry, windows
-from aiguard.clipboard.provenance import ServiceTable, Window, decide
+from aiguard.capture.clipboard import macos, registry, windows
+from aiguard.core.provenance import ServiceTable, Window, decide
 
 CODE = "def mean(values):\n    return sum(values) / len(values)\n"
 TABLE = ServiceTable.build()

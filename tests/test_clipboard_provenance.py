@@ -8,9 +8,18 @@ from __future__ import annotations
 
 import pytest
 
-from aiguard.clipboard.provenance import (
-    MAX_BYTES, PRIVATE_TYPES, ServiceTable, TooLarge, Window, cf_html_source_url, classify_url,
-    classify_window, decide, decode_url, parse_pattern,
+from aiguard.core.provenance import (
+    MAX_BYTES,
+    PRIVATE_TYPES,
+    ServiceTable,
+    TooLarge,
+    Window,
+    cf_html_source_url,
+    classify_url,
+    classify_window,
+    decide,
+    decode_url,
+    parse_pattern,
 )
 
 CODE = "def add(a, b):\n    return a + b\n"
@@ -314,8 +323,8 @@ def test_text_encodings():
 def test_handler_records_ai_copies_and_logs_no_content(caplog):
     import logging
 
-    from aiguard.clipboard import Snapshot
-    from aiguard.clipboard.watcher import handler
+    from aiguard.capture.clipboard.backend import Snapshot
+    from aiguard.capture.clipboard.watcher import handler
 
     recorded = []
     handle = handler(TABLE, recorded.extend)

@@ -3,9 +3,11 @@ fake browser setting the selection through data-control."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from aiguard.clipboard import wayland
+from aiguard.capture.clipboard import wayland
 from clipboard_owner import Watching, chromium_offer, firefox_offer, password_manager_offer, wait_for
 from wayland_source import sway, source, wayland_display  # noqa: F401 (fixtures)
 
@@ -20,7 +22,11 @@ def watching(source):
         if wait_for(lambda: w.decisions or w.errors, timeout=0.3):
             break
     assert not w.errors, w.errors
-    wait_for(lambda: False, timeout=0.1)
+    # Probes still being handled would land in the test: offer a marker and wait for its
+    # decision (offers are decided in order), then start afresh.
+    marker = f"aiguard-ready-{time.monotonic_ns()}"
+    source.offer(chromium_offer(marker, "https://chatgpt.com/c/ready"))
+    assert wait_for(lambda: any(d.text == marker for d in w.decisions), timeout=10), "the marker was not decided"
     w.decisions.clear()
     yield w
     w.stop.set()

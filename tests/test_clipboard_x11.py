@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from aiguard.clipboard import BackendError, x11
-from aiguard.clipboard.provenance import ServiceTable
+from aiguard.capture.clipboard import x11
+from aiguard.capture.clipboard.backend import BackendError
+from aiguard.core.provenance import ServiceTable
 from clipboard_owner import (  # noqa: F401 (fixtures)
     ClipboardOwner, Watching, chromium_offer, display, firefox_offer, owner, password_manager_offer, set_active_window,
     wait_for, xvfb,
@@ -27,7 +28,11 @@ def watching(display, owner):
         owner.offer({"application/x-probe": b""})
         wait_for(lambda: w.decisions, timeout=0.2)
     assert w.decisions, "the watcher never saw a copy"
-    wait_for(lambda: False, timeout=0.1)  # a probe still being handled lands before the reset
+    # Probes still being handled would land in the test: offer a marker and wait for its
+    # decision (offers are decided in order), then start afresh.
+    marker = f"aiguard-ready-{time.monotonic_ns()}"
+    owner.offer(chromium_offer(marker, "https://chatgpt.com/c/ready"))
+    assert wait_for(lambda: any(d.text == marker for d in w.decisions), timeout=10), "the marker was not decided"
     w.decisions.clear()
     yield w
     w.stop.set()
@@ -144,8 +149,8 @@ def test_the_watcher_survives_the_display_going_away(monkeypatch, caplog):
     import shutil
     import subprocess
 
-    from aiguard import config
-    from aiguard.clipboard import watcher
+    from aiguard.store import config
+    from aiguard.capture.clipboard import watcher
 
     if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb is not installed")

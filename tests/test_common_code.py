@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from aiguard import common_code
-from aiguard.attribution import attribute_text
-from aiguard.fingerprint import ABSTRACT, LINES, PARAMS, RAW, STREAMS, Hasher, fingerprint_text
-from aiguard.ledger import _MIGRATIONS, SCHEMA_VERSION, Entry, Ledger
+from aiguard.store import common_code
+from aiguard.core.attribution import attribute_text
+from aiguard.core.fingerprint import ABSTRACT, LINES, PARAMS, RAW, STREAMS, Hasher, fingerprint_text
+from aiguard.store.ledger import _MIGRATIONS, SCHEMA_VERSION, Entry, Ledger
 from conftest import MERGE_INTERVALS, aiguard
 
 KEY = b"common-code-test-key-32-bytes!!!"
@@ -250,14 +250,14 @@ def test_the_hook_never_loads_the_list(tmp_path):
     """The commit hook only reads the ledger: keying and the data file stay out of its imports."""
     code = (
         "import sys\n"
-        "from aiguard.commands import stamp\n"
-        "from aiguard import changes, ledger\n"
-        "bad = [m for m in ('aiguard.common_code', 'gzip') if m in sys.modules]\n"
+        "from aiguard.hook import stamp\n"
+        "from aiguard.git import changes\nfrom aiguard.store import ledger\n"
+        "bad = [m for m in ('aiguard.store.common_code', 'gzip') if m in sys.modules]\n"
         "print(bad)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}).stdout.strip()
-    assert "aiguard.common_code" not in out and "gzip" not in out, out
+    assert "aiguard.store.common_code" not in out and "gzip" not in out, out
 
 
 @pytest.mark.parametrize("kind", [RAW, ABSTRACT])

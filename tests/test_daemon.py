@@ -137,7 +137,8 @@ def test_daemon_compacts_the_ledger_when_recording_is_idle(isolated_user, monkey
         aiguard("daemon", "stop")
     assert "into the ledger's index file" in (home / "aiguard-state" / "daemon.log").read_text()
     # What the session wrote is still recognised, now from the index file.
-    from aiguard.sources import Output, claude_code
+    from aiguard.capture.sources import claude_code
+    from aiguard.capture.sources.common import Output
     outputs = [o for o in claude_code.parse_log(session, session.read_bytes(), {}) if isinstance(o, Output)]
     longest = max(outputs, key=lambda o: len(o.text))
     name = "copied." + longest.file.rsplit(".", 1)[1]  # the same language as written

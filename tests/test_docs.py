@@ -9,9 +9,9 @@ import re
 import click
 import pytest
 
-from aiguard.cli import cli
-from aiguard.ledger import SOURCES
-from aiguard.sources import has_hooks, registry
+from aiguard.cli.app import cli
+from aiguard.store.ledger import SOURCES
+from aiguard.capture.sources import has_hooks, registry
 from conftest import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -149,7 +149,7 @@ def test_integrate_help_names_the_files_it_writes_here(monkeypatch, tmp_path):
 
 def test_integrate_knows_the_same_assistants():
     """integrate's own lists (its messages name them) are the registry's assistants."""
-    from aiguard.commands.integrate import BY_HAND, INTEGRATIONS, NO_HOOKS, TOOLS
+    from aiguard.capture.integrate import BY_HAND, INTEGRATIONS, NO_HOOKS, TOOLS
 
     assert sorted(TOOLS) == sorted(ASSISTANTS)
     assert sorted([*INTEGRATIONS, *BY_HAND]) == sorted(HOOKED)

@@ -81,7 +81,7 @@ def _hooks_run_a_copy_with(repo, tmp_path, module: str, text: str):
 def test_an_import_failure_late_in_the_hook_never_misreports_the_message(repo, tmp_path):
     """Whatever the hook says on stderr must be true of the commit git makes."""
     _record()
-    _hooks_run_a_copy_with(repo, tmp_path, "notes", 'raise ImportError("aiguard.notes is broken (test)")\n')
+    _hooks_run_a_copy_with(repo, tmp_path, "git/notes", 'raise ImportError("aiguard.git.notes is broken (test)")\n')
     repo.write("merge.py", MERGE_INTERVALS)
     repo.git("add", "merge.py")
     done = repo.git("commit", "-m", "add merge")

@@ -7,7 +7,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aiguard.fingerprint import (
+from aiguard.core.fingerprint import (
     ABSTRACT,
     CLIKE,
     GENERIC,

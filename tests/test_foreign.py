@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aiguard import foreign
+from aiguard.audit import foreign
 
 
 @pytest.mark.parametrize("message, expected", [

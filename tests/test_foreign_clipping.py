@@ -8,7 +8,8 @@ import tracemalloc
 
 from conftest import Repo, aiguard
 
-from aiguard import foreign, history, notes
+from aiguard.audit import foreign, history
+from aiguard.git import notes
 
 
 def git_ai_note(files: dict[str, str]) -> str:
@@ -140,7 +141,7 @@ def test_a_merge_note_counts_what_log_shows_for_the_merge(make_repo):
 
 
 def test_added_lines_through_one_diff_tree_agree_with_git_diff(make_repo):
-    from aiguard import gitio
+    from aiguard.git import patches
 
     repo = make_repo()
     commit(repo, {"a.txt": "x\ny\n", 'odd "name"\t.txt': "q\n"}, "root")
@@ -148,12 +149,12 @@ def test_added_lines_through_one_diff_tree_agree_with_git_diff(make_repo):
     repo.git("mv", "a.txt", "b c.txt")
     commit(repo, {"b c.txt": "x\naiguard-end-of-commit\ny\n+++ b/fake\nz\n"}, "move and add")
     shas = repo.out("rev-list", "--reverse", "HEAD").split()
-    reader = gitio.AddedLines(str(repo.path))
+    reader = patches.AddedLines(str(repo.path))
     try:
         got = [reader.of(sha, repo.out("rev-list", "--parents", "-n", "1", sha).split()[1:]) for sha in shas]
     finally:
         reader.close()
     parents = [None, *shas[:-1]]
-    assert got == [gitio.added_ranges(p, sha, str(repo.path)) for p, sha in zip(parents, shas)]
+    assert got == [patches.added_ranges(p, sha, str(repo.path)) for p, sha in zip(parents, shas)]
     assert got == [{b"a.txt": [(1, 2)], b'odd "name"\t.txt': [(1, 1)]}, {b"a.txt": [(2, 2), (4, 4)]},
                    {b"b c.txt": [(5, 5)]}]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from aiguard import foreign
+from aiguard.audit import foreign
 from aiguard.training import commit_verdict
 from conftest import aiguard
 

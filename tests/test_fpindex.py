@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from aiguard import fpindex
-from aiguard.fingerprint import ABSTRACT, RAW, STREAMS, Hasher, fingerprint_text
-from aiguard.ledger import Entry, Ledger
+from aiguard.store import fpindex
+from aiguard.core.fingerprint import ABSTRACT, RAW, STREAMS, Hasher, fingerprint_text
+from aiguard.store.ledger import Entry, Ledger
 
 KEY = b"fingerprint-index-test-key-32by!"
 
@@ -163,7 +163,7 @@ def expected_hits(ledger: Ledger, ns) -> dict:
 
 
 def _ids(ledger: Ledger, ns):
-    from aiguard.ledger import _text_digest
+    from aiguard.store.ledger import _text_digest
     for n in ns:
         row = ledger.conn.execute("SELECT id FROM records WHERE digest = ?", (_text_digest(code(n), KEY),)).fetchone()
         if row:
@@ -273,7 +273,7 @@ def test_prune_removes_from_the_file_and_ids_are_never_reused(tmp_path):
 
 
 def test_writers_compact_when_enough_waits(tmp_path, monkeypatch):
-    import aiguard.ledger as ledger_module
+    import aiguard.store.ledger as ledger_module
     monkeypatch.setattr(ledger_module, "COMPACT_ROWS", 300)
     with Ledger.open(tmp_path / "ledger.sqlite3") as ledger:
         add(ledger, range(5))
@@ -307,7 +307,7 @@ def test_damaged_index_fails_the_hook_open(tmp_path, make_repo):
 
 def test_migrating_a_schema_2_ledger_keeps_its_fingerprints(tmp_path):
     """A ledger from before the index file: its rows are looked up in SQLite, then compacted."""
-    from aiguard.ledger import _MIGRATIONS
+    from aiguard.store.ledger import _MIGRATIONS
     path = tmp_path / "ledger.sqlite3"
     with Ledger.open(path) as ledger:
         add(ledger, range(20))
@@ -337,8 +337,8 @@ def test_migrating_a_schema_2_ledger_keeps_its_fingerprints(tmp_path):
 _COMPACTOR = """
 import sys
 from pathlib import Path
-from aiguard.fingerprint import Hasher
-from aiguard.ledger import Entry, Ledger
+from aiguard.core.fingerprint import Hasher
+from aiguard.store.ledger import Entry, Ledger
 sys.path.insert(0, sys.argv[2])
 from test_fpindex import KEY, entry
 with Ledger.open(Path(sys.argv[1])) as ledger:

@@ -14,9 +14,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
-from aiguard import foreign, notes, policy, trailers
-from aiguard.commands import integrate
-from aiguard.sources import Output, Skip, registry
+from aiguard.audit import foreign
+from aiguard.git import notes
+from aiguard.core import trailers
+from aiguard.audit import policy
+from aiguard.capture import integrate
+from aiguard.capture.sources import registry
+from aiguard.capture.sources.common import Output, Skip
 from conftest import FIXTURES
 
 LOGS = FIXTURES / "assistant-logs"
@@ -161,8 +165,8 @@ RECORD = st.fixed_dictionaries({"tool": st.sampled_from(["codex", "x"]), "model"
 def test_record_jsonl_reads_good_lines_among_hostile_ones(good, bad):
     import io
 
-    from aiguard import names
-    from aiguard.commands.record import read_jsonl
+    from aiguard.core import names
+    from aiguard.capture.record import read_jsonl
 
     valid = [r for r in good if r.get("source", "manual") != "bogus" and "time" not in r
              and names.problem(r["model"]) is None]  # a name outside the charset is refused (README)
@@ -352,7 +356,7 @@ def test_policy_files_load_or_fail_with_one_error(tmp_path, table, junk):
        clip=st.dictionaries(st.sampled_from(["enabled", "services", "ignore", "window-titles", "x"]), TOML_VALUES,
                             max_size=3), junk=st.binary(max_size=20))
 def test_user_config_loads_or_fails_with_one_error(isolated_user, top, clip, junk):
-    from aiguard import config, paths
+    from aiguard.store import config, paths
 
     text = _toml({k: v for k, v in top.items() if k != "clipboard"})
     if clip:
@@ -433,7 +437,7 @@ def test_found_a_hook_payload_with_a_list_for_a_tool_name():
 
 
 def test_found_non_utf8_policy_and_config_files_are_one_error(tmp_path, isolated_user):
-    from aiguard import config, paths
+    from aiguard.store import config, paths
 
     (tmp_path / ".aiguard.toml").write_bytes(b"\x80")
     with pytest.raises(policy.PolicyError, match="not valid TOML"):

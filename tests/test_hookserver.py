@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from aiguard import hookclient, hookserver, paths
+from aiguard.hook import client as hookclient, server as hookserver
+from aiguard.store import paths
 from conftest import MERGE_INTERVALS, Repo, aiguard
 
 pytestmark = pytest.mark.skipif(not hasattr(socket, "send_fds"), reason="needs POSIX fd passing")
@@ -79,7 +80,7 @@ def rolling_median(values, width):
 def test_the_server_follows_compactions_of_the_index_it_holds(repo: Repo, tmp_path):
     """The server keeps the index file's bytes for its children; a compaction replaces the
     file, and the next commit must see the new fingerprints (and the old ones)."""
-    from aiguard.ledger import Ledger
+    from aiguard.store.ledger import Ledger
 
     aiguard("record", "--tool", "codex", "--model", "gpt-5", input=MERGE_INTERVALS.encode())
     with Ledger.open() as ledger:
@@ -125,7 +126,7 @@ def test_the_hooks_stderr_reaches_the_caller(repo: Repo, server, tmp_path, monke
     repo.git("add", "a.txt")
     msg = tmp_path / "m.msg"
     msg.write_bytes(b"Subject\n")
-    client = [sys.executable, "-c", "import sys; from aiguard import hookclient; "
+    client = [sys.executable, "-c", "import sys; from aiguard.hook import client as hookclient; "
               "code = hookclient.call(sys.argv[1:]); print('code', code); sys.exit(0)", "stamp", str(msg), "message"]
     done = subprocess.run(client, cwd=repo.path, capture_output=True)
     assert done.stdout.decode().strip() == "code 0", done

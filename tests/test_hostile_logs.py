@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from aiguard.sources import Output, claude_code, registry
+from aiguard.capture.sources import claude_code, registry
+from aiguard.capture.sources.common import Output
 from conftest import MERGE_INTERVALS, aiguard
 from test_daemon import assistant_lines, wait_for
 
@@ -121,7 +122,7 @@ def test_ingest_survives_a_deeply_nested_line_and_keeps_other_files(tmp_path):
 
 
 def test_read_lines_is_bounded_and_steps_over_long_lines(tmp_path):
-    from aiguard.sources import MAX_LINE, iter_lines, read_lines
+    from aiguard.capture.sources.common import MAX_LINE, iter_lines, read_lines
 
     log = tmp_path / "x.jsonl"
     log.write_bytes(b"one\n" + LONG + b"two\n" + b"x" * (MAX_LINE + 5))  # the last: no newline yet
@@ -174,8 +175,8 @@ def test_agent_hook_survives_a_deeply_nested_payload():
 
 @pytest.fixture
 def tailer():
-    from aiguard import paths
-    from aiguard.daemon import Tailer
+    from aiguard.store import paths
+    from aiguard.daemon.service import Tailer
 
     paths.ensure_home()
     return Tailer(registry())
@@ -213,7 +214,7 @@ def test_tailer_says_once_per_change_what_it_cannot_read(tailer, caplog):
 
 
 def test_tail_state_keeps_only_files_that_exist_and_is_written_only_on_change(tailer):
-    from aiguard.daemon import Tailer, state_path
+    from aiguard.daemon.service import Tailer, state_path
 
     folder = project()
     logs = [folder / f"s{n}.jsonl" for n in range(30)]
@@ -237,7 +238,8 @@ def test_tail_state_keeps_only_files_that_exist_and_is_written_only_on_change(ta
 
 
 def test_daemon_log_rotates(monkeypatch):
-    from aiguard import daemon, paths
+    from aiguard.daemon import service as daemon
+    from aiguard.store import paths
 
     paths.ensure_home()
     root = logging.getLogger("aiguard")
@@ -275,7 +277,7 @@ def test_running_daemon_does_not_retry_a_bad_file(isolated_user):
 
 
 def test_daemon_with_the_ledger_key_lost_keeps_what_it_read_for_later(tailer, caplog):
-    from aiguard import daemon
+    from aiguard.daemon import service as daemon
 
     aiguard("record", "--tool", "codex", "--model", "m", input=MERGE_INTERVALS.encode())
     keys_json = home() / "keys.json"

@@ -20,9 +20,9 @@ import textwrap
 
 import pytest
 
-from aiguard import fingerprint
-from aiguard.attribution import _LineOffsets, _Literals, attribute_text
-from aiguard.fingerprint import CLIKE, DASH, GENERIC, HASH, literal_pattern
+from aiguard.core import fingerprint
+from aiguard.core.attribution import _LineOffsets, _Literals, attribute_text
+from aiguard.core.fingerprint import CLIKE, DASH, GENERIC, HASH, literal_pattern
 from conftest import MemoryLedger
 
 KEY = b"hunk-window-test-key-32-bytes!!!"
@@ -188,8 +188,8 @@ def test_windows_in_a_huge_file_and_edits_inside_docstrings(ledger_and_files):
 def test_context_reaches_further_than_any_step_looks():
     """The bounds CONTEXT_TOKENS rests on (attribution's comment), so a change to one of
     the constants it depends on cannot silently make windows differ from the whole file."""
-    from aiguard import attribution as A
-    from aiguard.fingerprint import PARAMS, RAW, STREAMS
+    from aiguard.core import attribution as A
+    from aiguard.core.fingerprint import PARAMS, RAW, STREAMS
 
     k_raw, w_raw, _ = PARAMS[RAW]
     assert A.CONTEXT_TOKENS > A.MAX_GAP_TOKENS + A.MAX_END_INSERTED + k_raw + w_raw  # end placements

@@ -343,7 +343,7 @@ def test_docs_hook_ids_exist_in_pre_commit_hooks():
 
 
 def test_docs_policy_examples_are_valid():
-    policy = pytest.importorskip("aiguard.policy")
+    policy = pytest.importorskip("aiguard.audit.policy")
     text = DOCS.read_text(encoding="utf-8")
     blocks = re.findall(r"```toml\n(.*?)```", text, re.S)
     assert len(blocks) == 2

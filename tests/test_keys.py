@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from aiguard import keys, stamp
+from aiguard.store import keys
+from aiguard.core import stamp_format
 from conftest import Repo, aiguard
 
 PLAINTEXT = "keyrings.alt.file.PlaintextKeyring"
@@ -188,7 +189,7 @@ def test_aiguard_key_signs_the_stamp(repo, monkeypatch, form):
     version, kid, bound, mac = fields[0], fields[1], fields[-2], fields[-1]
     assert version == "v1"
     assert kid == keys.key_id(bytes.fromhex(key.hex()))
-    assert mac == stamp.mac(key, bound)
+    assert mac == stamp_format.mac(key, bound)
     # The user's own stamp key did not sign it.
     own = json.loads((home() / "keys.json").read_text())["stamp"][0]["key"]
     assert kid != keys.key_id(bytes.fromhex(own))

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-import aiguard.ledger as ledger_module
-from aiguard import keys
-from aiguard.ledger import SCHEMA_VERSION, Ledger
+import aiguard.store.ledger as ledger_module
+from aiguard.store import keys
+from aiguard.store.ledger import SCHEMA_VERSION, Ledger
 from conftest import aiguard
 
 DAY = 86400
@@ -253,7 +253,7 @@ def test_concurrent_first_use_makes_one_key(tmp_path):
 _OPENER = """
 import sys
 from pathlib import Path
-from aiguard.ledger import Ledger
+from aiguard.store.ledger import Ledger
 print("ready", flush=True)
 sys.stdin.readline()
 try:
@@ -346,8 +346,8 @@ def test_concurrent_openers_migrate_once():
 
 _WRITER = """
 import sys
-from aiguard.commands.record import record
-from aiguard.ledger import Entry
+from aiguard.capture.record import record
+from aiguard.store.ledger import Entry
 
 def entries():
     for i in range(100000):

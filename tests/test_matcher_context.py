@@ -18,7 +18,7 @@ import shlex
 import textwrap
 from pathlib import Path
 
-from aiguard.attribution import attribute_text
+from aiguard.core.attribution import attribute_text
 from conftest import MemoryLedger
 
 KEY = b"matcher-context-test-key-32-byte"

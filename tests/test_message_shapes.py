@@ -115,15 +115,17 @@ def assert_differential(plain: Repo, guarded: Repo, rev: str = "HEAD",
 def assert_stamp_bound(repo: Repo, rev: str, group: list[bytes]) -> None:
     """The stamp is bound to the change the commit really made (against its first
     parent) and to the group's claims, and signed with this user's stamp key."""
-    from aiguard import gitio, keys, stamp
+    from aiguard.store import keys
+    from aiguard.core import stamp_format
+    from aiguard.git import patches
 
     def value(line: bytes) -> str:
         return line.split(b":", 1)[1].strip().decode()
 
     commit = sha(repo, rev).decode()
     parent = git(repo, "rev-parse", "-q", "--verify", f"{rev}^", check=False).stdout.decode().strip() or None
-    change = stamp.change_digest(gitio.commit_diff(parent, commit, cwd=str(repo.path)))
-    result = stamp.check(value(group[-1]), change, [value(line) for line in group[:-2]], value(group[-2]),
+    change = stamp_format.change_digest(patches.commit_diff(parent, commit, cwd=str(repo.path)))
+    result = stamp_format.check(value(group[-1]), change, [value(line) for line in group[:-2]], value(group[-2]),
                          dict(keys.load().stamp_keys))
     assert result.bound and result.signature == "valid", (rev, result)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from aiguard import names
+from aiguard.core import names
 from conftest import FIXTURES, MERGE_INTERVALS, aiguard
 
 CLAUDE = FIXTURES / "assistant-logs" / "claude-code" / "claude-code-with-thinking.jsonl"

@@ -28,8 +28,8 @@ import pytest
 from conftest import Repo, aiguard
 from test_audit import commit, history, record  # noqa: F401  (the fixture: AI, clipboard, human and foreign commits)
 
-from aiguard import report
-from aiguard.report import COMMITS, LINES, UNKNOWN
+from aiguard.audit import report
+from aiguard.audit.report import COMMITS, LINES, UNKNOWN
 
 CHROMIUM = next((found for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
                  if (found := shutil.which(name))), None)

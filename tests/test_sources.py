@@ -7,7 +7,8 @@ from pathlib import Path
 
 from conftest import FIXTURES, aiguard
 
-from aiguard.sources import Output, Skip, claude_code
+from aiguard.capture.sources import claude_code
+from aiguard.capture.sources.common import Output, Skip
 
 CLAUDE = FIXTURES / "assistant-logs" / "claude-code"
 
@@ -125,7 +126,7 @@ CODEX = FIXTURES / "assistant-logs" / "codex"
 
 
 def codex_outputs(path: Path) -> list[Output]:
-    from aiguard.sources import codex
+    from aiguard.capture.sources import codex
 
     return [o for o in codex.parse_log(path, path.read_bytes()) if isinstance(o, Output)]
 
@@ -140,7 +141,7 @@ def test_codex_apply_patch_function_call_with_model_and_cwd():
 
 
 def test_codex_recent_rollout_with_unknown_records_is_read_without_errors():
-    from aiguard.sources import codex
+    from aiguard.capture.sources import codex
 
     path = CODEX / "agentsessions-codex-small.jsonl"
     items = list(codex.parse_log(path, path.read_bytes()))
@@ -148,7 +149,7 @@ def test_codex_recent_rollout_with_unknown_records_is_read_without_errors():
 
 
 def test_codex_patch_grammar():
-    from aiguard.sources.codex import patch_texts
+    from aiguard.capture.sources.codex import patch_texts
 
     patch = ("*** Begin Patch\n*** Add File: a.py\n+x = 1\n+y = 2\n*** Update File: b.py\n*** Move to: c.py\n"
              "@@ def f():\n-    return 1\n+    return 2\n     pass\n*** Delete File: d.py\n*** End Patch")
@@ -156,7 +157,7 @@ def test_codex_patch_grammar():
 
 
 def test_codex_custom_tool_call_and_patch_apply_end(tmp_path):
-    from aiguard.sources import codex
+    from aiguard.capture.sources import codex
 
     lines = [
         {"timestamp": "2026-11-20T10:00:00Z", "type": "session_meta", "payload": {"id": "x", "cwd": "/w"}},
@@ -175,7 +176,7 @@ def test_codex_custom_tool_call_and_patch_apply_end(tmp_path):
 
 
 def test_codex_hook_payload_carries_the_model():
-    from aiguard.sources import codex
+    from aiguard.capture.sources import codex
 
     payload = {"hook_event_name": "PostToolUse", "model": "gpt-5-codex", "cwd": "/w", "tool_name": "apply_patch",
                "tool_input": {"command": "*** Begin Patch\n*** Add File: k.py\n+k = 1\n*** End Patch"}}
@@ -243,7 +244,8 @@ def test_integrate_claude_code_with_existing_hooks_and_no_file(isolated_user):
 
 def test_codex_parses_appended_chunks_with_its_state():
     """A tailer feeds new complete lines only; the turn's model carries over in state."""
-    from aiguard.sources import codex, complete_lines
+    from aiguard.capture.sources import codex
+    from aiguard.capture.sources.common import complete_lines
 
     path = CODEX / "gitai-codex-session-updated.jsonl"
     data = path.read_bytes()
@@ -261,7 +263,7 @@ def test_codex_parses_appended_chunks_with_its_state():
 
 
 def test_every_fixture_is_claimed_by_its_own_source_only():
-    from aiguard.sources import registry
+    from aiguard.capture.sources import registry
 
     sources = registry()
     for path in sorted((FIXTURES / "assistant-logs").glob("*/*.jsonl")):

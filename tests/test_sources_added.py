@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, aiguard
 
-from aiguard.sources import (Output, Skip, _cursor_store, claude_code, cline, codex, copilot, cursor,
-                             firebender, gemini_cli, kilo_code, kimi_cli, kiro, qwen_code, registry, roo_code)
-from aiguard.sources._shell_writes import shell_writes
+from aiguard.capture.sources import (_cursor_store, claude_code, cline, codex, copilot, cursor, firebender,
+                                     gemini_cli, kilo_code, kimi_cli, kiro, qwen_code, registry, roo_code)
+from aiguard.capture.sources._shell_writes import shell_writes
+from aiguard.capture.sources.common import Output, Skip
 
 LOGS = FIXTURES / "assistant-logs"
 QWEN = LOGS / "qwen-code" / "session-5c3f7a1e.jsonl"

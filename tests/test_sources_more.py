@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES
 
-from aiguard.sources import Output, Skip, complete_lines, copilot, cursor, gemini_cli, registry
+from aiguard.capture.sources import copilot, cursor, gemini_cli, registry
+from aiguard.capture.sources.common import Output, Skip, complete_lines
 
 LOGS = FIXTURES / "assistant-logs"
 GEMINI = LOGS / "gemini-cli"
@@ -225,7 +226,7 @@ UNCLAIMED = {"agentsessions-legacy-small.json", "agenthistory-real-session-01.js
 
 @pytest.mark.parametrize("path", sorted(p for d in OWNERS.values() for p in d.glob("*.json*")), ids=lambda p: p.name)
 def test_new_sniffs_claim_exactly_their_own_logs_and_ingest_picks_the_owner(path):
-    from aiguard.commands.ingest import _source_for
+    from aiguard.capture.ingest import _source_for
 
     first = path.open("rb").readline(65536)
     owner = next(name for name, folder in OWNERS.items() if path.parent == folder)

@@ -17,8 +17,8 @@ from pathlib import Path
 from conftest import FIXTURES, aiguard
 from test_daemon import recorded_count, wait_for
 
-from aiguard.sources import (Output, Skip, aider, cline, complete_lines, kilo_code, registry, replace_sides, roo_code,
-                             windsurf)
+from aiguard.capture.sources import aider, cline, kilo_code, registry, roo_code, windsurf
+from aiguard.capture.sources.common import Output, Skip, complete_lines, replace_sides
 
 LOGS = FIXTURES / "assistant-logs"
 AIDER = LOGS / "aider" / "aider-chat-history-excerpt.md"
@@ -403,7 +403,7 @@ def replace_atomically(path: Path, data: bytes, folder: Path | None = None) -> N
 
 
 def test_tailer_reads_a_rewritten_history_whole_and_reports_new_calls_once(isolated_user):
-    from aiguard.daemon import Tailer
+    from aiguard.daemon.service import Tailer
 
     task = cline.log_roots()[0] / "1763980000000"
     task.mkdir(parents=True)
@@ -451,7 +451,7 @@ def test_daemon_records_a_cline_history_rewritten_by_rename_exactly_once(isolate
 def test_copilot_hook_payload_with_the_sessions_model(tmp_path, monkeypatch):
     """Copilot CLI's postToolUse payload (shape from the Copilot SDK docs, invented values);
     the model comes from the session's event log."""
-    from aiguard.sources import copilot
+    from aiguard.capture.sources import copilot
 
     monkeypatch.setenv("HOME", str(tmp_path))
     session = tmp_path / ".copilot" / "session-state" / "s-1" / "events.jsonl"

@@ -1,4 +1,4 @@
-"""The C accelerator (aiguard/_speedups.c) against the pure-Python reference.
+"""The C accelerator (aiguard/core/_speedups.c) against the pure-Python reference.
 
 Every function it replaces must give exactly what the reference gives: the same tokens,
 the same keyed digests and k-gram hashes (so existing ledgers keep matching), the same
@@ -19,12 +19,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aiguard import attribution, fingerprint as F, fpindex
-from aiguard.fingerprint import ABSTRACT, RAW, STREAMS, PureHasher, FastHasher, tokenize_pure
-from aiguard.ledger import Entry, Ledger
+from aiguard.core import attribution, fingerprint as F
+from aiguard.store import fpindex
+from aiguard.core.fingerprint import ABSTRACT, RAW, STREAMS, PureHasher, FastHasher, tokenize_pure
+from aiguard.store.ledger import Entry, Ledger
 
 try:
-    from aiguard import _speedups
+    from aiguard.core import _speedups
 except ImportError as exc:  # pragma: no cover - CI builds it
     if os.environ.get("AIGUARD_REQUIRE_SPEEDUPS"):  # CI sets it: there, a missing build is a failure
         raise
@@ -366,7 +367,7 @@ def test_pure_python_is_forced_by_the_environment():
     import subprocess
     import sys
 
-    probe = "import aiguard.fingerprint as F; print(F.ACCELERATED, F.Hasher.__name__, F.tokenize.__name__)"
+    probe = "import aiguard.core.fingerprint as F; print(F.ACCELERATED, F.Hasher.__name__, F.tokenize.__name__)"
     env = {k: v for k, v in os.environ.items() if k != "AIGUARD_PURE_PYTHON"}
     fast = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
     pure = subprocess.run([sys.executable, "-c", probe], env={**env, "AIGUARD_PURE_PYTHON": "1"},
@@ -376,7 +377,7 @@ def test_pure_python_is_forced_by_the_environment():
     # `aiguard doctor` says which one runs.
     doctor = [sys.executable, "-m", "aiguard", "doctor"]
     lines = subprocess.run(doctor, env=env, capture_output=True, text=True).stdout.splitlines()
-    assert "ok   matcher: compiled accelerator (aiguard._speedups)" in lines
+    assert "ok   matcher: compiled accelerator (aiguard.core._speedups)" in lines
     lines = subprocess.run(doctor, env={**env, "AIGUARD_PURE_PYTHON": "1"}, capture_output=True, text=True).stdout
     assert "ok   matcher: pure Python (AIGUARD_PURE_PYTHON is set)" in lines.splitlines()
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from aiguard import gitio, stamp
+from aiguard.core import stamp_format
+from aiguard.git import patches
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
@@ -24,7 +25,7 @@ def test_parse_patch_reads_paths_lines_and_binary(make_repo):
     repo.write("bin.dat", b"\x00\x01\x02binary changed")
     repo.write("new.py", "print('new')\n")
     repo.git("add", "-A")
-    files = {f.path: f for f in gitio.parse_patch(repo.git("diff", "--cached", *gitio.DIFF_FLAGS, "HEAD").stdout)}
+    files = {f.path: f for f in patches.parse_patch(repo.git("diff", "--cached", *patches.DIFF_FLAGS, "HEAD").stdout)}
     assert set(files) == {b"plain.txt", b"sp ace/tab\there.py", b"bin.dat", b"new.py"}
     plain = files[b"plain.txt"]
     assert plain.added == [2, 3, 5]
@@ -41,7 +42,7 @@ def test_deleted_file_has_no_new_blob(make_repo):
     repo.git("add", "-A")
     repo.git("commit", "-q", "-m", "base")
     repo.git("rm", "-q", "gone.txt")
-    [gone] = gitio.parse_patch(repo.git("diff", "--cached", *gitio.DIFF_FLAGS, "HEAD").stdout)
+    [gone] = patches.parse_patch(repo.git("diff", "--cached", *patches.DIFF_FLAGS, "HEAD").stdout)
     assert gone.new_oid is None and gone.added == [] and gone.changes == [b"-a", b"-b"]
 
 
@@ -54,39 +55,39 @@ def test_change_digest_survives_a_rebase_but_not_an_edit(make_repo):
     repo.git("checkout", "-q", "-b", "topic")
     repo.write("f.txt", "".join(f"line {n}\n" + ("inserted\n" if n == 30 else "") for n in range(40)))
     repo.git("commit", "-q", "-am", "topic")
-    topic = gitio.commit_diff(repo.out("rev-parse", "HEAD~1").strip(), "HEAD", cwd=str(repo.path))
+    topic = patches.commit_diff(repo.out("rev-parse", "HEAD~1").strip(), "HEAD", cwd=str(repo.path))
     repo.git("checkout", "-q", "main")
     repo.write("f.txt", "first\n" + "".join(f"line {n}\n" for n in range(40)))
     repo.git("commit", "-q", "-am", "main moves")
     repo.git("checkout", "-q", "topic")
     repo.git("rebase", "-q", "main")
-    rebased = gitio.commit_diff(repo.out("rev-parse", "HEAD~1").strip(), "HEAD", cwd=str(repo.path))
-    assert stamp.change_digest(topic) == stamp.change_digest(rebased)
+    rebased = patches.commit_diff(repo.out("rev-parse", "HEAD~1").strip(), "HEAD", cwd=str(repo.path))
+    assert stamp_format.change_digest(topic) == stamp_format.change_digest(rebased)
     repo.write("f.txt", repo.path.joinpath("f.txt").read_text().replace("inserted", "inserted!"))
     repo.git("commit", "-q", "-a", "--amend", "--no-edit")
-    amended = gitio.commit_diff(repo.out("rev-parse", "HEAD~1").strip(), "HEAD", cwd=str(repo.path))
-    assert stamp.change_digest(amended) != stamp.change_digest(rebased)
+    amended = patches.commit_diff(repo.out("rev-parse", "HEAD~1").strip(), "HEAD", cwd=str(repo.path))
+    assert stamp_format.change_digest(amended) != stamp_format.change_digest(rebased)
 
 
 def test_stamp_checks():
     change = b"\x01" * 32
-    value = stamp.make(change, ["claude-code:m1"], "3/10", "abcd1234", KEY)
+    value = stamp_format.make(change, ["claude-code:m1"], "3/10", "abcd1234", KEY)
     assert re.fullmatch(r"v1 abcd1234 1 [0-9a-f]{32} [0-9a-f]{32}", value)
-    good = stamp.check(value, change, ["claude-code:m1"], "3/10", {"abcd1234": KEY})
-    assert good == stamp.Check(True, "valid", "")
+    good = stamp_format.check(value, change, ["claude-code:m1"], "3/10", {"abcd1234": KEY})
+    assert good == stamp_format.Check(True, "valid", "")
     # Without keys the binding is still checked.
-    assert stamp.check(value, change, ["claude-code:m1"], "3/10").bound
-    assert stamp.check(value, change, ["claude-code:m1"], "3/10").signature == "unchecked"
+    assert stamp_format.check(value, change, ["claude-code:m1"], "3/10").bound
+    assert stamp_format.check(value, change, ["claude-code:m1"], "3/10").signature == "unchecked"
     # Another change, an edited claim, a dropped claim: not bound.
-    assert not stamp.check(value, b"\x02" * 32, ["claude-code:m1"], "3/10").bound
-    assert not stamp.check(value, change, ["claude-code:m1"], "0/10").bound
-    assert not stamp.check(value, change, ["claude-code:m2"], "3/10").bound
-    assert not stamp.check(value, change, [], "3/10").bound
+    assert not stamp_format.check(value, b"\x02" * 32, ["claude-code:m1"], "3/10").bound
+    assert not stamp_format.check(value, change, ["claude-code:m1"], "0/10").bound
+    assert not stamp_format.check(value, change, ["claude-code:m2"], "3/10").bound
+    assert not stamp_format.check(value, change, [], "3/10").bound
     # A hand-made stamp (right binding, wrong key) is caught with the key.
-    forged = stamp.make(change, ["claude-code:m1"], "3/10", "abcd1234", OTHER_KEY)
-    assert stamp.check(forged, change, ["claude-code:m1"], "3/10", {"abcd1234": KEY}).signature == "invalid"
-    assert stamp.check(value, change, ["claude-code:m1"], "3/10", {"ffff0000": KEY}).signature == "unknown-key"
-    assert not stamp.check("v1 garbage", change, [], "0/0").bound
+    forged = stamp_format.make(change, ["claude-code:m1"], "3/10", "abcd1234", OTHER_KEY)
+    assert stamp_format.check(forged, change, ["claude-code:m1"], "3/10", {"abcd1234": KEY}).signature == "invalid"
+    assert stamp_format.check(value, change, ["claude-code:m1"], "3/10", {"ffff0000": KEY}).signature == "unknown-key"
+    assert not stamp_format.check("v1 garbage", change, [], "0/0").bound
 
 
 def test_submodule_changes_are_not_text(make_repo):
@@ -96,6 +97,6 @@ def test_submodule_changes_are_not_text(make_repo):
     sub.git("commit", "-q", "-m", "sub")
     repo = make_repo()
     repo.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub.path), "sub")
-    files = {f.path: f for f in gitio.parse_patch(repo.git("diff", "--cached", *gitio.DIFF_FLAGS).stdout)}
+    files = {f.path: f for f in patches.parse_patch(repo.git("diff", "--cached", *patches.DIFF_FLAGS).stdout)}
     assert files[b"sub"].binary
     assert not files[b".gitmodules"].binary and files[b".gitmodules"].added

@@ -1,4 +1,4 @@
-"""Unit tests of the pure trailer functions (aiguard.trailers), with a few checks of
+"""Unit tests of the pure trailer functions (aiguard.core.trailers), with a few checks of
 parse_trailers against `git interpret-trailers --parse --no-divider` itself."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import subprocess
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from aiguard import trailers
-from aiguard.trailers import Cleanup, apply, effective_comment, has_content, parse_trailers, strip_own
+from aiguard.core import trailers
+from aiguard.core.trailers import Cleanup, apply, effective_comment, has_content, parse_trailers, strip_own
 
 STAMP_VALUE = "v1 0123abcd 0 " + "a" * 32 + " " + "b" * 32
 GROUP = [("AI-Lines", "3/10"), ("AIGuard-Stamp", STAMP_VALUE)]

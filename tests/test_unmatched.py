@@ -135,7 +135,7 @@ def stdlib_functions(count: int) -> list[str]:
     import ast
     import textwrap
 
-    from aiguard.fingerprint import HASH, tokenize
+    from aiguard.core.fingerprint import HASH, tokenize
 
     found: list[str] = []
     for name in ("difflib", "argparse", "textwrap", "shutil", "tarfile", "inspect", "pickletools", "zipfile",

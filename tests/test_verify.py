@@ -19,8 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from aiguard import gitio, keys, stamp
-from aiguard.commands import verify as verifier
+from aiguard.store import keys
+from aiguard.core import stamp_format
+from aiguard.git import patches
+from aiguard.audit import verify as verifier
 from conftest import MERGE_INTERVALS, run
 
 SNIPPET = MERGE_INTERVALS  # 10 lines
@@ -166,9 +168,9 @@ def one_line_error(done) -> str:
 
 def change_digest_of(box: Box, rev: str) -> tuple[bytes, int]:
     """The change digest and added-line count of a commit, from `git diff` with the pinned flags."""
-    patch = box.git("diff", *gitio.DIFF_FLAGS, f"{rev}~1", rev).stdout
-    files = gitio.parse_patch(patch)
-    return stamp.change_digest(files), sum(len(f.added) for f in files)
+    patch = box.git("diff", *patches.DIFF_FLAGS, f"{rev}~1", rev).stdout
+    files = patches.parse_patch(patch)
+    return stamp_format.change_digest(files), sum(len(f.added) for f in files)
 
 
 @pytest.fixture(autouse=True)
@@ -226,7 +228,7 @@ def scenario(tmp_path_factory) -> Scenario:
     s.kid = keys.key_id(keys.parse_key(s.key))
     box.commit("Forged stamp", {"forged.py": "def f():\n    return 5\n"}, hooks=False)
     digest, added = change_digest_of(box, "HEAD")
-    forged = stamp.make(digest, [], f"0/{added}", s.kid, secrets.token_bytes(32))
+    forged = stamp_format.make(digest, [], f"0/{added}", s.kid, secrets.token_bytes(32))
     box.git("-c", "core.hooksPath=/dev/null", "commit", "-q", "--amend", "-F",
             box.msgfile(f"Forged stamp\n\nAI-Lines: 0/{added}\nAIGuard-Stamp: {forged}\n"))
     sh["forged"] = box.sha()
@@ -730,7 +732,7 @@ def test_foreign_marks_and_forbid_paths(foreign_box):
 
 def test_report_verdicts_read_foreign_marks_as_verify(foreign_box, monkeypatch):
     """`aiguard report`'s policy column comes from the same check, git-ai notes included."""
-    from aiguard.commands import audit
+    from aiguard.audit import views as audit
 
     box, shas = foreign_box
     for name, value in box.env.items():

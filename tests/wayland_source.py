@@ -77,7 +77,7 @@ class WaylandSource:
 
 def _serve() -> None:
     """The subprocess: one JSON line per offer on stdin ({mime: base64}); reports on stdout."""
-    from aiguard.clipboard import wayland
+    from aiguard.capture.clipboard import wayland
 
     display, registry, found = wayland._connect()
     seat, manager = wayland.bind_data_control(registry, found)

@@ -6,25 +6,22 @@ import os
 import sys
 
 
-def main(argv: list[str] | None = None, local: bool = False) -> int:
-    """local: run here even when the daemon's hook server could (what the server's child does)."""
+def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if not local and args[:1] in (["stamp"], ["notes"]):
-        from aiguard import hookclient
-
-        code = hookclient.call(args)
-        if code is not None:
-            return code
     if args[:1] == ["hook-server"]:
-        from aiguard import hookserver
+        from aiguard.hook import server as hookserver
 
         return hookserver.serve()
-    if args[:1] == ["stamp"] and not {"-h", "--help"} & set(args):
-        from aiguard.commands.stamp import main as stamp_main
+    if args[:1] in (["stamp"], ["notes"]):
+        from aiguard.hook import client as hookclient
 
-        return stamp_main(args[1:])
-    if args[:1] == ["notes"] and args[1:2] in (["post-commit"], ["post-rewrite"]) and len(args) <= 3:
-        return _notes_hook(args[1], args[2:])
+        if hookclient.served(args):  # a hook command: run by the daemon's hook server if one is up
+            code = hookclient.call(args)
+            if code is None:
+                from aiguard.hook import run as hook
+
+                code = hook.run(args)
+            return code
     return _run_cli(args)
 
 
@@ -32,11 +29,11 @@ def main(argv: list[str] | None = None, local: bool = False) -> int:
 # Looked up in sys.modules (a module that raised one is loaded) so that starting the CLI
 # imports none of them.
 USER_ERRORS = (
-    ("aiguard.gitio", "GitError"), ("aiguard.history", "HistoryError"), ("aiguard.config", "ConfigError"),
-    ("aiguard.ledger", "LedgerError"), ("aiguard.fpindex", "IndexDamaged"), ("aiguard.keys", "KeyUnavailable"),
-    ("aiguard.policy", "PolicyError"), ("aiguard.commands.verify", "VerifyError"),
-    ("aiguard.commands.install", "InstallError"), ("aiguard.commands.integrate", "IntegrateError"),
-    ("aiguard.commands.record", "RecordError"),
+    ("aiguard.git.runner", "GitError"), ("aiguard.audit.history", "HistoryError"), ("aiguard.store.config", "ConfigError"),
+    ("aiguard.store.ledger", "LedgerError"), ("aiguard.store.fpindex", "IndexDamaged"), ("aiguard.store.keys", "KeyUnavailable"),
+    ("aiguard.audit.policy", "PolicyError"), ("aiguard.audit.verify", "VerifyError"),
+    ("aiguard.hook.install", "InstallError"), ("aiguard.capture.integrate", "IntegrateError"),
+    ("aiguard.capture.record", "RecordError"),
 )
 
 
@@ -44,7 +41,7 @@ def _run_cli(args: list[str]) -> int:
     """The click commands, with every error a user can meet as one `aiguard:` line on stderr."""
     import click
 
-    from aiguard.cli import cli
+    from aiguard.cli.app import cli
 
     try:
         code = cli.main(args=args, prog_name="aiguard", standalone_mode=False)
@@ -112,21 +109,6 @@ def _os_message(exc: OSError) -> str:
     else:
         hint = reason
     return f"{path}: {hint}"
-
-
-def _notes_hook(hook: str, rest: list[str]) -> int:
-    """post-commit / post-rewrite: file line-level records; never fails the git command."""
-    from aiguard import notes
-
-    try:
-        if hook == "post-commit":
-            notes.post_commit()
-        else:
-            pairs = [tuple(line.split()[:2]) for line in sys.stdin.read().splitlines() if len(line.split()) >= 2]
-            notes.post_rewrite(pairs)
-    except Exception as exc:  # a line record is lost, the commit is not
-        print(f"aiguard: line record not written ({exc.__class__.__name__}: {exc})", file=sys.stderr)
-    return 0
 
 
 if __name__ == "__main__":

@@ -24,8 +24,9 @@ import json
 import os
 from typing import Iterable, Iterator, NamedTuple, Sequence
 
-from aiguard import history, notes
-from aiguard.history import Entry
+from aiguard.audit import history
+from aiguard.git import notes
+from aiguard.audit.history import Entry
 
 __all__ = ["Verdict", "commit_verdict", "Repository", "ExportIndex", "Entry"]
 
@@ -95,7 +96,7 @@ class Repository:
 
     def blame(self, path: str, rev: str | None = None):
         """Per line of a file: the commit that last changed it and its tool/model, if any."""
-        from aiguard.commands.audit import blame
+        from aiguard.audit.views import blame
 
         return blame(path, rev, self.path)
 

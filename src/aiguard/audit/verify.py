@@ -1,0 +1,554 @@
+"""`aiguard verify [RANGE]`: CI enforcement of the repository policy over a commit range.
+
+One `git log -p` pass over the range gives every commit's message and its change
+against the first parent, with the same pinned diff flags the hook used, so each
+stamp's binding can be recomputed: a missing stamp, a forged one, one copied
+from another change, an amend without re-stamping and an edited claim are all
+told apart. With the team key (AIGUARD_KEY, or the local key store) the stamp's
+signature is checked too; without it the report says so.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator, NamedTuple, Sequence
+
+from aiguard.audit import foreign
+from aiguard.store import keys
+from aiguard.git import notes
+from aiguard.core import stamp_format, trailers
+from aiguard.audit import policy
+from aiguard.git import patches, runner
+from aiguard.core.names import visible
+from aiguard.audit.policy import Policy
+
+ERROR, WARNING, NOTICE = "error", "warning", "notice"
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_MARK = b"\x00\x00aiguard-commit\x00"
+
+
+class VerifyError(Exception):
+    """A usage or environment problem (exit 2)."""
+
+
+class Finding(NamedTuple):
+    commit: str
+    rule: str
+    severity: str
+    message: str
+    fix: str = ""
+
+
+class Commit(NamedTuple):
+    sha: str
+    parents: list[str]
+    author: str
+    date: str
+    message: bytes
+    files: list[patches.FileDiff]
+    committer: str = ""
+
+    @property
+    def subject(self) -> str:
+        return self.message.split(b"\n", 1)[0].decode("utf-8", "replace")
+
+
+class Report(NamedTuple):
+    range: str
+    checked: int
+    findings: list[Finding]
+    signature: str  # "checked" (keys known) or "unchecked"
+    key_ids: list[str]
+    commits: list[Commit]
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.severity == ERROR for f in self.findings)
+
+    def to_json(self) -> dict:
+        return {
+            "range": self.range, "checked": self.checked, "ok": self.ok,
+            "signature": self.signature,
+            "findings": [{"commit": f.commit, "rule": f.rule, "severity": f.severity, "message": f.message}
+                         for f in self.findings],
+        }
+
+
+# Range ---------------------------------------------------------------------------------
+
+def default_range(cwd: str | None = None) -> tuple[str, list[str]]:
+    """(label, rev-list arguments) for the current branch's commits not on the default branch.
+
+    Under GitHub Actions the pull request's head is checked (not GitHub's synthetic
+    merge commit), and merge-queue runs check the queued commits.
+    """
+    event = _github_event()
+    name = os.environ.get("GITHUB_EVENT_NAME", "")
+    if event is not None and name in ("pull_request", "pull_request_target"):
+        head = _event_field(event, "pull_request", "head", "sha")
+        base_ref = os.environ.get("GITHUB_BASE_REF") or _event_field(event, "pull_request", "base", "ref")
+        base = None
+        if base_ref and runner.rev_parse(f"origin/{base_ref}", cwd=cwd):
+            base = f"origin/{base_ref}"
+        base = base or _event_field(event, "pull_request", "base", "sha")
+        if head and base:
+            return f"{base}..{head}", [head, "--not", base]
+    if event is not None and name == "merge_group":
+        head, base = _event_field(event, "merge_group", "head_sha"), _event_field(event, "merge_group", "base_sha")
+        if head and base:
+            return f"{base}..{head}", [head, "--not", base]
+    base = _default_branch(cwd)
+    if base is None:
+        raise VerifyError(_no_default_range(cwd))
+    return f"{base}..HEAD", ["HEAD", "--not", base]
+
+
+def _no_default_range(cwd: str | None) -> str:
+    """Why there is no default RANGE here, and what to give instead."""
+    if runner.rev_parse("HEAD", cwd=cwd) is None:
+        return "this repository has no commits yet: nothing to verify"
+    current = _current_branch(cwd)
+    if current in ("main", "master"):
+        return (f"you are on the default branch ({current}), so there is no branch to compare with it; "
+                f"give a RANGE, e.g. `aiguard verify HEAD~5..HEAD` (or --base REF)")
+    return "cannot tell the default branch (no origin/HEAD, main or master); give a RANGE or --base REF"
+
+
+def _current_branch(cwd: str | None) -> str:
+    return subprocess.run([*runner.GIT, "symbolic-ref", "-q", "--short", "HEAD"], capture_output=True, cwd=cwd,
+                          stdin=subprocess.DEVNULL).stdout.decode().strip()
+
+
+def _event_field(event: object, *keys: str) -> str | None:
+    """event[key][key]...: None when absent; a level that is not an object means a broken event file."""
+    value = event
+    for depth, key in enumerate(keys):
+        if not isinstance(value, dict):
+            where = ".".join(keys[:depth]) or "the file"
+            raise VerifyError(f"{os.environ.get('GITHUB_EVENT_PATH')}: not a GitHub event ({where} is not a JSON "
+                              "object); check GITHUB_EVENT_PATH, or give a RANGE")
+        value = value.get(key)
+        if value is None:
+            return None
+    return value if isinstance(value, str) else None
+
+
+def _github_event() -> object | None:
+    path = os.environ.get("GITHUB_EVENT_PATH")
+    if not path:
+        return None
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
+def _default_branch(cwd: str | None) -> str | None:
+    head = subprocess.run([*runner.GIT, "symbolic-ref", "-q", "--short", "refs/remotes/origin/HEAD"],
+                          capture_output=True, cwd=cwd, stdin=subprocess.DEVNULL)
+    if head.returncode == 0 and head.stdout.strip():
+        return head.stdout.decode().strip()
+    current = _current_branch(cwd)
+    for candidate in ("origin/main", "origin/master", "main", "master"):
+        if candidate != current and runner.rev_parse(candidate, cwd=cwd):
+            return candidate
+    return None
+
+
+def resolve_range(spec: str | None, cwd: str | None = None) -> tuple[str, list[str], str | None]:
+    """(label, rev-list arguments, base) for a RANGE as written (A..B, A...B, a rev), or the default."""
+    if not spec:
+        label, args = default_range(cwd)
+        return label, args, args[-1]
+    if "..." in spec:
+        left, right = spec.split("...", 1)
+        base = runner.git(["merge-base", left or "HEAD", right or "HEAD"], cwd=cwd, check=False).decode().strip()
+        return spec, [spec], base or None
+    if ".." in spec:
+        left = spec.split("..", 1)[0]
+        return spec, [spec], left or "HEAD"
+    return spec, spec.split(), None
+
+
+# Reading history -----------------------------------------------------------------------
+
+def iter_commits(rev_args: Sequence[str], no_merges: bool, cwd: str | None = None) -> Iterator[Commit]:
+    """Every commit of the range with its message and first-parent change, in one git log pass."""
+    args = ["log", "--no-color",
+            "--format=%x00%x00aiguard-commit%x00%H%x00%P%x00%an <%ae>%x00%aI%x00%cn <%ce>%x00%B%x00",
+            "-p", "--root", "--diff-merges=first-parent", *patches.DIFF_FLAGS]
+    if no_merges:
+        args.append("--no-merges")
+    args += [*rev_args, "--"]
+    try:
+        for record in runner.stream_records(args, _MARK, cwd):
+            yield _parse_record(record)
+    except runner.GitError as exc:
+        raise VerifyError(str(exc)) from None
+
+
+def _parse_record(record: bytes) -> Commit:
+    sha, parents, author, date, committer, message, patch = record.split(b"\x00", 6)
+    return Commit(sha.decode(), parents.decode().split(), author.decode("utf-8", "replace"), date.decode(),
+                  message, patches.parse_patch(patch), committer.decode("utf-8", "replace"))
+
+
+# Checking --------------------------------------------------------------------------------
+
+def team_keys() -> tuple[dict[str, bytes] | None, list[str]]:
+    """Stamp keys to check signatures with: AIGUARD_KEY (comma/newline separated), else the local store."""
+    env = os.environ.get("AIGUARD_KEY", "").replace(",", "\n").split()
+    if env:
+        found = {}
+        for text in env:
+            key = keys.parse_key(text)
+            found[keys.key_id(key)] = key
+        return found, sorted(found)
+    try:
+        keyset = keys.load(create=False)
+    except keys.KeyUnavailable:
+        return None, []
+    found = dict(keyset.stamp_keys)
+    return found, sorted(found)
+
+
+def exempt(commit: Commit, rules: Policy) -> str | None:
+    if rules.exempt_merges and len(commit.parents) > 1:
+        return "merge commit"
+    if policy.matches(commit.author, rules.exempt_authors):
+        return "exempt author"
+    if rules.exempt_before and "-" in rules.exempt_before and commit.date[:len(rules.exempt_before)] <= rules.exempt_before:
+        return "before exempt-before"
+    return None
+
+
+class ForeignMark(NamedTuple):
+    """A TOOL:MODEL value another tool's mark names (`evidence: foreign`, as `aiguard log` reads it)."""
+
+    value: str
+    source: str  # where it was read: the trailer line, the author, the committer, git-ai's note
+    paths: frozenset[str] | None  # files its record has line ranges in; None: no per-file record
+
+
+def foreign_marks(commit: Commit, group: trailers.Group | None, git_ai_note: bytes | None = None) -> list[ForeignMark]:
+    """Other tools' marks on a commit that aiguard's own Assisted-by lines do not already name.
+
+    Read as `aiguard log` reads them (foreign.marks on the message without aiguard's
+    group, the author and the committer; git-ai's note). A value aiguard's record
+    names with a model drops its `tool:unknown` twin, as in log.
+    """
+    message = trailers.strip_own(commit.message) if group is not None else commit.message
+    values = foreign.marks(message, commit.author, commit.committer)
+    note = foreign.parse_git_ai(git_ai_note) if git_ai_note else None
+    if not values and note is None:
+        return []
+    own = list(group.all_assisted_by) if group else []
+    if own:
+        own += foreign.marks(b"-\n\n" + "".join(f"Assisted-by: {v}\n" for v in own).encode())
+    known = {v.lower() for v in own}
+
+    def is_new(value: str) -> bool:
+        tool = value.split(":", 1)[0].lower()
+        return value.lower() not in known and not (
+            value.endswith(":unknown") and any(v.startswith(tool + ":") for v in known))
+
+    found: list[ForeignMark] = []
+    for value in values:
+        if is_new(value):
+            found.append(ForeignMark(value, _mark_source(value, message, commit), None))
+            known.add(value.lower())
+    for value in (note.assisted_by if note else ()):
+        if is_new(value):
+            paths = frozenset(path for path, spans in note.files.items()
+                              if any(f"{tool}:{model}" == value for _s, _e, tool, model in spans))
+            found.append(ForeignMark(value, "git-ai note in refs/notes/ai", paths if note.files else None))
+            known.add(value.lower())
+    return found
+
+
+def _mark_source(value: str, message: bytes, commit: Commit) -> str:
+    """Which trailer, or whether the author or the committer, names `value`."""
+    for key, text in trailers.parse_trailers(message):
+        if value in foreign.marks(f"-\n\n{key}: {text}\n".encode()):
+            return f"{key}: {text}"
+    if value in foreign.marks(b"", commit.author):
+        return f"author {commit.author}"
+    if value in foreign.marks(b"", "", commit.committer):
+        return f"committer {commit.committer}"
+    return "another tool's mark"
+
+
+def check_commit(commit: Commit, rules: Policy, team: dict[str, bytes] | None,
+                 audit: bool = False, git_ai_note: bytes | None = None) -> list[Finding]:
+    findings: list[Finding] = []
+    sha = commit.sha
+    group = trailers.read_group(commit.message)
+    stamp_fix = "run `aiguard install`, then re-stamp: `git rebase --exec 'git commit --amend --no-edit' <base>`"
+    squashed = trailers.squashed_claims(commit.message) if audit and (group is None or group.stamp is None) else None
+    if squashed is not None:
+        assisted_text = ", ".join(squashed[0]) or "none"
+        findings.append(Finding(sha, "squash-merge", WARNING,
+                                f"a squash merge without a stamp of its own; its commits' trailers say "
+                                f"Assisted-by: {assisted_text}; AI-Lines: {squashed[1]}/{squashed[2]}",
+                                "verify the pull request's own commits before merging"))
+        group = trailers.Group([], None, None, 0, squashed[0])
+    elif group is None or group.stamp is None:
+        if rules.require_stamp:
+            findings.append(Finding(sha, "missing-stamp", ERROR, "no AIGuard-Stamp trailer: the aiguard hook did not run",
+                                    stamp_fix))
+    else:
+        problem = None
+        if group.stamps > 1:
+            problem = "more than one AIGuard-Stamp in the trailer block"
+        elif group.ai_lines is None or trailers.ai_counts(group.ai_lines) is None:
+            problem = "the stamp has no valid AI-Lines trailer directly above it"
+        else:
+            result = stamp_format.check(group.stamp, stamp_format.change_digest(commit.files), group.assisted_by,
+                                 group.ai_lines, team, group.unmatched)
+            if not result.bound:
+                problem = ("the stamp does not match this commit's change and claims: copied from another "
+                           "commit, amended after stamping, or a claim (Assisted-by, AI-Lines, AI-Unmatched) "
+                           "was edited")
+            elif result.signature == "invalid":
+                problem = "the stamp's signature is not valid: it was not made with the team's key"
+            elif result.signature == "unknown-key":
+                kid = group.stamp.split()[1]
+                problem = (f"the stamp was signed with key {kid}, which is not a team key "
+                           "(import the team key with `aiguard key import`, then re-stamp)")
+        if problem:
+            findings.append(Finding(sha, "invalid-stamp", ERROR, problem, stamp_fix))
+    assisted = group.all_assisted_by if group else []
+    external = [value for value in assisted if not policy.matches(value, rules.internal_models)]
+    theirs = [m for m in foreign_marks(commit, group, git_ai_note)
+              if not policy.matches(m.value, rules.internal_models)]
+    named = external + [f"{m.value} (another tool's mark: {m.source})" for m in theirs]
+    counts = trailers.ai_counts(group.ai_lines) if group else None
+    if named and rules.external_models == "forbid":
+        findings.append(Finding(sha, "forbidden-model", ERROR,
+                                f"external model output is not allowed here: {', '.join(named)}",
+                                "rewrite those lines yourself, or ask the owners to list the model in internal-models"))
+    elif named and rules.external_models == "disclose":
+        findings.append(Finding(sha, "external-model", NOTICE, f"contains external model output: {', '.join(named)}"))
+    if named and rules.forbid_paths:
+        protected = {gitio_path(f) for f in commit.files
+                     if f.added and policy.path_matches(gitio_path(f), rules.forbid_paths)}
+        touched: set[str] = set()
+        whose: list[str] = []
+        if external and (counts is None or counts[0] > 0):
+            touched |= protected  # trailers carry no per-file record: the whole commit counts
+        for mark in theirs:
+            hit = protected if mark.paths is None else protected & mark.paths
+            if hit:
+                touched |= hit
+                whose.append(f"{mark.value} ({mark.source})")
+        if touched:
+            listed = sorted(touched)
+            because = f"; other tools' marks: {', '.join(whose)}" if whose else ""
+            findings.append(Finding(sha, "forbidden-path", ERROR,
+                                    f"external-model output in a commit that adds lines under protected paths: "
+                                    f"{', '.join(listed[:5])}" + (" ..." if len(listed) > 5 else "") + because,
+                                    "keep AI-written lines out of these paths"))
+    if group is not None and group.unmatched and rules.unmatched != "allow":
+        findings.append(Finding(sha, "unmatched-lines", ERROR if rules.unmatched == "error" else NOTICE,
+                                f"the hook did not match all added text: AI-Unmatched: {group.unmatched}",
+                                "split the commit, or check those files by hand (`aiguard attribute` lists them)"))
+    if counts and counts[1] and counts[0] / counts[1] > rules.max_ai_share:
+        findings.append(Finding(sha, "ai-share-exceeded", ERROR,
+                                f"AI-Lines {counts[0]}/{counts[1]} is above max-ai-share {rules.max_ai_share:g}",
+                                "split the commit or write more of it yourself"))
+    return findings
+
+
+def gitio_path(diff: patches.FileDiff) -> str:
+    return diff.path.decode("utf-8", "surrogateescape")
+
+
+def load_policy(base: str | None, cwd: str | None = None) -> Policy:
+    """The policy at the range's base if it has one there, else the working tree's."""
+    if base and runner.rev_parse(base, cwd=cwd):
+        at_base = policy.load_at(base, cwd=cwd)
+        if at_base is not None:
+            return at_base
+    return policy.load(Path(runner.toplevel(cwd)))
+
+
+def verify(label: str, rev_args: list[str], rules: Policy, no_merges: bool = False,
+           cwd: str | None = None, audit: bool = False) -> Report:
+    if rules.exempt_before and "-" not in rules.exempt_before:
+        if not runner.rev_parse(rules.exempt_before, cwd=cwd):
+            raise VerifyError(f"{rules.source}: exempt-before {rules.exempt_before!r} is not a commit here")
+        rev_args = [*rev_args, "--not", rules.exempt_before]
+    team, kids = team_keys()
+    git_ai = notes.read_all(notes.GIT_AI_REF, cwd)  # git-ai's line records, when fetched (two git calls)
+    findings: list[Finding] = []
+    commits = []
+    checked = 0
+    for commit in iter_commits(rev_args, no_merges=no_merges and rules.exempt_merges, cwd=cwd):
+        if not exempt(commit, rules):
+            checked += 1
+            findings.extend(check_commit(commit, rules, team, audit, git_ai.get(commit.sha)))
+        commits.append(commit._replace(files=[]))  # the diff is done with: keep memory flat
+    return Report(label, checked, findings, "checked" if team else "unchecked", kids, commits)
+
+
+# Output ----------------------------------------------------------------------------------
+
+def format_text(report: Report) -> str:
+    out = []
+    by_commit: dict[str, list[Finding]] = {}
+    for f in report.findings:
+        by_commit.setdefault(f.commit, []).append(f)
+    subjects = {c.sha: c.subject for c in report.commits}
+    for sha, found in by_commit.items():
+        out.append(f"{sha[:12]} {visible(subjects.get(sha, ''))}")
+        for f in found:
+            out.append(f"  {f.severity} {f.rule}: {visible(f.message)}")
+            if f.fix:
+                out.append(f"    fix: {visible(f.fix)}")
+    errors = sum(f.severity == ERROR for f in report.findings)
+    if report.signature == "checked":
+        sig = f"signatures checked with key(s) {', '.join(report.key_ids)}"
+    else:
+        sig = "signatures NOT checked (no key: set AIGUARD_KEY to the team key)"
+    out.append(f"aiguard verify {report.range}: {report.checked} commits checked, {errors} errors; {sig}")
+    return "\n".join(out)
+
+
+def _escape_data(text: str) -> str:
+    # the runner's log is a terminal too: other control characters are shown as escapes
+    return visible(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def format_github(report: Report, limit: int = 10) -> str:
+    lines = []
+    shown = {ERROR: 0, WARNING: 0, NOTICE: 0}
+    for f in report.findings:
+        if shown[f.severity] >= limit:
+            continue
+        shown[f.severity] += 1
+        title = _escape_property(f"aiguard {f.rule} {f.commit[:12]}")
+        message = _escape_data(f"{f.message}" + (f". Fix: {f.fix}" if f.fix else ""))
+        lines.append(f"::{f.severity} title={title}::{message}")
+    lines.append(format_text(report))
+    return "\n".join(lines)
+
+
+def github_summary(report: Report) -> str:
+    subjects = {c.sha: c.subject for c in report.commits}
+    rows = ["## aiguard verify", "",
+            f"{report.checked} commits checked in `{report.range}`; "
+            + ("signatures checked." if report.signature == "checked" else "signatures **not** checked (no AIGUARD_KEY)."),
+            ""]
+    if report.findings:
+        rows += ["| commit | subject | severity | rule | message |", "|---|---|---|---|---|"]
+        for f in report.findings:
+            cells = [f"`{f.commit[:12]}`", subjects.get(f.commit, ""), f.severity, f.rule, f.message]
+            rows.append("| " + " | ".join(visible(c.replace("|", "\\|").replace("\n", " ")) for c in cells) + " |")
+    else:
+        rows.append("No findings.")
+    return "\n".join(rows) + "\n"
+
+
+def format_junit(report: Report) -> str:
+    from xml.sax.saxutils import escape as xml_escape, quoteattr as xml_quoteattr
+
+    def clean(text: str) -> str:  # characters XML 1.0 cannot hold at all
+        return _XML_INVALID.sub("\ufffd", text)
+
+    def escape(text: str) -> str:
+        return xml_escape(clean(text))
+
+    def quoteattr(text: str) -> str:
+        return xml_quoteattr(clean(text))
+
+    by_commit: dict[str, list[Finding]] = {}
+    for f in report.findings:
+        by_commit.setdefault(f.commit, []).append(f)
+    failures = sum(1 for found in by_commit.values() if any(f.severity == ERROR for f in found))
+    cases = []
+    for commit in report.commits:
+        name = quoteattr(f"{commit.sha[:12]} {commit.subject}")
+        body = ""
+        for f in by_commit.get(commit.sha, []):
+            if f.severity == ERROR:
+                body += (f"<failure type={quoteattr(f.rule)} message={quoteattr(f.message)}>"
+                         f"{escape(f.fix)}</failure>")
+            else:
+                body += f"<system-out>{escape(f'{f.severity} {f.rule}: {f.message}')}</system-out>"
+        cases.append(f'  <testcase classname="aiguard.verify" name={name}>{body}</testcase>')
+    stamp_time = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<testsuites><testsuite name="aiguard verify" tests="{len(report.commits)}" failures="{failures}" '
+        f'errors="0" timestamp="{stamp_time}">\n' + "\n".join(cases) + "\n</testsuite></testsuites>\n"
+    )
+
+
+def squash_trailers(report: Report) -> str:
+    """One trailer block for a squash merge of the range: every Assisted-by, summed AI-Lines
+    (and summed AI-Unmatched, when any commit left text unmatched)."""
+    assisted: list[str] = []
+    ai = total = 0
+    unmatched = {"lines": 0, "files": 0, "reasons": {}}
+    for commit in report.commits:
+        group = trailers.read_group(commit.message)
+        if group is None:
+            continue
+        for value in group.all_assisted_by:
+            if value.lower() not in {a.lower() for a in assisted}:
+                assisted.append(value)
+        counts = trailers.ai_counts(group.ai_lines)
+        if counts:
+            ai += counts[0]
+            total += counts[1]
+        left = trailers.parse_unmatched(group.unmatched)
+        if left:
+            unmatched["lines"] += left["lines"]
+            unmatched["files"] += left["files"]
+            for reason, n in left["reasons"].items():
+                unmatched["reasons"][reason] = unmatched["reasons"].get(reason, 0) + n
+    lines = [f"Assisted-by: {value}" for value in assisted] + [f"AI-Lines: {ai}/{total}"]
+    if unmatched["files"]:
+        value = trailers.format_unmatched(unmatched["lines"], unmatched["files"], unmatched["reasons"])
+        lines.append(f"{trailers.AI_UNMATCHED}: {value}")
+    return "\n".join(lines)
+
+
+def write_summary(report: Report) -> None:
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if path:
+        with open(Path(path), "a", encoding="utf-8") as fh:
+            fh.write(github_summary(report))
+
+
+def check_message_file(path: str, rules: Policy) -> list[str]:
+    """Policy warnings for one commit message, before the commit exists (commit-msg hook)."""
+    with open(path, "rb") as fh:
+        message = fh.read()
+    group = trailers.read_group(message)
+    theirs = [m.value for m in foreign_marks(Commit("", [], "", "", message, []), group)]
+    if group is None and not theirs:
+        return []
+    warnings = []
+    external = [v for v in (group.all_assisted_by if group else []) + theirs
+                if not policy.matches(v, rules.internal_models)]
+    if external and rules.external_models == "forbid":
+        warnings.append(f"forbidden-model: this repository does not allow {', '.join(external)}; CI will fail")
+    if group is None:
+        return warnings
+    counts = trailers.ai_counts(group.ai_lines)
+    if group.unmatched and rules.unmatched == "error":
+        warnings.append(f"unmatched-lines: AI-Unmatched: {group.unmatched}; CI will fail")
+    if counts and counts[1] and counts[0] / counts[1] > rules.max_ai_share:
+        warnings.append(f"ai-share-exceeded: AI-Lines {group.ai_lines} is above {rules.max_ai_share:g}; CI will fail")
+    return warnings

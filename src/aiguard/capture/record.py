@@ -1,0 +1,85 @@
+"""`aiguard record`: put model output into the ledger by hand or from scripts."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from typing import IO, Iterable, Iterator
+
+from aiguard.store import config, keys
+from aiguard.core import names
+from aiguard.core.fingerprint import Hasher
+from aiguard.store.ledger import SOURCES, AddResult, Entry, Ledger
+
+
+class RecordError(Exception):
+    pass
+
+
+def parse_time(value: object) -> float | None:
+    """Unix seconds, or an ISO 8601 string (a trailing Z is UTC)."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise RecordError(f"time {value!r} is not ISO 8601 or unix seconds") from None
+        if parsed.tzinfo is None:
+            parsed = parsed.astimezone()
+        return parsed.timestamp()
+    raise RecordError(f"time {value!r} is not ISO 8601 or unix seconds")
+
+
+def read_jsonl(stream: IO[str], name: str) -> Iterator[tuple[str, Entry | str]]:
+    """(where, entry) for each line of a JSONL file; a malformed line's entry is its error."""
+    for number, line in enumerate(stream, 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+            if not isinstance(data, dict):
+                raise RecordError("not a JSON object")
+            missing = [k for k in ("tool", "model", "text") if not isinstance(data.get(k), str)]
+            if missing:
+                raise RecordError(f"missing or non-string {', '.join(missing)}")
+            for kind in ("tool", "model"):
+                if names.problem(data[kind], kind):
+                    raise RecordError(names.problem(data[kind], kind))
+            source = data.get("source", "manual")
+            if source not in SOURCES:
+                raise RecordError(f"source {source!r} is not one of {', '.join(SOURCES)}")
+            yield f"{name}:{number}", Entry(
+                tool=data["tool"], model=data["model"], text=data["text"], source=source,
+                file=_opt_str(data.get("file")), repo=_repo(_opt_str(data.get("repo"))),
+                time=parse_time(data.get("time")),
+            )
+        except (json.JSONDecodeError, RecordError) as exc:
+            yield f"{name}:{number}", str(exc)
+        except RecursionError:
+            yield f"{name}:{number}", "nested too deeply to be a record"
+
+
+def _opt_str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _repo(path: str | None) -> str | None:
+    return os.path.abspath(os.path.expanduser(path)) if path else None
+
+
+def record(entries: Iterable[Entry]) -> AddResult:
+    retention = config.load().retention_days  # a broken config fails before anything is written
+    keyset = keys.load(create=True)
+    with Ledger.open() as ledger:
+        result = ledger.add(entries, Hasher(keyset.ledger_key), keyset.ledger_key, keyset.ledger_id, retention)
+        ledger.prune_if_due(retention)
+    return result
+
+
+def entry_from_text(data: bytes, tool: str, model: str, source: str, file: str | None, repo: str | None) -> Entry:
+    return Entry(tool=tool, model=model, text=data.decode("utf-8", "replace"), source=source,
+                 file=file, repo=_repo(repo))

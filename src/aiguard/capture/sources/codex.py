@@ -1,0 +1,168 @@
+"""OpenAI Codex: rollout JSONL under $CODEX_HOME/sessions, and PostToolUse hooks.
+
+Every line is `{"timestamp", "type", "payload"}`. The model is on `turn_context`
+lines, the working directory on `session_meta` and `turn_context`. Code reaches
+files through apply_patch, seen as a custom tool call (`input` is the patch), a
+JSON function call (`arguments` holds `input` or `patch`), a shell call running
+`apply_patch`, and, in newer builds, `patch_apply_end` events listing the applied
+changes; files written by other shell commands (`shell`, `exec_command`) are read for
+the forms sources/_shell_writes knows. Facts: shared/research/assistant-logs.md §2.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+from aiguard.capture.sources.common import (
+    Output,
+    Skip,
+    absolute,
+    jsonl_files,
+    jsonl_objects,
+    loads,
+    parse_time,
+)
+from aiguard.capture.sources._shell_writes import shell_writes
+
+NAME = "codex"
+
+
+def log_roots() -> list[Path]:
+    home = Path(os.environ.get("CODEX_HOME") or Path.home() / ".codex").expanduser()
+    return [home / "sessions", home / "archived_sessions"]
+
+
+def log_files(root: Path) -> Iterator[Path]:
+    return jsonl_files(root)
+
+
+def sniff(first_line: bytes) -> bool:
+    return b'"session_meta"' in first_line or (b'"payload"' in first_line and b'"timestamp"' in first_line)
+
+
+def patch_texts(patch: str) -> list[tuple[str, str]]:
+    """(path, added text) per file of an apply_patch ("*** Begin Patch" V4A) patch."""
+    found: list[tuple[str, list[str]]] = []
+    current: list[str] | None = None
+    for line in patch.splitlines():
+        if line.startswith(("*** Add File: ", "*** Update File: ")):
+            current = []
+            found.append((line.split(": ", 1)[1].strip(), current))
+        elif line.startswith(("*** Delete File: ", "*** End Patch", "*** Begin Patch")):
+            current = None
+        elif line.startswith("*** Move to: ") and found and current is not None:
+            found[-1] = (line.split(": ", 1)[1].strip(), current)
+        elif current is not None and line.startswith("+"):
+            current.append(line[1:])
+    return [(path, "\n".join(lines) + "\n") for path, lines in found if any(l.strip() for l in lines)]
+
+
+def _diff_text(change: dict) -> str | None:
+    if change.get("type") == "add" and isinstance(change.get("content"), str):
+        return change["content"]
+    diff = change.get("unified_diff")
+    if change.get("type") == "update" and isinstance(diff, str):
+        added = [l[1:] for l in diff.splitlines() if l.startswith("+") and not l.startswith("+++")]
+        return "\n".join(added) + "\n" if any(a.strip() for a in added) else None
+    return None
+
+
+def _patch_of_call(payload: dict) -> str | None:
+    kind, name = payload.get("type"), str(payload.get("name") or "")
+    if kind == "custom_tool_call" and name.endswith("apply_patch"):
+        return payload.get("input") if isinstance(payload.get("input"), str) else None
+    if kind == "function_call":
+        try:
+            arguments = loads(payload.get("arguments") or "{}")
+        except (TypeError, ValueError):
+            return None
+        if not isinstance(arguments, dict):
+            return None
+        if name.endswith("apply_patch"):
+            patch = arguments.get("input") or arguments.get("patch")
+            return patch if isinstance(patch, str) else None
+        command = arguments.get("command")
+        if name.endswith("shell") and isinstance(command, list) and command[:1] == ["apply_patch"] and len(command) > 1:
+            return command[1] if isinstance(command[1], str) else None
+    return None
+
+
+SHELL_TOOLS = ("shell", "exec_command", "local_shell", "container.exec")
+
+
+def shell_command(payload: dict) -> tuple[str, str | None] | None:
+    """(script, working directory) of a shell call (`shell` takes an argv, `exec_command` a `cmd`)."""
+    name = str(payload.get("name") or "")
+    if payload.get("type") not in ("function_call", "custom_tool_call") or not name.endswith(SHELL_TOOLS):
+        return None
+    raw = payload.get("arguments") if payload.get("type") == "function_call" else payload.get("input")
+    try:
+        arguments = loads(raw or "{}")
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(arguments, dict):
+        return None
+    command = arguments.get("cmd", arguments.get("command"))
+    if isinstance(command, list) and command and all(isinstance(word, str) for word in command):
+        # ["bash", "-lc", script] runs the script; a bare argv is the command itself
+        command = command[-1] if len(command) >= 3 and command[-2] in ("-c", "-lc") else " ".join(command)
+    workdir = arguments.get("workdir")
+    return (command, workdir if isinstance(workdir, str) else None) if isinstance(command, str) else None
+
+
+def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Output | Skip]:
+    """`state` carries the turn's model and the session's cwd across appended chunks."""
+    state = {} if state is None else state
+    model = state.get("model", "unknown")
+    cwd: str | None = state.get("cwd")
+    for item in jsonl_objects(path, data):
+        if isinstance(item, Skip):
+            yield item
+            continue
+        _where, record = item
+        payload = record.get("payload")
+        if not isinstance(payload, dict):
+            continue  # unknown shapes are ignored, not errors
+        kind = record.get("type")
+        if kind in ("session_meta", "turn_context"):
+            cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else cwd
+            if kind == "turn_context" and isinstance(payload.get("model"), str) and payload["model"]:
+                model = payload["model"]
+            state.update(model=model, cwd=cwd)
+            continue
+        when = parse_time(record.get("timestamp"))
+        if kind == "response_item":
+            patch = _patch_of_call(payload)
+            for file, text in patch_texts(patch) if patch else []:
+                yield Output(NAME, model, text, absolute(file, cwd), cwd, when, "assistant-log")
+            shell = None if patch else shell_command(payload)
+            if shell:  # files written through the shell (an apply_patch there too)
+                script, workdir = shell
+                base = absolute(workdir, cwd) if workdir else cwd
+                for file, text in shell_writes(script):
+                    yield Output(NAME, model, text, absolute(file, base), cwd, when, "assistant-log")
+        elif kind == "event_msg" and payload.get("type") == "patch_apply_end" and payload.get("success", True):
+            changes = payload.get("changes")
+            for file, change in (changes.items() if isinstance(changes, dict) else []):
+                text = _diff_text(change) if isinstance(change, dict) else None
+                if text:
+                    yield Output(NAME, model, text, absolute(file, cwd), cwd, when, "assistant-log")
+
+
+def parse_hook(payload: dict) -> list[Output]:
+    """Outputs from a PostToolUse payload; Codex sends the model with it."""
+    if payload.get("hook_event_name") not in (None, "PostToolUse"):
+        return []
+    tool_input = payload.get("tool_input")
+    command = tool_input.get("command") if isinstance(tool_input, dict) else None
+    if not isinstance(command, str):
+        return []
+    model = payload.get("model") if isinstance(payload.get("model"), str) and payload.get("model") else "unknown"
+    cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
+    if "*** Begin Patch" in command:
+        texts = patch_texts(command[command.index("*** Begin Patch"):])
+    else:
+        texts = shell_writes(command)  # a file written through the shell tool
+    return [Output(NAME, model, text, absolute(file, cwd), cwd, None, "assistant-hook") for file, text in texts]

@@ -1,0 +1,152 @@
+"""GitHub Copilot: Copilot CLI session events and VS Code agent transcripts (same event JSONL).
+
+Every line is `{"type", "data", "id", "timestamp", "parentId"}`. `session.start`
+carries (CLI only) `data.context.cwd`; `session.model_change` carries
+`data.newModel` (the VS Code transcripts name no model). Code reaches files through
+`tool.execution_start` events: `create` (`path`, `file_text`), `str_replace`/`edit`
+(`new_str`) and `apply_patch` (`input`, a "*** Begin Patch" patch), and what
+`bash`/`run_in_terminal` (`command`) writes into files (the forms sources/_shell_writes
+knows). The other VS Code edit tools of the transcripts (`replace_string_in_file`,
+`create_file`, ...) are not read: their argument shapes are not confirmed. The older
+VS Code `chatSessions` JSON and journal files are read by sources/_copilot_chat_sessions.
+The CLI's postToolUse hook payload carries the same tool arguments. Facts:
+shared/research/assistant-logs.md §7.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Iterator
+
+from aiguard.capture.sources import _copilot_chat_sessions as chat_sessions
+from aiguard.capture.sources._shell_writes import shell_writes
+from aiguard.capture.sources.common import Output, Skip, absolute, jsonl_objects, loads, parse_time, read_tail
+from aiguard.capture.sources.codex import patch_texts
+
+NAME = "copilot"
+# Event logs, and VS Code chat sessions (`chatSessions/<session uuid>.json` or `.jsonl`).
+LOG_NAMES = ("*.jsonl", "????????-????-????-????-????????????.json")
+SHELL_TOOLS = ("bash", "powershell", "run_in_terminal")
+
+
+def _vscode_user_dir() -> Path:
+    home = Path.home()
+    if sys.platform == "darwin":
+        return home / "Library" / "Application Support" / "Code" / "User"
+    if sys.platform == "win32":
+        return Path(os.environ.get("APPDATA") or home / "AppData" / "Roaming") / "Code" / "User"
+    return Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "Code" / "User"
+
+
+def log_roots() -> list[Path]:
+    user = _vscode_user_dir()
+    return [Path.home() / ".copilot" / "session-state", user / "workspaceStorage",
+            user / "globalStorage" / "emptyWindowChatSessions"]
+
+
+def log_files(root: Path) -> Iterator[Path]:
+    if root.is_file():
+        yield root
+    elif root.name == "workspaceStorage" and root.is_dir():
+        yield from sorted([*root.glob("*/GitHub.copilot-chat/transcripts/*.jsonl"),
+                           *root.glob("*/chatSessions/*.json"), *root.glob("*/chatSessions/*.jsonl")])
+    elif root.name == "emptyWindowChatSessions" and root.is_dir():
+        yield from sorted([*root.glob("*.json"), *root.glob("*.jsonl")])
+    elif root.is_dir():
+        yield from sorted(root.rglob("*.jsonl"))  # <id>/events.jsonl, older <id>.jsonl
+
+
+def sniff(first_line: bytes) -> bool:
+    """An event log's session.start, or a chat session journal's opening snapshot."""
+    if first_line.startswith(b'{"kind":0,"v":{') and b'"requests"' in first_line:
+        return True
+    return b'"session.start"' in first_line and (b'"copilot-agent"' in first_line
+                                                  or b'"copilotVersion"' in first_line)
+
+
+def _texts(name: object, arguments: object) -> list[tuple[str | None, str]]:
+    if isinstance(arguments, str):
+        try:
+            arguments = loads(arguments)
+        except ValueError:
+            return []
+    if not isinstance(arguments, dict):
+        return []
+    if name == "apply_patch":
+        patch = arguments.get("input")
+        return list(patch_texts(patch)) if isinstance(patch, str) else []
+    if name in SHELL_TOOLS:  # files written through the shell (see _shell_writes)
+        return shell_writes(arguments.get("command"))
+    key = {"create": "file_text", "str_replace": "new_str", "edit": "new_str"}.get(name) if isinstance(name, str) else None
+    text, file = (arguments.get(key), arguments.get("path")) if key else (None, None)
+    if not isinstance(text, str) or not text.strip():
+        return []
+    return [(file if isinstance(file, str) else None, text)]
+
+
+def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Output | Skip]:
+    """`state` carries the session's model and cwd across appended chunks."""
+    state = {} if state is None else state
+    if Path(path).suffix == ".json" or data.lstrip().startswith(b'{"kind":'):
+        yield from chat_sessions.parse_log(path, data, state)
+        return
+    model = state.get("model", "unknown")
+    cwd: str | None = state.get("cwd")
+    for item in jsonl_objects(path, data):
+        if isinstance(item, Skip):
+            yield item
+            continue
+        _where, record = item
+        payload = record.get("data")
+        if not isinstance(payload, dict):
+            continue  # unknown shapes are ignored, not errors
+        kind = record.get("type")
+        if kind == "session.start":
+            context = payload.get("context")
+            found = context.get("cwd") if isinstance(context, dict) else None
+            cwd = found if isinstance(found, str) else cwd
+            state.update(model=model, cwd=cwd)
+        elif kind == "session.model_change":
+            if isinstance(payload.get("newModel"), str) and payload["newModel"]:
+                model = payload["newModel"]
+            state.update(model=model, cwd=cwd)
+        elif kind == "tool.execution_start":
+            when = parse_time(record.get("timestamp"))
+            for file, text in _texts(payload.get("toolName"), payload.get("arguments")):
+                yield Output(NAME, model, text, absolute(file, cwd), cwd, when, "assistant-log")
+
+
+def parse_hook(payload: dict) -> list[Output]:
+    """Copilot CLI's postToolUse payload: `{timestamp (ms), cwd, toolName, toolArgs, toolResult}`
+    (shape from the Copilot SDK's PostToolUseHookInput; not yet seen from a real CLI).
+
+    The model is not in the payload: it comes from the session's event log when the
+    payload names the session (`sessionId`), else it is unknown.
+    """
+    name = payload.get("toolName")
+    texts = _texts(name, payload.get("toolArgs"))
+    if not texts:
+        return []
+    cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
+    stamp = payload.get("timestamp")
+    when = stamp / 1000 if isinstance(stamp, (int, float)) and stamp > 1e11 else (
+        stamp if isinstance(stamp, (int, float)) else parse_time(stamp))
+    model = _session_model(payload.get("sessionId"))
+    return [Output(NAME, model, text, absolute(file, cwd), cwd, when, "assistant-hook") for file, text in texts]
+
+
+def _session_model(session: object) -> str:
+    """The last model a Copilot CLI session's events name (session.model_change)."""
+    if not isinstance(session, str) or not session or "/" in session or session.startswith("."):
+        return "unknown"
+    root = Path.home() / ".copilot" / "session-state"
+    for path in (root / session / "events.jsonl", root / f"{session}.jsonl"):
+        if path.is_file():
+            state: dict = {}
+            data = read_tail(path, 4 << 20)
+            for _ in parse_log(path, data[data.find(b"\n") + 1:] if len(data) == 4 << 20 else data, state):
+                pass
+            return state.get("model", "unknown")
+    return "unknown"

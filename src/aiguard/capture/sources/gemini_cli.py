@@ -1,0 +1,142 @@
+"""Gemini CLI: chat recordings under ~/.gemini/tmp/<project>/chats, and AfterTool hooks.
+
+Current recordings are JSONL, appended: a metadata line (`sessionId`, `projectHash`,
+...), message lines `{"id", "timestamp", "type": "user"|"gemini"|..., "content"}` and
+control lines (`$set`, `$rewindTo`). `gemini` messages carry `model` and `toolCalls`;
+a message is appended again, same `id`, when its tool calls are updated, so a tool
+call is reported once (by message and call id, kept in `state`). Legacy recordings
+are one `.json` object with `messages`. Code reaches files through `write_file`
+(`content`) and `replace` (`new_string`), and what `run_shell_command` writes into
+files (the forms sources/_shell_writes knows). The
+recordings hold no working directory. Facts: shared/research/assistant-logs.md §4.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterator
+
+from aiguard.capture.sources._shell_writes import shell_writes
+from aiguard.capture.sources.common import (
+    Output,
+    Skip,
+    absolute,
+    jsonl_objects,
+    last_model,
+    listed,
+    loads,
+    parse_time,
+)
+
+NAME = "gemini-cli"
+WRITING_TOOLS = {"write_file": "content", "replace": "new_string"}
+MESSAGE_TYPES = {"user", "gemini", "info", "error", "warning"}
+
+
+def log_roots() -> list[Path]:
+    base = Path(os.environ.get("GEMINI_CLI_HOME") or Path.home()).expanduser()
+    return [base / ".gemini" / "tmp"]
+
+
+def log_files(root: Path) -> Iterator[Path]:
+    if root.is_file():
+        yield root
+    elif root.is_dir():
+        # <project>/chats/session-*.json[l], and sub-agent chats one folder deeper
+        yield from sorted(p for p in root.rglob("*.json*")
+                          if p.suffix in (".jsonl", ".json") and "chats" in p.relative_to(root).parts[:-1])
+
+
+def sniff(first_line: bytes) -> bool:
+    """The metadata line, or (a recording without it) a message line of Gemini's shape."""
+    if b'"projectHash"' in first_line and b'"startTime"' in first_line:
+        return True
+    try:
+        record = loads(first_line)
+    except ValueError:
+        return False
+    return (isinstance(record, dict) and record.get("type") in MESSAGE_TYPES
+            and {"id", "timestamp", "content"} <= record.keys()
+            and not {"message", "uuid", "parentUuid", "sessionId", "payload"} & record.keys())
+
+
+def _texts(name: object, args: object) -> list[tuple[str | None, str]]:
+    if name == "run_shell_command" and isinstance(args, dict):  # files it writes (see _shell_writes)
+        directory = args.get("directory") if isinstance(args.get("directory"), str) else None
+        return [(absolute(file, directory), text) for file, text in shell_writes(args.get("command"))]
+    key = WRITING_TOOLS.get(name) if isinstance(name, str) else None
+    if key is None or not isinstance(args, dict):
+        return []
+    text, file = args.get(key), args.get("file_path")
+    if not isinstance(text, str) or not text.strip():
+        return []
+    return [(file if isinstance(file, str) else None, text)]
+
+
+def _message_outputs(message: dict, seen: set[str] | None) -> Iterator[Output]:
+    if message.get("type") != "gemini":
+        return
+    model = message.get("model") if isinstance(message.get("model"), str) and message.get("model") else "unknown"
+    for index, call in enumerate(listed(message.get("toolCalls"))):
+        if not isinstance(call, dict):
+            continue
+        if call.get("status") not in (None, "success"):
+            continue  # an error or a cancelled call wrote nothing
+        if seen is not None:
+            key = f"{message.get('id')}/{call.get('id', index)}"
+            if key in seen:
+                continue  # the same message appended again with its tool calls updated
+        texts = _texts(call.get("name"), call.get("args"))
+        if texts and seen is not None:
+            seen.add(key)
+        when = parse_time(call.get("timestamp")) or parse_time(message.get("timestamp"))
+        for file, text in texts:
+            yield Output(NAME, model, text, file, None, when, "assistant-log")
+
+
+def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Output | Skip]:
+    """`state` keeps the tool calls already reported (a message is re-appended when updated)."""
+    state = {} if state is None else state
+    if Path(path).suffix == ".json":  # legacy: one object, rewritten whole
+        try:
+            record = loads(data)
+        except ValueError:
+            yield Skip(f"{path}:1", "not JSON")
+            return
+        messages = record.get("messages") if isinstance(record, dict) else None
+        if not isinstance(messages, list):
+            yield Skip(f"{path}:1", "no messages")
+            return
+        for message in messages:
+            if isinstance(message, dict):
+                yield from _message_outputs(message, None)
+        return
+    seen = set(state.get("seen", []))
+    for item in jsonl_objects(path, data):
+        if isinstance(item, Skip):
+            yield item
+            continue
+        _where, record = item
+        if record.get("type") == "gemini":
+            found = list(_message_outputs(record, seen))
+            state["seen"] = sorted(seen)  # a list: the daemon saves state as JSON
+            yield from found
+    state["seen"] = sorted(seen)
+
+
+def model_from_transcript(path: str | None) -> str:
+    """The model of the last `gemini` message of a JSONL recording (its tail), or "unknown"."""
+    return last_model(path, lambda record: record.get("model") if record.get("type") == "gemini" else None)
+
+
+def parse_hook(payload: dict) -> list[Output]:
+    """Outputs from an AfterTool payload; the model comes from `transcript_path`'s tail."""
+    if payload.get("hook_event_name") != "AfterTool":
+        return []
+    texts = _texts(payload.get("tool_name"), payload.get("tool_input"))
+    if not texts:
+        return []
+    model = model_from_transcript(payload.get("transcript_path"))
+    cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
+    return [Output(NAME, model, text, absolute(file, cwd), cwd, None, "assistant-hook") for file, text in texts]

@@ -1,0 +1,910 @@
+"""Which added lines of a file derive from recorded model output. Pure: no I/O.
+
+The query side hashes every k-gram that touches an added line (the ledger side
+only kept winnowed ones), looks them up, and per record and per occurrence of it
+keeps the longest chain of hits that is in order on both sides. A record counts
+when a chain covers enough tokens; covered tokens are then projected onto lines.
+Inside a matched chain, lines inserted between two hits are located and confirmed
+against the ledger, and the copied rest of that gap is covered too
+(_insertion_fills); likewise above its first hit and below its last
+(_end_candidates). Only the added lines and CONTEXT_TOKENS around them are
+tokenised, in windows that start and end outside comments and strings, so a hunk
+that starts inside a docstring tokenises as in the whole file (matching.md
+section 2) and a one-line edit costs the same in a large file as in a small one.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter, defaultdict
+from typing import Callable, Iterable, Mapping, NamedTuple
+
+from aiguard.core.fingerprint import (
+    MULTILINE_OPENERS,
+    PARAMS,
+    RAW,
+    STREAMS,
+    Hasher,
+    Token,
+    guess_syntax,
+    literal_pattern,
+    low_complexity,
+    syntax_for_path,
+    tokenize,
+)
+
+# A fingerprint found in more records than this is common code, not evidence
+# (MOSS's -m option; matching.md uses 20).
+DF_CAP = 20
+# A line is attributed when at least this share of its tokens is covered.
+LINE_SHARE = 0.5
+# An abstract chain must cover at least this share of the query tokens it spans: scattered
+# pieces of shape (`V.V(S, V=S)` runs that an options parser and a test's set-up share)
+# add up to min_tokens over a long stretch without being a renamed copy.
+ABSTRACT_DENSITY = 0.4  # benchmarks/README.md, "Hunk-scoped matching and context"
+# Tokens a chain probably covers past its first and last hit count only on lines
+# that hits alone already cover this much of.
+EXTEND_SHARE = 0.4
+
+# lookup(stream, hashes) -> {hash: [(record_id, position), ...]}
+Lookup = Callable[[int, list[int]], Mapping[int, list[tuple[int, int]]]]
+
+
+class RecordInfo(NamedTuple):
+    tool: str
+    model: str
+    source: str
+    tokens: int  # significant tokens in the recorded text
+
+
+class Range(NamedTuple):
+    start: int  # 1-based, inclusive, in the new version of the file
+    end: int
+    record: int
+
+
+def attribute_text(
+    text: str,
+    added_lines: Iterable[int],
+    hasher: Hasher,
+    lookup: Lookup,
+    record_tokens: Callable[[Iterable[int]], Mapping[int, int]],
+    path: str | None = None,
+    whole_file: bool = False,
+) -> dict[int, int]:
+    """Map the added lines (1-based) of `text` that derive from a record to that record's id.
+
+    Only the added lines and CONTEXT_TOKENS around them are tokenised (_window_tokens);
+    whole_file tokenises all of `text`, with the same result (the reference for tests).
+    """
+    added = {line - 1 for line in added_lines}
+    if not added:
+        return {}
+    syntax = syntax_for_path(path) or guess_syntax(text)
+    line_count = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
+    tokens = tokenize(text, syntax).tokens if whole_file else _window_tokens(text, syntax, added, line_count)
+    touching = [i for i, t in enumerate(tokens) if _touches(t, added)]
+    if not touching:
+        return _fill_tokenless({}, added, set(), line_count)
+
+    token_lines = [t.first_line for t in tokens]
+    chains: list[tuple[int, int, int, set[int], set[int]]] = []  # (stream, count, record, covered, extension)
+    for stream in STREAMS:
+        k, w, _ = PARAMS[stream]
+        n_grams = len(tokens) - k + 1
+        if n_grams <= 0:
+            continue
+        digests = hasher.token_digests(tokens, stream)
+        # No low-complexity mask here: it depends only on a k-gram's tokens, so the
+        # ledger never holds a masked k-gram and looking one up just finds nothing,
+        # which costs less than checking every k-gram.
+        positions = _starts_touching(touching, k, n_grams)
+        hashes = hasher.kgram_hashes(digests, k, positions)
+        found = lookup(stream, list(dict.fromkeys(hashes.values())))
+        per_record = _hits_per_record(hashes, found, DF_CAP)
+        lengths = record_tokens(per_record) if per_record else {}
+        matched = _matched_chains(per_record, lengths, stream, token_lines)
+        # Inserted lines found inside a matched chain leave the rest of its gap to it. The
+        # fill does not count towards min_tokens: it never makes a record match. Raw stream
+        # only: abstract k-grams (V = V . V) are too alike to confirm where lines were cut.
+        fills = _insertion_fills(matched, tokens, digests, k, hasher, stream, lookup,
+                                 ends=(w, lengths, per_record)) if matched and stream == RAW else {}
+        for record, _chain, covered, extension in matched:
+            count = len(covered)
+            covered |= fills.get(record, set())
+            chains.append((stream, count, record, covered, extension - covered))
+
+    owner: dict[int, int] = {}
+    extended: dict[int, int] = {}
+    # Identifier-preserving matches first, then the longest: they are the most specific.
+    for _stream, _count, record, covered, extension in sorted(chains, key=lambda c: (c[0] != RAW, -c[1], c[2])):
+        for pos in covered:
+            owner.setdefault(pos, record)
+        for pos in extension:
+            extended.setdefault(pos, record)
+
+    line_tokens = _line_tokens(tokens, touching, added)
+    result = _line_owners(line_tokens, owner, extended, EXTEND_SHARE, LINE_SHARE)
+    return _fill_tokenless(result, added, set(line_tokens), line_count)
+
+
+def _hits_per_record(hashes: dict[int, int], found: Mapping[int, list[tuple[int, int]]],
+                     df_cap: int) -> dict[int, list[tuple[int, int]]]:
+    """{record: [(query position, record position), ...]} of the hashes found in at most df_cap records."""
+    # Query positions of the hashes found (few): one pass in a comprehension, not a dict of all.
+    by_hash: dict[int, list[int]] = defaultdict(list)
+    for pos, value in [item for item in hashes.items() if item[1] in found]:
+        by_hash[value].append(pos)
+    per_record: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for value, hits in found.items():
+        if len({record for record, _ in hits}) > df_cap:
+            continue
+        for qpos in by_hash[value]:
+            for record, rpos in hits:
+                per_record[record].append((qpos, rpos))
+    return per_record
+
+
+def _line_owners(line_tokens: dict[int, list[int]], owner: dict[int, int], extended: dict[int, int],
+                 extend_share: float, line_share: float) -> dict[int, int]:
+    """{line: record} for the lines whose tokens a record owns (see attribute_text)."""
+    result: dict[int, int] = {}
+    for line, idx in line_tokens.items():
+        owners = [owner[i] for i in idx if i in owner]
+        if len(owners) >= extend_share * len(idx):
+            owners += [extended[i] for i in idx if i not in owner and i in extended]
+        if owners and len(owners) >= line_share * len(idx):
+            result[line] = Counter(owners).most_common(1)[0][0]
+    return result
+
+
+def _line_tokens(tokens: list, touching: list[int], added: set[int]) -> dict[int, list[int]]:
+    """{line: [token index, ...]}: the touching tokens on each added line (0-based)."""
+    line_tokens: dict[int, list[int]] = defaultdict(list)
+    for i in touching:
+        t = tokens[i]
+        for line in range(t.first_line, t.last_line + 1):
+            if line in added:
+                line_tokens[line].append(i)
+    return line_tokens
+
+
+# Hunk-scoped matching (_window_tokens): the added lines are tokenised with at least this
+# many tokens of context on each side, or up to the file's edge. Nothing reaches further from
+# a hit: end placements (_end_candidates) look MAX_GAP_TOKENS + MAX_END_INSERTED + k tokens
+# past a chain, coverage w + k; and hits of two windows are more than OCCURRENCE_GAP apart
+# either way, so they never share a chain. The result is the whole file's.
+CONTEXT_TOKENS = 320
+CONTEXT_LINES = 64  # first guess of the lines that hold CONTEXT_TOKENS; quadrupled until they do
+
+
+def _touches(t: Token, added: set[int]) -> bool:
+    return t.first_line in added or (t.last_line != t.first_line and not added.isdisjoint(
+        range(t.first_line + 1, t.last_line + 1)))
+
+
+def _window_tokens(text: str, syntax: str, added: set[int], line_count: int) -> list[Token]:
+    """The tokens of the windows around the added lines, in order, with their file line numbers.
+
+    A window is a run of added lines with CONTEXT_TOKENS of context either side, cut at
+    line starts outside any comment or string (_Literals), so it tokenises as in the whole
+    file; windows that touch are merged. Token positions then differ from the whole file's
+    only by the tokens left out between windows, which no step looks across.
+    """
+    runs: list[list[int]] = []
+    for line in sorted(n for n in added if 0 <= n < line_count):
+        if runs and line == runs[-1][1] + 1:
+            runs[-1][1] = line
+        else:
+            runs.append([line, line])
+    if not runs:
+        return []
+    lines = _LineOffsets(text)
+    literals = _Literals(text, syntax, lines, line_count)
+    margins = [[CONTEXT_LINES, CONTEXT_LINES] for _ in runs]
+    cache: dict[tuple[int, int], list[Token]] = {}
+    while True:
+        spans = sorted((literals.safe_before(max(0, a - up)), literals.safe_after(min(line_count, b + 1 + down)), n)
+                       for n, ((a, b), (up, down)) in enumerate(zip(runs, margins)))
+        windows: list[tuple[int, int, list[int]]] = []  # (first line, end line (exclusive), runs)
+        for start, end, n in spans:
+            if windows and start <= windows[-1][1]:
+                windows[-1] = (windows[-1][0], max(windows[-1][1], end), windows[-1][2] + [n])
+            else:
+                windows.append((start, end, [n]))
+        out: list[Token] = []
+        grown = False
+        for start, end, members in windows:
+            window = cache.get((start, end))
+            if window is None:
+                window = cache[start, end] = _tokenize_lines(text, syntax, lines, start, end)
+            touching = [i for i, t in enumerate(window) if _touches(t, added)]
+            for side, short, edge in ((0, touching and touching[0] < CONTEXT_TOKENS, start > 0),
+                                      (1, touching and len(window) - 1 - touching[-1] < CONTEXT_TOKENS,
+                                       end < line_count)):
+                if short and edge:
+                    for n in members:
+                        margins[n][side] *= 4
+                    grown = True
+            out.extend(window)
+        if not grown:
+            return out
+
+
+def _tokenize_lines(text: str, syntax: str, lines: _LineOffsets, start: int, end: int) -> list[Token]:
+    """Tokens of lines [start, end), which begin and end outside any comment or string."""
+    tokens = tokenize(text[lines.offset(start):lines.offset(end)], syntax).tokens
+    if not start:
+        return tokens
+    new = tuple.__new__
+    return [new(Token, (t.kind, t.text, t.first_line + start, t.last_line + start)) for t in tokens]
+
+
+class _LineOffsets:
+    """Where lines start in a text, counted on demand (C-speed str.count over the text once)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.lines = [0]  # known (line, offset) pairs, ascending
+        self.offsets = [0]
+
+    def offset(self, line: int) -> int:
+        """Offset of the start of 0-based `line` (the text's length past its last line)."""
+        i = bisect.bisect_right(self.lines, line) - 1
+        known, lo = self.lines[i], self.offsets[i]
+        need = line - known  # newlines to pass from lo
+        if not need:
+            return lo
+        text = self.text
+        hi = len(text) if i + 1 == len(self.offsets) else self.offsets[i + 1]
+        while hi - lo > 4096:
+            mid = (lo + hi) // 2
+            count = text.count("\n", lo, mid)
+            if count >= need:
+                hi = mid
+            else:
+                need -= count
+                lo = mid
+        pos = lo
+        for _ in range(need):
+            pos = text.find("\n", pos, hi) + 1
+            if not pos:
+                return len(text)
+        self._remember(line, pos)
+        return pos
+
+    def line_of(self, offset: int) -> int:
+        """The 0-based line holding `offset`."""
+        i = bisect.bisect_right(self.offsets, offset) - 1
+        line = self.lines[i] + self.text.count("\n", self.offsets[i], offset)
+        return line
+
+    def _remember(self, line: int, offset: int) -> None:
+        i = bisect.bisect_left(self.lines, line)
+        if i == len(self.lines) or self.lines[i] != line:
+            self.lines.insert(i, line)
+            self.offsets.insert(i, offset)
+
+
+class _Literals:
+    """Comments and string literals that span lines, found from the file's start on demand.
+
+    Only the places where such a literal may open are examined (MULTILINE_OPENERS,
+    found with str.find): at each, the literals of its line are scanned from a point
+    known to be outside any, which tells whether one opens there and where it ends.
+    A file without an opener costs nothing; a Python file costs a scan of the lines
+    holding docstring quotes.
+    """
+
+    def __init__(self, text: str, syntax: str, lines: _LineOffsets, line_count: int):
+        self.text = text
+        self.lines = lines
+        self.line_count = line_count
+        self.pattern = literal_pattern(syntax)
+        self.next_at = {opener: -1 for opener in MULTILINE_OPENERS[syntax]}  # next occurrence at or after pos
+        self.starts: list[int] = []  # spans [start, end) of multi-line literals, ascending
+        self.ends: list[int] = []
+        self.pos = 0  # outside every literal; every multi-line literal starting before it is known
+        self.done = False  # no opener at or after pos
+
+    def _scan_to(self, offset: int) -> None:
+        """Know every multi-line literal that starts before offset."""
+        text = self.text
+        while not self.done:
+            candidate = len(text)
+            for opener, at in self.next_at.items():
+                if 0 <= at < self.pos or at == -1:
+                    at = self.next_at[opener] = text.find(opener, self.pos)
+                    if at < 0:
+                        at = self.next_at[opener] = len(text)
+                candidate = min(candidate, at)
+            if candidate >= len(text):
+                self.done = True
+                return
+            if candidate >= offset:
+                return
+            # The candidate's line start (or pos, if later) is outside every literal: nothing
+            # between pos and the candidate opens a multi-line one.
+            start = max(self.pos, text.rfind("\n", 0, candidate) + 1)
+            for match in self.pattern.finditer(text, start):
+                begin, end = match.span()
+                if begin > candidate:  # the candidate is in no literal: an operator or unmatched quote
+                    self.pos = begin
+                    break
+                if end > candidate:  # the literal that holds the candidate, or opens there
+                    if text.find("\n", begin, end) >= 0:
+                        self.starts.append(begin)
+                        self.ends.append(end)
+                    self.pos = end
+                    break
+            else:
+                self.done = True  # no literal from the candidate on: an unmatched quote at the end
+                return
+
+    def _span_over(self, line: int) -> int | None:
+        """Index of the literal that line's start falls inside, if any."""
+        if line <= 0 or line >= self.line_count:
+            return None
+        offset = self.lines.offset(line)
+        self._scan_to(offset)
+        i = bisect.bisect_left(self.starts, offset) - 1
+        return i if i >= 0 and self.ends[i] > offset else None
+
+    def safe_before(self, line: int) -> int:
+        """The nearest line at or above `line` that starts outside every literal."""
+        while (i := self._span_over(line)) is not None:
+            line = self.lines.line_of(self.starts[i])
+        return line
+
+    def safe_after(self, line: int) -> int:
+        """The nearest line at or below `line` that starts outside every literal."""
+        while (i := self._span_over(line)) is not None:
+            line = self.lines.line_of(self.ends[i] - 1) + 1
+        return line
+
+
+def _starts_touching(touching: list[int], k: int, n_grams: int) -> list[int]:
+    """Start positions of the k-grams that contain at least one of the (sorted) tokens."""
+    starts: list[int] = []
+    run_start = run_end = None
+    for i in touching:
+        if run_end is not None and i == run_end + 1:
+            run_end = i
+            continue
+        if run_start is not None:
+            starts.extend(range(max(run_start - k + 1, starts[-1] + 1 if starts else 0), min(run_end, n_grams - 1) + 1))
+        run_start = run_end = i
+    if run_start is not None:
+        starts.extend(range(max(run_start - k + 1, starts[-1] + 1 if starts else 0), min(run_end, n_grams - 1) + 1))
+    return starts
+
+
+# A comment or blank line between two lines of one record belongs to it even when up to this
+# many unattributed code lines (lines someone inserted into the paste) stand between them.
+TOKENLESS_SKIP = 1
+
+
+def _fill_tokenless(result: dict[int, int], added: set[int], with_tokens: set[int], line_count: int) -> dict[int, int]:
+    """Blank and comment-only added lines inside an attributed run belong to it.
+
+    Inside means: the nearest attributed lines above and below, reached over added lines
+    only, belong to the same record, with at most TOKENLESS_SKIP unattributed code lines
+    on the way (an edited paste: the comments between its lines are still the model's).
+    """
+    filled = dict(result)
+
+    def reach(line: int, step: int) -> int | None:
+        skipped = 0
+        line += step
+        while line in added and 0 <= line < line_count:
+            if line in result:
+                return result[line]
+            if line in with_tokens:
+                skipped += 1
+                if skipped > TOKENLESS_SKIP:
+                    return None
+            line += step
+        return None
+
+    for line in sorted(added - with_tokens):
+        above = reach(line, -1)
+        if above is not None and above == reach(line, 1):
+            filled[line] = above
+    return {line + 1: record for line, record in filled.items()}
+
+
+
+
+def _occurrences(pairs: list[tuple[int, int]], evaluate: Callable[[list[tuple[int, int]]], bool]) -> None:
+    """Give evaluate() the chains of one record's hits, one per occurrence.
+
+    The hits are split where the query positions are more than OCCURRENCE_GAP apart;
+    in each part the longest chain is taken, and when evaluate() accepts it (it covers
+    enough), the hits before and after its query span are chained again the same way:
+    a copy of the record close to another one is found too.
+    """
+    pairs = sorted(set(pairs))
+    parts: list[list[tuple[int, int]]] = []
+    start = 0
+    for n in range(1, len(pairs) + 1):
+        if n == len(pairs) or pairs[n][0] - pairs[n - 1][0] > OCCURRENCE_GAP:
+            if n - start >= 2:
+                parts.append(pairs[start:n])
+            start = n
+    while parts:
+        part = parts.pop(0)
+        chain = _longest_chain(part)
+        if len(chain) < 2 or not evaluate(chain):
+            continue
+        first, last = chain[0][0], chain[-1][0]
+        before = [p for p in part if p[0] < first]
+        after = [p for p in part if p[0] > last]
+        parts[:0] = [side for side in (before, after) if len(side) >= 2]
+
+
+def _longest_chain(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Longest chain of hits increasing in both query and record position (LIS)."""
+    # Sort by query position, and within one query position by decreasing record
+    # position, so that a strictly increasing subsequence uses each query k-gram once.
+    pairs = sorted(set(pairs), key=lambda p: (p[0], -p[1]))
+    tails: list[int] = []  # smallest record position ending a chain of each length
+    tail_index: list[int] = []
+    previous = [-1] * len(pairs)
+    for n, (_q, r) in enumerate(pairs):
+        j = bisect.bisect_left(tails, r)
+        if j == len(tails):
+            tails.append(r)
+            tail_index.append(n)
+        else:
+            tails[j] = r
+            tail_index[j] = n
+        previous[n] = tail_index[j - 1] if j else -1
+    chain = []
+    n = tail_index[-1] if tail_index else -1
+    while n >= 0:
+        chain.append(pairs[n])
+        n = previous[n]
+    chain.reverse()
+    return chain
+
+
+def _coverage(chain: list[tuple[int, int]], k: int, w: int, record_len: int,
+              token_lines: list[int]) -> tuple[set[int], set[int]]:
+    """Query token positions covered by a chain of k-gram hits, and a likely extension.
+
+    Winnowing keeps one k-gram in every w, so a copied run can start up to w-1
+    tokens before the first hit of a segment and end up to w-1 after its last.
+    The extension reaches that far, but never past what the record holds and
+    never onto another line; it only counts on lines that hits already cover
+    well (see attribute_text), so a human line whose last token happens to open
+    a hit is not pulled in.
+    """
+    covered: set[int] = set()
+    extension: set[int] = set()
+    segment_start = 0
+    query_len = len(token_lines)
+    for n in range(1, len(chain) + 1):
+        if n < len(chain):
+            (q0, r0), (q1, r1) = chain[n - 1], chain[n]
+            if q1 - q0 <= w + k and r1 - r0 <= w + k:
+                continue
+        first_q, first_r = chain[segment_start]
+        last_q, last_r = chain[n - 1]
+        for q, _r in chain[segment_start:n]:
+            covered.update(range(q, q + k))
+        # The record's own start (or end) within reach, landing exactly on a line
+        # boundary of the query: the paste starts (ends) there; covered. Else the
+        # probable rest of the boundary lines: an extension (see attribute_text).
+        start = first_q - first_r
+        if first_r < w and start >= 0 and (start == 0 or token_lines[start - 1] != token_lines[start]):
+            covered.update(range(start, first_q))
+        else:
+            for pos in range(first_q - 1, max(-1, first_q - w), -1):
+                if token_lines[pos] != token_lines[first_q]:
+                    break
+                extension.add(pos)
+        end = last_q + k  # first position after the segment
+        left = max(0, record_len - k - last_r)  # record tokens after the segment
+        stop = end + left
+        if left < w and stop <= query_len and (stop == query_len or token_lines[stop] != token_lines[stop - 1]):
+            covered.update(range(end, stop))
+        else:
+            for pos in range(end, min(query_len, end + min(w - 1, left))):
+                if token_lines[pos] != token_lines[end - 1]:
+                    break
+                extension.add(pos)
+        segment_start = n
+    return covered, extension - covered
+
+
+# Gap accounting (_insertion_fills). Consecutive hits (q1, r1), (q2, r2) of a chain with
+# q2 - q1 > r2 - r1 mean that q2 - q1 - (r2 - r1) tokens were inserted between them. The
+# insertion is looked for among whole lines between the hits' k-grams.
+MAX_GAP_TOKENS = 200  # longer gaps are not examined
+MAX_RUNS = 4  # inserted runs of whole lines in one gap (short copied pieces between them)
+MAX_CANDIDATES = 48  # more ways to place the insertion than this: ambiguous, not examined
+MAX_STEPS = 4000  # search budget per gap (_placements), about a millisecond
+
+def _matched_chains(per_record: Mapping[int, list[tuple[int, int]]], lengths: Mapping[int, int], stream: int,
+                    token_lines: list[int]) -> list[tuple[int, list[tuple[int, int]], set[int], set[int]]]:
+    """(record, chain, covered, extension) of every occurrence of a record that matches.
+
+    An occurrence matches when its chain covers min_tokens, and, in the abstract stream,
+    at least ABSTRACT_DENSITY of the query tokens it spans.
+    """
+    k, w, min_tokens = PARAMS[stream]
+    matched: list[tuple[int, list[tuple[int, int]], set[int], set[int]]] = []
+    for record, pairs in per_record.items():
+        record_len = lengths.get(record, 0)
+
+        def evaluate(chain: list[tuple[int, int]]) -> bool:
+            covered, extension = _coverage(chain, k, w, record_len, token_lines)
+            if len(covered) < min_tokens:
+                return False
+            if stream != RAW and len(covered) < ABSTRACT_DENSITY * (chain[-1][0] + k - chain[0][0]):
+                return False
+            matched.append((record, chain, covered, extension))
+            return True
+
+        _occurrences(pairs, evaluate)
+    return matched
+
+
+# Hits of one record further apart than this many query tokens (in query order) are
+# different occurrences of it: each is chained, and must cover min_tokens, on its own.
+# One chain over the whole file would run through the record's hits anywhere in it, so a
+# later copy of the record's code (or scattered common pieces of it) could take the
+# chain away from the pasted copy. Bounded so that hunk-scoped matching, which sees
+# CONTEXT_TOKENS around the added lines, finds the same occurrences.
+OCCURRENCE_GAP = 2 * MAX_GAP_TOKENS
+
+
+def _line_starts(tokens: list) -> list[bool]:
+    """starts[i]: token i is the first token on its line (a whole-line cut can fall before it)."""
+    starts = [True] * (len(tokens) + 1)  # position len(tokens): the end of the file
+    for i in range(1, len(tokens)):
+        starts[i] = tokens[i - 1].last_line < tokens[i].first_line
+    return starts
+
+
+def _placements(lo: int, hi: int, size: int, starts: list[bool]) -> list[tuple[tuple[int, int], ...]] | None:
+    """Ways to place `size` inserted tokens as whole lines in query positions [lo, hi).
+
+    Up to MAX_RUNS runs [s, e) of whole lines, each run separated from the next by at
+    least one copied token. Cuts fall only between lines, so a line is never split.
+    None when there are more than MAX_CANDIDATES ways, or the search takes more than
+    MAX_STEPS steps (long gaps of short lines): too ambiguous to examine.
+    """
+    cuts = [i for i in range(lo, hi + 1) if starts[i]]
+    found: list[tuple[tuple[int, int], ...]] = []
+    steps = 0
+
+    def place(first: int, left: int, runs_left: int, placed: tuple[tuple[int, int], ...]) -> bool:
+        nonlocal steps
+        for a in range(first, len(cuts)):
+            s = cuts[a]
+            for b in range(a + 1, len(cuts)):
+                e = cuts[b]
+                if e - s > left:
+                    break
+                steps += 1
+                if steps > MAX_STEPS or len(found) > MAX_CANDIDATES:
+                    return False
+                if e - s == left:
+                    found.append(placed + ((s, e),))
+                elif runs_left > 1 and not place(b + 1, left - (e - s), runs_left - 1, placed + ((s, e),)):
+                    return False
+        return True
+
+    return found if place(0, size, MAX_RUNS, ()) else None
+
+
+def _insertion_fills(matched, tokens: list, digests: list[bytes], k: int, hasher: Hasher, stream: int,
+                     lookup: Lookup, ends: tuple[int, Mapping[int, int], Mapping[int, list[tuple[int, int]]]]
+                     | None = None) -> dict[int, set[int]]:
+    """Query tokens between chain hits that are copied, once the inserted lines are known.
+
+    For consecutive hits (q1, r1), (q2, r2) of one record's chain with dr = r2 - r1 >= k
+    (the two k-grams do not overlap in the record) and dq = q2 - q1 > dr, exactly
+    dq - dr tokens of the query gap [q1 + k, q2) are not in the record. Each way of
+    placing them as whole lines (_placements) is checked against the ledger: with the
+    placed lines cut out, the query must read like the record, so the k-grams that now
+    straddle a cut are hashed and looked up, and each cut needs one of them stored for
+    this record at the expected position r1 + j. Winnowing stores one k-gram in every
+    w consecutive ones and a cut is straddled by k - 1 >= w of them, so a true
+    placement is confirmed unless the ledger masked them (common or low-complexity
+    code). Exactly one confirmed placement fills the rest of the gap; none or several
+    (ambiguous) fill nothing. A human line that replaced a copied one has no
+    confirmed placement, so it is never pulled in.
+
+    With `ends` (w, record lengths, the first look-up's hits per record) the two ends
+    of each chain are examined as well (_end_candidates), in the same look-up.
+    """
+    starts: list[bool] | None = None
+    gaps = []  # (record, lo, hi, placements, confirmed cuts per placement)
+    wanted: dict[int, list[tuple[int, int, int, int]]] = defaultdict(list)  # hash -> (gap, placement, cut, rpos)
+    for record, chain, _covered, _extension in matched:
+        for (q1, r1), (q2, r2) in zip(chain, chain[1:]):
+            dq, dr = q2 - q1, r2 - r1
+            if dq <= dr or dr < k or dq - k > MAX_GAP_TOKENS:
+                continue
+            if starts is None:
+                starts = _line_starts(tokens)
+            placements = _placements(q1 + k, q2, dq - dr, starts)
+            if not placements:
+                continue
+            g = len(gaps)
+            gaps.append((record, q1 + k, q2, placements, [set() for _ in placements]))
+            for p, runs in enumerate(placements):
+                # The query from hit 1 to the end of hit 2 with the runs cut out: it should
+                # be the record's tokens r1 .. r2 + k.
+                spliced: list[bytes] = []
+                cuts = []
+                pos = q1
+                for s, e in runs:
+                    spliced.extend(digests[pos:s])
+                    cuts.append(len(spliced))
+                    pos = e
+                spliced.extend(digests[pos:q2 + k])
+                straddling = {}
+                for c, cut in enumerate(cuts):
+                    for j in range(max(0, cut - k + 1), min(cut, len(spliced) - k + 1)):
+                        straddling.setdefault(j, []).append(c)
+                for j, value in hasher.kgram_hashes(spliced, k, straddling).items():
+                    for c in straddling[j]:
+                        wanted[value].append((g, p, c, r1 + j))
+    end_wanted: dict[int, list[tuple[EndPlacement, int]]] = defaultdict(list)
+    end_groups: list[tuple[int, list[EndPlacement]]] = []
+    if ends is not None:
+        if starts is None:
+            starts = _line_starts(tokens)
+        end_groups = _end_candidates(matched, digests, k, hasher, starts, *ends, end_wanted)
+    if not wanted and not end_wanted:
+        return {}
+    found = lookup(stream, list(wanted.keys() | end_wanted.keys()))
+    for value, hits in found.items():
+        stored = set(hits)
+        for g, p, c, rpos in wanted.get(value, ()):
+            if (gaps[g][0], rpos) in stored:
+                gaps[g][4][p].add(c)
+        for placement, j in end_wanted.get(value, ()):
+            if (placement.record, placement.rpos0 + j) in stored:
+                placement.confirmed.add(j)
+    fills: dict[int, set[int]] = defaultdict(set)
+    for record, lo, hi, placements, confirmed in gaps:
+        good = [runs for runs, cuts in zip(placements, confirmed) if len(cuts) == len(runs)]
+        if len(good) != 1:
+            continue
+        inserted = {i for s, e in good[0] for i in range(s, e)}
+        fills[record].update(i for i in range(lo, hi) if i not in inserted)
+    w = ends[0] if ends is not None else 0
+    for record, placements in end_groups:
+        good = [p for p in placements if _end_confirmed(p, k, w)]
+        if len(good) == 1:
+            fills[record].update(_end_fill(good[0], k, starts))
+    return fills
+
+
+# The two ends of a chain (_end_candidates). Before its first hit (q1, r1) the query may hold
+# the record's tokens 0 .. r1 - 1 with whole lines inserted among them; after its last hit
+# (q2, r2), the record's tokens r2 + k .. to its end. Each way of placing the inserted lines
+# (up to MAX_END_INSERTED tokens in up to MAX_RUNS runs) is checked like a gap's, and must
+# moreover account for every claimed copied token (_end_confirmed).
+MAX_END_INSERTED = 64  # inserted tokens at one end of a chain, at most
+
+
+class EndPlacement(NamedTuple):
+    record: int
+    rpos0: int  # record position of spliced position 0
+    cuts: tuple[int, ...]  # spliced positions where inserted runs were cut out
+    need: tuple[int, int]  # spliced positions [lo, hi) that confirmed k-grams must cover
+    window_min: frozenset[int]  # spliced starts holding the least hash of the outermost window
+    confirmed: set[int]  # spliced k-gram starts stored for the record at rpos0 + j
+    qmap: list[int]  # query position of each spliced position
+    claimed: tuple[int, int]  # spliced [lo, hi) said to be copied (filled if confirmed alone)
+    outer: tuple[int, int]  # spliced [lo, hi) of the piece beyond the outermost cut
+
+
+def _end_candidates(matched, digests: list[bytes], k: int, hasher: Hasher, starts: list[bool], w: int,
+                    lengths: Mapping[int, int], hits: Mapping[int, list[tuple[int, int]]],
+                    wanted: dict[int, list[tuple[EndPlacement, int]]]) -> list[tuple[int, list[EndPlacement]]]:
+    """Placements of inserted lines before the first and after the last hit of each chain.
+
+    Before (q1, r1): with s inserted tokens, the copied region starts at a = q1 - r1 - s,
+    on a line start (the paste reaches the record's first token), and the runs lie in
+    (a, q1]. After (q2, r2): it ends at e = q2 + k + (record length - r2 - k) + s, at a
+    line end, and the runs lie in [q2 + k, e). With the runs cut out the query must read
+    like the record: the k-grams straddling each cut are hashed and put in `wanted`; a
+    k-gram inside a piece is a query k-gram, confirmed when the first look-up found it
+    for this record at the expected position. More than MAX_CANDIDATES placements, or a
+    search over budget: ambiguous, not examined.
+    """
+    groups: list[tuple[int, list[EndPlacement]]] = []
+    n = len(digests)
+    for record, chain, _covered, _extension in matched:
+        record_len = lengths.get(record, 0)
+        q1, r1 = chain[0]
+        q2, r2 = chain[-1]
+        pairs: set[tuple[int, int]] | None = None
+        for head in (True, False):
+            # Distances from the chain's edge (q1 going up, q2 + k going down) of the cuts.
+            room = r1 if head else record_len - r2 - k
+            if room <= 0 or room > MAX_GAP_TOKENS:
+                continue
+            if head:
+                edge = q1
+                dists = [q1 - x for x in range(q1, max(-1, q1 - room - MAX_END_INSERTED - 1), -1) if starts[x]]
+            else:
+                edge = q2 + k
+                dists = [x - edge for x in range(edge, min(n, edge + room + MAX_END_INSERTED) + 1) if starts[x]]
+            options = _end_runs(dists, room)
+            if not options:
+                continue
+            if pairs is None:
+                pairs = set(hits.get(record, ()))
+            placements = []
+            for size, runs in options:
+                if head:
+                    pieces = sorted((edge - de, edge - ds) for ds, de in runs)
+                    lo, hi = edge - room - size, q1 + k
+                else:
+                    pieces = [(edge + ds, edge + de) for ds, de in runs]
+                    lo, hi = q2, edge + room + size
+                qmap: list[int] = []
+                cuts = []
+                pos = lo
+                for s, e in pieces:
+                    qmap.extend(range(pos, s))
+                    cuts.append(len(qmap))
+                    pos = e
+                qmap.extend(range(pos, hi))
+                rpos0 = 0 if head else r2
+                need = (w - 1, r1) if head else (0, record_len - w + 1 - r2)
+                claimed, outer = ((0, r1), (0, cuts[0])) if head else ((k, len(qmap)), (cuts[-1], len(qmap)))
+                straddling = set()
+                for cut in cuts:
+                    straddling.update(range(max(0, cut - k + 1), min(cut, len(qmap) - k + 1)))
+                spliced = [digests[i] for i in qmap]
+                # The record's first (last) w k-grams: winnowing stored the least of them.
+                n_grams = len(qmap) - k + 1
+                window = range(min(w, n_grams)) if head else range(max(0, n_grams - w), n_grams)
+                hashes = hasher.kgram_hashes(spliced, k, straddling.union(window))
+                unmasked = [hashes[j] for j in window if not low_complexity(spliced, j, k)]
+                least = min(unmasked, default=None)
+                placement = EndPlacement(record, rpos0, tuple(cuts), need,
+                                         frozenset(j for j in window if hashes[j] == least), set(), qmap,
+                                         claimed, outer)
+                for j in range(n_grams):
+                    if j not in straddling and (qmap[j], rpos0 + j) in pairs:
+                        placement.confirmed.add(j)
+                for j in straddling:
+                    wanted[hashes[j]].append((placement, j))
+                placements.append(placement)
+            groups.append((record, placements))
+    return groups
+
+
+def _end_fill(p: EndPlacement, k: int, starts: list[bool]) -> list[int]:
+    """Query positions of a confirmed end placement to fill.
+
+    The outer piece (beyond the outermost cut) may end in up to w - 1 tokens that
+    only their count vouches for. They are taken when at least k // 2 of the piece's
+    tokens are covered by confirmed k-grams; otherwise only the piece's lines that
+    confirmed k-grams cover entirely are. So a `return 0.0` after a partial paste
+    is not taken for the record's `return rendered_rules` on the strength of the
+    `return` that one k-gram straddling the cut reads.
+    """
+    lo, hi = p.claimed
+    outer_lo, outer_hi = p.outer
+    covered: set[int] = set()
+    for j in p.confirmed:
+        covered.update(range(max(j, outer_lo), min(j + k, outer_hi)))
+    qmap = p.qmap
+    if len(covered) >= k // 2:
+        return qmap[lo:hi]
+    fill = [qmap[j] for j in range(lo, hi) if not outer_lo <= j < outer_hi]
+    line: list[int] = []
+    for j in range(outer_lo, outer_hi + 1):
+        if j == outer_hi or (line and starts[qmap[j]]):
+            if all(i in covered for i in line):
+                fill.extend(qmap[i] for i in line)
+            line = []
+        if j < outer_hi:
+            line.append(j)
+    return fill
+
+
+def _end_runs(dists: list[int], room: int) -> list[tuple[int, tuple[tuple[int, int], ...]]] | None:
+    """Ways to insert whole lines among `room` copied tokens next to a chain's edge.
+
+    dists: ascending distances from the edge of the places a cut can fall (line
+    starts). Returns (inserted tokens s, runs [start, end) as distances): up to
+    MAX_RUNS runs, s <= MAX_END_INSERTED, each run followed by at least one copied
+    token, and the copied region's far end (room + s) falling on a line start. None
+    when there are more than MAX_CANDIDATES ways or the search takes more than
+    MAX_STEPS steps: too ambiguous to examine.
+    """
+    is_cut = set(dists)
+    found: list[tuple[int, tuple[tuple[int, int], ...]]] = []
+    steps = 0
+
+    def place(first: int, total: int, runs_left: int, placed: tuple[tuple[int, int], ...]) -> bool:
+        nonlocal steps
+        for a in range(first, len(dists)):
+            start = dists[a]
+            if start - total >= room:  # no copied token would be left for beyond this run
+                break
+            for b in range(a + 1, len(dists)):
+                end = dists[b]
+                size = total + end - start
+                if size > MAX_END_INSERTED:
+                    break
+                steps += 1
+                if steps > MAX_STEPS or len(found) > MAX_CANDIDATES:
+                    return False
+                runs = placed + ((start, end),)
+                if room + size > end and room + size in is_cut:
+                    found.append((size, runs))
+                if runs_left > 1 and not place(b + 1, size, runs_left - 1, runs):
+                    return False
+        return True
+
+    return found if place(0, 0, MAX_RUNS, ()) else None
+
+
+def _end_confirmed(p: EndPlacement, k: int, w: int) -> bool:
+    """Every cut straddled by a confirmed k-gram, and the confirmed k-grams cover p.need.
+
+    Winnowing stores one k-gram in every w, so a copied stretch is covered but for at
+    most its first (last) w - 1 tokens at the record's start (end): need leaves those out.
+    Those few tokens are known only by their count, so the k-gram that winnowing
+    would have stored among the record's first (last) w, computed from the query as
+    spliced, must be one the ledger confirmed. Without this, a human line above a
+    paste that starts mid-record could be taken for the record's first line whenever
+    its last token (a `:`) matched the record's: the k-gram straddling the cut then
+    reads one human token and eleven copied ones, and is found.
+    """
+    confirmed = sorted(p.confirmed)
+    if not confirmed:
+        return False
+    for cut in p.cuts:
+        i = bisect.bisect_left(confirmed, cut - k + 1)
+        if i == len(confirmed) or confirmed[i] >= cut:
+            return False
+    reach, stop = p.need
+    for j in confirmed:
+        if reach >= stop or j > reach:
+            break
+        reach = max(reach, j + k)
+    return reach >= stop and not p.window_min.isdisjoint(p.confirmed)
+
+
+def line_ranges(lines: Mapping[int, int], records: Mapping[int, RecordInfo]) -> list[Range]:
+    """Merge attributed lines into ranges of one tool, model and source."""
+    ranges: list[Range] = []
+    for line in sorted(lines):
+        record = lines[line]
+        if ranges:
+            last = ranges[-1]
+            same = records[last.record][:3] == records[record][:3]
+            if last.end == line - 1 and same:
+                ranges[-1] = last._replace(end=line)
+                continue
+        ranges.append(Range(line, line, record))
+    return ranges
+
+
+# The accelerator's versions of the hot helpers above: the same results, in C
+# (aiguard/core/_speedups.c; tests/test_speedups.py compares them with these references).
+REFERENCE_HELPERS = {"_hits_per_record": _hits_per_record, "_line_tokens": _line_tokens,
+                     "_line_owners": _line_owners, "_starts_touching": _starts_touching,
+                     "_longest_chain": _longest_chain, "_line_starts": _line_starts}
+from aiguard.core.fingerprint import _speedups  # noqa: E402
+
+if _speedups is not None:
+    _hits_per_record = _speedups.hits_per_record
+    _line_tokens = _speedups.line_tokens
+    _line_owners = _speedups.line_owners
+    _starts_touching = _speedups.starts_touching
+    _longest_chain = _speedups.longest_chain
+    _line_starts = _speedups.line_starts

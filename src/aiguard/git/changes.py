@@ -1,0 +1,190 @@
+"""Attribute a whole change (the staged one, or a commit's) against the ledger.
+
+Glue between git (git.patches, git.objects), the ledger and the pure matcher (attribution). Imported
+by the commit hook, so it stays stdlib-only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from typing import Callable, Iterable, NamedTuple
+
+from aiguard.core import trailers
+from aiguard.git import objects, patches
+from aiguard.core.attribution import RecordInfo, attribute_text, line_ranges
+from aiguard.core.fingerprint import Hasher
+
+# What one commit matches at most. Matching costs by added text (the neighbourhood of the
+# added lines is tokenised, not whole files), so the budget counts added bytes; a file is
+# read whole, so one far bigger than anything written by hand is not read at all. Whatever
+# is left unmatched is never silent: it is listed in ChangeResult.unmatched, the stamp
+# carries it as `AI-Unmatched` (covered by the binding), and attribute/log/verify show it.
+# AIGUARD_MAX_ADDED_BYTES / AIGUARD_MAX_FILE_BYTES lower (or raise) them, e.g. to keep a slow
+# machine's hook short; what they leave out is disclosed like the rest.
+MAX_ADDED_BYTES = 64 * 1024 * 1024
+MAX_FILE_BYTES = 128 * 1024 * 1024
+
+
+def _limit(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value.isdigit() else default
+
+
+# Why a file's added lines were not matched (the AI-Unmatched reasons, see trailers).
+TOO_LARGE, OVER_BUDGET, BINARY, UNREADABLE = trailers.UNMATCHED_REASONS
+
+
+class Unmatched(NamedTuple):
+    path: str
+    reason: str  # one of trailers.UNMATCHED_REASONS
+    lines: int  # added lines left unmatched (0 for a binary file)
+
+
+def unmatched_value(unmatched: Iterable[Unmatched]) -> str | None:
+    """The AI-Unmatched trailer value for these files, or None when all was matched."""
+    return trailers.unmatched_value((u.reason, u.lines) for u in unmatched)
+
+
+_REASON_WORDS = {
+    TOO_LARGE: "the file is over the size limit (AIGUARD_MAX_FILE_BYTES, 128 MiB by default)",
+    OVER_BUDGET: "past the added text matched per commit (AIGUARD_MAX_ADDED_BYTES, 64 MiB by default)",
+    BINARY: "binary content",
+    UNREADABLE: "git could not read the file",
+}
+
+
+class RangeResult(NamedTuple):
+    start: int
+    end: int
+    tool: str
+    model: str
+    source: str
+
+
+class FileResult(NamedTuple):
+    path: str
+    added: int
+    ai: int
+    ranges: list[RangeResult]
+
+
+class ChangeResult(NamedTuple):
+    added: int
+    ai: int
+    files: list[FileResult]
+    notes: list[str]  # what the user should read: files left unmatched and why, carried records
+    unmatched: tuple[Unmatched, ...] = ()  # added text not matched, per file (see MAX_ADDED_BYTES)
+
+    @property
+    def assisted_by(self) -> list[str]:
+        """Distinct TOOL:MODEL values, most lines first."""
+        counts: Counter[str] = Counter()
+        for f in self.files:
+            for r in f.ranges:
+                counts[f"{r.tool}:{r.model}"] += r.end - r.start + 1
+        return [name for name, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+    def to_json(self) -> dict:
+        return {
+            "added": self.added,
+            "ai": self.ai,
+            "files": [
+                {"path": f.path, "added": f.added, "ai": f.ai,
+                 "ranges": [r._asdict() for r in f.ranges]}
+                for f in self.files
+            ],
+            "unmatched": [u._asdict() for u in self.unmatched],
+            "notes": list(self.notes),
+        }
+
+
+def decode_path(path: bytes) -> str:
+    return path.decode("utf-8", "surrogateescape")
+
+
+def attribute_files(
+    files: list[patches.FileDiff],
+    ledger,  # aiguard.store.ledger.Ledger | None; typed loosely to keep sqlite3 out of this import
+    hasher_factory: Callable[[], Hasher] | None,
+    restrict: dict[bytes, set[int]] | None = None,
+    cwd: str | None = None,
+) -> ChangeResult:
+    """Which added lines of these file diffs derive from ledger records.
+
+    restrict: per path, the only added lines that count (a merge's own lines).
+    """
+    counted: list[tuple[patches.FileDiff, list[int]]] = []
+    unmatched: list[Unmatched] = []
+    for diff in files:
+        if diff.new_oid is None:
+            continue  # deleted: nothing added
+        if diff.binary:
+            unmatched.append(Unmatched(decode_path(diff.path), BINARY, 0))
+            continue
+        lines = diff.added if restrict is None else [n for n in diff.added if n in restrict.get(diff.path, ())]
+        counted.append((diff, lines))
+    total = sum(len(lines) for _, lines in counted)
+    owners: dict[bytes, dict[int, int]] = {}
+    if ledger is not None and total and hasher_factory is not None and not ledger.is_empty():
+        hasher = hasher_factory()
+        wanted = [(diff, lines) for diff, lines in counted if lines]
+        sizes = objects.blob_sizes((d.new_oid for d, _ in wanted), cwd=cwd)
+        added_bytes = {d.path: sum(len(c) for c in d.changes if c[:1] == b"+") for d, _ in wanted}
+        budget = _limit("AIGUARD_MAX_ADDED_BYTES", MAX_ADDED_BYTES)
+        max_file = _limit("AIGUARD_MAX_FILE_BYTES", MAX_FILE_BYTES)
+        fetch = []
+        # Least added text first: a budget that runs out leaves out the fewest files.
+        for diff, lines in sorted(wanted, key=lambda item: (added_bytes[item[0].path], item[0].path)):
+            size = sizes.get(diff.new_oid)
+            if size is None:
+                unmatched.append(Unmatched(decode_path(diff.path), UNREADABLE, len(lines)))
+            elif size > max_file:
+                unmatched.append(Unmatched(decode_path(diff.path), TOO_LARGE, len(lines)))
+            elif added_bytes[diff.path] > budget:
+                unmatched.append(Unmatched(decode_path(diff.path), OVER_BUDGET, len(lines)))
+            else:
+                budget -= added_bytes[diff.path]
+                fetch.append((diff, lines))
+        # One blob in memory at a time, through one `git cat-file --batch`.
+        reader = objects.BlobReader(cwd)
+        try:
+            for diff, lines in fetch:
+                data = reader.read(diff.new_oid)
+                if data is None:
+                    unmatched.append(Unmatched(decode_path(diff.path), UNREADABLE, len(lines)))
+                elif b"\0" in data[:8192]:
+                    unmatched.append(Unmatched(decode_path(diff.path), BINARY, len(lines)))
+                else:
+                    text = data.decode("utf-8", "surrogateescape")
+                    owners[diff.path] = attribute_text(
+                        text, lines, hasher, ledger.lookup, ledger.record_tokens, decode_path(diff.path))
+        finally:
+            reader.close()
+    unmatched.sort(key=lambda u: (u.path, u.reason))
+    notes = [f"{u.path}: not matched ({_REASON_WORDS[u.reason]})" if not u.lines
+             else f"{u.path}: {u.lines} added {'line' if u.lines == 1 else 'lines'} not matched ({_REASON_WORDS[u.reason]})"
+             for u in unmatched]
+    record_ids = {rid for lines in owners.values() for rid in lines.values()}
+    info: dict[int, RecordInfo] = ledger.record_info(record_ids) if record_ids else {}
+    results = []
+    ai_total = 0
+    for diff, lines in counted:
+        owned = {line: rid for line, rid in owners.get(diff.path, {}).items() if rid in info}
+        ranges = [
+            RangeResult(r.start, r.end, info[r.record].tool, info[r.record].model, info[r.record].source)
+            for r in line_ranges(owned, info)
+        ]
+        ai_total += len(owned)
+        results.append(FileResult(decode_path(diff.path), len(lines), len(owned), ranges))
+    return ChangeResult(total, ai_total, results, notes, tuple(unmatched))
+
+
+def merge_own_lines(base_files: list[patches.FileDiff], others: Iterable[list[patches.FileDiff]]) -> dict[bytes, set[int]]:
+    """Lines of a merge that are new against every parent: the merge's own work."""
+    own = {d.path: set(d.added) for d in base_files}
+    for files in others:
+        theirs = {d.path: set(d.added) for d in files}
+        for path in own:
+            own[path] &= theirs.get(path, set())
+    return own

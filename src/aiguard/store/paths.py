@@ -1,0 +1,107 @@
+"""Where per-user state lives: AIGUARD_HOME, else the platform's data directory.
+
+Kept stdlib-only and tiny: the commit hook imports it. Every install of aiguard
+on a machine (a pipx install, the venv the pre-commit framework builds) derives
+the same paths from the same environment, so they share one ledger and one key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+from typing import Iterator
+
+from aiguard.store.home import APP, home_dir
+
+
+def home() -> Path:
+    """The folder holding the ledger, the key fallback file, logs and config."""
+    return Path(home_dir())
+
+
+def ensure_home() -> Path:
+    """The state folder, created with mode 0700 when aiguard makes it.
+
+    One that exists is left as it is: AIGUARD_HOME may name a folder the user shares
+    on purpose, and chmod-ing it would lock the others out (`aiguard doctor` says
+    when it is open to others; the files aiguard writes in it are 0600 anyway).
+    """
+    path = home()
+    if path.is_dir():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        return path  # made by another aiguard process just now
+    if sys.platform != "win32":
+        os.chmod(path, 0o700)  # mkdir's mode goes through the umask
+    return path
+
+
+def ledger_path() -> Path:
+    return home() / "ledger.sqlite3"
+
+
+def keyset_path() -> Path:
+    return home() / "keys.json"
+
+
+def keystore_marker_path() -> Path:
+    """Non-secret note of where the keys live ("keyring" or "file")."""
+    return home() / "keystore"
+
+
+def config_path() -> Path:
+    """The user config: AIGUARD_HOME/config.toml, else the platform's config folder."""
+    if os.environ.get("AIGUARD_HOME") or sys.platform in ("win32", "darwin"):
+        return home() / "config.toml"
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / APP / "config.toml"
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file readable by its owner only, atomically."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def locked(name: str) -> Iterator[None]:
+    """An exclusive lock between aiguard processes (a lock file under AIGUARD_HOME)."""
+    ensure_home()
+    fd = os.open(home() / name, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if sys.platform == "win32":  # pragma: no cover - not testable here
+            import msvcrt
+
+            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def full_site() -> None:
+    """Make site-packages importable when the hook started Python with -S.
+
+    The hook scripts start Python without the site module (it costs 10-20 ms,
+    more with .pth files), with aiguard's own folder on sys.path; the few
+    third-party imports off the common path (keyring, tomli) call this first.
+    """
+    if sys.flags.no_site and "site" not in sys.modules:
+        import site
+
+        site.main()
+
