@@ -54,29 +54,29 @@ def _edits(parts: object) -> Iterator[tuple[str | None, str]]:
                     yield file, text
 
 
-def _outputs(requests: list, seen: set[str], models: dict | None = None, first: int = 0) -> Iterator[Output]:
+def _outputs(tool: str, requests: list, seen: set[str], models: dict | None = None, first: int = 0) -> Iterator[Output]:
     for index, request in enumerate(requests, first):
         if not isinstance(request, dict):
             continue
         model = _model(request)
         if models is not None:
             models[str(index)] = model
-        yield from _new(_edits(request.get("response")), seen, model, _when(request))
+        yield from _new(tool, _edits(request.get("response")), seen, model, _when(request))
 
 
-def _new(edits: Iterator[tuple[str | None, str]], seen: set[str], model: str, when: float | None) -> Iterator[Output]:
-    from aiguard.capture.sources.copilot import NAME
-
+def _new(tool: str, edits: Iterator[tuple[str | None, str]], seen: set[str], model: str,
+         when: float | None) -> Iterator[Output]:
     for file, text in edits:
         # A rewritten session (or a journal's set after its appends) holds earlier edits again.
         key = hashlib.sha256(f"{file}\0{text}".encode()).hexdigest()[:24]
         if key in seen:
             continue
         seen.add(key)
-        yield Output(NAME, model, text, file, None, when, "assistant-log")
+        yield Output(tool, model, text, file, None, when, "assistant-log")
 
 
-def parse_log(path: Path, data: bytes, state: dict) -> Iterator[Output | Skip]:
+def parse_log(path: Path, data: bytes, state: dict, tool: str) -> Iterator[Output | Skip]:
+    """What a session file holds, as `tool`'s (copilot's) outputs."""
     seen = set(state.get("seen", []))
     if Path(path).suffix == ".json":
         try:
@@ -88,7 +88,7 @@ def parse_log(path: Path, data: bytes, state: dict) -> Iterator[Output | Skip]:
         if not isinstance(requests, list):
             yield Skip(f"{path}:1", "no requests (not a chat session)")
             return
-        yield from _outputs(requests, seen)
+        yield from _outputs(tool, requests, seen)
     else:
         models = state.setdefault("models", {})
         for item in jsonl_objects(path, data):
@@ -96,30 +96,30 @@ def parse_log(path: Path, data: bytes, state: dict) -> Iterator[Output | Skip]:
                 yield item
                 continue
             where, record = item
-            yield from _journal_line(where, record, seen, models)
+            yield from _journal_line(tool, where, record, seen, models)
     state["seen"] = sorted(seen)  # lists: the daemon saves state as JSON
 
 
-def _journal_line(where: str, record: dict, seen: set[str], models: dict) -> Iterator[Output | Skip]:
+def _journal_line(tool: str, where: str, record: dict, seen: set[str], models: dict) -> Iterator[Output | Skip]:
     kind, key, value = record.get("kind"), record.get("k"), record.get("v")
     if kind == 0:
         requests = value.get("requests") if isinstance(value, dict) else None
-        yield from _outputs(listed(requests), seen, models)
+        yield from _outputs(tool, listed(requests), seen, models)
         return
     if kind not in (1, 2) or not isinstance(key, list) or not key or key[0] != "requests":
         return  # other keys (title, input state, ...) hold no model output
     if key == ["requests"]:
         if kind == 2:
-            yield from _outputs(listed(value), seen, models, first=len(models))
+            yield from _outputs(tool, listed(value), seen, models, first=len(models))
         else:
             models.clear()
-            yield from _outputs(listed(value), seen, models)
+            yield from _outputs(tool, listed(value), seen, models)
         return
     index = key[1] if len(key) > 1 else None
     if not isinstance(index, int) or isinstance(index, bool):
         yield Skip(where, "a request path without its index")
         return
     if key[2:] == ["response"]:
-        yield from _new(_edits(value), seen, models.get(str(index), "unknown"), None)
+        yield from _new(tool, _edits(value), seen, models.get(str(index), "unknown"), None)
     elif len(key) == 2 and isinstance(value, dict):
-        yield from _outputs([value], seen, models, first=index)
+        yield from _outputs(tool, [value], seen, models, first=index)

@@ -104,10 +104,8 @@ def _model(*names: object) -> str:
     return "unknown"
 
 
-def read_store(path: Path, state: dict) -> Iterator[Output | Skip]:
-    """The outputs of a state.vscdb not reported before (`state["seen"]`, as a list for JSON)."""
-    from aiguard.capture.sources.cursor import NAME
-
+def read_store(path: Path, state: dict, tool: str) -> Iterator[Output | Skip]:
+    """`tool`'s (cursor's) outputs in a state.vscdb not reported before (`state["seen"]`, a list for JSON)."""
     db = connect(path)
     seen = set(state.get("seen", []))
     try:
@@ -139,7 +137,7 @@ def read_store(path: Path, state: dict) -> Iterator[Output | Skip]:
                 mark = hashlib.sha256(f"{key}\0{file}\0{text}".encode()).hexdigest()[:24]
                 if mark not in seen:
                     seen.add(mark)
-                    yield Output(NAME, model, text, file, None, when, "assistant-log")
+                    yield Output(tool, model, text, file, None, when, "assistant-log")
     except sqlite3.DatabaseError as exc:
         message = str(exc)
         if "no such table" in message:

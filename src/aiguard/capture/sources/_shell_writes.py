@@ -23,6 +23,8 @@ from __future__ import annotations
 import re
 import shlex
 
+from aiguard.capture.sources._patches import patch_texts
+
 HEREDOC = re.compile(r"<<(-?)[ \t]*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\2")
 REDIRECT = re.compile(r"(>>?)[ \t]*(\"[^\"]+\"|'[^']+'|[^\s;&|<>]+)")
 _SEPARATORS = re.compile(r"\s*(?:&&|\|\||;)\s*")
@@ -33,8 +35,6 @@ def shell_writes(command: object) -> list[tuple[str | None, str]]:
     if not isinstance(command, str) or not command.strip():
         return []
     if "*** Begin Patch" in command and "apply_patch" in command:
-        from aiguard.capture.sources.codex import patch_texts  # codex reads shell calls through this module
-
         patch = command[command.index("*** Begin Patch"):]
         end = patch.find("*** End Patch")
         return list(patch_texts(patch[:end + len("*** End Patch")] if end >= 0 else patch))

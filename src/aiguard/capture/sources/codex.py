@@ -24,6 +24,7 @@ from aiguard.capture.sources.common import (
     loads,
     parse_time,
 )
+from aiguard.capture.sources._patches import patch_texts
 from aiguard.capture.sources._shell_writes import shell_writes
 
 NAME = "codex"
@@ -40,23 +41,6 @@ def log_files(root: Path) -> Iterator[Path]:
 
 def sniff(first_line: bytes) -> bool:
     return b'"session_meta"' in first_line or (b'"payload"' in first_line and b'"timestamp"' in first_line)
-
-
-def patch_texts(patch: str) -> list[tuple[str, str]]:
-    """(path, added text) per file of an apply_patch ("*** Begin Patch" V4A) patch."""
-    found: list[tuple[str, list[str]]] = []
-    current: list[str] | None = None
-    for line in patch.splitlines():
-        if line.startswith(("*** Add File: ", "*** Update File: ")):
-            current = []
-            found.append((line.split(": ", 1)[1].strip(), current))
-        elif line.startswith(("*** Delete File: ", "*** End Patch", "*** Begin Patch")):
-            current = None
-        elif line.startswith("*** Move to: ") and found and current is not None:
-            found[-1] = (line.split(": ", 1)[1].strip(), current)
-        elif current is not None and line.startswith("+"):
-            current.append(line[1:])
-    return [(path, "\n".join(lines) + "\n") for path, lines in found if any(l.strip() for l in lines)]
 
 
 def _diff_text(change: dict) -> str | None:

@@ -23,7 +23,7 @@ from typing import Iterator
 from aiguard.capture.sources import _copilot_chat_sessions as chat_sessions
 from aiguard.capture.sources._shell_writes import shell_writes
 from aiguard.capture.sources.common import Output, Skip, absolute, jsonl_objects, loads, parse_time, read_tail
-from aiguard.capture.sources.codex import patch_texts
+from aiguard.capture.sources._patches import patch_texts
 
 NAME = "copilot"
 # Event logs, and VS Code chat sessions (`chatSessions/<session uuid>.json` or `.jsonl`).
@@ -90,7 +90,7 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
     """`state` carries the session's model and cwd across appended chunks."""
     state = {} if state is None else state
     if Path(path).suffix == ".json" or data.lstrip().startswith(b'{"kind":'):
-        yield from chat_sessions.parse_log(path, data, state)
+        yield from chat_sessions.parse_log(path, data, state, NAME)
         return
     model = state.get("model", "unknown")
     cwd: str | None = state.get("cwd")

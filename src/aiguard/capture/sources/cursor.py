@@ -49,7 +49,7 @@ def read_store(path: Path, state: dict) -> Iterator[Output | Skip]:
     """The composer conversations' tool calls in a state.vscdb (see sources/_cursor_store)."""
     from aiguard.capture.sources._cursor_store import read_store
 
-    return read_store(path, state)
+    return read_store(path, state, NAME)
 
 
 def sniff(first_line: bytes) -> bool:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from aiguard.capture.sources.common import Output, Skip, absolute, listed
+from aiguard.capture.sources._patches import patch_texts
 from aiguard.capture.sources._shell_writes import shell_writes
 
 NAME = "firebender"
@@ -50,8 +51,6 @@ def _texts(name: object, tool_input: object) -> list[tuple[str | None, str]]:
         return []
     patch = tool_input.get("patch")
     if isinstance(patch, str) and "*** Begin Patch" in patch:
-        from aiguard.capture.sources.codex import patch_texts
-
         return patch_texts(patch[patch.index("*** Begin Patch"):])
     file = next((tool_input[k] for k in PATH_KEYS if isinstance(tool_input.get(k), str) and tool_input[k]), None)
     texts = [tool_input.get(k) for k in TEXT_KEYS]
