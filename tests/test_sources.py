@@ -212,7 +212,7 @@ def test_integrate_claude_code_keeps_other_settings_byte_for_byte(isolated_user)
     data = json.loads(settings.read_text())
     assert {k: data[k] for k in ("model", "permissions", "env")} == json.loads(SETTINGS)
     [group] = data["hooks"]["PostToolUse"]
-    assert group["matcher"] == "Write|Edit|MultiEdit|NotebookEdit"
+    assert group["matcher"] == "Write|Edit|MultiEdit|NotebookEdit|Bash"
     assert group["hooks"][0]["command"].endswith("-m aiguard agent-hook claude-code")
     assert SETTINGS[1:] in settings.read_text()  # every other byte is still there, in order
     before = settings.read_text()

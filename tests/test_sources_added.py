@@ -548,3 +548,24 @@ def test_integrate_qwen_code_writes_its_settings_and_undoes(isolated_user):
     assert settings.read_text() == before
     said = aiguard("integrate", "kiro").stdout.decode()
     assert said.startswith("kiro: to wire by hand, add ") and "agent-hook kiro" in said
+
+
+def test_integrate_kimi_cli_appends_a_hooks_block_and_undoes(isolated_user, monkeypatch, tmp_path):
+    import tomllib
+
+    share = tmp_path / "kimi-share"
+    share.mkdir()
+    monkeypatch.setenv("KIMI_SHARE_DIR", str(share))
+    config = share / "config.toml"
+    config.write_text('default_model = "kimi-k2"  # mine\n\n[models.kimi-k2]\nprovider = "moonshot"\n')
+    before = config.read_text()
+    assert b"added a PostToolUse hook" in aiguard("integrate", "kimi-cli").stdout
+    [hook] = tomllib.loads(config.read_text())["hooks"]
+    assert hook["event"] == "PostToolUse" and hook["command"].endswith("agent-hook kimi-cli")
+    assert config.read_text().startswith(before)
+    assert b"already there" in aiguard("integrate", "kimi-cli").stdout
+    aiguard("integrate", "kimi-cli", "--undo")
+    assert config.read_text() == before
+    config.write_text("[[hooks]\nbroken")
+    done = aiguard("integrate", "kimi-cli", check=False)
+    assert done.returncode == 2 and b"is not valid TOML" in done.stderr

@@ -51,17 +51,14 @@ NO_HOOKS = {"aider": "aider has no hooks: nothing to wire (pipe what it wrote to
                          "`aiguard ingest`)"}
 # Assistants with hooks that aiguard does not write for the user yet: what to add by hand.
 BY_HAND = {
-    "kimi-cli": "kimi-cli: to wire by hand, add to ~/.kimi/config.toml (KIMI_SHARE_DIR): "
-                "[[hooks]] event = \"PostToolUse\" matcher = \"WriteFile|StrReplaceFile|Shell\" "
-                "command = \"{command}\"",
     "kiro": "kiro: to wire by hand, add to your agent's configuration (~/.kiro/agents/NAME.json): "
-            "\"hooks\": {{\"postToolUse\": [{{\"matcher\": \"fs_write\", \"command\": \"{command}\"}}]}}",
+            "\"hooks\": {{\"postToolUse\": [{{\"matcher\": \"fs_write|execute_bash\", \"command\": \"{command}\"}}]}}",
     "firebender": "firebender: to wire by hand, add a postToolUse hook running `{command}` in Firebender's "
                   "hook settings",
 }
 
 MARK = "agent-hook claude-code"  # kept for callers of the Claude-only version
-MATCHER = "Write|Edit|MultiEdit|NotebookEdit"
+MATCHER = "Write|Edit|MultiEdit|NotebookEdit|Bash"  # Bash: files written through the shell
 BACKUP = ".aiguard-backup"
 
 
@@ -429,9 +426,9 @@ def _claude() -> JsonHook:
 
 
 def _gemini() -> JsonHook:
-    # AfterTool of write_file and replace, the tools gemini_cli.parse_hook reads; timeout in ms.
-    entry = {"matcher": "write_file|replace", "hooks": [{"name": "aiguard", "type": "command",
-                                                         "command": hook_command("gemini-cli"), "timeout": 30000}]}
+    # AfterTool of write_file, replace and run_shell_command, the tools gemini_cli.parse_hook reads; timeout in ms.
+    entry = {"matcher": "write_file|replace|run_shell_command",
+             "hooks": [{"name": "aiguard", "type": "command", "command": hook_command("gemini-cli"), "timeout": 30000}]}
     return JsonHook("gemini-cli", gemini_dir() / "settings.json", "AfterTool", entry,
                     {"hooks": {"AfterTool": [entry]}}, comments=True)
 
@@ -572,6 +569,81 @@ def codex_undo() -> Done:
     return Done(True, path, f"{path}: removed aiguard's PostToolUse block (backup: {_backup_name(path)})")
 
 
+# -- Kimi CLI: a marked [[hooks]] block appended to its config.toml --------------------------
+
+KIMI_MATCHER = "WriteFile|StrReplaceFile|Shell"  # the tools kimi_cli.parse_hook reads
+
+
+def kimi_dir() -> Path:
+    from aiguard.capture.sources.kimi_cli import share_dir
+
+    return share_dir()
+
+
+def kimi_config_path() -> Path:
+    return kimi_dir() / "config.toml"
+
+
+def _kimi_block() -> str:
+    return (f"{CODEX_BEGIN} records what Kimi CLI writes; `aiguard integrate kimi-cli --undo` removes this block\n"
+            "[[hooks]]\n"
+            'event = "PostToolUse"\n'
+            f'matcher = "{KIMI_MATCHER}"\n'
+            f"command = {json.dumps(hook_command('kimi-cli'))}\n"
+            "timeout = 30\n"
+            f"{CODEX_END}\n")
+
+
+def _kimi_has_hook(data: object) -> bool:
+    hooks = data.get("hooks") if isinstance(data, dict) else None
+    return any(isinstance(hook, dict) and _mark("kimi-cli") in str(hook.get("command"))
+               for hook in (hooks if isinstance(hooks, list) else []))
+
+
+def kimi_wired() -> bool:
+    path = kimi_config_path()
+    return _kimi_has_hook(_codex_toml(path, _read(path)))
+
+
+def kimi_apply() -> Done:
+    path = kimi_config_path()
+    text = _read(path)
+    if _kimi_has_hook(_codex_toml(path, text)):
+        return Done(False, path, f"{path}: aiguard's hook is already there")
+    new = text + ("\n" if text and not text.endswith("\n\n") else "") + _kimi_block()
+    try:
+        added = _kimi_has_hook(tomllib.loads(new))
+    except tomllib.TOMLDecodeError as exc:
+        added, reason = False, _one_line(exc)
+    else:
+        reason = "its hooks are written in a form a [[hooks]] table cannot join"
+    if not added:
+        raise IntegrateError(f"{path}: cannot append aiguard's [[hooks]] block ({reason}); add it by hand")
+    _write(path, text, new)
+    backup = f" (backup: {_backup_name(path)})" if text else ""
+    return Done(True, path, f"{path}: added a PostToolUse hook for {KIMI_MATCHER} running "
+                            f"`{hook_command('kimi-cli')}`{backup}")
+
+
+def kimi_undo() -> Done:
+    path = kimi_config_path()
+    text = _read(path)
+    data = _codex_toml(path, text)
+    span = _codex_block_span(text)
+    if span is None:
+        if _kimi_has_hook(data):
+            raise IntegrateError(f"{path}: aiguard's Kimi CLI hook there was not written by "
+                                 f"`aiguard integrate kimi-cli`; remove it by hand")
+        return Done(False, path, f"{path}: aiguard's hook is not there; nothing to do")
+    start, end = span
+    new = text[:start - 1 if start and text[start - 1] == "\n" else start] + text[end:]
+    if not new:
+        settings_target(path).unlink()
+        return Done(True, path, f"{path}: removed (aiguard had created it)")
+    _write(path, text, new)
+    return Done(True, path, f"{path}: removed aiguard's [[hooks]] block (backup: {_backup_name(path)})")
+
+
 # -- Copilot: a hook file of aiguard's own ---------------------------------------------------
 
 COPILOT_NOTE = ("the payload shape comes from the Copilot SDK's documentation, not yet from a real CLI; "
@@ -702,6 +774,7 @@ INTEGRATIONS: dict[str, Integration] = {
     "cline": Integration(cline_dir, cline_hook_path, cline_apply, cline_undo, cline_wired),
     "windsurf": _json_integration(_windsurf, windsurf_dir),
     "qwen-code": _json_integration(_qwen, lambda: Path.home() / ".qwen"),
+    "kimi-cli": Integration(kimi_dir, kimi_config_path, kimi_apply, kimi_undo, kimi_wired),
 }
 
 
