@@ -569,3 +569,12 @@ def test_integrate_kimi_cli_appends_a_hooks_block_and_undoes(isolated_user, monk
     config.write_text("[[hooks]\nbroken")
     done = aiguard("integrate", "kimi-cli", check=False)
     assert done.returncode == 2 and b"is not valid TOML" in done.stderr
+
+
+def test_doctor_lists_the_new_assistants(isolated_user, tmp_path):
+    out = aiguard("doctor", cwd=tmp_path, check=False).stdout.decode()
+    for name in ("qwen-code", "kimi-cli", "roo-code", "kilo-code"):
+        assert f"assistant {name}: no logs found (" in out, name
+    for name in ("kiro", "firebender"):
+        assert f"assistant {name}: hooks only (it keeps no log aiguard can read)" in out, name
+    assert "qwen-code hook: not wired" in out and "kimi-cli hook: not wired" in out

@@ -223,6 +223,9 @@ def check_assistants() -> list[Line]:
     for name, module in registry().items():
         roots = [root for root in module.log_roots() if root.exists()]
         seen = f"; last record {last_seen[name]}" if name in last_seen else "; nothing recorded yet"
+        if getattr(module, "HOOKS_ONLY", False):  # Kiro, Firebender: nothing on disk aiguard can read
+            lines.append(Line(True, f"assistant {name}", "hooks only (it keeps no log aiguard can read)" + seen))
+            continue
         if not roots:
             roots = [str(root) for root in module.log_roots()]
             where = ", ".join(roots[:3]) + (f", and {len(roots) - 3} more places" if len(roots) > 3 else "")

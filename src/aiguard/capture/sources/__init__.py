@@ -30,7 +30,9 @@ Optional, with defaults for the append-only JSONL most assistants write:
   to go on (default: nothing);
 * ``STORES`` and ``read_store(path, state) -> Iterator[Output | Skip]``: names of
   database files (SQLite) the source opens itself, read-only, instead of being handed
-  their bytes (Cursor's ``state.vscdb``); ``state`` as for ``parse_log``.
+  their bytes (Cursor's ``state.vscdb``); ``state`` as for ``parse_log``;
+* ``HOOKS_ONLY = True``: the assistant keeps no log aiguard can read (its
+  ``log_roots()`` is empty for good, not only on this machine), for doctor to say so.
 
 The registry below lists them; adding an assistant is one module and its fixtures.
 """

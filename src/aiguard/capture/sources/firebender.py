@@ -22,6 +22,7 @@ from aiguard.capture.sources._patches import patch_texts
 from aiguard.capture.sources._shell_writes import shell_writes
 
 NAME = "firebender"
+HOOKS_ONLY = True  # no log aiguard can read (doctor says so)
 TEXT_KEYS = ("content", "contents", "new_string", "code_edit")
 PATH_KEYS = ("file_path", "target_file", "relative_workspace_path", "path")
 

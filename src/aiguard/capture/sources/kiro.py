@@ -22,6 +22,7 @@ from aiguard.capture.sources.common import Output, Skip, absolute
 from aiguard.capture.sources._shell_writes import shell_writes
 
 NAME = "kiro"
+HOOKS_ONLY = True  # no log aiguard can read (doctor says so)
 WRITE_TOOLS = ("fs_write", "write")
 SHELL_TOOLS = ("execute_bash", "shell", "execute_cmd")
 
