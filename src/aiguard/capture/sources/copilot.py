@@ -16,6 +16,7 @@ shared/research/assistant-logs.md §7.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Iterator
@@ -28,6 +29,8 @@ from aiguard.capture.sources._patches import patch_texts
 NAME = "copilot"
 # Event logs, and VS Code chat sessions (`chatSessions/<session uuid>.json` or `.jsonl`).
 LOG_NAMES = ("*.jsonl", "????????-????-????-????-????????????.json")
+CHAT_SESSION_FOLDERS = ("chatSessions", "emptyWindowChatSessions")
+JOURNAL_START = re.compile(rb'(?m)^\{"kind":\s*0,')
 SHELL_TOOLS = ("bash", "powershell", "run_in_terminal")
 
 
@@ -89,7 +92,9 @@ def _texts(name: object, arguments: object) -> list[tuple[str | None, str]]:
 def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Output | Skip]:
     """`state` carries the session's model and cwd across appended chunks."""
     state = {} if state is None else state
-    if Path(path).suffix == ".json" or data.lstrip().startswith(b'{"kind":'):
+    if Path(path).suffix == ".json" or state.get("journal") or Path(path).parent.name in CHAT_SESSION_FOLDERS \
+            or JOURNAL_START.search(data):
+        state["journal"] = True  # a chat session journal (its later appends are kind 1 and 2 lines)
         yield from chat_sessions.parse_log(path, data, state, NAME)
         return
     model = state.get("model", "unknown")
