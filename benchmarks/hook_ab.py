@@ -34,6 +34,17 @@ sys.path.insert(0, str(HERE))
 from hook_latency import bench_env, run, timed  # noqa: E402
 
 
+# Either layout (aiguard.core.fingerprint since the packages, aiguard.fingerprint before), so an
+# older install can be install A.
+_ACCELERATED = """
+try:
+    import aiguard.core.fingerprint as F
+except ImportError:
+    import aiguard.fingerprint as F
+print(getattr(F, 'ACCELERATED', False))
+"""
+
+
 def quartiles(samples: list[float]) -> str:
     q = statistics.quantiles(samples, n=4)
     return f"{statistics.median(samples):.1f} ({q[0]:.1f}–{q[2]:.1f})"
@@ -78,7 +89,7 @@ def main() -> None:
     envs = {name: bench_env(kept, path) for name, path in homes.items()}
     parents = {name: run(["git", "rev-parse", "HEAD"], env, cwd=repo).stdout.decode().strip()
                for name, repo in repos.items()}
-    accelerated = {name: run([python, "-c", "import aiguard.core.fingerprint as F; print(getattr(F, 'ACCELERATED', False))"],
+    accelerated = {name: run([python, "-c", _ACCELERATED],
                              env).stdout.decode().strip() for name, python in pythons.items()}
 
     def children_cpu_ms() -> float:

@@ -25,18 +25,6 @@ def main(argv: list[str] | None = None) -> int:
     return _run_cli(args)
 
 
-# The errors a user can meet, by module and class: each is one line on stderr and exit 2.
-# Looked up in sys.modules (a module that raised one is loaded) so that starting the CLI
-# imports none of them.
-USER_ERRORS = (
-    ("aiguard.git.runner", "GitError"), ("aiguard.audit.history", "HistoryError"), ("aiguard.store.config", "ConfigError"),
-    ("aiguard.store.ledger", "LedgerError"), ("aiguard.store.fpindex", "IndexDamaged"), ("aiguard.store.keys", "KeyUnavailable"),
-    ("aiguard.audit.policy", "PolicyError"), ("aiguard.audit.verify", "VerifyError"),
-    ("aiguard.hook.install", "InstallError"), ("aiguard.capture.integrate", "IntegrateError"),
-    ("aiguard.capture.record", "RecordError"),
-)
-
-
 def _run_cli(args: list[str]) -> int:
     """The click commands, with every error a user can meet as one `aiguard:` line on stderr."""
     import click
@@ -62,8 +50,9 @@ def _run_cli(args: list[str]) -> int:
     except OSError as exc:
         return _say(_os_message(exc), 2)
     except Exception as exc:
-        if not any(isinstance(exc, getattr(sys.modules.get(module), name, ()))
-                   for module, name in USER_ERRORS):
+        # A module that raised one has loaded aiguard.core.errors: starting the CLI imports nothing more.
+        errors = sys.modules.get("aiguard.core.errors")
+        if errors is None or not isinstance(exc, errors.AiguardError):
             raise  # a bug: the traceback is what a report needs
         return _say(str(exc), 2)
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from typing import Iterator, NamedTuple, Sequence
 
+from aiguard.core.errors import AiguardError
 from aiguard.audit import foreign
 from aiguard.git import notes
 from aiguard.core import trailers
@@ -36,7 +37,7 @@ _MARK = b"\x00\x00aiguard-log\x00"
 _FORMAT = "%x00%x00aiguard-log%x00%H%x00%P%x00%an <%ae>%x00%aI%x00%cn <%ce>%x00%B%x00"
 
 
-class HistoryError(Exception):
+class HistoryError(AiguardError):
     pass
 
 

@@ -12,13 +12,15 @@ import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from aiguard.core.errors import AiguardError
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
 
-class PolicyError(Exception):
+class PolicyError(AiguardError):
     pass
 
 

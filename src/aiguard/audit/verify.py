@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, NamedTuple, Sequence
 
+from aiguard.core.errors import AiguardError
 from aiguard.audit import foreign
 from aiguard.store import keys
 from aiguard.git import notes
@@ -32,7 +33,7 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _MARK = b"\x00\x00aiguard-commit\x00"
 
 
-class VerifyError(Exception):
+class VerifyError(AiguardError):
     """A usage or environment problem (exit 2)."""
 
 

@@ -38,6 +38,8 @@ import sys
 from pathlib import Path
 from typing import Callable, NamedTuple
 
+from aiguard.core.errors import AiguardError
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -62,7 +64,7 @@ MATCHER = "Write|Edit|MultiEdit|NotebookEdit|Bash"  # Bash: files written throug
 BACKUP = ".aiguard-backup"
 
 
-class IntegrateError(Exception):
+class IntegrateError(AiguardError):
     pass
 
 

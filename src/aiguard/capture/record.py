@@ -7,13 +7,14 @@ import os
 from datetime import datetime
 from typing import IO, Iterable, Iterator
 
+from aiguard.core.errors import AiguardError
 from aiguard.store import config, keys
 from aiguard.core import names
 from aiguard.core.fingerprint import Hasher
 from aiguard.store.ledger import SOURCES, AddResult, Entry, Ledger
 
 
-class RecordError(Exception):
+class RecordError(AiguardError):
     pass
 
 

@@ -14,7 +14,10 @@ import os
 import subprocess
 from typing import Iterator, Sequence
 
-class GitError(Exception):
+from aiguard.core.errors import AiguardError
+
+
+class GitError(AiguardError):
     """A git command failed; the message names the command and git's first complaint."""
 
 

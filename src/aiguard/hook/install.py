@@ -14,6 +14,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+from aiguard.core.errors import AiguardError
 from aiguard.git import runner
 
 HOOKS = ("prepare-commit-msg", "commit-msg", "post-commit", "post-rewrite")
@@ -21,7 +22,7 @@ MARKER = "# aiguard-hook "
 CHAINED_SUFFIX = ".pre-aiguard"
 
 
-class InstallError(Exception):
+class InstallError(AiguardError):
     pass
 
 

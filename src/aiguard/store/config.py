@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from typing import NamedTuple
 
+from aiguard.core.errors import AiguardError
 from aiguard.store import paths
 
 if sys.version_info >= (3, 11):
@@ -14,7 +15,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
-class ConfigError(Exception):
+class ConfigError(AiguardError):
     pass
 
 

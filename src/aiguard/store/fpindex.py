@@ -46,6 +46,7 @@ from array import array
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from aiguard.core.errors import AiguardError
 from aiguard.core.fingerprint import STREAMS, _speedups
 
 MAGIC = b"AIGFPIX1"
@@ -66,7 +67,7 @@ for _code, _size in (("I", 4), ("H", 2)):
         raise ImportError(f"aiguard.store.fpindex needs array({_code!r}) to be {_size} bytes")
 
 
-class IndexDamaged(Exception):
+class IndexDamaged(AiguardError):
     """The index file is damaged or from another platform; the message says why."""
 
 

@@ -24,13 +24,14 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
+from aiguard.core.errors import AiguardError
 from aiguard.store import paths
 
 KEYRING_SERVICE = "aiguard"
 KEY_PREFIX = "aiguard-key-v1:"
 
 
-class KeyUnavailable(Exception):
+class KeyUnavailable(AiguardError):
     """The keys exist but cannot be read, or do not exist and were not to be made."""
 
 

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, NamedTuple
 
+from aiguard.core.errors import AiguardError
 from aiguard.store import fpindex, paths
 from aiguard.core import names
 from aiguard.core.attribution import RecordInfo
@@ -55,7 +56,7 @@ def _log():
     return logging.getLogger(__name__)
 
 
-class LedgerError(Exception):
+class LedgerError(AiguardError):
     """The ledger cannot be opened or is damaged; the message says which file and why."""
 
 
