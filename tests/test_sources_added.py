@@ -578,3 +578,43 @@ def test_doctor_lists_the_new_assistants(isolated_user, tmp_path):
     for name in ("kiro", "firebender"):
         assert f"assistant {name}: hooks only (it keeps no log aiguard can read)" in out, name
     assert "qwen-code hook: not wired" in out and "kimi-cli hook: not wired" in out
+
+
+# --- the daemon's tailer -----------------------------------------------------------------------
+
+def test_tailer_reads_new_logs_the_way_each_is_written(isolated_user):
+    from aiguard.daemon.service import Tailer
+
+    tailer = Tailer(registry())
+    # Qwen Code: appended lines, read from where the last read stopped
+    chats = qwen_code.log_roots()[0] / "-home-dev-shop" / "chats"
+    chats.mkdir(parents=True)
+    session = chats / "s.jsonl"
+    *head, rest = QWEN.read_bytes().split(b"\n", 3)  # the first three records, then the rest
+    session.write_bytes(b"\n".join(head) + b"\n")
+    assert [o.file for o in tailer.read(session)] == ["/home/dev/shop/src/pricing.py"]
+    with session.open("ab") as fh:
+        fh.write(rest)
+    assert [o.file for o in tailer.read(session)] == ["/home/dev/shop/src/pricing.py", "/home/dev/shop/NOTES.md"]
+    assert tailer.source_for(chats.parent / "notes.txt") is None
+    # Copilot chatSessions/<uuid>.json: rewritten whole, each edit reported once
+    chat = copilot.log_roots()[1] / "h1" / "chatSessions" / "29299837-0260-4fa8-8073-f02755e9dbcc.json"
+    chat.parent.mkdir(parents=True)
+    chat.write_bytes((LOGS / "copilot" / "copilot_session_simple.json").read_bytes())
+    assert tailer.source_for(chat) is copilot and tailer.source_for(chat.parent.parent / "workspace.json") is None
+    assert [o.model for o in tailer.read(chat)] == ["claude-sonnet-4"]
+    chat.write_bytes(chat.read_bytes() + b"\n")  # saved again, nothing new in it
+    assert tailer.read(chat) == []
+    # Cursor's state.vscdb: read through SQLite, again only when it (or its WAL) changed
+    vscdb = cursor.log_roots()[1]
+    vscdb.parent.mkdir(parents=True)
+    app = make_vscdb(vscdb)
+    assert tailer.source_for(vscdb) is cursor
+    assert len(tailer.read(vscdb)) == 2
+    assert tailer.read(vscdb) == []
+    bubble = {"type": 2, "toolFormerData": {"name": "write", "status": "completed",
+                                            "rawArgs": json.dumps({"file_path": "src/new.py", "contents": "N = 1\n"})}}
+    app.execute("INSERT INTO cursorDiskKV VALUES (?, ?)", ("bubbleId:c9:b9", json.dumps(bubble)))
+    app.commit()  # into the WAL, as Cursor writes
+    assert [(o.file, o.text, o.model) for o in tailer.read(vscdb)] == [("src/new.py", "N = 1\n", "unknown")]
+    app.close()

@@ -30,6 +30,7 @@ from aiguard.capture.sources.common import Output, Skip, Unreadable, absolute, j
 from aiguard.capture.sources._shell_writes import shell_writes
 
 NAME = "kimi-cli"
+LOG_NAMES = ("context*.jsonl",)  # not the session's wire.jsonl (the same turns as UI events)
 CONTROL_ROLES = (b'{"role":"_checkpoint"', b'{"role":"_system_prompt"', b'{"role":"_usage"',
                  b'{"role": "_checkpoint"', b'{"role": "_system_prompt"', b'{"role": "_usage"')
 
