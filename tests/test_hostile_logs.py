@@ -176,7 +176,7 @@ def test_agent_hook_survives_a_deeply_nested_payload():
 @pytest.fixture
 def tailer():
     from aiguard.store import paths
-    from aiguard.daemon.service import Tailer
+    from aiguard.daemon.tailer import Tailer
 
     paths.ensure_home()
     return Tailer(registry())
@@ -214,7 +214,7 @@ def test_tailer_says_once_per_change_what_it_cannot_read(tailer, caplog):
 
 
 def test_tail_state_keeps_only_files_that_exist_and_is_written_only_on_change(tailer):
-    from aiguard.daemon.service import Tailer, state_path
+    from aiguard.daemon.tailer import Tailer, state_path
 
     folder = project()
     logs = [folder / f"s{n}.jsonl" for n in range(30)]
@@ -238,7 +238,7 @@ def test_tail_state_keeps_only_files_that_exist_and_is_written_only_on_change(ta
 
 
 def test_daemon_log_rotates(monkeypatch):
-    from aiguard.daemon import service as daemon
+    from aiguard.daemon import loop as daemon
     from aiguard.store import paths
 
     paths.ensure_home()
@@ -277,7 +277,7 @@ def test_running_daemon_does_not_retry_a_bad_file(isolated_user):
 
 
 def test_daemon_with_the_ledger_key_lost_keeps_what_it_read_for_later(tailer, caplog):
-    from aiguard.daemon import service as daemon
+    from aiguard.daemon import loop as daemon
 
     aiguard("record", "--tool", "codex", "--model", "m", input=MERGE_INTERVALS.encode())
     keys_json = home() / "keys.json"

@@ -583,7 +583,7 @@ def test_doctor_lists_the_new_assistants(isolated_user, tmp_path):
 # --- the daemon's tailer -----------------------------------------------------------------------
 
 def test_tailer_reads_new_logs_the_way_each_is_written(isolated_user):
-    from aiguard.daemon.service import Tailer
+    from aiguard.daemon.tailer import Tailer
 
     tailer = Tailer(registry())
     # Qwen Code: appended lines, read from where the last read stopped

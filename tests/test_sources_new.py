@@ -403,7 +403,7 @@ def replace_atomically(path: Path, data: bytes, folder: Path | None = None) -> N
 
 
 def test_tailer_reads_a_rewritten_history_whole_and_reports_new_calls_once(isolated_user):
-    from aiguard.daemon.service import Tailer
+    from aiguard.daemon.tailer import Tailer
 
     task = cline.log_roots()[0] / "1763980000000"
     task.mkdir(parents=True)

@@ -188,7 +188,7 @@ def evidence(message: bytes, author: str = "", committer: str = "") -> list[Mark
         if lower in _CO_AUTHOR_KEYS:
             match = _ADDRESS.match(value)
             tool = tool_of_email(match.group("email")) if match else None
-            if tool:
+            if tool and match:
                 tool_model = f"{tool}:{_model_from_name(tool, match.group('name'))}"
             elif lower == "co-authored-by-ai":  # OpenLiberty: `Claude Code (claude-sonnet-4-6)`
                 tool_model = _disclosure(value)

@@ -888,9 +888,9 @@ def daemon() -> None:
 @daemon.command("run")
 def daemon_run() -> None:
     """Run in the foreground until SIGTERM or SIGINT."""
-    from aiguard.daemon import service as d
+    from aiguard.daemon import loop
 
-    sys.exit(d.run())
+    sys.exit(loop.run())
 
 
 @daemon.command("start")

@@ -305,8 +305,8 @@ def _cf_html_url(reader: Reader, name: str) -> str | None:
             return None
         return data[:size] if data else None
 
-    start = prefix(CF_HTML_PROBE_BYTES)
-    match = re.search(rb"StartHTML:(\d{1,10})", start or b"")
+    start = prefix(CF_HTML_PROBE_BYTES) or b""
+    match = re.search(rb"StartHTML:(\d{1,10})", start)
     if not match or not 0 < int(match.group(1)) <= CF_HTML_HEADER_BYTES:
         return None
     head = start if int(match.group(1)) <= len(start) else prefix(int(match.group(1)))
@@ -352,7 +352,7 @@ def decide(types: Sequence[str], reader: Reader, table: ServiceTable,
             return Decision("ignored", reason="from a source on the ignore list")
         if kind == "not-ai":
             return Decision("not-ai", reason="from a source that is not an AI service")
-        via = "url"
+        via: str | None = "url"
     else:
         found = window() if window else None
         service, via = classify_window(found, table) if found else (None, None)

@@ -171,11 +171,11 @@ def parse_trailers(msg: bytes, comment: bytes | None = b"#") -> list[tuple[str, 
             key, value = pairs[-1]
             pairs[-1] = (key, (value + " " + text.strip()).strip())
             continue
-        key = trailer_key(line)
-        if key is None:
+        name = trailer_key(line)
+        if name is None:
             continue  # git-generated lines without a separator, or prose in a 25 % block
         value = text.split(":", 1)[1].strip()
-        pairs.append((key.decode("ascii"), value))
+        pairs.append((name.decode("ascii"), value))
     return pairs
 
 

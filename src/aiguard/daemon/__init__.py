@@ -1,2 +1,3 @@
-"""The daemon: follows assistants' logs and the clipboard, records into the ledger, and starts
-the hook server; its service files (systemd, launchd)."""
+"""The daemon: follows assistants' logs and the clipboard and records into the ledger (loop),
+reading each log from where it left off (tailer); starting, stopping and the service files
+(service)."""

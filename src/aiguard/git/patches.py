@@ -7,7 +7,7 @@ The diff flags are one definition of "the change", shared by the hook and by ver
 from __future__ import annotations
 
 import re
-from typing import Iterable, NamedTuple, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 from aiguard.git.runner import GitError, Session, Started, empty_tree, git
 
@@ -36,7 +36,7 @@ _HUNK_RE = re.compile(rb"^@@ -\d+(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 def parse_patch(patch: bytes) -> list[FileDiff]:
     """Parse `git diff -U0 --full-index` output (as DIFF_FLAGS make it) into files."""
     files: list[FileDiff] = []
-    current: dict | None = None
+    current: Any = None  # the file being read (a dict), None before the first `diff --git`
     old_left = new_left = 0
     new_line = 0
 

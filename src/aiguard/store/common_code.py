@@ -69,13 +69,13 @@ def keyed(doc: dict | None, hasher: Hasher) -> Iterator[tuple[int, int]]:
         entry = doc["streams"][str(stream)]
         k = entry["k"]
         digests = hasher.text_digests(entry["tokens"])
-        joined = [digests[i] for i in entry["grams"]]
+        joined: list[bytes] = [digests[i] for i in entry["grams"]]
         for value in hasher.kgram_hashes(joined, k, range(0, len(joined) - k + 1, k)).values():
             yield stream, value
     entry = doc.get("lines")
     if entry:
         digests = hasher.text_digests(entry["tokens"])
-        joined: list[bytes] = []
+        joined = []
         spans = []
         for line in entry["lines"]:
             spans.append((len(joined), len(joined) + len(line)))

@@ -178,14 +178,14 @@ class Index:
             offset = _HEADER_SIZE
             for n in counts:
                 sizes = _section_sizes(n)
-                parts = []
-                for length, code in zip(sizes, "IIIH"):
+                parts: list[memoryview] = []
+                for length, wide in zip(sizes, (True, True, True, False)):
                     chunk = whole[offset:offset + length]
-                    if code == "H" and length != 2 * n:
+                    if not wide and length != 2 * n:
                         chunk = chunk[:2 * n]
-                    parts.append(chunk.cast(code))
+                    parts.append(chunk.cast("I") if wide else chunk.cast("H"))
                     offset += length
-                views.append(StreamView(*parts, n))
+                views.append(StreamView(parts[0], parts[1], parts[2], parts[3], n))
             body_crc = None
             if fmt >= 2:
                 head_crc, body_crc = _CHECKS.unpack_from(mapping, _HEADER.size)

@@ -417,7 +417,7 @@ class Ledger:
                             adds.add(value, record, pos)
             newest = conn.execute("SELECT max(record) FROM fingerprints").fetchone()[0]
             new_watermark = max(watermark, newest or 0)
-            removals = [[] for _ in STREAMS]
+            removals: list[list[int]] = [[] for _ in STREAMS]
             for stream in STREAMS:
                 if drop_records:
                     removals[stream] = old.entries_of(stream, drop_records)

@@ -43,7 +43,7 @@ def handler(table: ServiceTable, record: Callable[[list[Output]], None]) -> Call
         except Exception as exc:  # a bug must not stop the watcher, nor quote the content
             log.error("clipboard: failed to read an offer (%s); skipped", _where(exc))
             return Decision("unreadable", reason="error")
-        if decision.kind != "ai":
+        if decision.kind != "ai" or decision.service is None or decision.text is None:  # "ai" carries both
             (log.info if decision.service else log.debug)("clipboard: not recorded: a copy %s", decision.reason)
             return decision
         try:

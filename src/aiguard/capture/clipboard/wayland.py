@@ -91,7 +91,8 @@ def bind_data_control(registry: Any, found: dict[str, tuple[int, int]]) -> tuple
     if EXT in found:
         from pywayland.protocol.ext_data_control_v1 import ExtDataControlManagerV1 as Manager
     elif WLR in found:
-        from aiguard.capture.clipboard.wlr_data_control import ZwlrDataControlManagerV1 as Manager
+        # the older protocol's bindings, of the same shape
+        from aiguard.capture.clipboard.wlr_data_control import ZwlrDataControlManagerV1 as Manager  # type: ignore[assignment]
     else:
         raise BackendError("the compositor offers no data-control protocol")
     if "wl_seat" not in found:

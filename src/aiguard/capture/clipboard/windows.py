@@ -139,7 +139,8 @@ class _Win32Clipboard:  # pragma: no cover - needs Windows
         self.user32.CloseClipboard()
 
     def formats(self) -> list[int]:
-        found, fmt = [], 0
+        found: list[int] = []
+        fmt = 0
         while True:
             fmt = self.user32.EnumClipboardFormats(fmt)
             if not fmt or len(found) > 512:

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections import deque
-from typing import Callable
+from typing import Any, Callable
 
 from aiguard.capture.clipboard.backend import BackendError, Snapshot
 from aiguard.core.provenance import Decision, TooLarge, Window
@@ -125,7 +125,7 @@ class _Session:
                 return None
         return self.d.next_event()
 
-    def _wait_for(self, match: Callable[[object], bool], deadline: float):
+    def _wait_for(self, match: Callable[[Any], bool], deadline: float):
         """The first display event that matches, setting others aside; None at the deadline."""
         while True:
             while self.d.pending_events():
