@@ -87,9 +87,9 @@ def is_rewritten(module: ModuleType) -> bool:
     return bool(getattr(module, "REWRITTEN", False))
 
 
-def is_store(module: ModuleType, path: object) -> bool:
+def is_store(module: ModuleType, path: str | os.PathLike[str]) -> bool:
     """Whether a file is a database its source reads itself (see STORES above)."""
-    return Path(os.fspath(path)).name in getattr(module, "STORES", ()) and callable(getattr(module, "read_store", None))
+    return Path(path).name in getattr(module, "STORES", ()) and callable(getattr(module, "read_store", None))
 
 
 def parse_isolated(module: ModuleType, path: object, data: bytes, state: dict) -> Iterator[Output | Skip]:

@@ -125,14 +125,14 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
             if shell:  # files written through the shell (an apply_patch there too)
                 script, workdir = shell
                 base = absolute(workdir, cwd) if workdir else cwd
-                for file, text in shell_writes(script):
-                    yield Output(NAME, model, text, absolute(file, base), cwd, when, "assistant-log")
+                for written, text in shell_writes(script):
+                    yield Output(NAME, model, text, absolute(written, base), cwd, when, "assistant-log")
         elif kind == "event_msg" and payload.get("type") == "patch_apply_end" and payload.get("success", True):
             changes = payload.get("changes")
             for file, change in (changes.items() if isinstance(changes, dict) else []):
-                text = _diff_text(change) if isinstance(change, dict) else None
-                if text:
-                    yield Output(NAME, model, text, absolute(file, cwd), cwd, when, "assistant-log")
+                added = _diff_text(change) if isinstance(change, dict) else None
+                if added:
+                    yield Output(NAME, model, added, absolute(file, cwd), cwd, when, "assistant-log")
 
 
 def parse_hook(payload: dict) -> list[Output]:
@@ -143,10 +143,12 @@ def parse_hook(payload: dict) -> list[Output]:
     command = tool_input.get("command") if isinstance(tool_input, dict) else None
     if not isinstance(command, str):
         return []
-    model = payload.get("model") if isinstance(payload.get("model"), str) and payload.get("model") else "unknown"
+    named = payload.get("model")
+    model = named if isinstance(named, str) and named else "unknown"
     cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
+    texts: list[tuple[str | None, str]]
     if "*** Begin Patch" in command:
-        texts = patch_texts(command[command.index("*** Begin Patch"):])
+        texts = [(file, text) for file, text in patch_texts(command[command.index("*** Begin Patch"):])]
     else:
         texts = shell_writes(command)  # a file written through the shell tool
     return [Output(NAME, model, text, absolute(file, cwd), cwd, None, "assistant-hook") for file, text in texts]

@@ -52,7 +52,7 @@ def _texts(name: object, tool_input: object) -> list[tuple[str | None, str]]:
         return []
     patch = tool_input.get("patch")
     if isinstance(patch, str) and "*** Begin Patch" in patch:
-        return patch_texts(patch[patch.index("*** Begin Patch"):])
+        return [(file, text) for file, text in patch_texts(patch[patch.index("*** Begin Patch"):])]
     file = next((tool_input[k] for k in PATH_KEYS if isinstance(tool_input.get(k), str) and tool_input[k]), None)
     texts = [tool_input.get(k) for k in TEXT_KEYS]
     texts += [edit.get("new_string") for edit in listed(tool_input.get("edits")) if isinstance(edit, dict)]
@@ -67,6 +67,7 @@ def parse_hook(payload: dict) -> list[Output]:
     roots = payload.get("workspace_roots")
     if not isinstance(cwd, str) or not cwd.strip():
         cwd = roots[0] if isinstance(roots, list) and roots and isinstance(roots[0], str) else None
-    model = payload.get("model") if isinstance(payload.get("model"), str) and payload["model"].strip() else "unknown"
-    return [Output(NAME, model.strip(), text, absolute(file, cwd), cwd, None, "assistant-hook")
+    named = payload.get("model")
+    model = named.strip() if isinstance(named, str) and named.strip() else "unknown"
+    return [Output(NAME, model, text, absolute(file, cwd), cwd, None, "assistant-hook")
             for file, text in _texts(payload.get("tool_name"), payload.get("tool_input"))]

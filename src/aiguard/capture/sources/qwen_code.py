@@ -97,7 +97,8 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
         message = record.get("message")
         if not isinstance(message, dict):
             continue  # an assistant record with usage only
-        model = record.get("model") if isinstance(record.get("model"), str) and record.get("model") else "unknown"
+        named = record.get("model")
+        model = named if isinstance(named, str) and named else "unknown"
         cwd = record.get("cwd") if isinstance(record.get("cwd"), str) else None
         when = parse_time(record.get("timestamp"))
         for part in listed(message.get("parts")):
