@@ -24,13 +24,17 @@ other marks do, `none` otherwise (a stamped `AI-Lines: 0/T` commit is `none`).
 
 from __future__ import annotations
 
-from typing import Iterator, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Iterator, NamedTuple, Sequence
 
+from aiguard.core.spans import Span
 from aiguard.core.errors import AiguardError
 from aiguard.audit import foreign
 from aiguard.git import notes
 from aiguard.core import trailers
 from aiguard.git import patches, runner
+
+if TYPE_CHECKING:
+    from aiguard.store.session import Session
 
 SCHEMA = "aiguard.commit/1"
 _MARK = b"\x00\x00aiguard-log\x00"
@@ -39,14 +43,6 @@ _FORMAT = "%x00%x00aiguard-log%x00%H%x00%P%x00%an <%ae>%x00%aI%x00%cn <%ce>%x00%
 
 class HistoryError(AiguardError):
     pass
-
-
-class Range(NamedTuple):
-    start: int
-    end: int
-    tool: str
-    model: str
-    source: str
 
 
 class Entry(NamedTuple):
@@ -60,7 +56,7 @@ class Entry(NamedTuple):
     ai_lines: int
     added: int
     evidence: str  # aiguard | foreign | none
-    files: dict[str, list[Range]]  # path -> ranges, in the file as of the commit
+    files: dict[str, list[Span]]  # path -> ranges, in the file as of the commit
     added_by_path: dict[str, int]
     unmatched: dict | None = None  # what the stamp's AI-Unmatched says the hook left unmatched
     evidence_level: str | None = None  # with evidence foreign: note | trailer | identity | phrase (strongest)
@@ -168,12 +164,12 @@ def _entry(raw: _Raw, own_notes: notes.Notes, git_ai: notes.Notes, fallback,
     own_note = own_notes.get(raw.sha)
     record = notes.decode(own_note) if own_note is not None else None
     assisted: list[str] = list(group.assisted_by) if stamped and group else []
-    files: dict[str, list[Range]] = {}
+    files: dict[str, list[Span]] = {}
     ai_lines = 0
     if counts is not None:
         ai_lines, added = counts  # the hook's own count (a merge's own lines, with --text)
     if record is not None:
-        files = {path: [Range(*s) for s in spans] for path, spans in record.files.items()}
+        files = {path: [Span(*s) for s in spans] for path, spans in record.files.items()}
         if not stamped:
             assisted = record.assisted_by
             ai_lines = record.ai
@@ -215,7 +211,7 @@ def _entry(raw: _Raw, own_notes: notes.Notes, git_ai: notes.Notes, fallback,
             else:
                 own = patches.added_ranges(raw.parents[0] if raw.parents else None, raw.sha)
             clipped = foreign.clip(note.files, {p.decode("utf-8", "surrogateescape"): r for p, r in own.items()})
-            files = {path: [Range(s, e, t, m, "foreign") for s, e, t, m in spans] for path, spans in clipped.items()}
+            files = {path: [Span(s, e, t, m, "foreign") for s, e, t, m in spans] for path, spans in clipped.items()}
             ai_lines = sum(r.end - r.start + 1 for spans in files.values() for r in spans)
     for value in theirs:
         if value not in assisted and not any(v.startswith(value.split(":", 1)[0] + ":") and value.endswith(":unknown")
@@ -234,38 +230,39 @@ class _LedgerFallback:
 
     def __init__(self, cwd: str | None):
         self.cwd = cwd
-        self.ledger = None
-        self.keyset = None
+        self.session: Session | None = None
         self.tried = False
 
-    def _open(self) -> bool:
+    def _open(self) -> Session | None:
         if not self.tried:
             self.tried = True
+            from aiguard.store.session import Session
+
+            session = None
             try:
-                from aiguard.store import keys
-                from aiguard.store.ledger import Ledger
+                session = Session()
+                if session.ledger is not None:
+                    session.keyset()
+                    self.session, session = session, None
+            except Exception:  # no ledger or no key here: the history says what the notes say
+                pass
+            finally:
+                if session is not None:
+                    session.close()
+        return self.session
 
-                self.ledger = Ledger.open_readonly()
-                if self.ledger is not None:
-                    self.keyset = keys.load(create=False)
-            except Exception:
-                self.close()
-        return self.ledger is not None and self.keyset is not None
-
-    def ranges(self, sha: str, parents: list[str]) -> dict[str, list[Range]]:
-        if not self._open():
+    def ranges(self, sha: str, parents: list[str]) -> dict[str, list[Span]]:
+        session = self._open()
+        if session is None:
             return {}
-        from aiguard.git.changes import attribute_files
-        from aiguard.core.fingerprint import Hasher
-
         try:
             files = patches.commit_diff(parents[0] if parents else None, sha, self.cwd)
-            result = attribute_files(files, self.ledger, lambda: Hasher(self.keyset.ledger_key), cwd=self.cwd)
+            result = session.attribute(files, cwd=self.cwd)
         except Exception:
             return {}
-        return {f.path: [Range(*r) for r in f.ranges] for f in result.files if f.ranges}
+        return {f.path: list(f.ranges) for f in result.files if f.ranges}
 
     def close(self) -> None:
-        if self.ledger is not None:
-            self.ledger.close()
-        self.ledger = None
+        if self.session is not None:
+            self.session.close()
+        self.session = None

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from aiguard.store import keys
-from aiguard.git import patches, runner
-from aiguard.git.changes import ChangeResult, attribute_files, merge_own_lines
-from aiguard.core.fingerprint import Hasher
-from aiguard.store.ledger import Ledger
 from aiguard.core.names import visible
+from aiguard.git import patches, runner
+from aiguard.git.changes import ChangeResult, merge_own_lines
+from aiguard.store.session import Session
 
 
 def attribute(rev: str | None, cwd: str | None = None) -> ChangeResult:
@@ -27,14 +25,8 @@ def attribute(rev: str | None, cwd: str | None = None) -> ChangeResult:
         files = patches.commit_diff(parents[0] if parents else None, commit, cwd=cwd)
         if len(parents) > 1:
             restrict = merge_own_lines(files, (patches.commit_diff(p, commit, cwd=cwd) for p in parents[1:]))
-    ledger = Ledger.open_readonly()
-    try:
-        keyset = keys.load(create=False) if ledger is not None and not ledger.is_empty() else None
-        factory = (lambda: Hasher(keyset.ledger_key)) if keyset else None
-        return attribute_files(files, ledger, factory, restrict, cwd=cwd)
-    finally:
-        if ledger is not None:
-            ledger.close()
+    with Session() as session:
+        return session.attribute(files, restrict, cwd=cwd)
 
 
 def format_text(result: ChangeResult) -> str:

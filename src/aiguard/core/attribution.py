@@ -32,6 +32,7 @@ from aiguard.core.fingerprint import (
     syntax_for_path,
     tokenize,
 )
+from aiguard.core.spans import line_runs
 
 # A fingerprint found in more records than this is common code, not evidence
 # (MOSS's -m option; matching.md uses 20).
@@ -880,18 +881,10 @@ def _end_confirmed(p: EndPlacement, k: int, w: int) -> bool:
 
 
 def line_ranges(lines: Mapping[int, int], records: Mapping[int, RecordInfo]) -> list[Range]:
-    """Merge attributed lines into ranges of one tool, model and source."""
-    ranges: list[Range] = []
-    for line in sorted(lines):
-        record = lines[line]
-        if ranges:
-            last = ranges[-1]
-            same = records[last.record][:3] == records[record][:3]
-            if last.end == line - 1 and same:
-                ranges[-1] = last._replace(end=line)
-                continue
-        ranges.append(Range(line, line, record))
-    return ranges
+    """Merge attributed lines into ranges of one tool, model and source (each range names
+    its first line's record)."""
+    same_origin = lambda a, b: records[a][:3] == records[b][:3]  # noqa: E731
+    return [Range(first, last, record) for first, last, record in line_runs(lines, same_origin)]
 
 
 # The accelerator's versions of the hot helpers above: the same results, in C

@@ -10,6 +10,7 @@ import os
 from collections import Counter
 from typing import Callable, Iterable, NamedTuple
 
+from aiguard.core.spans import Span
 from aiguard.core import trailers
 from aiguard.git import objects, patches
 from aiguard.core.attribution import RecordInfo, attribute_text, line_ranges
@@ -54,19 +55,11 @@ _REASON_WORDS = {
 }
 
 
-class RangeResult(NamedTuple):
-    start: int
-    end: int
-    tool: str
-    model: str
-    source: str
-
-
 class FileResult(NamedTuple):
     path: str
     added: int
     ai: int
-    ranges: list[RangeResult]
+    ranges: list[Span]
 
 
 class ChangeResult(NamedTuple):
@@ -172,7 +165,7 @@ def attribute_files(
     for diff, lines in counted:
         owned = {line: rid for line, rid in owners.get(diff.path, {}).items() if rid in info}
         ranges = [
-            RangeResult(r.start, r.end, info[r.record].tool, info[r.record].model, info[r.record].source)
+            Span(r.start, r.end, info[r.record].tool, info[r.record].model, info[r.record].source)
             for r in line_ranges(owned, info)
         ]
         ai_total += len(owned)

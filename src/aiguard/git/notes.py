@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple
 
+from aiguard.core.spans import Span, line_runs
 from aiguard.git import objects, patches, runner
 
 REF = "refs/notes/aiguard"
@@ -43,14 +44,6 @@ GIT_AI_REF = "refs/notes/ai"  # git-ai's authorship notes (foreign evidence)
 SCHEMA = 1
 PENDING = "aiguard-pending"
 PENDING_MAX_AGE = 7 * 86400
-
-
-class Span(NamedTuple):
-    start: int
-    end: int
-    tool: str
-    model: str
-    source: str
 
 
 class LineRecord(NamedTuple):
@@ -140,15 +133,8 @@ def to_lines(spans: Iterable[Span]) -> dict[int, Span]:
 
 def to_spans(lines: dict[int, Span]) -> list[Span]:
     """Runs of consecutive lines with the same tool/model/source."""
-    out: list[Span] = []
-    for line in sorted(lines):
-        s = lines[line]
-        last = out[-1] if out else None
-        if last and last.end == line - 1 and last[2:] == s[2:]:
-            out[-1] = last._replace(end=line)
-        else:
-            out.append(Span(line, line, s.tool, s.model, s.source))
-    return out
+    return [Span(first, last, s.tool, s.model, s.source)
+            for first, last, s in line_runs(lines, lambda a, b: a[2:] == b[2:])]
 
 
 # Reading and writing notes ------------------------------------------------------------------

@@ -281,11 +281,11 @@ def _stamp_message(msgfile: Path, msg: bytes, editor: bool, source: str | None, 
 def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, source: str | None, sha: str | None,
            cli: GitCommitArgs, configured: bytes | None,
            early: tuple[runner.Started, runner.Started] | None = None) -> str | None:
-    from aiguard.store import keys
     from aiguard.core import names, stamp_format
-    from aiguard.git.changes import attribute_files, merge_own_lines, unmatched_value
-    from aiguard.core.fingerprint import Hasher
-    from aiguard.store.ledger import Ledger, LedgerError
+    from aiguard.git.changes import merge_own_lines, unmatched_value
+    from aiguard.store import keys
+    from aiguard.store.ledger import LedgerError
+    from aiguard.store.session import Session
 
     amend = _is_amend(source, sha, cli)
     head = runner.head_commit(started=early[0] if early else None)
@@ -305,14 +305,11 @@ def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, source: str | None, sha:
     except keys.KeyUnavailable as exc:
         return f"commit not stamped: {exc}"
     try:
-        ledger = Ledger.open_readonly()
+        session = Session(keyset)
     except LedgerError as exc:
         return f"commit not stamped: {exc}"
-    try:
-        result = attribute_files(files, ledger, lambda: Hasher(keyset.ledger_key), restrict)
-    finally:
-        if ledger is not None:
-            ledger.close()
+    with session:
+        result = session.attribute(files, restrict)
     try:
         result = _carry(result, amend, files, restrict)
     except Exception as exc:  # the stamp still goes on, with what the ledger says
@@ -369,7 +366,7 @@ def _carry(result, amend: bool, files: list, restrict: dict[bytes, set[int]] | N
     a history edit must not drop a disclosure; lines found afresh keep their owner.
     """
     from aiguard.git import notes
-    from aiguard.git.changes import ChangeResult, FileResult, RangeResult
+    from aiguard.git.changes import ChangeResult, FileResult
 
     sources = notes.carry_sources(amend)
     records = list(notes.records_of(sources)) if sources else []
@@ -379,12 +376,12 @@ def _carry(result, amend: bool, files: list, restrict: dict[bytes, set[int]] | N
     merged = []
     ai_total = 0
     for f in result.files:
-        lines = notes.to_lines(notes.Span(*r) for r in f.ranges)
+        lines = notes.to_lines(f.ranges)
         allowed = restrict.get(f.path.encode("utf-8", "surrogateescape")) if restrict is not None else None
         for line, span in notes.to_lines(carried.get(f.path, [])).items():
             if allowed is None or line in allowed:
                 lines.setdefault(line, span)
-        ranges = [RangeResult(*s) for s in notes.to_spans(lines)]
+        ranges = notes.to_spans(lines)
         ai_total += len(lines)
         merged.append(FileResult(f.path, f.added, len(lines), ranges))
     return ChangeResult(result.added, ai_total, merged, result.notes, result.unmatched)
