@@ -16,7 +16,7 @@ import pytest
 from conftest import FIXTURES, MERGE_INTERVALS, ROOT, aiguard
 
 from aiguard.capture import integrate
-from aiguard.capture.sources import Folders, has_hooks, missing_members, registry
+from aiguard.capture.sources import Folders, by_hand, has_hooks, missing_members, registry
 
 LOGS = FIXTURES / "assistant-logs"
 CODE = MERGE_INTERVALS
@@ -25,7 +25,8 @@ CODE = MERGE_INTERVALS
 @pytest.fixture(autouse=True)
 def no_assistant_overrides(monkeypatch):
     for name in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "GEMINI_CLI_HOME", "CURSOR_CONFIG_DIR", "COPILOT_HOME",
-                 "AIDER_CHAT_HISTORY_FILE", "VSCODE_PORTABLE", "CLINE_DATA_DIR", "CLINE_DIR"):
+                 "AIDER_CHAT_HISTORY_FILE", "VSCODE_PORTABLE", "CLINE_DATA_DIR", "CLINE_DIR", "QWEN_RUNTIME_DIR",
+                 "KIMI_SHARE_DIR"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -37,8 +38,12 @@ def test_every_assistant_has_every_member_of_the_protocol():
         assert module.NAME == name and module.LABEL
         assert isinstance(module.folders(), Folders), name
         assert module.log_roots() == module.folders().logs, name
-        # native hooks and wiring go together: agent-hook reads what integrate writes
-        assert has_hooks(module) == (module.wiring() is not None), name
+        # native hooks and wiring go together: agent-hook reads what integrate writes (or what
+        # the user adds by hand, as integrate tells them: then there is no wiring)
+        assert has_hooks(module) == (module.wiring() is not None or by_hand(module) is not None), name
+        assert not (module.wiring() is not None and by_hand(module)), name
+        if by_hand(module):
+            assert f"agent-hook {name}" in by_hand(module), name
         assert module.HOOK_REPLY is None or isinstance(module.HOOK_REPLY, str), name
 
 
@@ -191,8 +196,42 @@ def _windsurf(repo, tmp_path):
     return payload, b"", "windsurf:SWE-1.5"
 
 
+def _qwen(repo, tmp_path):
+    transcript = tmp_path / "chats" / "s.jsonl"
+    transcript.parent.mkdir()
+    transcript.write_bytes((LOGS / "qwen-code" / "session-5c3f7a1e.jsonl").read_bytes())
+    payload = json.loads((LOGS / "qwen-code" / "hook-post-tool-use.json").read_text())
+    payload.update(transcript_path=str(transcript), cwd=str(repo.path),
+                   timestamp=datetime.now().astimezone().isoformat(),
+                   tool_input={"file_path": "merge.py", "content": CODE})
+    # qwen-code docs/users/features/hooks.md: Claude Code's PostToolUse; the model from the transcript
+    return payload, b"", "qwen-code:qwen3-coder-plus"
+
+
+def _kimi(repo, tmp_path):
+    payload = json.loads((LOGS / "kimi-cli" / "hook-post-tool-use.json").read_text())
+    payload.update(cwd=str(repo.path), tool_input={"path": "merge.py", "content": CODE, "mode": "overwrite"})
+    # kimi-cli hooks/events.py: PostToolUse names no model; its output is not read
+    return payload, b"", "kimi-cli"
+
+
+def _kiro(repo, tmp_path):
+    payload = json.loads((LOGS / "kiro" / "hook-post-tool-use-create.json").read_text())
+    payload.update(cwd=str(repo.path), tool_input={"command": "create", "path": "merge.py", "file_text": CODE})
+    # kiro.dev/docs/cli/hooks: postToolUse names no model; exit 0 goes on
+    return payload, b"", "kiro"
+
+
+def _firebender(repo, tmp_path):
+    payload = json.loads((LOGS / "firebender" / "hook-post-tool-use.json").read_text())
+    payload.update(repo_working_dir=str(repo.path), workspace_roots=[str(repo.path)],
+                   tool_input={"file_path": "merge.py", "content": CODE})
+    return payload, b"", "firebender:claude-sonnet-4-5"
+
+
 HOOKS = {"claude-code": _claude, "codex": _codex, "gemini-cli": _gemini, "cursor": _cursor,
-         "copilot": _copilot, "cline": _cline, "windsurf": _windsurf}
+         "copilot": _copilot, "cline": _cline, "windsurf": _windsurf, "qwen-code": _qwen, "kimi-cli": _kimi,
+         "kiro": _kiro, "firebender": _firebender}
 
 
 def test_every_hooked_assistant_has_a_payload_test():
@@ -223,8 +262,11 @@ def test_doctor_names_every_assistant_with_its_logs_and_hook_state(tmp_path):
         hook = [line for line in out.splitlines() if re.search(rf"\b{re.escape(name)} hook:", line)]
         if has_hooks(module):
             assert len(hook) == 1 and "not wired" in hook[0], (name, out)
+            assert ("by hand" in hook[0]) == bool(by_hand(module)), (name, out)
         else:
             assert not hook and "no hooks" in logs[0], (name, out)
+        if has_hooks(module) and not module.log_roots():
+            assert "hooks only" in logs[0], (name, out)
 
 
 def test_integrate_all_covers_every_assistant(isolated_user):
@@ -235,5 +277,8 @@ def test_integrate_all_covers_every_assistant(isolated_user):
     lines = done.stdout.decode().splitlines()
     assert [line.split(":", 1)[0] for line in lines] == list(registry()), done
     for line, (name, module) in zip(lines, registry().items()):
-        assert (" wired (" in line) if has_hooks(module) else ("no hooks" in line), line
-    assert list(integrate.wirings()) == [n for n, m in registry().items() if has_hooks(m)]
+        if by_hand(module):
+            assert line == by_hand(module), line
+        else:
+            assert (" wired (" in line) if has_hooks(module) else ("no hooks" in line), line
+    assert list(integrate.wirings()) == [n for n, m in registry().items() if has_hooks(m) and not by_hand(m)]

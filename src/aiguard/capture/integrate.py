@@ -9,7 +9,7 @@ the registry.
 
 from __future__ import annotations
 
-from aiguard.capture.sources import has_hooks, registry
+from aiguard.capture.sources import by_hand, has_hooks, registry
 from aiguard.capture.wiring import (  # noqa: F401  (the names callers and tests know this module by)
     BACKUP,
     Done,
@@ -44,11 +44,13 @@ def wirings() -> dict[str, Wiring]:
 
 
 def __getattr__(name: str) -> object:
-    """TOOLS, NO_HOOKS and INTEGRATIONS of earlier versions, from the registry."""
+    """TOOLS, NO_HOOKS, BY_HAND and INTEGRATIONS of earlier versions, from the registry."""
     if name == "TOOLS":
         return tuple(registry())
     if name == "NO_HOOKS":
         return {tool: no_hooks_line(tool) for tool, module in registry().items() if not has_hooks(module)}
+    if name == "BY_HAND":
+        return {tool: by_hand(module) for tool, module in registry().items() if by_hand(module)}
     if name == "INTEGRATIONS":
         return wirings()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -62,6 +64,8 @@ def integrate_claude(undo: bool = False) -> str:
 def integrate_one(tool: str, undo: bool = False) -> str:
     """Wire (or unwire) one assistant, whether or not its folder exists yet."""
     module = registry()[tool]
+    if by_hand(module):
+        return by_hand(module)
     wiring = module.wiring() if has_hooks(module) else None
     if wiring is None:
         return no_hooks_line(tool)
@@ -72,6 +76,9 @@ def integrate_all(undo: bool = False) -> list[tuple[bool, str]]:
     """(ok, line) per assistant: every one whose folder exists is wired (or unwired)."""
     lines = []
     for tool, module in registry().items():
+        if by_hand(module):
+            lines.append((True, by_hand(module)))
+            continue
         wiring = module.wiring() if has_hooks(module) else None
         if wiring is None:
             lines.append((True, f"{tool}: no hooks ({tool} has none; nothing to wire)"))

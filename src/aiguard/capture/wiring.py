@@ -11,8 +11,8 @@ the same way for all of them, and keeps the user's own bytes:
   checks that splicing into the result gives back the file it found, and only when
   the user has reformatted the file since does it fall back to cutting out
   aiguard's element alone.
-* Codex `config.toml` (codex.py): a block between `# >>> aiguard` and `# <<< aiguard`
-  comment lines, appended at the end and removed whole.
+* TOML `config.toml` (Codex, Kimi CLI): a block between `# >>> aiguard` and `# <<< aiguard`
+  comment lines, appended at the end and removed whole (`block_span`).
 * Files aiguard owns (the Copilot hook file; Cline's `PostToolUse` script, which
   keeps a hook that was there as `PostToolUse.pre-aiguard` and runs it after
   recording, as `aiguard install` does with git hooks): `owns` tells them apart.
@@ -345,6 +345,45 @@ def json_undo(spec: JsonHook) -> Done:
     write_settings(spec.path, text, new)
     return Done(True, spec.path, f"{spec.path}: removed aiguard's {spec.event} hook "
                                  f"(backup: {backup_name(spec.path)})")
+
+
+# -- TOML settings: a marked block of aiguard's own ---------------------------------------------
+
+BLOCK_BEGIN = "# >>> aiguard:"
+BLOCK_END = "# <<< aiguard"
+
+
+def toml_lib():  # imported when wiring only: the daemon and the hooks never need it
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    return tomllib
+
+
+def load_toml(path: Path, text: str) -> dict:
+    """A TOML settings file's data; its problems as IntegrateError naming it."""
+    tomllib = toml_lib()
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise IntegrateError(f"{path} is not valid TOML ({one_line(exc)}); fix it first") from None
+    except RecursionError:
+        raise too_deep(path) from None
+
+
+def block_span(text: str) -> tuple[int, int] | None:
+    """Where aiguard's marked block is in a TOML file's text (BLOCK_BEGIN line to BLOCK_END line)."""
+    start = text.find(BLOCK_BEGIN)
+    while start > 0 and text[start - 1] != "\n":
+        start = text.find(BLOCK_BEGIN, start + 1)
+    if start < 0:
+        return None
+    end = text.find("\n" + BLOCK_END, start)
+    if end < 0:
+        return None
+    end += 1 + len(BLOCK_END)
+    return start, end + 1 if text[end:end + 1] == "\n" else end
 
 
 def owns(path: Path, tool: str) -> bool:

@@ -224,6 +224,9 @@ def check_assistants() -> list[Line]:
     for name, module in registry().items():
         roots = [root for root in module.log_roots() if root.exists()]
         seen = f"; last record {last_seen[name]}" if name in last_seen else "; nothing recorded yet"
+        if has_hooks(module) and not module.log_roots():  # Kiro, Firebender: no log aiguard can read
+            lines.append(Line(True, f"assistant {name}", "hooks only (it keeps no log aiguard can read)" + seen))
+            continue
         seen += "" if has_hooks(module) else f"; no hooks ({name} has none: its logs are read)"
         if not roots:
             roots = [str(root) for root in module.log_roots()]
@@ -258,10 +261,14 @@ def _mtime(path: Path) -> float:
 def check_assistant_hooks() -> list[Line]:
     """One line per assistant with native hooks: is aiguard's hook wired into its settings."""
     from aiguard.capture.integrate import IntegrateError
-    from aiguard.capture.sources import has_hooks, registry
+    from aiguard.capture.sources import by_hand, has_hooks, registry
 
     lines = []
     for name, module in registry().items():
+        if by_hand(module):
+            lines.append(Line(True, f"{name} hook", f"not wired by aiguard (it cannot write {name}'s hook); "
+                                                    f"`aiguard integrate {name}` says what to add by hand"))
+            continue
         try:
             wiring = module.wiring() if has_hooks(module) else None
             if wiring is None:

@@ -10,7 +10,8 @@ Adding an assistant is one new file plus fixtures plus one registry entry:
 
 1. ``capture/sources/<name>.py`` with every member of `Assistant` below (copy the shape of
    the nearest existing one: cursor.py for JSONL logs and a JSON hooks file, aider.py for
-   logs without hooks, cline.py for logs rewritten whole). Its folders and environment
+   logs without hooks, cline.py for logs rewritten whole, kimi_cli.py for a TOML hooks
+   block, kiro.py for hooks the user adds by hand and no logs). Its folders and environment
    overrides are computed in ``folders()`` only: ``log_roots()`` returns
    ``folders().logs`` and ``wiring()`` builds on ``folders().settings``, so logs, hooks
    and ``doctor`` cannot disagree about where the assistant lives.
@@ -26,6 +27,7 @@ folders, sniffing its fixtures), tests/test_docs.py (help and README lists).
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Iterator, Protocol
@@ -35,8 +37,8 @@ from aiguard.capture.sources.common import Folders, Output, Skip
 if TYPE_CHECKING:
     from aiguard.capture.wiring import Wiring
 
-__all__ = ["Assistant", "HookedAssistant", "Folders", "registry", "has_hooks", "hooked", "log_names",
-           "is_rewritten", "missing_members", "parse_isolated"]
+__all__ = ["Assistant", "HookedAssistant", "Folders", "registry", "has_hooks", "hooked", "by_hand", "is_store",
+           "log_names", "is_rewritten", "missing_members", "parse_isolated"]
 
 
 class Assistant(Protocol):
@@ -62,9 +64,26 @@ class Assistant(Protocol):
       may be the whole file or what was appended since the last call, ``state`` a dict
       the parser keeps its context in between calls for one file.
     * ``wiring()``: how ``integrate`` writes and undoes its hook (a ``wiring.Wiring``
-      built with the helpers of capture/wiring.py), ``None`` without native hooks.
+      built with the helpers of capture/wiring.py), ``None`` without native hooks or
+      when aiguard does not write them (``HOOK_BY_HAND`` below).
 
     An assistant with native hooks is a `HookedAssistant`: it has ``parse_hook`` too.
+
+    Optional members (absent means the default; helpers below read them):
+
+    * ``HOOK_BY_HAND``: for a hooked assistant whose hook settings aiguard does not write
+      (their place or format is not settled: Kiro's per-agent files, Firebender's
+      settings), the one line ``integrate NAME`` prints instead, telling the user what to
+      add by hand; ``{command}`` in it becomes the ``agent-hook`` command. Its
+      ``wiring()`` is ``None``. See `by_hand`.
+    * ``STORES`` and ``read_store(path, state) -> Iterator[Output | Skip]``: names of
+      database files (SQLite) the assistant opens itself, read-only, instead of being
+      handed their bytes (Cursor's ``state.vscdb``); ``state`` as for ``parse_log``.
+      Ingest and the daemon's tailer call ``read_store`` for such a file (see `is_store`).
+
+    A hooked assistant that keeps no log aiguard can read (Kiro, Firebender) has no log
+    folders at all: ``folders().logs`` is ``[]`` (not only on this machine), and
+    ``doctor`` says it is read through its hooks only.
     """
 
     NAME: str
@@ -95,6 +114,22 @@ class HookedAssistant(Assistant, Protocol):
     def parse_hook(self, payload: dict) -> list[Output]: ...
 
 
+def by_hand(module: ModuleType) -> str | None:
+    """The line telling the user how to add a hooked assistant's hook by hand (see
+    ``HOOK_BY_HAND``), ``None`` when aiguard writes its hook itself or it has none."""
+    template = getattr(module, "HOOK_BY_HAND", None)
+    if not isinstance(template, str) or not has_hooks(module):
+        return None
+    from aiguard.capture.wiring import hook_command
+
+    return template.format(command=hook_command(module.NAME))
+
+
+def is_store(module: ModuleType, path: str | os.PathLike[str]) -> bool:
+    """Whether a file is a database its assistant reads itself (see ``STORES``)."""
+    return Path(path).name in getattr(module, "STORES", ()) and callable(getattr(module, "read_store", None))
+
+
 MEMBERS = ("NAME", "LABEL", "LOG_NAMES", "REWRITTEN", "HOOK_REPLY", "folders", "log_roots", "log_files", "sniff",
            "parse_log", "wiring")
 
@@ -108,14 +143,20 @@ def registry() -> dict[str, ModuleType]:
         codex,
         copilot,
         cursor,
+        firebender,
         gemini_cli,
+        kilo_code,
+        kimi_cli,
+        kiro,
+        qwen_code,
+        roo_code,
         windsurf,
     )
 
     # Each sniff is specific to its assistant (tests check every fixture is claimed by
     # its own source only), so the order does not decide anything.
     return {module.NAME: module for module in (claude_code, codex, gemini_cli, cursor, copilot, cline, windsurf,
-                                               aider)}
+                                               aider, qwen_code, kimi_cli, roo_code, kilo_code, kiro, firebender)}
 
 
 def has_hooks(module: ModuleType) -> bool:

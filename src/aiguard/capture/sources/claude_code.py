@@ -2,7 +2,8 @@
 
 Transcript lines carry `cwd`, `timestamp` and, on assistant lines, `message.model`
 and `tool_use` blocks; the code-writing tools are Write (`content`), Edit
-(`new_string`), MultiEdit (`edits[].new_string`) and NotebookEdit (`new_source`).
+(`new_string`), MultiEdit (`edits[].new_string`) and NotebookEdit (`new_source`); what
+a Bash call writes into files is read too, for the forms sources/_shell_writes knows.
 Hook payloads carry the same tool input plus `transcript_path`, whose tail gives
 the model (the payload has none). Facts: shared/research/assistant-logs.md §1.
 """
@@ -13,11 +14,12 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-
+from aiguard.capture.sources._shell_writes import shell_writes
 from aiguard.capture.sources.common import (
     Folders,
     Output,
     Skip,
+    absolute,
     jsonl_files,
     jsonl_objects,
     last_model,
@@ -33,8 +35,8 @@ LABEL = "Claude Code"
 LOG_NAMES = ("*.jsonl",)
 REWRITTEN = False
 HOOK_REPLY = None
-WRITING_TOOLS = {"Write", "Edit", "MultiEdit", "NotebookEdit"}
-MATCHER = "|".join(sorted(WRITING_TOOLS, key=["Write", "Edit", "MultiEdit", "NotebookEdit"].index))
+WRITING_TOOLS = {"Write", "Edit", "MultiEdit", "NotebookEdit", "Bash"}  # Bash: files it writes (see _shell_writes)
+MATCHER = "|".join(sorted(WRITING_TOOLS, key=["Write", "Edit", "MultiEdit", "NotebookEdit", "Bash"].index))
 
 
 def folders() -> Folders:
@@ -72,8 +74,11 @@ def log_files(root: Path) -> Iterator[Path]:
 
 def sniff(first_line: bytes) -> bool:
     """Claude Code's first line is a conversation line (parentUuid) or a summary (leafUuid);
-    a bare "sessionId" is not enough: Gemini CLI and Copilot logs have one too."""
-    return b'"parentUuid"' in first_line or b'"leafUuid"' in first_line
+    a bare "sessionId" is not enough: Gemini CLI and Copilot logs have one too; Qwen Code's
+    records have a parentUuid too (with Gemini-style parts)."""
+    from aiguard.capture.sources import qwen_code
+
+    return (b'"parentUuid"' in first_line or b'"leafUuid"' in first_line) and not qwen_code.sniff(first_line)
 
 
 def _texts(name: str, tool_input: dict) -> list[tuple[str | None, str]]:
@@ -87,6 +92,9 @@ def _texts(name: str, tool_input: dict) -> list[tuple[str | None, str]]:
         texts = [edit.get("new_string") for edit in listed(tool_input.get("edits")) if isinstance(edit, dict)]
     elif name == "NotebookEdit":
         texts = [tool_input.get("new_source")]
+    elif name == "Bash":
+        return [(file, text) for file, text in shell_writes(tool_input.get("command"))
+                if f"{os.sep}.claude{os.sep}" not in (file or "")]
     else:
         return []
     if isinstance(path, str) and f"{os.sep}.claude{os.sep}" in path:
@@ -116,7 +124,8 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
             tool_input = block.get("input")
             if block.get("name") in WRITING_TOOLS and isinstance(tool_input, dict):
                 for file, text in _texts(block["name"], tool_input):
-                    yield Output(NAME, model, text, file, record.get("cwd"), parse_time(record.get("timestamp")),
+                    cwd = record.get("cwd") if isinstance(record.get("cwd"), str) else None
+                    yield Output(NAME, model, text, absolute(file, cwd), cwd, parse_time(record.get("timestamp")),
                                  "assistant-log")
 
 
@@ -139,4 +148,4 @@ def parse_hook(payload: dict) -> list[Output]:
         return []
     model = model_from_transcript(payload.get("transcript_path"))
     cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
-    return [Output(NAME, model, text, file, cwd, None, "assistant-hook") for file, text in texts]
+    return [Output(NAME, model, text, absolute(file, cwd), cwd, None, "assistant-hook") for file, text in texts]

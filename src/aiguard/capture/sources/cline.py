@@ -17,8 +17,8 @@ The model is the message's `modelInfo.modelId` (newer Cline), else the task's
 extension puts in the user's messages. `ui_messages.json` holds the same edits
 for the UI and is not read (it would record everything twice).
 
-Roo Code and Kilo Code are recorded as `cline` too: the contract names no separate
-tool for them, and their histories have the same shape. Hooks (Cline ≥ 3.3x, an
+Roo Code and Kilo Code histories have the same shape; they are read by this code
+and named by their own modules (sources/roo_code, sources/kilo_code). Hooks (Cline ≥ 3.3x, an
 executable named `PostToolUse` in ~/Documents/Cline/Hooks or .clinerules/hooks)
 get `{"postToolUse": {"toolName", "parameters", "success"}, "model": {"slug"},
 "workspaceRoots", …}` and must answer `{"cancel": false}`. Facts (from Cline's and
@@ -34,7 +34,6 @@ import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
-
 
 from aiguard.capture.sources.common import (
     Folders,
@@ -53,12 +52,12 @@ if TYPE_CHECKING:
     from aiguard.capture.wiring import Done, Wiring
 
 NAME = "cline"
-LABEL = "Cline (also Roo Code and Kilo Code)"
+LABEL = "Cline"
 LOG_NAMES = ("api_conversation_history.json",)
 REWRITTEN = True
 HOOK_REPLY = '{"cancel": false}'
 
-EXTENSIONS = ("saoudrizwan.claude-dev", "rooveterinaryinc.roo-cline", "kilocode.kilo-code")
+EXTENSIONS = ("saoudrizwan.claude-dev",)  # its forks Roo Code and Kilo Code: sources/roo_code, kilo_code
 EDITORS = ("Code", "Code - Insiders", "VSCodium", "Cursor", "Windsurf")  # VS Code builds that host it
 # tool name -> the argument holding what the model wrote, and whether it is a SEARCH/REPLACE diff
 WRITING_TOOLS = {"write_to_file": ("content", False), "replace_in_file": ("diff", True),
@@ -69,7 +68,7 @@ CWD_TEXT = re.compile(r"Current (?:Working|Workspace) Directory \(([^)\n]+)\)")
 XML_CALL = re.compile(r"<(%s)>(.*?)</\1>" % "|".join(WRITING_TOOLS), re.DOTALL)
 
 
-def _user_dirs() -> list[Path]:
+def user_dirs() -> list[Path]:
     """VS Code's (and its relatives') per-user folders on this platform."""
     home = Path.home()
     if sys.platform == "darwin":
@@ -101,8 +100,8 @@ def documents_dir() -> Path:
 
 def folders() -> Folders:
     """Hooks in ~/Documents/Cline/Hooks; task histories in each VS Code build's globalStorage
-    (one folder per extension: Cline, Roo Code, Kilo Code) and the Cline CLI's data folder."""
-    roots = [user / "globalStorage" / ext / "tasks" for user in _user_dirs() for ext in EXTENSIONS]
+    (Cline's extension; Roo Code and Kilo Code are their own modules) and the Cline CLI's data folder."""
+    roots = [user / "globalStorage" / ext / "tasks" for user in user_dirs() for ext in EXTENSIONS]
     # The Cline CLI keeps the same task tree under its own data folder (not verified on a machine).
     data = os.environ.get("CLINE_DATA_DIR") or Path(os.environ.get("CLINE_DIR") or Path.home() / ".cline") / "data"
     return Folders([documents_dir() / "Cline"], roots + [Path(data) / "tasks"])
@@ -119,11 +118,17 @@ def log_files(root: Path) -> Iterator[Path]:
         yield from sorted(root.rglob(LOG_NAMES[0]))
 
 
-def sniff(first_line: bytes) -> bool:
-    """A compact JSON array of messages opening with the task (`<task>`) or carrying `modelInfo`."""
+def task_history(first_line: bytes) -> bool:
+    """A compact JSON array of messages opening with the task (`<task>`) or carrying `modelInfo`
+    (Cline's, Roo Code's or Kilo Code's)."""
     head = first_line.lstrip()
     return (head.startswith((b'[{"role":"user"', b'[{"role":"assistant"'))
             and (b"<task>" in head or b'"modelInfo"' in head or b"environment_details" in head))
+
+
+def sniff(first_line: bytes) -> bool:
+    """A task history that is not Roo Code's ("Current Workspace Directory" is Roo's wording)."""
+    return task_history(first_line) and b"Current Workspace Directory (" not in first_line
 
 
 def _arguments(value: object) -> dict:

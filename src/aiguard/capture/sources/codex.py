@@ -5,17 +5,16 @@ lines, the working directory on `session_meta` and `turn_context`. Code reaches
 files through apply_patch, seen as a custom tool call (`input` is the patch), a
 JSON function call (`arguments` holds `input` or `patch`), a shell call running
 `apply_patch`, and, in newer builds, `patch_apply_end` events listing the applied
-changes. Facts: shared/research/assistant-logs.md §2.
+changes; files written by other shell commands (`shell`, `exec_command`) are read for
+the forms sources/_shell_writes knows. Facts: shared/research/assistant-logs.md §2.
 """
 
 from __future__ import annotations
 
-import os
 import json
-import sys
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
-
 
 from aiguard.capture.sources.common import (
     Folders,
@@ -27,6 +26,8 @@ from aiguard.capture.sources.common import (
     loads,
     parse_time,
 )
+from aiguard.capture.sources._patches import patch_texts
+from aiguard.capture.sources._shell_writes import shell_writes
 
 if TYPE_CHECKING:
     from aiguard.capture.wiring import Done, Wiring
@@ -53,23 +54,6 @@ def log_files(root: Path) -> Iterator[Path]:
 
 def sniff(first_line: bytes) -> bool:
     return b'"session_meta"' in first_line or (b'"payload"' in first_line and b'"timestamp"' in first_line)
-
-
-def patch_texts(patch: str) -> list[tuple[str, str]]:
-    """(path, added text) per file of an apply_patch ("*** Begin Patch" V4A) patch."""
-    found: list[tuple[str, list[str]]] = []
-    current: list[str] | None = None
-    for line in patch.splitlines():
-        if line.startswith(("*** Add File: ", "*** Update File: ")):
-            current = []
-            found.append((line.split(": ", 1)[1].strip(), current))
-        elif line.startswith(("*** Delete File: ", "*** End Patch", "*** Begin Patch")):
-            current = None
-        elif line.startswith("*** Move to: ") and found and current is not None:
-            found[-1] = (line.split(": ", 1)[1].strip(), current)
-        elif current is not None and line.startswith("+"):
-            current.append(line[1:])
-    return [(path, "\n".join(lines) + "\n") for path, lines in found if any(l.strip() for l in lines)]
 
 
 def _diff_text(change: dict) -> str | None:
@@ -102,6 +86,29 @@ def _patch_of_call(payload: dict) -> str | None:
     return None
 
 
+SHELL_TOOLS = ("shell", "exec_command", "local_shell", "container.exec")
+
+
+def shell_command(payload: dict) -> tuple[str, str | None] | None:
+    """(script, working directory) of a shell call (`shell` takes an argv, `exec_command` a `cmd`)."""
+    name = str(payload.get("name") or "")
+    if payload.get("type") not in ("function_call", "custom_tool_call") or not name.endswith(SHELL_TOOLS):
+        return None
+    raw = payload.get("arguments") if payload.get("type") == "function_call" else payload.get("input")
+    try:
+        arguments = loads(raw or "{}")
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(arguments, dict):
+        return None
+    command = arguments.get("cmd", arguments.get("command"))
+    if isinstance(command, list) and command and all(isinstance(word, str) for word in command):
+        # ["bash", "-lc", script] runs the script; a bare argv is the command itself
+        command = command[-1] if len(command) >= 3 and command[-2] in ("-c", "-lc") else " ".join(command)
+    workdir = arguments.get("workdir")
+    return (command, workdir if isinstance(workdir, str) else None) if isinstance(command, str) else None
+
+
 def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Output | Skip]:
     """`state` carries the turn's model and the session's cwd across appended chunks."""
     state = {} if state is None else state
@@ -127,12 +134,18 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
             patch = _patch_of_call(payload)
             for file, text in patch_texts(patch) if patch else []:
                 yield Output(NAME, model, text, absolute(file, cwd), cwd, when, "assistant-log")
+            shell = None if patch else shell_command(payload)
+            if shell:  # files written through the shell (an apply_patch there too)
+                script, workdir = shell
+                base = absolute(workdir, cwd) if workdir else cwd
+                for written, text in shell_writes(script):
+                    yield Output(NAME, model, text, absolute(written, base), cwd, when, "assistant-log")
         elif kind == "event_msg" and payload.get("type") == "patch_apply_end" and payload.get("success", True):
             changes = payload.get("changes")
             for file, change in (changes.items() if isinstance(changes, dict) else []):
-                text = _diff_text(change) if isinstance(change, dict) else None
-                if text:
-                    yield Output(NAME, model, text, absolute(file, cwd), cwd, when, "assistant-log")
+                added = _diff_text(change) if isinstance(change, dict) else None
+                if added:
+                    yield Output(NAME, model, added, absolute(file, cwd), cwd, when, "assistant-log")
 
 
 def parse_hook(payload: dict) -> list[Output]:
@@ -141,18 +154,22 @@ def parse_hook(payload: dict) -> list[Output]:
         return []
     tool_input = payload.get("tool_input")
     command = tool_input.get("command") if isinstance(tool_input, dict) else None
-    if not isinstance(command, str) or "*** Begin Patch" not in command:
+    if not isinstance(command, str):
         return []
-    model = payload.get("model") if isinstance(payload.get("model"), str) and payload.get("model") else "unknown"
+    named = payload.get("model")
+    model = named if isinstance(named, str) and named else "unknown"
     cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
-    patch = command[command.index("*** Begin Patch"):]
-    return [Output(NAME, model, text, absolute(file, cwd), cwd, None, "assistant-hook")
-            for file, text in patch_texts(patch)]
+    texts: list[tuple[str | None, str]]
+    if "*** Begin Patch" in command:
+        texts = [(file, text) for file, text in patch_texts(command[command.index("*** Begin Patch"):])]
+    else:
+        texts = shell_writes(command)  # a file written through the shell tool
+    return [Output(NAME, model, text, absolute(file, cwd), cwd, None, "assistant-hook") for file, text in texts]
 
 
 # -- wiring: a marked block appended to config.toml ------------------------------------------
 
-CODEX_BEGIN = "# >>> aiguard:"
+CODEX_BEGIN = "# >>> aiguard:"  # the marks of capture/wiring's TOML block (BLOCK_BEGIN, BLOCK_END)
 CODEX_END = "# <<< aiguard"
 CODEX_MATCHER = "apply_patch"  # Codex's file-edit tool (Edit and Write match it too)
 CODEX_TRUST = "Codex runs it once you trust it: open /hooks in Codex"
@@ -182,26 +199,6 @@ def _block() -> str:
             f"{CODEX_END}\n")
 
 
-def _tomllib():  # imported when wiring only: the daemon and the hooks never need it
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover
-        import tomli as tomllib
-    return tomllib
-
-
-def _toml(path: Path, text: str) -> dict:
-    from aiguard.capture.wiring import IntegrateError, one_line, too_deep
-
-    tomllib = _tomllib()
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise IntegrateError(f"{path} is not valid TOML ({one_line(exc)}); fix it first") from None
-    except RecursionError:
-        raise too_deep(path) from None
-
-
 def _has_hook(data: object) -> bool:
     from aiguard.capture.wiring import mark
 
@@ -224,37 +221,24 @@ def _hooks_json_has_hook() -> bool:
     return _has_hook(data)
 
 
-def _block_span(text: str) -> tuple[int, int] | None:
-    start = text.find(CODEX_BEGIN)
-    while start > 0 and text[start - 1] != "\n":
-        start = text.find(CODEX_BEGIN, start + 1)
-    if start < 0:
-        return None
-    end = text.find("\n" + CODEX_END, start)
-    if end < 0:
-        return None
-    end += 1 + len(CODEX_END)
-    return start, end + 1 if text[end:end + 1] == "\n" else end
-
-
 def _wired() -> bool:
-    from aiguard.capture.wiring import read_settings
+    from aiguard.capture.wiring import load_toml, read_settings
 
     path = config_path()
-    return _has_hook(_toml(path, read_settings(path))) or _hooks_json_has_hook()
+    return _has_hook(load_toml(path, read_settings(path))) or _hooks_json_has_hook()
 
 
 def _apply() -> Done:
-    from aiguard.capture.wiring import (Done, IntegrateError, backup_name, hook_command, one_line, read_settings,
-                                        write_settings)
+    from aiguard.capture.wiring import (Done, IntegrateError, backup_name, hook_command, load_toml, one_line,
+                                        read_settings, toml_lib, write_settings)
 
     path = config_path()
     text = read_settings(path)
-    data = _toml(path, text)
+    data = load_toml(path, text)
     if _has_hook(data) or _hooks_json_has_hook():
         return Done(False, path, f"{path}: aiguard's hook is already there")
     new = text + ("\n" if text else "") + _block()
-    tomllib = _tomllib()
+    tomllib = toml_lib()
     try:
         added = _has_hook(tomllib.loads(new))
     except tomllib.TOMLDecodeError as exc:
@@ -275,12 +259,13 @@ def _apply() -> Done:
 
 
 def _undo() -> Done:
-    from aiguard.capture.wiring import Done, IntegrateError, backup_name, read_settings, settings_target, write_settings
+    from aiguard.capture.wiring import (Done, IntegrateError, backup_name, block_span, load_toml, read_settings,
+                                        settings_target, write_settings)
 
     path = config_path()
     text = read_settings(path)
-    data = _toml(path, text)
-    span = _block_span(text)
+    data = load_toml(path, text)
+    span = block_span(text)
     if span is None:
         if _has_hook(data) or _hooks_json_has_hook():
             raise IntegrateError(f"{path.parent}: aiguard's Codex hook there was not written by "

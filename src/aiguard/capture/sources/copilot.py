@@ -4,32 +4,41 @@ Every line is `{"type", "data", "id", "timestamp", "parentId"}`. `session.start`
 carries (CLI only) `data.context.cwd`; `session.model_change` carries
 `data.newModel` (the VS Code transcripts name no model). Code reaches files through
 `tool.execution_start` events: `create` (`path`, `file_text`), `str_replace`/`edit`
-(`new_str`) and `apply_patch` (`input`, a "*** Begin Patch" patch). The other VS Code
-edit tools (`replace_string_in_file`, `create_file`, ...) and the older VS Code
-`chatSessions` JSON/journal files are not read: their argument shapes are not
-confirmed. The CLI's postToolUse hook payload carries the same tool arguments. Facts: shared/research/assistant-logs.md §7.
+(`new_str`) and `apply_patch` (`input`, a "*** Begin Patch" patch), and what
+`bash`/`run_in_terminal` (`command`) writes into files (the forms sources/_shell_writes
+knows). The other VS Code edit tools of the transcripts (`replace_string_in_file`,
+`create_file`, ...) are not read: their argument shapes are not confirmed. The older
+VS Code `chatSessions` JSON and journal files are read by sources/_copilot_chat_sessions.
+The CLI's postToolUse hook payload carries the same tool arguments. Facts:
+shared/research/assistant-logs.md §7.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-
+from aiguard.capture.sources import _copilot_chat_sessions as chat_sessions
+from aiguard.capture.sources._patches import patch_texts
+from aiguard.capture.sources._shell_writes import shell_writes
 from aiguard.capture.sources.common import Folders, Output, Skip, absolute, jsonl_objects, loads, parse_time, read_tail
-from aiguard.capture.sources.codex import patch_texts
 
 if TYPE_CHECKING:
     from aiguard.capture.wiring import Done, Wiring
 
 NAME = "copilot"
 LABEL = "GitHub Copilot (CLI and VS Code agent)"
-LOG_NAMES = ("*.jsonl",)
-REWRITTEN = False
+# Event logs, and VS Code chat sessions (`chatSessions/<session uuid>.json` or `.jsonl`).
+LOG_NAMES = ("*.jsonl", "????????-????-????-????-????????????.json")
+REWRITTEN = False  # a chatSessions .json is rewritten whole: the daemon's tailer reads every .json whole
 HOOK_REPLY = None
+CHAT_SESSION_FOLDERS = ("chatSessions", "emptyWindowChatSessions")
+JOURNAL_START = re.compile(rb'(?m)^\{"kind":\s*0,')
+SHELL_TOOLS = ("bash", "powershell", "run_in_terminal")
 
 
 def _vscode_user_dir() -> Path:
@@ -43,9 +52,12 @@ def _vscode_user_dir() -> Path:
 
 def folders() -> Folders:
     """COPILOT_HOME (else ~/.copilot) for the CLI's hooks and session events, one place for
-    both; VS Code's workspaceStorage for the agent's transcripts."""
+    both; VS Code's workspaceStorage for the agent's transcripts and chat sessions, and
+    globalStorage/emptyWindowChatSessions for the chat sessions of windows with no folder."""
     home = Path(os.environ.get("COPILOT_HOME") or Path.home() / ".copilot").expanduser()
-    return Folders([home], [home / "session-state", _vscode_user_dir() / "workspaceStorage"])
+    user = _vscode_user_dir()
+    return Folders([home], [home / "session-state", user / "workspaceStorage",
+                            user / "globalStorage" / "emptyWindowChatSessions"])
 
 
 def log_roots() -> list[Path]:
@@ -56,12 +68,18 @@ def log_files(root: Path) -> Iterator[Path]:
     if root.is_file():
         yield root
     elif root.name == "workspaceStorage" and root.is_dir():
-        yield from sorted(root.glob("*/GitHub.copilot-chat/transcripts/*.jsonl"))
+        yield from sorted([*root.glob("*/GitHub.copilot-chat/transcripts/*.jsonl"),
+                           *root.glob("*/chatSessions/*.json"), *root.glob("*/chatSessions/*.jsonl")])
+    elif root.name == "emptyWindowChatSessions" and root.is_dir():
+        yield from sorted([*root.glob("*.json"), *root.glob("*.jsonl")])
     elif root.is_dir():
         yield from sorted(root.rglob("*.jsonl"))  # <id>/events.jsonl, older <id>.jsonl
 
 
 def sniff(first_line: bytes) -> bool:
+    """An event log's session.start, or a chat session journal's opening snapshot."""
+    if first_line.startswith(b'{"kind":0,"v":{') and b'"requests"' in first_line:
+        return True
     return b'"session.start"' in first_line and (b'"copilot-agent"' in first_line
                                                   or b'"copilotVersion"' in first_line)
 
@@ -77,6 +95,8 @@ def _texts(name: object, arguments: object) -> list[tuple[str | None, str]]:
     if name == "apply_patch":
         patch = arguments.get("input")
         return list(patch_texts(patch)) if isinstance(patch, str) else []
+    if name in SHELL_TOOLS:  # files written through the shell (see _shell_writes)
+        return shell_writes(arguments.get("command"))
     key = {"create": "file_text", "str_replace": "new_str", "edit": "new_str"}.get(name) if isinstance(name, str) else None
     text, file = (arguments.get(key), arguments.get("path")) if key else (None, None)
     if not isinstance(text, str) or not text.strip():
@@ -87,6 +107,11 @@ def _texts(name: object, arguments: object) -> list[tuple[str | None, str]]:
 def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Output | Skip]:
     """`state` carries the session's model and cwd across appended chunks."""
     state = {} if state is None else state
+    if Path(path).suffix == ".json" or state.get("journal") or Path(path).parent.name in CHAT_SESSION_FOLDERS \
+            or JOURNAL_START.search(data):
+        state["journal"] = True  # a chat session journal (its later appends are kind 1 and 2 lines)
+        yield from chat_sessions.parse_log(path, data, state, NAME)
+        return
     model = state.get("model", "unknown")
     cwd: str | None = state.get("cwd")
     for item in jsonl_objects(path, data):

@@ -6,7 +6,8 @@ control lines (`$set`, `$rewindTo`). `gemini` messages carry `model` and `toolCa
 a message is appended again, same `id`, when its tool calls are updated, so a tool
 call is reported once (by message and call id, kept in `state`). Legacy recordings
 are one `.json` object with `messages`. Code reaches files through `write_file`
-(`content`) and `replace` (`new_string`); `run_shell_command` is not read. The
+(`content`) and `replace` (`new_string`), and what `run_shell_command` writes into
+files (the forms sources/_shell_writes knows). The
 recordings hold no working directory. Facts: shared/research/assistant-logs.md §4.
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 
+from aiguard.capture.sources._shell_writes import shell_writes
 from aiguard.capture.sources.common import (
     Folders,
     Output,
@@ -85,6 +87,9 @@ def sniff(first_line: bytes) -> bool:
 
 
 def _texts(name: object, args: object) -> list[tuple[str | None, str]]:
+    if name == "run_shell_command" and isinstance(args, dict):  # files it writes (see _shell_writes)
+        directory = args.get("directory") if isinstance(args.get("directory"), str) else None
+        return [(absolute(file, directory), text) for file, text in shell_writes(args.get("command"))]
     key = WRITING_TOOLS.get(name) if isinstance(name, str) else None
     if key is None or not isinstance(args, dict):
         return []
