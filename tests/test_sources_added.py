@@ -237,6 +237,17 @@ def test_copilot_journal_appended_requests_and_responses(tmp_path):
     assert [o for o in items(copilot, journal, data, state) if isinstance(o, Output)] == []  # read again: nothing new
 
 
+def test_copilot_event_log_with_a_line_starting_like_a_journal_stays_an_event_log(tmp_path):
+    """A line that only starts like a journal's kind-0 snapshot (found by tests/test_fuzz) does not
+    turn an event log into a journal: its events are still read."""
+    log = LOGS / "copilot" / "copilot_cli_session_events.jsonl"
+    lines_ = log.read_bytes().split(b"\n")
+    before = [o.text for o in outputs(copilot, log)]
+    assert before
+    hostile = b"\n".join([lines_[0], b'{"kind":0,', *lines_[1:]])
+    assert [o.text for o in outputs(copilot, tmp_path / "events.jsonl", hostile)] == before
+
+
 def test_copilot_roots_and_files_include_chat_sessions(isolated_user):
     storage = isolated_user / ".config" / "Code" / "User" / "workspaceStorage"
     assert storage in copilot.log_roots()

@@ -104,11 +104,30 @@ def _texts(name: object, arguments: object) -> list[tuple[str | None, str]]:
     return [(file if isinstance(file, str) else None, text)]
 
 
+def _journal_start(data: bytes) -> bool:
+    """Whether a read holds a chat session journal's opening snapshot: a kind-0 line that is one
+    JSON object with a `v` object of `requests` (not merely a line starting like one), in a
+    read that is not an event log (those open with session.start)."""
+    first_line = data.split(b"\n", 1)[0]
+    if b'"session.start"' in first_line:
+        return False
+    for match in JOURNAL_START.finditer(data):
+        end = data.find(b"\n", match.start())
+        try:
+            record = loads(data[match.start():end if end >= 0 else len(data)])
+        except ValueError:
+            continue
+        snapshot = record.get("v") if isinstance(record, dict) else None
+        if isinstance(snapshot, dict) and isinstance(snapshot.get("requests"), list):
+            return True
+    return False
+
+
 def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Output | Skip]:
     """`state` carries the session's model and cwd across appended chunks."""
     state = {} if state is None else state
     if Path(path).suffix == ".json" or state.get("journal") or Path(path).parent.name in CHAT_SESSION_FOLDERS \
-            or JOURNAL_START.search(data):
+            or _journal_start(data):
         state["journal"] = True  # a chat session journal (its later appends are kind 1 and 2 lines)
         yield from chat_sessions.parse_log(path, data, state, NAME)
         return
