@@ -149,8 +149,8 @@ def test_integrate_help_names_the_files_it_writes_here(monkeypatch, tmp_path):
 
 def test_integrate_knows_the_same_assistants():
     """integrate's own lists (its messages name them) are the registry's assistants."""
-    from aiguard.capture.integrate import INTEGRATIONS, NO_HOOKS, TOOLS
+    from aiguard.capture.integrate import BY_HAND, INTEGRATIONS, NO_HOOKS, TOOLS
 
     assert sorted(TOOLS) == sorted(ASSISTANTS)
-    assert sorted(INTEGRATIONS) == sorted(HOOKED)
+    assert sorted([*INTEGRATIONS, *BY_HAND]) == sorted(HOOKED)
     assert sorted(NO_HOOKS) == sorted(set(ASSISTANTS) - set(HOOKED))

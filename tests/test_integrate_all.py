@@ -397,9 +397,12 @@ def test_all_wires_only_what_is_installed(isolated_user):
 
     lines = run_integrate("--all").stdout.decode().splitlines()
     state = {line.split(":")[0]: line.split(":", 1)[1].split("(")[0].strip() for line in lines}
+    by_hand = {tool: state.pop(tool) for tool in ("kiro", "firebender")}
     assert state == {"claude-code": "wired", "codex": "not found", "gemini-cli": "wired", "cursor": "wired",
                      "copilot": "not found", "cline": "wired" if sys.platform != "win32" else state["cline"],
-                     "windsurf": "not found", "aider": "no hooks"}
+                     "windsurf": "not found", "aider": "no hooks", "qwen-code": "not found", "kimi-cli": "not found",
+                     "roo-code": "no hooks", "kilo-code": "no hooks"}
+    assert all(said.startswith("to wire by hand, add ") for said in by_hand.values()), by_hand
     assert not (isolated_user / ".codex").exists() and not (isolated_user / ".copilot").exists()
     assert not (isolated_user / ".codeium").exists()
     files = {p: p.read_bytes() for p in isolated_user.rglob("*") if p.is_file()}
@@ -445,7 +448,9 @@ def test_doctor_says_which_hooks_are_wired(isolated_user, tmp_path):
     run_integrate("claude-code")
     out = aiguard("doctor", cwd=tmp_path, check=False).stdout.decode()
     line = {m.group(1): m.group(0) for m in re.finditer(r"^\S+ +([\w-]+) hook: .*$", out, re.M)}
-    assert set(line) == {"claude-code", "codex", "gemini-cli", "cursor", "copilot", "cline", "windsurf"}
+    assert set(line) == {"claude-code", "codex", "gemini-cli", "cursor", "copilot", "cline", "windsurf", "qwen-code",
+                         "kimi-cli", "kiro", "firebender"}
+    assert "add by hand" in line["kiro"] and "aiguard integrate kiro" in line["kiro"]
     assert "wired in" in line["claude-code"] and line["claude-code"].startswith("ok")
     assert "not wired" in line["cursor"] and "aiguard integrate cursor" in line["cursor"]
     assert "not wired" in line["codex"]

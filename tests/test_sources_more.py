@@ -22,7 +22,8 @@ def outputs(module, path: Path) -> list[Output]:
 
 
 def test_registry_has_the_new_sources():
-    assert {"gemini-cli", "copilot", "cursor", "claude-code", "codex", "cline", "windsurf", "aider"} == set(registry())
+    assert {"gemini-cli", "copilot", "cursor", "claude-code", "codex", "cline", "windsurf", "aider", "qwen-code",
+            "kimi-cli", "roo-code", "kilo-code", "kiro", "firebender"} == set(registry())
 
 
 # --- Gemini CLI -------------------------------------------------------------------------------
@@ -131,7 +132,8 @@ def test_cursor_after_file_edit_hook():
 
 def test_cursor_log_files_are_agent_transcripts(tmp_path, monkeypatch):
     monkeypatch.setenv("CURSOR_CONFIG_DIR", str(tmp_path))
-    [root] = cursor.log_roots()
+    root, store = cursor.log_roots()
+    assert store == Path.home() / ".config" / "Cursor" / "User" / "globalStorage" / "state.vscdb"
     project = root / "Users-me-repo"
     for name in ("agent-transcripts/c1.jsonl", "agent-tools/t.txt", "other/x.jsonl"):
         (project / name).parent.mkdir(parents=True, exist_ok=True)
@@ -170,15 +172,17 @@ def test_copilot_hook_is_not_read():
 def test_copilot_log_files(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / ".config"))
-    cli, vscode = copilot.log_roots()
+    cli, vscode, empty_window = copilot.log_roots()
     assert cli == tmp_path / ".copilot" / "session-state"
+    assert empty_window == tmp_path / ".config" / "Code" / "User" / "globalStorage" / "emptyWindowChatSessions"
     for path in (cli / "s1" / "events.jsonl", cli / "old.jsonl",
                  vscode / "h1" / "GitHub.copilot-chat" / "transcripts" / "t.jsonl",
                  vscode / "h1" / "chatSessions" / "c.jsonl"):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n")
     assert list(copilot.log_files(cli)) == [cli / "old.jsonl", cli / "s1" / "events.jsonl"]
-    assert list(copilot.log_files(vscode)) == [vscode / "h1" / "GitHub.copilot-chat" / "transcripts" / "t.jsonl"]
+    assert list(copilot.log_files(vscode)) == [vscode / "h1" / "GitHub.copilot-chat" / "transcripts" / "t.jsonl",
+                                                vscode / "h1" / "chatSessions" / "c.jsonl"]
 
 
 # --- shared -----------------------------------------------------------------------------------
@@ -215,9 +219,9 @@ def test_malformed_and_partial_lines_are_skipped_with_reasons(module, path, tmp_
 
 OWNERS = {"gemini-cli": GEMINI, "copilot": COPILOT, "cursor": CURSOR, "claude-code": LOGS / "claude-code",
           "codex": LOGS / "codex"}
-# Known to no source here: legacy/whole-file JSON (first line "{") and the VS Code chatSessions journal.
+# Known to no source by their first line: whole-file JSON (first line "{"; found in their assistants' folders).
 UNCLAIMED = {"agentsessions-legacy-small.json", "agenthistory-real-session-01.json", "copilot_session_simple.json",
-             "copilot_session_simple.jsonl"}
+             "state-vscdb-rows.json"}
 
 
 @pytest.mark.parametrize("path", sorted(p for d in OWNERS.values() for p in d.glob("*.json*")), ids=lambda p: p.name)

@@ -17,7 +17,7 @@ from pathlib import Path
 from conftest import FIXTURES, aiguard
 from test_daemon import recorded_count, wait_for
 
-from aiguard.capture.sources import aider, cline, registry, windsurf
+from aiguard.capture.sources import aider, cline, kilo_code, registry, roo_code, windsurf
 from aiguard.capture.sources.common import Output, Skip, complete_lines, replace_sides
 
 LOGS = FIXTURES / "assistant-logs"
@@ -174,11 +174,11 @@ def test_cline_native_tool_use_with_model_info_and_times():
 
 
 def test_roo_code_apply_diff_and_insert_content():
-    found = outputs(cline, CLINE / "roo-code-task" / "api_conversation_history.json")
+    found = outputs(roo_code, LOGS / "roo-code" / "apply-diff-task" / "api_conversation_history.json")
     assert [(o.tool, o.model, o.file, o.text) for o in found] == [
-        ("cline", "unknown", "/home/dev/shop/src/checkout.py",
+        ("roo-code", "unknown", "/home/dev/shop/src/checkout.py",
          '    total = sum(prices)\n    log.info("checkout total %s", total)\n'),  # not :start_line: or -------
-        ("cline", "unknown", "/home/dev/shop/src/checkout.py", "import logging\n\nlog = logging.getLogger(__name__)")]
+        ("roo-code", "unknown", "/home/dev/shop/src/checkout.py", "import logging\n\nlog = logging.getLogger(__name__)")]
 
 
 def test_replace_sides_of_both_marker_styles():
@@ -235,8 +235,10 @@ def test_cline_roots_cover_vscode_builds_extensions_and_portable(isolated_user, 
     roots = cline.log_roots()
     config = isolated_user / ".config"
     assert config / "Code" / "User" / "globalStorage" / "saoudrizwan.claude-dev" / "tasks" in roots
-    assert config / "VSCodium" / "User" / "globalStorage" / "rooveterinaryinc.roo-cline" / "tasks" in roots
-    assert config / "Cursor" / "User" / "globalStorage" / "kilocode.kilo-code" / "tasks" in roots
+    # Cline's forks are assistants of their own (their modules' roots, not Cline's).
+    assert config / "VSCodium" / "User" / "globalStorage" / "rooveterinaryinc.roo-cline" / "tasks" in roo_code.log_roots()
+    assert config / "Cursor" / "User" / "globalStorage" / "kilocode.kilo-code" / "tasks" in kilo_code.log_roots()
+    assert not any("roo-cline" in str(root) or "kilo-code" in str(root) for root in roots)
     assert isolated_user / ".cline" / "data" / "tasks" in roots
     monkeypatch.setenv("VSCODE_PORTABLE", str(isolated_user / "vscode-data"))
     assert cline.log_roots()[0] == isolated_user / "vscode-data" / "user-data" / "User" / "globalStorage" / \

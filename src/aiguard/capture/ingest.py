@@ -15,10 +15,10 @@ import time
 from fnmatch import fnmatch
 from pathlib import Path
 from types import ModuleType
-from typing import Iterable, NamedTuple
+from typing import BinaryIO, Iterable, NamedTuple
 
 from aiguard.store.ledger import Entry
-from aiguard.capture.sources import is_rewritten, log_names, parse_isolated, registry
+from aiguard.capture.sources import is_rewritten, is_store, log_names, parse_isolated, registry
 from aiguard.capture.sources.common import (
     Chunk,
     Output,
@@ -58,6 +58,9 @@ def to_entry(output: Output) -> Entry:
 
 def _source_for(path: Path, sources: dict[str, ModuleType]) -> ModuleType | None:
     """The source whose log this is, by its first line; Unreadable when it cannot be read."""
+    store = next((module for module in sources.values() if is_store(module, path)), None)
+    if store is not None:
+        return store  # a database (by its name; its first "line" is SQLite's header)
     try:
         with open_regular(path) as fh:
             first = fh.readline(65536)
@@ -145,6 +148,8 @@ def ingest_file(source: ModuleType, path: Path, batch: _Batch) -> int:
     so a bad line costs that line and a bad file no other's records.
     """
     state: dict = {}
+    if is_store(source, path):
+        return _ingest_store(source, path, batch)
     try:
         whole = is_rewritten(source) or path.suffix == ".json"
         chunks = iter([Chunk(read_whole(path), 0, [])]) if whole else iter_lines(path)
@@ -163,12 +168,51 @@ def ingest_file(source: ModuleType, path: Path, batch: _Batch) -> int:
     return 1
 
 
+def _ingest_store(source: ModuleType, path: Path, batch: _Batch) -> int:
+    """A database the source reads itself (opened read-only); a failure costs this file only."""
+    try:
+        for item in source.read_store(path, {}):
+            if isinstance(item, Skip):
+                batch.skipped.append(f"{item.where}: {item.reason}")
+            elif item.time is not None and item.time < batch.oldest:
+                batch.too_old.append(path)
+            else:
+                batch.add(to_entry(item), path)
+    except Unreadable as exc:
+        batch.skipped.append(f"{path}: {exc}")
+        return 0
+    except Exception as exc:  # a store of a newer, unknown shape
+        batch.skipped.append(f"{path}: cannot read ({exc.__class__.__name__}: {exc})")
+        return 0
+    return 1
+
+
 def _all_logs(root: Path, sources: dict[str, ModuleType]) -> Iterable[Path]:
     if not root.is_dir():
         return [root]  # a file given by name: the reader says if it is not a regular one
-    names = {name for module in sources.values() for name in log_names(module)}  # e.g. aider's .md
+    names = {name for module in sources.values() for name in (*log_names(module), *getattr(module, "STORES", ()))}
     return sorted(p for p in root.rglob("*") if p.is_file() and (p.suffix in (".jsonl", ".json")
                                                                    or any(fnmatch(p.name, n) for n in names)))
+
+
+def answer_hook(tool: str, stream: BinaryIO) -> tuple[str | None, str | None]:
+    """What `aiguard agent-hook TOOL` does with the payload on `stream`: records what it says
+    the model wrote, and returns (what to print on stdout for the assistant to go on, a
+    problem line for stderr or None). Never raises: a hook must never fail its assistant."""
+    from aiguard.capture.sources.common import loads, read_payload
+
+    module = registry().get(tool)
+    problem = None
+    try:
+        if module is None:
+            raise ValueError(f"unknown assistant {tool!r} (one of: {', '.join(registry())})")
+        # strict=False: some assistants put raw control characters in their payloads' strings
+        payload = loads((read_payload(stream) or b"{}").decode("utf-8", "replace"), strict=False)
+        if isinstance(payload, dict):
+            agent_hook(tool, payload)
+    except Exception as exc:  # never fail the assistant
+        problem = f"aiguard: agent-hook {tool}: {exc.__class__.__name__}: {exc}"
+    return getattr(module, "HOOK_REPLY", None), problem  # None for an unknown assistant too
 
 
 def agent_hook(tool: str, payload: dict) -> int:

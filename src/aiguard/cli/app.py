@@ -21,12 +21,12 @@ def _assistants(hooked_only: bool = False) -> str:
 
 
 def _hook_files() -> str:
-    from aiguard.capture.integrate import INTEGRATIONS
+    from aiguard.capture.integrate import wirings
 
     def short(path: Path) -> str:
         return f"~{os.sep}{path.relative_to(Path.home())}" if path.is_relative_to(Path.home()) else str(path)
 
-    return ", ".join(f"{name} {short(i.config())}" for name, i in INTEGRATIONS.items())
+    return ", ".join(f"{name} {short(wiring.config)}" for name, wiring in wirings().items())
 
 
 # Placeholders in help texts, filled in from the code's own registries when the help is shown.
@@ -837,21 +837,11 @@ def agent_hook(tool: str) -> None:
     exits 0, prints what the assistant expects back (if anything), and problems are
     one line on stderr.
     """
-    from aiguard.capture.ingest import agent_hook as run_hook
-    from aiguard.capture.sources import registry
-    from aiguard.capture.sources.common import loads, read_payload
+    from aiguard.capture.ingest import answer_hook
 
-    module = registry().get(tool)
-    try:
-        if module is None:
-            raise ValueError(f"unknown assistant {tool!r} (one of: {', '.join(registry())})")
-        # strict=False: some assistants put raw control characters in their payloads' strings
-        payload = loads((read_payload(sys.stdin.buffer) or b"{}").decode("utf-8", "replace"), strict=False)
-        if isinstance(payload, dict):
-            run_hook(tool, payload)
-    except Exception as exc:  # never fail the assistant
-        click.echo(f"aiguard: agent-hook {tool}: {exc.__class__.__name__}: {exc}", err=True)
-    reply = getattr(module, "HOOK_REPLY", None)
+    reply, problem = answer_hook(tool, sys.stdin.buffer)
+    if problem:
+        click.echo(problem, err=True)
     if reply:
         click.echo(reply)
 
@@ -881,7 +871,8 @@ def integrate(tool: str | None, undo: bool, all_: bool) -> None:
       aiguard integrate --all            # wired / already wired / not found / no hooks
       aiguard integrate --all --undo
     """
-    from aiguard.capture.integrate import TOOLS, IntegrateError, integrate_all, integrate_one
+    from aiguard.capture.integrate import IntegrateError, integrate_all, integrate_one
+    from aiguard.capture.sources import registry
 
     if all_ and tool:
         fail("give either an assistant or --all, not both")
@@ -890,9 +881,9 @@ def integrate(tool: str | None, undo: bool, all_: bool) -> None:
         for ok, line in lines:
             click.echo(line, err=not ok)
         sys.exit(0 if all(ok for ok, _ in lines) else 2)
-    if tool not in TOOLS:
+    if tool not in registry():
         fail((f"unknown assistant {tool!r}" if tool else "name an assistant or give --all")
-             + f"; one of: {', '.join(TOOLS)}")
+             + f"; one of: {', '.join(registry())}")
     try:
         click.echo(integrate_one(tool, undo=undo))
     except IntegrateError as exc:

@@ -250,8 +250,9 @@ def check_ledger_key() -> list[Line]:
 
 def check_assistants() -> list[Line]:
     """One line per assistant aiguard can read: logs found and readable, last record seen, and
-    how many logs are past the retention period (their output is not recorded)."""
-    from aiguard.capture.sources import registry
+    how many logs are past the retention period (their output is not recorded); one without
+    native hooks says so here (the others have a hook line of their own)."""
+    from aiguard.capture.sources import has_hooks, registry
 
     last_seen = _last_records()
     retention = _retention_cutoff()
@@ -259,6 +260,10 @@ def check_assistants() -> list[Line]:
     for name, module in registry().items():
         roots = [root for root in module.log_roots() if root.exists()]
         seen = f"; last record {last_seen[name]}" if name in last_seen else "; nothing recorded yet"
+        if has_hooks(module) and not module.log_roots():  # Kiro, Firebender: no log aiguard can read
+            lines.append(Line(True, f"assistant {name}", "hooks only (it keeps no log aiguard can read)" + seen))
+            continue
+        seen += "" if has_hooks(module) else f"; no hooks ({name} has none: its logs are read)"
         if not roots:
             roots = [str(root) for root in module.log_roots()]
             where = ", ".join(roots[:3]) + (f", and {len(roots) - 3} more places" if len(roots) > 3 else "")
@@ -291,21 +296,29 @@ def _mtime(path: Path) -> float:
 
 def check_assistant_hooks() -> list[Line]:
     """One line per assistant with native hooks: is aiguard's hook wired into its settings."""
-    from aiguard.capture.integrate import INTEGRATIONS, IntegrateError
+    from aiguard.capture.integrate import IntegrateError
+    from aiguard.capture.sources import by_hand, has_hooks, registry
 
     lines = []
-    for name, integration in INTEGRATIONS.items():
+    for name, module in registry().items():
+        if by_hand(module):
+            lines.append(Line(True, f"{name} hook", f"not wired by aiguard (it cannot write {name}'s hook); "
+                                                    f"`aiguard integrate {name}` says what to add by hand"))
+            continue
         try:
-            wired = integration.wired()
+            wiring = module.wiring() if has_hooks(module) else None
+            if wiring is None:
+                continue  # its "assistant NAME" line says it has none
+            wired = wiring.wired()
         except IntegrateError as exc:
             lines.append(Line(False, f"{name} hook", str(exc)))
             continue
         if wired:
-            lines.append(Line(True, f"{name} hook", f"wired in {integration.config()}"))
-        elif integration.folder().is_dir():
+            lines.append(Line(True, f"{name} hook", f"wired in {wiring.config}"))
+        elif wiring.folder.is_dir():
             lines.append(Line(True, f"{name} hook", f"not wired; run `aiguard integrate {name}`"))
         else:
-            lines.append(Line(True, f"{name} hook", f"not wired ({name} not found: no {integration.folder()})"))
+            lines.append(Line(True, f"{name} hook", f"not wired ({name} not found: no {wiring.folder})"))
     return lines
 
 

@@ -15,7 +15,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from types import ModuleType
 
-from aiguard.capture.sources import is_rewritten, log_names, parse_isolated
+from aiguard.capture.sources import is_rewritten, is_store, log_names, parse_isolated
 from aiguard.capture.sources.common import Output, Skip, Unreadable, read_lines, read_whole
 from aiguard.store import paths
 
@@ -87,7 +87,11 @@ class Tailer:
         if self.failed.get(key) == signature:
             return []  # said once already; tried again when it changes
         try:
-            outputs = self._read_whole(path, module, stat) if is_rewritten(module) else self._tail(path, module, stat)
+            whole = is_rewritten(module) or path.suffix == ".json"  # a JSON document is rewritten, as in ingest
+            if is_store(module, path):
+                outputs = self._read_store(path, module, stat)
+            else:
+                outputs = self._read_whole(path, module, stat) if whole else self._tail(path, module, stat)
         except Exception as exc:  # a parser bug, or a file that is not a log: never the daemon's end
             self.failed[key] = signature
             reason = exc if isinstance(exc, Unreadable) else f"{exc.__class__.__name__}: {exc}"
@@ -132,6 +136,27 @@ class Tailer:
         outputs = _parse(module, path, data, known["state"])
         # The signature read beforehand: a rewrite during the read is read again on its event.
         known.update(inode=stat.st_ino, offset=stat.st_size, mtime=stat.st_mtime_ns)
+        self._set(key, known)
+        return outputs
+
+    def _read_store(self, path: Path, module: ModuleType, stat: os.stat_result) -> list[Output]:
+        """A database its source reads itself (read-only): again whenever it or its WAL changed."""
+        key = str(path)
+        known = self.files.get(key) or {"state": {}}
+        try:
+            wal = os.stat(f"{path}-wal")
+            signature = [stat.st_ino, stat.st_size, stat.st_mtime_ns, wal.st_size, wal.st_mtime_ns]
+        except OSError:
+            signature = [stat.st_ino, stat.st_size, stat.st_mtime_ns]
+        if known.get("signature") == signature:
+            return []
+        outputs = []
+        for item in module.read_store(path, known["state"]):
+            if isinstance(item, Skip):
+                log.warning("skipped %s: %s", item.where, item.reason)
+            else:
+                outputs.append(item)
+        known["signature"] = signature
         self._set(key, known)
         return outputs
 

@@ -1,47 +1,141 @@
-"""Sources: where external-model output comes from, one module per assistant.
+"""Assistants: one module per assistant, each behind the `Assistant` protocol, and the registry.
 
-Every source module has the same shape:
+Why here (capture/sources/) and not a new capture/assistants/: an assistant is a source of
+external-model output, these modules already read its logs and hook payloads here, and the
+daemon, ingest, doctor and the tests import them by these names; the module now also owns
+the assistant's folders and the wiring `integrate` writes, so nothing about an assistant
+lives anywhere else. (The clipboard's per-platform backends are capture/clipboard/.)
 
-* ``NAME``: the tool name used in trailers (``claude-code``, ``codex``, ...);
-* ``log_roots() -> list[Path]``: where its logs live on this machine, honouring the
-  assistant's own overrides (``CLAUDE_CONFIG_DIR``, ``CODEX_HOME``, ...) and ``HOME``;
-* ``log_files(root) -> Iterator[Path]``: the log files under a root;
-* ``sniff(first_line: bytes) -> bool``: whether a file of unknown origin is its log;
-* ``parse_log(path, data, state) -> Iterator[Output | Skip]``: what the model wrote,
-  from a log's bytes (malformed records come out as Skip with a reason, unknown
-  record types are ignored). ``data`` may be the whole file or only what was
-  appended since the last call: ``state`` is a dict the parser keeps its context
-  in (the current model, the working directory) between calls for one file, so
-  a tailer can feed it new complete lines only (see ``complete_lines``);
-* ``parse_hook(payload) -> list[Output]``: what the model wrote, from the
-  assistant's native hook payload (JSON on stdin of ``aiguard agent-hook NAME``);
-  absent for an assistant without native hooks (aider; see ``has_hooks``).
+Adding an assistant is one new file plus fixtures plus one registry entry:
 
-Optional, with defaults for the append-only JSONL most assistants write:
+1. ``capture/sources/<name>.py`` with every member of `Assistant` below (copy the shape of
+   the nearest existing one: cursor.py for JSONL logs and a JSON hooks file, aider.py for
+   logs without hooks, cline.py for logs rewritten whole, kimi_cli.py for a TOML hooks
+   block, kiro.py for hooks the user adds by hand and no logs). Its folders and environment
+   overrides are computed in ``folders()`` only: ``log_roots()`` returns
+   ``folders().logs`` and ``wiring()`` builds on ``folders().settings``, so logs, hooks
+   and ``doctor`` cannot disagree about where the assistant lives.
+2. Fixtures under ``tests/fixtures/assistant-logs/<name>/`` with a SOURCES.md saying for
+   each file whether it is a real log or built from the assistant's documentation.
+3. Its module in ``registry()`` below, and a row in the README's assistants table (a test
+   compares the table with the registry; help texts and ``doctor`` read the registry).
 
-* ``LOG_NAMES``: glob patterns of the names of its log files under a root, for the
-  daemon to tell them from other files there (default ``("*.jsonl",)``); a root
-  may also be one log file itself;
-* ``REWRITTEN = True``: the assistant rewrites a log whole (a temp file renamed
-  over it) instead of appending, so a tailer hands ``parse_log`` the whole file
-  on every change, with the same ``state``, and the parser reports only what it
-  did not report before (default ``False``: byte offsets, new lines only);
-* ``HOOK_REPLY``: what ``agent-hook NAME`` must print on stdout for the assistant
-  to go on (default: nothing).
-
-The registry below lists them; adding an assistant is one module and its fixtures.
+Tests that then cover it without being touched: tests/test_assistants.py (the protocol,
+folders, sniffing its fixtures), tests/test_docs.py (help and README lists).
 """
 
 from __future__ import annotations
 
 import copy
+import os
+from pathlib import Path
 from types import ModuleType
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator, Protocol
 
-from aiguard.capture.sources.common import Output, Skip
+from aiguard.capture.sources.common import Folders, Output, Skip
+
+if TYPE_CHECKING:
+    from aiguard.capture.wiring import Wiring
+
+__all__ = ["Assistant", "HookedAssistant", "Folders", "registry", "has_hooks", "hooked", "by_hand", "is_store",
+           "log_names", "is_rewritten", "missing_members", "parse_isolated"]
+
+
+class Assistant(Protocol):
+    """What every assistant module provides (a module satisfies it; see above for how to add one).
+
+    * ``NAME``: the tool name in trailers and on the command line (``claude-code``, ...).
+    * ``LABEL``: its name for a person (``Claude Code``), for doctor and the README.
+    * ``LOG_NAMES``: glob patterns of its log file names under a root, for the daemon
+      and ``ingest DIR`` to tell them from other files (``("*.jsonl",)`` for most).
+    * ``REWRITTEN``: the assistant rewrites a log whole (a temp file renamed over it)
+      instead of appending, so a tailer hands ``parse_log`` the whole file on every
+      change, with the same ``state``, and the parser reports only what is new; False:
+      byte offsets, new complete lines only (see ``common.complete_lines``).
+    * ``HOOK_REPLY``: what ``agent-hook NAME`` prints on stdout for the assistant to go
+      on (``None``: nothing).
+    * ``folders()``: the one place its folders and environment overrides are computed.
+    * ``log_roots()``: ``folders().logs`` (what the daemon watches and ingest reads).
+    * ``log_files(root)``: the log files under a root (a root may be one log file).
+    * ``sniff(first_line)``: whether a file of unknown origin is its log (specific to it:
+      tests check every fixture is claimed by its own assistant only).
+    * ``parse_log(path, data, state)``: what the model wrote, from a log's bytes
+      (malformed records as Skip with a reason, unknown record types ignored); ``data``
+      may be the whole file or what was appended since the last call, ``state`` a dict
+      the parser keeps its context in between calls for one file.
+    * ``wiring()``: how ``integrate`` writes and undoes its hook (a ``wiring.Wiring``
+      built with the helpers of capture/wiring.py), ``None`` without native hooks or
+      when aiguard does not write them (``HOOK_BY_HAND`` below).
+
+    An assistant with native hooks is a `HookedAssistant`: it has ``parse_hook`` too.
+
+    Optional members (absent means the default; helpers below read them):
+
+    * ``HOOK_BY_HAND``: for a hooked assistant whose hook settings aiguard does not write
+      (their place or format is not settled: Kiro's per-agent files, Firebender's
+      settings), the one line ``integrate NAME`` prints instead, telling the user what to
+      add by hand; ``{command}`` in it becomes the ``agent-hook`` command. Its
+      ``wiring()`` is ``None``. See `by_hand`.
+    * ``STORES`` and ``read_store(path, state) -> Iterator[Output | Skip]``: names of
+      database files (SQLite) the assistant opens itself, read-only, instead of being
+      handed their bytes (Cursor's ``state.vscdb``); ``state`` as for ``parse_log``.
+      Ingest and the daemon's tailer call ``read_store`` for such a file (see `is_store`).
+
+    A hooked assistant that keeps no log aiguard can read (Kiro, Firebender) has no log
+    folders at all: ``folders().logs`` is ``[]`` (not only on this machine), and
+    ``doctor`` says it is read through its hooks only.
+    """
+
+    NAME: str
+    LABEL: str
+    LOG_NAMES: tuple[str, ...]
+    REWRITTEN: bool
+    HOOK_REPLY: str | None
+
+    def folders(self) -> Folders: ...
+
+    def log_roots(self) -> list[Path]: ...
+
+    def log_files(self, root: Path) -> Iterator[Path]: ...
+
+    def sniff(self, first_line: bytes) -> bool: ...
+
+    def parse_log(self, path: object, data: bytes, state: dict) -> Iterator[Output | Skip]: ...
+
+    def wiring(self) -> Wiring | None: ...
+
+
+class HookedAssistant(Assistant, Protocol):
+    """An assistant with native hooks: ``parse_hook(payload)`` turns the JSON its hook sends
+    on stdin to ``aiguard agent-hook NAME`` into what the model wrote (``[]`` for events
+    and tools that write no code; never raises on a payload of another shape), and
+    ``wiring()`` is not None. Without hooks, a module has no ``parse_hook`` at all."""
+
+    def parse_hook(self, payload: dict) -> list[Output]: ...
+
+
+def by_hand(module: ModuleType) -> str | None:
+    """The line telling the user how to add a hooked assistant's hook by hand (see
+    ``HOOK_BY_HAND``), ``None`` when aiguard writes its hook itself or it has none."""
+    template = getattr(module, "HOOK_BY_HAND", None)
+    if not isinstance(template, str) or not has_hooks(module):
+        return None
+    from aiguard.capture.wiring import hook_command
+
+    return template.format(command=hook_command(module.NAME))
+
+
+def is_store(module: ModuleType, path: str | os.PathLike[str]) -> bool:
+    """Whether a file is a database its assistant reads itself (see ``STORES``)."""
+    return Path(path).name in getattr(module, "STORES", ()) and callable(getattr(module, "read_store", None))
+
+
+MEMBERS = ("NAME", "LABEL", "LOG_NAMES", "REWRITTEN", "HOOK_REPLY", "folders", "log_roots", "log_files", "sniff",
+           "parse_log", "wiring")
 
 
 def registry() -> dict[str, ModuleType]:
+    """Every assistant by NAME, in the order help texts, doctor and the README list them."""
     from aiguard.capture.sources import (
         aider,
         claude_code,
@@ -49,19 +143,30 @@ def registry() -> dict[str, ModuleType]:
         codex,
         copilot,
         cursor,
+        firebender,
         gemini_cli,
+        kilo_code,
+        kimi_cli,
+        kiro,
+        qwen_code,
+        roo_code,
         windsurf,
     )
 
     # Each sniff is specific to its assistant (tests check every fixture is claimed by
     # its own source only), so the order does not decide anything.
-    return {module.NAME: module for module in (claude_code, codex, gemini_cli, copilot, cursor, cline, windsurf,
-                                               aider)}
+    return {module.NAME: module for module in (claude_code, codex, gemini_cli, cursor, copilot, cline, windsurf,
+                                               aider, qwen_code, kimi_cli, roo_code, kilo_code, kiro, firebender)}
 
 
 def has_hooks(module: ModuleType) -> bool:
     """Whether an assistant has native hooks: a ``parse_hook`` for ``aiguard agent-hook NAME``."""
     return callable(getattr(module, "parse_hook", None))
+
+
+def hooked() -> dict[str, ModuleType]:
+    """The assistants with native hooks, by NAME."""
+    return {name: module for name, module in registry().items() if has_hooks(module)}
 
 
 def log_names(module: ModuleType) -> tuple[str, ...]:
@@ -72,6 +177,11 @@ def log_names(module: ModuleType) -> tuple[str, ...]:
 def is_rewritten(module: ModuleType) -> bool:
     """Whether a source's logs are rewritten whole rather than appended (see REWRITTEN above)."""
     return bool(getattr(module, "REWRITTEN", False))
+
+
+def missing_members(module: ModuleType) -> list[str]:
+    """The members of `Assistant` a module lacks (a test keeps this empty for the registry)."""
+    return [name for name in MEMBERS if not hasattr(module, name)]
 
 
 def parse_isolated(module: ModuleType, path: object, data: bytes, state: dict) -> Iterator[Output | Skip]:

@@ -31,10 +31,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
-from aiguard.capture.sources.common import DIVIDER_LINE, REPLACE_LINE, SEARCH_LINE, Output, Skip, absolute
+from aiguard.capture.sources.common import DIVIDER_LINE, Folders, Output, REPLACE_LINE, SEARCH_LINE, Skip, absolute
 from aiguard.capture.sources.codex import patch_texts
 
 NAME = "aider"
+LABEL = "aider"
+REWRITTEN = False
+HOOK_REPLY = None
 HISTORY = ".aider.chat.history.md"
 LOG_NAMES = (HISTORY,)
 HEADER = re.compile(r"^# aider chat started at (\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2})\s*$")
@@ -52,7 +55,21 @@ def _git_root(start: Path) -> Path | None:
     return None
 
 
+def folders() -> Folders:
+    """No settings folder aiguard writes to; the chat history is AIDER_CHAT_HISTORY_FILE when
+    absolute, else that name (or .aider.chat.history.md) in the current repository."""
+    return Folders([], _history_files())
+
+
 def log_roots() -> list[Path]:
+    return folders().logs
+
+
+def wiring() -> None:
+    return None  # no hooks to wire
+
+
+def _history_files() -> list[Path]:
     configured = os.environ.get("AIDER_CHAT_HISTORY_FILE")
     roots = []
     if configured and os.path.isabs(os.path.expanduser(configured)):

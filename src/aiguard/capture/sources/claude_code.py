@@ -2,7 +2,8 @@
 
 Transcript lines carry `cwd`, `timestamp` and, on assistant lines, `message.model`
 and `tool_use` blocks; the code-writing tools are Write (`content`), Edit
-(`new_string`), MultiEdit (`edits[].new_string`) and NotebookEdit (`new_source`).
+(`new_string`), MultiEdit (`edits[].new_string`) and NotebookEdit (`new_source`); what
+a Bash call writes into files is read too, for the forms sources/_shell_writes knows.
 Hook payloads carry the same tool input plus `transcript_path`, whose tail gives
 the model (the payload has none). Facts: shared/research/assistant-logs.md §1.
 """
@@ -11,11 +12,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
+from aiguard.capture.sources._shell_writes import shell_writes
 from aiguard.capture.sources.common import (
+    Folders,
     Output,
     Skip,
+    absolute,
     jsonl_files,
     jsonl_objects,
     last_model,
@@ -23,17 +27,45 @@ from aiguard.capture.sources.common import (
     parse_time,
 )
 
+if TYPE_CHECKING:
+    from aiguard.capture.wiring import Wiring
+
 NAME = "claude-code"
-WRITING_TOOLS = {"Write", "Edit", "MultiEdit", "NotebookEdit"}
+LABEL = "Claude Code"
+LOG_NAMES = ("*.jsonl",)
+REWRITTEN = False
+HOOK_REPLY = None
+WRITING_TOOLS = {"Write", "Edit", "MultiEdit", "NotebookEdit", "Bash"}  # Bash: files it writes (see _shell_writes)
+MATCHER = "|".join(sorted(WRITING_TOOLS, key=["Write", "Edit", "MultiEdit", "NotebookEdit", "Bash"].index))
+
+
+def folders() -> Folders:
+    """CLAUDE_CONFIG_DIR (a comma-separated list: every entry is a configuration folder),
+    else ~/.claude and the newer ~/.config/claude."""
+    configured = os.environ.get("CLAUDE_CONFIG_DIR")
+    if configured:
+        homes = [Path(p).expanduser() for p in configured.split(",") if p.strip()]
+    else:
+        home = Path.home()
+        homes = [home / ".claude", Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "claude"]
+    return Folders(homes, [folder / "projects" for folder in homes])
 
 
 def log_roots() -> list[Path]:
-    configured = os.environ.get("CLAUDE_CONFIG_DIR")
-    if configured:
-        return [Path(p).expanduser() / "projects" for p in configured.split(",") if p.strip()]
-    home = Path.home()
-    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
-    return [home / ".claude" / "projects", xdg / "claude" / "projects"]
+    return folders().logs
+
+
+def wiring() -> Wiring:
+    """A PostToolUse hook in settings.json of each configuration folder that exists (the first
+    folder when none does yet), so every folder whose transcripts are read is wired too."""
+    from aiguard.capture.wiring import JsonHook, hook_command, json_wiring
+
+    homes = folders().settings
+    targets = [folder for folder in homes if folder.is_dir()] or homes[:1]
+    entry = {"matcher": MATCHER, "hooks": [{"type": "command", "command": hook_command(NAME), "timeout": 30}]}
+    specs = [JsonHook(NAME, folder / "settings.json", "PostToolUse", entry, {"hooks": {"PostToolUse": [entry]}})
+             for folder in targets]
+    return json_wiring(specs, targets[0])
 
 
 def log_files(root: Path) -> Iterator[Path]:
@@ -42,8 +74,11 @@ def log_files(root: Path) -> Iterator[Path]:
 
 def sniff(first_line: bytes) -> bool:
     """Claude Code's first line is a conversation line (parentUuid) or a summary (leafUuid);
-    a bare "sessionId" is not enough: Gemini CLI and Copilot logs have one too."""
-    return b'"parentUuid"' in first_line or b'"leafUuid"' in first_line
+    a bare "sessionId" is not enough: Gemini CLI and Copilot logs have one too; Qwen Code's
+    records have a parentUuid too (with Gemini-style parts)."""
+    from aiguard.capture.sources import qwen_code
+
+    return (b'"parentUuid"' in first_line or b'"leafUuid"' in first_line) and not qwen_code.sniff(first_line)
 
 
 def _texts(name: str, tool_input: dict) -> list[tuple[str | None, str]]:
@@ -57,6 +92,9 @@ def _texts(name: str, tool_input: dict) -> list[tuple[str | None, str]]:
         texts = [edit.get("new_string") for edit in listed(tool_input.get("edits")) if isinstance(edit, dict)]
     elif name == "NotebookEdit":
         texts = [tool_input.get("new_source")]
+    elif name == "Bash":
+        return [(file, text) for file, text in shell_writes(tool_input.get("command"))
+                if f"{os.sep}.claude{os.sep}" not in (file or "")]
     else:
         return []
     if isinstance(path, str) and f"{os.sep}.claude{os.sep}" in path:
@@ -86,7 +124,8 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
             tool_input = block.get("input")
             if block.get("name") in WRITING_TOOLS and isinstance(tool_input, dict):
                 for file, text in _texts(block["name"], tool_input):
-                    yield Output(NAME, model, text, file, record.get("cwd"), parse_time(record.get("timestamp")),
+                    cwd = record.get("cwd") if isinstance(record.get("cwd"), str) else None
+                    yield Output(NAME, model, text, absolute(file, cwd), cwd, parse_time(record.get("timestamp")),
                                  "assistant-log")
 
 
@@ -109,4 +148,4 @@ def parse_hook(payload: dict) -> list[Output]:
         return []
     model = model_from_transcript(payload.get("transcript_path"))
     cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
-    return [Output(NAME, model, text, file, cwd, None, "assistant-hook") for file, text in texts]
+    return [Output(NAME, model, text, absolute(file, cwd), cwd, None, "assistant-hook") for file, text in texts]

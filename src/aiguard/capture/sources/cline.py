@@ -17,8 +17,8 @@ The model is the message's `modelInfo.modelId` (newer Cline), else the task's
 extension puts in the user's messages. `ui_messages.json` holds the same edits
 for the UI and is not read (it would record everything twice).
 
-Roo Code and Kilo Code are recorded as `cline` too: the contract names no separate
-tool for them, and their histories have the same shape. Hooks (Cline ≥ 3.3x, an
+Roo Code and Kilo Code histories have the same shape; they are read by this code
+and named by their own modules (sources/roo_code, sources/kilo_code). Hooks (Cline ≥ 3.3x, an
 executable named `PostToolUse` in ~/Documents/Cline/Hooks or .clinerules/hooks)
 get `{"postToolUse": {"toolName", "parameters", "success"}, "model": {"slug"},
 "workspaceRoots", …}` and must answer `{"cancel": false}`. Facts (from Cline's and
@@ -30,11 +30,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shlex
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from aiguard.capture.sources.common import (
+    Folders,
     Output,
     Skip,
     Unreadable,
@@ -46,12 +48,16 @@ from aiguard.capture.sources.common import (
     replace_sides,
 )
 
+if TYPE_CHECKING:
+    from aiguard.capture.wiring import Done, Wiring
+
 NAME = "cline"
+LABEL = "Cline"
 LOG_NAMES = ("api_conversation_history.json",)
 REWRITTEN = True
 HOOK_REPLY = '{"cancel": false}'
 
-EXTENSIONS = ("saoudrizwan.claude-dev", "rooveterinaryinc.roo-cline", "kilocode.kilo-code")
+EXTENSIONS = ("saoudrizwan.claude-dev",)  # its forks Roo Code and Kilo Code: sources/roo_code, kilo_code
 EDITORS = ("Code", "Code - Insiders", "VSCodium", "Cursor", "Windsurf")  # VS Code builds that host it
 # tool name -> the argument holding what the model wrote, and whether it is a SEARCH/REPLACE diff
 WRITING_TOOLS = {"write_to_file": ("content", False), "replace_in_file": ("diff", True),
@@ -62,7 +68,7 @@ CWD_TEXT = re.compile(r"Current (?:Working|Workspace) Directory \(([^)\n]+)\)")
 XML_CALL = re.compile(r"<(%s)>(.*?)</\1>" % "|".join(WRITING_TOOLS), re.DOTALL)
 
 
-def _user_dirs() -> list[Path]:
+def user_dirs() -> list[Path]:
     """VS Code's (and its relatives') per-user folders on this platform."""
     home = Path.home()
     if sys.platform == "darwin":
@@ -78,11 +84,31 @@ def _user_dirs() -> list[Path]:
     return dirs
 
 
-def log_roots() -> list[Path]:
-    roots = [user / "globalStorage" / ext / "tasks" for user in _user_dirs() for ext in EXTENSIONS]
+def documents_dir() -> Path:
+    """The user's Documents folder (on Linux the XDG user dir, as `xdg-user-dir DOCUMENTS`)."""
+    home = Path.home()
+    if sys.platform.startswith("linux"):
+        dirs = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "user-dirs.dirs"
+        try:
+            found = re.search(r'^XDG_DOCUMENTS_DIR="([^"]*)"', dirs.read_text(errors="replace"), re.M)
+        except OSError:
+            found = None
+        if found and found.group(1).replace("$HOME", "").strip("/"):
+            return Path(found.group(1).replace("$HOME", str(home)))
+    return home / "Documents"
+
+
+def folders() -> Folders:
+    """Hooks in ~/Documents/Cline/Hooks; task histories in each VS Code build's globalStorage
+    (Cline's extension; Roo Code and Kilo Code are their own modules) and the Cline CLI's data folder."""
+    roots = [user / "globalStorage" / ext / "tasks" for user in user_dirs() for ext in EXTENSIONS]
     # The Cline CLI keeps the same task tree under its own data folder (not verified on a machine).
     data = os.environ.get("CLINE_DATA_DIR") or Path(os.environ.get("CLINE_DIR") or Path.home() / ".cline") / "data"
-    return roots + [Path(data) / "tasks"]
+    return Folders([documents_dir() / "Cline"], roots + [Path(data) / "tasks"])
+
+
+def log_roots() -> list[Path]:
+    return folders().logs
 
 
 def log_files(root: Path) -> Iterator[Path]:
@@ -92,11 +118,17 @@ def log_files(root: Path) -> Iterator[Path]:
         yield from sorted(root.rglob(LOG_NAMES[0]))
 
 
-def sniff(first_line: bytes) -> bool:
-    """A compact JSON array of messages opening with the task (`<task>`) or carrying `modelInfo`."""
+def task_history(first_line: bytes) -> bool:
+    """A compact JSON array of messages opening with the task (`<task>`) or carrying `modelInfo`
+    (Cline's, Roo Code's or Kilo Code's)."""
     head = first_line.lstrip()
     return (head.startswith((b'[{"role":"user"', b'[{"role":"assistant"'))
             and (b"<task>" in head or b'"modelInfo"' in head or b"environment_details" in head))
+
+
+def sniff(first_line: bytes) -> bool:
+    """A task history that is not Roo Code's ("Current Workspace Directory" is Roo's wording)."""
+    return task_history(first_line) and b"Current Workspace Directory (" not in first_line
 
 
 def _arguments(value: object) -> dict:
@@ -253,3 +285,70 @@ def _hook_time(value: object) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return value / 1000 if value > 1e11 else float(value)
     return parse_time(value)
+
+
+# -- wiring: an executable named after the event, chaining one that was there ------------------
+
+CHAINED = ".pre-aiguard"
+
+
+def hook_path() -> Path:
+    return folders().settings[0] / "Hooks" / "PostToolUse"
+
+
+def wiring() -> Wiring:
+    from aiguard.capture.wiring import Wiring, owns
+
+    return Wiring(folders().settings[0], hook_path(), _apply, _undo, lambda: owns(hook_path(), NAME))
+
+
+def _script() -> str:
+    # Cline reads one JSON reply on stdout: the chained hook's if there is one, else
+    # agent-hook's (it prints what the assistant expects), else a plain "go on".
+    return f"""#!/bin/sh
+# aiguard: records what Cline writes, then runs PostToolUse{CHAINED} if there is one.
+# `aiguard integrate cline --undo` removes this file and puts that hook back.
+payload=$(cat)
+reply=$(printf '%s' "$payload" | {shlex.quote(sys.executable)} -m aiguard agent-hook {NAME})
+chained="$(dirname "$0")/PostToolUse{CHAINED}"
+if [ -x "$chained" ]; then
+  printf '%s' "$payload" | "$chained"
+  exit $?
+fi
+if [ -n "$reply" ]; then printf '%s\\n' "$reply"; else printf '%s\\n' '{HOOK_REPLY}'; fi
+"""
+
+
+def _apply() -> Done:
+    from aiguard.capture.wiring import Done, IntegrateError, hook_command, owns, write_settings
+
+    path = hook_path()
+    chained = path.with_name(path.name + CHAINED)
+    if sys.platform == "win32":
+        raise IntegrateError("aiguard does not write Cline's hook scripts on Windows yet")
+    if path.exists() and owns(path, NAME):
+        return Done(False, path, f"{path}: aiguard's hook is already there")
+    kept = ""
+    if path.exists():
+        if chained.exists():
+            raise IntegrateError(f"{path} is not aiguard's, and {chained} exists too; move one of them away")
+        os.replace(path, chained)
+        kept = f"; the hook that was there is kept as {chained.name} and runs after it"
+    write_settings(path, "", _script(), mode=0o755)
+    note = "hooks must be enabled in Cline's settings"
+    return Done(True, path, f"{path}: added, running `{hook_command(NAME)}`{kept} ({note})", note)
+
+
+def _undo() -> Done:
+    from aiguard.capture.wiring import Done, owns
+
+    path = hook_path()
+    chained = path.with_name(path.name + CHAINED)
+    if not owns(path, NAME):
+        left = "not aiguard's, left alone" if path.exists() else "aiguard's hook is not there; nothing to do"
+        return Done(False, path, f"{path}: {left}")
+    path.unlink()
+    if chained.exists():
+        os.replace(chained, path)
+        return Done(True, path, f"{path}: removed aiguard's hook and put back the one it chained")
+    return Done(True, path, f"{path}: removed")

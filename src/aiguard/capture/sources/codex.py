@@ -5,16 +5,19 @@ lines, the working directory on `session_meta` and `turn_context`. Code reaches
 files through apply_patch, seen as a custom tool call (`input` is the patch), a
 JSON function call (`arguments` holds `input` or `patch`), a shell call running
 `apply_patch`, and, in newer builds, `patch_apply_end` events listing the applied
-changes. Facts: shared/research/assistant-logs.md §2.
+changes; files written by other shell commands (`shell`, `exec_command`) are read for
+the forms sources/_shell_writes knows. Facts: shared/research/assistant-logs.md §2.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from aiguard.capture.sources.common import (
+    Folders,
     Output,
     Skip,
     absolute,
@@ -23,13 +26,26 @@ from aiguard.capture.sources.common import (
     loads,
     parse_time,
 )
+from aiguard.capture.sources._patches import patch_texts
+from aiguard.capture.sources._shell_writes import shell_writes
+
+if TYPE_CHECKING:
+    from aiguard.capture.wiring import Done, Wiring
 
 NAME = "codex"
+LABEL = "Codex"
+LOG_NAMES = ("*.jsonl",)
+REWRITTEN = False
+HOOK_REPLY = None
+
+
+def folders() -> Folders:
+    home = Path(os.environ.get("CODEX_HOME") or Path.home() / ".codex").expanduser()
+    return Folders([home], [home / "sessions", home / "archived_sessions"])
 
 
 def log_roots() -> list[Path]:
-    home = Path(os.environ.get("CODEX_HOME") or Path.home() / ".codex").expanduser()
-    return [home / "sessions", home / "archived_sessions"]
+    return folders().logs
 
 
 def log_files(root: Path) -> Iterator[Path]:
@@ -38,23 +54,6 @@ def log_files(root: Path) -> Iterator[Path]:
 
 def sniff(first_line: bytes) -> bool:
     return b'"session_meta"' in first_line or (b'"payload"' in first_line and b'"timestamp"' in first_line)
-
-
-def patch_texts(patch: str) -> list[tuple[str, str]]:
-    """(path, added text) per file of an apply_patch ("*** Begin Patch" V4A) patch."""
-    found: list[tuple[str, list[str]]] = []
-    current: list[str] | None = None
-    for line in patch.splitlines():
-        if line.startswith(("*** Add File: ", "*** Update File: ")):
-            current = []
-            found.append((line.split(": ", 1)[1].strip(), current))
-        elif line.startswith(("*** Delete File: ", "*** End Patch", "*** Begin Patch")):
-            current = None
-        elif line.startswith("*** Move to: ") and found and current is not None:
-            found[-1] = (line.split(": ", 1)[1].strip(), current)
-        elif current is not None and line.startswith("+"):
-            current.append(line[1:])
-    return [(path, "\n".join(lines) + "\n") for path, lines in found if any(l.strip() for l in lines)]
 
 
 def _diff_text(change: dict) -> str | None:
@@ -87,6 +86,29 @@ def _patch_of_call(payload: dict) -> str | None:
     return None
 
 
+SHELL_TOOLS = ("shell", "exec_command", "local_shell", "container.exec")
+
+
+def shell_command(payload: dict) -> tuple[str, str | None] | None:
+    """(script, working directory) of a shell call (`shell` takes an argv, `exec_command` a `cmd`)."""
+    name = str(payload.get("name") or "")
+    if payload.get("type") not in ("function_call", "custom_tool_call") or not name.endswith(SHELL_TOOLS):
+        return None
+    raw = payload.get("arguments") if payload.get("type") == "function_call" else payload.get("input")
+    try:
+        arguments = loads(raw or "{}")
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(arguments, dict):
+        return None
+    command = arguments.get("cmd", arguments.get("command"))
+    if isinstance(command, list) and command and all(isinstance(word, str) for word in command):
+        # ["bash", "-lc", script] runs the script; a bare argv is the command itself
+        command = command[-1] if len(command) >= 3 and command[-2] in ("-c", "-lc") else " ".join(command)
+    workdir = arguments.get("workdir")
+    return (command, workdir if isinstance(workdir, str) else None) if isinstance(command, str) else None
+
+
 def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Output | Skip]:
     """`state` carries the turn's model and the session's cwd across appended chunks."""
     state = {} if state is None else state
@@ -112,12 +134,18 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
             patch = _patch_of_call(payload)
             for file, text in patch_texts(patch) if patch else []:
                 yield Output(NAME, model, text, absolute(file, cwd), cwd, when, "assistant-log")
+            shell = None if patch else shell_command(payload)
+            if shell:  # files written through the shell (an apply_patch there too)
+                script, workdir = shell
+                base = absolute(workdir, cwd) if workdir else cwd
+                for written, text in shell_writes(script):
+                    yield Output(NAME, model, text, absolute(written, base), cwd, when, "assistant-log")
         elif kind == "event_msg" and payload.get("type") == "patch_apply_end" and payload.get("success", True):
             changes = payload.get("changes")
             for file, change in (changes.items() if isinstance(changes, dict) else []):
-                text = _diff_text(change) if isinstance(change, dict) else None
-                if text:
-                    yield Output(NAME, model, text, absolute(file, cwd), cwd, when, "assistant-log")
+                added = _diff_text(change) if isinstance(change, dict) else None
+                if added:
+                    yield Output(NAME, model, added, absolute(file, cwd), cwd, when, "assistant-log")
 
 
 def parse_hook(payload: dict) -> list[Output]:
@@ -126,10 +154,127 @@ def parse_hook(payload: dict) -> list[Output]:
         return []
     tool_input = payload.get("tool_input")
     command = tool_input.get("command") if isinstance(tool_input, dict) else None
-    if not isinstance(command, str) or "*** Begin Patch" not in command:
+    if not isinstance(command, str):
         return []
-    model = payload.get("model") if isinstance(payload.get("model"), str) and payload.get("model") else "unknown"
+    named = payload.get("model")
+    model = named if isinstance(named, str) and named else "unknown"
     cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
-    patch = command[command.index("*** Begin Patch"):]
-    return [Output(NAME, model, text, absolute(file, cwd), cwd, None, "assistant-hook")
-            for file, text in patch_texts(patch)]
+    texts: list[tuple[str | None, str]]
+    if "*** Begin Patch" in command:
+        texts = [(file, text) for file, text in patch_texts(command[command.index("*** Begin Patch"):])]
+    else:
+        texts = shell_writes(command)  # a file written through the shell tool
+    return [Output(NAME, model, text, absolute(file, cwd), cwd, None, "assistant-hook") for file, text in texts]
+
+
+# -- wiring: a marked block appended to config.toml ------------------------------------------
+
+CODEX_BEGIN = "# >>> aiguard:"  # the marks of capture/wiring's TOML block (BLOCK_BEGIN, BLOCK_END)
+CODEX_END = "# <<< aiguard"
+CODEX_MATCHER = "apply_patch"  # Codex's file-edit tool (Edit and Write match it too)
+CODEX_TRUST = "Codex runs it once you trust it: open /hooks in Codex"
+
+
+def config_path() -> Path:
+    return folders().settings[0] / "config.toml"
+
+
+def wiring() -> Wiring:
+    from aiguard.capture.wiring import Wiring
+
+    return Wiring(folders().settings[0], config_path(), _apply, _undo, _wired)
+
+
+def _block() -> str:
+    from aiguard.capture.wiring import hook_command
+
+    return (f"{CODEX_BEGIN} records what Codex writes; `aiguard integrate codex --undo` removes this block\n"
+            "[[hooks.PostToolUse]]\n"
+            f'matcher = "{CODEX_MATCHER}"\n'
+            "\n"
+            "[[hooks.PostToolUse.hooks]]\n"
+            'type = "command"\n'
+            f"command = {json.dumps(hook_command(NAME))}\n"
+            "timeout = 30\n"
+            f"{CODEX_END}\n")
+
+
+def _has_hook(data: object) -> bool:
+    from aiguard.capture.wiring import mark
+
+    hooks = data.get("hooks") if isinstance(data, dict) else None
+    groups = hooks.get("PostToolUse") if isinstance(hooks, dict) else None
+    for group in groups if isinstance(groups, list) else []:
+        handlers = group.get("hooks") if isinstance(group, dict) else None
+        for handler in handlers if isinstance(handlers, list) else []:
+            if isinstance(handler, dict) and mark(NAME) in str(handler.get("command")):
+                return True
+    return False
+
+
+def _hooks_json_has_hook() -> bool:
+    """A hook in $CODEX_HOME/hooks.json (put there by hand) counts as wired too."""
+    try:
+        data = json.loads((folders().settings[0] / "hooks.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return _has_hook(data)
+
+
+def _wired() -> bool:
+    from aiguard.capture.wiring import load_toml, read_settings
+
+    path = config_path()
+    return _has_hook(load_toml(path, read_settings(path))) or _hooks_json_has_hook()
+
+
+def _apply() -> Done:
+    from aiguard.capture.wiring import (Done, IntegrateError, backup_name, hook_command, load_toml, one_line,
+                                        read_settings, toml_lib, write_settings)
+
+    path = config_path()
+    text = read_settings(path)
+    data = load_toml(path, text)
+    if _has_hook(data) or _hooks_json_has_hook():
+        return Done(False, path, f"{path}: aiguard's hook is already there")
+    new = text + ("\n" if text else "") + _block()
+    tomllib = toml_lib()
+    try:
+        added = _has_hook(tomllib.loads(new))
+    except tomllib.TOMLDecodeError as exc:
+        added, reason = False, one_line(exc)
+    else:
+        reason = "its hooks are written in a form a [[hooks.PostToolUse]] table cannot join"
+    if not added:
+        raise IntegrateError(f"{path}: cannot append aiguard's [[hooks.PostToolUse]] block ({reason}); "
+                             f"add it by hand")
+    write_settings(path, text, new)
+    features = data.get("features") if isinstance(data.get("features"), dict) else {}
+    turned_off = False in (features.get("hooks"), features.get("codex_hooks"))
+    off = "; note that [features] turns hooks off" if turned_off else ""
+    backup = f", backup: {backup_name(path)}" if text else ""
+    note = CODEX_TRUST + off
+    return Done(True, path, f"{path}: added a PostToolUse hook for {CODEX_MATCHER} running "
+                            f"`{hook_command(NAME)}` ({note}{backup})", note)
+
+
+def _undo() -> Done:
+    from aiguard.capture.wiring import (Done, IntegrateError, backup_name, block_span, load_toml, read_settings,
+                                        settings_target, write_settings)
+
+    path = config_path()
+    text = read_settings(path)
+    data = load_toml(path, text)
+    span = block_span(text)
+    if span is None:
+        if _has_hook(data) or _hooks_json_has_hook():
+            raise IntegrateError(f"{path.parent}: aiguard's Codex hook there was not written by "
+                                 f"`aiguard integrate codex`; remove it by hand")
+        return Done(False, path, f"{path}: aiguard's hook is not there; nothing to do")
+    start, end = span
+    new = text[:start - 1 if start and text[start - 1] == "\n" else start] + text[end:]
+    if not new:
+        settings_target(path).unlink()
+        return Done(True, path, f"{path}: removed (aiguard had created it)")
+    write_settings(path, text, new)
+    return Done(True, path, f"{path}: removed aiguard's PostToolUse block (backup: {backup_name(path)})")

@@ -25,6 +25,15 @@ class Output(NamedTuple):
     source: str  # "assistant-log" or "assistant-hook"
 
 
+class Folders(NamedTuple):
+    """Where an assistant lives on this machine, its own environment overrides applied
+    (what every assistant's ``folders()`` returns)."""
+
+    settings: list[Path]  # its configuration folders: hooks are wired here; the first existing
+    #                       one (else the first) is where it counts as installed; [] if none
+    logs: list[Path]  # its log roots (folders, or log files themselves)
+
+
 class Skip(NamedTuple):
     where: str  # file:line
     reason: str

@@ -4,24 +4,60 @@ Transcript lines are `{"role": "user"|"assistant", "message": {"content": [...]}
 with `tool_use` blocks; the one code-writing tool seen in a real transcript is
 `Write` (`path`, `contents`). The transcripts hold no model, no timestamps and no
 working directory (the folder slug is lossy and not used), so outputs have model
-"unknown". The SQLite `state.vscdb` store is not read. Facts:
-shared/research/assistant-logs.md §8.
+"unknown". The global SQLite `state.vscdb` (composer conversations, with their models)
+is read by sources/_cursor_store. Facts: shared/research/assistant-logs.md §8.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from aiguard.capture.sources.common import Output, Skip, jsonl_objects, listed
+from aiguard.capture.sources.common import Folders, Output, Skip, jsonl_objects, listed
+
+if TYPE_CHECKING:
+    from aiguard.capture.wiring import Wiring
 
 NAME = "cursor"
+LABEL = "Cursor"
+LOG_NAMES = ("*.jsonl",)
+REWRITTEN = False
+HOOK_REPLY = None
+
+
+STORES = ("state.vscdb",)  # read by sources/_cursor_store (SQLite, opened read-only), not as lines
+
+
+def _user_dir() -> Path:
+    """Cursor's VS Code user folder (its state.vscdb databases are under it)."""
+    home = Path.home()
+    if sys.platform == "darwin":
+        return home / "Library" / "Application Support" / "Cursor" / "User"
+    if sys.platform == "win32":
+        return Path(os.environ.get("APPDATA") or home / "AppData" / "Roaming") / "Cursor" / "User"
+    return Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "Cursor" / "User"
+
+
+def folders() -> Folders:
+    """CURSOR_CONFIG_DIR (else ~/.cursor) for hooks and agent transcripts; the global
+    state.vscdb in Cursor's VS Code user folder for composer conversations."""
+    home = Path(os.environ.get("CURSOR_CONFIG_DIR") or Path.home() / ".cursor").expanduser()
+    return Folders([home], [home / "projects", _user_dir() / "globalStorage" / "state.vscdb"])
 
 
 def log_roots() -> list[Path]:
-    base = Path(os.environ.get("CURSOR_CONFIG_DIR") or Path.home() / ".cursor").expanduser()
-    return [base / "projects"]
+    return folders().logs
+
+
+def wiring() -> Wiring:
+    from aiguard.capture.wiring import JsonHook, hook_command, json_wiring
+
+    home = folders().settings[0]
+    entry = {"command": hook_command(NAME)}
+    return json_wiring([JsonHook(NAME, home / "hooks.json", "afterFileEdit", entry,
+                                 {"version": 1, "hooks": {"afterFileEdit": [entry]}})], home)
 
 
 def log_files(root: Path) -> Iterator[Path]:
@@ -29,6 +65,13 @@ def log_files(root: Path) -> Iterator[Path]:
         yield root
     elif root.is_dir():
         yield from sorted(p for p in root.rglob("*.jsonl") if p.parent.name == "agent-transcripts")
+
+
+def read_store(path: Path, state: dict) -> Iterator[Output | Skip]:
+    """The composer conversations' tool calls in a state.vscdb (see sources/_cursor_store)."""
+    from aiguard.capture.sources._cursor_store import read_store
+
+    return read_store(path, state, NAME)
 
 
 def sniff(first_line: bytes) -> bool:

@@ -6,7 +6,8 @@ control lines (`$set`, `$rewindTo`). `gemini` messages carry `model` and `toolCa
 a message is appended again, same `id`, when its tool calls are updated, so a tool
 call is reported once (by message and call id, kept in `state`). Legacy recordings
 are one `.json` object with `messages`. Code reaches files through `write_file`
-(`content`) and `replace` (`new_string`); `run_shell_command` is not read. The
+(`content`) and `replace` (`new_string`), and what `run_shell_command` writes into
+files (the forms sources/_shell_writes knows). The
 recordings hold no working directory. Facts: shared/research/assistant-logs.md §4.
 """
 
@@ -14,9 +15,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
+
+from aiguard.capture.sources._shell_writes import shell_writes
 from aiguard.capture.sources.common import (
+    Folders,
     Output,
     Skip,
     absolute,
@@ -27,14 +31,37 @@ from aiguard.capture.sources.common import (
     parse_time,
 )
 
+if TYPE_CHECKING:
+    from aiguard.capture.wiring import Wiring
+
 NAME = "gemini-cli"
+LABEL = "Gemini CLI"
+LOG_NAMES = ("*.jsonl",)  # the daemon does not follow the pretty-printed session-*.json (issue 18)
+REWRITTEN = False
+HOOK_REPLY = None
 WRITING_TOOLS = {"write_file": "content", "replace": "new_string"}
 MESSAGE_TYPES = {"user", "gemini", "info", "error", "warning"}
 
 
+def folders() -> Folders:
+    home = Path(os.environ.get("GEMINI_CLI_HOME") or Path.home()).expanduser() / ".gemini"
+    return Folders([home], [home / "tmp"])
+
+
 def log_roots() -> list[Path]:
-    base = Path(os.environ.get("GEMINI_CLI_HOME") or Path.home()).expanduser()
-    return [base / ".gemini" / "tmp"]
+    return folders().logs
+
+
+def wiring() -> Wiring:
+    """AfterTool of write_file and replace, the tools parse_hook reads; timeout in ms; the
+    settings file may hold comments."""
+    from aiguard.capture.wiring import JsonHook, hook_command, json_wiring
+
+    home = folders().settings[0]
+    entry = {"matcher": "|".join(WRITING_TOOLS), "hooks": [{"name": "aiguard", "type": "command",
+                                                            "command": hook_command(NAME), "timeout": 30000}]}
+    return json_wiring([JsonHook(NAME, home / "settings.json", "AfterTool", entry,
+                                 {"hooks": {"AfterTool": [entry]}}, comments=True)], home)
 
 
 def log_files(root: Path) -> Iterator[Path]:
@@ -60,6 +87,9 @@ def sniff(first_line: bytes) -> bool:
 
 
 def _texts(name: object, args: object) -> list[tuple[str | None, str]]:
+    if name == "run_shell_command" and isinstance(args, dict):  # files it writes (see _shell_writes)
+        directory = args.get("directory") if isinstance(args.get("directory"), str) else None
+        return [(absolute(file, directory), text) for file, text in shell_writes(args.get("command"))]
     key = WRITING_TOOLS.get(name) if isinstance(name, str) else None
     if key is None or not isinstance(args, dict):
         return []

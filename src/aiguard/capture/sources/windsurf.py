@@ -26,9 +26,11 @@ import difflib
 import os
 import re
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
+
 
 from aiguard.capture.sources.common import (
+    Folders,
     Output,
     Skip,
     absolute,
@@ -39,12 +41,35 @@ from aiguard.capture.sources.common import (
     parse_time,
 )
 
+if TYPE_CHECKING:
+    from aiguard.capture.wiring import Wiring
+
 NAME = "windsurf"
+LABEL = "Windsurf"
+LOG_NAMES = ("*.jsonl",)
+REWRITTEN = False
+HOOK_REPLY = None
 STEP = re.compile(rb'"type":"([a-z_]+)"')
 
 
+def folders() -> Folders:
+    """Hooks in ~/.codeium/windsurf (Cascade's settings), transcripts in ~/.windsurf; Windsurf
+    has no environment override for either."""
+    home = Path.home()
+    return Folders([home / ".codeium" / "windsurf"], [home / ".windsurf" / "transcripts"])
+
+
 def log_roots() -> list[Path]:
-    return [Path.home() / ".windsurf" / "transcripts"]
+    return folders().logs
+
+
+def wiring() -> Wiring:
+    from aiguard.capture.wiring import JsonHook, hook_command, json_wiring
+
+    home = folders().settings[0]
+    entry = {"command": hook_command(NAME), "show_output": False}
+    return json_wiring([JsonHook(NAME, home / "hooks.json", "post_write_code", entry,
+                                 {"hooks": {"post_write_code": [entry]}})], home)
 
 
 def log_files(root: Path) -> Iterator[Path]:
