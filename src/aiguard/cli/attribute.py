@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+
+import click
+
+from aiguard.cli.common import fail
 from aiguard.core.names import visible
 from aiguard.git import patches, runner
 from aiguard.git.changes import ChangeResult, merge_own_lines
@@ -42,3 +48,42 @@ def format_text(result: ChangeResult) -> str:
     for value in result.assisted_by:
         out.append(f"Assisted-by: {visible(value)}")
     return "\n".join(out)
+
+
+# The command -----------------------------------------------------------------------------------
+
+@click.command("attribute")
+@click.option("--staged", "staged", is_flag=True, help="Attribute the staged change (the default).")
+@click.argument("rev", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (see README).")
+def attribute_command(staged: bool, rev: str | None, as_json: bool) -> None:
+    """Show which added lines match recorded AI output; changes nothing.
+
+    \b
+    Examples:
+      aiguard attribute              # what is staged now
+      aiguard attribute HEAD --json  # what the last commit added
+    """
+    from aiguard.store import keys
+    from aiguard.git import runner
+    from aiguard.store.ledger import LedgerError
+
+    if staged and rev:
+        fail("give either --staged or REV, not both")
+    if not runner.in_repo():
+        fail(f"{os.getcwd()} is not in a git repository")
+    try:
+        result = attribute(rev)
+    except (runner.GitError, keys.KeyUnavailable, LedgerError) as exc:
+        fail(str(exc))
+    from aiguard.core.names import visible
+
+    for note in result.notes:  # what was not matched, and why: on stderr in both modes
+        click.echo(f"aiguard: {visible(note)}", err=True)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        click.echo(format_text(result))
+
+
+COMMANDS = [attribute_command]

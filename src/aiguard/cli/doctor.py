@@ -8,10 +8,12 @@ import sys
 from pathlib import Path
 from typing import NamedTuple
 
+import click
+
 from aiguard import __version__
-from aiguard.store import config, keys, paths
 from aiguard.git import runner
 from aiguard.hook import install
+from aiguard.store import config, keys, paths
 
 
 class Line(NamedTuple):
@@ -382,3 +384,26 @@ def run(repo: str | None = None) -> list[Line]:
     lines += check_assistant_hooks()
     lines += check_clipboard()
     return lines
+
+
+# The command -----------------------------------------------------------------------------------
+
+@click.command("doctor")
+@click.option("--repo", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Repository to check the hooks and policy of.")
+def doctor_command(repo: str | None) -> None:
+    """Say, line by line, what works and what does not (exit 1 if anything fails).
+
+    One line per part: the git hooks and the repository's policy (.aiguard.toml or
+    [tool.aiguard]), the ledger, the config, the daemon, the key store, each
+    assistant's logs (and how many are past the retention period) and whether its
+    hook is wired, and the clipboard.
+    """
+    lines = run(repo)
+    for line in lines:
+        click.echo(str(line))
+    if not all(line.ok for line in lines):
+        sys.exit(1)
+
+
+COMMANDS = [doctor_command]

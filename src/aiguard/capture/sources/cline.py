@@ -185,7 +185,7 @@ def _calls(content: object) -> list[tuple[str, object]]:
             continue
         if block.get("type") == "text" and isinstance(block.get("text"), str):
             calls += _xml_calls(block["text"])
-        elif block.get("type") == "tool_use" and block.get("name") in WRITING_TOOLS:
+        elif block.get("type") == "tool_use" and isinstance(block.get("name"), str) and block["name"] in WRITING_TOOLS:
             calls.append((block["name"], block.get("input")))
     return calls
 
