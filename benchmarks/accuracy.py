@@ -29,7 +29,7 @@ The ledger is recorded with aiguard's common-code filter, as `aiguard record`
 does (`--common-code shipped`); `off` measures without it, `heldout` with the list
 rebuilt without the held-out human packages (see common_hashes).
 `--stdlib-only` takes the Python corpus from the stdlib alone:
-tests/test_accuracy_regression.py runs python_setup/python_measure that way.
+tests/core/test_accuracy_regression.py runs python_setup/python_measure that way.
 
     python benchmarks/accuracy.py [--snippets 2000] [--cases 200] [--hunks 300] [--seed 1]
                                   [--out benchmarks/results/accuracy.json] [--other-languages]
@@ -690,7 +690,7 @@ def main() -> None:
                         help="Python corpus from the stdlib alone")
     parser.add_argument("--pinned", nargs="+", metavar="PACKAGE",
                         help="recorded ('AI') Python code from these installed packages alone "
-                             "(tests/test_accuracy_regression.py: networkx, pinned by the test extra)")
+                             "(tests/core/test_accuracy_regression.py: networkx, pinned by the test extra)")
     parser.add_argument("--held-out", nargs="+", metavar="PACKAGE",
                         help="with --pinned: the held-out human code (the gate: docutils)")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the corpus cache")

@@ -60,7 +60,7 @@ def test_human_commit_says_zero_ai_lines(repo):
 
 def test_binary_and_oversized_files_are_counted_not_matched(repo):
     """A binary file adds no lines; a file over the size limit counts in T, unmatched, and both
-    are said: on stderr and in the stamp's AI-Unmatched (tests/test_unmatched.py has the rest)."""
+    are said: on stderr and in the stamp's AI-Unmatched (tests/hook/test_unmatched.py has the rest)."""
     aiguard("record", "--tool", "claude-code", "--model", "m", input=SNIPPET.encode())
     repo.write("blob.bin", bytes(range(256)) * 64)
     line = "value = compute(alpha, beta)\n"

@@ -1009,7 +1009,7 @@ def line_ranges(lines: Mapping[int, int], records: Mapping[int, RecordInfo]) -> 
 
 
 # The accelerator's versions of the hot helpers above: the same results, in C
-# (aiguard/core/_speedups.c; tests/test_speedups.py compares them with these references).
+# (aiguard/core/_speedups.c; tests/core/test_speedups.py compares them with these references).
 REFERENCE_HELPERS = {"_hits_per_record": _hits_per_record, "_line_tokens": _line_tokens,
                      "_line_owners": _line_owners, "_starts_touching": _starts_touching,
                      "_longest_chain": _longest_chain, "_line_starts": _line_starts,

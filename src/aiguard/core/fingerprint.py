@@ -546,7 +546,7 @@ def _common_line_tokens(tokens: list[Token], lines: list[tuple[int, int]], hashe
 # change where a literal ends), and the `//` operator, which is one token where `//` does
 # not start a comment (`//*` is not a block comment there). No other token kind holds a
 # quote or a comment opener, and no other operator ends in the first character of one, so
-# the literals found are the tokenizer's (tests/test_hunk_windows.py checks this).
+# the literals found are the tokenizer's (tests/core/test_hunk_windows.py checks this).
 _LITERAL_RE: dict[str, re.Pattern[str]] = {}
 _STRING_BODY = _STRING.replace("(?P<s>[rRbBuUfF]{0,2}", "(?:", 1)
 # What opens a literal that can span lines, per syntax: only these make a line start

@@ -20,8 +20,8 @@ Adding an assistant is one new file plus fixtures plus one registry entry:
 3. Its module in ``registry()`` below, and a row in the README's assistants table (a test
    compares the table with the registry; help texts and ``doctor`` read the registry).
 
-Tests that then cover it without being touched: tests/test_assistants.py (the protocol,
-folders, sniffing its fixtures), tests/test_docs.py (help and README lists).
+Tests that then cover it without being touched: tests/capture/test_assistants.py (the protocol,
+folders, sniffing its fixtures), tests/cli/test_docs.py (help and README lists).
 """
 
 from __future__ import annotations

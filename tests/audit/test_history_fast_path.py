@@ -89,7 +89,7 @@ def test_the_cheap_gate_lets_through_every_real_mark():
 
     from aiguard.audit import foreign
 
-    fixtures = json.loads((Path(__file__).parent / "fixtures" / "real-marks" / "messages.json").read_text("utf-8"))
+    fixtures = json.loads((Path(__file__).parents[1] / "fixtures" / "real-marks" / "messages.json").read_text("utf-8"))
     texts = [m["message"] for m in fixtures] + [
         "x\n\nASSISTED-BY: codex:gpt-5\n", "x\n\nai-lines: 3/4\n", "x\n\nAIGuard-Stamp: v1 abc\n",
         "x\n\n\U0001f916 Generated with [Claude Code](https://claude.com/claude-code)\n",

@@ -15,7 +15,7 @@ from aiguard.audit import foreign
 from aiguard.training import commit_verdict
 from conftest import aiguard
 
-FIXTURES = json.loads((Path(__file__).parent / "fixtures" / "real-marks" / "messages.json").read_text("utf-8"))
+FIXTURES = json.loads((Path(__file__).parents[1] / "fixtures" / "real-marks" / "messages.json").read_text("utf-8"))
 BY_ID = {m["id"]: m for m in FIXTURES}
 
 # id -> (every value evidence() gives, the strongest level or None, what marks() gives)

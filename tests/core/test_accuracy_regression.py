@@ -43,7 +43,7 @@ The thresholds can fail: the tests below break the matcher on purpose (no abstra
 stream, no raw stream, a query hashed with another key, a common-code filter that
 masks everything, abstract k-grams too short to be specific) and check that the
 gate catches each one. A filter that masks nothing is not caught at this scale
-(0 human hunks flagged either way): tests/test_common_code.py covers that.
+(0 human hunks flagged either way): tests/store/test_common_code.py covers that.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 import accuracy  # noqa: E402  (benchmarks/accuracy.py)
 from aiguard.core.fingerprint import ABSTRACT, LINES, PARAMS, RAW, Hasher  # noqa: E402
