@@ -24,6 +24,15 @@ def recorded_count(home) -> int:
             return 0
 
 
+def saved_offset(home, log):
+    """How far the daemon says it has read `log` (its state is written after each batch)."""
+    try:
+        state = json.loads((home / "aiguard-state" / "tail-state.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    return state.get(str(log), {}).get("offset")
+
+
 def wait_for(predicate, timeout=20.0):
     """Poll a real outcome until it holds (bounded), instead of sleeping a guessed time."""
     deadline = time.monotonic() + timeout
@@ -67,6 +76,9 @@ def test_daemon_records_lines_as_they_are_appended(running_daemon):
         first = recorded_count(home)
         fh.write(lines[half][40:] + b"".join(lines[half + 1:]))
     assert wait_for(lambda: recorded_count(home) > first)
+    # Count only once the daemon has read the whole file (its saved offset is the file's size):
+    # a count taken as soon as it grows can catch the second batch half recorded.
+    assert wait_for(lambda: saved_offset(home, session) == session.stat().st_size)
     total = recorded_count(home)
     log = (home / "aiguard-state" / "daemon.log").read_text()
     assert "not JSON" in log
