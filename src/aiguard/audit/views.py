@@ -53,7 +53,7 @@ class Progress:
             self.stream.flush()
 
 
-def read(spec: str | None, cwd: str | None = None, ledger_fallback: bool = True, diff: bool = True) -> list[Entry]:
+def read(spec: Sequence[str] | str | None, cwd: str | None = None, ledger_fallback: bool = True, diff: bool = True) -> list[Entry]:
     progress = Progress()
     try:
         return list(history.entries(history.rev_args(spec), cwd, ledger_fallback, progress, diff=diff))
@@ -61,7 +61,7 @@ def read(spec: str | None, cwd: str | None = None, ledger_fallback: bool = True,
         progress.done()
 
 
-def stream(spec: str | None, cwd: str | None = None, ledger_fallback: bool = True,
+def stream(spec: Sequence[str] | str | None, cwd: str | None = None, ledger_fallback: bool = True,
            diff: bool = True) -> Iterator[Entry]:
     progress = Progress()
     try:
