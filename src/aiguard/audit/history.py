@@ -58,7 +58,7 @@ class Entry(NamedTuple):
     evidence: str  # aiguard | foreign | none
     files: dict[str, list[Span]]  # path -> ranges, in the file as of the commit
     added_by_path: dict[str, int]
-    unmatched: dict | None = None  # what the stamp's AI-Unmatched says the hook left unmatched
+    unmatched: trailers.Unmatched | None = None  # what the stamp's AI-Unmatched says the hook left unmatched
     evidence_level: str | None = None  # with evidence foreign: note | trailer | identity | phrase (strongest)
     identity: str = ""  # the author as .mailmap maps them (`%aN <%aE>`), for merging authors in stats
 
