@@ -91,6 +91,10 @@ class ChangeResult(NamedTuple):
             "notes": list(self.notes),
         }
 
+    def spans(self) -> dict[str, list[Span]]:
+        """Each file's AI lines, as the line record keeps them (files without any left out)."""
+        return {f.path: [Span(*r) for r in f.ranges] for f in self.files if f.ranges}
+
     def to_text(self) -> str:
         """`aiguard attribute`'s report: each file's AI lines and their ranges, then the trailers."""
         from aiguard.core.names import visible
