@@ -12,7 +12,7 @@ For each ledger size N (records of the "ai" corpus set, see corpus.py):
 * times `python -m aiguard stamp MSGFILE` run directly (prepare-commit-msg
   stage, no git around it) on a 1-line change and on the 1,000-line change,
   `aiguard attribute --staged` (CLI wall time), and the in-process matching
-  time of `aiguard.cli.attribute.attribute(None)` (interpreter start and
+  time of `aiguard.store.session.attribute_change(None)` (interpreter start and
   imports excluded);
 * reports the ledger's size on disk.
 
@@ -257,7 +257,7 @@ MATCH_SNIPPET = r"""
 import json, statistics, sys, time
 from aiguard.store import keys
 from aiguard.core.attribution import attribute_text
-from aiguard.cli.attribute import attribute
+from aiguard.store.session import attribute_change as attribute
 from aiguard.core.fingerprint import Hasher
 from aiguard.store.ledger import Ledger
 times = []

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from aiguard.audit import foreign
-from aiguard.git import notes
+from aiguard.core import note_format
 from aiguard.core import trailers
 from aiguard.audit import policy
 from aiguard.capture import integrate
@@ -291,7 +291,7 @@ def test_unmatched_and_counts_never_raise(value):
 PATHS = st.one_of(st.text(min_size=1, max_size=12),
                   st.binary(min_size=1, max_size=12).map(lambda b: b.replace(b"\0", b"_").decode("utf-8",
                                                                                                  "surrogateescape")))
-SPANS = st.builds(lambda start, length, tool, model, source: notes.Span(start, start + length, tool, model, source),
+SPANS = st.builds(lambda start, length, tool, model, source: note_format.Span(start, start + length, tool, model, source),
                   st.integers(1, 10_000), st.integers(0, 50), st.sampled_from(["claude-code", "codex", "x"]),
                   st.text(max_size=8), st.sampled_from(["manual", "assistant-log", ""]))
 
@@ -299,9 +299,9 @@ SPANS = st.builds(lambda start, length, tool, model, source: notes.Span(start, s
 @FAST
 @given(files=st.dictionaries(PATHS, st.lists(SPANS, min_size=1, max_size=4), max_size=5))
 def test_notes_round_trip_any_file_name(files):
-    data = notes.encode(10, files)
+    data = note_format.encode(10, files)
     json.loads(data)  # valid JSON, whatever the names' bytes
-    record = notes.decode(data)
+    record = note_format.decode(data)
     assert record is not None
     assert {p: sorted(s) for p, s in record.files.items()} == {p: sorted(s) for p, s in files.items()}
 
@@ -309,10 +309,10 @@ def test_notes_round_trip_any_file_name(files):
 @settings(max_examples=200, deadline=None)
 @given(data=st.data())
 def test_note_readers_never_raise(data):
-    good = json.loads(notes.encode(5, {"a.py": [notes.Span(1, 3, "codex", "m", "manual")]}))
+    good = json.loads(note_format.encode(5, {"a.py": [note_format.Span(1, 3, "codex", "m", "manual")]}))
     for raw in (data.draw(GARBAGE_LINE), _dumps(data.draw(mutated(good))), data.draw(st.binary(max_size=100))):
-        record = notes.decode(raw)
-        assert record is None or isinstance(record, notes.LineRecord)
+        record = note_format.decode(raw)
+        assert record is None or isinstance(record, note_format.LineRecord)
         foreign.parse_git_ai(raw)
         foreign.parse_git_ai(b"src/x.py\n  claude 1-3,5\n---\n" + raw)
 
@@ -427,7 +427,7 @@ def test_found_a_deeply_nested_log_line_or_file_is_skipped(tool, path):
 
 
 def test_found_deep_or_odd_notes_are_no_notes():
-    assert notes.decode(DEEP) is None
+    assert note_format.decode(DEEP) is None
     assert foreign.parse_git_ai(b"x.py\n  s 1-2\n---\n" + DEEP) is None
     assert foreign.parse_git_ai(b'x.py\n  s 1-2\n---\n{"schema_version": "authorship/3", "sessions": []}') is not None
 

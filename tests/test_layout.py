@@ -12,7 +12,8 @@ import aiguard
 SRC = Path(aiguard.__file__).resolve().parent
 
 # Each package and what it may import besides itself. Top-level modules: main (the entry
-# point the installed hooks import), training and datatrove (the documented Python API).
+# point the installed hooks import), training and datatrove (the documented Python API),
+# doctor (what `aiguard doctor` checks: the state of every layer).
 ALLOWED = {
     "core": set(),
     "git": {"core"},
@@ -23,7 +24,8 @@ ALLOWED = {
     "daemon": {"core", "git", "store", "hook", "capture"},
     "training": {"core", "git", "store", "audit"},
     "datatrove": {"core", "git", "store", "audit", "training"},
-    "cli": {"core", "git", "store", "hook", "capture", "audit", "daemon", "training"},
+    "doctor": {"core", "git", "store", "hook", "capture", "audit", "daemon"},
+    "cli": {"core", "git", "store", "hook", "capture", "audit", "daemon", "training", "doctor"},
     "main": {"hook", "cli"},
 }
 

@@ -25,7 +25,7 @@ import os
 from typing import Iterable, Iterator, NamedTuple, Sequence
 
 from aiguard.audit import history
-from aiguard.git import notes
+from aiguard.core import note_format
 from aiguard.audit.history import Entry
 
 __all__ = ["Verdict", "commit_verdict", "Repository", "ExportIndex", "Entry"]
@@ -156,7 +156,7 @@ class ExportIndex:
         entry = self.get(commit, repo)
         if entry is None:
             return None
-        files = {notes.path_of(f): f["ranges"] for f in entry.get("files", [])}
+        files = {note_format.path_of(f): f["ranges"] for f in entry.get("files", [])}
         return _ranges_of(files, path, line)
 
     def lines_overlap(self, commit: str, path: str, start: int, end: int, repo: str | None = None) -> list[str]:
@@ -166,7 +166,7 @@ class ExportIndex:
             return []
         found = []
         for f in entry.get("files", []):
-            if notes.path_of(f) != path:
+            if note_format.path_of(f) != path:
                 continue
             for r in f["ranges"]:
                 if r["start"] <= end and start <= r["end"]:

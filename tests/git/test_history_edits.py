@@ -432,7 +432,7 @@ def test_sync_notes_opt_out(repo: Repo, tmp_path):
 
 def test_records_are_found_in_a_fanned_out_notes_tree(make_repo, tmp_path):
     """Past a few hundred notes git splits the notes tree by the commits' first hex digits."""
-    from aiguard.git import notes as line_notes
+    from aiguard.git import carry as line_notes
 
     repo = make_repo()
     commit(repo, {"README": "x\n"}, "Start")
@@ -487,7 +487,7 @@ def test_agent_trace_note_without_its_ledger_and_other_json():
 
 
 def test_map_lines_follows_moved_blocks_not_lone_lines():
-    from aiguard.git import notes as line_notes
+    from aiguard.git import carry as line_notes
 
     block = [f"row_{i} = {i} * {i}" for i in range(5)]
     rest = [f"setting_{i} = {i}" for i in range(20)]

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Iterator, NamedTuple, Sequence
 from aiguard.core.spans import Span
 from aiguard.core.errors import AiguardError
 from aiguard.audit import foreign
+from aiguard.core import note_format
 from aiguard.git import notes
 from aiguard.core import trailers
 from aiguard.git import patches, runner
@@ -58,7 +59,7 @@ class Entry(NamedTuple):
     evidence: str  # aiguard | foreign | none
     files: dict[str, list[Span]]  # path -> ranges, in the file as of the commit
     added_by_path: dict[str, int]
-    unmatched: dict | None = None  # what the stamp's AI-Unmatched says the hook left unmatched
+    unmatched: trailers.Unmatched | None = None  # what the stamp's AI-Unmatched says the hook left unmatched
     evidence_level: str | None = None  # with evidence foreign: note | trailer | identity | phrase (strongest)
     identity: str = ""  # the author as .mailmap maps them (`%aN <%aE>`), for merging authors in stats
 
@@ -71,7 +72,7 @@ class Entry(NamedTuple):
             "commit": self.commit, "author": self.author, "date": self.date,
             "stamped": self.stamped, "assisted_by": self.assisted_by,
             "ai_lines": self.ai_lines, "added": self.added, "evidence": self.evidence,
-            "files": [{**notes.path_json(path),
+            "files": [{**note_format.path_json(path),
                        "ranges": [{"start": r.start, "end": r.end, "tool": r.tool, "model": r.model} for r in ranges]}
                       for path, ranges in sorted(self.files.items()) if ranges],
             "unmatched": self.unmatched,
@@ -199,7 +200,7 @@ def _entry(raw: _Raw, own_notes: notes.Notes, git_ai: notes.ForeignNotes, fallba
     stamped = bool(group and group.stamp)
     counts = trailers.ai_counts(group.ai_lines) if group else None
     own_note = own_notes.get(raw.sha)
-    record = notes.decode(own_note) if own_note is not None else None
+    record = note_format.decode(own_note) if own_note is not None else None
     assisted: list[str] = list(group.assisted_by) if stamped and group else []
     files: dict[str, list[Span]] = {}
     ai_lines = 0

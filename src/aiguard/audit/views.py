@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Iterable, Iterator, NamedTuple, Sequence
 
 from aiguard import __version__
 from aiguard.audit import history
+from aiguard.core import note_format
 from aiguard.git import notes
 from aiguard.git import runner
 from aiguard.audit.history import Entry
@@ -53,7 +54,7 @@ class Progress:
             self.stream.flush()
 
 
-def read(spec: str | None, cwd: str | None = None, ledger_fallback: bool = True, diff: bool = True) -> list[Entry]:
+def read(spec: Sequence[str] | str | None, cwd: str | None = None, ledger_fallback: bool = True, diff: bool = True) -> list[Entry]:
     progress = Progress()
     try:
         return list(history.entries(history.rev_args(spec), cwd, ledger_fallback, progress, diff=diff))
@@ -61,7 +62,7 @@ def read(spec: str | None, cwd: str | None = None, ledger_fallback: bool = True,
         progress.done()
 
 
-def stream(spec: str | None, cwd: str | None = None, ledger_fallback: bool = True,
+def stream(spec: Sequence[str] | str | None, cwd: str | None = None, ledger_fallback: bool = True,
            diff: bool = True) -> Iterator[Entry]:
     progress = Progress()
     try:
@@ -100,7 +101,7 @@ def agent_trace(e: Entry) -> dict:
         conversations: dict[str, list[dict]] = defaultdict(list)
         for r in ranges:
             conversations[f"{r.tool}:{r.model}"].append({"start_line": r.start, "end_line": r.end})
-        files.append({**notes.path_json(path), "conversations": [
+        files.append({**note_format.path_json(path), "conversations": [
             {"contributor": {"type": "ai", **_model_id(name)}, "ranges": spans}
             for name, spans in conversations.items()]})
     return {
@@ -230,7 +231,7 @@ def blame_text(rows: Sequence[BlameLine], out: IO[str]) -> None:
 
 
 def blame_json(rows: Sequence[BlameLine]) -> list[dict]:
-    return [{"line": r.line, "commit": r.commit, **notes.path_json(r.orig_path), "orig_line": r.orig_line,
+    return [{"line": r.line, "commit": r.commit, **note_format.path_json(r.orig_path), "orig_line": r.orig_line,
              "author": r.author, "date": r.date, "assisted_by": r.tool, "level": r.level or None,
              "evidence": r.evidence, "content": r.content} for r in rows]
 

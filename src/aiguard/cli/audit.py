@@ -107,7 +107,6 @@ def _entries(range_: tuple[str, ...], ledger_fallback: bool, diff: bool = True) 
         return audit.read(range_, ledger_fallback=ledger_fallback, diff=diff)
     except (history.HistoryError, runner.GitError) as exc:
         fail(str(exc))
-    return []
 
 
 class _GitLogArgs(click.Command):

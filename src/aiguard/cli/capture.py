@@ -36,7 +36,7 @@ class _RegistryHelp(click.Command):
     drift, and only when the help is shown (importing every source costs each start)."""
 
     @property
-    def help(self) -> str | None:  # type: ignore[override]
+    def help(self) -> str | None:
         text = self._help
         for field, fill in _HELP_FIELDS.items():
             if text and field in text:
@@ -55,13 +55,13 @@ class _SourceChoice(click.Choice):
         super().__init__(())
 
     @property
-    def choices(self):  # type: ignore[override]
+    def choices(self) -> tuple[str, ...]:
         from aiguard.store.ledger import SOURCES
 
         return SOURCES
 
     @choices.setter
-    def choices(self, value) -> None:
+    def choices(self, value: object) -> None:
         pass
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import Iterator
+from typing import Iterator, NoReturn
 
 import click
 
@@ -22,7 +22,7 @@ def naming(path: str) -> Iterator[None]:
         raise
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     click.echo(f"aiguard: {message}", err=True)
     sys.exit(code)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -26,6 +27,7 @@ def ledger_stats(as_json: bool) -> None:
         ledger_ = Ledger.open_readonly()
     except LedgerError as exc:
         fail(str(exc))
+    stats: dict[str, Any]
     if ledger_ is None:
         stats = {"path": str(paths.ledger_path()), "schema": 0, "records": 0, "fingerprints": 0, "waiting": 0,
                  "common_code": 0, "oldest": None, "newest": None, "bytes": 0, "index_bytes": 0, "by_tool": []}

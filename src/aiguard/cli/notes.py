@@ -53,6 +53,7 @@ def _notes_with_remote(action: str, remote: str) -> None:
 def notes_show(rev: str) -> None:
     """Print a commit's line record (JSON). A note holding two records of the commit
     (concurrent notes merged with cat_sort_uniq) prints as their union."""
+    from aiguard.core import note_format
     from aiguard.git import notes as line_notes
     from aiguard.git import runner
 
@@ -64,9 +65,9 @@ def notes_show(rev: str) -> None:
     if data is None:
         fail(f"{rev} has no aiguard line record", 1)
     if len([line for line in data.splitlines() if line.strip()]) > 1:
-        record = line_notes.decode(data)
+        record = note_format.decode(data)
         if record is not None:
-            data = line_notes.encode(record.added, record.files)
+            data = note_format.encode(record.added, record.files)
     click.echo(data.decode("utf-8", "replace").rstrip("\n"))
 
 

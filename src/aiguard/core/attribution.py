@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter, defaultdict
-from typing import Callable, Iterable, Mapping, NamedTuple
+from typing import Callable, Iterable, Mapping, NamedTuple, TypeVar
 
 from aiguard.core.fingerprint import (
     MULTILINE_OPENERS,
@@ -49,6 +49,10 @@ EXTEND_SHARE = 0.4
 
 # lookup(stream, hashes) -> {hash: [(record_id, position), ...]}
 Lookup = Callable[[int, list[int]], Mapping[int, list[tuple[int, int]]]]
+# {position: hash} of a query's k-grams (_query_hashes), or the accelerator's packed bytes of
+# them, which only its hits_per_record reads: the two are swapped in and out together.
+QueryHashes = dict[int, int] | bytes
+_T = TypeVar("_T")
 
 
 class RecordInfo(NamedTuple):
@@ -132,9 +136,11 @@ def attribute_text(
     return _fill_tokenless(result, added, set(line_tokens), line_count)
 
 
-def _hits_per_record(hashes: dict[int, int], found: Mapping[int, list[tuple[int, int]]],
+def _hits_per_record(hashes: QueryHashes, found: Mapping[int, list[tuple[int, int]]],
                      df_cap: int) -> dict[int, list[tuple[int, int]]]:
     """{record: [(query position, record position), ...]} of the hashes found in at most df_cap records."""
+    if isinstance(hashes, bytes):
+        raise TypeError("packed hashes are read by the accelerator's hits_per_record only")
     # Query positions of the hashes found (few): one pass in a comprehension, not a dict of all.
     by_hash: dict[int, list[int]] = defaultdict(list)
     for pos, value in [item for item in hashes.items() if item[1] in found]:
@@ -162,7 +168,7 @@ def _line_owners(line_tokens: dict[int, list[int]], owner: dict[int, int], exten
     return result
 
 
-def _line_tokens(tokens: list, touching: list[int], added: set[int]) -> dict[int, list[int]]:
+def _line_tokens(tokens: list[Token], touching: list[int], added: set[int]) -> dict[int, list[int]]:
     """{line: [token index, ...]}: the touching tokens on each added line (0-based)."""
     line_tokens: dict[int, list[int]] = defaultdict(list)
     for i in touching:
@@ -193,7 +199,7 @@ def _touching(tokens: list[Token], added: set[int]) -> list[int]:
 
 
 def _query_hashes(hasher: Hasher, digests: list[bytes], k: int, touching: list[int],
-                  n_grams: int) -> tuple[dict[int, int], list[int]]:
+                  n_grams: int) -> tuple[QueryHashes, list[int]]:
     """{position: hash} of the k-grams that hold a touching token, and the distinct hashes in order."""
     hashes = hasher.kgram_hashes(digests, k, _starts_touching(touching, k, n_grams))
     return hashes, list(dict.fromkeys(hashes.values()))
@@ -548,8 +554,12 @@ MAX_GAP_RUNS = 8
 MAX_CANDIDATES = 48  # more ways to place the insertion than this: ambiguous, not examined
 MAX_STEPS = 4000  # search budget per gap (_placements), about a millisecond
 
+# (record, chain, covered, extension) of an occurrence of a record that matches (_matched_chains)
+_Matched = tuple[int, list[tuple[int, int]], set[int], set[int]]
+
+
 def _matched_chains(per_record: Mapping[int, list[tuple[int, int]]], lengths: Mapping[int, int], stream: int,
-                    token_lines: list[int]) -> list[tuple[int, list[tuple[int, int]], set[int], set[int]]]:
+                    token_lines: list[int]) -> list[_Matched]:
     """(record, chain, covered, extension) of every occurrence of a record that matches.
 
     An occurrence matches when its chain covers min_tokens, and, in the abstract stream,
@@ -582,7 +592,7 @@ def _matched_chains(per_record: Mapping[int, list[tuple[int, int]]], lengths: Ma
 OCCURRENCE_GAP = 2 * MAX_GAP_TOKENS
 
 
-def _line_starts(tokens: list) -> list[bool]:
+def _line_starts(tokens: list[Token]) -> list[bool]:
     """starts[i]: token i is the first token on its line (a whole-line cut can fall before it)."""
     starts = [True] * (len(tokens) + 1)  # position len(tokens): the end of the file
     for i in range(1, len(tokens)):
@@ -674,7 +684,7 @@ class _CopiedPieces:
         return before[last + 1 - self.q1] - before[a - self.q1] == 0
 
 
-def _insertion_fills(matched, tokens: list, digests: list[bytes], k: int, hasher: Hasher, stream: int,
+def _insertion_fills(matched: list[_Matched], tokens: list[Token], digests: list[bytes], k: int, hasher: Hasher, stream: int,
                      lookup: Lookup, ends: tuple[int, Mapping[int, int], Mapping[int, list[tuple[int, int]]]]
                      | None = None, looked: list[int] | None = None,
                      on_added: bytearray | None = None) -> dict[int, set[int]]:
@@ -796,7 +806,7 @@ class EndPlacement(NamedTuple):
     outer: tuple[int, int]  # spliced [lo, hi) of the piece beyond the outermost cut
 
 
-def _end_candidates(matched, digests: list[bytes], k: int, hasher: Hasher, starts: list[bool], w: int,
+def _end_candidates(matched: list[_Matched], digests: list[bytes], k: int, hasher: Hasher, starts: list[bool], w: int,
                     lengths: Mapping[int, int], hits: Mapping[int, list[tuple[int, int]]],
                     wanted: dict[int, list[tuple[EndPlacement, int]]],
                     on_added: bytearray | None = None) -> list[tuple[int, list[EndPlacement]]]:
@@ -894,7 +904,7 @@ def _start_distances(starts: list[bool], edge: int, stop: int, step: int) -> lis
     return [(x - edge) * step for x in range(edge, stop, step) if starts[x]]
 
 
-def _take(items: list, indices: list[int]) -> list:
+def _take(items: list[_T], indices: list[int]) -> list[_T]:
     """[items[i] for i in indices]."""
     return [items[i] for i in indices]
 
@@ -1034,7 +1044,7 @@ if _speedups is not None:
     low_complexity = _speedups.low_complexity
 
     def _query_hashes(hasher: Hasher, digests: list[bytes], k: int, touching: list[int],
-                      n_grams: int) -> tuple[dict[int, int], list[int]]:
+                      n_grams: int) -> tuple[QueryHashes, list[int]]:
         # The hashes come packed (bytes of (position, hash) pairs), which only the C
         # hits_per_record reads: the two are swapped in and out together.
         return _speedups.query_hashes(hasher._gram_key, digests, k, touching, n_grams)

@@ -22,10 +22,11 @@ import hashlib
 import os
 import re
 import struct
+from types import ModuleType
 from typing import TYPE_CHECKING, Callable, Collection, Iterable, NamedTuple, Sequence
 
 
-def _load_speedups():
+def _load_speedups() -> ModuleType | None:
     """The compiled accelerator (aiguard/core/_speedups.c), or None: not built, or
     AIGUARD_PURE_PYTHON set (the pure-Python code below is the reference)."""
     if os.environ.get("AIGUARD_PURE_PYTHON", "") not in ("", "0"):
@@ -37,7 +38,10 @@ def _load_speedups():
     return _speedups
 
 
-_speedups = _load_speedups()
+if TYPE_CHECKING:  # the accelerator's calls are checked against its stub (_speedups.pyi)
+    from aiguard.core import _speedups as _speedups
+else:
+    _speedups = _load_speedups()
 ACCELERATED = _speedups is not None
 
 RAW = 0
@@ -356,7 +360,7 @@ class FastHasher(PureHasher):
 
     def __init__(self, key: bytes):
         super().__init__(key)
-        self._token_caches: list[dict] = [{} for _ in range(COMMENT + 3)]  # per kind; see _speedups.c
+        self._token_caches: list[dict[str, bytes]] = [{} for _ in range(COMMENT + 3)]  # per kind; see _speedups.c
 
     def token_digests(self, tokens: Sequence[Token], stream: int) -> list[bytes]:
         return _speedups.token_digests(self._token_key, tokens, stream, self._token_caches)

@@ -18,8 +18,9 @@ returned Decision, and the reasons it gives name types and services, never conte
 
 from __future__ import annotations
 
+import enum
 import re
-from typing import Callable, Iterable, Mapping, NamedTuple, Sequence
+from typing import Callable, Iterable, Literal, Mapping, NamedTuple, Sequence
 from urllib.parse import urlsplit
 
 MAX_BYTES = 1024 * 1024  # a larger copy is not a snippet anyone pastes into code
@@ -292,7 +293,12 @@ def decode_text(raw: bytes, encoding: str) -> str | None:
 
 # The decision ----------------------------------------------------------------------------
 
-_TOO_LARGE = object()
+class _TooLarge(enum.Enum):
+    """What _safe answers for a reading larger than its limit."""
+    TOO_LARGE = enum.auto()
+
+
+_TOO_LARGE = _TooLarge.TOO_LARGE
 
 
 def _cf_html_url(reader: Reader, name: str) -> str | None:
@@ -313,7 +319,7 @@ def _cf_html_url(reader: Reader, name: str) -> str | None:
     return cf_html_source_url(head[:int(match.group(1))]) if head else None
 
 
-def _safe(reader: Reader, name: str, limit: int):
+def _safe(reader: Reader, name: str, limit: int) -> bytes | None | Literal[_TooLarge.TOO_LARGE]:
     """The reader's answer: bytes, None, or _TOO_LARGE (larger than limit, however told)."""
     try:
         data = reader(name, limit)

@@ -15,7 +15,7 @@ replaces its own group in the final block in place and never touches another byt
 from __future__ import annotations
 
 import re
-from typing import Iterable, NamedTuple, Sequence
+from typing import Iterable, NamedTuple, Sequence, TypedDict
 
 ASSISTED_BY = "Assisted-by"
 AI_LINES = "AI-Lines"
@@ -230,7 +230,8 @@ def _own_runs(block: Sequence[bytes]) -> list[tuple[int, int]]:
     return runs
 
 
-def _own_groups(lines: Sequence[bytes], cleanup: Cleanup) -> tuple[int, tuple[int, int] | None, list, list]:
+def _own_groups(lines: Sequence[bytes], cleanup: Cleanup) -> tuple[int, tuple[int, int] | None, list[tuple[int, int]],
+                                                                  list[tuple[int, int]]]:
     """Where aiguard's groups are: (content end, final block, groups in it, stale groups).
 
     Stale groups are complete groups (AI-Lines then AIGuard-Stamp) left in the body
@@ -416,7 +417,14 @@ def format_unmatched(lines: int, files: int, reasons: dict[str, int]) -> str:
             f"{'file' if files == 1 else 'files'} ({parts})")
 
 
-def parse_unmatched(value: str | None) -> dict | None:
+class Unmatched(TypedDict):
+    """An AI-Unmatched value: lines and files the hook left unmatched, files per reason."""
+    lines: int
+    files: int
+    reasons: dict[str, int]
+
+
+def parse_unmatched(value: str | None) -> Unmatched | None:
     """{"lines": N, "files": F, "reasons": {reason: files}} of an AI-Unmatched value, or None."""
     found = _UNMATCHED_RE.match((value or "").strip())
     if not found:

@@ -91,6 +91,27 @@ class ChangeResult(NamedTuple):
             "notes": list(self.notes),
         }
 
+    def spans(self) -> dict[str, list[Span]]:
+        """Each file's AI lines, as the line record keeps them (files without any left out)."""
+        return {f.path: [Span(*r) for r in f.ranges] for f in self.files if f.ranges}
+
+    def to_text(self) -> str:
+        """`aiguard attribute`'s report: each file's AI lines and their ranges, then the trailers."""
+        from aiguard.core.names import visible
+
+        out = []
+        for f in self.files:
+            if not f.added:
+                continue
+            out.append(f"{visible(f.path)}: {f.ai}/{f.added} added lines from recorded AI output")
+            for r in f.ranges:
+                span = f"{r.start}" if r.start == r.end else f"{r.start}-{r.end}"
+                out.append(f"  lines {span}: {visible(f'{r.tool}:{r.model} ({r.source})')}")
+        out.append(f"AI-Lines: {self.ai}/{self.added}")
+        for value in self.assisted_by:
+            out.append(f"Assisted-by: {visible(value)}")
+        return "\n".join(out)
+
 
 def decode_path(path: bytes) -> str:
     return path.decode("utf-8", "surrogateescape")

@@ -21,14 +21,14 @@ def run(args: list[str], caller: int | None = None) -> int:
 
 def _notes_hook(hook: str) -> int:
     """post-commit / post-rewrite: file line-level records; never fails the git command."""
-    from aiguard.git import notes
+    from aiguard.git import pending
 
     try:
         if hook == "post-commit":
-            notes.post_commit()
+            pending.post_commit()
         else:
             pairs = [tuple(line.split()[:2]) for line in sys.stdin.read().splitlines() if len(line.split()) >= 2]
-            notes.post_rewrite(pairs)
+            pending.post_rewrite(pairs)
     except Exception as exc:  # a line record is lost, the commit is not
         print(f"aiguard: line record not written ({exc.__class__.__name__}: {exc})", file=sys.stderr)
     return 0

@@ -82,6 +82,9 @@ def preload() -> None:
     import aiguard.store.ledger  # noqa: F401
     import aiguard.hook.run  # noqa: F401
     import aiguard.git.notes  # noqa: F401
+    import aiguard.git.carry  # noqa: F401
+    import aiguard.git.pending  # noqa: F401
+    import aiguard.core.note_format  # noqa: F401
     import aiguard.core.stamp_format  # noqa: F401
     import difflib  # noqa: F401
     from aiguard.core import fingerprint

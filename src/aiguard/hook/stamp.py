@@ -364,17 +364,18 @@ def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, source: str | None, sha:
     record = None
     record_error = None
     if result.ai:
-        # The line-level record: post-commit files it as a git note (see aiguard.git.notes).
-        from aiguard.git import notes
+        # The line-level record: post-commit files it as a git note (see aiguard.git.pending).
+        from aiguard.core import note_format
+        from aiguard.git import pending
         try:
-            record = notes.encode(result.added, notes.spans_from_result(result))
+            record = note_format.encode(result.added, result.spans())
         except Exception as exc:  # the stamp goes on; the warning says what was lost
             record_error = f"{exc.__class__.__name__}: {exc}"
     if new != msg:
         _write(msgfile, new)
     try:
         if record is not None:
-            notes.save_pending(value, record)
+            pending.save_pending(value, record)
     except Exception as exc:
         record_error = f"{exc.__class__.__name__}: {exc}"
     if record_error is not None:
@@ -389,24 +390,25 @@ def _carry(result, amend: bool, files: list, restrict: dict[bytes, set[int]] | N
     The ledger may not know them (another machine's, pruned, another author's), and
     a history edit must not drop a disclosure; lines found afresh keep their owner.
     """
-    from aiguard.git import notes
+    from aiguard.core.note_format import to_lines, to_spans
+    from aiguard.git import carry
     from aiguard.git.changes import ChangeResult, FileResult
 
-    sources = notes.carry_sources(amend)
-    behind = notes.left_behind()
-    records = list(notes.records_of([*sources, *behind])) if sources or behind else []
-    carried = notes.carry_into(files, records, weak=set(behind) - set(sources)) if records else {}
+    sources = carry.carry_sources(amend)
+    behind = carry.left_behind()
+    records = list(carry.records_of([*sources, *behind])) if sources or behind else []
+    carried = carry.carry_into(files, records, weak=set(behind) - set(sources)) if records else {}
     if not carried:
         return result
     merged = []
     ai_total = 0
     for f in result.files:
-        lines = notes.to_lines(f.ranges)
+        lines = to_lines(f.ranges)
         allowed = restrict.get(f.path.encode("utf-8", "surrogateescape")) if restrict is not None else None
-        for line, span in notes.to_lines(carried.get(f.path, [])).items():
+        for line, span in to_lines(carried.get(f.path, [])).items():
             if allowed is None or line in allowed:
                 lines.setdefault(line, span)
-        ranges = notes.to_spans(lines)
+        ranges = to_spans(lines)
         ai_total += len(lines)
         merged.append(FileResult(f.path, f.added, len(lines), ranges))
     return ChangeResult(result.added, ai_total, merged, result.notes, result.unmatched)

@@ -7,8 +7,8 @@ Imports stay on the commit hook's lean path (no keyring until a key is needed).
 from __future__ import annotations
 
 from aiguard.core.fingerprint import Hasher
-from aiguard.git import patches
-from aiguard.git.changes import ChangeResult, attribute_files
+from aiguard.git import patches, runner
+from aiguard.git.changes import ChangeResult, attribute_files, merge_own_lines
 from aiguard.git.objects import BlobReader
 from aiguard.store import keys
 from aiguard.store.ledger import Ledger
@@ -46,3 +46,25 @@ class Session:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def attribute_change(rev: str | None, cwd: str | None = None) -> ChangeResult:
+    """`aiguard attribute`: the staged change (rev None) or a commit's change against its first
+    parent, attributed; a merge's lines that came from its other parents are left out."""
+    restrict = None
+    if rev is None:
+        head = runner.rev_parse("HEAD", cwd=cwd)
+        files = patches.staged_diff(head or runner.empty_tree(cwd), cwd=cwd)
+        heads = runner.merge_heads(cwd)
+        if heads:
+            restrict = merge_own_lines(files, (patches.staged_diff(h, cwd=cwd) for h in heads))
+    else:
+        commit = runner.rev_parse(rev, cwd=cwd)
+        if commit is None:
+            raise runner.GitError(f"{rev!r} is not a commit")
+        parents = runner.parents(commit, cwd=cwd)
+        files = patches.commit_diff(parents[0] if parents else None, commit, cwd=cwd)
+        if len(parents) > 1:
+            restrict = merge_own_lines(files, (patches.commit_diff(p, commit, cwd=cwd) for p in parents[1:]))
+    with Session() as session:
+        return session.attribute(files, restrict, cwd=cwd)
