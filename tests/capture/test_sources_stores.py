@@ -5,6 +5,7 @@ read-only while another connection writes them, then ingested into stamped commi
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 import time
@@ -244,5 +245,7 @@ def test_ingest_opencode_and_goose_stores_then_commits_are_stamped(repo):
     assert b"not a JSON object" in done.stderr and b"content is not a JSON list" in done.stderr
     assert commit(repo, "src/pricing.py", pricing)["Assisted-by"] == "opencode:claude-sonnet-4-5"
     assert commit(repo, "src/restock.py", restock)["Assisted-by"] == "goose:gpt-5"
+    again = aiguard("ingest", str(share / "opencode" / "opencode.db"), str(share / "goose" / "sessions"))
+    assert re.search(rb"recorded 0, [1-9]\d* already known", again.stdout), again  # known by its name
     app.close()
     sessions.close()

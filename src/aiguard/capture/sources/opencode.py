@@ -32,8 +32,11 @@ them from other JSON: they are read from OpenCode's own folder (the daemon, `ing
 The database is opened read-only while OpenCode writes it (sources/_cursor_store's
 `connect`: `mode=ro`, no copy), only rows changed since the last read are fetched
 (`time_updated`), and a database busy past the timeout is skipped with a line and read
-again on its next change. Plugins (`tool.execute.after`) exist but aiguard writes none:
-OpenCode is read through its store. Facts from OpenCode's source, not from a real
+again on its next change. OpenCode has plugins (`{plugin,plugins}/*.{ts,js}` in its config
+folder, hooks such as `tool.execute.after`), but their module format changed between
+versions (named plugin functions, later `export default {id, server}`) and no OpenCode was
+at hand to check one against, so aiguard writes none: OpenCode is read through its store,
+which holds the same tool input with the model, and which the daemon follows as it is written. Facts from OpenCode's source, not from a real
 database: tests/fixtures/assistant-logs/opencode/SOURCES.md.
 """
 
