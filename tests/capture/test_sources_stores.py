@@ -135,8 +135,9 @@ def test_opencode_older_storage_tree_is_read_where_no_database_is(tmp_path, monk
     data = tmp_path / "share" / "opencode"
     shutil.copytree(LOGS / "opencode" / "storage", data / "storage")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
-    assert opencode.log_roots() == [data]
-    files = list(opencode.log_files(data))
+    assert opencode.log_roots() == [data / "opencode.db", data / "storage"]
+    files = [f for root in opencode.log_roots() for f in opencode.log_files(root)]
+    assert files == list(opencode.log_files(data))
     assert [f.parent.parent.name for f in files] == ["part", "part"]
     message = json.loads(next((data / "storage" / "message").rglob("*.json")).read_text())
     part = next(json.loads(f.read_text()) for f in files if json.loads(f.read_text())["type"] == "tool")
@@ -146,8 +147,10 @@ def test_opencode_older_storage_tree_is_read_where_no_database_is(tmp_path, monk
         (message["modelID"], part["state"]["input"]["filePath"], part["state"]["input"]["content"],
          message["path"]["cwd"])]
     assert [o for f in files for o in opencode.parse_log(f, f.read_bytes(), state)] == []  # rewritten: not again
-    build(data / "opencode.db", OPENCODE_SQL).close()
-    assert list(opencode.log_files(data)) == [data / "opencode.db"]  # migrated: the database only
+    build(data / "opencode-beta.db", OPENCODE_SQL).close()
+    assert opencode.log_roots() == [data / "opencode.db", data / "opencode-beta.db", data / "storage"]
+    assert [f for root in opencode.log_roots() for f in opencode.log_files(root)] == [data / "opencode-beta.db"]
+    assert list(opencode.log_files(data)) == [data / "opencode-beta.db"]  # migrated: the database only
     assert not any(module.sniff(b"{\n") for module in registry().values())
 
 

@@ -65,11 +65,19 @@ SHELL_TOOLS = ("bash",)
 PATCH_TOOLS = ("apply_patch", "patch")
 
 
+def _data() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "opencode"
+
+
 def folders() -> Folders:
-    """No settings aiguard writes (no hooks); the data folder `$XDG_DATA_HOME/opencode`
-    (default ~/.local/share/opencode) holds the database and the older storage tree."""
-    data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "opencode"
-    return Folders([], [data])
+    """No settings aiguard writes (no hooks); in the data folder `$XDG_DATA_HOME/opencode`
+    (default ~/.local/share/opencode): the database `opencode.db`, other channels'
+    `opencode-*.db` that exist, and the older `storage` tree. The databases are roots of
+    their own, so that the daemon watches the data folder itself, not all of it (its
+    `snapshot/` holds git repositories)."""
+    data = _data()
+    channels = sorted(p for p in data.glob("opencode-*.db") if p.is_file()) if data.is_dir() else []
+    return Folders([], [data / "opencode.db", *channels, data / "storage"])
 
 
 def log_roots() -> list[Path]:
@@ -80,17 +88,22 @@ def wiring() -> None:
     return None  # aiguard reads OpenCode's store; it writes no plugin
 
 
+def _databases(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if any(fnmatch(p.name, name) for name in STORES) and p.is_file())
+
+
 def log_files(root: Path) -> Iterator[Path]:
-    """The databases in the data folder; the older tree's part files only without a database."""
+    """A database itself; under the older `storage` tree, its part files, unless a database
+    is beside it (OpenCode has copied the tree into it)."""
     if root.is_file():
         yield root
-        return
-    if not root.is_dir():
-        return
-    databases = sorted(p for p in root.iterdir() if any(fnmatch(p.name, name) for name in STORES) and p.is_file())
-    yield from databases
-    if not databases:
-        yield from sorted((root / "storage" / "part").glob("*/prt_*.json"))
+    elif root.is_dir() and root.name == "storage" and not _databases(root.parent):
+        yield from sorted((root / "part").glob("*/prt_*.json"))
+    elif root.is_dir() and root.name != "storage":  # a data folder given by hand
+        databases = _databases(root)
+        yield from databases
+        if not databases:
+            yield from sorted((root / "storage" / "part").glob("*/prt_*.json"))
 
 
 def sniff(first_line: bytes) -> bool:
