@@ -401,7 +401,8 @@ def test_all_wires_only_what_is_installed(isolated_user):
     assert state == {"claude-code": "wired", "codex": "not found", "gemini-cli": "wired", "cursor": "wired",
                      "copilot": "not found", "cline": "wired" if sys.platform != "win32" else state["cline"],
                      "windsurf": "not found", "aider": "no hooks", "qwen-code": "not found", "kimi-cli": "not found",
-                     "roo-code": "no hooks", "kilo-code": "no hooks"}
+                     "roo-code": "no hooks", "kilo-code": "no hooks",
+                     "opencode": "no hooks", "goose": "no hooks"}
     assert all(said.startswith("to wire by hand, add ") for said in by_hand.values()), by_hand
     assert not (isolated_user / ".codex").exists() and not (isolated_user / ".copilot").exists()
     assert not (isolated_user / ".codeium").exists()

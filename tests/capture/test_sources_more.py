@@ -23,7 +23,7 @@ def outputs(module, path: Path) -> list[Output]:
 
 def test_registry_has_the_new_sources():
     assert {"gemini-cli", "copilot", "cursor", "claude-code", "codex", "cline", "windsurf", "aider", "qwen-code",
-            "kimi-cli", "roo-code", "kilo-code", "kiro", "firebender"} == set(registry())
+            "kimi-cli", "roo-code", "kilo-code", "kiro", "firebender", "opencode", "goose"} <= set(registry())
 
 
 # --- Gemini CLI -------------------------------------------------------------------------------

@@ -178,6 +178,7 @@ def run(stop: threading.Event | None = None) -> int:
                 for root in rewatch():  # a log root appeared: watch it, read what it holds
                     files.update(tailer.logs_under(root))
             for path in batch:
+                path = tailer.database_of(path)  # a store's WAL changed: its database is read
                 if path.is_dir():
                     files.update(tailer.logs_under(path))  # a folder appeared with logs in it
                 elif tailer.source_for(path) is not None:  # a moved/created event names the final file

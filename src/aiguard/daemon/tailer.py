@@ -62,6 +62,15 @@ class Tailer:
                     return module
         return None
 
+    def database_of(self, path: Path) -> Path:
+        """A store's database for a change to its write-ahead log (SQLite writes there first and
+        folds it into the database only now and then), else the path itself."""
+        if path.name.endswith("-wal"):
+            database = path.with_name(path.name[:-len("-wal")])
+            if any(is_store(module, database) for module in self.sources.values()):
+                return database
+        return path
+
     def logs_under(self, directory: Path) -> set[Path]:
         """The log files in a folder that appeared (read() checks whose they are)."""
         names = {name for module in self.sources.values() for name in log_names(module)}

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import os
+from fnmatch import fnmatch
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Iterator, Protocol
@@ -77,7 +78,7 @@ class Assistant(Protocol):
       add by hand; ``{command}`` in it becomes the ``agent-hook`` command. Its
       ``wiring()`` is ``None``. See `by_hand`.
     * ``STORES`` and ``read_store(path, state) -> Iterator[Output | Skip]``: names of
-      database files (SQLite) the assistant opens itself, read-only, instead of being
+      database files (SQLite; names or glob patterns) the assistant opens itself, read-only, instead of being
       handed their bytes (Cursor's ``state.vscdb``); ``state`` as for ``parse_log``.
       Ingest and the daemon's tailer call ``read_store`` for such a file (see `is_store`).
 
@@ -127,7 +128,9 @@ def by_hand(module: ModuleType) -> str | None:
 
 def is_store(module: ModuleType, path: str | os.PathLike[str]) -> bool:
     """Whether a file is a database its assistant reads itself (see ``STORES``)."""
-    return Path(path).name in getattr(module, "STORES", ()) and callable(getattr(module, "read_store", None))
+    name = Path(path).name  # STORES are names or glob patterns of names (OpenCode's opencode-*.db)
+    return any(fnmatch(name, store) for store in getattr(module, "STORES", ())) \
+        and callable(getattr(module, "read_store", None))
 
 
 MEMBERS = ("NAME", "LABEL", "LOG_NAMES", "REWRITTEN", "HOOK_REPLY", "folders", "log_roots", "log_files", "sniff",
@@ -145,9 +148,11 @@ def registry() -> dict[str, ModuleType]:
         cursor,
         firebender,
         gemini_cli,
+        goose,
         kilo_code,
         kimi_cli,
         kiro,
+        opencode,
         qwen_code,
         roo_code,
         windsurf,
@@ -156,7 +161,8 @@ def registry() -> dict[str, ModuleType]:
     # Each sniff is specific to its assistant (tests check every fixture is claimed by
     # its own source only), so the order does not decide anything.
     return {module.NAME: module for module in (claude_code, codex, gemini_cli, cursor, copilot, cline, windsurf,
-                                               aider, qwen_code, kimi_cli, roo_code, kilo_code, kiro, firebender)}
+                                               aider, qwen_code, kimi_cli, roo_code, kilo_code, kiro, firebender,
+                                               opencode, goose)}
 
 
 def has_hooks(module: ModuleType) -> bool:
