@@ -138,11 +138,14 @@ def registry() -> dict[str, ModuleType]:
     """Every assistant by NAME, in the order help texts, doctor and the README list them."""
     from aiguard.capture.sources import (
         aider,
+        amp,
         claude_code,
         cline,
         codex,
+        continue_dev,
         copilot,
         cursor,
+        droid,
         firebender,
         gemini_cli,
         kilo_code,
@@ -156,7 +159,8 @@ def registry() -> dict[str, ModuleType]:
     # Each sniff is specific to its assistant (tests check every fixture is claimed by
     # its own source only), so the order does not decide anything.
     return {module.NAME: module for module in (claude_code, codex, gemini_cli, cursor, copilot, cline, windsurf,
-                                               aider, qwen_code, kimi_cli, roo_code, kilo_code, kiro, firebender)}
+                                               aider, qwen_code, kimi_cli, roo_code, kilo_code, kiro, firebender,
+                                               amp, droid, continue_dev)}
 
 
 def has_hooks(module: ModuleType) -> bool:
