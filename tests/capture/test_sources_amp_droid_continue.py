@@ -318,3 +318,18 @@ def test_tailer_reads_threads_and_sessions_the_way_each_is_written(isolated_user
         fh.write(rest)
     assert [o.cwd for o in tailer.read(folder / DROID.name)] == ["/home/dev/shop"] * 6
     assert tailer.source_for(folder / DROID_SETTINGS.name) is None
+
+
+def test_cn_running_claude_codes_hook_is_not_recorded_as_claude_code(repo, monkeypatch):
+    # cn also runs ~/.claude/settings.json's hooks, with CONTINUE_PROJECT_DIR set
+    # (continuedev/continue extensions/cli/src/hooks/hookRunner.ts)
+    hook = json.loads((LOGS / "continue" / "hook-post-tool-use.json").read_text())
+    text = hook["tool_input"]["content"]
+    hook.update(cwd=str(repo.path), tool_name="Write", tool_input={"file_path": "src/stock.py", "content": text})
+    monkeypatch.setenv("CONTINUE_PROJECT_DIR", str(repo.path))
+    assert aiguard("agent-hook", "claude-code", input=json.dumps(hook).encode()).stdout == b""
+    assert "Assisted-by" not in commit(repo, "src/stock.py", text)
+    monkeypatch.delenv("CONTINUE_PROJECT_DIR")
+    aiguard("agent-hook", "continue", input=json.dumps(hook | {"tool_input": {"filepath": "src/stock2.py",
+                                                                               "content": text}}).encode())
+    assert commit(repo, "src/stock2.py", text)["Assisted-by"] == "continue:unknown"
