@@ -333,3 +333,19 @@ def test_cn_running_claude_codes_hook_is_not_recorded_as_claude_code(repo, monke
     aiguard("agent-hook", "continue", input=json.dumps(hook | {"tool_input": {"filepath": "src/stock2.py",
                                                                                "content": text}}).encode())
     assert commit(repo, "src/stock2.py", text)["Assisted-by"] == "continue:unknown"
+
+
+def test_ingest_of_a_pretty_printed_thread_or_session_by_name(repo, tmp_path):
+    # the first line is "{": ingest reads the document's opening to tell whose it is
+    thread = json.loads(AMP.read_text().replace("/home/dev/shop", str(repo.path)))
+    for message in thread["messages"]:
+        if "usage" in message:
+            message["usage"]["timestamp"] = NOW
+    (tmp_path / AMP.name).write_text(json.dumps(thread, indent=2))
+    (tmp_path / CN.name).write_text(CN.read_text().replace("/home/dev/shop", str(repo.path)))
+    (tmp_path / "other.json").write_text('{\n  "sessionId": "x"\n}\n')
+    done = aiguard("ingest", str(tmp_path / AMP.name), str(tmp_path / CN.name), str(tmp_path / "other.json"))
+    assert b"read 2 log files" in done.stdout, done.stdout
+    assert f"{tmp_path / 'other.json'}: not a log of a known assistant".encode() in done.stderr
+    stock = outputs(continue_dev, tmp_path / CN.name)[0].text
+    assert commit(repo, "src/stock.py", stock)["Assisted-by"] == "continue:unknown"
