@@ -26,7 +26,7 @@ CODE = MERGE_INTERVALS
 def no_assistant_overrides(monkeypatch):
     for name in ("CLAUDE_CONFIG_DIR", "CODEX_HOME", "GEMINI_CLI_HOME", "CURSOR_CONFIG_DIR", "COPILOT_HOME",
                  "AIDER_CHAT_HISTORY_FILE", "VSCODE_PORTABLE", "CLINE_DATA_DIR", "CLINE_DIR", "QWEN_RUNTIME_DIR",
-                 "KIMI_SHARE_DIR"):
+                 "KIMI_SHARE_DIR", "FACTORY_HOME_OVERRIDE", "CONTINUE_GLOBAL_DIR"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -229,9 +229,29 @@ def _firebender(repo, tmp_path):
     return payload, b"", "firebender:claude-sonnet-4-5"
 
 
+def _droid(repo, tmp_path):
+    session = next((LOGS / "droid" / "sessions").rglob("*.jsonl"))
+    transcript = tmp_path / session.name
+    transcript.write_bytes(session.read_bytes())
+    settings = session.name.removesuffix(".jsonl") + ".settings.json"
+    transcript.with_name(settings).write_bytes(session.with_name(settings).read_bytes())
+    payload = json.loads((LOGS / "droid" / "hook-post-tool-use.json").read_text())
+    payload.update(transcript_path=str(transcript), cwd=str(repo.path),
+                   tool_input={"file_path": str(repo.path / "merge.py"), "content": CODE})
+    # docs.factory.ai/reference/hooks-reference: PostToolUse; exit 0, stdout only shown in the transcript
+    return payload, b"", "droid:claude-sonnet-4-5-20250929"
+
+
+def _continue(repo, tmp_path):
+    payload = json.loads((LOGS / "continue" / "hook-post-tool-use.json").read_text())
+    payload.update(cwd=str(repo.path), tool_input={"filepath": "merge.py", "content": CODE})
+    # continuedev/continue extensions/cli/src/hooks: cn's PostToolUse (no model); exit 0 goes on
+    return payload, b"", "continue"
+
+
 HOOKS = {"claude-code": _claude, "codex": _codex, "gemini-cli": _gemini, "cursor": _cursor,
          "copilot": _copilot, "cline": _cline, "windsurf": _windsurf, "qwen-code": _qwen, "kimi-cli": _kimi,
-         "kiro": _kiro, "firebender": _firebender}
+         "kiro": _kiro, "firebender": _firebender, "droid": _droid, "continue": _continue}
 
 
 def test_every_hooked_assistant_has_a_payload_test():

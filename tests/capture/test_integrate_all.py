@@ -402,7 +402,8 @@ def test_all_wires_only_what_is_installed(isolated_user):
                      "copilot": "not found", "cline": "wired" if sys.platform != "win32" else state["cline"],
                      "windsurf": "not found", "aider": "no hooks", "qwen-code": "not found", "kimi-cli": "not found",
                      "roo-code": "no hooks", "kilo-code": "no hooks",
-                     "opencode": "no hooks", "goose": "no hooks"}
+                     "opencode": "no hooks", "goose": "no hooks",
+                     "amp": "no hooks", "droid": "not found", "continue": "not found"}
     assert all(said.startswith("to wire by hand, add ") for said in by_hand.values()), by_hand
     assert not (isolated_user / ".codex").exists() and not (isolated_user / ".copilot").exists()
     assert not (isolated_user / ".codeium").exists()
@@ -450,7 +451,7 @@ def test_doctor_says_which_hooks_are_wired(isolated_user, tmp_path):
     out = aiguard("doctor", cwd=tmp_path, check=False).stdout.decode()
     line = {m.group(1): m.group(0) for m in re.finditer(r"^\S+ +([\w-]+) hook: .*$", out, re.M)}
     assert set(line) == {"claude-code", "codex", "gemini-cli", "cursor", "copilot", "cline", "windsurf", "qwen-code",
-                         "kimi-cli", "kiro", "firebender"}
+                         "kimi-cli", "kiro", "firebender", "droid", "continue"}
     assert "add by hand" in line["kiro"] and "aiguard integrate kiro" in line["kiro"]
     assert "wired in" in line["claude-code"] and line["claude-code"].startswith("ok")
     assert "not wired" in line["cursor"] and "aiguard integrate cursor" in line["cursor"]

@@ -57,7 +57,8 @@ def to_entry(output: Output) -> Entry:
 
 
 def _source_for(path: Path, sources: dict[str, ModuleType]) -> ModuleType | None:
-    """The source whose log this is, by its first line; Unreadable when it cannot be read."""
+    """The source whose log this is, by its first line (the opening of a pretty-printed JSON
+    document); Unreadable when it cannot be read."""
     store = next((module for module in sources.values() if is_store(module, path)), None)
     if store is not None:
         return store  # a database (by its name; its first "line" is SQLite's header)
@@ -66,6 +67,8 @@ def _source_for(path: Path, sources: dict[str, ModuleType]) -> ModuleType | None
             first = fh.readline(65536)
             while first and not first.strip():  # aider's history opens with a blank line
                 first = fh.readline(65536)
+            if first.strip() in (b"{", b"["):  # a pretty-printed JSON document: its opening members tell
+                first += fh.read(4096)
     except OSError as exc:
         raise Unreadable(f"cannot read ({exc.strerror})") from None
     return next((module for module in sources.values() if module.sniff(first)), None)

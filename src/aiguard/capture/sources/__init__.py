@@ -141,11 +141,14 @@ def registry() -> dict[str, ModuleType]:
     """Every assistant by NAME, in the order help texts, doctor and the README list them."""
     from aiguard.capture.sources import (
         aider,
+        amp,
         claude_code,
         cline,
         codex,
+        continue_dev,
         copilot,
         cursor,
+        droid,
         firebender,
         gemini_cli,
         goose,
@@ -162,7 +165,7 @@ def registry() -> dict[str, ModuleType]:
     # its own source only), so the order does not decide anything.
     return {module.NAME: module for module in (claude_code, codex, gemini_cli, cursor, copilot, cline, windsurf,
                                                aider, qwen_code, kimi_cli, roo_code, kilo_code, kiro, firebender,
-                                               opencode, goose)}
+                                               opencode, goose, amp, droid, continue_dev)}
 
 
 def has_hooks(module: ModuleType) -> bool:

@@ -136,8 +136,11 @@ def model_from_transcript(path: str | None) -> str:
 
 
 def parse_hook(payload: dict) -> list[Output]:
-    """Outputs from a PostToolUse payload (other events carry no written text)."""
-    if payload.get("hook_event_name") not in (None, "PostToolUse"):
+    """Outputs from a PostToolUse payload (other events carry no written text).
+
+    Continue's cn runs the hooks of ~/.claude/settings.json too, with CONTINUE_PROJECT_DIR
+    set: those payloads are cn's, not Claude Code's (sources/continue_dev reads cn)."""
+    if payload.get("hook_event_name") not in (None, "PostToolUse") or os.environ.get("CONTINUE_PROJECT_DIR"):
         return []
     name = payload.get("tool_name")
     tool_input = payload.get("tool_input")
