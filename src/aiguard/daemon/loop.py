@@ -148,6 +148,7 @@ def run(stop: threading.Event | None = None) -> int:
 
     rewatch()
     observer.start()
+    rewatch()  # a log root that appeared before the observer ran (no event will tell); the scan reads it
     log.info("daemon %d started; watching %s", os.getpid(),
              ", ".join(f"{d}{'' if r else ' (for new folders)'}" for d, r in sorted(watched)))
     clipboard = _start_clipboard(stop)

@@ -57,8 +57,10 @@ class Assistant(Protocol):
     * ``folders()``: the one place its folders and environment overrides are computed.
     * ``log_roots()``: ``folders().logs`` (what the daemon watches and ingest reads).
     * ``log_files(root)``: the log files under a root (a root may be one log file).
-    * ``sniff(first_line)``: whether a file of unknown origin is its log (specific to it:
-      tests check every fixture is claimed by its own assistant only).
+    * ``sniff(record)``: whether a file of unknown origin is its log, from one record of
+      its head: one of its first lines, or the first bytes of a pretty-printed JSON document
+      (``ingest`` tries its first few records in turn, see ``ingest.head_records``; specific
+      to it: tests check every fixture is claimed by its own assistant only).
     * ``parse_log(path, data, state)``: what the model wrote, from a log's bytes
       (malformed records as Skip with a reason, unknown record types ignored); ``data``
       may be the whole file or what was appended since the last call, ``state`` a dict
@@ -98,7 +100,7 @@ class Assistant(Protocol):
 
     def log_files(self, root: Path) -> Iterator[Path]: ...
 
-    def sniff(self, first_line: bytes) -> bool: ...
+    def sniff(self, record: bytes) -> bool: ...
 
     def parse_log(self, path: object, data: bytes, state: dict) -> Iterator[Output | Skip]: ...
 

@@ -39,6 +39,7 @@ HOOK_REPLY = None
 CHAT_SESSION_FOLDERS = ("chatSessions", "emptyWindowChatSessions")
 JOURNAL_START = re.compile(rb'(?m)^\{"kind":\s*0,')
 SHELL_TOOLS = ("bash", "powershell", "run_in_terminal")
+CHAT_SESSION_KEYS = (b'"requesterUsername"', b'"responderUsername"', b'"requests"')
 
 
 def _vscode_user_dir() -> Path:
@@ -76,12 +77,14 @@ def log_files(root: Path) -> Iterator[Path]:
         yield from sorted(root.rglob("*.jsonl"))  # <id>/events.jsonl, older <id>.jsonl
 
 
-def sniff(first_line: bytes) -> bool:
-    """An event log's session.start, or a chat session journal's opening snapshot."""
-    if first_line.startswith(b'{"kind":0,"v":{') and b'"requests"' in first_line:
+def sniff(record: bytes) -> bool:
+    """An event log's session.start, a chat session journal's opening snapshot, or the head
+    of a chat session document (pretty-printed JSON: requester, responder and requests)."""
+    if record.startswith(b'{"kind":0,"v":{') and b'"requests"' in record:
         return True
-    return b'"session.start"' in first_line and (b'"copilot-agent"' in first_line
-                                                  or b'"copilotVersion"' in first_line)
+    if record.lstrip().startswith(b"{") and all(key in record for key in CHAT_SESSION_KEYS):
+        return True
+    return b'"session.start"' in record and (b'"copilot-agent"' in record or b'"copilotVersion"' in record)
 
 
 def _texts(name: object, arguments: object) -> list[tuple[str | None, str]]:

@@ -5,9 +5,10 @@ Current recordings are JSONL, appended: a metadata line (`sessionId`, `projectHa
 control lines (`$set`, `$rewindTo`). `gemini` messages carry `model` and `toolCalls`;
 a message is appended again, same `id`, when its tool calls are updated, so a tool
 call is reported once (by message and call id, kept in `state`). Legacy recordings
-are one `.json` object with `messages`. Code reaches files through `write_file`
-(`content`) and `replace` (`new_string`), and what `run_shell_command` writes into
-files (the forms sources/_shell_writes knows). The
+are one pretty-printed `session-*.json` object with `messages`, rewritten whole on every
+change (the daemon reads it whole each time; `state` keeps what was reported too). Code
+reaches files through `write_file` (`content`) and `replace` (`new_string`), and what
+`run_shell_command` writes into files (the forms sources/_shell_writes knows). The
 recordings hold no working directory. Facts: shared/research/assistant-logs.md §4.
 """
 
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 NAME = "gemini-cli"
 LABEL = "Gemini CLI"
-LOG_NAMES = ("*.jsonl",)  # the daemon does not follow the pretty-printed session-*.json (issue 18)
+LOG_NAMES = ("*.jsonl", "session-*.json")  # current recordings, and legacy ones rewritten whole
 REWRITTEN = False
 HOOK_REPLY = None
 WRITING_TOOLS = {"write_file": "content", "replace": "new_string"}
@@ -99,7 +100,9 @@ def _texts(name: object, args: object) -> list[tuple[str | None, str]]:
     return [(file if isinstance(file, str) else None, text)]
 
 
-def _message_outputs(message: dict, seen: set[str] | None) -> Iterator[Output]:
+def _message_outputs(message: dict, seen: set[str] | None, ident: object = None) -> Iterator[Output]:
+    """A `gemini` message's writes; with `seen`, each tool call once (keyed by `ident`, else
+    the message's id)."""
     if message.get("type") != "gemini":
         return
     model = message.get("model") if isinstance(message.get("model"), str) and message.get("model") else "unknown"
@@ -109,7 +112,7 @@ def _message_outputs(message: dict, seen: set[str] | None) -> Iterator[Output]:
         if call.get("status") not in (None, "success"):
             continue  # an error or a cancelled call wrote nothing
         if seen is not None:
-            key = f"{message.get('id')}/{call.get('id', index)}"
+            key = f"{message.get('id') if ident is None else ident}/{call.get('id', index)}"
             if key in seen:
                 continue  # the same message appended again with its tool calls updated
         texts = _texts(call.get("name"), call.get("args"))
@@ -121,8 +124,10 @@ def _message_outputs(message: dict, seen: set[str] | None) -> Iterator[Output]:
 
 
 def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Output | Skip]:
-    """`state` keeps the tool calls already reported (a message is re-appended when updated)."""
+    """`state` keeps the tool calls already reported (a message is re-appended when updated, a
+    legacy recording rewritten whole)."""
     state = {} if state is None else state
+    seen = set(state.get("seen", []))
     if Path(path).suffix == ".json":  # legacy: one object, rewritten whole
         try:
             record = loads(data)
@@ -133,11 +138,11 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
         if not isinstance(messages, list):
             yield Skip(f"{path}:1", "no messages")
             return
-        for message in messages:
-            if isinstance(message, dict):
-                yield from _message_outputs(message, None)
+        found = [output for position, message in enumerate(messages) if isinstance(message, dict)
+                 for output in _message_outputs(message, seen, message.get("id") or f"#{position}")]
+        state["seen"] = sorted(seen)
+        yield from found
         return
-    seen = set(state.get("seen", []))
     for item in jsonl_objects(path, data):
         if isinstance(item, Skip):
             yield item
