@@ -171,7 +171,10 @@ def parse_hook(payload: dict) -> list[Output]:
 
 CODEX_BEGIN = "# >>> aiguard:"  # the marks of capture/wiring's TOML block (BLOCK_BEGIN, BLOCK_END)
 CODEX_END = "# <<< aiguard"
-CODEX_MATCHER = "apply_patch"  # Codex's file-edit tool (Edit and Write match it too)
+# Codex's hooks name its file-edit tool `apply_patch` (Edit and Write match it too) and every
+# shell tool (shell, shell_command, exec_command) `Bash`, with `tool_input: {"command": ...}`
+# (openai/codex codex-rs/core/src/tools/hook_names.rs); names joined by `|` match exactly.
+CODEX_MATCHER = "apply_patch|Bash"
 CODEX_TRUST = "Codex runs it once you trust it: open /hooks in Codex"
 
 
