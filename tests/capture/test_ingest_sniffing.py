@@ -12,7 +12,7 @@ from pathlib import Path
 from conftest import FIXTURES, aiguard
 
 from aiguard.capture.ingest import SNIFF_BYTES, _source_for, head_records
-from aiguard.capture.sources import claude_code, registry
+from aiguard.capture.sources import claude_code, registry, sniff
 from aiguard.capture.sources.common import Output
 
 LOGS = FIXTURES / "assistant-logs"
@@ -70,7 +70,7 @@ def test_a_transcript_is_told_by_its_first_records_not_its_first_line(tmp_path):
     assert json.loads(firsts["thinking"])["type"] == json.loads(firsts["snapshot"])["type"] == "file-history-snapshot"
     assert json.loads(firsts["plan"])["type"] == "permission-mode"
     # No source tells the permission-mode line alone: the records after it decide.
-    assert [name for name, module in sources.items() if module.sniff(firsts["plan"])] == []
+    assert [name for name, module in sources.items() if sniff(module, firsts["plan"])] == []
     for name, path in files.items():
         chosen = _source_for(path, sources)
         assert chosen is not None and chosen.NAME == "claude-code", name

@@ -18,7 +18,16 @@ from types import ModuleType
 from typing import BinaryIO, Iterable, NamedTuple
 
 from aiguard.store.ledger import Entry
-from aiguard.capture.sources import is_rewritten, is_store, log_names, parse_isolated, registry
+from aiguard.capture.sources import (
+    is_rewritten,
+    is_store,
+    log_files,
+    log_names,
+    log_roots,
+    parse_isolated,
+    registry,
+    sniff,
+)
 from aiguard.capture.sources.common import (
     Chunk,
     Output,
@@ -86,7 +95,7 @@ def _source_for(path: Path, sources: dict[str, ModuleType]) -> ModuleType | None
     except OSError as exc:
         raise Unreadable(f"cannot read ({exc.strerror})") from None
     for record in head_records(head):
-        owner = next((module for module in sources.values() if module.sniff(record)), None)
+        owner = next((module for module in sources.values() if sniff(module, record)), None)
         if owner is not None:
             return owner
     return None
@@ -103,7 +112,7 @@ def ingest(paths: Iterable[str]) -> IngestResult:
     if given:
         targets = [(None, p) for p in given]
     else:
-        targets = [(module, root) for module in sources.values() for root in module.log_roots()]
+        targets = [(module, root) for module in sources.values() for root in log_roots(module)]
     skipped: list[str] = []
     files = 0
     batch = _Batch(skipped, oldest=time.time() - retention * 86400)
@@ -113,7 +122,7 @@ def ingest(paths: Iterable[str]) -> IngestResult:
                 if given:
                     skipped.append(f"{root}: no such file or folder")
                 continue
-            candidates = module.log_files(root) if module else _all_logs(root, sources)
+            candidates = log_files(module, root) if module else _all_logs(root, sources)
             for path in candidates:
                 try:
                     source = module or _source_for(path, sources)

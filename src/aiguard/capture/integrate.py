@@ -9,7 +9,7 @@ the registry.
 
 from __future__ import annotations
 
-from aiguard.capture.sources import by_hand, has_hooks, registry
+from aiguard.capture.sources import by_hand, has_hooks, registry, wiring as wiring_of
 from aiguard.capture.wiring import (  # noqa: F401  (the names callers and tests know this module by)
     BACKUP,
     Done,
@@ -37,7 +37,7 @@ def wirings() -> dict[str, Wiring]:
     """The wiring of every assistant with native hooks, by NAME (paths as of now)."""
     found = {}
     for name, module in registry().items():
-        wiring = module.wiring() if has_hooks(module) else None
+        wiring = wiring_of(module)
         if wiring is not None:
             found[name] = wiring
     return found
@@ -66,7 +66,7 @@ def integrate_one(tool: str, undo: bool = False) -> str:
     module = registry()[tool]
     if by_hand(module):
         return by_hand(module)
-    wiring = module.wiring() if has_hooks(module) else None
+    wiring = wiring_of(module)
     if wiring is None:
         return no_hooks_line(tool)
     return (wiring.undo() if undo else wiring.apply()).text
@@ -79,7 +79,7 @@ def integrate_all(undo: bool = False) -> list[tuple[bool, str]]:
         if by_hand(module):
             lines.append((True, by_hand(module)))
             continue
-        wiring = module.wiring() if has_hooks(module) else None
+        wiring = wiring_of(module)
         if wiring is None:
             lines.append((True, f"{tool}: no hooks ({tool} has none; nothing to wire)"))
             continue

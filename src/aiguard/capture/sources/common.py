@@ -251,6 +251,24 @@ def absolute(file: str | None, cwd: str | None) -> str | None:
     return file if not file or os.path.isabs(file) or not cwd else os.path.join(cwd, file)
 
 
+def hook_outputs(tool: str, payload: dict, event: str,
+                 texts: Callable[[object, object], list[tuple[str | None, str]]]) -> list[Output]:
+    """What a post-tool-use hook payload of the common shape says the model wrote (Kiro,
+    Firebender, Kimi CLI): `{"hook_event_name": event, "tool_name", "tool_input", ...}` read by
+    `texts(tool_name, tool_input)`; the working directory from `cwd`, else `repo_working_dir`,
+    else the first of `workspace_roots`; the model from `model`, else "unknown". Another event
+    wrote nothing."""
+    if payload.get("hook_event_name") != event:
+        return []
+    roots = payload.get("workspace_roots")
+    places = [payload.get("cwd"), payload.get("repo_working_dir"), *(roots[:1] if isinstance(roots, list) else [])]
+    cwd = next((place for place in places if isinstance(place, str) and place.strip()), None)
+    named = payload.get("model")
+    model = named.strip() if isinstance(named, str) and named.strip() else "unknown"
+    return [Output(tool, model, text, absolute(file, cwd), cwd, None, "assistant-hook")
+            for file, text in texts(payload.get("tool_name"), payload.get("tool_input"))]
+
+
 def last_model(path: str | None, model_of: Callable[[dict], object], tail_bytes: int = 256 * 1024) -> str:
     """The model named by the last record of a transcript's tail that `model_of` finds one in."""
     if not path or not isinstance(path, str):

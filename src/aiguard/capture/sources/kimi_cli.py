@@ -34,6 +34,7 @@ from aiguard.capture.sources.common import (
     Skip,
     Unreadable,
     absolute,
+    hook_outputs,
     jsonl_objects,
     listed,
     loads,
@@ -141,12 +142,8 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
 
 
 def parse_hook(payload: dict) -> list[Output]:
-    """Outputs from a PostToolUse payload (other events carry no written text)."""
-    if payload.get("hook_event_name") != "PostToolUse":
-        return []
-    cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
-    return [Output(NAME, "unknown", text, absolute(file, cwd), cwd, None, "assistant-hook")
-            for file, text in _texts(payload.get("tool_name"), payload.get("tool_input"))]
+    """Outputs from a PostToolUse payload (other events carry no written text; no model named)."""
+    return hook_outputs(NAME, payload, "PostToolUse", _texts)
 
 
 # -- wiring: a marked [[hooks]] block appended to config.toml ------------------------------------
