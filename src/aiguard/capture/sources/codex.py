@@ -22,7 +22,7 @@ from aiguard.capture.sources.common import (
     Skip,
     absolute,
     jsonl_files,
-    jsonl_objects,
+    keyed_records,
     loads,
     parse_time,
 )
@@ -114,15 +114,11 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
     state = {} if state is None else state
     model = state.get("model", "unknown")
     cwd: str | None = state.get("cwd")
-    for item in jsonl_objects(path, data):
+    for item in keyed_records(path, data, "payload"):
         if isinstance(item, Skip):
             yield item
             continue
-        _where, record = item
-        payload = record.get("payload")
-        if not isinstance(payload, dict):
-            continue  # unknown shapes are ignored, not errors
-        kind = record.get("type")
+        kind, payload, record = item
         if kind in ("session_meta", "turn_context"):
             cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else cwd
             if kind == "turn_context" and isinstance(payload.get("model"), str) and payload["model"]:

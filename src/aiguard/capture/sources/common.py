@@ -223,6 +223,20 @@ def jsonl_objects(path: object, data: bytes) -> Iterator[tuple[str, dict] | Skip
         yield where, record
 
 
+def keyed_records(path: object, data: bytes, key: str) -> Iterator[tuple[object, dict, dict] | Skip]:
+    """(record type, the object under `key`, the record) for each JSONL record of an event
+    log whose `key` holds an object (Codex's `payload`, Copilot's `data`); bad lines as Skip,
+    records of other shapes passed over (a newer log's, not errors)."""
+    for item in jsonl_objects(path, data):
+        if isinstance(item, Skip):
+            yield item
+            continue
+        record = item[1]
+        body = record.get(key)
+        if isinstance(body, dict):
+            yield record.get("type"), body, record
+
+
 def jsonl_files(root: Path) -> Iterator[Path]:
     """A log file itself, or the *.jsonl files under a folder, in a stable order."""
     if root.is_file():

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Iterator
 from aiguard.capture.sources import _copilot_chat_sessions as chat_sessions
 from aiguard.capture.sources._patches import patch_texts
 from aiguard.capture.sources._shell_writes import shell_writes
-from aiguard.capture.sources.common import Folders, Output, Skip, absolute, jsonl_objects, loads, parse_time, read_tail
+from aiguard.capture.sources.common import Folders, Output, Skip, absolute, keyed_records, loads, parse_time, read_tail
 
 if TYPE_CHECKING:
     from aiguard.capture.wiring import Done, Wiring
@@ -136,15 +136,11 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
         return
     model = state.get("model", "unknown")
     cwd: str | None = state.get("cwd")
-    for item in jsonl_objects(path, data):
+    for item in keyed_records(path, data, "data"):
         if isinstance(item, Skip):
             yield item
             continue
-        _where, record = item
-        payload = record.get("data")
-        if not isinstance(payload, dict):
-            continue  # unknown shapes are ignored, not errors
-        kind = record.get("type")
+        kind, payload, record = item
         if kind == "session.start":
             context = payload.get("context")
             found = context.get("cwd") if isinstance(context, dict) else None
