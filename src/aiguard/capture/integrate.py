@@ -64,8 +64,9 @@ def integrate_claude(undo: bool = False) -> str:
 def integrate_one(tool: str, undo: bool = False) -> str:
     """Wire (or unwire) one assistant, whether or not its folder exists yet."""
     module = registry()[tool]
-    if by_hand(module):
-        return by_hand(module)
+    manual = by_hand(module)
+    if manual:
+        return manual
     wiring = wiring_of(module)
     if wiring is None:
         return no_hooks_line(tool)
@@ -76,8 +77,9 @@ def integrate_all(undo: bool = False) -> list[tuple[bool, str]]:
     """(ok, line) per assistant: every one whose folder exists is wired (or unwired)."""
     lines = []
     for tool, module in registry().items():
-        if by_hand(module):
-            lines.append((True, by_hand(module)))
+        manual = by_hand(module)
+        if manual:
+            lines.append((True, manual))
             continue
         wiring = wiring_of(module)
         if wiring is None:

@@ -134,7 +134,8 @@ class JsonHook(NamedTuple):
 class _Span(NamedTuple):
     start: int  # offset of the value's first character
     end: int  # offset just past its last character
-    items: list  # object members or array elements: (key or None, offset of the item, value _Span)
+    # object members or array elements: (key or None, offset of the item, value)
+    items: list[tuple[str | None, int, _Span]]
 
 
 def _strip_comments(text: str) -> str:
@@ -171,7 +172,8 @@ def _scan(text: str, i: int = 0) -> _Span:
         i += 1
     start, first = i, text[i]
     if first in "{[":
-        close, items = "}" if first == "{" else "]", []
+        close = "}" if first == "{" else "]"
+        items: list[tuple[str | None, int, _Span]] = []
         i += 1
         while True:
             while text[i] in _WS or text[i] == ",":
@@ -200,6 +202,14 @@ def _member(span: _Span | None, key: str) -> int | None:
     """Index of an object's member (the last of that name, as json.loads keeps)."""
     found = [index for index, (name, _, _) in enumerate(span.items if span else []) if name == key]
     return found[-1] if found else None
+
+
+def _index(span: _Span, key: str) -> int:
+    """Index of a member known to be there (aiguard's entry was found under it)."""
+    found = _member(span, key)
+    if found is None:
+        raise IntegrateError(f"no {key!r} where aiguard's hook was found; fix the file by hand")
+    return found
 
 
 def _indent(text: str) -> int | str:
@@ -281,9 +291,9 @@ def _json_without_hook(spec: JsonHook, text: str) -> str:
     if text == _json_with_hook(spec, ""):
         return ""
     plain, data, root = _parse_json(spec, text)
-    hooks_at = _member(root, "hooks")
+    hooks_at = _index(root, "hooks")
     hooks = root.items[hooks_at][2]
-    event_at = _member(hooks, spec.event)
+    event_at = _index(hooks, spec.event)
     event = hooks.items[event_at][2]
     candidates = [_remove(text, plain, root, hooks_at), _remove(text, plain, hooks, event_at),
                   _remove(text, plain, event, _ours(spec, data)[0])]
@@ -299,9 +309,9 @@ def _json_without_hook(spec: JsonHook, text: str) -> str:
         ours = _ours(spec, data)
         if not ours:
             return text
-        hooks_at = _member(root, "hooks")
+        hooks_at = _index(root, "hooks")
         hooks = root.items[hooks_at][2]
-        event_at = _member(hooks, spec.event)
+        event_at = _index(hooks, spec.event)
         event = hooks.items[event_at][2]
         if len(event.items) > 1:
             text = _remove(text, plain, event, ours[0])

@@ -199,6 +199,8 @@ def _hooks_json_has_hook() -> bool:
 
 def _note(data: dict) -> str:
     """Codex asks the user to trust a new hook; `[features]` may turn hooks off altogether."""
-    features = data.get("features") if isinstance(data.get("features"), dict) else {}
+    features = data.get("features")
+    if not isinstance(features, dict):
+        features = {}
     turned_off = False in (features.get("hooks"), features.get("codex_hooks"))
     return CODEX_TRUST + ("; note that [features] turns hooks off" if turned_off else "")

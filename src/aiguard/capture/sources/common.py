@@ -10,7 +10,10 @@ import re
 import stat
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator, NamedTuple
+from typing import BinaryIO, Callable, Iterator, NamedTuple, Union
+
+
+StrPath = Union[str, "os.PathLike[str]"]  # a file to open: a path as a string or a Path
 
 
 class Output(NamedTuple):
@@ -67,7 +70,7 @@ class Chunk(NamedTuple):
     skipped: list[Skip]  # over-long lines, each with its length
 
 
-def open_regular(path: object, flags: int = 0) -> BinaryIO:
+def open_regular(path: StrPath, flags: int = 0) -> BinaryIO:
     """A regular file opened for reading; Unreadable for anything else or an OS error.
 
     O_NONBLOCK so that opening a FIFO returns at once (then fstat says what it is).
@@ -87,7 +90,7 @@ def open_regular(path: object, flags: int = 0) -> BinaryIO:
         raise
 
 
-def read_lines(path: object, offset: int = 0, budget: int = MAX_READ, final: bool = False) -> Chunk:
+def read_lines(path: StrPath, offset: int = 0, budget: int = MAX_READ, final: bool = False) -> Chunk:
     """Complete lines from `offset`, at most `budget` bytes of them.
 
     A line longer than MAX_LINE is left out (reported once, with its length, when its
@@ -119,7 +122,7 @@ def read_lines(path: object, offset: int = 0, budget: int = MAX_READ, final: boo
         raise Unreadable(f"cannot read ({exc.strerror})") from None
 
 
-def iter_lines(path: object, offset: int = 0, budget: int = MAX_READ) -> Iterator[Chunk]:
+def iter_lines(path: StrPath, offset: int = 0, budget: int = MAX_READ) -> Iterator[Chunk]:
     """A whole file as Chunks of complete lines (the last one may lack its newline)."""
     while True:
         chunk = read_lines(path, offset, budget, final=True)
@@ -129,7 +132,7 @@ def iter_lines(path: object, offset: int = 0, budget: int = MAX_READ) -> Iterato
         offset = chunk.end
 
 
-def read_whole(path: object, limit: int = MAX_WHOLE) -> bytes:
+def read_whole(path: StrPath, limit: int = MAX_WHOLE) -> bytes:
     """A whole (regular) file of at most `limit` bytes."""
     try:
         with open_regular(path) as fh:
@@ -142,7 +145,7 @@ def read_whole(path: object, limit: int = MAX_WHOLE) -> bytes:
     return data
 
 
-def read_tail(path: object, size: int) -> bytes:
+def read_tail(path: StrPath, size: int) -> bytes:
     """The last `size` bytes of a regular file (b"" when it is none or cannot be read)."""
     try:
         with open_regular(path) as fh:
@@ -161,10 +164,11 @@ def read_payload(stream: BinaryIO, limit: int = MAX_PAYLOAD) -> bytes:
     return data
 
 
-def loads(raw: bytes | str, **options: object) -> object:
-    """json.loads, with JSON nested deeper than Python can parse as a ValueError."""
+def loads(raw: bytes | str, strict: bool = True) -> object:
+    """json.loads, with JSON nested deeper than Python can parse as a ValueError (`strict`
+    False: raw control characters allowed in strings)."""
     try:
-        return json.loads(raw, **options)
+        return json.loads(raw, strict=strict)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
 
@@ -243,6 +247,11 @@ def jsonl_files(root: Path) -> Iterator[Path]:
         yield root
     elif root.is_dir():
         yield from sorted(root.rglob("*.jsonl"))
+
+
+def named(value: object, default: str = "unknown") -> str:
+    """A name from a log or payload (a model's): the value when it is a non-empty string, else `default`."""
+    return value if isinstance(value, str) and value else default
 
 
 def listed(value: object) -> list:

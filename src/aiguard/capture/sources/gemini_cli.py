@@ -29,6 +29,7 @@ from aiguard.capture.sources.common import (
     last_model,
     listed,
     loads,
+    named,
     parse_time,
 )
 
@@ -110,7 +111,7 @@ def _message_outputs(message: dict, seen: set[str] | None, ident: object = None)
     the message's id)."""
     if message.get("type") != "gemini":
         return
-    model = message.get("model") if isinstance(message.get("model"), str) and message.get("model") else "unknown"
+    model = named(message.get("model"))
     for index, call in enumerate(listed(message.get("toolCalls"))):
         if not isinstance(call, dict):
             continue
