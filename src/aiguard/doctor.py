@@ -255,25 +255,25 @@ def check_assistants() -> list[Line]:
     """One line per assistant aiguard can read: logs found and readable, last record seen, and
     how many logs are past the retention period (their output is not recorded); one without
     native hooks says so here (the others have a hook line of their own)."""
-    from aiguard.capture.sources import has_hooks, registry
+    from aiguard.capture.sources import has_hooks, log_files, log_roots, registry
 
     last_seen = _last_records()
     retention = _retention_cutoff()
     lines = []
     for name, module in registry().items():
-        roots = [root for root in module.log_roots() if root.exists()]
+        roots = [root for root in log_roots(module) if root.exists()]
         seen = f"; last record {last_seen[name]}" if name in last_seen else "; nothing recorded yet"
-        if has_hooks(module) and not module.log_roots():  # Kiro, Firebender: no log aiguard can read
+        if has_hooks(module) and not log_roots(module):  # Kiro, Firebender: no log aiguard can read
             lines.append(Line(True, f"assistant {name}", "hooks only (it keeps no log aiguard can read)" + seen))
             continue
         seen += "" if has_hooks(module) else f"; no hooks ({name} has none: its logs are read)"
         if not roots:
-            roots = [str(root) for root in module.log_roots()]
+            roots = [str(root) for root in log_roots(module)]
             where = ", ".join(roots[:3]) + (f", and {len(roots) - 3} more places" if len(roots) > 3 else "")
             lines.append(Line(True, f"assistant {name}", f"no logs found ({where or 'no known location here'})"
                                                          + seen))
             continue
-        files = [f for root in roots for f in module.log_files(root)]
+        files = [f for root in roots for f in log_files(module, root)]
         unreadable = [f for f in files if not os.access(f, os.R_OK)]
         if unreadable:
             lines.append(Line(False, f"assistant {name}", f"{len(unreadable)} of {len(files)} logs unreadable, "
@@ -300,7 +300,7 @@ def _mtime(path: Path) -> float:
 def check_assistant_hooks() -> list[Line]:
     """One line per assistant with native hooks: is aiguard's hook wired into its settings."""
     from aiguard.capture.integrate import IntegrateError
-    from aiguard.capture.sources import by_hand, has_hooks, registry
+    from aiguard.capture.sources import by_hand, registry, wiring as wiring_of
 
     lines = []
     for name, module in registry().items():
@@ -309,7 +309,7 @@ def check_assistant_hooks() -> list[Line]:
                                                     f"`aiguard integrate {name}` says what to add by hand"))
             continue
         try:
-            wiring = module.wiring() if has_hooks(module) else None
+            wiring = wiring_of(module)
             if wiring is None:
                 continue  # its "assistant NAME" line says it has none
             wired = wiring.wired()

@@ -263,7 +263,7 @@ def test_codex_config_toml_block(isolated_user, case):
     assert piece.rstrip("\n").endswith("# <<< aiguard") and "# >>> aiguard" in piece
     data = tomllib.loads(after)
     assert codex_commands(data)[-1].endswith("-m aiguard agent-hook codex")
-    assert data["hooks"]["PostToolUse"][-1]["matcher"] == "apply_patch"
+    assert data["hooks"]["PostToolUse"][-1]["matcher"] == "apply_patch|Bash"  # edits, and shell edits
     assert data["hooks"]["PostToolUse"][-1]["hooks"][0]["timeout"] == 30
     before = tomllib.loads(original)
     data["hooks"]["PostToolUse"].pop()

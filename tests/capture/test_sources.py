@@ -263,12 +263,12 @@ def test_codex_parses_appended_chunks_with_its_state():
 
 
 def test_every_fixture_is_claimed_by_its_own_source_only():
-    from aiguard.capture.sources import registry
+    from aiguard.capture.sources import registry, sniff
 
     sources = registry()
     for path in sorted((FIXTURES / "assistant-logs").glob("*/*.jsonl")):
         first = path.open("rb").readline()
-        claimed = [name for name, module in sources.items() if module.sniff(first)]
+        claimed = [name for name, module in sources.items() if sniff(module, first)]
         # shell-writes/ holds transcripts of several assistants, each named after it
         owner = path.name.rsplit("-", 1)[0] if path.parent.name == "shell-writes" else path.parent.name
         assert claimed == [owner], (path, claimed)

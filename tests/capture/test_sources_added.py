@@ -21,7 +21,8 @@ import pytest
 from conftest import FIXTURES, aiguard
 
 from aiguard.capture.sources import (_cursor_store, claude_code, cline, codex, copilot, cursor, firebender,
-                                     gemini_cli, kilo_code, kimi_cli, kiro, qwen_code, registry, roo_code)
+                                     gemini_cli, kilo_code, kimi_cli, kiro, log_roots, qwen_code, registry, roo_code,
+                                     sniff)
 from aiguard.capture.sources._shell_writes import shell_writes
 from aiguard.capture.sources.common import Output, Skip
 
@@ -142,7 +143,7 @@ def test_kiro_hooks_fs_write_create_and_str_replace():
         ("kiro", "unknown", "/home/dev/shop/src/coupons.py", replace["tool_input"]["new_str"])]
     assert kiro.parse_hook(create | {"hook_event_name": "PostToolUse"}) == []  # Kiro's events are camelCase
     assert kiro.parse_hook(create | {"tool_name": "fs_read"}) == []
-    assert kiro.log_roots() == [] and not kiro.sniff(b'{"hook_event_name": "postToolUse"}')
+    assert log_roots(kiro) == [] and not sniff(kiro, b'{"hook_event_name": "postToolUse"}')
 
 
 def test_firebender_hook_write_with_model_and_repo_dir():
@@ -193,9 +194,9 @@ def test_new_fixtures_are_claimed_by_their_own_source_only():
             **{path: "claude-code" for path in (LOGS / "claude-code").glob("*.jsonl")},
             **{path: "cline" for path in (LOGS / "cline").glob("*/api_conversation_history.json")}}
     for path, name in logs.items():
-        assert [n for n, module in registry().items() if module.sniff(first_line(path))] == [name], path
+        assert [n for n, module in registry().items() if sniff(module, first_line(path))] == [name], path
     for path in [*LOGS.glob("*/hook-*.json"), KIMI_SHARE / "kimi.json"]:
-        assert [n for n, module in registry().items() if module.sniff(first_line(path))] == [], path
+        assert [n for n, module in registry().items() if sniff(module, first_line(path))] == [], path
 
 
 # --- VS Code Copilot chatSessions --------------------------------------------------------------

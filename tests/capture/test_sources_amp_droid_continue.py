@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, aiguard
 
-from aiguard.capture.sources import amp, continue_dev, droid, registry
+from aiguard.capture.sources import amp, continue_dev, droid, registry, sniff
 from aiguard.capture.sources.common import Output, Skip
 
 LOGS = FIXTURES / "assistant-logs"
@@ -284,7 +284,7 @@ def test_integrate_continue_writes_cn_settings_and_undoes(isolated_user):
 def test_fixtures_are_claimed_by_their_own_source_only():
     heads = {AMP: "amp", IDE: "continue", CN: "continue"}
     for path, name in heads.items():
-        assert [n for n, m in registry().items() if m.sniff(path.read_bytes()[:300])] == [name], path
+        assert [n for n, m in registry().items() if sniff(m, path.read_bytes()[:300])] == [name], path
     first = DROID.read_bytes().split(b"\n", 1)[0]
     assert [n for n, m in registry().items() if m.sniff(first)] == ["droid"]
     for path in [LOGS / "droid" / "hook-post-tool-use.json", LOGS / "continue" / "hook-post-tool-use.json",

@@ -17,7 +17,7 @@ from pathlib import Path
 from conftest import FIXTURES, aiguard
 from test_daemon import recorded_count, wait_for
 
-from aiguard.capture.sources import aider, cline, kilo_code, registry, roo_code, windsurf
+from aiguard.capture.sources import aider, cline, kilo_code, registry, roo_code, sniff, windsurf
 from aiguard.capture.sources.common import Output, Skip, complete_lines, replace_sides
 
 LOGS = FIXTURES / "assistant-logs"
@@ -300,10 +300,10 @@ def test_new_fixtures_are_claimed_by_their_own_source_only():
     sources = registry()
     logs = [*CLINE.glob("*/api_conversation_history.json"), *WINDSURF.glob("*.jsonl"), AIDER]
     for path in logs:
-        claimed = [name for name, module in sources.items() if module.sniff(first_line(path))]
+        claimed = [name for name, module in sources.items() if sniff(module, first_line(path))]
         assert claimed == [path.relative_to(LOGS).parts[0]], (path, claimed)
     for path in [*CLINE.glob("*.json"), *WINDSURF.glob("*.json"), CLINE / "xml-tools-task" / "task_metadata.json"]:
-        assert [name for name, module in sources.items() if module.sniff(first_line(path))] == [], path
+        assert [name for name, module in sources.items() if sniff(module, first_line(path))] == [], path
     # An aider history opens with a blank line before its header.
     assert aider.sniff(first_line(AIDER)) and not aider.sniff(b"\n")
 

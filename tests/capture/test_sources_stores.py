@@ -15,7 +15,7 @@ import pytest
 
 from conftest import FIXTURES, aiguard
 
-from aiguard.capture.sources import goose, is_store, opencode, registry
+from aiguard.capture.sources import goose, is_store, opencode, registry, sniff
 from aiguard.capture.sources.common import Output, Skip
 
 LOGS = FIXTURES / "assistant-logs"
@@ -151,7 +151,7 @@ def test_opencode_older_storage_tree_is_read_where_no_database_is(tmp_path, monk
     assert opencode.log_roots() == [data / "opencode.db", data / "opencode-beta.db", data / "storage"]
     assert [f for root in opencode.log_roots() for f in opencode.log_files(root)] == [data / "opencode-beta.db"]
     assert list(opencode.log_files(data)) == [data / "opencode-beta.db"]  # migrated: the database only
-    assert not any(module.sniff(b"{\n") for module in registry().values())
+    assert not any(sniff(module, b"{\n") for module in registry().values())
 
 
 # --- Goose -------------------------------------------------------------------------------------

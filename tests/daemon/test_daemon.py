@@ -165,3 +165,46 @@ def test_daemon_compacts_the_ledger_when_recording_is_idle(isolated_user, monkey
     repo.git("add", name)
     result = json.loads(aiguard("attribute", "--json", cwd=repo.path).stdout)
     assert result["ai"] > 0
+
+
+GEMINI = FIXTURES / "assistant-logs" / "gemini-cli"
+SHELL = FIXTURES / "assistant-logs" / "shell-writes"
+
+
+def gemini_session(messages_from_shell_log: int) -> bytes:
+    """Gemini CLI's real legacy session-*.json (pretty-printed), with the first
+    `messages_from_shell_log` `gemini` messages of the shell-writes recording (synthesised in the
+    real logs' shape, see its SOURCES.md) appended to its messages, dated today."""
+    session = json.loads((GEMINI / "agenthistory-real-session-01.json").read_text())
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    records = [json.loads(line) for line in (SHELL / "gemini-cli-shell.jsonl").read_text().splitlines()]
+    added = [r for r in records if r.get("type") == "gemini"][:messages_from_shell_log]
+    for message in [*session["messages"], *added]:
+        message["timestamp"] = now
+        for call in message.get("toolCalls", []):
+            call["timestamp"] = now
+    session["messages"] += added
+    return json.dumps(session, indent=2).encode()
+
+
+def tail_state(home) -> dict:
+    path = home / "aiguard-state" / "tail-state.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def test_daemon_reads_gemini_json_sessions_rewritten_whole(running_daemon):
+    home = running_daemon
+    chats = home / ".gemini" / "tmp" / "d30f91067027d10192e4aed3e7b03fecf08089dd" / "chats"
+    chats.mkdir(parents=True)
+    session = chats / "session-2026-06-05T04-59-dcbe78d3.json"
+    # Gemini CLI rewrites the whole file (a temp file renamed over it) on every change.
+    tmp = chats / ".session.tmp"
+    tmp.write_bytes(gemini_session(0))
+    tmp.rename(session)
+    assert wait_for(lambda: str(session) in tail_state(home))  # read, not passed over as no one's log
+    assert recorded_count(home) == 0  # the real session wrote no file
+    tmp.write_bytes(gemini_session(1))
+    tmp.rename(session)
+    assert wait_for(lambda: recorded_count(home) == 1), (home / "aiguard-state" / "daemon.log").read_text()
+    # what was reported is kept, so the next rewrite reports only what is new
+    assert tail_state(home)[str(session)]["state"]["seen"] == ["m2/run_shell_command-1"]

@@ -18,7 +18,16 @@ from types import ModuleType
 from typing import BinaryIO, Iterable, NamedTuple
 
 from aiguard.store.ledger import Entry
-from aiguard.capture.sources import is_rewritten, is_store, log_names, parse_isolated, registry
+from aiguard.capture.sources import (
+    is_rewritten,
+    is_store,
+    log_files,
+    log_names,
+    log_roots,
+    parse_isolated,
+    registry,
+    sniff,
+)
 from aiguard.capture.sources.common import (
     Chunk,
     Output,
@@ -56,22 +65,40 @@ def to_entry(output: Output) -> Entry:
                  file=output.file, repo=repository_of(output.cwd), time=output.time)
 
 
+# How much of a file of unknown origin is looked at to tell whose log it is: its first few
+# records (an assistant's log may open with records of no telling shape: Claude Code 2.x's
+# `file-history-snapshot` or `permission-mode` lines), within a bounded head of the file.
+SNIFF_BYTES = 256 << 10
+SNIFF_RECORDS = 16
+SNIFF_LINE = 64 << 10  # of each line, enough for its leading fields
+
+
+def head_records(head: bytes) -> list[bytes]:
+    """What sniffing looks at in a file's first bytes: its first non-blank lines (each cut to
+    SNIFF_LINE), or, for a pretty-printed JSON document (its first line is a lone `{` or `[`,
+    as Gemini CLI's session-*.json), the head itself as one record."""
+    lines = [line[:SNIFF_LINE] for line in head.split(b"\n") if line.strip()][:SNIFF_RECORDS]
+    if lines and lines[0].strip() in (b"{", b"["):
+        return [head]
+    return lines
+
+
 def _source_for(path: Path, sources: dict[str, ModuleType]) -> ModuleType | None:
-    """The source whose log this is, by its first line (the opening of a pretty-printed JSON
-    document); Unreadable when it cannot be read."""
+    """The source whose log this is: the first of its head's records (see `head_records`) that
+    a source's sniff claims decides; Unreadable when it cannot be read."""
     store = next((module for module in sources.values() if is_store(module, path)), None)
     if store is not None:
         return store  # a database (by its name; its first "line" is SQLite's header)
     try:
         with open_regular(path) as fh:
-            first = fh.readline(65536)
-            while first and not first.strip():  # aider's history opens with a blank line
-                first = fh.readline(65536)
-            if first.strip() in (b"{", b"["):  # a pretty-printed JSON document: its opening members tell
-                first += fh.read(4096)
+            head = fh.read(SNIFF_BYTES)
     except OSError as exc:
         raise Unreadable(f"cannot read ({exc.strerror})") from None
-    return next((module for module in sources.values() if module.sniff(first)), None)
+    for record in head_records(head):
+        owner = next((module for module in sources.values() if sniff(module, record)), None)
+        if owner is not None:
+            return owner
+    return None
 
 
 def ingest(paths: Iterable[str]) -> IngestResult:
@@ -85,7 +112,7 @@ def ingest(paths: Iterable[str]) -> IngestResult:
     if given:
         targets = [(None, p) for p in given]
     else:
-        targets = [(module, root) for module in sources.values() for root in module.log_roots()]
+        targets = [(module, root) for module in sources.values() for root in log_roots(module)]
     skipped: list[str] = []
     files = 0
     batch = _Batch(skipped, oldest=time.time() - retention * 86400)
@@ -95,7 +122,7 @@ def ingest(paths: Iterable[str]) -> IngestResult:
                 if given:
                     skipped.append(f"{root}: no such file or folder")
                 continue
-            candidates = module.log_files(root) if module else _all_logs(root, sources)
+            candidates = log_files(module, root) if module else _all_logs(root, sources)
             for path in candidates:
                 try:
                     source = module or _source_for(path, sources)

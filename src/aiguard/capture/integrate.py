@@ -9,7 +9,7 @@ the registry.
 
 from __future__ import annotations
 
-from aiguard.capture.sources import by_hand, has_hooks, registry
+from aiguard.capture.sources import by_hand, has_hooks, registry, wiring as wiring_of
 from aiguard.capture.wiring import (  # noqa: F401  (the names callers and tests know this module by)
     BACKUP,
     Done,
@@ -37,7 +37,7 @@ def wirings() -> dict[str, Wiring]:
     """The wiring of every assistant with native hooks, by NAME (paths as of now)."""
     found = {}
     for name, module in registry().items():
-        wiring = module.wiring() if has_hooks(module) else None
+        wiring = wiring_of(module)
         if wiring is not None:
             found[name] = wiring
     return found
@@ -64,9 +64,10 @@ def integrate_claude(undo: bool = False) -> str:
 def integrate_one(tool: str, undo: bool = False) -> str:
     """Wire (or unwire) one assistant, whether or not its folder exists yet."""
     module = registry()[tool]
-    if by_hand(module):
-        return by_hand(module)
-    wiring = module.wiring() if has_hooks(module) else None
+    manual = by_hand(module)
+    if manual:
+        return manual
+    wiring = wiring_of(module)
     if wiring is None:
         return no_hooks_line(tool)
     return (wiring.undo() if undo else wiring.apply()).text
@@ -76,10 +77,11 @@ def integrate_all(undo: bool = False) -> list[tuple[bool, str]]:
     """(ok, line) per assistant: every one whose folder exists is wired (or unwired)."""
     lines = []
     for tool, module in registry().items():
-        if by_hand(module):
-            lines.append((True, by_hand(module)))
+        manual = by_hand(module)
+        if manual:
+            lines.append((True, manual))
             continue
-        wiring = module.wiring() if has_hooks(module) else None
+        wiring = wiring_of(module)
         if wiring is None:
             lines.append((True, f"{tool}: no hooks ({tool} has none; nothing to wire)"))
             continue

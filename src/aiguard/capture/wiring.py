@@ -12,7 +12,7 @@ the same way for all of them, and keeps the user's own bytes:
   the user has reformatted the file since does it fall back to cutting out
   aiguard's element alone.
 * TOML `config.toml` (Codex, Kimi CLI): a block between `# >>> aiguard` and `# <<< aiguard`
-  comment lines, appended at the end and removed whole (`block_span`).
+  comment lines, appended at the end and removed whole (`TomlHook`, `block_span`).
 * Files aiguard owns (the Copilot hook file; Cline's `PostToolUse` script, which
   keeps a hook that was there as `PostToolUse.pre-aiguard` and runs it after
   recording, as `aiguard install` does with git hooks): `owns` tells them apart.
@@ -134,7 +134,8 @@ class JsonHook(NamedTuple):
 class _Span(NamedTuple):
     start: int  # offset of the value's first character
     end: int  # offset just past its last character
-    items: list  # object members or array elements: (key or None, offset of the item, value _Span)
+    # object members or array elements: (key or None, offset of the item, value)
+    items: list[tuple[str | None, int, _Span]]
 
 
 def _strip_comments(text: str) -> str:
@@ -171,7 +172,8 @@ def _scan(text: str, i: int = 0) -> _Span:
         i += 1
     start, first = i, text[i]
     if first in "{[":
-        close, items = "}" if first == "{" else "]", []
+        close = "}" if first == "{" else "]"
+        items: list[tuple[str | None, int, _Span]] = []
         i += 1
         while True:
             while text[i] in _WS or text[i] == ",":
@@ -200,6 +202,14 @@ def _member(span: _Span | None, key: str) -> int | None:
     """Index of an object's member (the last of that name, as json.loads keeps)."""
     found = [index for index, (name, _, _) in enumerate(span.items if span else []) if name == key]
     return found[-1] if found else None
+
+
+def _index(span: _Span, key: str) -> int:
+    """Index of a member known to be there (aiguard's entry was found under it)."""
+    found = _member(span, key)
+    if found is None:
+        raise IntegrateError(f"no {key!r} where aiguard's hook was found; fix the file by hand")
+    return found
 
 
 def _indent(text: str) -> int | str:
@@ -281,9 +291,9 @@ def _json_without_hook(spec: JsonHook, text: str) -> str:
     if text == _json_with_hook(spec, ""):
         return ""
     plain, data, root = _parse_json(spec, text)
-    hooks_at = _member(root, "hooks")
+    hooks_at = _index(root, "hooks")
     hooks = root.items[hooks_at][2]
-    event_at = _member(hooks, spec.event)
+    event_at = _index(hooks, spec.event)
     event = hooks.items[event_at][2]
     candidates = [_remove(text, plain, root, hooks_at), _remove(text, plain, hooks, event_at),
                   _remove(text, plain, event, _ours(spec, data)[0])]
@@ -299,9 +309,9 @@ def _json_without_hook(spec: JsonHook, text: str) -> str:
         ours = _ours(spec, data)
         if not ours:
             return text
-        hooks_at = _member(root, "hooks")
+        hooks_at = _index(root, "hooks")
         hooks = root.items[hooks_at][2]
-        event_at = _member(hooks, spec.event)
+        event_at = _index(hooks, spec.event)
         event = hooks.items[event_at][2]
         if len(event.items) > 1:
             text = _remove(text, plain, event, ours[0])
@@ -386,6 +396,86 @@ def block_span(text: str) -> tuple[int, int] | None:
     return start, end + 1 if text[end:end + 1] == "\n" else end
 
 
+def toml_has_hook(tool: str, data: object) -> bool:
+    """Whether TOML (or JSON) settings data holds a hook whose `command` runs agent-hook TOOL,
+    in any table under `hooks` (Codex nests its handlers a level deeper than Kimi CLI)."""
+    hooks = data.get("hooks") if isinstance(data, dict) else None
+    found = [hooks]
+    while found:
+        value = found.pop()
+        if isinstance(value, dict):
+            if mark(tool) in str(value.get("command")):
+                return True
+            found += value.values()
+        elif isinstance(value, list):
+            found += value
+    return False
+
+
+class TomlHook(NamedTuple):
+    """aiguard's marked block in an assistant's TOML settings (Codex, Kimi CLI)."""
+
+    tool: str  # the assistant's NAME
+    label: str  # its name for a person (in the block's comment and in messages)
+    path: Path  # its config.toml
+    header: str  # the table the block adds: `[[hooks.PostToolUse]]` (Codex), `[[hooks]]` (Kimi CLI)
+    body: str  # the block's lines after the header
+    matcher: str  # the tools the hook runs for, as the done line says them
+    elsewhere: Callable[[], bool] = lambda: False  # aiguard's hook wired in another file (Codex's hooks.json)
+    note: Callable[[dict], str] = lambda data: ""  # what the user still has to know, from the settings
+
+
+def toml_block(spec: TomlHook) -> str:
+    return (f"{BLOCK_BEGIN} records what {spec.label} writes; `aiguard integrate {spec.tool} --undo` removes this "
+            f"block\n{spec.header}\n{spec.body}{BLOCK_END}\n")
+
+
+def toml_wired(spec: TomlHook) -> bool:
+    return toml_has_hook(spec.tool, load_toml(spec.path, read_settings(spec.path))) or spec.elsewhere()
+
+
+def toml_apply(spec: TomlHook) -> Done:
+    path = spec.path
+    text = read_settings(path)
+    data = load_toml(path, text)
+    if toml_has_hook(spec.tool, data) or spec.elsewhere():
+        return Done(False, path, f"{path}: aiguard's hook is already there")
+    new = text + ("\n" if text else "") + toml_block(spec)
+    tomllib = toml_lib()
+    try:
+        added = toml_has_hook(spec.tool, tomllib.loads(new))
+    except tomllib.TOMLDecodeError as exc:
+        added, reason = False, one_line(exc)
+    else:
+        reason = f"its hooks are written in a form a {spec.header} table cannot join"
+    if not added:  # never write a file the assistant cannot read
+        raise IntegrateError(f"{path}: cannot append aiguard's {spec.header} block ({reason}); add it by hand")
+    write_settings(path, text, new)
+    note = spec.note(data)
+    extra = ", ".join(part for part in (note, f"backup: {backup_name(path)}" if text else "") if part)
+    return Done(True, path, f"{path}: added a PostToolUse hook for {spec.matcher} running "
+                            f"`{hook_command(spec.tool)}`" + (f" ({extra})" if extra else ""), note)
+
+
+def toml_undo(spec: TomlHook) -> Done:
+    path = spec.path
+    text = read_settings(path)
+    data = load_toml(path, text)
+    span = block_span(text)
+    if span is None:
+        if toml_has_hook(spec.tool, data) or spec.elsewhere():
+            raise IntegrateError(f"{path.parent}: aiguard's {spec.label} hook there was not written by "
+                                 f"`aiguard integrate {spec.tool}`; remove it by hand")
+        return Done(False, path, f"{path}: aiguard's hook is not there; nothing to do")
+    start, end = span
+    new = text[:start - 1 if start and text[start - 1] == "\n" else start] + text[end:]
+    if not new:
+        settings_target(path).unlink()  # a symlink stays, as it was before
+        return Done(True, path, f"{path}: removed (aiguard had created it)")
+    write_settings(path, text, new)
+    return Done(True, path, f"{path}: removed aiguard's {spec.header} block (backup: {backup_name(path)})")
+
+
 def owns(path: Path, tool: str) -> bool:
     """Whether a file aiguard writes whole (a hook file or script) is aiguard's: it runs agent-hook TOOL."""
     return mark(tool) in read_settings(path)
@@ -409,6 +499,11 @@ def json_wiring(specs: list[JsonHook], folder: Path) -> Wiring:
     return Wiring(folder, specs[0].path, lambda: _each([json_apply(spec) for spec in specs]),
                   lambda: _each([json_undo(spec) for spec in specs]),
                   lambda: all(json_wired(spec) for spec in specs))
+
+
+def toml_wiring(spec: TomlHook, folder: Path) -> Wiring:
+    """The wiring of an assistant whose hook is a marked block in its TOML settings."""
+    return Wiring(folder, spec.path, lambda: toml_apply(spec), lambda: toml_undo(spec), lambda: toml_wired(spec))
 
 
 def _each(done: list[Done]) -> Done:

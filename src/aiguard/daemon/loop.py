@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from types import ModuleType
 
-from aiguard.capture.sources import registry
+from aiguard.capture.sources import log_roots, registry
 from aiguard.capture.sources.common import Output
 from aiguard.daemon.service import log_path, pid_path
 from aiguard.daemon.tailer import Tailer
@@ -88,7 +88,7 @@ def _watch_plan(sources: dict[str, ModuleType]) -> set[tuple[Path, bool]]:
     until the folders on the way appear."""
     plan = set()
     for module in sources.values():
-        for root in module.log_roots():
+        for root in log_roots(module):
             if root.is_dir():
                 plan.add((root, True))
                 continue
@@ -148,6 +148,7 @@ def run(stop: threading.Event | None = None) -> int:
 
     rewatch()
     observer.start()
+    rewatch()  # a log root that appeared before the observer ran (no event will tell); the scan reads it
     log.info("daemon %d started; watching %s", os.getpid(),
              ", ".join(f"{d}{'' if r else ' (for new folders)'}" for d, r in sorted(watched)))
     clipboard = _start_clipboard(stop)

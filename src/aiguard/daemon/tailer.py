@@ -15,7 +15,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from types import ModuleType
 
-from aiguard.capture.sources import is_rewritten, is_store, log_names, parse_isolated
+from aiguard.capture.sources import is_rewritten, is_store, log_files, log_names, log_roots, parse_isolated
 from aiguard.capture.sources.common import Output, Skip, Unreadable, read_lines, read_whole
 from aiguard.store import paths
 
@@ -51,7 +51,7 @@ class Tailer:
 
     def source_for(self, path: Path) -> ModuleType | None:
         for module in self.sources.values():
-            for root in module.log_roots():
+            for root in log_roots(module):
                 if path == root and not path.is_dir():
                     return module  # a root that is one log file (aider's history)
                 try:
@@ -77,7 +77,7 @@ class Tailer:
         return {path for name in names for path in directory.rglob(name)}
 
     def scan(self) -> list[Path]:
-        found = [f for module in self.sources.values() for root in module.log_roots() for f in module.log_files(root)]
+        found = [f for module in self.sources.values() for root in log_roots(module) for f in log_files(module, root)]
         for key in [key for key in self.files if not os.path.lexists(key)]:
             self._forget(key)  # deleted while the daemon was not running
         return found

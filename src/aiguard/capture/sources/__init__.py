@@ -12,9 +12,12 @@ Adding an assistant is one new file plus fixtures plus one registry entry:
    the nearest existing one: cursor.py for JSONL logs and a JSON hooks file, aider.py for
    logs without hooks, cline.py for logs rewritten whole, kimi_cli.py for a TOML hooks
    block, kiro.py for hooks the user adds by hand and no logs). Its folders and environment
-   overrides are computed in ``folders()`` only: ``log_roots()`` returns
-   ``folders().logs`` and ``wiring()`` builds on ``folders().settings``, so logs, hooks
-   and ``doctor`` cannot disagree about where the assistant lives.
+   overrides are computed in ``folders()`` only: its log roots are ``folders().logs`` and
+   ``wiring()`` builds on ``folders().settings``, so logs, hooks and ``doctor`` cannot
+   disagree about where the assistant lives. Members it would only stub out (an assistant
+   that keeps no log has no ``log_files``, ``sniff`` or ``parse_log``) it leaves out: the
+   accessors below (``log_roots``, ``log_files``, ``sniff``, ``wiring``, ...) give their
+   defaults, and everything outside the assistant modules reads members through them.
 2. Fixtures under ``tests/fixtures/assistant-logs/<name>/`` with a SOURCES.md saying for
    each file whether it is a real log or built from the assistant's documentation.
 3. Its module in ``registry()`` below, and a row in the README's assistants table (a test
@@ -38,8 +41,9 @@ from aiguard.capture.sources.common import Folders, Output, Skip
 if TYPE_CHECKING:
     from aiguard.capture.wiring import Wiring
 
-__all__ = ["Assistant", "HookedAssistant", "Folders", "registry", "has_hooks", "hooked", "by_hand", "is_store",
-           "log_names", "is_rewritten", "missing_members", "parse_isolated"]
+__all__ = ["Assistant", "HookedAssistant", "HookOnlyAssistant", "Folders", "registry", "has_hooks", "hooked",
+           "by_hand", "is_store", "keeps_logs", "log_names", "log_roots", "log_files", "sniff", "wiring",
+           "is_rewritten", "missing_members", "parse_isolated"]
 
 
 class Assistant(Protocol):
@@ -56,10 +60,13 @@ class Assistant(Protocol):
     * ``HOOK_REPLY``: what ``agent-hook NAME`` prints on stdout for the assistant to go
       on (``None``: nothing).
     * ``folders()``: the one place its folders and environment overrides are computed.
-    * ``log_roots()``: ``folders().logs`` (what the daemon watches and ingest reads).
+    * ``log_roots()``: ``folders().logs`` (what the daemon watches and ingest reads);
+      optional, that is its default.
     * ``log_files(root)``: the log files under a root (a root may be one log file).
-    * ``sniff(first_line)``: whether a file of unknown origin is its log (specific to it:
-      tests check every fixture is claimed by its own assistant only).
+    * ``sniff(record)``: whether a file of unknown origin is its log, from one record of
+      its head: one of its first lines, or the first bytes of a pretty-printed JSON document
+      (``ingest`` tries its first few records in turn, see ``ingest.head_records``; specific
+      to it: tests check every fixture is claimed by its own assistant only).
     * ``parse_log(path, data, state)``: what the model wrote, from a log's bytes
       (malformed records as Skip with a reason, unknown record types ignored); ``data``
       may be the whole file or what was appended since the last call, ``state`` a dict
@@ -84,7 +91,10 @@ class Assistant(Protocol):
 
     A hooked assistant that keeps no log aiguard can read (Kiro, Firebender) has no log
     folders at all: ``folders().logs`` is ``[]`` (not only on this machine), and
-    ``doctor`` says it is read through its hooks only.
+    ``doctor`` says it is read through its hooks only. Such a module has none of the log
+    members (``LOG_NAMES``, ``REWRITTEN``, ``log_roots``, ``log_files``, ``sniff``,
+    ``parse_log``), nor a ``wiring`` when the user adds its hook by hand: it satisfies
+    `HookOnlyAssistant`, and the accessors below stand in for what it leaves out.
     """
 
     NAME: str
@@ -99,11 +109,23 @@ class Assistant(Protocol):
 
     def log_files(self, root: Path) -> Iterator[Path]: ...
 
-    def sniff(self, first_line: bytes) -> bool: ...
+    def sniff(self, record: bytes) -> bool: ...
 
     def parse_log(self, path: object, data: bytes, state: dict) -> Iterator[Output | Skip]: ...
 
     def wiring(self) -> Wiring | None: ...
+
+
+class HookOnlyAssistant(Protocol):
+    """An assistant read through its hooks only (Kiro, Firebender): its name, folders and
+    ``parse_hook``; no logs, and its hook added by hand (``HOOK_BY_HAND``)."""
+
+    NAME: str
+    LABEL: str
+
+    def folders(self) -> Folders: ...
+
+    def parse_hook(self, payload: dict) -> list[Output]: ...
 
 
 class HookedAssistant(Assistant, Protocol):
@@ -133,8 +155,8 @@ def is_store(module: ModuleType, path: str | os.PathLike[str]) -> bool:
         and callable(getattr(module, "read_store", None))
 
 
-MEMBERS = ("NAME", "LABEL", "LOG_NAMES", "REWRITTEN", "HOOK_REPLY", "folders", "log_roots", "log_files", "sniff",
-           "parse_log", "wiring")
+MEMBERS = ("NAME", "LABEL", "folders")  # every assistant's; the rest have defaults (see the accessors)
+LOG_MEMBERS = ("log_files", "sniff", "parse_log")  # an assistant that keeps logs has all of them
 
 
 def registry() -> dict[str, ModuleType]:
@@ -178,9 +200,36 @@ def hooked() -> dict[str, ModuleType]:
     return {name: module for name, module in registry().items() if has_hooks(module)}
 
 
+def keeps_logs(module: ModuleType) -> bool:
+    """Whether aiguard reads logs of this assistant (hook-only assistants keep none it can read)."""
+    return callable(getattr(module, "parse_log", None))
+
+
 def log_names(module: ModuleType) -> tuple[str, ...]:
-    """Glob patterns of a source's log file names (see LOG_NAMES above)."""
-    return getattr(module, "LOG_NAMES", ("*.jsonl",))
+    """Glob patterns of a source's log file names (see LOG_NAMES above); none without logs."""
+    return getattr(module, "LOG_NAMES", ("*.jsonl",)) if keeps_logs(module) else ()
+
+
+def log_roots(module: ModuleType) -> list[Path]:
+    """Where its logs are: its ``log_roots()``, by default ``folders().logs``."""
+    roots = getattr(module, "log_roots", None)
+    return list(roots()) if callable(roots) else list(module.folders().logs)
+
+
+def log_files(module: ModuleType, root: Path) -> Iterator[Path]:
+    """Its log files under a root (nothing for an assistant without logs)."""
+    return iter(module.log_files(root)) if keeps_logs(module) else iter(())
+
+
+def sniff(module: ModuleType, record: bytes) -> bool:
+    """Whether a record of a file of unknown origin is of its log (see ``sniff`` above)."""
+    return keeps_logs(module) and bool(module.sniff(record))
+
+
+def wiring(module: ModuleType) -> Wiring | None:
+    """How ``integrate`` wires its hook; None without native hooks or when the user adds it by hand."""
+    build = getattr(module, "wiring", None)
+    return build() if callable(build) and has_hooks(module) else None
 
 
 def is_rewritten(module: ModuleType) -> bool:
@@ -189,13 +238,18 @@ def is_rewritten(module: ModuleType) -> bool:
 
 
 def missing_members(module: ModuleType) -> list[str]:
-    """The members of `Assistant` a module lacks (a test keeps this empty for the registry)."""
-    return [name for name in MEMBERS if not hasattr(module, name)]
+    """The members a module lacks (a test keeps this empty for the registry): every
+    assistant's, and the log members of one that has any of them."""
+    missing = [name for name in MEMBERS if not hasattr(module, name)]
+    has_some_log_member = any(hasattr(module, name) for name in LOG_MEMBERS)
+    return missing + [name for name in LOG_MEMBERS if has_some_log_member and not hasattr(module, name)]
 
 
 def parse_isolated(module: ModuleType, path: object, data: bytes, state: dict) -> Iterator[Output | Skip]:
     """A source's parse_log, with a crash confined: to the line that caused it where the log
     is lines, else to this read of the file (one Skip saying what went wrong)."""
+    if not keeps_logs(module):
+        return
     before = copy.deepcopy(state)
     try:
         items = list(module.parse_log(path, data, state))

@@ -36,6 +36,7 @@ LOG_NAMES = ("*.jsonl",)
 REWRITTEN = False
 HOOK_REPLY = None
 WRITING_TOOLS = {"Write", "Edit", "MultiEdit", "NotebookEdit", "Bash"}  # Bash: files it writes (see _shell_writes)
+SNAPSHOT = b'"file-history-snapshot"'  # the record type 2.x transcripts open with
 MATCHER = "|".join(sorted(WRITING_TOOLS, key=["Write", "Edit", "MultiEdit", "NotebookEdit", "Bash"].index))
 
 
@@ -72,13 +73,17 @@ def log_files(root: Path) -> Iterator[Path]:
     return jsonl_files(root)
 
 
-def sniff(first_line: bytes) -> bool:
-    """Claude Code's first line is a conversation line (parentUuid) or a summary (leafUuid);
-    a bare "sessionId" is not enough: Gemini CLI and Copilot logs have one too; Qwen Code's
-    records have a parentUuid too (with Gemini-style parts)."""
+def sniff(record: bytes) -> bool:
+    """A conversation line (parentUuid), a summary (leafUuid) or the `file-history-snapshot`
+    record 2.x transcripts open with; a bare "sessionId" is not enough: Gemini CLI and Copilot
+    logs have one too; Qwen Code's records have a parentUuid too (with Gemini-style parts).
+    (Other opening records, `permission-mode` and the like, are too plain to tell: ingest
+    looks on to the next records.)"""
     from aiguard.capture.sources import qwen_code
 
-    return (b'"parentUuid"' in first_line or b'"leafUuid"' in first_line) and not qwen_code.sniff(first_line)
+    if SNAPSHOT in record and b'"snapshot"' in record and b'"messageId"' in record:
+        return True
+    return (b'"parentUuid"' in record or b'"leafUuid"' in record) and not qwen_code.sniff(record)
 
 
 def _texts(name: str, tool_input: dict) -> list[tuple[str | None, str]]:

@@ -22,7 +22,7 @@ from aiguard.capture.sources.common import (
     Skip,
     absolute,
     jsonl_files,
-    jsonl_objects,
+    keyed_records,
     loads,
     parse_time,
 )
@@ -30,7 +30,7 @@ from aiguard.capture.sources._patches import patch_texts
 from aiguard.capture.sources._shell_writes import shell_writes
 
 if TYPE_CHECKING:
-    from aiguard.capture.wiring import Done, Wiring
+    from aiguard.capture.wiring import Wiring
 
 NAME = "codex"
 LABEL = "Codex"
@@ -114,15 +114,11 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
     state = {} if state is None else state
     model = state.get("model", "unknown")
     cwd: str | None = state.get("cwd")
-    for item in jsonl_objects(path, data):
+    for item in keyed_records(path, data, "payload"):
         if isinstance(item, Skip):
             yield item
             continue
-        _where, record = item
-        payload = record.get("payload")
-        if not isinstance(payload, dict):
-            continue  # unknown shapes are ignored, not errors
-        kind = record.get("type")
+        kind, payload, record = item
         if kind in ("session_meta", "turn_context"):
             cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else cwd
             if kind == "turn_context" and isinstance(payload.get("model"), str) and payload["model"]:
@@ -169,112 +165,42 @@ def parse_hook(payload: dict) -> list[Output]:
 
 # -- wiring: a marked block appended to config.toml ------------------------------------------
 
-CODEX_BEGIN = "# >>> aiguard:"  # the marks of capture/wiring's TOML block (BLOCK_BEGIN, BLOCK_END)
-CODEX_END = "# <<< aiguard"
-CODEX_MATCHER = "apply_patch"  # Codex's file-edit tool (Edit and Write match it too)
+# Codex's hooks name its file-edit tool `apply_patch` (Edit and Write match it too) and every
+# shell tool (shell, shell_command, exec_command) `Bash`, with `tool_input: {"command": ...}`
+# (openai/codex codex-rs/core/src/tools/hook_names.rs); names joined by `|` match exactly.
+CODEX_MATCHER = "apply_patch|Bash"
 CODEX_TRUST = "Codex runs it once you trust it: open /hooks in Codex"
 
 
-def config_path() -> Path:
-    return folders().settings[0] / "config.toml"
-
-
 def wiring() -> Wiring:
-    from aiguard.capture.wiring import Wiring
+    from aiguard.capture.wiring import TomlHook, hook_command, toml_wiring
 
-    return Wiring(folders().settings[0], config_path(), _apply, _undo, _wired)
-
-
-def _block() -> str:
-    from aiguard.capture.wiring import hook_command
-
-    return (f"{CODEX_BEGIN} records what Codex writes; `aiguard integrate codex --undo` removes this block\n"
-            "[[hooks.PostToolUse]]\n"
-            f'matcher = "{CODEX_MATCHER}"\n'
+    home = folders().settings[0]
+    body = (f'matcher = "{CODEX_MATCHER}"\n'
             "\n"
             "[[hooks.PostToolUse.hooks]]\n"
             'type = "command"\n'
             f"command = {json.dumps(hook_command(NAME))}\n"
-            "timeout = 30\n"
-            f"{CODEX_END}\n")
-
-
-def _has_hook(data: object) -> bool:
-    from aiguard.capture.wiring import mark
-
-    hooks = data.get("hooks") if isinstance(data, dict) else None
-    groups = hooks.get("PostToolUse") if isinstance(hooks, dict) else None
-    for group in groups if isinstance(groups, list) else []:
-        handlers = group.get("hooks") if isinstance(group, dict) else None
-        for handler in handlers if isinstance(handlers, list) else []:
-            if isinstance(handler, dict) and mark(NAME) in str(handler.get("command")):
-                return True
-    return False
+            "timeout = 30\n")
+    return toml_wiring(TomlHook(NAME, LABEL, home / "config.toml", "[[hooks.PostToolUse]]", body, CODEX_MATCHER,
+                                _hooks_json_has_hook, _note), home)
 
 
 def _hooks_json_has_hook() -> bool:
     """A hook in $CODEX_HOME/hooks.json (put there by hand) counts as wired too."""
+    from aiguard.capture.wiring import toml_has_hook
+
     try:
         data = json.loads((folders().settings[0] / "hooks.json").read_text(encoding="utf-8"))
     except (OSError, ValueError, UnicodeDecodeError):
         return False
-    return _has_hook(data)
+    return toml_has_hook(NAME, data)
 
 
-def _wired() -> bool:
-    from aiguard.capture.wiring import load_toml, read_settings
-
-    path = config_path()
-    return _has_hook(load_toml(path, read_settings(path))) or _hooks_json_has_hook()
-
-
-def _apply() -> Done:
-    from aiguard.capture.wiring import (Done, IntegrateError, backup_name, hook_command, load_toml, one_line,
-                                        read_settings, toml_lib, write_settings)
-
-    path = config_path()
-    text = read_settings(path)
-    data = load_toml(path, text)
-    if _has_hook(data) or _hooks_json_has_hook():
-        return Done(False, path, f"{path}: aiguard's hook is already there")
-    new = text + ("\n" if text else "") + _block()
-    tomllib = toml_lib()
-    try:
-        added = _has_hook(tomllib.loads(new))
-    except tomllib.TOMLDecodeError as exc:
-        added, reason = False, one_line(exc)
-    else:
-        reason = "its hooks are written in a form a [[hooks.PostToolUse]] table cannot join"
-    if not added:
-        raise IntegrateError(f"{path}: cannot append aiguard's [[hooks.PostToolUse]] block ({reason}); "
-                             f"add it by hand")
-    write_settings(path, text, new)
-    features = data.get("features") if isinstance(data.get("features"), dict) else {}
+def _note(data: dict) -> str:
+    """Codex asks the user to trust a new hook; `[features]` may turn hooks off altogether."""
+    features = data.get("features")
+    if not isinstance(features, dict):
+        features = {}
     turned_off = False in (features.get("hooks"), features.get("codex_hooks"))
-    off = "; note that [features] turns hooks off" if turned_off else ""
-    backup = f", backup: {backup_name(path)}" if text else ""
-    note = CODEX_TRUST + off
-    return Done(True, path, f"{path}: added a PostToolUse hook for {CODEX_MATCHER} running "
-                            f"`{hook_command(NAME)}` ({note}{backup})", note)
-
-
-def _undo() -> Done:
-    from aiguard.capture.wiring import (Done, IntegrateError, backup_name, block_span, load_toml, read_settings,
-                                        settings_target, write_settings)
-
-    path = config_path()
-    text = read_settings(path)
-    data = load_toml(path, text)
-    span = block_span(text)
-    if span is None:
-        if _has_hook(data) or _hooks_json_has_hook():
-            raise IntegrateError(f"{path.parent}: aiguard's Codex hook there was not written by "
-                                 f"`aiguard integrate codex`; remove it by hand")
-        return Done(False, path, f"{path}: aiguard's hook is not there; nothing to do")
-    start, end = span
-    new = text[:start - 1 if start and text[start - 1] == "\n" else start] + text[end:]
-    if not new:
-        settings_target(path).unlink()
-        return Done(True, path, f"{path}: removed (aiguard had created it)")
-    write_settings(path, text, new)
-    return Done(True, path, f"{path}: removed aiguard's PostToolUse block (backup: {backup_name(path)})")
+    return CODEX_TRUST + ("; note that [features] turns hooks off" if turned_off else "")

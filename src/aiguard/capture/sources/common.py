@@ -10,7 +10,10 @@ import re
 import stat
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator, NamedTuple
+from typing import BinaryIO, Callable, Iterator, NamedTuple, Union
+
+
+StrPath = Union[str, "os.PathLike[str]"]  # a file to open: a path as a string or a Path
 
 
 class Output(NamedTuple):
@@ -67,7 +70,7 @@ class Chunk(NamedTuple):
     skipped: list[Skip]  # over-long lines, each with its length
 
 
-def open_regular(path: object, flags: int = 0) -> BinaryIO:
+def open_regular(path: StrPath, flags: int = 0) -> BinaryIO:
     """A regular file opened for reading; Unreadable for anything else or an OS error.
 
     O_NONBLOCK so that opening a FIFO returns at once (then fstat says what it is).
@@ -87,7 +90,7 @@ def open_regular(path: object, flags: int = 0) -> BinaryIO:
         raise
 
 
-def read_lines(path: object, offset: int = 0, budget: int = MAX_READ, final: bool = False) -> Chunk:
+def read_lines(path: StrPath, offset: int = 0, budget: int = MAX_READ, final: bool = False) -> Chunk:
     """Complete lines from `offset`, at most `budget` bytes of them.
 
     A line longer than MAX_LINE is left out (reported once, with its length, when its
@@ -119,7 +122,7 @@ def read_lines(path: object, offset: int = 0, budget: int = MAX_READ, final: boo
         raise Unreadable(f"cannot read ({exc.strerror})") from None
 
 
-def iter_lines(path: object, offset: int = 0, budget: int = MAX_READ) -> Iterator[Chunk]:
+def iter_lines(path: StrPath, offset: int = 0, budget: int = MAX_READ) -> Iterator[Chunk]:
     """A whole file as Chunks of complete lines (the last one may lack its newline)."""
     while True:
         chunk = read_lines(path, offset, budget, final=True)
@@ -129,7 +132,7 @@ def iter_lines(path: object, offset: int = 0, budget: int = MAX_READ) -> Iterato
         offset = chunk.end
 
 
-def read_whole(path: object, limit: int = MAX_WHOLE) -> bytes:
+def read_whole(path: StrPath, limit: int = MAX_WHOLE) -> bytes:
     """A whole (regular) file of at most `limit` bytes."""
     try:
         with open_regular(path) as fh:
@@ -142,7 +145,7 @@ def read_whole(path: object, limit: int = MAX_WHOLE) -> bytes:
     return data
 
 
-def read_tail(path: object, size: int) -> bytes:
+def read_tail(path: StrPath, size: int) -> bytes:
     """The last `size` bytes of a regular file (b"" when it is none or cannot be read)."""
     try:
         with open_regular(path) as fh:
@@ -161,10 +164,11 @@ def read_payload(stream: BinaryIO, limit: int = MAX_PAYLOAD) -> bytes:
     return data
 
 
-def loads(raw: bytes | str, **options: object) -> object:
-    """json.loads, with JSON nested deeper than Python can parse as a ValueError."""
+def loads(raw: bytes | str, strict: bool = True) -> object:
+    """json.loads, with JSON nested deeper than Python can parse as a ValueError (`strict`
+    False: raw control characters allowed in strings)."""
     try:
-        return json.loads(raw, **options)
+        return json.loads(raw, strict=strict)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
 
@@ -223,12 +227,31 @@ def jsonl_objects(path: object, data: bytes) -> Iterator[tuple[str, dict] | Skip
         yield where, record
 
 
+def keyed_records(path: object, data: bytes, key: str) -> Iterator[tuple[object, dict, dict] | Skip]:
+    """(record type, the object under `key`, the record) for each JSONL record of an event
+    log whose `key` holds an object (Codex's `payload`, Copilot's `data`); bad lines as Skip,
+    records of other shapes passed over (a newer log's, not errors)."""
+    for item in jsonl_objects(path, data):
+        if isinstance(item, Skip):
+            yield item
+            continue
+        record = item[1]
+        body = record.get(key)
+        if isinstance(body, dict):
+            yield record.get("type"), body, record
+
+
 def jsonl_files(root: Path) -> Iterator[Path]:
     """A log file itself, or the *.jsonl files under a folder, in a stable order."""
     if root.is_file():
         yield root
     elif root.is_dir():
         yield from sorted(root.rglob("*.jsonl"))
+
+
+def named(value: object, default: str = "unknown") -> str:
+    """A name from a log or payload (a model's): the value when it is a non-empty string, else `default`."""
+    return value if isinstance(value, str) and value else default
 
 
 def listed(value: object) -> list:
@@ -249,6 +272,24 @@ def parse_time(value: object) -> float | None:
 def absolute(file: str | None, cwd: str | None) -> str | None:
     """A path from a log made absolute against the session's working directory."""
     return file if not file or os.path.isabs(file) or not cwd else os.path.join(cwd, file)
+
+
+def hook_outputs(tool: str, payload: dict, event: str,
+                 texts: Callable[[object, object], list[tuple[str | None, str]]]) -> list[Output]:
+    """What a post-tool-use hook payload of the common shape says the model wrote (Kiro,
+    Firebender, Kimi CLI): `{"hook_event_name": event, "tool_name", "tool_input", ...}` read by
+    `texts(tool_name, tool_input)`; the working directory from `cwd`, else `repo_working_dir`,
+    else the first of `workspace_roots`; the model from `model`, else "unknown". Another event
+    wrote nothing."""
+    if payload.get("hook_event_name") != event:
+        return []
+    roots = payload.get("workspace_roots")
+    places = [payload.get("cwd"), payload.get("repo_working_dir"), *(roots[:1] if isinstance(roots, list) else [])]
+    cwd = next((place for place in places if isinstance(place, str) and place.strip()), None)
+    named = payload.get("model")
+    model = named.strip() if isinstance(named, str) and named.strip() else "unknown"
+    return [Output(tool, model, text, absolute(file, cwd), cwd, None, "assistant-hook")
+            for file, text in texts(payload.get("tool_name"), payload.get("tool_input"))]
 
 
 def last_model(path: str | None, model_of: Callable[[dict], object], tail_bytes: int = 256 * 1024) -> str:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Iterator
 from aiguard.capture.sources import _copilot_chat_sessions as chat_sessions
 from aiguard.capture.sources._patches import patch_texts
 from aiguard.capture.sources._shell_writes import shell_writes
-from aiguard.capture.sources.common import Folders, Output, Skip, absolute, jsonl_objects, loads, parse_time, read_tail
+from aiguard.capture.sources.common import Folders, Output, Skip, absolute, keyed_records, loads, parse_time, read_tail
 
 if TYPE_CHECKING:
     from aiguard.capture.wiring import Done, Wiring
@@ -39,6 +39,7 @@ HOOK_REPLY = None
 CHAT_SESSION_FOLDERS = ("chatSessions", "emptyWindowChatSessions")
 JOURNAL_START = re.compile(rb'(?m)^\{"kind":\s*0,')
 SHELL_TOOLS = ("bash", "powershell", "run_in_terminal")
+CHAT_SESSION_KEYS = (b'"requesterUsername"', b'"responderUsername"', b'"requests"')
 
 
 def _vscode_user_dir() -> Path:
@@ -76,12 +77,14 @@ def log_files(root: Path) -> Iterator[Path]:
         yield from sorted(root.rglob("*.jsonl"))  # <id>/events.jsonl, older <id>.jsonl
 
 
-def sniff(first_line: bytes) -> bool:
-    """An event log's session.start, or a chat session journal's opening snapshot."""
-    if first_line.startswith(b'{"kind":0,"v":{') and b'"requests"' in first_line:
+def sniff(record: bytes) -> bool:
+    """An event log's session.start, a chat session journal's opening snapshot, or the head
+    of a chat session document (pretty-printed JSON: requester, responder and requests)."""
+    if record.startswith(b'{"kind":0,"v":{') and b'"requests"' in record:
         return True
-    return b'"session.start"' in first_line and (b'"copilot-agent"' in first_line
-                                                  or b'"copilotVersion"' in first_line)
+    if record.lstrip().startswith(b"{") and all(key in record for key in CHAT_SESSION_KEYS):
+        return True
+    return b'"session.start"' in record and (b'"copilot-agent"' in record or b'"copilotVersion"' in record)
 
 
 def _texts(name: object, arguments: object) -> list[tuple[str | None, str]]:
@@ -133,15 +136,11 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
         return
     model = state.get("model", "unknown")
     cwd: str | None = state.get("cwd")
-    for item in jsonl_objects(path, data):
+    for item in keyed_records(path, data, "data"):
         if isinstance(item, Skip):
             yield item
             continue
-        _where, record = item
-        payload = record.get("data")
-        if not isinstance(payload, dict):
-            continue  # unknown shapes are ignored, not errors
-        kind = record.get("type")
+        kind, payload, record = item
         if kind == "session.start":
             context = payload.get("context")
             found = context.get("cwd") if isinstance(context, dict) else None

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from aiguard.capture.sources.common import Folders, Output, Skip, jsonl_objects, listed
+from aiguard.capture.sources.common import Folders, Output, Skip, jsonl_objects, listed, named
 
 if TYPE_CHECKING:
     from aiguard.capture.wiring import Wiring
@@ -118,7 +118,7 @@ def parse_hook(payload: dict) -> list[Output]:
         return []
     roots = payload.get("workspace_roots")
     cwd = roots[0] if isinstance(roots, list) and roots and isinstance(roots[0], str) else None
-    model = payload.get("model") if isinstance(payload.get("model"), str) and payload.get("model") else "unknown"
+    model = named(payload.get("model"))
     if not os.path.isabs(file) and cwd:
         file = os.path.join(cwd, file)
     return [Output(NAME, model, edit["new_string"], file, cwd, None, "assistant-hook")

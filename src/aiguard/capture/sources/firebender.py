@@ -14,18 +14,12 @@ sources/_shell_writes knows. Built from third-party code, not from a real payloa
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Iterator
-
 from aiguard.capture.sources._patches import patch_texts
 from aiguard.capture.sources._shell_writes import shell_writes
-from aiguard.capture.sources.common import Folders, Output, Skip, absolute, listed
+from aiguard.capture.sources.common import Folders, Output, hook_outputs, listed
 
 NAME = "firebender"
 LABEL = "Firebender"
-LOG_NAMES = ("*.jsonl",)
-REWRITTEN = False
-HOOK_REPLY = None
 # Where Firebender keeps its hook settings is not documented: the user adds the hook by hand.
 HOOK_BY_HAND = "firebender: to wire by hand, add a postToolUse hook running `{command}` in Firebender's hook settings"
 TEXT_KEYS = ("content", "contents", "new_string", "code_edit")
@@ -35,26 +29,6 @@ PATH_KEYS = ("file_path", "target_file", "relative_workspace_path", "path")
 def folders() -> Folders:
     """No settings folder aiguard knows, no log folder: hooks only, added by hand."""
     return Folders([], [])
-
-
-def log_roots() -> list[Path]:
-    return folders().logs
-
-
-def wiring() -> None:
-    return None  # the user adds the hook by hand (HOOK_BY_HAND)
-
-
-def log_files(root: Path) -> Iterator[Path]:
-    return iter(())
-
-
-def sniff(first_line: bytes) -> bool:
-    return False
-
-
-def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Output | Skip]:
-    return iter(())
 
 
 def _texts(name: object, tool_input: object) -> list[tuple[str | None, str]]:
@@ -75,13 +49,4 @@ def _texts(name: object, tool_input: object) -> list[tuple[str | None, str]]:
 
 def parse_hook(payload: dict) -> list[Output]:
     """Outputs from a postToolUse payload (preToolUse and the legacy events wrote nothing yet)."""
-    if payload.get("hook_event_name") != "postToolUse":
-        return []
-    cwd = payload.get("repo_working_dir")
-    roots = payload.get("workspace_roots")
-    if not isinstance(cwd, str) or not cwd.strip():
-        cwd = roots[0] if isinstance(roots, list) and roots and isinstance(roots[0], str) else None
-    named = payload.get("model")
-    model = named.strip() if isinstance(named, str) and named.strip() else "unknown"
-    return [Output(NAME, model, text, absolute(file, cwd), cwd, None, "assistant-hook")
-            for file, text in _texts(payload.get("tool_name"), payload.get("tool_input"))]
+    return hook_outputs(NAME, payload, "postToolUse", _texts)

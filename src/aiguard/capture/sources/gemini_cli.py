@@ -5,9 +5,10 @@ Current recordings are JSONL, appended: a metadata line (`sessionId`, `projectHa
 control lines (`$set`, `$rewindTo`). `gemini` messages carry `model` and `toolCalls`;
 a message is appended again, same `id`, when its tool calls are updated, so a tool
 call is reported once (by message and call id, kept in `state`). Legacy recordings
-are one `.json` object with `messages`. Code reaches files through `write_file`
-(`content`) and `replace` (`new_string`), and what `run_shell_command` writes into
-files (the forms sources/_shell_writes knows). The
+are one pretty-printed `session-*.json` object with `messages`, rewritten whole on every
+change (the daemon reads it whole each time; `state` keeps what was reported too). Code
+reaches files through `write_file` (`content`) and `replace` (`new_string`), and what
+`run_shell_command` writes into files (the forms sources/_shell_writes knows). The
 recordings hold no working directory. Facts: shared/research/assistant-logs.md §4.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 
 from aiguard.capture.sources._shell_writes import shell_writes
@@ -28,6 +29,7 @@ from aiguard.capture.sources.common import (
     last_model,
     listed,
     loads,
+    named,
     parse_time,
 )
 
@@ -36,10 +38,11 @@ if TYPE_CHECKING:
 
 NAME = "gemini-cli"
 LABEL = "Gemini CLI"
-LOG_NAMES = ("*.jsonl",)  # the daemon does not follow the pretty-printed session-*.json (issue 18)
+LOG_NAMES = ("*.jsonl", "session-*.json")  # current recordings, and legacy ones rewritten whole
 REWRITTEN = False
 HOOK_REPLY = None
 WRITING_TOOLS = {"write_file": "content", "replace": "new_string"}
+SHELL_TOOL = "run_shell_command"
 MESSAGE_TYPES = {"user", "gemini", "info", "error", "warning"}
 
 
@@ -86,11 +89,15 @@ def sniff(first_line: bytes) -> bool:
             and not {"message", "uuid", "parentUuid", "sessionId", "payload"} & record.keys())
 
 
-def _texts(name: object, args: object) -> list[tuple[str | None, str]]:
-    if name == "run_shell_command" and isinstance(args, dict):  # files it writes (see _shell_writes)
+def tool_texts(name: object, args: object,
+               writing_tools: dict[str, str] = WRITING_TOOLS) -> list[tuple[str | None, str]]:
+    """(file, text) a tool call wrote: a writing tool's `file_path` and its text argument (the
+    tool's key in `writing_tools`), or what `run_shell_command` writes into files (relative to
+    its `directory`). Qwen Code, a fork, has the same tools under a few more names."""
+    if name == SHELL_TOOL and isinstance(args, dict):  # files it writes (see _shell_writes)
         directory = args.get("directory") if isinstance(args.get("directory"), str) else None
         return [(absolute(file, directory), text) for file, text in shell_writes(args.get("command"))]
-    key = WRITING_TOOLS.get(name) if isinstance(name, str) else None
+    key = writing_tools.get(name) if isinstance(name, str) else None
     if key is None or not isinstance(args, dict):
         return []
     text, file = args.get(key), args.get("file_path")
@@ -99,20 +106,22 @@ def _texts(name: object, args: object) -> list[tuple[str | None, str]]:
     return [(file if isinstance(file, str) else None, text)]
 
 
-def _message_outputs(message: dict, seen: set[str] | None) -> Iterator[Output]:
+def _message_outputs(message: dict, seen: set[str] | None, ident: object = None) -> Iterator[Output]:
+    """A `gemini` message's writes; with `seen`, each tool call once (keyed by `ident`, else
+    the message's id)."""
     if message.get("type") != "gemini":
         return
-    model = message.get("model") if isinstance(message.get("model"), str) and message.get("model") else "unknown"
+    model = named(message.get("model"))
     for index, call in enumerate(listed(message.get("toolCalls"))):
         if not isinstance(call, dict):
             continue
         if call.get("status") not in (None, "success"):
             continue  # an error or a cancelled call wrote nothing
         if seen is not None:
-            key = f"{message.get('id')}/{call.get('id', index)}"
+            key = f"{message.get('id') if ident is None else ident}/{call.get('id', index)}"
             if key in seen:
                 continue  # the same message appended again with its tool calls updated
-        texts = _texts(call.get("name"), call.get("args"))
+        texts = tool_texts(call.get("name"), call.get("args"))
         if texts and seen is not None:
             seen.add(key)
         when = parse_time(call.get("timestamp")) or parse_time(message.get("timestamp"))
@@ -121,8 +130,10 @@ def _message_outputs(message: dict, seen: set[str] | None) -> Iterator[Output]:
 
 
 def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Output | Skip]:
-    """`state` keeps the tool calls already reported (a message is re-appended when updated)."""
+    """`state` keeps the tool calls already reported (a message is re-appended when updated, a
+    legacy recording rewritten whole)."""
     state = {} if state is None else state
+    seen = set(state.get("seen", []))
     if Path(path).suffix == ".json":  # legacy: one object, rewritten whole
         try:
             record = loads(data)
@@ -133,11 +144,11 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
         if not isinstance(messages, list):
             yield Skip(f"{path}:1", "no messages")
             return
-        for message in messages:
-            if isinstance(message, dict):
-                yield from _message_outputs(message, None)
+        found = [output for position, message in enumerate(messages) if isinstance(message, dict)
+                 for output in _message_outputs(message, seen, message.get("id") or f"#{position}")]
+        state["seen"] = sorted(seen)
+        yield from found
         return
-    seen = set(state.get("seen", []))
     for item in jsonl_objects(path, data):
         if isinstance(item, Skip):
             yield item
@@ -150,18 +161,30 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
     state["seen"] = sorted(seen)
 
 
-def model_from_transcript(path: str | None) -> str:
-    """The model of the last `gemini` message of a JSONL recording (its tail), or "unknown"."""
-    return last_model(path, lambda record: record.get("model") if record.get("type") == "gemini" else None)
+def model_from_transcript(path: str | None, record_type: str = "gemini") -> str:
+    """The model of the last record of `record_type` (a `gemini` message) of a JSONL recording
+    (its tail), or "unknown"."""
+    return last_model(path, lambda record: record.get("model") if record.get("type") == record_type else None)
+
+
+def transcript_hook_outputs(tool: str, payload: dict, event: str,
+                            texts: Callable[[object, object], list[tuple[str | None, str]]],
+                            record_type: str = "gemini", timed: bool = False) -> list[Output]:
+    """Outputs of an after-tool hook payload of Gemini CLI's shape (Qwen Code's too): `event`,
+    `tool_name` and `tool_input` read by `texts`, `cwd`, and the model from the tail of
+    `transcript_path` (its last record of `record_type`); with `timed`, the payload's
+    `timestamp` is when."""
+    if payload.get("hook_event_name") != event:
+        return []
+    found = texts(payload.get("tool_name"), payload.get("tool_input"))
+    if not found:
+        return []
+    model = model_from_transcript(payload.get("transcript_path"), record_type)
+    cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
+    when = parse_time(payload.get("timestamp")) if timed else None
+    return [Output(tool, model, text, absolute(file, cwd), cwd, when, "assistant-hook") for file, text in found]
 
 
 def parse_hook(payload: dict) -> list[Output]:
     """Outputs from an AfterTool payload; the model comes from `transcript_path`'s tail."""
-    if payload.get("hook_event_name") != "AfterTool":
-        return []
-    texts = _texts(payload.get("tool_name"), payload.get("tool_input"))
-    if not texts:
-        return []
-    model = model_from_transcript(payload.get("transcript_path"))
-    cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
-    return [Output(NAME, model, text, absolute(file, cwd), cwd, None, "assistant-hook") for file, text in texts]
+    return transcript_hook_outputs(NAME, payload, "AfterTool", tool_texts)

@@ -34,6 +34,7 @@ from aiguard.capture.sources.common import (
     Skip,
     Unreadable,
     absolute,
+    hook_outputs,
     jsonl_objects,
     listed,
     loads,
@@ -41,7 +42,7 @@ from aiguard.capture.sources.common import (
 )
 
 if TYPE_CHECKING:
-    from aiguard.capture.wiring import Done, Wiring
+    from aiguard.capture.wiring import Wiring
 
 NAME = "kimi-cli"
 LABEL = "Kimi CLI"
@@ -141,12 +142,8 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
 
 
 def parse_hook(payload: dict) -> list[Output]:
-    """Outputs from a PostToolUse payload (other events carry no written text)."""
-    if payload.get("hook_event_name") != "PostToolUse":
-        return []
-    cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
-    return [Output(NAME, "unknown", text, absolute(file, cwd), cwd, None, "assistant-hook")
-            for file, text in _texts(payload.get("tool_name"), payload.get("tool_input"))]
+    """Outputs from a PostToolUse payload (other events carry no written text; no model named)."""
+    return hook_outputs(NAME, payload, "PostToolUse", _texts)
 
 
 # -- wiring: a marked [[hooks]] block appended to config.toml ------------------------------------
@@ -154,84 +151,12 @@ def parse_hook(payload: dict) -> list[Output]:
 MATCHER = "WriteFile|StrReplaceFile|Shell"  # the tools parse_hook reads
 
 
-def config_path() -> Path:
-    return folders().settings[0] / "config.toml"
-
-
 def wiring() -> Wiring:
-    from aiguard.capture.wiring import Wiring
+    from aiguard.capture.wiring import TomlHook, hook_command, toml_wiring
 
-    return Wiring(folders().settings[0], config_path(), _apply, _undo, _wired)
-
-
-def _block() -> str:
-    from aiguard.capture.wiring import BLOCK_BEGIN, BLOCK_END, hook_command
-
-    return (f"{BLOCK_BEGIN} records what Kimi CLI writes; `aiguard integrate kimi-cli --undo` removes this block\n"
-            "[[hooks]]\n"
-            'event = "PostToolUse"\n'
+    share = folders().settings[0]
+    body = ('event = "PostToolUse"\n'
             f'matcher = "{MATCHER}"\n'
             f"command = {json.dumps(hook_command(NAME))}\n"
-            "timeout = 30\n"
-            f"{BLOCK_END}\n")
-
-
-def _has_hook(data: object) -> bool:
-    from aiguard.capture.wiring import mark
-
-    hooks = data.get("hooks") if isinstance(data, dict) else None
-    return any(isinstance(hook, dict) and mark(NAME) in str(hook.get("command"))
-               for hook in (hooks if isinstance(hooks, list) else []))
-
-
-def _wired() -> bool:
-    from aiguard.capture.wiring import load_toml, read_settings
-
-    path = config_path()
-    return _has_hook(load_toml(path, read_settings(path)))
-
-
-def _apply() -> Done:
-    from aiguard.capture.wiring import (Done, IntegrateError, backup_name, hook_command, load_toml, one_line,
-                                        read_settings, toml_lib, write_settings)
-
-    path = config_path()
-    text = read_settings(path)
-    if _has_hook(load_toml(path, text)):
-        return Done(False, path, f"{path}: aiguard's hook is already there")
-    new = text + ("\n" if text and not text.endswith("\n\n") else "") + _block()
-    tomllib = toml_lib()
-    try:
-        added = _has_hook(tomllib.loads(new))
-    except tomllib.TOMLDecodeError as exc:
-        added, reason = False, one_line(exc)
-    else:
-        reason = "its hooks are written in a form a [[hooks]] table cannot join"
-    if not added:
-        raise IntegrateError(f"{path}: cannot append aiguard's [[hooks]] block ({reason}); add it by hand")
-    write_settings(path, text, new)
-    backup = f" (backup: {backup_name(path)})" if text else ""
-    return Done(True, path, f"{path}: added a PostToolUse hook for {MATCHER} running "
-                            f"`{hook_command(NAME)}`{backup}")
-
-
-def _undo() -> Done:
-    from aiguard.capture.wiring import (Done, IntegrateError, backup_name, block_span, load_toml, read_settings,
-                                        settings_target, write_settings)
-
-    path = config_path()
-    text = read_settings(path)
-    data = load_toml(path, text)
-    span = block_span(text)
-    if span is None:
-        if _has_hook(data):
-            raise IntegrateError(f"{path}: aiguard's Kimi CLI hook there was not written by "
-                                 f"`aiguard integrate kimi-cli`; remove it by hand")
-        return Done(False, path, f"{path}: aiguard's hook is not there; nothing to do")
-    start, end = span
-    new = text[:start - 1 if start and text[start - 1] == "\n" else start] + text[end:]
-    if not new:
-        settings_target(path).unlink()
-        return Done(True, path, f"{path}: removed (aiguard had created it)")
-    write_settings(path, text, new)
-    return Done(True, path, f"{path}: removed aiguard's [[hooks]] block (backup: {backup_name(path)})")
+            "timeout = 30\n")
+    return toml_wiring(TomlHook(NAME, LABEL, share / "config.toml", "[[hooks]]", body, MATCHER), share)

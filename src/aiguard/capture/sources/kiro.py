@@ -16,16 +16,12 @@ Kiro's docs and the Amazon Q CLI source, not from a real payload
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
 
 from aiguard.capture.sources._shell_writes import shell_writes
-from aiguard.capture.sources.common import Folders, Output, Skip, absolute
+from aiguard.capture.sources.common import Folders, Output, hook_outputs
 
 NAME = "kiro"
 LABEL = "Kiro"
-LOG_NAMES = ("*.jsonl",)
-REWRITTEN = False
-HOOK_REPLY = None
 # Hooks live in each agent's own configuration file: aiguard does not pick one, the user adds it.
 HOOK_BY_HAND = ("kiro: to wire by hand, add to your agent's configuration (~/.kiro/agents/NAME.json): "
                 "\"hooks\": {{\"postToolUse\": [{{\"matcher\": \"fs_write|execute_bash\", "
@@ -37,26 +33,6 @@ SHELL_TOOLS = ("execute_bash", "shell", "execute_cmd")
 def folders() -> Folders:
     """~/.kiro holds its agents' configurations (the hooks); no log folder: hooks only."""
     return Folders([Path.home() / ".kiro"], [])
-
-
-def log_roots() -> list[Path]:
-    return folders().logs
-
-
-def wiring() -> None:
-    return None  # the user adds the hook by hand (HOOK_BY_HAND)
-
-
-def log_files(root: Path) -> Iterator[Path]:
-    return iter(())
-
-
-def sniff(first_line: bytes) -> bool:
-    return False
-
-
-def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Output | Skip]:
-    return iter(())
 
 
 def _texts(name: object, tool_input: object) -> list[tuple[str | None, str]]:
@@ -75,8 +51,4 @@ def _texts(name: object, tool_input: object) -> list[tuple[str | None, str]]:
 
 def parse_hook(payload: dict) -> list[Output]:
     """Outputs from a postToolUse payload (camelCase event names; other events wrote nothing)."""
-    if payload.get("hook_event_name") != "postToolUse":
-        return []
-    cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
-    return [Output(NAME, "unknown", text, absolute(file, cwd), cwd, None, "assistant-hook")
-            for file, text in _texts(payload.get("tool_name"), payload.get("tool_input"))]
+    return hook_outputs(NAME, payload, "postToolUse", _texts)

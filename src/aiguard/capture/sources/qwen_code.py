@@ -24,14 +24,13 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from aiguard.capture.sources._shell_writes import shell_writes
+from aiguard.capture.sources import gemini_cli
 from aiguard.capture.sources.common import (
     Folders,
     Output,
     Skip,
     absolute,
     jsonl_objects,
-    last_model,
     listed,
     loads,
     parse_time,
@@ -45,8 +44,7 @@ LABEL = "Qwen Code"
 LOG_NAMES = ("*.jsonl",)
 REWRITTEN = False
 HOOK_REPLY = None
-WRITING_TOOLS = {"write_file": "content", "edit": "new_string", "replace": "new_string"}
-SHELL_TOOL = "run_shell_command"
+WRITING_TOOLS = {**gemini_cli.WRITING_TOOLS, "edit": "new_string"}  # `edit`: Gemini's `replace` renamed
 RECORD_TYPES = {"user", "assistant", "tool_result", "system"}
 
 
@@ -102,21 +100,13 @@ def sniff(first_line: bytes) -> bool:
 
 
 def _texts(name: object, args: object) -> list[tuple[str | None, str]]:
+    """Gemini CLI's tools (Qwen Code is its fork), their arguments possibly a JSON string."""
     if isinstance(args, str):
         try:
             args = loads(args)
         except ValueError:
             return []
-    if not isinstance(args, dict):
-        return []
-    if name == SHELL_TOOL:
-        directory = args.get("directory") if isinstance(args.get("directory"), str) else None
-        return [(absolute(file, directory), text) for file, text in shell_writes(args.get("command"))]
-    key = WRITING_TOOLS.get(name) if isinstance(name, str) else None
-    text, file = (args.get(key), args.get("file_path")) if key else (None, None)
-    if not isinstance(text, str) or not text.strip():
-        return []
-    return [(file if isinstance(file, str) else None, text)]
+    return gemini_cli.tool_texts(name, args, WRITING_TOOLS) if isinstance(args, dict) else []
 
 
 def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Output | Skip]:
@@ -145,17 +135,9 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
 
 def model_from_transcript(path: str | None) -> str:
     """The model of the last assistant record of a session (its tail), or "unknown"."""
-    return last_model(path, lambda record: record.get("model") if record.get("type") == "assistant" else None)
+    return gemini_cli.model_from_transcript(path, "assistant")
 
 
 def parse_hook(payload: dict) -> list[Output]:
-    """Outputs from a PostToolUse payload (other events carry no written text)."""
-    if payload.get("hook_event_name") != "PostToolUse":
-        return []
-    texts = _texts(payload.get("tool_name"), payload.get("tool_input"))
-    if not texts:
-        return []
-    cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
-    model = model_from_transcript(payload.get("transcript_path"))
-    return [Output(NAME, model, text, absolute(file, cwd), cwd, parse_time(payload.get("timestamp")), "assistant-hook")
-            for file, text in texts]
+    """Outputs from a PostToolUse payload (other events carry no written text), dated by it."""
+    return gemini_cli.transcript_hook_outputs(NAME, payload, "PostToolUse", _texts, "assistant", timed=True)

@@ -38,6 +38,7 @@ from aiguard.capture.sources.common import (
     jsonl_objects,
     local_path,
     loads,
+    named,
     parse_time,
 )
 
@@ -82,7 +83,7 @@ def sniff(first_line: bytes) -> bool:
         record = loads(first_line)
     except ValueError:  # a long first line read only in part
         kind = STEP.search(first_line)
-        return bool(kind) and b'"status":"' in first_line and b'"%s":{' % kind.group(1) in first_line
+        return kind is not None and b'"status":"' in first_line and b'"' + kind.group(1) + b'":{' in first_line
     return (isinstance(record, dict) and isinstance(record.get("type"), str) and "status" in record
             and isinstance(record.get(record["type"]), dict))
 
@@ -133,8 +134,7 @@ def parse_hook(payload: dict) -> list[Output]:
     file = absolute(local_path(info.get("file_path")), cwd)
     if cwd is None and file and os.path.isabs(file):
         cwd = os.path.dirname(file)  # its repository is the file's
-    model = payload.get("model_name") if isinstance(payload.get("model_name"), str) and payload["model_name"] \
-        else "unknown"
+    model = named(payload.get("model_name"))
     when = parse_time(payload.get("timestamp"))
     return [Output(NAME, model, edit["new_string"], file, cwd, when, "assistant-hook")
             for edit in info["edits"]
