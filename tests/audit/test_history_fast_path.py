@@ -101,3 +101,20 @@ def test_the_cheap_gate_lets_through_every_real_mark():
         if foreign.evidence(message) or b"ai-lines" in message.lower() or b"aiguard-stamp" in message.lower():
             low = message.lower()
             assert audit_history._has_own_keys(low) or foreign.may_have_marks(low), text
+
+
+def test_log_json_is_json_dumps_of_the_records(history):  # noqa: F811
+    import io
+
+    repo, _shas, _texts = history
+    repo.git("commit", "-q", "--allow-empty", "-m", 'Quote " and \\ and \x1b', "--author", 'Ünï "C" <u@example.com>',
+             env={"AIGUARD_DISABLE": "1"})
+    for diff in (True, False):
+        records = list(audit_history.entries(["HEAD"], str(repo.path), False, diff=diff))
+        assert any(e.files for e in records) and any(not e.ai_derived for e in records)
+        out = io.StringIO()
+        views.log_json(records, out)
+        assert out.getvalue() == json.dumps([e.to_json() for e in records], ensure_ascii=False, indent=1) + "\n"
+    empty = io.StringIO()
+    views.log_json([], empty)
+    assert empty.getvalue() == "[]\n"

@@ -53,7 +53,7 @@ class Progress:
             self.stream.flush()
 
 
-def read(spec: str | None, cwd: str | None = None, ledger_fallback: bool = True, diff: bool = True) -> list[Entry]:
+def read(spec: Sequence[str] | str | None, cwd: str | None = None, ledger_fallback: bool = True, diff: bool = True) -> list[Entry]:
     progress = Progress()
     try:
         return list(history.entries(history.rev_args(spec), cwd, ledger_fallback, progress, diff=diff))
@@ -61,7 +61,7 @@ def read(spec: str | None, cwd: str | None = None, ledger_fallback: bool = True,
         progress.done()
 
 
-def stream(spec: str | None, cwd: str | None = None, ledger_fallback: bool = True,
+def stream(spec: Sequence[str] | str | None, cwd: str | None = None, ledger_fallback: bool = True,
            diff: bool = True) -> Iterator[Entry]:
     progress = Progress()
     try:
@@ -147,6 +147,25 @@ def jsonl_line(e: Entry) -> str:
             f'"stamped": {"true" if e.stamped else "false"}, "assisted_by": [], "ai_lines": 0, "added": {added}, '
             f'"evidence": "{e.evidence}", "files": [], "unmatched": null, "evidence_level": null, '
             f'"schema": "{history.SCHEMA}"}}')
+
+
+def log_json(entries: Iterable[Entry], out: IO[str]) -> None:
+    """`log --json`: `json.dumps([e.to_json() ...], ensure_ascii=False, indent=1)` and a newline,
+    written as the entries stream (json's indenting encoder is pure Python: on a long history
+    it cost more than reading the history); the most common record is written directly."""
+    first = True
+    for e in entries:
+        out.write("[\n " if first else ",\n ")
+        first = False
+        if e.files or e.assisted_by or e.unmatched or e.evidence_level or e.ai_lines:
+            out.write(json.dumps(e.to_json(), ensure_ascii=False, indent=1).replace("\n", "\n "))
+            continue
+        added = "null" if e.added is None else str(e.added)
+        out.write(f'{{\n  "commit": "{e.commit}",\n  "author": {_STRING(e.author)},\n  "date": {_STRING(e.date)},\n  '
+                  f'"stamped": {"true" if e.stamped else "false"},\n  "assisted_by": [],\n  "ai_lines": 0,\n  '
+                  f'"added": {added},\n  "evidence": "{e.evidence}",\n  "files": [],\n  "unmatched": null,\n  '
+                  f'"evidence_level": null,\n  "schema": "{history.SCHEMA}"\n }}')
+    out.write("[]\n" if first else "\n]\n")
 
 
 def export(entries: Iterable[Entry], fmt: str, out: IO[str]) -> int:

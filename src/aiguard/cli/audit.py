@@ -152,11 +152,17 @@ def log_(range_: tuple[str, ...], as_json: bool, ledger_fallback: bool, no_diff:
     """
     from aiguard.audit import views as audit
 
-    entries = _entries(range_, ledger_fallback, diff=not no_diff)
     if as_json:
-        click.echo(json.dumps([e.to_json() for e in entries], ensure_ascii=False, indent=1))
+        from aiguard.audit import history
+        from aiguard.git import runner
+
+        require_repo()
+        try:
+            audit.log_json(audit.stream(range_, ledger_fallback=ledger_fallback, diff=not no_diff), sys.stdout)
+        except (history.HistoryError, runner.GitError) as exc:
+            fail(str(exc))
     else:
-        audit.log_text(entries, sys.stdout)
+        audit.log_text(_entries(range_, ledger_fallback, diff=not no_diff), sys.stdout)
 
 
 @click.command(cls=_GitLogArgs, context_settings={"ignore_unknown_options": True})
