@@ -118,3 +118,20 @@ def test_log_json_is_json_dumps_of_the_records(history):  # noqa: F811
     empty = io.StringIO()
     views.log_json([], empty)
     assert empty.getvalue() == "[]\n"
+
+
+def test_stats_no_diff_gives_the_commit_level_shares(history):  # noqa: F811
+    repo, _shas, _texts = history
+    full = json.loads(aiguard("stats", "--json", "--no-ledger", cwd=repo.path).stdout)
+    fast = json.loads(aiguard("stats", "--json", "--no-ledger", "--no-diff", cwd=repo.path).stdout)
+    for key in ("commits", "ai_commits", "commit_share", "lines_unknown", "first", "last"):
+        assert fast[key] == full[key], key
+    assert full["ai_commits"] >= 4 and fast["lines"] == "commit-level" and "lines" not in full
+    assert fast["added"] is None and fast["share"] is None and fast["by_path"] == [] and full["by_path"]
+    for table in ("by_tool", "by_model", "by_author", "by_month"):
+        counts = {r["key"]: (r.get("commits", r.get("ai_commits")), r["lines_unknown"]) for r in fast[table]}
+        assert counts == {r["key"]: (r.get("commits", r.get("ai_commits")), r["lines_unknown"]) for r in full[table]}
+        assert all(r.get("line_share") is None and r.get("added") is None and r.get("share") is None
+                   for r in fast[table])
+    text = aiguard("stats", "--no-ledger", "--no-diff", cwd=repo.path).stdout.decode()
+    assert f"{fast['ai_commits']} AI-derived" in text and "added lines not counted" in text

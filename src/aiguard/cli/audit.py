@@ -264,11 +264,17 @@ def blame(file: str, rev: str | None, as_json: bool) -> None:
 @click.option("--depth", type=click.IntRange(1, 10), default=1, show_default=True,
               help="Directory depth for the by-path table.")
 @_LEDGER_OPTION
-def stats(range_: tuple[str, ...], as_json: bool, depth: int, ledger_fallback: bool) -> None:
+@click.option("--no-diff", "no_diff", is_flag=True,
+              help="Trailers and notes only, no diff (fast): commit-level shares only; added lines, line "
+                   "shares and by-directory are not counted.")
+def stats(range_: tuple[str, ...], as_json: bool, depth: int, ledger_fallback: bool, no_diff: bool) -> None:
     """Share of AI-derived lines by month, author, tool, model and directory."""
     from aiguard.audit import views as audit
 
-    result = audit.stats(_entries(range_, ledger_fallback), depth)
+    if no_diff:
+        result = audit.commit_level(audit.stats(_entries(range_, ledger_fallback, diff=False), depth))
+    else:
+        result = audit.stats(_entries(range_, ledger_fallback), depth)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=1))
     else:
