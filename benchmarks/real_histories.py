@@ -8,7 +8,9 @@ subset will do. Each is cloned into a scratch folder (`git clone --shared --no-c
 with its notes), so nothing is written to the copies. Then, over all of HEAD, once each:
 
 * floors: `git log` with log's format (messages only) and with `--numstat -M` (the diff pass);
-* `aiguard export --format jsonl` (with the diff) and `aiguard export --no-diff`, in commits/s;
+* `aiguard export --format jsonl` (with the diff) and `aiguard export --no-diff`, in commits/s,
+  and the other fast-path views (`log --json --no-diff`, `stats --no-diff`, `export --no-diff
+  --format parquet`), each with the CPU seconds (user + system) of it and its git processes;
 * `aiguard stats --json`.
 
 Checks (a failed one is printed and makes the exit status 1):
@@ -84,22 +86,29 @@ def check(problems: list[str], ok: bool, what: str) -> None:
 
 def measure(repo: Path, env: dict) -> dict:
     commits = int(git("rev-list", "--count", "HEAD", cwd=repo))
-    row: dict = {"commits": commits}
+    row: dict = {"commits": commits, "problems": []}
     for name, cmd in (
         ("git_log", ["git", "log", "--no-color", f"--format={FORMAT}", "-z", "HEAD", "--"]),
         ("git_log_numstat", ["git", "log", "--no-color", f"--format={FORMAT}", "-z", "--numstat", "-M", "--text",
                              "--diff-algorithm=myers", "--ignore-submodules=none", "HEAD", "--"]),
     ):
+        cpu = cpu_of_children()
         try:
             seconds, _ = timed(cmd, repo, env)
-            row[name] = {"seconds": round(seconds, 3), "commits_per_s": round(commits / seconds)}
+            row[name] = {"seconds": round(seconds, 3), "commits_per_s": round(commits / seconds),
+                         "cpu_seconds": round(cpu_of_children() - cpu, 3)}
         except Failed as exc:  # a fetched copy may lack its largest blobs: no diff of them
             row[name] = {"failed": str(exc)}
     outputs = {}
-    for name, extra in (("export", []), ("export_no_diff", ["--no-diff"])):
+    scratch = repo.parent / f"{repo.name}-out"  # in the scratch folder, removed with it
+    scratch.mkdir(exist_ok=True)
+    for name, cmd in (("export", ["export", "--format", "jsonl"]), ("export_no_diff", ["export", "--no-diff"]),
+                      ("log_json_no_diff", ["log", "--json", "--no-diff"]), ("stats_no_diff", ["stats", "--no-diff"]),
+                      ("parquet_no_diff", ["export", "--no-diff", "--format", "parquet", "-o",
+                                           str(scratch / f"{repo.name}.parquet")])):
         cpu = cpu_of_children()
         try:
-            seconds, outputs[name] = timed([*AIGUARD, "export", "--format", "jsonl", "--no-ledger", *extra], repo, env)
+            seconds, outputs[name] = timed([*AIGUARD, *cmd, "--no-ledger"], repo, env)
         except Failed as exc:
             row[name] = {"failed": str(exc)}
             continue
@@ -107,11 +116,28 @@ def measure(repo: Path, env: dict) -> dict:
                      "cpu_seconds": round(cpu_of_children() - cpu, 3)}
     fast = records(outputs["export_no_diff"])
     ai = [e for e in fast if e["assisted_by"] or e["ai_lines"]]
+    if "log_json_no_diff" in outputs:
+        check(row["problems"], json.loads(outputs["log_json_no_diff"]) == fast,
+              "log --json --no-diff != export --no-diff")
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        pq = None
+    if pq is not None and "parquet_no_diff" in outputs:
+        table = pq.read_table(scratch / f"{repo.name}.parquet").to_pydict()
+        ai_shas = {sha for sha, by, n in zip(table["commit"], table["assisted_by"], table["ai_lines"]) if by or n}
+        ranges = sum(1 for start in table["start_line"] if start is not None)
+        check(row["problems"], list(dict.fromkeys(table["commit"])) == [e["commit"] for e in fast],
+              "parquet: other commits than export")
+        check(row["problems"], ai_shas == {e["commit"] for e in ai}, "parquet: other AI-derived commits")
+        check(row["problems"], ranges == sum(len(f["ranges"]) for e in fast for f in e["files"]),
+              "parquet: other line ranges")
+        row["parquet_rows"] = len(table["commit"])
     tools: dict[str, int] = {}
     for e in ai:
         for tool in dict.fromkeys(v.split(":", 1)[0] for v in e["assisted_by"]):
             tools[tool] = tools.get(tool, 0) + 1
-    row.update({"ai_commits": len(ai), "problems": [],
+    row.update({"ai_commits": len(ai), "problems": row.get("problems", []),
                 "fast_by_tool": sorted(tools.items(), key=lambda kv: -kv[1])[:6],
                 "fast_ai_lines": sum(e["ai_lines"] for e in fast),
                 "fast_lines_unknown": sum(1 for e in ai if not e["files"] and not e["ai_lines"])})
@@ -180,8 +206,9 @@ def main() -> int:
             row = measure(clone(source, Path(tmp)), env)
             results["repos"][name] = row
             failed |= bool(row["problems"])
-            speed = {k: row[k].get("commits_per_s", row[k].get("failed"))
-                     for k in ("git_log", "git_log_numstat", "export", "export_no_diff")}
+            speed = {k: (row[k].get("commits_per_s"), row[k].get("cpu_seconds")) if "failed" not in row[k]
+                     else row[k]["failed"] for k in ("git_log", "git_log_numstat", "export", "export_no_diff",
+                                                     "log_json_no_diff", "stats_no_diff", "parquet_no_diff")}
             print(f"{name}: {row['commits']} commits; commits/s {speed}; AI-derived {row['ai_commits']} "
                   f"({row.get('lines_unknown', '?')} lines unknown), AI lines {row.get('ai_lines', '?')}/"
                   f"{row.get('added', '?')}; problems: {row['problems'] or 'none'}", flush=True)

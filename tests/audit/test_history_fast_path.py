@@ -101,3 +101,37 @@ def test_the_cheap_gate_lets_through_every_real_mark():
         if foreign.evidence(message) or b"ai-lines" in message.lower() or b"aiguard-stamp" in message.lower():
             low = message.lower()
             assert audit_history._has_own_keys(low) or foreign.may_have_marks(low), text
+
+
+def test_log_json_is_json_dumps_of_the_records(history):  # noqa: F811
+    import io
+
+    repo, _shas, _texts = history
+    repo.git("commit", "-q", "--allow-empty", "-m", 'Quote " and \\ and \x1b', "--author", 'Ünï "C" <u@example.com>',
+             env={"AIGUARD_DISABLE": "1"})
+    for diff in (True, False):
+        records = list(audit_history.entries(["HEAD"], str(repo.path), False, diff=diff))
+        assert any(e.files for e in records) and any(not e.ai_derived for e in records)
+        out = io.StringIO()
+        views.log_json(records, out)
+        assert out.getvalue() == json.dumps([e.to_json() for e in records], ensure_ascii=False, indent=1) + "\n"
+    empty = io.StringIO()
+    views.log_json([], empty)
+    assert empty.getvalue() == "[]\n"
+
+
+def test_stats_no_diff_gives_the_commit_level_shares(history):  # noqa: F811
+    repo, _shas, _texts = history
+    full = json.loads(aiguard("stats", "--json", "--no-ledger", cwd=repo.path).stdout)
+    fast = json.loads(aiguard("stats", "--json", "--no-ledger", "--no-diff", cwd=repo.path).stdout)
+    for key in ("commits", "ai_commits", "commit_share", "lines_unknown", "first", "last"):
+        assert fast[key] == full[key], key
+    assert full["ai_commits"] >= 4 and fast["lines"] == "commit-level" and "lines" not in full
+    assert fast["added"] is None and fast["share"] is None and fast["by_path"] == [] and full["by_path"]
+    for table in ("by_tool", "by_model", "by_author", "by_month"):
+        counts = {r["key"]: (r.get("commits", r.get("ai_commits")), r["lines_unknown"]) for r in fast[table]}
+        assert counts == {r["key"]: (r.get("commits", r.get("ai_commits")), r["lines_unknown"]) for r in full[table]}
+        assert all(r.get("line_share") is None and r.get("added") is None and r.get("share") is None
+                   for r in fast[table])
+    text = aiguard("stats", "--no-ledger", "--no-diff", cwd=repo.path).stdout.decode()
+    assert f"{fast['ai_commits']} AI-derived" in text and "added lines not counted" in text

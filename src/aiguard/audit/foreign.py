@@ -223,14 +223,14 @@ def evidence(message: bytes, author: str = "", committer: str = "") -> list[Mark
 _IDENTITY_CACHE: dict[str, Mark | None] = {}  # a history has few authors and committers, each seen often
 
 
-_MARK_WORDS = (b"co-authored-by", b"co-developed-by", b"generated", b"made-with", b"entire-checkpoint", b"amp-thread")
+MARK_WORDS = (b"co-authored-by", b"co-developed-by", b"generated", b"made-with", b"entire-checkpoint", b"amp-thread")
 
 
 def may_have_marks(low: bytes) -> bool:
     """False when a lower-cased message holds no trailer key or phrase `evidence` reads (the
     author and committer aside; `assisted-by` is left to the caller, who looks for it anyway):
     most commits of a long history, told apart with a few substring scans."""
-    for word in _MARK_WORDS:
+    for word in MARK_WORDS:
         if word in low:
             return True
     return False

@@ -150,6 +150,25 @@ def jsonl_line(e: Entry) -> str:
             f'"schema": "{history.SCHEMA}"}}')
 
 
+def log_json(entries: Iterable[Entry], out: IO[str]) -> None:
+    """`log --json`: `json.dumps([e.to_json() ...], ensure_ascii=False, indent=1)` and a newline,
+    written as the entries stream (json's indenting encoder is pure Python: on a long history
+    it cost more than reading the history); the most common record is written directly."""
+    first = True
+    for e in entries:
+        out.write("[\n " if first else ",\n ")
+        first = False
+        if e.files or e.assisted_by or e.unmatched or e.evidence_level or e.ai_lines:
+            out.write(json.dumps(e.to_json(), ensure_ascii=False, indent=1).replace("\n", "\n "))
+            continue
+        added = "null" if e.added is None else str(e.added)
+        out.write(f'{{\n  "commit": "{e.commit}",\n  "author": {_STRING(e.author)},\n  "date": {_STRING(e.date)},\n  '
+                  f'"stamped": {"true" if e.stamped else "false"},\n  "assisted_by": [],\n  "ai_lines": 0,\n  '
+                  f'"added": {added},\n  "evidence": "{e.evidence}",\n  "files": [],\n  "unmatched": null,\n  '
+                  f'"evidence_level": null,\n  "schema": "{history.SCHEMA}"\n }}')
+    out.write("[]\n" if first else "\n]\n")
+
+
 def export(entries: Iterable[Entry], fmt: str, out: IO[str]) -> int:
     written = 0
     for e in entries:
@@ -330,13 +349,31 @@ def _directory(path: str, depth: int) -> str:
     return "/".join(parts[:depth]) + "/" if parts else "./"
 
 
+def commit_level(result: dict) -> dict:
+    """`stats --no-diff`: the commit-level shares only. Without a diff no commit's added lines
+    are known, so `added`, `share` and `line_share` are null and by_path is empty; `ai_lines`
+    stays what stamps and notes count (a lower bound). `lines` says which it is."""
+    out = {**result, "added": None, "share": None, "lines": "commit-level", "by_path": []}
+    for name in ("month", "author", "tool", "model"):
+        out[f"by_{name}"] = [{**row, **{k: None for k in ("added", "share", "line_share") if k in row}}
+                             for row in result[f"by_{name}"]]
+    return out
+
+
+def _percent(value: float | None, width: int = 0) -> str:
+    return f"{'-':>{width}}" if value is None else f"{100 * value:{width}.1f}%"
+
+
 def stats_text(result: dict, out: IO[str]) -> None:
     unknown = result["lines_unknown"]
+    if result["added"] is None:
+        lines = f"AI lines {result['ai_lines']} counted by stamps and notes (--no-diff: added lines not counted)"
+    else:
+        lines = (f"AI lines {result['ai_lines']}/{result['added']} ({100 * result['share']:.1f}%"
+                 + (", a lower bound" if unknown else "") + ")")
     out.write(f"{result['commits']} commits ({result['first'] or '-'} .. {result['last'] or '-'}), "
               f"{result['ai_commits']} AI-derived ({100 * result['commit_share']:.1f}%"
-              + (f", {unknown} with lines unknown" if unknown else "") + "); "
-              f"AI lines {result['ai_lines']}/{result['added']} ({100 * result['share']:.1f}%"
-              + (", a lower bound" if unknown else "") + ")\n")
+              + (f", {unknown} with lines unknown" if unknown else "") + "); " + lines + "\n")
     for name in ("month", "tool", "model", "author", "path"):
         rows = result[f"by_{name}"]
         if not rows:
@@ -348,7 +385,11 @@ def stats_text(result: dict, out: IO[str]) -> None:
         for row in rows[:30]:
             if "commit_share" in row:
                 out.write(f"  {row['commits']:>7} ({100 * row['commit_share']:5.1f}%) {row['lines_unknown']:>7}"
-                          f"  {row['ai_lines']:>7} ({100 * row['line_share']:5.1f}%)  {visible(row['key'])}\n")
+                          f"  {row['ai_lines']:>7} ({_percent(row['line_share'], 5)})  {visible(row['key'])}\n")
+                continue
+            if result["added"] is None:  # --no-diff: the commits only
+                out.write(f"  {row['ai_commits']:>7} AI-derived commits, {row['lines_unknown']:>7} with lines unknown"
+                          f"  {visible(row['key'])}\n")
                 continue
             extra = f" of {row['added']:>7} ({100 * row['share']:5.1f}%)" if "added" in row else ""
             out.write(f"  {row['ai_lines']:>7}{extra}  {visible(row['key'])}\n")

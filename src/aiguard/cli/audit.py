@@ -151,38 +151,57 @@ def log_(range_: tuple[str, ...], as_json: bool, ledger_fallback: bool, no_diff:
     """
     from aiguard.audit import views as audit
 
-    entries = _entries(range_, ledger_fallback, diff=not no_diff)
     if as_json:
-        click.echo(json.dumps([e.to_json() for e in entries], ensure_ascii=False, indent=1))
+        from aiguard.audit import history
+        from aiguard.git import runner
+
+        require_repo()
+        try:
+            audit.log_json(audit.stream(range_, ledger_fallback=ledger_fallback, diff=not no_diff), sys.stdout)
+        except (history.HistoryError, runner.GitError) as exc:
+            fail(str(exc))
     else:
-        audit.log_text(entries, sys.stdout)
+        audit.log_text(_entries(range_, ledger_fallback, diff=not no_diff), sys.stdout)
 
 
 @click.command(cls=_GitLogArgs, context_settings={"ignore_unknown_options": True})
 @click.argument("range_", metavar="[RANGE]", nargs=-1, type=click.UNPROCESSED)
-@click.option("--format", "format_", type=click.Choice(["jsonl", "agent-trace"]), default="jsonl", show_default=True,
-              help="jsonl: one commit a line (the `log --json` objects); agent-trace: Agent Trace records.")
+@click.option("--format", "format_", type=click.Choice(["jsonl", "agent-trace", "parquet"]), default="jsonl",
+              show_default=True, help="jsonl: one commit a line (the `log --json` objects); agent-trace: Agent Trace "
+                                      "records; parquet: one row per line range (needs -o FILE and pyarrow).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, allow_dash=True), default="-",
               help="Write to FILE instead of stdout.")
+@click.option("--repository", metavar="NAME", default=None,
+              help="With --format parquet, the `repository` column (default: origin's URL without credentials, "
+                   "else the work tree's folder name).")
 @_LEDGER_OPTION
 @_DIFF_OPTION
-def export(range_: tuple[str, ...], format_: str, output: str, ledger_fallback: bool, no_diff: bool) -> None:
+def export(range_: tuple[str, ...], format_: str, output: str, repository: str | None, ledger_fallback: bool,
+           no_diff: bool) -> None:
     """Export the AI record of a history for training-data pipelines.
 
     jsonl: one object a line per commit, newest first, schema `aiguard.commit/1`
     (see README); agent-trace: one Agent Trace record (spec 0.1.0) per
-    AI-derived commit. RANGE is anything `git log` takes; default: all of HEAD.
+    AI-derived commit; parquet: one row per line range, schema
+    `aiguard.provenance/1` (docs/audit-and-export.md). RANGE is anything
+    `git log` takes; default: all of HEAD.
 
     \b
     Examples:
       aiguard export --format jsonl > commits.jsonl
       aiguard export main --format agent-trace -o traces.jsonl
+      aiguard export --no-diff --format parquet -o provenance.parquet
     """
     from aiguard.audit import history
     from aiguard.git import runner
     from aiguard.audit import views as audit
 
     require_repo()
+    if format_ == "parquet":
+        _export_parquet(range_, output, repository, ledger_fallback, no_diff)
+        return
+    if repository is not None:
+        fail("--repository goes with --format parquet (the JSON records do not name the repository)")
     with naming(output):
         out = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")
         try:
@@ -192,6 +211,24 @@ def export(range_: tuple[str, ...], format_: str, output: str, ledger_fallback: 
         finally:
             if out is not sys.stdout:
                 out.close()
+
+
+def _export_parquet(range_: tuple[str, ...], output: str, repository: str | None, ledger_fallback: bool,
+                    no_diff: bool) -> None:
+    from aiguard.audit import history
+    from aiguard.audit import parquet
+    from aiguard.git import runner
+    from aiguard.audit import views as audit
+
+    if output == "-":
+        fail("--format parquet writes a file: give -o FILE")
+    try:
+        parquet.require()
+        name = repository or parquet.repository_name()
+        with naming(output):
+            parquet.write(audit.stream(range_, ledger_fallback=ledger_fallback, diff=not no_diff), output, name)
+    except (history.HistoryError, runner.GitError, parquet.ParquetUnavailable) as exc:
+        fail(str(exc))
 
 
 @click.command()
@@ -226,11 +263,17 @@ def blame(file: str, rev: str | None, as_json: bool) -> None:
 @click.option("--depth", type=click.IntRange(1, 10), default=1, show_default=True,
               help="Directory depth for the by-path table.")
 @_LEDGER_OPTION
-def stats(range_: tuple[str, ...], as_json: bool, depth: int, ledger_fallback: bool) -> None:
+@click.option("--no-diff", "no_diff", is_flag=True,
+              help="Trailers and notes only, no diff (fast): commit-level shares only; added lines, line "
+                   "shares and by-directory are not counted.")
+def stats(range_: tuple[str, ...], as_json: bool, depth: int, ledger_fallback: bool, no_diff: bool) -> None:
     """Share of AI-derived lines by month, author, tool, model and directory."""
     from aiguard.audit import views as audit
 
-    result = audit.stats(_entries(range_, ledger_fallback), depth)
+    if no_diff:
+        result = audit.commit_level(audit.stats(_entries(range_, ledger_fallback, diff=False), depth))
+    else:
+        result = audit.stats(_entries(range_, ledger_fallback), depth)
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=1))
     else:
