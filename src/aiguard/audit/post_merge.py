@@ -55,6 +55,7 @@ class Outcome(NamedTuple):
                            for p in self.pairs],
                 "findings": [{"commit": f.commit, "rule": f.rule, "severity": f.severity, "message": f.message}
                              for f in self.findings],
+                "signers": dict(self.sources.signers) if self.sources else {},
                 "notes": list(self.run_notes)}
 
 
@@ -329,6 +330,8 @@ def format_text(outcome: Outcome) -> str:
                 "unchanged": f"note in {notes.REF} already up to date"}.get(state, state)
         out.append(f"{pair.merged[:12]} from {len(pair.sources)} commit{'s' if len(pair.sources) != 1 else ''} "
                    f"({', '.join(s[:12] for s in pair.sources[:5])}{' ...' if len(pair.sources) > 5 else ''}): {note}")
+    for sha, principal in (outcome.sources.signers if outcome.sources else {}).items():
+        out.append(f"{sha[:12]} stamped by {visible(principal)} (personal stamp, allowed-signers)")
     out.extend(f"note: {visible(line)}" for line in outcome.run_notes)
     errors = sum(f.severity == ERROR for f in outcome.findings)
     signature = ""
