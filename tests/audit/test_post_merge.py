@@ -229,3 +229,25 @@ def test_push_sends_the_rederived_note(pr, tmp_path):
     assert "pushed refs/notes/aiguard to origin" in done.stdout.decode()
     shown = pr.box.git("--git-dir", str(remote), "notes", "--ref", "refs/notes/aiguard", "show", squash)
     assert json.loads(shown.stdout)["ai"] == 18
+
+
+def test_rebase_over_changes_next_to_the_pull_requests_lines(tmp_path):
+    """main changed a line two lines above the pull request's change: the rebased commit's
+    patch has other context, and is still paired with its source."""
+    box = Box(tmp_path)
+    numbers = "".join(f"{i}\n" for i in range(1, 21))
+    box.commit("Base", {"n.txt": numbers})
+    box.git("switch", "-q", "-c", "topic")
+    box.record(SNIPPET)
+    source = box.commit("Edit", {"n.txt": numbers.replace("10\n", "ten\n"), "one.py": SNIPPET})
+    box.git("switch", "-q", "main")
+    before = box.commit("Near", {"n.txt": numbers.replace("8\n", "eight\n")})
+    box.git("switch", "-q", "-c", "replayed", "topic")
+    box.git("-c", "core.hooksPath=/dev/null", "rebase", "-q", "main", env=HOST)
+    merged = box.sha()
+    done = box.ag("ci", "post-merge", "--base", before, "--head", source, "--merged", merged, "--format", "json",
+                  check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["method"] == "rebase" and report["merged"] == [
+        {"commit": merged, "sources": [source], "note": "written"}]

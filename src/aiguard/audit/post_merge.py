@@ -84,10 +84,12 @@ def _is_ancestor(a: str, b: str, cwd: str | None) -> bool:
 
 
 def patch_ids(shas: Sequence[str], cwd: str | None = None) -> dict[str, str]:
-    """commit -> `git patch-id --stable` of its change (commits with no change are left out)."""
+    """commit -> `git patch-id --stable` of its change (commits with no change are left out),
+    without context lines (the stamp's DIFF_FLAGS): a rebase over commits that changed lines
+    near the change keeps it."""
     if not shas:
         return {}
-    tree = runner.git(["diff-tree", "-p", "--no-color", "--no-ext-diff", "--no-textconv", "--stdin"],
+    tree = runner.git(["diff-tree", "-p", *patches.DIFF_FLAGS, "--stdin"],
                       input="".join(f"{sha}\n" for sha in shas).encode(), cwd=cwd)
     out = runner.git(["patch-id", "--stable"], input=tree, cwd=cwd)
     ids = {}
@@ -288,7 +290,7 @@ def run(base: str, head: str, merged: str, rules: Policy, method: str = "auto", 
     run_notes = list(report.notes)
     messages = {c.sha: c.message for c in report.commits}
     for pair in pairs:
-        messages[pair.merged] = notes._message(pair.merged, cwd)
+        messages[pair.merged] = runner.git(["cat-file", "commit", pair.merged], cwd=cwd).partition(b"\n\n")[2]
     states: dict[str, str] = {}
     for pair in pairs:
         files = patches.commit_diff(runner.rev_parse(f"{pair.merged}^", cwd), pair.merged, cwd)
