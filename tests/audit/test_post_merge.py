@@ -251,3 +251,57 @@ def test_rebase_over_changes_next_to_the_pull_requests_lines(tmp_path):
     report = json.loads(done.stdout)
     assert report["method"] == "rebase" and report["merged"] == [
         {"commit": merged, "sources": [source], "note": "written"}]
+
+
+def test_the_actions_post_merge_step_end_to_end(pr, tmp_path):
+    """The Action's own step script, with the real aiguard, in a fresh clone of a remote where
+    the pull request was squash-merged and its branch deleted: the head is fetched as
+    refs/pull/N/head, the sources' notes from origin, and the squash commit's note pushed."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    from test_verify import user_env
+
+    box = pr.box
+    remote = tmp_path / "origin.git"
+    box.git("init", "-q", "--bare", str(remote))
+    box.git("remote", "add", "origin", str(remote))
+    box.git("push", "-q", "origin", "main", "topic")  # aiguard's pre-push hook sends the notes too
+    box.git("push", "-q", "origin", f"{pr.head}:refs/pull/7/head")
+    squash = pr.squash(pr.github_message())
+    box.git("push", "-q", "origin", "main", ":topic")
+    ci_home = tmp_path / "ci"
+    env = user_env(ci_home)
+    clone = tmp_path / "clone"
+    # a file:// URL: a transport, so only reachable objects come (a path would copy them all)
+    subprocess.run(["git", "clone", "-q", remote.as_uri(), str(clone)], env=env, check=True)
+    assert subprocess.run(["git", "cat-file", "-e", f"{pr.head}^{{commit}}"], cwd=clone, env=env).returncode != 0
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"action": "closed", "pull_request": {
+        "number": 7, "merged": True, "merge_commit_sha": squash,
+        "base": {"sha": pr.before, "ref": "main"}, "head": {"sha": pr.head}}}))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "aiguard").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m aiguard "$@"\n')
+    (bin_dir / "aiguard").chmod(0o755)
+    action = yaml.safe_load((Path(__file__).resolve().parents[2] / "action.yml").read_text())
+    [step] = [s for s in action["runs"]["steps"] if "aiguard ci post-merge" in s.get("run", "")]
+    script = tmp_path / "step.sh"
+    script.write_text(step["run"])
+    env.update({"AIGUARD_MODE": "post-merge", "AIGUARD_PUSH_NOTES": "true", "AIGUARD_PR_NUMBER": "7",
+                "AIGUARD_PR_HEAD": pr.head, "AIGUARD_KEY": box.team_key(), "AIGUARD_REQUIRE_KEY": "true",
+                "AIGUARD_BIN_DIR": str(bin_dir), "AIGUARD_RANGE": "", "AIGUARD_FORMAT": "github",
+                "AIGUARD_ARGS": "", "AIGUARD_JUNIT_FILE": "", "GITHUB_EVENT_PATH": str(event),
+                "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")})
+    done = subprocess.run(["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", str(script)], cwd=clone,
+                          env=env, capture_output=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert b"signatures checked" in done.stdout and b"::error" not in done.stdout
+    shown = subprocess.run(["git", "--git-dir", str(remote), "notes", "--ref", "refs/notes/aiguard", "show", squash],
+                           capture_output=True, check=True, env=env)
+    assert json.loads(shown.stdout)["ai"] == 18
+    fetched = subprocess.run(["git", "rev-parse", "refs/remotes/origin/pull/7/head"], cwd=clone, env=env,
+                             capture_output=True, check=True)
+    assert fetched.stdout.decode().strip() == pr.head
