@@ -305,3 +305,15 @@ def test_the_actions_post_merge_step_end_to_end(pr, tmp_path):
     fetched = subprocess.run(["git", "rev-parse", "refs/remotes/origin/pull/7/head"], cwd=clone, env=env,
                              capture_output=True, check=True)
     assert fetched.stdout.decode().strip() == pr.head
+
+
+def test_rebase_that_drops_a_commit_says_so(pr):
+    pr.box.git("-c", "core.hooksPath=/dev/null", "cherry-pick", pr.commits[2])  # main already has the third change
+    pr.before = pr.box.sha("main")
+    merged = pr.rebase()
+    assert len(merged) == 2
+    rc, report = pr.post_merge_json("--merged", "main")
+    assert rc == 0, report
+    assert [m["sources"] for m in report["merged"]] == [[pr.commits[0]], [pr.commits[1]]]
+    assert report["notes"] == [f"1 of the pull request's commits have no counterpart among the merged commits "
+                               f"(by patch-id): {pr.commits[2][:12]}"]

@@ -288,6 +288,11 @@ def run(base: str, head: str, merged: str, rules: Policy, method: str = "auto", 
                              cwd=cwd, base=base)
     findings = list(report.findings)
     run_notes = list(report.notes)
+    paired = {s for pair in pairs for s in pair.sources}
+    unpaired = [s for s in sources if s not in paired]
+    if unpaired:  # a rebase that dropped a commit whose change the branch already had
+        run_notes.append(f"{len(unpaired)} of the pull request's commits have no counterpart among the merged "
+                         f"commits (by patch-id): {', '.join(s[:12] for s in unpaired[:5])}")
     messages = {c.sha: c.message for c in report.commits}
     for pair in pairs:
         messages[pair.merged] = runner.git(["cat-file", "commit", pair.merged], cwd=cwd).partition(b"\n\n")[2]
