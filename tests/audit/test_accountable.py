@@ -258,3 +258,36 @@ def test_verify_sarif(team):
     assert {(r["properties"]["commit"], r["ruleId"]) for r in results if r["level"] == "error"} == {
         (shas[name], "invalid-stamp") for name in ("bob_old", "mallory", "team", "chmod")}
     assert all(r["message"]["text"].startswith(r["properties"]["commit"][:12]) for r in results)
+
+
+# log and blame name the signer ----------------------------------------------------------------
+
+def test_log_and_blame_name_the_signer_when_asked(team):
+    box, shas, _, ci = team
+    plain = json.loads(box.ag("log", "--json", "main..topic", base_env=ci).stdout)
+    assert all("signer" not in entry for entry in plain)  # the default path checks no signature
+    entries = json.loads(box.ag("log", "--json", "--signers", "main..topic", base_env=ci).stdout)
+    signer = {entry["commit"]: entry["signer"] for entry in entries}
+    assert signer[shas["alice"]] == "alice@example.org" and signer[shas["bob"]] == "bob@example.org"
+    for name in ("bob_old", "mallory", "team", "chmod"):  # revoked, unlisted, team key, binding broken
+        assert signer[shas[name]] is None, name
+    text = box.ag("log", "--signers", "main..topic", base_env=ci).stdout.decode()
+    assert "stamped by alice@example.org (personal stamp, allowed-signers)" in text
+    assert text.count("stamped by") == 2
+    rows = json.loads(box.ag("blame", "--json", "--signers", "ai.py", base_env=ci).stdout)
+    assert {row["signer"] for row in rows} == {"alice@example.org"}
+    line = box.ag("blame", "--signers", "ai.py", base_env=ci).stdout.decode().splitlines()[0]
+    assert line.startswith(shas["alice"][:8]) and " claude-code:m1 alice@example.org  1) " in line  # 10 lines: width 2
+    assert "alice" not in box.ag("blame", "ai.py", base_env=ci).stdout.decode().splitlines()[0]
+
+
+def test_log_signers_without_an_allowed_signers_file_says_so(tmp_path):
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    box = Box(tmp_path)
+    box.commit("Base", {"README.md": "# r\n"})
+    sha = commit_as(box, ssh_key(keys, "alice"), "Alice", {"a.py": "a = 1\n"})
+    done = box.ag("log", "--json", "--signers", "-n", "1")
+    assert json.loads(done.stdout)[0] == {**json.loads(done.stdout)[0], "commit": sha, "signer": None}
+    assert done.stderr.decode() == ("aiguard: note: 1 commits have personal stamps, but .aiguard.toml names no "
+                                    "allowed-signers file: their signers are not shown\n")

@@ -369,3 +369,88 @@ def test_action_fails_loudly_without_the_key(clone, fake_bin, tmp_path):
     done = run_action(clone, fake_bin, tmp_path, key="")
     assert done.returncode == 2
     assert "::error title=aiguard::the key input is empty" in done.stdout and calls(tmp_path) == []
+
+
+# -- the post-merge step (aiguard ci post-merge) ---------------------------------------------
+
+@needs_shells
+def test_action_post_merge_mode_passes_the_key_and_pushes_notes(clone, fake_bin, tmp_path):
+    key = "aiguard-key-v1:" + "cd" * 32
+    done = run_action(clone, fake_bin, tmp_path, mode="post-merge", key=key, range="ignored..HEAD")
+    assert done.returncode == 0, done.stderr
+    assert calls(tmp_path) == [{"argv": ["ci", "post-merge", "--format", "github", "--push", "origin"], "key": key}]
+
+
+@needs_shells
+def test_action_post_merge_mode_args_no_push_and_exit_status(clone, fake_bin, tmp_path):
+    done = run_action(clone, fake_bin, tmp_path, mode="post-merge", format="json", args="--base main --head feature",
+                      FAKE_EXIT="1", **{"push-notes": "false"})
+    assert done.returncode == 1
+    assert calls(tmp_path) == [{"argv": ["ci", "post-merge", "--format", "json", "--base", "main", "--head", "feature"],
+                                "key": None}]
+
+
+@needs_shells
+def test_action_post_merge_mode_keeps_require_key(clone, fake_bin, tmp_path):
+    done = run_action(clone, fake_bin, tmp_path, mode="post-merge", key="")
+    assert done.returncode == 2
+    assert "::error title=aiguard::the key input is empty" in done.stdout and calls(tmp_path) == []
+
+
+@needs_shells
+def test_action_post_merge_fetches_a_gone_pull_request_head(clone, upstream, fake_bin, tmp_path, monkeypatch):
+    run(["git", "checkout", "-q", "-b", "gone"], cwd=upstream)
+    head = commit(upstream, "pr.txt")
+    run(["git", "update-ref", "refs/pull/7/head", head], cwd=upstream)
+    run(["git", "checkout", "-q", "main"], cwd=upstream)
+    run(["git", "branch", "-q", "-D", "gone"], cwd=upstream)
+    assert run(["git", "cat-file", "-e", f"{head}^{{commit}}"], cwd=clone, check=False).returncode != 0
+    monkeypatch.setenv("AIGUARD_PR_NUMBER", "7")
+    monkeypatch.setenv("AIGUARD_PR_HEAD", head)
+    done = run_action(clone, fake_bin, tmp_path, mode="post-merge")
+    assert done.returncode == 0, done.stderr
+    assert run(["git", "rev-parse", "refs/remotes/origin/pull/7/head"], cwd=clone).stdout.decode().strip() == head
+
+
+def gitlab_post_merge_script() -> str:
+    return "\n".join(load(GITLAB)["aiguard-post-merge"]["script"])
+
+
+def run_gitlab_post_merge(cwd: Path, fake_bin: Path, tmp_path: Path, **variables: str) -> subprocess.CompletedProcess:
+    script = tmp_path / "gitlab-post-merge.sh"
+    script.write_text(gitlab_post_merge_script())
+    env = dict(os.environ, FAKE_LOG=str(tmp_path / "calls.jsonl"), AIGUARD_KEY="k")
+    env["PATH"] = str(fake_bin) + os.pathsep + env["PATH"]
+    for name, value in load(GITLAB)["aiguard-post-merge"]["variables"].items():
+        env[name] = str(value)
+    env.update(variables)
+    return subprocess.run(["sh", "-e", str(script)], cwd=cwd, env=env, capture_output=True, text=True)
+
+
+def test_gitlab_post_merge_job_shares_the_preflight():
+    job = load(GITLAB)["aiguard-post-merge"]
+    assert job["script"][0] == gitlab_job()["script"][0]  # the key and shallow-clone checks, one text
+    assert "AIGUARD_KEY" not in job["variables"] and str(job["variables"]["GIT_DEPTH"]) == "0"
+    assert any("$CI_DEFAULT_BRANCH" in rule.get("if", "") for rule in job["rules"])
+
+
+@needs_shells
+def test_gitlab_post_merge_finds_the_merge_request_from_the_message(clone, upstream, fake_bin, tmp_path):
+    run(["git", "checkout", "-q", "-b", "mr"], cwd=upstream)
+    head = commit(upstream, "mr.txt")
+    run(["git", "update-ref", "refs/merge-requests/12/head", head], cwd=upstream)
+    run(["git", "checkout", "-q", "main"], cwd=upstream)
+    before = run(["git", "rev-parse", "HEAD~1"], cwd=clone).stdout.decode().strip()
+    message = "Merge branch 'mr' into 'main'\n\nAdd mr\n\nSee merge request group/project!12"
+    done = run_gitlab_post_merge(clone, fake_bin, tmp_path, CI_COMMIT_SHA="HEAD", CI_COMMIT_BEFORE_SHA=before,
+                                 CI_COMMIT_MESSAGE=message)
+    assert done.returncode == 0, done.stderr
+    assert calls(tmp_path) == [{"argv": ["ci", "post-merge", "--base", before, "--head",
+                                         "refs/remotes/origin/merge-requests/12", "--merged", "HEAD"], "key": "k"}]
+
+
+@needs_shells
+def test_gitlab_post_merge_without_a_merge_request_does_nothing(clone, fake_bin, tmp_path):
+    done = run_gitlab_post_merge(clone, fake_bin, tmp_path, CI_COMMIT_SHA="HEAD", CI_COMMIT_BEFORE_SHA="HEAD~1",
+                                 CI_COMMIT_MESSAGE="Direct push")
+    assert done.returncode == 0 and "names no merge request" in done.stdout and calls(tmp_path) == []

@@ -512,6 +512,33 @@ def verify(label: str, rev_args: list[str], rules: Policy, no_merges: bool = Fal
                   tuple(run_notes), signer_out)
 
 
+def personal_signers(shas: Sequence[str], cwd: str | None = None) -> tuple[dict[str, str], str]:
+    """commit -> principal, for the commits among `shas` whose personal stamp (v2 ssh) is bound
+    to their change and verifies against the allowed-signers (and revoked-signers) file the
+    policy names at HEAD; and a line saying why nothing could be checked, or "". Costs one
+    `git log` over the commits and, only for commits with a personal stamp, their diff and
+    one ssh-keygen run each."""
+    if not shas:
+        return {}, ""
+    found = runner.git(["log", "--no-walk=unsorted", "--stdin", "--format=%H", "--fixed-strings",
+                        f"--grep={trailers.STAMP}: v2 {stamp_format.PERSONAL} "],
+                       input="".join(f"{sha}\n" for sha in shas).encode(), cwd=cwd).decode().split()
+    if not found:
+        return {}, ""
+    head = "HEAD" if runner.rev_parse("HEAD", cwd) else None
+    rules = load_policy(head, cwd)._replace(stamp_signature="any")
+    out: dict[str, str] = {}
+    with signer_files(rules, head, cwd) as signers:
+        if signers.allowed is None:
+            return {}, signers.note or (f"{len(found)} commits have personal stamps, but {_policy_name(rules)} names "
+                                        "no allowed-signers file: their signers are not shown")
+        for commit in iter_commits(["--no-walk=unsorted", *found], no_merges=False, cwd=cwd):
+            group = trailers.read_group(commit.message)
+            if group is not None and group.stamp and group.stamps == 1 and trailers.ai_counts(group.ai_lines):
+                _check_stamp(commit, group, rules, None, signers, out)
+    return out, ""
+
+
 def _merge_own_lines(commit: Commit, cwd: str | None) -> dict[bytes, set[int]]:
     """A merge's lines that no parent has: what the merge itself added (conflict resolutions,
     evil merges); checked as any commit's lines are."""

@@ -73,7 +73,8 @@ def stream(spec: Sequence[str] | str | None, cwd: str | None = None, ledger_fall
 
 # log ---------------------------------------------------------------------------------------
 
-def log_text(entries: Iterable[Entry], out: IO[str]) -> None:
+def log_text(entries: Iterable[Entry], out: IO[str], signers: dict[str, str] | None = None) -> None:
+    """signers: commit -> principal of its verified personal stamp (log --signers)."""
     for e in entries:
         share = f"{e.ai_lines}/{'?' if e.added is None else e.added}"
         who = visible(", ".join(e.assisted_by) or "-")
@@ -84,6 +85,8 @@ def log_text(entries: Iterable[Entry], out: IO[str]) -> None:
             u = e.unmatched
             reasons = ", ".join(f"{name} {n}" for name, n in u["reasons"].items())
             out.write(f"{'':17}not matched by the hook: {u['lines']} added lines in {u['files']} files ({reasons})\n")
+        if signers and e.commit in signers:
+            out.write(f"{'':17}stamped by {visible(signers[e.commit])} (personal stamp, allowed-signers)\n")
         if e.ai_derived:
             level = f" ({e.evidence_level})" if e.evidence_level else ""  # foreign (trailer), foreign (phrase), ...
             out.write(f"{'':17}{e.evidence}{level}: {who}\n")
@@ -240,19 +243,24 @@ def blame(path: str, rev: str | None = None, cwd: str | None = None) -> list[Bla
     return out
 
 
-def blame_text(rows: Sequence[BlameLine], out: IO[str]) -> None:
+def blame_text(rows: Sequence[BlameLine], out: IO[str], signers: dict[str, str] | None = None) -> None:
+    """signers (blame --signers): commit -> principal, shown in a column of its own."""
     width = max((len(r.tool or "") + (1 if r.level == "commit" else 0) for r in rows), default=0)
     digits = len(str(len(rows)))
+    names = {sha: visible(name) for sha, name in (signers or {}).items()}
+    signed = max((len(names.get(r.commit, "")) for r in rows), default=0) if signers is not None else -1
     for r in rows:
         who = visible(r.tool or "") + ("?" if r.level == "commit" else "")
+        by = f" {names.get(r.commit, ''):<{signed}}" if signed >= 0 else ""
         content = visible(r.content[:-1]) + "\r" if r.content.endswith("\r") else visible(r.content)  # CRLF stays
-        out.write(f"{r.commit[:8]} {visible(r.date)} {who:<{width}} {r.line:>{digits}}) {content}\n")
+        out.write(f"{r.commit[:8]} {visible(r.date)} {who:<{width}}{by} {r.line:>{digits}}) {content}\n")
 
 
-def blame_json(rows: Sequence[BlameLine]) -> list[dict]:
+def blame_json(rows: Sequence[BlameLine], signers: dict[str, str] | None = None) -> list[dict]:
+    extra = (lambda r: {"signer": signers.get(r.commit)}) if signers is not None else (lambda r: {})
     return [{"line": r.line, "commit": r.commit, **note_format.path_json(r.orig_path), "orig_line": r.orig_line,
              "author": r.author, "date": r.date, "assisted_by": r.tool, "level": r.level or None,
-             "evidence": r.evidence, "content": r.content} for r in rows]
+             "evidence": r.evidence, "content": r.content, **extra(r)} for r in rows]
 
 
 # stats ---------------------------------------------------------------------------------------

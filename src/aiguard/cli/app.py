@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from aiguard import __version__
-from aiguard.cli import attribute, audit, capture, daemon, doctor, hooks, key, ledger, notes
+from aiguard.cli import attribute, audit, capture, ci, daemon, doctor, hooks, key, ledger, notes
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,6 +20,6 @@ def cli() -> None:
     """
 
 
-for _module in (hooks, capture, attribute, doctor, ledger, audit, notes, key, daemon):
+for _module in (hooks, capture, attribute, doctor, ledger, audit, ci, notes, key, daemon):
     for _command in _module.COMMANDS:
         cli.add_command(_command)

@@ -131,12 +131,34 @@ _DIFF_OPTION = click.option(
          "`added` is null where only the diff would count it.")
 
 
+_SIGNERS_OPTION = click.option(
+    "--signers", "show_signers", is_flag=True,
+    help="Name who made each personal stamp (v2 ssh) whose signature verifies against the allowed-signers "
+         "file the policy names at HEAD (one ssh-keygen run per such commit).")
+
+
+def _signers(shas: list[str]) -> dict[str, str]:
+    from aiguard.audit import policy
+    from aiguard.audit import verify as verifier
+    from aiguard.git import runner
+
+    try:
+        found, why = verifier.personal_signers(shas)
+    except (policy.PolicyError, verifier.VerifyError, runner.GitError) as exc:
+        fail(str(exc))
+        return {}
+    if why:
+        click.echo(f"aiguard: note: {why}", err=True)
+    return found
+
+
 @click.command("log", cls=_GitLogArgs, context_settings={"ignore_unknown_options": True})
 @click.argument("range_", metavar="[RANGE]", nargs=-1, type=click.UNPROCESSED)
 @click.option("--json", "as_json", is_flag=True, help="One JSON array, one object per commit (newest first).")
 @_LEDGER_OPTION
 @_DIFF_OPTION
-def log_(range_: tuple[str, ...], as_json: bool, ledger_fallback: bool, no_diff: bool) -> None:
+@_SIGNERS_OPTION
+def log_(range_: tuple[str, ...], as_json: bool, ledger_fallback: bool, no_diff: bool, show_signers: bool) -> None:
     """What each commit says about AI output: tools, models, lines, evidence.
 
     Reads aiguard's trailers and line records (notes under refs/notes/aiguard) and
@@ -151,7 +173,15 @@ def log_(range_: tuple[str, ...], as_json: bool, ledger_fallback: bool, no_diff:
     """
     from aiguard.audit import views as audit
 
-    if as_json:
+    if show_signers:
+        entries = _entries(range_, ledger_fallback, diff=not no_diff)
+        signers = _signers([e.commit for e in entries if e.stamped])
+        if as_json:
+            objects = [{**e.to_json(), "signer": signers.get(e.commit)} for e in entries]
+            click.echo(json.dumps(objects, ensure_ascii=False, indent=1))
+        else:
+            audit.log_text(entries, sys.stdout, signers)
+    elif as_json:
         from aiguard.audit import history
         from aiguard.git import runner
 
@@ -235,12 +265,14 @@ def _export_parquet(range_: tuple[str, ...], output: str, repository: str | None
 @click.argument("file", type=click.Path())
 @click.option("--rev", default=None, help="Blame the file as of this commit (default: the working tree).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line of the file.")
-def blame(file: str, rev: str | None, as_json: bool) -> None:
+@_SIGNERS_OPTION
+def blame(file: str, rev: str | None, as_json: bool, show_signers: bool) -> None:
     """git blame, plus which lines came from which tool/model.
 
     A line shows TOOL:MODEL when the commit that last changed it recorded that line
     as AI output; TOOL:MODEL? when only the commit is known to be AI-assisted (no
-    line record, e.g. another tool's Co-authored-by trailer).
+    line record, e.g. another tool's Co-authored-by trailer). With --signers, a column
+    names who made the commit's personal stamp, where its signature verifies.
     """
     from aiguard.audit import history
     from aiguard.git import runner
@@ -251,10 +283,11 @@ def blame(file: str, rev: str | None, as_json: bool) -> None:
         rows = audit.blame(file, rev)
     except (history.HistoryError, runner.GitError) as exc:
         fail(str(exc))
+    signers = _signers(sorted({r.commit for r in rows if set(r.commit) != {"0"}})) if show_signers else None
     if as_json:
-        click.echo(json.dumps(audit.blame_json(rows), ensure_ascii=False, indent=1))
+        click.echo(json.dumps(audit.blame_json(rows, signers), ensure_ascii=False, indent=1))
     else:
-        audit.blame_text(rows, sys.stdout)
+        audit.blame_text(rows, sys.stdout, signers)
 
 
 @click.command(cls=_GitLogArgs, context_settings={"ignore_unknown_options": True})

@@ -153,7 +153,8 @@ def push(remote: str, cwd: str | None = None) -> str:
     if not _ref_exists(REF, cwd):
         return "no aiguard notes to push"
     fetch(remote, cwd)
-    runner.git(["push", "--quiet", remote, f"{REF}:{REF}"], cwd=cwd)
+    # --no-verify: aiguard's pre-push hook would push the same ref beside this push, and one loses
+    runner.git(["push", "--quiet", "--no-verify", remote, f"{REF}:{REF}"], cwd=cwd)
     return f"pushed {REF} to {remote}"
 
 
