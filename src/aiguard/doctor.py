@@ -268,8 +268,8 @@ def check_assistants() -> list[Line]:
             continue
         seen += "" if has_hooks(module) else f"; no hooks ({name} has none: its logs are read)"
         if not roots:
-            roots = [str(root) for root in log_roots(module)]
-            where = ", ".join(roots[:3]) + (f", and {len(roots) - 3} more places" if len(roots) > 3 else "")
+            places = [str(root) for root in log_roots(module)]
+            where = ", ".join(places[:3]) + (f", and {len(places) - 3} more places" if len(places) > 3 else "")
             lines.append(Line(True, f"assistant {name}", f"no logs found ({where or 'no known location here'})"
                                                          + seen))
             continue

@@ -13,7 +13,7 @@ with all of them; a rebased commit with the one of the same `git patch-id`), the
   `verify --squash-trailers` writes, or the lines its re-derived note counts (`merged-claims`).
 
 It then re-derives the merged commit's note (refs/notes/aiguard) from the sources' notes,
-line by line (`notes.carry_into`), and writes it.
+line by line (`carry.carry_into`), and writes it.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from typing import NamedTuple, Sequence
 from aiguard.audit import verify as verifier
 from aiguard.audit.policy import Policy
 from aiguard.audit.verify import ERROR, NOTICE, Finding, VerifyError
-from aiguard.core import trailers
+from aiguard.core import note_format, trailers
 from aiguard.core.names import visible
-from aiguard.git import notes, patches, runner
+from aiguard.git import carry, notes, patches, runner
 
 METHODS = ("auto", "squash", "rebase")
 
@@ -263,15 +263,15 @@ def check_change(pair: Pair, merged_files: list[patches.FileDiff], cwd: str | No
 def derive_note(pair: Pair, merged_files: list[patches.FileDiff],
                 cwd: str | None = None) -> tuple[bytes | None, tuple[int, int] | None]:
     """The merged commit's note carried from its sources' notes, and its (AI, added) lines."""
-    records = list(notes.records_of(pair.sources, cwd))
+    records = list(carry.records_of(pair.sources, cwd))
     if not records:
         return None, None
-    carried = notes.carry_into(merged_files, records, cwd, new_rev=pair.merged)
+    carried = carry.carry_into(merged_files, records, cwd, new_rev=pair.merged)
     added = sum(len(d.added) for d in merged_files if not d.binary and d.new_oid)
     if not carried:
         return None, (0, added)
-    data = notes.encode(added, carried)
-    record = notes.decode(data)
+    data = note_format.encode(added, carried)
+    record = note_format.decode(data)
     return data, (record.ai if record else 0, added)
 
 
