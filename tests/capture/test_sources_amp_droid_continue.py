@@ -286,10 +286,10 @@ def test_fixtures_are_claimed_by_their_own_source_only():
     for path, name in heads.items():
         assert [n for n, m in registry().items() if sniff(m, path.read_bytes()[:300])] == [name], path
     first = DROID.read_bytes().split(b"\n", 1)[0]
-    assert [n for n, m in registry().items() if m.sniff(first)] == ["droid"]
+    assert [n for n, m in registry().items() if sniff(m, first)] == ["droid"]
     for path in [LOGS / "droid" / "hook-post-tool-use.json", LOGS / "continue" / "hook-post-tool-use.json",
                  CONTINUE / "sessions.json", DROID_SETTINGS]:
-        assert [n for n, m in registry().items() if m.sniff(path.read_bytes()[:300])] == [], path
+        assert [n for n, m in registry().items() if sniff(m, path.read_bytes()[:300])] == [], path
 
 
 def test_tailer_reads_threads_and_sessions_the_way_each_is_written(isolated_user):

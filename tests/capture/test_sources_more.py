@@ -235,8 +235,9 @@ def test_new_sniffs_claim_exactly_their_own_logs_and_ingest_picks_the_owner(path
     chosen = _source_for(path, registry())
     if path.name in UNCLAIMED:
         assert not claimed
-        # ingest reads a pretty-printed document's opening too: Gemini's legacy sessions are its
-        assert (chosen.NAME if chosen else None) == ("gemini-cli" if owner == "gemini-cli" else None)
+        # ingest reads a pretty-printed document's opening too: Gemini's sessions and Copilot's chat
+        # session are their owners'; Cursor's state.vscdb rows (a dump, not a log) stay no one's
+        assert (chosen.NAME if chosen else None) == (None if path.name == "state-vscdb-rows.json" else owner)
         return
     assert claimed == ({owner} & {"gemini-cli", "copilot", "cursor"})
     assert chosen is not None and chosen.NAME == owner
