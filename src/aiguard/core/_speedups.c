@@ -1,9 +1,17 @@
-/* aiguard._speedups: optional compiled versions of aiguard.fingerprint's hot loops.
+/* aiguard.core._speedups: optional compiled versions of the matcher's hot loops, in
+ * fingerprint.py (tokens, keyed digests, k-gram hashes, masks, winnowing), store/fpindex.py
+ * (index look-ups) and attribution.py (chains, coverage, the searches for inserted lines).
  *
- * Everything here computes exactly what the pure-Python reference in fingerprint.py
- * computes (tests/test_speedups.py checks it): the same tokens, the same keyed BLAKE2b
- * digests, the same k-gram hashes. fingerprint.py uses this module when it imports and
- * AIGUARD_PURE_PYTHON is not set; without a compiler the package installs without it.
+ * Everything here computes exactly what the pure-Python reference computes
+ * (tests/core/test_speedups.py checks each function against it): the same tokens, the same
+ * keyed BLAKE2b digests, the same k-gram hashes, the same placements. The package uses this
+ * module when it imports and AIGUARD_PURE_PYTHON is not set; without a compiler it installs
+ * without it.
+ *
+ * One shape throughout: arguments parsed into C arrays (new_array, int_array, pair_array,
+ * digest_word), the loop over them, Python objects built at the end (ll_list, ll_tuple,
+ * dict_list, ...), and one exit that frees everything; an error is a NULL (or -1) with the
+ * exception set, as Python's own indexing would raise it (py_index).
  *
  * BLAKE2b is written from RFC 7693 (keyed, one 64-bit output word: digest_size 8).
  * Messages are whole in memory, so there is no streaming state: the state after the key
@@ -62,11 +70,26 @@ static PyObject *dict_list(PyObject *dict, PyObject *key) {
     return rc < 0 ? NULL : list;
 }
 
-/* PyMem room for n long longs (at least one), or NULL with MemoryError set. */
-static long long *ll_alloc(long long n) {
-    long long *out = PyMem_Malloc((size_t)(n > 0 ? n : 1) * sizeof(long long));
+/* PyMem room for n items of itemsize bytes (at least one item: n may be 0), or NULL with
+ * MemoryError set. Every array below comes from here. */
+static void *new_array(long long n, size_t itemsize) {
+    void *out = PyMem_Malloc((size_t)(n > 0 ? n : 1) * itemsize);
     if (out == NULL) PyErr_NoMemory();
     return out;
+}
+
+static long long *ll_alloc(long long n) { return new_array(n, sizeof(long long)); }
+
+/* Python's indexing of a sequence of length n: i, or i + n when negative; -1 with
+ * IndexError when that is still outside [0, n). */
+static int py_index(long long i, Py_ssize_t n, Py_ssize_t *out) {
+    if (i < 0) i += n;
+    if (i < 0 || i >= n) {
+        PyErr_SetString(PyExc_IndexError, "list index out of range");
+        return -1;
+    }
+    *out = (Py_ssize_t)i;
+    return 0;
 }
 
 /* ---- BLAKE2b (RFC 7693) ------------------------------------------------------------ */
@@ -503,21 +526,17 @@ static uint64_t *digest_words(PyObject *digests, Py_ssize_t *count) {
     PyObject *seq = PySequence_Fast(digests, "digests must be iterable");
     if (seq == NULL) return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    uint64_t *words = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(uint64_t));
+    uint64_t *words = new_array(n, sizeof(uint64_t));
     if (words == NULL) {
         Py_DECREF(seq);
-        PyErr_NoMemory();
         return NULL;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *d = PySequence_Fast_GET_ITEM(seq, i);
-        if (!PyBytes_Check(d) || PyBytes_GET_SIZE(d) != 8) {
+        if (digest_word(PySequence_Fast_GET_ITEM(seq, i), &words[i]) < 0) {
             PyMem_Free(words);
             Py_DECREF(seq);
-            PyErr_SetString(PyExc_ValueError, "digests must be 8-byte bytes");
             return NULL;
         }
-        words[i] = load64((const uint8_t *)PyBytes_AS_STRING(d));
     }
     Py_DECREF(seq);
     *count = n;
@@ -557,13 +576,10 @@ static PyObject *sp_kgram_hashes(PyObject *self, PyObject *args) {
         if (seq == NULL) goto fail;
         m = PySequence_Fast_GET_SIZE(seq);
     }
-    start = PyMem_Malloc((size_t)(m ? m : 1) * sizeof(Py_ssize_t));
-    count = PyMem_Malloc((size_t)(m ? m : 1) * sizeof(Py_ssize_t));
-    values = PyMem_Malloc((size_t)(m ? m : 1) * sizeof(uint64_t));
-    if (start == NULL || count == NULL || values == NULL) {
-        PyErr_NoMemory();
-        goto fail;
-    }
+    start = new_array(m, sizeof(Py_ssize_t));
+    count = new_array(m, sizeof(Py_ssize_t));
+    values = new_array(m, sizeof(uint64_t));
+    if (start == NULL || count == NULL || values == NULL) goto fail;
     for (Py_ssize_t j = 0; j < m; j++) {
         Py_ssize_t i = j;
         if (seq != NULL) {
@@ -599,20 +615,16 @@ static PyObject *sp_kgram_hashes(PyObject *self, PyObject *args) {
         Py_DECREF(pos);
         Py_DECREF(value);
     }
+    goto done;
+fail:
+    Py_CLEAR(out);
+done:
     Py_XDECREF(seq);
     PyMem_Free(start);
     PyMem_Free(count);
     PyMem_Free(values);
     PyMem_Free(words);
     return out;
-fail:
-    Py_XDECREF(seq);
-    Py_XDECREF(out);
-    PyMem_Free(start);
-    PyMem_Free(count);
-    PyMem_Free(values);
-    PyMem_Free(words);
-    return NULL;
 }
 
 /* span_hashes(key, digests, spans) -> [signed 64-bit hash of digests[a:b] joined]. */
@@ -1238,11 +1250,8 @@ static PyObject *sp_index_lookup_body(PyObject *self, PyObject *args) {
     seq = PySequence_Fast(hashes, "hashes must be iterable");
     if (seq == NULL) goto fail;
     Py_ssize_t m = PySequence_Fast_GET_SIZE(seq);
-    wanted = PyMem_Malloc((size_t)(m ? 2 * m : 1) * sizeof(Wanted)); /* items, then sort space */
-    if (wanted == NULL) {
-        PyErr_NoMemory();
-        goto fail;
-    }
+    wanted = new_array(2 * m, sizeof(Wanted)); /* items, then sort space */
+    if (wanted == NULL) goto fail;
     for (Py_ssize_t i = 0; i < m; i++) {
         PyObject *obj = PySequence_Fast_GET_ITEM(seq, i);
         long long v = PyLong_AsLongLong(obj);
@@ -1341,8 +1350,7 @@ static Pair *pair_array(PyObject *iterable, Py_ssize_t *count) {
     PyObject *seq = PySequence_Fast(iterable, "expected an iterable of (int, int) pairs");
     if (seq == NULL) return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    Pair *out = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Pair));
-    if (out == NULL) PyErr_NoMemory();
+    Pair *out = new_array(n, sizeof(Pair));
     for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
         if (as_pair(PySequence_Fast_GET_ITEM(seq, i), &out[i].q, &out[i].r) < 0) {
             PyMem_Free(out);
@@ -1359,14 +1367,11 @@ static PyObject *sp_longest_chain(PyObject *self, PyObject *arg) {
     PyObject *seq = PySequence_Fast(arg, "pairs must be iterable");
     if (seq == NULL) return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    Pair *pairs = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Pair));
-    Py_ssize_t *tails = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Py_ssize_t)); /* pair index per length */
-    Py_ssize_t *previous = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Py_ssize_t));
+    Pair *pairs = new_array(n, sizeof(Pair));
+    Py_ssize_t *tails = new_array(n, sizeof(Py_ssize_t)); /* pair index per length */
+    Py_ssize_t *previous = new_array(n, sizeof(Py_ssize_t));
     PyObject *out = NULL;
-    if (pairs == NULL || tails == NULL || previous == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    if (pairs == NULL || tails == NULL || previous == NULL) goto done;
     for (Py_ssize_t i = 0; i < n; i++) {
         if (as_pair(PySequence_Fast_GET_ITEM(seq, i), &pairs[i].q, &pairs[i].r) < 0) goto done;
     }
@@ -1514,18 +1519,8 @@ static PyObject *sp_hits_per_record_body(PyObject *self, PyObject *args) {
         int has = PyDict_Contains(found, value);
         if (has < 0) goto fail;
         if (!has) continue;
-        PyObject *list = PyDict_GetItemWithError(by_hash, value);
-        if (list == NULL) {
-            if (PyErr_Occurred()) goto fail;
-            list = PyList_New(0);
-            if (list == NULL) goto fail;
-            if (PyDict_SetItem(by_hash, value, list) < 0) {
-                Py_DECREF(list);
-                goto fail;
-            }
-            Py_DECREF(list);
-        }
-        if (PyList_Append(list, pos) < 0) goto fail;
+        PyObject *list = dict_list(by_hash, value);
+        if (list == NULL || PyList_Append(list, pos) < 0) goto fail;
     }
     it = 0;
     PyObject *hits;
@@ -1571,19 +1566,8 @@ static PyObject *sp_hits_per_record_body(PyObject *self, PyObject *args) {
             for (Py_ssize_t j = 0; j < h; j++) {
                 PyObject *hit = PySequence_Fast_GET_ITEM(seq, j);
                 PyObject *record = PyTuple_GET_ITEM(hit, 0);
-                PyObject *list = PyDict_GetItemWithError(out, record);
-                if (list == NULL) {
-                    if (PyErr_Occurred()) { Py_DECREF(seq); goto fail; }
-                    list = PyList_New(0);
-                    if (list == NULL || PyDict_SetItem(out, record, list) < 0) {
-                        Py_XDECREF(list);
-                        Py_DECREF(seq);
-                        goto fail;
-                    }
-                    Py_DECREF(list);
-                }
-                PyObject *pair = PyTuple_Pack(2, q, PyTuple_GET_ITEM(hit, 1));
-                if (append_new(list, pair) < 0) {
+                PyObject *list = dict_list(out, record);
+                if (list == NULL || append_new(list, PyTuple_Pack(2, q, PyTuple_GET_ITEM(hit, 1))) < 0) {
                     Py_DECREF(seq);
                     goto fail;
                 }
@@ -1656,20 +1640,9 @@ static PyObject *sp_line_tokens_body(PyObject *self, PyObject *args) {
                 }
                 continue;
             }
-            PyObject *list = PyDict_GetItemWithError(out, key);
-            if (list == NULL) {
-                if (PyErr_Occurred() || (list = PyList_New(0)) == NULL) {
-                    Py_DECREF(key);
-                    goto fail;
-                }
-                if (PyDict_SetItem(out, key, list) < 0) {
-                    Py_DECREF(list);
-                    Py_DECREF(key);
-                    goto fail;
-                }
-                Py_DECREF(list);
-            }
+            PyObject *list = dict_list(out, key);
             Py_DECREF(key);
+            if (list == NULL) goto fail;
             if (PyList_Append(list, index) < 0) goto fail;
             if (first == last) {
                 have_cached = 1;
@@ -1807,13 +1780,10 @@ static PyObject *sp_touching(PyObject *self, PyObject *args) {
     PyObject *tokens = PySequence_Fast(token_seq, "tokens must be a sequence");
     if (tokens == NULL) return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(tokens);
-    long long *lines = PyMem_Malloc((size_t)(n ? 2 * n : 1) * sizeof(long long));
+    long long *lines = ll_alloc(2 * n);
     uint8_t *bits = NULL;
     PyObject *out = NULL;
-    if (lines == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    if (lines == NULL) goto done;
     long long max_line = -1;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *token = PySequence_Fast_GET_ITEM(tokens, i);
@@ -1949,13 +1919,10 @@ static PyObject *sp_query_hashes(PyObject *self, PyObject *args) {
         run_start = run_end = i;
         have_run = 1;
     }
-    start = PyMem_Malloc((size_t)(m ? m : 1) * sizeof(Py_ssize_t));
-    count = PyMem_Malloc((size_t)(m ? m : 1) * sizeof(Py_ssize_t));
-    values = PyMem_Malloc((size_t)(m ? m : 1) * sizeof(uint64_t));
-    if (start == NULL || count == NULL || values == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    start = new_array(m, sizeof(Py_ssize_t));
+    count = new_array(m, sizeof(Py_ssize_t));
+    values = new_array(m, sizeof(uint64_t));
+    if (start == NULL || count == NULL || values == NULL) goto done;
     for (Py_ssize_t j = 0; j < m; j++) {
         Py_ssize_t i = pos[j], a = i, b = i + k; /* as kgram_hashes reads joined[8i:8i+8k] */
         if (a < 0 || b < 0) {
@@ -2016,12 +1983,7 @@ static PyObject *sp_low_complexity(PyObject *self, PyObject *args) {
         return NULL;
     }
     for (Py_ssize_t j = 0; j < len; j++) {
-        PyObject *d = PyList_GET_ITEM(digests, a + j);
-        if (!PyBytes_Check(d) || PyBytes_GET_SIZE(d) != 8) {
-            PyErr_SetString(PyExc_ValueError, "digests must be 8-byte bytes");
-            return NULL;
-        }
-        g[j] = load64((const uint8_t *)PyBytes_AS_STRING(d));
+        if (digest_word(PyList_GET_ITEM(digests, a + j), &g[j]) < 0) return NULL;
     }
     return PyBool_FromLong(periodic(g, len, k));
 }
@@ -2107,10 +2069,9 @@ static long long *int_array(PyObject *obj, Py_ssize_t *count) {
     PyObject *seq = PySequence_Fast(obj, "expected a sequence of ints");
     if (seq == NULL) return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    long long *out = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(long long));
+    long long *out = ll_alloc(n);
     if (out == NULL) {
         Py_DECREF(seq);
-        PyErr_NoMemory();
         return NULL;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -2170,12 +2131,9 @@ static PyObject *sp_end_runs(PyObject *self, PyObject *args) {
     PyObject *out = NULL;
     s.cuts = int_array(dists_o, &s.n);
     if (s.cuts == NULL) return NULL;
-    sorted = PyMem_Malloc((size_t)(s.n ? s.n : 1) * sizeof(long long));
-    s.placed = PyMem_Malloc((size_t)(2 * max_runs) * sizeof(long long));
-    if (sorted == NULL || s.placed == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    sorted = ll_alloc(s.n);
+    s.placed = ll_alloc(2 * (long long)max_runs);
+    if (sorted == NULL || s.placed == NULL) goto done;
     memcpy(sorted, s.cuts, (size_t)s.n * sizeof(long long));
     qsort(sorted, (size_t)s.n, sizeof(long long), ll_cmp);
     s.room = room;
@@ -2201,13 +2159,8 @@ static int pieces_possible(const Search *s, int a_none, long long a, int b_none,
     if (b_none) b = s->hi;
     long long last = b - s->k - s->w + 1;
     if (last < a) return 1;
-    long long i = last + 1 - s->q1, j = a - s->q1;
-    if (i < 0) i += s->barred_n;
-    if (j < 0) j += s->barred_n;
-    if (i < 0 || i >= s->barred_n || j < 0 || j >= s->barred_n) {
-        PyErr_SetString(PyExc_IndexError, "list index out of range");
-        return -1;
-    }
+    Py_ssize_t i, j; /* before[last + 1 - q1] - before[a - q1] */
+    if (py_index(last + 1 - s->q1, s->barred_n, &i) < 0 || py_index(a - s->q1, s->barred_n, &j) < 0) return -1;
     return s->barred[i] - s->barred[j] == 0;
 }
 
@@ -2296,8 +2249,8 @@ static PyObject *sp_confirmed_pieces(PyObject *self, PyObject *args) {
         return NULL;
     }
     Py_ssize_t cap = PySet_GET_SIZE(pairs), m = 0;
-    long long *found = PyMem_Malloc((size_t)(cap ? cap : 1) * sizeof(long long));
-    if (found == NULL) return PyErr_NoMemory();
+    long long *found = ll_alloc(cap);
+    if (found == NULL) return NULL;
     PyObject *it = PyObject_GetIter(pairs), *item, *out = NULL;
     if (it == NULL) goto done;
     while ((item = PyIter_Next(it)) != NULL) {
@@ -2319,11 +2272,7 @@ static PyObject *sp_confirmed_pieces(PyObject *self, PyObject *args) {
     Py_DECREF(it);
     if (PyErr_Occurred()) goto done;
     qsort(found, (size_t)m, sizeof(long long), ll_cmp);
-    out = PyList_New(m);
-    for (Py_ssize_t i = 0; out != NULL && i < m; i++) {
-        PyObject *v = PyLong_FromLongLong(found[i]);
-        if (v == NULL) Py_CLEAR(out); else PyList_SET_ITEM(out, i, v);
-    }
+    out = ll_list(found, m);
 done:
     PyMem_Free(found);
     return out;
@@ -2367,10 +2316,9 @@ static PyObject *sp_end_placements(PyObject *self, PyObject *args) {
         Py_ssize_t n_runs = PySequence_Fast_GET_SIZE(runs_seq);
         PyMem_Free(runs);
         PyMem_Free(cuts);
-        runs = PyMem_Malloc((size_t)(n_runs ? n_runs : 1) * sizeof(Pair));
+        runs = new_array(n_runs, sizeof(Pair));
         cuts = ll_alloc(n_runs);
         int bad = runs == NULL || cuts == NULL;
-        if (runs == NULL) PyErr_NoMemory();
         for (Py_ssize_t r = 0; !bad && r < n_runs; r++) {
             long long ds, de;
             bad = as_pair(PySequence_Fast_GET_ITEM(runs_seq, r), &ds, &de) < 0;
@@ -2400,13 +2348,10 @@ static PyObject *sp_end_placements(PyObject *self, PyObject *args) {
             PyMem_Free(flags);
             cap = length;
             qmap = ll_alloc(cap);
-            words = PyMem_Malloc((size_t)cap * sizeof(uint64_t));
-            hash = PyMem_Malloc((size_t)cap * sizeof(uint64_t));
-            flags = PyMem_Malloc((size_t)cap);
-            if (qmap == NULL || words == NULL || hash == NULL || flags == NULL) {
-                PyErr_NoMemory();
-                goto fail;
-            }
+            words = new_array(cap, sizeof(uint64_t));
+            hash = new_array(cap, sizeof(uint64_t));
+            flags = new_array(cap, 1);
+            if (qmap == NULL || words == NULL || hash == NULL || flags == NULL) goto fail;
         }
         Py_ssize_t m = 0;
         pos = lo;
@@ -2419,12 +2364,9 @@ static PyObject *sp_end_placements(PyObject *self, PyObject *args) {
             }
         }
         for (Py_ssize_t j = 0; j < m; j++) { /* spliced = _take(digests, qmap) */
-            long long i = qmap[j] < 0 ? qmap[j] + n_digests : qmap[j];
-            if (i < 0 || i >= n_digests) {
-                PyErr_SetString(PyExc_IndexError, "list index out of range");
+            Py_ssize_t i;
+            if (py_index(qmap[j], n_digests, &i) < 0 || digest_word(PyList_GET_ITEM(digests, i), &words[j]) < 0)
                 goto fail;
-            }
-            if (digest_word(PyList_GET_ITEM(digests, (Py_ssize_t)i), &words[j]) < 0) goto fail;
         }
         long long n_grams = m - k + 1, grams = n_grams > 0 ? n_grams : 0;
         memset(flags, 0, (size_t)grams);
@@ -2487,8 +2429,12 @@ static PyObject *sp_end_placements(PyObject *self, PyObject *args) {
             if (list == NULL || append_new(list, Py_BuildValue("(OL)", placement, j)) < 0) goto fail;
         }
     }
+    goto done;
+fail:
+    Py_CLEAR(out);
+done:
     Py_DECREF(options);
-    Py_DECREF(rpos0_o);
+    Py_XDECREF(rpos0_o);
     PyMem_Free(pairs);
     PyMem_Free(runs);
     PyMem_Free(cuts);
@@ -2497,18 +2443,6 @@ static PyObject *sp_end_placements(PyObject *self, PyObject *args) {
     PyMem_Free(hash);
     PyMem_Free(flags);
     return out;
-fail:
-    Py_DECREF(options);
-    Py_XDECREF(rpos0_o);
-    Py_XDECREF(out);
-    PyMem_Free(pairs);
-    PyMem_Free(runs);
-    PyMem_Free(cuts);
-    PyMem_Free(qmap);
-    PyMem_Free(words);
-    PyMem_Free(hash);
-    PyMem_Free(flags);
-    return NULL;
 }
 
 /* coverage(chain, k, w, record_len, token_lines) -> (covered, extension): attribution._coverage. */
@@ -2520,25 +2454,19 @@ typedef struct {
 
 /* token_lines[i] with Python's indexing (negative from the end); out of range sets bad. */
 static long long line_at(Lines *l, long long i) {
-    if (i < 0) i += l->n;
-    if (i < 0 || i >= l->n) {
-        if (!l->bad) PyErr_SetString(PyExc_IndexError, "list index out of range");
+    Py_ssize_t at;
+    if (l->bad || py_index(i, l->n, &at) < 0) { /* the first error stays the one raised */
         l->bad = 1;
         return 0;
     }
-    long long v = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(l->seq, (Py_ssize_t)i));
+    long long v = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(l->seq, at));
     if (v == -1 && PyErr_Occurred()) l->bad = 1;
     return v;
 }
 
 static int add_range(PyObject *set, long long a, long long b) {
     for (long long p = a; p < b; p++) {
-        PyObject *v = PyLong_FromLongLong(p);
-        if (v == NULL || PySet_Add(set, v) < 0) {
-            Py_XDECREF(v);
-            return -1;
-        }
-        Py_DECREF(v);
+        if (ll_set_add(set, p) < 0) return -1;
     }
     return 0;
 }
@@ -2551,15 +2479,12 @@ static PyObject *sp_coverage(PyObject *self, PyObject *args) {
     if (chain == NULL) return NULL;
     Lines L = {PySequence_Fast(lines_o, "token_lines must be a sequence"), 0, 0};
     Py_ssize_t n = PySequence_Fast_GET_SIZE(chain);
-    Pair *pairs = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Pair));
+    Pair *pairs = new_array(n, sizeof(Pair));
     PyObject *covered = NULL, *extension = NULL, *result = NULL;
     if (L.seq == NULL) goto done;
     L.n = PySequence_Fast_GET_SIZE(L.seq);
     long long query_len = L.n;
-    if (pairs == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    if (pairs == NULL) goto done;
     for (Py_ssize_t i = 0; i < n; i++) {
         if (as_pair(PySequence_Fast_GET_ITEM(chain, i), &pairs[i].q, &pairs[i].r) < 0) goto done;
     }
@@ -2643,9 +2568,8 @@ static PyObject *sp_start_distances(PyObject *self, PyObject *args) {
     PyObject *out = PyList_New(0);
     if (out == NULL) return NULL;
     for (long long x = edge; step > 0 ? x < stop : x > stop; x += step) {
-        long long i = x < 0 ? x + size : x;
-        if (i < 0 || i >= size) {
-            PyErr_SetString(PyExc_IndexError, "list index out of range");
+        Py_ssize_t i;
+        if (py_index(x, size, &i) < 0) {
             Py_DECREF(out);
             return NULL;
         }
@@ -2673,9 +2597,7 @@ static PyObject *sp_take(PyObject *self, PyObject *args) {
             Py_CLEAR(out);
             break;
         }
-        if (i < 0) i += size;
-        if (i < 0 || i >= size) {
-            PyErr_SetString(PyExc_IndexError, "list index out of range");
+        if (py_index(i, size, &i) < 0) {
             Py_CLEAR(out);
             break;
         }
@@ -2720,15 +2642,8 @@ static int packed_by_hash(PyObject *packed, PyObject *found, PyObject *by_hash) 
         size_t i = (size_t)(((uint64_t)v * 0x9E3779B97F4A7C15ULL) >> 20) & (size - 1);
         while (keys[i] != NULL && slots[i] != v) i = (i + 1) & (size - 1);
         if (keys[i] == NULL) continue;
-        PyObject *list = PyDict_GetItemWithError(by_hash, keys[i]);
-        if (list == NULL) {
-            if (PyErr_Occurred() || (list = PyList_New(0)) == NULL) goto done;
-            if (PyDict_SetItem(by_hash, keys[i], list) < 0) {
-                Py_DECREF(list);
-                goto done;
-            }
-            Py_DECREF(list);
-        }
+        PyObject *list = dict_list(by_hash, keys[i]);
+        if (list == NULL) goto done;
         if (append_new(list, PyLong_FromLongLong((long long)pairs[2 * j])) < 0) goto done;
     }
     rc = 0;
