@@ -13,6 +13,7 @@ import hashlib
 import os
 import random
 import sysconfig
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -439,6 +440,87 @@ def test_placements_match_the_reference(starts, data, lims):
     _inserted, runs, candidates, steps = lims
     got = _speedups.placements(lo, hi, size, starts, runs, candidates, steps)
     assert got == with_limits(lims, REF["_placements"], lo, hi, size, starts)
+
+
+def outcome(function, *args):
+    """function(*args), or the type of the exception it raised: both paths must agree on either."""
+    try:
+        return function(*args)
+    except (IndexError, ValueError) as exc:
+        return type(exc)
+
+
+@settings(max_examples=500, deadline=None)
+@given(starts=st.lists(st.booleans(), min_size=2, max_size=80), data=st.data(), lims=limits,
+       k=st.integers(1, 6), w=st.integers(1, 5), max_runs=st.integers(1, 9))
+def test_placements_with_copied_pieces_match_the_reference(starts, data, lims, k, w, max_runs):
+    """The look-up-aware search (_CopiedPieces): a looked-up mask and a record's hits over a gap."""
+    n = len(starts)
+    q1 = data.draw(st.integers(0, n - 1))
+    q2 = data.draw(st.integers(q1, n - 1))
+    looked = bytearray(data.draw(st.lists(st.integers(0, 1), min_size=n, max_size=n)))
+    hits = [(q, data.draw(st.integers(0, 50))) for q in data.draw(st.sets(st.integers(q1, q2 + k)))]
+    pieces = attribution._CopiedPieces(looked, hits, k, w, q1, q2 + k)
+    lo = data.draw(st.integers(q1, min(q1 + k, n - 1)))  # the search starts at q1 + k in use
+    size = data.draw(st.integers(-1, 40))
+    _inserted, _runs, candidates, steps = lims
+    view = (pieces.barred_before, pieces.q1, pieces.hi, pieces.k, pieces.w)
+    got = outcome(_speedups.placements, lo, q2, size, starts, max_runs, candidates, steps, view)
+    assert got == with_limits(lims, outcome, REF["_placements"], lo, q2, size, starts, pieces, max_runs)
+
+
+def reference_end_placements(*args):
+    """attribution._end_placements with every helper it calls the reference's too."""
+    with pytest.MonkeyPatch.context() as m:
+        for name in ("_take", "low_complexity", "_confirmed_pieces"):
+            m.setattr(attribution, name, REF[name])
+        return REF["_end_placements"](*args)
+
+
+def wanted_by_index(wanted, placements):
+    """{hash: sorted (placement index, start)}: the same wanted entries, comparable across paths."""
+    index = {id(p): i for i, p in enumerate(placements)}
+    return {value: sorted((index[id(p)], j) for p, j in entries) for value, entries in wanted.items()}
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.data(), head=st.booleans(), k=st.integers(2, 12), w=st.integers(1, 8), key=st.binary(max_size=64))
+def test_end_placements_match_the_reference(data, head, k, w, key):
+    """A chain end's placements: the spliced query, straddling k-grams and their hashes, the
+    window's least unmasked hash, the confirmed pieces. Tokens from a small alphabet, so
+    low-complexity (masked) k-grams and equal hashes occur; cut options from _end_runs."""
+    n = data.draw(st.integers(k + 2, 120))
+    digests = [bytes([x]) * 8 for x in data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))]
+    starts = data.draw(st.lists(st.booleans(), min_size=n + 1, max_size=n + 1))
+    edge = data.draw(st.integers(0, n - k)) if head else data.draw(st.integers(k, n))
+    rpos0 = 0 if head else data.draw(st.integers(0, 40))
+
+    def distances(room):
+        if head:
+            return REF["_start_distances"](starts, edge, max(-1, edge - room - attribution.MAX_END_INSERTED - 1), -1)
+        return REF["_start_distances"](starts, edge, min(n, edge + room + attribution.MAX_END_INSERTED) + 1, 1)
+
+    room = data.draw(st.integers(1, 60))
+    far = [d for d in distances(room) if d > 1]
+    if far and data.draw(st.booleans()):  # a room that some copied region can end at: cut options exist
+        room = max(1, data.draw(st.sampled_from(far)) - data.draw(st.integers(1, 12)))
+    dists = distances(room)
+    base = edge - room if head else edge - k - rpos0  # query position of record position 0, nothing inserted
+    options = REF["_end_runs"](dists, room) or []
+    pairs = data.draw(st.sets(st.tuples(st.integers(base - 5, edge + 80), st.integers(-2, 100)), max_size=30))
+    pairs |= {(base + r + s, r) for r, s in data.draw(st.sets(st.tuples(st.integers(0, 100), st.integers(0, 20)),
+                                                                max_size=40))}  # hits shifted by inserted lines
+    hasher = PureHasher(key)
+    wanted_c: dict = defaultdict(list)
+    wanted_p: dict = defaultdict(list)
+    got = outcome(_speedups.end_placements, 7, head, edge, room, rpos0, options, digests, k, w, hasher._gram_key,
+                  pairs, wanted_c, attribution.EndPlacement)
+    want = outcome(reference_end_placements, 7, head, edge, room, rpos0, options, digests, k, w, hasher, pairs,
+                   wanted_p)
+    assert got == want
+    if isinstance(want, list):
+        assert all(type(p) is attribution.EndPlacement for p in got)
+        assert wanted_by_index(wanted_c, got) == wanted_by_index(wanted_p, want)
 
 
 @settings(max_examples=400, deadline=None)

@@ -1,9 +1,17 @@
-/* aiguard._speedups: optional compiled versions of aiguard.fingerprint's hot loops.
+/* aiguard.core._speedups: optional compiled versions of the matcher's hot loops, in
+ * fingerprint.py (tokens, keyed digests, k-gram hashes, masks, winnowing), store/fpindex.py
+ * (index look-ups) and attribution.py (chains, coverage, the searches for inserted lines).
  *
- * Everything here computes exactly what the pure-Python reference in fingerprint.py
- * computes (tests/test_speedups.py checks it): the same tokens, the same keyed BLAKE2b
- * digests, the same k-gram hashes. fingerprint.py uses this module when it imports and
- * AIGUARD_PURE_PYTHON is not set; without a compiler the package installs without it.
+ * Everything here computes exactly what the pure-Python reference computes
+ * (tests/core/test_speedups.py checks each function against it): the same tokens, the same
+ * keyed BLAKE2b digests, the same k-gram hashes, the same placements. The package uses this
+ * module when it imports and AIGUARD_PURE_PYTHON is not set; without a compiler it installs
+ * without it.
+ *
+ * One shape throughout: arguments parsed into C arrays (new_array, int_array, pair_array,
+ * digest_word), the loop over them, Python objects built at the end (ll_list, ll_tuple,
+ * dict_list, ...), and one exit that frees everything; an error is a NULL (or -1) with the
+ * exception set, as Python's own indexing would raise it (py_index).
  *
  * BLAKE2b is written from RFC 7693 (keyed, one 64-bit output word: digest_size 8).
  * Messages are whole in memory, so there is no streaming state: the state after the key
@@ -22,6 +30,66 @@ static int append_new(PyObject *list, PyObject *item) {
     int rc = PyList_Append(list, item);
     Py_DECREF(item);
     return rc;
+}
+
+/* Python objects from C arrays: a list or tuple of ints, an int added to a set. NULL or
+ * -1 with an error set. */
+static PyObject *ll_list(const long long *values, Py_ssize_t n) {
+    PyObject *out = PyList_New(n);
+    for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
+        PyObject *v = PyLong_FromLongLong(values[i]);
+        if (v == NULL) Py_CLEAR(out); else PyList_SET_ITEM(out, i, v);
+    }
+    return out;
+}
+
+static PyObject *ll_tuple(const long long *values, Py_ssize_t n) {
+    PyObject *out = PyTuple_New(n);
+    for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
+        PyObject *v = PyLong_FromLongLong(values[i]);
+        if (v == NULL) Py_CLEAR(out); else PyTuple_SET_ITEM(out, i, v);
+    }
+    return out;
+}
+
+static int ll_set_add(PyObject *set, long long value) {
+    PyObject *v = PyLong_FromLongLong(value);
+    int rc = v == NULL ? -1 : PySet_Add(set, v);
+    Py_XDECREF(v);
+    return rc;
+}
+
+/* dict.setdefault(key, []) (borrowed), without defaultdict's __missing__. */
+static PyObject *dict_list(PyObject *dict, PyObject *key) {
+    PyObject *list = PyDict_GetItemWithError(dict, key);
+    if (list != NULL || PyErr_Occurred()) return list;
+    list = PyList_New(0);
+    if (list == NULL) return NULL;
+    int rc = PyDict_SetItem(dict, key, list);
+    Py_DECREF(list); /* the dict holds it */
+    return rc < 0 ? NULL : list;
+}
+
+/* PyMem room for n items of itemsize bytes (at least one item: n may be 0), or NULL with
+ * MemoryError set. Every array below comes from here. */
+static void *new_array(long long n, size_t itemsize) {
+    void *out = PyMem_Malloc((size_t)(n > 0 ? n : 1) * itemsize);
+    if (out == NULL) PyErr_NoMemory();
+    return out;
+}
+
+static long long *ll_alloc(long long n) { return new_array(n, sizeof(long long)); }
+
+/* Python's indexing of a sequence of length n: i, or i + n when negative; -1 with
+ * IndexError when that is still outside [0, n). */
+static int py_index(long long i, Py_ssize_t n, Py_ssize_t *out) {
+    if (i < 0) i += n;
+    if (i < 0 || i >= n) {
+        PyErr_SetString(PyExc_IndexError, "list index out of range");
+        return -1;
+    }
+    *out = (Py_ssize_t)i;
+    return 0;
 }
 
 /* ---- BLAKE2b (RFC 7693) ------------------------------------------------------------ */
@@ -443,26 +511,32 @@ fail:
     return NULL;
 }
 
+/* One 8-byte digest as its word, or -1 with ValueError. */
+static int digest_word(PyObject *d, uint64_t *out) {
+    if (!PyBytes_Check(d) || PyBytes_GET_SIZE(d) != 8) {
+        PyErr_SetString(PyExc_ValueError, "digests must be 8-byte bytes");
+        return -1;
+    }
+    *out = load64((const uint8_t *)PyBytes_AS_STRING(d));
+    return 0;
+}
+
 /* The words of a list of 8-byte digests (a new PyMem buffer), or NULL with an error set. */
 static uint64_t *digest_words(PyObject *digests, Py_ssize_t *count) {
     PyObject *seq = PySequence_Fast(digests, "digests must be iterable");
     if (seq == NULL) return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    uint64_t *words = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(uint64_t));
+    uint64_t *words = new_array(n, sizeof(uint64_t));
     if (words == NULL) {
         Py_DECREF(seq);
-        PyErr_NoMemory();
         return NULL;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *d = PySequence_Fast_GET_ITEM(seq, i);
-        if (!PyBytes_Check(d) || PyBytes_GET_SIZE(d) != 8) {
+        if (digest_word(PySequence_Fast_GET_ITEM(seq, i), &words[i]) < 0) {
             PyMem_Free(words);
             Py_DECREF(seq);
-            PyErr_SetString(PyExc_ValueError, "digests must be 8-byte bytes");
             return NULL;
         }
-        words[i] = load64((const uint8_t *)PyBytes_AS_STRING(d));
     }
     Py_DECREF(seq);
     *count = n;
@@ -502,13 +576,10 @@ static PyObject *sp_kgram_hashes(PyObject *self, PyObject *args) {
         if (seq == NULL) goto fail;
         m = PySequence_Fast_GET_SIZE(seq);
     }
-    start = PyMem_Malloc((size_t)(m ? m : 1) * sizeof(Py_ssize_t));
-    count = PyMem_Malloc((size_t)(m ? m : 1) * sizeof(Py_ssize_t));
-    values = PyMem_Malloc((size_t)(m ? m : 1) * sizeof(uint64_t));
-    if (start == NULL || count == NULL || values == NULL) {
-        PyErr_NoMemory();
-        goto fail;
-    }
+    start = new_array(m, sizeof(Py_ssize_t));
+    count = new_array(m, sizeof(Py_ssize_t));
+    values = new_array(m, sizeof(uint64_t));
+    if (start == NULL || count == NULL || values == NULL) goto fail;
     for (Py_ssize_t j = 0; j < m; j++) {
         Py_ssize_t i = j;
         if (seq != NULL) {
@@ -544,20 +615,16 @@ static PyObject *sp_kgram_hashes(PyObject *self, PyObject *args) {
         Py_DECREF(pos);
         Py_DECREF(value);
     }
+    goto done;
+fail:
+    Py_CLEAR(out);
+done:
     Py_XDECREF(seq);
     PyMem_Free(start);
     PyMem_Free(count);
     PyMem_Free(values);
     PyMem_Free(words);
     return out;
-fail:
-    Py_XDECREF(seq);
-    Py_XDECREF(out);
-    PyMem_Free(start);
-    PyMem_Free(count);
-    PyMem_Free(values);
-    PyMem_Free(words);
-    return NULL;
 }
 
 /* span_hashes(key, digests, spans) -> [signed 64-bit hash of digests[a:b] joined]. */
@@ -598,6 +665,27 @@ fail:
     return NULL;
 }
 
+/* fingerprint.low_complexity of one k-gram's words g[0:len] (len <= k: a slice near the
+ * end is shorter): it repeats with a period of at most k // 2. */
+static int periodic(const uint64_t *g, Py_ssize_t len, Py_ssize_t k) {
+    Py_ssize_t half = k / 2, distinct = 0;
+    /* A period-p k-gram has at most p distinct tokens: more than k // 2 and it is not one. */
+    for (Py_ssize_t x = 0; x < len && distinct <= half; x++) {
+        Py_ssize_t y = 0;
+        while (y < x && g[y] != g[x]) y++;
+        distinct += y == x;
+    }
+    if (distinct > half) return 0;
+    for (Py_ssize_t period = 1; period <= half; period++) {
+        /* gram[period:] == gram[:-period], with slice rules when period >= len. */
+        Py_ssize_t shift = period < len ? period : len;
+        Py_ssize_t j = 0;
+        while (j + shift < len && g[j] == g[j + shift]) j++;
+        if (j + shift >= len) return 1;
+    }
+    return 0;
+}
+
 /* low_complexity_mask(digests, k) -> bytes: 1 at each k-gram start i (0 .. n - k) where
  * fingerprint.low_complexity(digests, i, k) is true (the k-gram repeats with a short period). */
 static PyObject *sp_low_complexity_mask(PyObject *self, PyObject *args) {
@@ -618,26 +706,7 @@ static PyObject *sp_low_complexity_mask(PyObject *self, PyObject *args) {
         return NULL;
     }
     char *mask = PyBytes_AS_STRING(out);
-    Py_ssize_t half = k / 2;
-    for (Py_ssize_t i = 0; i < grams; i++) {
-        const uint64_t *g = words + i;
-        /* A period-p k-gram has at most p distinct tokens: more than k // 2 and it is not one. */
-        Py_ssize_t distinct = 0;
-        for (Py_ssize_t a = 0; a < k && distinct <= half; a++) {
-            Py_ssize_t b = 0;
-            while (b < a && g[b] != g[a]) b++;
-            distinct += b == a;
-        }
-        int low = 0;
-        if (distinct <= half) {
-            for (Py_ssize_t period = 1; period <= half && !low; period++) {
-                Py_ssize_t j = 0;
-                while (j + period < k && g[j] == g[j + period]) j++;
-                low = j + period >= k;
-            }
-        }
-        mask[i] = (char)low;
-    }
+    for (Py_ssize_t i = 0; i < grams; i++) mask[i] = (char)periodic(words + i, k, k);
     PyMem_Free(words);
     return out;
 }
@@ -1181,11 +1250,8 @@ static PyObject *sp_index_lookup_body(PyObject *self, PyObject *args) {
     seq = PySequence_Fast(hashes, "hashes must be iterable");
     if (seq == NULL) goto fail;
     Py_ssize_t m = PySequence_Fast_GET_SIZE(seq);
-    wanted = PyMem_Malloc((size_t)(m ? 2 * m : 1) * sizeof(Wanted)); /* items, then sort space */
-    if (wanted == NULL) {
-        PyErr_NoMemory();
-        goto fail;
-    }
+    wanted = new_array(2 * m, sizeof(Wanted)); /* items, then sort space */
+    if (wanted == NULL) goto fail;
     for (Py_ssize_t i = 0; i < m; i++) {
         PyObject *obj = PySequence_Fast_GET_ITEM(seq, i);
         long long v = PyLong_AsLongLong(obj);
@@ -1272,19 +1338,40 @@ static int as_pair(PyObject *item, long long *a, long long *b) {
     return 0;
 }
 
+static int pair_cmp_ascending(const void *a, const void *b) {
+    const Pair *x = a, *y = b;
+    if (x->q != y->q) return (x->q > y->q) - (x->q < y->q);
+    return (x->r > y->r) - (x->r < y->r);
+}
+
+/* The (int, int) pairs of any iterable (a set of hits, a list of runs) as a new PyMem
+ * array, or NULL with an error set. */
+static Pair *pair_array(PyObject *iterable, Py_ssize_t *count) {
+    PyObject *seq = PySequence_Fast(iterable, "expected an iterable of (int, int) pairs");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    Pair *out = new_array(n, sizeof(Pair));
+    for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
+        if (as_pair(PySequence_Fast_GET_ITEM(seq, i), &out[i].q, &out[i].r) < 0) {
+            PyMem_Free(out);
+            out = NULL;
+        }
+    }
+    Py_DECREF(seq);
+    *count = n;
+    return out;
+}
+
 /* longest_chain(pairs) -> the longest chain of (query, record) hits increasing in both. */
 static PyObject *sp_longest_chain(PyObject *self, PyObject *arg) {
     PyObject *seq = PySequence_Fast(arg, "pairs must be iterable");
     if (seq == NULL) return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    Pair *pairs = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Pair));
-    Py_ssize_t *tails = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Py_ssize_t)); /* pair index per length */
-    Py_ssize_t *previous = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Py_ssize_t));
+    Pair *pairs = new_array(n, sizeof(Pair));
+    Py_ssize_t *tails = new_array(n, sizeof(Py_ssize_t)); /* pair index per length */
+    Py_ssize_t *previous = new_array(n, sizeof(Py_ssize_t));
     PyObject *out = NULL;
-    if (pairs == NULL || tails == NULL || previous == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    if (pairs == NULL || tails == NULL || previous == NULL) goto done;
     for (Py_ssize_t i = 0; i < n; i++) {
         if (as_pair(PySequence_Fast_GET_ITEM(seq, i), &pairs[i].q, &pairs[i].r) < 0) goto done;
     }
@@ -1432,18 +1519,8 @@ static PyObject *sp_hits_per_record_body(PyObject *self, PyObject *args) {
         int has = PyDict_Contains(found, value);
         if (has < 0) goto fail;
         if (!has) continue;
-        PyObject *list = PyDict_GetItemWithError(by_hash, value);
-        if (list == NULL) {
-            if (PyErr_Occurred()) goto fail;
-            list = PyList_New(0);
-            if (list == NULL) goto fail;
-            if (PyDict_SetItem(by_hash, value, list) < 0) {
-                Py_DECREF(list);
-                goto fail;
-            }
-            Py_DECREF(list);
-        }
-        if (PyList_Append(list, pos) < 0) goto fail;
+        PyObject *list = dict_list(by_hash, value);
+        if (list == NULL || PyList_Append(list, pos) < 0) goto fail;
     }
     it = 0;
     PyObject *hits;
@@ -1489,19 +1566,8 @@ static PyObject *sp_hits_per_record_body(PyObject *self, PyObject *args) {
             for (Py_ssize_t j = 0; j < h; j++) {
                 PyObject *hit = PySequence_Fast_GET_ITEM(seq, j);
                 PyObject *record = PyTuple_GET_ITEM(hit, 0);
-                PyObject *list = PyDict_GetItemWithError(out, record);
-                if (list == NULL) {
-                    if (PyErr_Occurred()) { Py_DECREF(seq); goto fail; }
-                    list = PyList_New(0);
-                    if (list == NULL || PyDict_SetItem(out, record, list) < 0) {
-                        Py_XDECREF(list);
-                        Py_DECREF(seq);
-                        goto fail;
-                    }
-                    Py_DECREF(list);
-                }
-                PyObject *pair = PyTuple_Pack(2, q, PyTuple_GET_ITEM(hit, 1));
-                if (append_new(list, pair) < 0) {
+                PyObject *list = dict_list(out, record);
+                if (list == NULL || append_new(list, PyTuple_Pack(2, q, PyTuple_GET_ITEM(hit, 1))) < 0) {
                     Py_DECREF(seq);
                     goto fail;
                 }
@@ -1574,20 +1640,9 @@ static PyObject *sp_line_tokens_body(PyObject *self, PyObject *args) {
                 }
                 continue;
             }
-            PyObject *list = PyDict_GetItemWithError(out, key);
-            if (list == NULL) {
-                if (PyErr_Occurred() || (list = PyList_New(0)) == NULL) {
-                    Py_DECREF(key);
-                    goto fail;
-                }
-                if (PyDict_SetItem(out, key, list) < 0) {
-                    Py_DECREF(list);
-                    Py_DECREF(key);
-                    goto fail;
-                }
-                Py_DECREF(list);
-            }
+            PyObject *list = dict_list(out, key);
             Py_DECREF(key);
+            if (list == NULL) goto fail;
             if (PyList_Append(list, index) < 0) goto fail;
             if (first == last) {
                 have_cached = 1;
@@ -1725,13 +1780,10 @@ static PyObject *sp_touching(PyObject *self, PyObject *args) {
     PyObject *tokens = PySequence_Fast(token_seq, "tokens must be a sequence");
     if (tokens == NULL) return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(tokens);
-    long long *lines = PyMem_Malloc((size_t)(n ? 2 * n : 1) * sizeof(long long));
+    long long *lines = ll_alloc(2 * n);
     uint8_t *bits = NULL;
     PyObject *out = NULL;
-    if (lines == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    if (lines == NULL) goto done;
     long long max_line = -1;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *token = PySequence_Fast_GET_ITEM(tokens, i);
@@ -1867,13 +1919,10 @@ static PyObject *sp_query_hashes(PyObject *self, PyObject *args) {
         run_start = run_end = i;
         have_run = 1;
     }
-    start = PyMem_Malloc((size_t)(m ? m : 1) * sizeof(Py_ssize_t));
-    count = PyMem_Malloc((size_t)(m ? m : 1) * sizeof(Py_ssize_t));
-    values = PyMem_Malloc((size_t)(m ? m : 1) * sizeof(uint64_t));
-    if (start == NULL || count == NULL || values == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    start = new_array(m, sizeof(Py_ssize_t));
+    count = new_array(m, sizeof(Py_ssize_t));
+    values = new_array(m, sizeof(uint64_t));
+    if (start == NULL || count == NULL || values == NULL) goto done;
     for (Py_ssize_t j = 0; j < m; j++) {
         Py_ssize_t i = pos[j], a = i, b = i + k; /* as kgram_hashes reads joined[8i:8i+8k] */
         if (a < 0 || b < 0) {
@@ -1927,36 +1976,16 @@ static PyObject *sp_low_complexity(PyObject *self, PyObject *args) {
     }
     Py_ssize_t n = PyList_GET_SIZE(digests), a = i, b = i + k; /* digests[i:i + k] */
     slice_bounds(n, &a, &b);
-    Py_ssize_t len = b - a, half = k / 2;
+    Py_ssize_t len = b - a;
     uint64_t g[64];
     if (len > 64) {
         PyErr_SetString(PyExc_ValueError, "k-grams longer than 64 tokens are not supported");
         return NULL;
     }
     for (Py_ssize_t j = 0; j < len; j++) {
-        PyObject *d = PyList_GET_ITEM(digests, a + j);
-        if (!PyBytes_Check(d) || PyBytes_GET_SIZE(d) != 8) {
-            PyErr_SetString(PyExc_ValueError, "digests must be 8-byte bytes");
-            return NULL;
-        }
-        g[j] = load64((const uint8_t *)PyBytes_AS_STRING(d));
+        if (digest_word(PyList_GET_ITEM(digests, a + j), &g[j]) < 0) return NULL;
     }
-    /* len(set(gram)) > k // 2: not periodic. */
-    Py_ssize_t distinct = 0;
-    for (Py_ssize_t x = 0; x < len && distinct <= half; x++) {
-        Py_ssize_t y = 0;
-        while (y < x && g[y] != g[x]) y++;
-        distinct += y == x;
-    }
-    if (distinct > half) Py_RETURN_FALSE;
-    for (Py_ssize_t period = 1; period <= half; period++) {
-        /* gram[period:] == gram[:-period], with slice rules when period >= len. */
-        Py_ssize_t shift = period < len ? period : len;
-        Py_ssize_t j = 0;
-        while (j + shift < len && g[j] == g[j + shift]) j++;
-        if (j + shift >= len) Py_RETURN_TRUE;
-    }
-    Py_RETURN_FALSE;
+    return PyBool_FromLong(periodic(g, len, k));
 }
 
 /* Both searches below keep what the references keep: their step count, the order in
@@ -1971,6 +2000,9 @@ typedef struct {
     long long *placed;     /* (start, end) pairs of the runs placed so far */
     long long *found;      /* per placement: size, run count, then max_runs pairs */
     Py_ssize_t found_n, found_cap, stride;
+    const long long *barred; /* placements only, or NULL: _CopiedPieces.barred_before */
+    Py_ssize_t barred_n;
+    long long q1, hi, k, w;  /* the rest of that _CopiedPieces */
 } Search;
 
 static int search_record(Search *s, long long size, int runs) {
@@ -2037,10 +2069,9 @@ static long long *int_array(PyObject *obj, Py_ssize_t *count) {
     PyObject *seq = PySequence_Fast(obj, "expected a sequence of ints");
     if (seq == NULL) return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    long long *out = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(long long));
+    long long *out = ll_alloc(n);
     if (out == NULL) {
         Py_DECREF(seq);
-        PyErr_NoMemory();
         return NULL;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -2100,12 +2131,9 @@ static PyObject *sp_end_runs(PyObject *self, PyObject *args) {
     PyObject *out = NULL;
     s.cuts = int_array(dists_o, &s.n);
     if (s.cuts == NULL) return NULL;
-    sorted = PyMem_Malloc((size_t)(s.n ? s.n : 1) * sizeof(long long));
-    s.placed = PyMem_Malloc((size_t)(2 * max_runs) * sizeof(long long));
-    if (sorted == NULL || s.placed == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    sorted = ll_alloc(s.n);
+    s.placed = ll_alloc(2 * (long long)max_runs);
+    if (sorted == NULL || s.placed == NULL) goto done;
     memcpy(sorted, s.cuts, (size_t)s.n * sizeof(long long));
     qsort(sorted, (size_t)s.n, sizeof(long long), ll_cmp);
     s.room = room;
@@ -2124,10 +2152,27 @@ done:
     return out;
 }
 
+/* _CopiedPieces.possible(a, b), a_none / b_none for None: 1, 0, or -1 (an IndexError,
+ * as Python's indexing of barred_before would raise). */
+static int pieces_possible(const Search *s, int a_none, long long a, int b_none, long long b) {
+    if (a_none) a = s->q1;
+    if (b_none) b = s->hi;
+    long long last = b - s->k - s->w + 1;
+    if (last < a) return 1;
+    Py_ssize_t i, j; /* before[last + 1 - q1] - before[a - q1] */
+    if (py_index(last + 1 - s->q1, s->barred_n, &i) < 0 || py_index(a - s->q1, s->barred_n, &j) < 0) return -1;
+    return s->barred[i] - s->barred[j] == 0;
+}
+
 /* _placements's place(): 1 to go on, 0 over budget, -1 error. */
 static int gap_place(Search *s, Py_ssize_t first, long long left, int runs_left, int depth) {
     for (Py_ssize_t a = first; a < s->n; a++) {
         long long st = s->cuts[a];
+        if (s->barred != NULL) { /* the copied piece before this run: from q1 or the last run's end */
+            int ok = pieces_possible(s, depth == 0, depth ? s->placed[2 * depth - 1] : 0, 0, st);
+            if (ok < 0) return -1;
+            if (!ok) break;
+        }
         for (Py_ssize_t b = a + 1; b < s->n; b++) {
             long long e = s->cuts[b];
             if (e - st > left) break;
@@ -2136,7 +2181,8 @@ static int gap_place(Search *s, Py_ssize_t first, long long left, int runs_left,
             s->placed[2 * depth] = st;
             s->placed[2 * depth + 1] = e;
             if (e - st == left) {
-                if (search_record(s, 0, depth + 1) < 0) return -1;
+                int ok = s->barred == NULL ? 1 : pieces_possible(s, 0, e, 1, 0);
+                if (ok < 0 || (ok && search_record(s, 0, depth + 1) < 0)) return -1;
             } else if (runs_left > 1) {
                 int rc = gap_place(s, b + 1, left - (e - st), runs_left - 1, depth + 1);
                 if (rc <= 0) return rc;
@@ -2146,24 +2192,25 @@ static int gap_place(Search *s, Py_ssize_t first, long long left, int runs_left,
     return 1;
 }
 
-/* placements(lo, hi, size, starts, max_runs, max_candidates, max_steps) -> [runs] or None:
- * attribution._placements with its limits passed in. */
+/* placements(lo, hi, size, starts, max_runs, max_candidates, max_steps[, pieces]) -> [runs]
+ * or None: attribution._placements with its limits passed in. pieces: None, or
+ * (barred_before, q1, hi, k, w) of a _CopiedPieces. */
 static PyObject *sp_placements(PyObject *self, PyObject *args) {
     long long lo, hi, size, max_steps;
-    PyObject *starts;
+    PyObject *starts, *pieces = Py_None;
     int max_runs;
     Py_ssize_t max_candidates;
-    if (!PyArg_ParseTuple(args, "LLLOinL", &lo, &hi, &size, &starts, &max_runs, &max_candidates, &max_steps))
+    if (!PyArg_ParseTuple(args, "LLLOinL|O", &lo, &hi, &size, &starts, &max_runs, &max_candidates, &max_steps,
+                          &pieces))
         return NULL;
     if (max_runs < 1) max_runs = 1;
     Search s = {0};
-    PyObject *out = NULL;
-    long long *cuts = PyMem_Malloc((size_t)(hi - lo + 1 > 0 ? hi - lo + 1 : 1) * sizeof(long long));
-    s.placed = PyMem_Malloc((size_t)(2 * max_runs) * sizeof(long long));
-    if (cuts == NULL || s.placed == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    PyObject *out = NULL, *barred = Py_None;
+    if (pieces != Py_None && !PyArg_ParseTuple(pieces, "OLLLL", &barred, &s.q1, &s.hi, &s.k, &s.w)) return NULL;
+    long long *cuts = ll_alloc(hi - lo + 1);
+    s.placed = ll_alloc(2 * (long long)max_runs);
+    if (cuts == NULL || s.placed == NULL) goto done;
+    if (barred != Py_None && (s.barred = int_array(barred, &s.barred_n)) == NULL) goto done;
     for (long long i = lo; i <= hi; i++) { /* cuts = [i for i in range(lo, hi + 1) if starts[i]] */
         PyObject *flag = PySequence_GetItem(starts, (Py_ssize_t)i);
         if (flag == NULL) goto done;
@@ -2181,6 +2228,7 @@ static PyObject *sp_placements(PyObject *self, PyObject *args) {
     out = rc ? search_result(&s, 0) : Py_NewRef(Py_None);
 done:
     PyMem_Free(cuts);
+    PyMem_Free((void *)s.barred);
     PyMem_Free(s.placed);
     PyMem_Free(s.found);
     return out;
@@ -2201,8 +2249,8 @@ static PyObject *sp_confirmed_pieces(PyObject *self, PyObject *args) {
         return NULL;
     }
     Py_ssize_t cap = PySet_GET_SIZE(pairs), m = 0;
-    long long *found = PyMem_Malloc((size_t)(cap ? cap : 1) * sizeof(long long));
-    if (found == NULL) return PyErr_NoMemory();
+    long long *found = ll_alloc(cap);
+    if (found == NULL) return NULL;
     PyObject *it = PyObject_GetIter(pairs), *item, *out = NULL;
     if (it == NULL) goto done;
     while ((item = PyIter_Next(it)) != NULL) {
@@ -2224,13 +2272,176 @@ static PyObject *sp_confirmed_pieces(PyObject *self, PyObject *args) {
     Py_DECREF(it);
     if (PyErr_Occurred()) goto done;
     qsort(found, (size_t)m, sizeof(long long), ll_cmp);
-    out = PyList_New(m);
-    for (Py_ssize_t i = 0; out != NULL && i < m; i++) {
-        PyObject *v = PyLong_FromLongLong(found[i]);
-        if (v == NULL) Py_CLEAR(out); else PyList_SET_ITEM(out, i, v);
-    }
+    out = ll_list(found, m);
 done:
     PyMem_Free(found);
+    return out;
+}
+
+/* end_placements(record, head, edge, room, rpos0, options, digests, k, w, key, pairs, wanted,
+ * make) -> [placement]: attribution._end_placements, the k-gram hashes keyed with key (the
+ * Hasher's gram key), each placement made by make (EndPlacement). pairs: the record's
+ * first look-up hits, (query, record) positions. */
+static PyObject *sp_end_placements(PyObject *self, PyObject *args) {
+    PyObject *record, *options_o, *digests, *key, *pairs_o, *wanted, *make;
+    int head;
+    long long edge, room, rpos0, k, w;
+    if (!PyArg_ParseTuple(args, "OpLLLOO!LLSOO!O", &record, &head, &edge, &room, &rpos0, &options_o, &PyList_Type,
+                          &digests, &k, &w, &key, &pairs_o, &PyDict_Type, &wanted, &make))
+        return NULL;
+    if (k < 1) {
+        PyErr_SetString(PyExc_ValueError, "k must be positive");
+        return NULL;
+    }
+    Keyed ks;
+    if (keyed_setup(&ks, key) < 0) return NULL;
+    PyObject *options = PySequence_Fast(options_o, "options must be a sequence");
+    if (options == NULL) return NULL;
+    Py_ssize_t n_pairs = 0;
+    Pair *pairs = pair_array(pairs_o, &n_pairs);
+    PyObject *out = PyList_New(0), *rpos0_o = PyLong_FromLongLong(rpos0);
+    Py_ssize_t n_digests = PyList_GET_SIZE(digests);
+    Py_ssize_t cap = 0;
+    long long *qmap = NULL, *cuts = NULL;
+    Pair *runs = NULL;
+    uint64_t *words = NULL, *hash = NULL;
+    char *flags = NULL; /* per spliced start: 1 straddles a cut, 2 in the window, 4 confirmed */
+    if (pairs == NULL || out == NULL || rpos0_o == NULL) goto fail;
+    for (Py_ssize_t o = 0; o < PySequence_Fast_GET_SIZE(options); o++) {
+        PyObject *option = PySequence_Fast_GET_ITEM(options, o), *runs_o;
+        long long size;
+        if (!PyArg_ParseTuple(option, "LO", &size, &runs_o)) goto fail;
+        PyObject *runs_seq = PySequence_Fast(runs_o, "runs must be a sequence");
+        if (runs_seq == NULL) goto fail;
+        Py_ssize_t n_runs = PySequence_Fast_GET_SIZE(runs_seq);
+        PyMem_Free(runs);
+        PyMem_Free(cuts);
+        runs = new_array(n_runs, sizeof(Pair));
+        cuts = ll_alloc(n_runs);
+        int bad = runs == NULL || cuts == NULL;
+        for (Py_ssize_t r = 0; !bad && r < n_runs; r++) {
+            long long ds, de;
+            bad = as_pair(PySequence_Fast_GET_ITEM(runs_seq, r), &ds, &de) < 0;
+            /* The runs as query pieces [s, e): before the chain, mirrored (sorted below). */
+            runs[r].q = head ? edge - de : edge + ds;
+            runs[r].r = head ? edge - ds : edge + de;
+        }
+        Py_DECREF(runs_seq);
+        if (bad) goto fail;
+        if (n_runs == 0) {
+            PyErr_SetString(PyExc_IndexError, "list index out of range"); /* cuts[0] */
+            goto fail;
+        }
+        if (head) qsort(runs, (size_t)n_runs, sizeof(Pair), pair_cmp_ascending);
+        long long lo = head ? edge - room - size : edge - k, hi = head ? edge + k : edge + room + size;
+        /* qmap: the query positions [lo, hi) with the pieces cut out; cuts: where. */
+        long long length = 0, pos = lo;
+        for (Py_ssize_t r = 0; r < n_runs; r++) {
+            if (runs[r].q > pos) length += runs[r].q - pos;
+            pos = runs[r].r;
+        }
+        if (hi > pos) length += hi - pos;
+        if (length > cap) {
+            PyMem_Free(qmap);
+            PyMem_Free(words);
+            PyMem_Free(hash);
+            PyMem_Free(flags);
+            cap = length;
+            qmap = ll_alloc(cap);
+            words = new_array(cap, sizeof(uint64_t));
+            hash = new_array(cap, sizeof(uint64_t));
+            flags = new_array(cap, 1);
+            if (qmap == NULL || words == NULL || hash == NULL || flags == NULL) goto fail;
+        }
+        Py_ssize_t m = 0;
+        pos = lo;
+        for (Py_ssize_t r = 0; r <= n_runs; r++) {
+            long long until = r < n_runs ? runs[r].q : hi;
+            for (long long x = pos; x < until; x++) qmap[m++] = x;
+            if (r < n_runs) {
+                cuts[r] = m;
+                pos = runs[r].r;
+            }
+        }
+        for (Py_ssize_t j = 0; j < m; j++) { /* spliced = _take(digests, qmap) */
+            Py_ssize_t i;
+            if (py_index(qmap[j], n_digests, &i) < 0 || digest_word(PyList_GET_ITEM(digests, i), &words[j]) < 0)
+                goto fail;
+        }
+        long long n_grams = m - k + 1, grams = n_grams > 0 ? n_grams : 0;
+        memset(flags, 0, (size_t)grams);
+        for (Py_ssize_t r = 0; r < n_runs; r++) {
+            long long a = cuts[r] - k + 1 > 0 ? cuts[r] - k + 1 : 0, b = cuts[r] < n_grams ? cuts[r] : n_grams;
+            for (long long j = a; j < b; j++) flags[j] |= 1;
+        }
+        /* The record's first (last) w k-grams: winnowing stored the least of them. */
+        long long win_lo = head ? 0 : (n_grams - w > 0 ? n_grams - w : 0);
+        long long win_hi = head ? (w < n_grams ? w : n_grams) : n_grams;
+        for (long long j = win_lo; j < win_hi; j++) flags[j] |= 2;
+        int have_least = 0;
+        int64_t least = 0;
+        for (long long j = 0; j < grams; j++) {
+            if (!flags[j]) continue;
+            hash[j] = keyed_words(&ks, words + j, (Py_ssize_t)k);
+            if ((flags[j] & 2) && !periodic(words + j, (Py_ssize_t)k, (Py_ssize_t)k)
+                && (!have_least || (int64_t)hash[j] < least)) {
+                least = (int64_t)hash[j];
+                have_least = 1;
+            }
+        }
+        for (Py_ssize_t p = 0; p < n_pairs; p++) { /* _confirmed_pieces */
+            long long j = pairs[p].r - rpos0;
+            if (j >= 0 && j < n_grams && qmap[j] == pairs[p].q && !(flags[j] & 1)) flags[j] |= 4;
+        }
+        PyObject *window_min = PyFrozenSet_New(NULL), *confirmed = PySet_New(NULL);
+        PyObject *cuts_t = ll_tuple(cuts, n_runs), *qmap_l = ll_list(qmap, m);
+        PyObject *need = head ? Py_BuildValue("(LL)", w - 1, room) : Py_BuildValue("(LL)", 0LL, room + k - w + 1);
+        PyObject *claimed = head ? Py_BuildValue("(LL)", 0LL, room) : Py_BuildValue("(Ln)", k, m);
+        PyObject *outer = head ? Py_BuildValue("(LL)", 0LL, cuts[0]) : Py_BuildValue("(Ln)", cuts[n_runs - 1], m);
+        PyObject *placement = NULL;
+        bad = window_min == NULL || confirmed == NULL || cuts_t == NULL || qmap_l == NULL || need == NULL
+              || claimed == NULL || outer == NULL;
+        for (long long j = 0; !bad && j < grams; j++) {
+            if ((flags[j] & 2) && have_least && (int64_t)hash[j] == least) bad = ll_set_add(window_min, j) < 0;
+            if (!bad && (flags[j] & 4)) bad = ll_set_add(confirmed, j) < 0;
+        }
+        if (!bad) {
+            placement = PyObject_CallFunctionObjArgs(make, record, rpos0_o, cuts_t, need, window_min, confirmed,
+                                                     qmap_l, claimed, outer, NULL);
+        }
+        Py_XDECREF(window_min);
+        Py_XDECREF(confirmed);
+        Py_XDECREF(cuts_t);
+        Py_XDECREF(qmap_l);
+        Py_XDECREF(need);
+        Py_XDECREF(claimed);
+        Py_XDECREF(outer);
+        if (placement == NULL || PyList_Append(out, placement) < 0) {
+            Py_XDECREF(placement);
+            goto fail;
+        }
+        Py_DECREF(placement);
+        for (long long j = 0; j < grams; j++) { /* wanted[hashes[j]].append((placement, j)) */
+            if (!(flags[j] & 1)) continue;
+            PyObject *value = PyLong_FromLongLong((long long)(int64_t)hash[j]);
+            PyObject *list = value ? dict_list(wanted, value) : NULL;
+            Py_XDECREF(value);
+            if (list == NULL || append_new(list, Py_BuildValue("(OL)", placement, j)) < 0) goto fail;
+        }
+    }
+    goto done;
+fail:
+    Py_CLEAR(out);
+done:
+    Py_DECREF(options);
+    Py_XDECREF(rpos0_o);
+    PyMem_Free(pairs);
+    PyMem_Free(runs);
+    PyMem_Free(cuts);
+    PyMem_Free(qmap);
+    PyMem_Free(words);
+    PyMem_Free(hash);
+    PyMem_Free(flags);
     return out;
 }
 
@@ -2243,25 +2454,19 @@ typedef struct {
 
 /* token_lines[i] with Python's indexing (negative from the end); out of range sets bad. */
 static long long line_at(Lines *l, long long i) {
-    if (i < 0) i += l->n;
-    if (i < 0 || i >= l->n) {
-        if (!l->bad) PyErr_SetString(PyExc_IndexError, "list index out of range");
+    Py_ssize_t at;
+    if (l->bad || py_index(i, l->n, &at) < 0) { /* the first error stays the one raised */
         l->bad = 1;
         return 0;
     }
-    long long v = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(l->seq, (Py_ssize_t)i));
+    long long v = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(l->seq, at));
     if (v == -1 && PyErr_Occurred()) l->bad = 1;
     return v;
 }
 
 static int add_range(PyObject *set, long long a, long long b) {
     for (long long p = a; p < b; p++) {
-        PyObject *v = PyLong_FromLongLong(p);
-        if (v == NULL || PySet_Add(set, v) < 0) {
-            Py_XDECREF(v);
-            return -1;
-        }
-        Py_DECREF(v);
+        if (ll_set_add(set, p) < 0) return -1;
     }
     return 0;
 }
@@ -2274,15 +2479,12 @@ static PyObject *sp_coverage(PyObject *self, PyObject *args) {
     if (chain == NULL) return NULL;
     Lines L = {PySequence_Fast(lines_o, "token_lines must be a sequence"), 0, 0};
     Py_ssize_t n = PySequence_Fast_GET_SIZE(chain);
-    Pair *pairs = PyMem_Malloc((size_t)(n ? n : 1) * sizeof(Pair));
+    Pair *pairs = new_array(n, sizeof(Pair));
     PyObject *covered = NULL, *extension = NULL, *result = NULL;
     if (L.seq == NULL) goto done;
     L.n = PySequence_Fast_GET_SIZE(L.seq);
     long long query_len = L.n;
-    if (pairs == NULL) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    if (pairs == NULL) goto done;
     for (Py_ssize_t i = 0; i < n; i++) {
         if (as_pair(PySequence_Fast_GET_ITEM(chain, i), &pairs[i].q, &pairs[i].r) < 0) goto done;
     }
@@ -2366,9 +2568,8 @@ static PyObject *sp_start_distances(PyObject *self, PyObject *args) {
     PyObject *out = PyList_New(0);
     if (out == NULL) return NULL;
     for (long long x = edge; step > 0 ? x < stop : x > stop; x += step) {
-        long long i = x < 0 ? x + size : x;
-        if (i < 0 || i >= size) {
-            PyErr_SetString(PyExc_IndexError, "list index out of range");
+        Py_ssize_t i;
+        if (py_index(x, size, &i) < 0) {
             Py_DECREF(out);
             return NULL;
         }
@@ -2396,9 +2597,7 @@ static PyObject *sp_take(PyObject *self, PyObject *args) {
             Py_CLEAR(out);
             break;
         }
-        if (i < 0) i += size;
-        if (i < 0 || i >= size) {
-            PyErr_SetString(PyExc_IndexError, "list index out of range");
+        if (py_index(i, size, &i) < 0) {
             Py_CLEAR(out);
             break;
         }
@@ -2443,15 +2642,8 @@ static int packed_by_hash(PyObject *packed, PyObject *found, PyObject *by_hash) 
         size_t i = (size_t)(((uint64_t)v * 0x9E3779B97F4A7C15ULL) >> 20) & (size - 1);
         while (keys[i] != NULL && slots[i] != v) i = (i + 1) & (size - 1);
         if (keys[i] == NULL) continue;
-        PyObject *list = PyDict_GetItemWithError(by_hash, keys[i]);
-        if (list == NULL) {
-            if (PyErr_Occurred() || (list = PyList_New(0)) == NULL) goto done;
-            if (PyDict_SetItem(by_hash, keys[i], list) < 0) {
-                Py_DECREF(list);
-                goto done;
-            }
-            Py_DECREF(list);
-        }
+        PyObject *list = dict_list(by_hash, keys[i]);
+        if (list == NULL) goto done;
         if (append_new(list, PyLong_FromLongLong((long long)pairs[2 * j])) < 0) goto done;
     }
     rc = 0;
@@ -2485,6 +2677,7 @@ static PyMethodDef methods[] = {
     {"low_complexity", sp_low_complexity, METH_VARARGS, "fingerprint.low_complexity of one k-gram."},
     {"end_runs", sp_end_runs, METH_VARARGS, "attribution._end_runs, its limits passed in."},
     {"placements", sp_placements, METH_VARARGS, "attribution._placements, its limits passed in."},
+    {"end_placements", sp_end_placements, METH_VARARGS, "attribution._end_placements."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -859,44 +859,58 @@ def _end_candidates(matched: list[_Matched], digests: list[bytes], k: int, hashe
                 continue
             if pairs is None:
                 pairs = set(hits.get(record, ()))
-            placements = []
-            for size, runs in options:
-                if head:
-                    pieces = sorted((edge - de, edge - ds) for ds, de in runs)
-                    lo, hi = edge - room - size, q1 + k
-                else:
-                    pieces = [(edge + ds, edge + de) for ds, de in runs]
-                    lo, hi = q2, edge + room + size
-                qmap: list[int] = []
-                cuts = []
-                pos = lo
-                for s, e in pieces:
-                    qmap.extend(range(pos, s))
-                    cuts.append(len(qmap))
-                    pos = e
-                qmap.extend(range(pos, hi))
-                rpos0 = 0 if head else r2
-                need = (w - 1, r1) if head else (0, record_len - w + 1 - r2)
-                claimed, outer = ((0, r1), (0, cuts[0])) if head else ((k, len(qmap)), (cuts[-1], len(qmap)))
-                straddling: set[int] = set()
-                for cut in cuts:
-                    straddling.update(range(max(0, cut - k + 1), min(cut, len(qmap) - k + 1)))
-                spliced = _take(digests, qmap)
-                # The record's first (last) w k-grams: winnowing stored the least of them.
-                n_grams = len(qmap) - k + 1
-                window = range(min(w, n_grams)) if head else range(max(0, n_grams - w), n_grams)
-                hashes = hasher.kgram_hashes(spliced, k, straddling.union(window))
-                unmasked = [hashes[j] for j in window if not low_complexity(spliced, j, k)]
-                least = min(unmasked, default=None)
-                placement = EndPlacement(record, rpos0, tuple(cuts), need,
-                                         frozenset(j for j in window if hashes[j] == least), set(), qmap,
-                                         claimed, outer)
-                placement.confirmed.update(_confirmed_pieces(qmap, rpos0, n_grams, straddling, pairs))
-                for j in straddling:
-                    wanted[hashes[j]].append((placement, j))
-                placements.append(placement)
-            groups.append((record, placements))
+            groups.append((record, _end_placements(record, head, edge, room, 0 if head else r2, options,
+                                                   digests, k, w, hasher, pairs, wanted)))
     return groups
+
+
+def _end_placements(record: int, head: bool, edge: int, room: int, rpos0: int,
+                    options: list[tuple[int, tuple[tuple[int, int], ...]]], digests: list[bytes], k: int, w: int,
+                    hasher: Hasher, pairs: set[tuple[int, int]],
+                    wanted: dict[int, list[tuple[EndPlacement, int]]]) -> list[EndPlacement]:
+    """_end_candidates' placements at one end of a record's chain, one per option (size, runs).
+
+    head: the end before the first hit (q1, r1), edge = q1 and room = r1; otherwise the
+    end after the last hit (q2, r2), edge = q2 + k and room = record length - r2 - k.
+    rpos0 is the record position of spliced position 0 (0 before the chain, r2 after
+    it). The k-grams straddling each cut are put in `wanted`.
+    """
+    placements = []
+    for size, runs in options:
+        if head:
+            pieces = sorted((edge - de, edge - ds) for ds, de in runs)
+            lo, hi = edge - room - size, edge + k
+        else:
+            pieces = [(edge + ds, edge + de) for ds, de in runs]
+            lo, hi = edge - k, edge + room + size
+        qmap: list[int] = []
+        cuts = []
+        pos = lo
+        for s, e in pieces:
+            qmap.extend(range(pos, s))
+            cuts.append(len(qmap))
+            pos = e
+        qmap.extend(range(pos, hi))
+        need = (w - 1, room) if head else (0, room + k - w + 1)
+        claimed, outer = ((0, room), (0, cuts[0])) if head else ((k, len(qmap)), (cuts[-1], len(qmap)))
+        straddling: set[int] = set()
+        for cut in cuts:
+            straddling.update(range(max(0, cut - k + 1), min(cut, len(qmap) - k + 1)))
+        spliced = _take(digests, qmap)
+        # The record's first (last) w k-grams: winnowing stored the least of them.
+        n_grams = len(qmap) - k + 1
+        window = range(min(w, n_grams)) if head else range(max(0, n_grams - w), n_grams)
+        hashes = hasher.kgram_hashes(spliced, k, straddling.union(window))
+        unmasked = [hashes[j] for j in window if not low_complexity(spliced, j, k)]
+        least = min(unmasked, default=None)
+        placement = EndPlacement(record, rpos0, tuple(cuts), need,
+                                 frozenset(j for j in window if hashes[j] == least), set(), qmap,
+                                 claimed, outer)
+        placement.confirmed.update(_confirmed_pieces(qmap, rpos0, n_grams, straddling, pairs))
+        for j in straddling:
+            wanted[hashes[j]].append((placement, j))
+        placements.append(placement)
+    return placements
 
 
 def _start_distances(starts: list[bool], edge: int, stop: int, step: int) -> list[int]:
@@ -1026,7 +1040,7 @@ REFERENCE_HELPERS = {"_hits_per_record": _hits_per_record, "_line_tokens": _line
                      "_touching": _touching, "_query_hashes": _query_hashes, "_end_runs": _end_runs,
                      "_placements": _placements, "low_complexity": low_complexity,
                      "_confirmed_pieces": _confirmed_pieces, "_coverage": _coverage, "_take": _take,
-                     "_start_distances": _start_distances}
+                     "_start_distances": _start_distances, "_end_placements": _end_placements}
 from aiguard.core.fingerprint import _speedups  # noqa: E402
 
 if _speedups is not None:
@@ -1052,11 +1066,15 @@ if _speedups is not None:
     def _end_runs(dists: list[int], room: int) -> list[tuple[int, tuple[tuple[int, int], ...]]] | None:
         return _speedups.end_runs(dists, room, MAX_END_INSERTED, MAX_RUNS, MAX_CANDIDATES, MAX_STEPS)
 
-    _reference_placements = _placements
-
     def _placements(lo: int, hi: int, size: int, starts: list[bool], pieces: _CopiedPieces | None = None,
                     max_runs: int | None = None) -> list[tuple[tuple[int, int], ...]] | None:
-        if pieces is not None:  # the look-up-aware search has no C version yet
-            return _reference_placements(lo, hi, size, starts, pieces, max_runs)
+        view = None if pieces is None else (pieces.barred_before, pieces.q1, pieces.hi, pieces.k, pieces.w)
         return _speedups.placements(lo, hi, size, starts, MAX_RUNS if max_runs is None else max_runs,
-                                    MAX_CANDIDATES, MAX_STEPS)
+                                    MAX_CANDIDATES, MAX_STEPS, view)
+
+    def _end_placements(record: int, head: bool, edge: int, room: int, rpos0: int,
+                        options: list[tuple[int, tuple[tuple[int, int], ...]]], digests: list[bytes], k: int,
+                        w: int, hasher: Hasher, pairs: set[tuple[int, int]],
+                        wanted: dict[int, list[tuple[EndPlacement, int]]]) -> list[EndPlacement]:
+        return _speedups.end_placements(record, head, edge, room, rpos0, options, digests, k, w,
+                                        hasher._gram_key, pairs, wanted, EndPlacement)
