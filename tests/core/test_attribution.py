@@ -426,3 +426,25 @@ def test_unique_confirmed_end_placement_is_filled():
                              ends=(w, {1: 12 + k + 1}, hits))
     filled_lines = {tokens[i].first_line for i in fills[1]}
     assert filled_lines == {0, 2}  # line 1 (0-based) is the insertion
+
+
+# Three lines of AI (parse_known_args' parser defaults): 20-24 covered tokens, under the
+# raw stream's 25-token minimum, over SHORT_MIN_TOKENS.
+SHORT_PIECE = "".join(AI.splitlines(True)[20:23])
+
+
+def test_short_paste_held_by_one_record_alone_is_found(index):
+    assert SHORT_PIECE.startswith("    for dest in self._defaults:\n") and SHORT_PIECE.count("\n") == 3
+    text, lines = embed(SHORT_PIECE)
+    assert index.attribute(text) == {line: 1 for line in lines}
+
+
+def test_short_paste_that_another_record_also_holds_is_not_found(index):
+    """Below 25 tokens only k-grams no other record holds count: a few lines two records
+    share are an idiom (`text.replace("&", "&amp;")` runs), not evidence of one of them."""
+    other = ("def merge_defaults(self, namespace):\n    count = 0\n" + SHORT_PIECE
+             + "    count += len(self._defaults)\n    return namespace, count\n")
+    index.add(other)
+    text, _lines = embed(SHORT_PIECE)
+    assert index.attribute(text) == {}
+    assert index.attribute(embed(other)[0])  # the other record itself, whole, still matches

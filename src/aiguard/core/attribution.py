@@ -110,7 +110,7 @@ def attribute_text(
         found = lookup(stream, distinct)
         per_record = _hits_per_record(hashes, found, DF_CAP)
         lengths = record_tokens(per_record) if per_record else {}
-        matched = _matched_chains(per_record, lengths, stream, token_lines)
+        matched = _matched_chains(per_record, lengths, stream, token_lines, found)
         # Inserted lines found inside a matched chain leave the rest of its gap to it. The
         # fill does not count towards min_tokens: it never makes a record match. Raw stream
         # only: abstract k-grams (V = V . V) are too alike to confirm where lines were cut.
@@ -557,23 +557,48 @@ MAX_STEPS = 4000  # search budget per gap (_placements), about a millisecond
 # (record, chain, covered, extension) of an occurrence of a record that matches (_matched_chains)
 _Matched = tuple[int, list[tuple[int, int]], set[int], set[int]]
 
+# A raw chain covering fewer than min_tokens (25) but at least this many tokens matches
+# when every hit of it is a k-gram no other record holds: a short partial paste (a few
+# lines of a recorded function) is specific to its record, an idiom two records share is
+# not (benchmarks/README.md, "Short windows").
+SHORT_MIN_TOKENS = 20
+
+
+def _sole_hits(found: Mapping[int, list[tuple[int, int]]]) -> set[tuple[int, int]]:
+    """(record, position) of the hits whose hash no other record holds."""
+    sole: set[tuple[int, int]] = set()
+    for hits in found.values():
+        if len({record for record, _pos in hits}) == 1:
+            sole.update(hits)
+    return sole
+
 
 def _matched_chains(per_record: Mapping[int, list[tuple[int, int]]], lengths: Mapping[int, int], stream: int,
-                    token_lines: list[int]) -> list[_Matched]:
+                    token_lines: list[int], found: Mapping[int, list[tuple[int, int]]] | None = None,
+                    ) -> list[_Matched]:
     """(record, chain, covered, extension) of every occurrence of a record that matches.
 
-    An occurrence matches when its chain covers min_tokens, and, in the abstract stream,
+    An occurrence matches when its chain covers min_tokens (with `found`, the look-up's
+    hits, SHORT_MIN_TOKENS of hashes no other record holds), and, in the abstract stream,
     at least ABSTRACT_DENSITY of the query tokens it spans.
     """
     k, w, min_tokens = PARAMS[stream]
+    short = SHORT_MIN_TOKENS if stream == RAW and found is not None else min_tokens
+    sole: set[tuple[int, int]] | None = None
     matched: list[tuple[int, list[tuple[int, int]], set[int], set[int]]] = []
     for record, pairs in per_record.items():
         record_len = lengths.get(record, 0)
 
         def evaluate(chain: list[tuple[int, int]]) -> bool:
+            nonlocal sole
             covered, extension = _coverage(chain, k, w, record_len, token_lines)
-            if len(covered) < min_tokens:
+            if len(covered) < short:
                 return False
+            if len(covered) < min_tokens:
+                if sole is None and found is not None:
+                    sole = _sole_hits(found)
+                if sole is None or any((record, r) not in sole for _q, r in chain):
+                    return False
             if stream != RAW and len(covered) < ABSTRACT_DENSITY * (chain[-1][0] + k - chain[0][0]):
                 return False
             matched.append((record, chain, covered, extension))
