@@ -135,3 +135,93 @@ def test_stats_no_diff_gives_the_commit_level_shares(history):  # noqa: F811
                    for r in fast[table])
     text = aiguard("stats", "--no-ledger", "--no-diff", cwd=repo.path).stdout.decode()
     assert f"{fast['ai_commits']} AI-derived" in text and "added lines not counted" in text
+
+
+# Messages for the fast path's gate: each word the cheap test looks for, in several cases and
+# places, and near-misses that hold none of them (issue 19: the gate became one regex search
+# plus one substring scan instead of nine substring scans, with the same answers).
+GATE_MARKED = [
+    "x\n\nAssisted-by: codex:gpt-5\n", "x\n\nASSISTED-BY: claude\n", "assisted-by: x", "x\n\nAI-Lines: 3/4\n",
+    "ai-lines", "x\n\nAIGuard-Stamp: v1 abc\n", "x\n\nCo-authored-by: A <a@example.com>\n",
+    "x\n\nCO-AUTHORED-BY: Claude <noreply@anthropic.com>", "x\n\nCo-Developed-By: Cursor <cursoragent@cursor.com>\n",
+    "x\n\n\U0001f916 Generated with [Claude Code](https://claude.com/claude-code)\n", "GENERATED", "regenerated docs",
+    "x\n\nMade-with: Cursor\n", "x\n\nEntire-Checkpoint: abc\n", "x\n\nAmp-Thread: https://ampcode.com/threads/T-1\n",
+    "x\n\nAmp-Thread-ID: T-1\n", "x\n\nGenerated-by: Claude Opus 4.6\n", "---assisted-by", "co-co-authored-by",
+    "Signed-off-by: A <a@example.com>\nAssisted-by: x", "not a trailer but mentions ai-lines mid-line",
+    "tail ends with made-with", "amp-threads are read", "xentire-checkpointx",
+]
+GATE_UNMARKED = [
+    "", "x", "-", "--", "-by", "Signed-off-by: A <a@example.com>\nReviewed-by: B <b@example.com>\n",
+    "assisted by a friend", "assistedby", "assisted\u2013by", "assisted-\nby", "assisted--by", "co-authored by",
+    "co-authored-b", "ai-line", "ai lines", "aiguard stamp", "aiguard-stam", "made-wit", "made with",
+    "entire-checkpoin", "amp-threa", "generate", "gener-ated", "g-enerated", "Helped-by: C <c@example.com>",
+    "ASS\u0130STED-BY: x",  # a dotted capital I is not an ASCII letter: no lower-case `i` in bytes
+    "Co-Authored-\u0412y", "a\x00co-authored\x00-by",
+    # one letter off at the front, where the regex looks behind
+    "xssisted-by", "bi-lines", "i-lines", "biguard-stamp", "do-authored-by", "o-developed-by", "nade-with",
+    "fntire-checkpoint", "imp-thread",
+]
+
+
+def test_the_one_pass_gate_answers_as_the_substring_test():
+    """`_plain_entries` lets a message on to the mark readers when it holds one of the keys as a
+    substring, ASCII case ignored: the regex-and-substring gate says the same for every message."""
+    search, plain = audit_history._GATE
+
+    def gate(text: str) -> bool:
+        low = text.encode().lower()
+        return search(low) is not None or any(word in low for word in plain)
+
+    keys = ("assisted-by", "ai-lines", "aiguard-stamp", "co-authored-by", "co-developed-by", "generated", "made-with",
+            "entire-checkpoint", "amp-thread")
+    for text in GATE_MARKED:
+        assert gate(text), text
+        assert any(key in text.encode().lower().decode("utf-8", "replace") for key in keys), text
+    for text in GATE_UNMARKED:
+        assert not gate(text), text
+        assert not any(key.encode() in text.encode().lower() for key in keys), text
+    # and over the real-world fixtures, both ways
+    from pathlib import Path
+
+    fixtures = json.loads((Path(__file__).parents[1] / "fixtures" / "real-marks" / "messages.json").read_text("utf-8"))
+    for text in [m["message"] for m in fixtures]:
+        assert gate(text) == any(key.encode() in text.encode().lower() for key in keys), text
+
+
+def test_the_fast_path_classifies_each_kind_of_mark_as_the_diff_path(repo: Repo):
+    """One commit per kind of mark (trailers, identities, body phrase, aiguard's own keys) and
+    near-misses that carry none: `--no-diff` gives each the record the diff path gives."""
+    env = {"AIGUARD_DISABLE": "1"}
+    repo.write("a.txt", "a\n")
+    repo.git("add", "a.txt")
+    repo.git("commit", "-q", "-m", "Start", env=env)
+    expected = {}  # subject -> (evidence, evidence_level)
+    for i, (text, author, want) in enumerate([
+        ("Co-authored-by: Claude <noreply@anthropic.com>", None, ("foreign", "trailer")),
+        ("Co-developed-by: Cursor <cursoragent@cursor.com>", None, ("foreign", "trailer")),
+        ("Assisted-by: Claude Opus 4.6", None, ("foreign", "trailer")),
+        ("Generated-by: codex:gpt-5", None, ("foreign", "trailer")),
+        ("Made-with: Cursor", None, ("foreign", "trailer")),
+        ("Entire-Checkpoint: 0123abcd", None, ("foreign", "trailer")),
+        ("Amp-Thread: https://ampcode.com/threads/T-1", None, ("foreign", "trailer")),
+        ("\U0001f916 Generated with [Claude Code](https://claude.com/claude-code)", None, ("foreign", "phrase")),
+        ("plain body", "Amp <amp@ampcode.com>", ("foreign", "identity")),
+        ("AI-Lines: 3/4", None, ("aiguard", None)),
+        ("Signed-off-by: A <a@example.com>\nReviewed-by: B <b@example.com>", None, ("none", None)),
+        ("assisted by a friend, co-authored by hand", None, ("none", None)),
+        ("Co-authored-by: Junio C Hamano <gitster@pobox.com>", None, ("none", None)),
+        ("regenerated the docs; made-with love", None, ("none", None)),
+    ]):
+        subject = f"change {i}"
+        repo.write(f"f{i}.txt", f"{i}\n")
+        repo.git("add", f"f{i}.txt")
+        repo.git("commit", "-q", "-m", f"{subject}\n\n{text}", *(["--author", author] if author else []), env=env)
+        expected[subject] = want
+    full = {e.commit: e for e in audit_history.entries(["HEAD"], str(repo.path), False)}
+    fast = list(audit_history.entries(["HEAD"], str(repo.path), False, diff=False))
+    assert [e.commit for e in fast] == list(full)
+    for e in fast:
+        slow = full[e.commit]
+        assert e._replace(added=slow.added, added_by_path=slow.added_by_path) == slow, e.subject
+        if e.subject in expected:
+            assert (e.evidence, e.evidence_level) == expected[e.subject], e.subject

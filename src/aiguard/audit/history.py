@@ -24,7 +24,8 @@ other marks do, `none` otherwise (a stamped `AI-Lines: 0/T` commit is `none`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator, NamedTuple, Sequence
+import re
+from typing import TYPE_CHECKING, Callable, Iterator, NamedTuple, Sequence
 
 from aiguard.core.spans import Span
 from aiguard.core.errors import AiguardError
@@ -192,16 +193,16 @@ def _plain_entries(args: Sequence[str], cwd: str | None, revs: Sequence[str] | N
     for theirs in git_ai.each:
         noted.update(theirs.blobs)
     agents: dict[bytes, bool] = {}  # author or committer -> whether it is a coding agent
-    words = _GATE_WORDS
+    hyphenated, plain = _GATE
     new_entry = tuple.__new__
     try:
         for record in runner.stream_records(cmd, _MARK, cwd, stdin):
             sha, parents, author, date, committer, mapped, message, _rest = record.split(b"\0", 7)
             commit = sha.decode()
             low = message.lower()
-            marked = commit in noted
+            marked = commit in noted or hyphenated(low) is not None
             if not marked:
-                for word in words:
+                for word in plain:
                     if word in low:
                         marked = True
                         break
@@ -242,6 +243,20 @@ def _has_own_keys(low: bytes) -> bool:
 # every word `_has_own_keys` and `foreign.may_have_marks` look for: a message holding none of them
 # has no mark `_entry` would read
 _GATE_WORDS = (b"assisted-by", b"ai-lines", b"aiguard-stamp", *foreign.MARK_WORDS)
+
+
+def _gate(words: Sequence[bytes]) -> tuple[Callable[[bytes], re.Match[bytes] | None], tuple[bytes, ...]]:
+    """The fast path's test for `any(word in low for word in words)`, in fewer passes over a
+    lower-cased message: the words with a hyphen in one regex search that stops only at a
+    hyphen (`-`, then each word's tail after its first hyphen, then a look-behind for the
+    whole word: `by(?<=assisted-by)`), the others ("generated") as substrings. Nine substring
+    scans of every message cost ~0.3 s of CPU on git/git's 82k commits; this ~0.1 s."""
+    hyphenated = [w for w in words if b"-" in w]
+    tails = b"|".join(re.escape(w.split(b"-", 1)[1]) + b"(?<=" + re.escape(w) + b")" for w in hyphenated)
+    return re.compile(b"-(?:" + tails + b")").search, tuple(w for w in words if b"-" not in w)
+
+
+_GATE = _gate(_GATE_WORDS)
 
 
 def _entry(raw: _Raw, own_notes: notes.Notes, git_ai: notes.ForeignNotes, fallback,
