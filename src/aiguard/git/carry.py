@@ -56,6 +56,14 @@ def map_lines(old_text: bytes, new_text: bytes, lines: Iterable[int], min_run: i
     return mapped
 
 
+def unchanged_lines(text: bytes, lines: Iterable[int], min_run: int = 1) -> dict[int, int]:
+    """map_lines for a file whose two versions are the same blob, without diffing it: each
+    wanted line that exists maps to itself, in runs of at least min_run."""
+    count = len(text.splitlines())
+    runs = _runs([(line, line) for line in sorted(set(lines)) if 1 <= line <= count])
+    return {i: j for run in runs if len(run) >= min_run for i, j in run}
+
+
 def _runs(pairs: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
     """Split (old, new) pairs into runs that are consecutive on both sides."""
     out: list[list[tuple[int, int]]] = []
@@ -102,7 +110,11 @@ def carry_into(files: list[patches.FileDiff], sources: list[tuple[str, LineRecor
         added = set(diff.added)
         new_path = diff.path.decode("utf-8", "surrogateescape")
         min_run = MOVE_MIN if commit in weak else 1
-        for old_line, new_line in map_lines(old_text, new_text, lines, min_run).items():
+        if old_blobs.get((commit, path)) == diff.new_oid:  # the same content (a commit undone and made again)
+            mapping = unchanged_lines(new_text, lines, min_run)
+        else:
+            mapping = map_lines(old_text, new_text, lines, min_run)
+        for old_line, new_line in mapping.items():
             if new_line in added:
                 out.setdefault(new_path, {}).setdefault(new_line, lines[old_line])
     return {path: to_spans(lines) for path, lines in out.items() if lines}
