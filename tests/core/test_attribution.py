@@ -14,8 +14,9 @@ import textwrap
 
 import pytest
 
+from aiguard.core import attribution
 from aiguard.core.attribution import RecordInfo, Range, attribute_text, line_ranges
-from aiguard.core.fingerprint import Hasher
+from aiguard.core.fingerprint import Hasher, tokenize
 from conftest import MemoryLedger
 
 KEY = b"attribution-test-key-32-bytes!!!"
@@ -448,3 +449,45 @@ def test_short_paste_that_another_record_also_holds_is_not_found(index):
     text, _lines = embed(SHORT_PIECE)
     assert index.attribute(text) == {}
     assert index.attribute(embed(other)[0])  # the other record itself, whole, still matches
+
+
+# A recorded escaping helper, written for this test, whose three `text = text.replace(...)`
+# lines (27 raw tokens) also turn up, verbatim, in a human function: one line shape three
+# times over with other literals, held by that record alone: its chain covers 24 tokens,
+# under the raw minimum (25), over SHORT_MIN_TOKENS.
+REPLACE_RUN = ('    text = text.replace("&", "&amp;")\n'
+               '    text = text.replace("<", "&lt;")\n'
+               '    text = text.replace(">", "&gt;")\n')
+ESCAPER = ('def markup_quote(text, quote=False):\n'
+           '    """Escape the characters markup gives a meaning to."""\n'
+           '    if not isinstance(text, str):\n'
+           '        text = str(text)\n' + REPLACE_RUN +
+           '    if quote:\n'
+           '        text = text.replace(\'"\', "&quot;")\n'
+           '    return text\n')
+CELL = ('def render_cell(cell, width):\n'
+        '    text = cell.text.strip()\n' + REPLACE_RUN +
+        '    padded = text.ljust(width)\n'
+        '    return "<td>" + padded + "</td>"\n')
+
+
+def test_short_run_of_one_repeated_line_shape_is_not_found(index, monkeypatch):
+    """Below 25 tokens, lines that repeat one statement with only its literals changed are an
+    idiom, not a partial paste, even when one record alone holds them."""
+    index.add(ESCAPER)
+    assert index.attribute(CELL) == {}
+    assert index.attribute(embed(ESCAPER)[0])  # the record itself, whole, still matches
+    monkeypatch.setattr(attribution, "IDIOM_SHARE", 1.0)  # no idiom guard: the short window takes it
+    assert index.attribute(CELL) == {3: 3, 4: 3, 5: 3}
+
+
+@pytest.mark.parametrize("lines, idiom", [
+    (REPLACE_RUN, True),  # one statement, only its strings change
+    ("    self.url = url\n    self.method = method\n    self.secure = secure\n", False),  # other names
+    ("    [4, 9],\n    [5, 10],\n    [6, 10],\n    [7, 11],\n", False),  # rows of data
+    ("    for dest in self._defaults:\n        if not hasattr(namespace, dest):\n", False),
+])
+def test_idiom_run_is_one_statement_repeated_with_other_literals(lines, idiom):
+    tokens = tokenize(lines, "hash").tokens
+    token_lines = [t.first_line for t in tokens]
+    assert attribution._idiom_run(set(range(len(tokens))), tokens, token_lines) is idiom

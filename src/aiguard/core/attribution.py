@@ -20,15 +20,19 @@ from collections import Counter, defaultdict
 from typing import Callable, Iterable, Mapping, NamedTuple, TypeVar
 
 from aiguard.core.fingerprint import (
+    IDENT,
     MULTILINE_OPENERS,
+    NUMBER,
     PARAMS,
     RAW,
     STREAMS,
+    STRING,
     Hasher,
     Token,
     guess_syntax,
     literal_pattern,
     low_complexity,
+    stream_text,
     syntax_for_path,
     tokenize,
 )
@@ -110,7 +114,7 @@ def attribute_text(
         found = lookup(stream, distinct)
         per_record = _hits_per_record(hashes, found, DF_CAP)
         lengths = record_tokens(per_record) if per_record else {}
-        matched = _matched_chains(per_record, lengths, stream, token_lines, found)
+        matched = _matched_chains(per_record, lengths, stream, token_lines, found, tokens)
         # Inserted lines found inside a matched chain leave the rest of its gap to it. The
         # fill does not count towards min_tokens: it never makes a record match. Raw stream
         # only: abstract k-grams (V = V . V) are too alike to confirm where lines were cut.
@@ -562,6 +566,14 @@ _Matched = tuple[int, list[tuple[int, int]], set[int], set[int]]
 # lines of a recorded function) is specific to its record, an idiom two records share is
 # not (benchmarks/README.md, "Short windows").
 SHORT_MIN_TOKENS = 20
+# ... but not when more than this share of its covered tokens lies on lines that repeat
+# one statement with only its literals changed (`text = text.replace("&", "&amp;")`,
+# then "<", then ">"): such a run is an idiom even when one record alone holds it.
+# Identifiers are kept: abstracted too, `self.url = url` runs, dataclass fields and
+# keyword arguments, which partial pastes are made of, went with it (benchmarks/README.md,
+# "Short windows"). Rows of literals alone (a table of numbers) are data, not an idiom.
+IDIOM_SHARE = 0.5
+_LITERAL = "\x01L"  # a string or number in an idiom shape (_idiom_run)
 
 
 def _sole_hits(found: Mapping[int, list[tuple[int, int]]]) -> set[tuple[int, int]]:
@@ -573,17 +585,32 @@ def _sole_hits(found: Mapping[int, list[tuple[int, int]]]) -> set[tuple[int, int
     return sole
 
 
+def _idiom_run(covered: set[int], tokens: list[Token], token_lines: list[int]) -> bool:
+    """Whether most covered tokens lie on lines repeating one statement (see IDIOM_SHARE)."""
+    per_line = Counter(token_lines[pos] for pos in covered)
+    shapes: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    for line in per_line:
+        line_tokens = tokens[bisect.bisect_left(token_lines, line):bisect.bisect_right(token_lines, line)]
+        if any(t.kind == IDENT for t in line_tokens):
+            shapes[tuple(_LITERAL if t.kind in (STRING, NUMBER) else stream_text(t, RAW)
+                         for t in line_tokens)].append(line)
+    repeated = max((sum(per_line[line] for line in lines) for lines in shapes.values() if len(lines) > 1),
+                   default=0)
+    return repeated > IDIOM_SHARE * len(covered)
+
+
 def _matched_chains(per_record: Mapping[int, list[tuple[int, int]]], lengths: Mapping[int, int], stream: int,
                     token_lines: list[int], found: Mapping[int, list[tuple[int, int]]] | None = None,
-                    ) -> list[_Matched]:
+                    tokens: list[Token] | None = None) -> list[_Matched]:
     """(record, chain, covered, extension) of every occurrence of a record that matches.
 
     An occurrence matches when its chain covers min_tokens (with `found`, the look-up's
-    hits, SHORT_MIN_TOKENS of hashes no other record holds), and, in the abstract stream,
-    at least ABSTRACT_DENSITY of the query tokens it spans.
+    hits, and `tokens`: SHORT_MIN_TOKENS of hashes no other record holds, not on lines of
+    one repeated shape), and, in the abstract stream, at least ABSTRACT_DENSITY of the
+    query tokens it spans.
     """
     k, w, min_tokens = PARAMS[stream]
-    short = SHORT_MIN_TOKENS if stream == RAW and found is not None else min_tokens
+    short = SHORT_MIN_TOKENS if stream == RAW and found is not None and tokens is not None else min_tokens
     sole: set[tuple[int, int]] | None = None
     matched: list[tuple[int, list[tuple[int, int]], set[int], set[int]]] = []
     for record, pairs in per_record.items():
@@ -598,6 +625,8 @@ def _matched_chains(per_record: Mapping[int, list[tuple[int, int]]], lengths: Ma
                 if sole is None and found is not None:
                     sole = _sole_hits(found)
                 if sole is None or any((record, r) not in sole for _q, r in chain):
+                    return False
+                if tokens is not None and _idiom_run(covered, tokens, token_lines):
                     return False
             if stream != RAW and len(covered) < ABSTRACT_DENSITY * (chain[-1][0] + k - chain[0][0]):
                 return False
