@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import quote
 
-from aiguard.capture.sources.common import Output, Skip, Unreadable, loads
+from aiguard.capture.sources.common import Output, Skip, Unreadable, column_json
 from aiguard.capture.sources._shell_writes import shell_writes
 
 MAX_VALUE = 8 << 20  # one conversation or message larger than this is skipped
@@ -58,21 +58,10 @@ def connect(path: Path) -> sqlite3.Connection:
     raise Unreadable(f"cannot open as SQLite read-only ({errors[-1]})")
 
 
-def _json(raw: object) -> object:
-    if isinstance(raw, bytes):
-        raw = raw.decode("utf-8", "replace")
-    if not isinstance(raw, str):
-        return None
-    try:
-        return loads(raw)
-    except ValueError:
-        return None
-
-
 def _arguments(tool: dict) -> dict:
     for key in ("rawArgs", "params"):
         value = tool.get(key)
-        value = _json(value) if isinstance(value, (str, bytes)) else value
+        value = column_json(value) if isinstance(value, (str, bytes)) else value
         if isinstance(value, dict):
             return value
     return {}
@@ -118,7 +107,7 @@ def read_store(path: Path, state: dict, tool: str) -> Iterator[Output | Skip]:
             if raw is None:
                 yield Skip(where, f"a value of {size} bytes, over the {MAX_VALUE >> 20} MiB limit; skipped")
                 continue
-            value = _json(raw)
+            value = column_json(raw)
             if not isinstance(value, dict):
                 yield Skip(where, "not a JSON object")
                 continue

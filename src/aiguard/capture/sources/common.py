@@ -173,6 +173,19 @@ def loads(raw: bytes | str, strict: bool = True) -> object:
         raise ValueError("JSON nested too deeply") from None
 
 
+def column_json(raw: object) -> object:
+    """The JSON value a database column holds as text or bytes (SQLite stores: Cursor's,
+    OpenCode's, Goose's); None when it holds no text or no JSON."""
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", "replace")
+    if not isinstance(raw, str):
+        return None
+    try:
+        return loads(raw)
+    except ValueError:
+        return None
+
+
 def _find_newline(fh: BinaryIO, position: int) -> int | None:
     fh.seek(position)
     while True:

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Iterator
 
 from aiguard.capture.sources._shell_writes import shell_writes
-from aiguard.capture.sources.common import Folders, Output, Skip, absolute, loads
+from aiguard.capture.sources.common import Folders, Output, Skip, absolute, column_json
 
 NAME = "goose"
 LABEL = "Goose"
@@ -120,17 +120,6 @@ def _texts(name: object, arguments: object) -> list[tuple[str | None, str]]:
     return [(file, text)] if isinstance(text, str) and text.strip() else []
 
 
-def _json(raw: object) -> object:
-    if isinstance(raw, bytes):
-        raw = raw.decode("utf-8", "replace")
-    if not isinstance(raw, str):
-        return None
-    try:
-        return loads(raw)
-    except ValueError:
-        return None
-
-
 def _sessions(db: sqlite3.Connection) -> dict[str, tuple[str, str | None]]:
     """Each session's (model, working directory); the model column exists from version 6."""
     columns = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
@@ -138,7 +127,7 @@ def _sessions(db: sqlite3.Connection) -> dict[str, tuple[str, str | None]]:
     sessions = {}
     for session_id, cwd, raw in db.execute(f"SELECT id, working_dir, CASE WHEN length({config}) <= 65536 "
                                            f"THEN {config} END FROM sessions"):
-        model = _json(raw)
+        model = column_json(raw)
         name = model.get("model_name") if isinstance(model, dict) else None
         sessions[session_id] = (name if isinstance(name, str) and name else "unknown",
                                 cwd if isinstance(cwd, str) and cwd else None)
@@ -163,7 +152,7 @@ def read_store(path: Path, state: dict) -> Iterator[Output | Skip]:
             if raw is None:
                 yield Skip(where, f"a message of {size} bytes, over the {MAX_VALUE >> 20} MiB limit; skipped")
                 continue
-            content = _json(raw)
+            content = column_json(raw)
             if not isinstance(content, list):
                 yield Skip(where, "content is not a JSON list")
                 continue

@@ -51,7 +51,7 @@ from typing import Iterator
 
 from aiguard.capture.sources._patches import patch_texts
 from aiguard.capture.sources._shell_writes import shell_writes
-from aiguard.capture.sources.common import Folders, Output, Skip, Unreadable, absolute, listed, loads, read_whole
+from aiguard.capture.sources.common import Folders, Output, Skip, Unreadable, absolute, column_json, listed, read_whole
 
 NAME = "opencode"
 LABEL = "OpenCode"
@@ -186,7 +186,7 @@ def read_store(path: Path, state: dict) -> Iterator[Output | Skip]:
             if raw is None:
                 yield Skip(where, f"a part of {size} bytes, over the {MAX_VALUE >> 20} MiB limit; skipped")
                 continue
-            part = _json(raw)
+            part = column_json(raw)
             if not isinstance(part, dict):
                 yield Skip(where, "not a JSON object")
                 continue
@@ -215,18 +215,7 @@ def read_store(path: Path, state: dict) -> Iterator[Output | Skip]:
 def _message(db: sqlite3.Connection, message_id: object) -> object:
     row = db.execute("SELECT CASE WHEN length(data) <= ? THEN data END FROM message WHERE id = ?",
                      (MAX_VALUE, message_id)).fetchone()
-    return _json(row[0]) if row else None
-
-
-def _json(raw: object) -> object:
-    if isinstance(raw, bytes):
-        raw = raw.decode("utf-8", "replace")
-    if not isinstance(raw, str):
-        return None
-    try:
-        return loads(raw)
-    except ValueError:
-        return None
+    return column_json(row[0]) if row else None
 
 
 # --- the older storage tree ----------------------------------------------------------------
@@ -234,7 +223,7 @@ def _json(raw: object) -> object:
 def parse_log(path: Path, data: bytes, state: dict) -> Iterator[Output | Skip]:
     """A part file of the older storage tree (`storage/part/<message id>/<part id>.json`),
     read whole; its message is `storage/message/*/<message id>.json` beside it."""
-    part = _json(data)
+    part = column_json(data)
     if not isinstance(part, dict):
         yield Skip(str(path), "not a JSON object")
         return
@@ -245,7 +234,7 @@ def parse_log(path: Path, data: bytes, state: dict) -> Iterator[Output | Skip]:
     message = None
     for candidate in sorted((storage / "message").glob(f"*/{message_id}.json"))[:1]:
         try:
-            message = _json(read_whole(candidate, MAX_VALUE))
+            message = column_json(read_whole(candidate, MAX_VALUE))
         except Unreadable as exc:
             yield Skip(str(candidate), f"{exc}; the model is unknown")
     seen = set(state.get("seen", []))
