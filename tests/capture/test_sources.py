@@ -272,3 +272,15 @@ def test_every_fixture_is_claimed_by_its_own_source_only():
         # shell-writes/ holds transcripts of several assistants, each named after it
         owner = path.name.rsplit("-", 1)[0] if path.parent.name == "shell-writes" else path.parent.name
         assert claimed == [owner], (path, claimed)
+
+
+def test_seen_marks_keep_the_shape_earlier_daemons_saved():
+    """A daemon's tail-state keeps `seen` marks across upgrades: the mark of (id, file, text) must
+    stay the digest earlier versions wrote (sha256 of the NUL-joined fields, 24 hex digits), or a
+    rewritten log would be reported again after an upgrade."""
+    import hashlib
+
+    from aiguard.capture.sources.common import seen_mark
+
+    assert seen_mark("call_1", "/w/a.py", "x = 1\n") == hashlib.sha256(b"call_1\0/w/a.py\0x = 1\n").hexdigest()[:24]
+    assert seen_mark(None, "t") == hashlib.sha256(b"None\0t").hexdigest()[:24]  # a call without an id

@@ -14,11 +14,10 @@ JSON shape is a real session (tests/fixtures/assistant-logs/copilot/SOURCES.md).
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Iterator
 
-from aiguard.capture.sources.common import Output, Skip, jsonl_objects, listed, loads, local_path
+from aiguard.capture.sources.common import Output, Skip, jsonl_objects, listed, loads, local_path, seen_mark
 
 
 def _model(request: dict) -> str:
@@ -68,7 +67,7 @@ def _new(tool: str, edits: Iterator[tuple[str | None, str]], seen: set[str], mod
          when: float | None) -> Iterator[Output]:
     for file, text in edits:
         # A rewritten session (or a journal's set after its appends) holds earlier edits again.
-        key = hashlib.sha256(f"{file}\0{text}".encode()).hexdigest()[:24]
+        key = seen_mark(file, text)
         if key in seen:
             continue
         seen.add(key)

@@ -19,7 +19,6 @@ MAX_VALUE skipped with their size, and at most MAX_ROWS rows a pass.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 import stat
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import quote
 
-from aiguard.capture.sources.common import Output, Skip, Unreadable, column_json
+from aiguard.capture.sources.common import Output, Skip, Unreadable, column_json, seen_mark
 from aiguard.capture.sources._shell_writes import shell_writes
 
 MAX_VALUE = 8 << 20  # one conversation or message larger than this is skipped
@@ -123,7 +122,7 @@ def read_store(path: Path, state: dict, tool: str) -> Iterator[Output | Skip]:
             created = value.get("createdAt")
             when = created / 1000 if isinstance(created, (int, float)) and not isinstance(created, bool) else None
             for file, text in tool_texts(value.get("toolFormerData")):
-                mark = hashlib.sha256(f"{key}\0{file}\0{text}".encode()).hexdigest()[:24]
+                mark = seen_mark(key, file, text)
                 if mark not in seen:
                     seen.add(mark)
                     yield Output(tool, model, text, file, None, when, "assistant-log")

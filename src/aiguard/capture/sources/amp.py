@@ -18,7 +18,6 @@ git-ai (tests/fixtures/amp-threads), plyght/amp-acp's thread types, ampcode.com/
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from pathlib import Path
@@ -35,6 +34,7 @@ from aiguard.capture.sources.common import (
     loads,
     local_path,
     parse_time,
+    seen_mark,
 )
 
 NAME = "amp"
@@ -147,7 +147,7 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
                 continue
             for file, text in _texts(block.get("name"), block.get("input")):
                 file = absolute(file, cwd)
-                key = hashlib.sha256(f"{block.get('id')}\0{file}\0{text}".encode()).hexdigest()[:24]
+                key = seen_mark(block.get("id"), file, text)
                 if key in seen:
                     continue
                 seen.add(key)

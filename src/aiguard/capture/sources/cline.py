@@ -27,7 +27,6 @@ third-party source, not from a real task file): shared/research/assistant-logs.m
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shlex
@@ -46,6 +45,7 @@ from aiguard.capture.sources.common import (
     parse_time,
     read_whole,
     replace_sides,
+    seen_mark,
 )
 
 if TYPE_CHECKING:
@@ -253,7 +253,7 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
             for file, text in _texts(name, arguments):
                 file = absolute(file, cwd)
                 # The history is read again after every rewrite: what it wrote is the stable key.
-                key = hashlib.sha256(f"{file}\0{text}".encode()).hexdigest()[:24]
+                key = seen_mark(file, text)
                 if key in seen:
                     continue
                 seen.add(key)

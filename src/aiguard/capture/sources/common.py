@@ -4,6 +4,7 @@ logs and payloads that may be huge or hostile, and small parsing helpers."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -171,6 +172,12 @@ def loads(raw: bytes | str, strict: bool = True) -> object:
         return json.loads(raw, strict=strict)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
+
+
+def seen_mark(*parts: object) -> str:
+    """What a source keeps in `state["seen"]` for an output it reported from a log or store read
+    whole again each time (the call's id, file and text, say): a short digest, not the text."""
+    return hashlib.sha256("\0".join(str(part) for part in parts).encode()).hexdigest()[:24]
 
 
 def column_json(raw: object) -> object:

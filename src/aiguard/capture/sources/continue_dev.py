@@ -25,7 +25,6 @@ session (tests/fixtures/assistant-logs/continue/SOURCES.md).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from pathlib import Path
@@ -42,6 +41,7 @@ from aiguard.capture.sources.common import (
     loads,
     local_path,
     read_whole,
+    seen_mark,
 )
 
 if TYPE_CHECKING:
@@ -165,7 +165,7 @@ def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Ou
         for call_id, name, arguments in _calls(item):
             for file, text in _texts(name, arguments):
                 file = absolute(file, cwd)
-                key = hashlib.sha256(f"{call_id}\0{file}\0{text}".encode()).hexdigest()[:24]
+                key = seen_mark(call_id, file, text)
                 if key in seen:
                     continue
                 seen.add(key)

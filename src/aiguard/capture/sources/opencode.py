@@ -42,7 +42,6 @@ database: tests/fixtures/assistant-logs/opencode/SOURCES.md.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sqlite3
 from fnmatch import fnmatch
@@ -51,7 +50,17 @@ from typing import Iterator
 
 from aiguard.capture.sources._patches import patch_texts
 from aiguard.capture.sources._shell_writes import shell_writes
-from aiguard.capture.sources.common import Folders, Output, Skip, Unreadable, absolute, column_json, listed, read_whole
+from aiguard.capture.sources.common import (
+    Folders,
+    Output,
+    Skip,
+    Unreadable,
+    absolute,
+    column_json,
+    listed,
+    read_whole,
+    seen_mark,
+)
 
 NAME = "opencode"
 LABEL = "OpenCode"
@@ -159,7 +168,7 @@ def _marked(part: dict, message: object, key: str) -> Iterator[tuple[str, Output
     if isinstance(end, (int, float)) and not isinstance(end, bool):
         when = end / 1000
     for file, text in _texts(part):
-        mark = hashlib.sha256(f"{key}\0{file}\0{text}".encode()).hexdigest()[:24]
+        mark = seen_mark(key, file, text)
         yield mark, Output(NAME, model, text, absolute(file, cwd), cwd, when, "assistant-log")
 
 
