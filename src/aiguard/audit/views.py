@@ -153,16 +153,18 @@ def jsonl_line(e: Entry) -> str:
             f'"schema": "{history.SCHEMA}"}}')
 
 
-def log_json(entries: Iterable[Entry], out: IO[str]) -> None:
+def log_json(entries: Iterable[Entry], out: IO[str], signers: dict[str, str] | None = None) -> None:
     """`log --json`: `json.dumps([e.to_json() ...], ensure_ascii=False, indent=1)` and a newline,
     written as the entries stream (json's indenting encoder is pure Python: on a long history
-    it cost more than reading the history); the most common record is written directly."""
+    it cost more than reading the history); the most common record is written directly.
+    signers (log --signers): commit -> principal, added to every object as `signer`."""
     first = True
     for e in entries:
         out.write("[\n " if first else ",\n ")
         first = False
-        if e.files or e.assisted_by or e.unmatched or e.evidence_level or e.ai_lines:
-            out.write(json.dumps(e.to_json(), ensure_ascii=False, indent=1).replace("\n", "\n "))
+        if signers is not None or e.files or e.assisted_by or e.unmatched or e.evidence_level or e.ai_lines:
+            record = e.to_json() if signers is None else {**e.to_json(), "signer": signers.get(e.commit)}
+            out.write(json.dumps(record, ensure_ascii=False, indent=1).replace("\n", "\n "))
             continue
         added = "null" if e.added is None else str(e.added)
         out.write(f'{{\n  "commit": "{e.commit}",\n  "author": {_STRING(e.author)},\n  "date": {_STRING(e.date)},\n  '

@@ -177,8 +177,7 @@ def log_(range_: tuple[str, ...], as_json: bool, ledger_fallback: bool, no_diff:
         entries = _entries(range_, ledger_fallback, diff=not no_diff)
         signers = _signers([e.commit for e in entries if e.stamped])
         if as_json:
-            objects = [{**e.to_json(), "signer": signers.get(e.commit)} for e in entries]
-            click.echo(json.dumps(objects, ensure_ascii=False, indent=1))
+            audit.log_json(entries, sys.stdout, signers)
         else:
             audit.log_text(entries, sys.stdout, signers)
     elif as_json:
