@@ -14,7 +14,7 @@ the CPU time of the commit and its hooks (user + system of the reaped child proc
 reported: other load on the machine moves it much less. A served commit's matching runs
 in the server's child, which this CPU time does not see.
 
-    python benchmarks/hook_ab.py KEPT_DIR PYTHON_A PYTHON_B [--runs 21] [--size 99800]
+    python benchmarks/hook_ab.py KEPT_DIR PYTHON_A PYTHON_B [--runs 21] [--size 99800] [--flow plain|redo]
 """
 
 from __future__ import annotations
@@ -70,6 +70,10 @@ def main() -> None:
     parser.add_argument("python_b")
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--size", default="99800", help="which kept ledger (home-SIZE)")
+    parser.add_argument("--flow", choices=("plain", "redo"), default="plain",
+                        help="plain: every commit is a new one (the reflog of the rounds before is expired after "
+                             "each reset); redo: each commit remakes one that `git reset --soft` undid, whose line "
+                             "record the hook carries (the reflog keeps the resets)")
     args = parser.parse_args()
     kept = Path(args.kept).resolve()
     home = kept / f"home-{args.size}"
@@ -110,6 +114,8 @@ def main() -> None:
                 used = children_cpu_ms() - before
                 if name != "python -c pass":
                     run(["git", "reset", "-q", "--soft", parents[name]], envs[name], cwd=repos[name])
+                    if args.flow == "plain":
+                        run(["git", "reflog", "expire", "--expire=now", "--all"], envs[name], cwd=repos[name])
                 if i:
                     samples[name].append(ms)
                     cpu[name].append(used)
@@ -125,7 +131,7 @@ def main() -> None:
             server.wait(timeout=10)
     load = open("/proc/loadavg").read().split()[:3]
     print(f"A = {pythons['A']} (accelerated: {accelerated['A']}), B = {pythons['B']} (accelerated: "
-          f"{accelerated['B']}); ledger {home.name}; {args.runs} rounds each; load average at the end "
+          f"{accelerated['B']}); ledger {home.name}; {args.flow} commits; {args.runs} rounds each; load average at the end "
           f"{' '.join(load)}\n")
     print("| setting | measure | `python -c pass` | `git commit`, no hooks | added by A's hooks | added by B's hooks |")
     print("|---|---|---|---|---|---|")

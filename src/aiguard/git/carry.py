@@ -15,7 +15,7 @@ from typing import Iterable, Iterator
 from aiguard.core.note_format import LineRecord, decode, to_lines, to_spans
 from aiguard.core.spans import Span
 from aiguard.git import objects, patches, runner
-from aiguard.git.notes import REF, note_refs
+from aiguard.git.notes import REF, REMOTE_COPIES, note_refs
 
 MOVE_MIN = 3  # lines: a block found again out of order keeps its owner from this size up
 
@@ -77,14 +77,15 @@ def _runs(pairs: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
 
 def carry_into(files: list[patches.FileDiff], sources: list[tuple[str, LineRecord]],
                cwd: str | None = None, new_rev: str | None = None,
-               weak: Iterable[str] = ()) -> dict[str, list[Span]]:
+               weak: Iterable[str] = (), reader: objects.BlobReader | None = None) -> dict[str, list[Span]]:
     """The earlier commits' AI lines that are added lines of this change, as spans by path.
 
     files: the new change (its added lines, new blob ids); sources: (commit, its record);
     new_rev: the new commit, or None for the index (a commit being made). A file on record
     under a name the change does not have is looked for under the name git's rename
     detection gives it between that commit and the new version. Commits in `weak`
-    (left_behind) give only runs of MOVE_MIN unchanged lines.
+    (left_behind) give only runs of MOVE_MIN unchanged lines. reader: a running `cat-file
+    --batch` (the commit hook's) to read the blobs through instead of two more git processes.
     """
     weak = set(weak)
     by_path = {d.path.decode("utf-8", "surrogateescape"): d for d in files if not d.binary and d.new_oid}
@@ -98,8 +99,12 @@ def carry_into(files: list[patches.FileDiff], sources: list[tuple[str, LineRecor
                 wanted.append((commit, path, diff, spans))
     if not wanted:
         return {}
-    old_blobs = _blob_ids(((commit, path) for commit, path, _, _ in wanted), cwd)
-    blobs = objects.read_blobs([*old_blobs.values(), *(d.new_oid for _, _, d, _ in wanted if d.new_oid)], cwd=cwd)
+    if reader is not None:
+        old_blobs, blobs = _read_versions(reader, wanted)
+    else:
+        old_blobs = _blob_ids(((commit, path) for commit, path, _, _ in wanted), cwd)
+        blobs = objects.read_blobs([*old_blobs.values(), *(d.new_oid for _, _, d, _ in wanted if d.new_oid)],
+                                   cwd=cwd)
     out: dict[str, dict[int, Span]] = {}
     for commit, path, diff, spans in wanted:
         old_text = blobs.get(old_blobs.get((commit, path), ""))
@@ -139,6 +144,16 @@ def renames(commit: str, new_rev: str | None, old_paths: list[str], new_paths: l
         else:
             i += 2
     return found
+
+
+def _read_versions(reader: objects.BlobReader, wanted: list) -> tuple[dict[tuple[str, str], str], dict[str, bytes]]:
+    """_blob_ids and the blobs' contents (old and new versions) through one running reader."""
+    found = reader.read_objects([name for commit, path, diff, _ in wanted for name in (f"{commit}:{path}", diff.new_oid)
+                                 if name])
+    old_blobs = {(commit, path): found[f"{commit}:{path}"][0] for commit, path, _, _ in wanted
+                 if found.get(f"{commit}:{path}", ("", ""))[1] == "blob"}
+    blobs = {oid: data for oid, kind, data in found.values() if kind == "blob"}
+    return old_blobs, blobs
 
 
 def _blob_ids(items: Iterable[tuple[str, str]], cwd: str | None) -> dict[tuple[str, str], str]:
@@ -251,16 +266,57 @@ def left_behind(cwd: str | None = None) -> list[str]:
     (reset --soft or --mixed then recommit, checkout -m, stash and pop after a reset).
     Nothing in git's state says they do, so carry_into takes from them only runs of
     MOVE_MIN unchanged lines: a lone `return x` or blank line is no evidence."""
+    olds = _moved_from(cwd)
+    if not olds:
+        return []
+    return runner.git(_left_behind_args(olds), cwd=cwd, check=False).decode().split()
+
+
+def _moved_from(cwd: str | None) -> list[str]:
+    """The commits `reset`/`checkout` entries among HEAD's last reflog entries moved away from."""
     olds = []
     for entry in _reflog_tail(runner.state_path("logs/HEAD", cwd), REFLOG_WINDOW):
         old, new, message = entry
         if message.startswith((b"reset:", b"checkout:")) and old != new and not re.fullmatch(b"0+", old):
             olds.append(old.decode())
-    if not olds:
-        return []
-    out = runner.git(["rev-list", "--max-count=64", *dict.fromkeys(olds), "--not", "HEAD", "--"], cwd=cwd,
-                    check=False)
-    return out.decode().split()
+    return list(dict.fromkeys(olds))
+
+
+def _left_behind_args(olds: list[str]) -> list[str]:
+    return ["rev-list", "--max-count=64", *olds, "--not", "HEAD", "--"]
+
+
+class Prefetch:
+    """The carry's questions for the commit being made, asked before its attribution so that
+    git answers them meanwhile: which commits git's state names (carry_sources, file reads),
+    which commits the reflog left behind (left_behind's rev-list) and which copies of the notes
+    ref there are (note_refs' for-each-ref). No process starts when there is nothing to carry
+    from; `records` then reads the notes through the caller's running blob reader."""
+
+    def __init__(self, amend: bool, cwd: str | None = None):
+        self.cwd = cwd
+        self.sources = carry_sources(amend, cwd)
+        olds = _moved_from(cwd)
+        self._behind = runner.Started(_left_behind_args(olds), cwd) if olds else None
+        self._refs = runner.Started(REMOTE_COPIES, cwd) if self.sources or olds else None
+
+    def behind(self) -> list[str]:
+        if self._behind is None:
+            return []
+        code, out, _ = self._behind.result()
+        return out.decode().split() if code == 0 else []
+
+    def records(self, commits: list[str], reader: objects.BlobReader) -> list[tuple[str, LineRecord]]:
+        if not commits or self._refs is None:
+            return []
+        code, listed, _ = self._refs.result()
+        return list(records_of(commits, self.cwd, refs=note_refs(REF, self.cwd, listed if code == 0 else b""),
+                               reader=reader))
+
+    def cancel(self) -> None:
+        for started in (self._behind, self._refs):
+            if started is not None:
+                started.cancel()
 
 
 def _reflog_tail(path: str, count: int) -> list[tuple[bytes, bytes, bytes]]:
@@ -282,17 +338,24 @@ def _reflog_tail(path: str, count: int) -> list[tuple[bytes, bytes, bytes]]:
     return entries
 
 
-def records_of(commits: list[str], cwd: str | None = None) -> Iterator[tuple[str, LineRecord]]:
+def records_of(commits: list[str], cwd: str | None = None, refs: list[str] | None = None,
+               reader: objects.BlobReader | None = None) -> Iterator[tuple[str, LineRecord]]:
     """(commit, record) for each of these commits (any revision) that has a note, ours or a
-    remote's copy: at most three git calls, however many commits."""
-    shas = _resolve(commits, cwd)
+    remote's copy: at most three git calls, however many commits; none with a running
+    `reader` and the note refs (`refs`) known."""
+    shas = _resolve(commits, cwd, reader)
     if not shas:
         return
-    refs = note_refs(REF, cwd)
+    if refs is None:
+        refs = note_refs(REF, cwd)
     # A note's path in the notes tree has 0, 1 or 2 levels of fan-out, as the tree's size made it.
     queries = {sha: [f"{ref}:{path}" for ref in refs
                      for path in (sha, f"{sha[:2]}/{sha[2:]}", f"{sha[:2]}/{sha[2:4]}/{sha[4:]}")] for sha in shas}
-    blobs = objects.read_blobs([q for qs in queries.values() for q in qs], cwd=cwd)
+    if reader is not None:
+        found = reader.read_objects(q for qs in queries.values() for q in qs)
+        blobs = {q: data for q, (_, kind, data) in found.items() if kind == "blob"}
+    else:
+        blobs = objects.read_blobs([q for qs in queries.values() for q in qs], cwd=cwd)
     for sha, qs in queries.items():
         data = next((blobs[q] for q in qs if q in blobs), None)
         record = decode(data) if data else None
@@ -300,11 +363,14 @@ def records_of(commits: list[str], cwd: str | None = None) -> Iterator[tuple[str
             yield sha, record
 
 
-def _resolve(revisions: list[str], cwd: str | None) -> list[str]:
+def _resolve(revisions: list[str], cwd: str | None, reader: objects.BlobReader | None = None) -> list[str]:
     """Commit ids of these revisions, in order, without the ones that name no commit."""
     names = [r for r in dict.fromkeys(revisions) if not re.fullmatch(r"[0-9a-f]{40,64}", r)]
     full: dict[str, str] = {}
-    if names:
+    if names and reader is not None:
+        found = reader.read_objects(f"{name}^{{commit}}" for name in names)
+        full = {name: found[f"{name}^{{commit}}"][0] for name in names if f"{name}^{{commit}}" in found}
+    elif names:
         out = runner.git(["cat-file", "--batch-check=%(objectname)"],
                          input="".join(f"{name}^{{commit}}\n" for name in names).encode(), cwd=cwd)
         for name, line in zip(names, out.decode().splitlines()):

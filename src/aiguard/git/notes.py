@@ -19,14 +19,19 @@ FOREIGN_REFS = (GIT_AI_REF, AGENT_TRACE_REF)  # read in this order: a commit wit
 MERGE_STRATEGY = "cat_sort_uniq"  # concurrent records of one commit: both kept, read as their union
 
 
-def note_refs(ref: str = REF, cwd: str | None = None) -> list[str]:
+REMOTE_COPIES = ("for-each-ref", "--format=%(refname)", "refs/notes/remotes/")
+
+
+def note_refs(ref: str = REF, cwd: str | None = None, listed: bytes | None = None) -> list[str]:
     """`ref`, and for aiguard's own notes the remotes' copies fetched beside it
-    (refs/notes/remotes/<remote>/aiguard, as `aiguard install` sets fetching up)."""
+    (refs/notes/remotes/<remote>/aiguard, as `aiguard install` sets fetching up).
+    listed: the output of `git REMOTE_COPIES`, when the caller ran it already."""
     if ref != REF:
         return [ref]
-    out = subprocess.run([*runner.GIT, "for-each-ref", "--format=%(refname)", "refs/notes/remotes/"],
-                         capture_output=True, cwd=cwd, stdin=subprocess.DEVNULL).stdout.decode("utf-8", "replace")
-    return [REF, *sorted(name for name in out.split() if name.endswith("/aiguard"))]
+    if listed is None:
+        listed = subprocess.run([*runner.GIT, *REMOTE_COPIES], capture_output=True, cwd=cwd,
+                                stdin=subprocess.DEVNULL).stdout
+    return [REF, *sorted(name for name in listed.decode("utf-8", "replace").split() if name.endswith("/aiguard"))]
 
 
 def _listing(ref: str, cwd: str | None) -> dict[str, str]:

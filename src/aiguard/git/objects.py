@@ -39,6 +39,9 @@ def blob_sizes(oids: Iterable[str], cwd: str | None = None) -> dict[str, int]:
     return sizes
 
 
+_PIPELINED = 16 << 10  # bytes of names written before their answers are read (a pipe holds 64 KiB)
+
+
 class BlobReader(Session):
     """Blobs read one at a time through one long-lived `git cat-file --batch`."""
 
@@ -53,6 +56,30 @@ class BlobReader(Session):
             return None  # "<oid> missing" (or git went away)
         data = stdout.read(int(header[2]) + 1)
         return data[:-1]
+
+    def read_objects(self, names: Iterable[str]) -> dict[str, tuple[str, str, bytes]]:
+        """name -> (object id, type, contents) for the object names `cat-file` takes (`COMMIT:PATH`,
+        `REF:PATH`, `REV^{commit}`) that name one; no new process. The names go out in batches
+        of at most _PIPELINED bytes before the answers are read (one round trip per batch, and
+        git never waits on a full pipe to us while we still write to it)."""
+        wanted = [name for name in dict.fromkeys(names) if "\n" not in name]  # one name per line
+        found: dict[str, tuple[str, str, bytes]] = {}
+        start = 0
+        while start < len(wanted):
+            end, size = start, 0
+            while end < len(wanted) and (end == start or size + len(wanted[end]) < _PIPELINED):
+                size += len(wanted[end].encode("utf-8", "surrogateescape")) + 1
+                end += 1
+            stdin, stdout = self._pipes()
+            stdin.write("".join(f"{name}\n" for name in wanted[start:end]).encode("utf-8", "surrogateescape"))
+            stdin.flush()
+            for name in wanted[start:end]:
+                header = stdout.readline().split()
+                if len(header) != 3 or not header[2].isdigit():
+                    continue  # "<name> missing", "<name> ambiguous" (a name may hold spaces)
+                found[name] = (header[0].decode(), header[1].decode(), stdout.read(int(header[2]) + 1)[:-1])
+            start = end
+        return found
 
     def read_within(self, oid: str, max_size: int) -> tuple[int | None, bytes | None]:
         """(size, contents) of a blob; contents None when it is over max_size (its bytes are

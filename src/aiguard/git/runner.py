@@ -115,6 +115,10 @@ def start_head(cwd: str | None = None) -> "Started":
     return Started(_HEAD_ARGS, cwd)
 
 
+def start_config(cwd: str | None = None) -> "Started":
+    return Started(_CONFIG_ARGS, cwd)
+
+
 class Started:
     """A git command running in the background: started early, read when needed.
 
@@ -181,9 +185,14 @@ def _git_dir_key(cwd: str | None) -> tuple[str, str | None]:
     return os.path.abspath(cwd or "."), os.environ.get("GIT_DIR")
 
 
-def config(cwd: str | None = None) -> dict[str, bytes]:
-    """All effective configuration, last value wins, keys lower-cased as git prints them."""
-    out = git(["config", "-z", "--list"], cwd=cwd, check=False)
+_CONFIG_ARGS = ("config", "-z", "--list")
+
+
+def config(cwd: str | None = None, started: "Started | None" = None) -> dict[str, bytes]:
+    """All effective configuration, last value wins, keys lower-cased as git prints them.
+
+    `started`: the same command, started earlier with start_config()."""
+    out = started.result()[1] if started is not None else git(_CONFIG_ARGS, cwd=cwd, check=False)
     values: dict[str, bytes] = {}
     for item in out.split(b"\0"):
         if item:

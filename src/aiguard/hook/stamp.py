@@ -26,11 +26,15 @@ import hashlib
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from aiguard.core import trailers
 from aiguard.git import patches, runner
 from aiguard.core.trailers import Cleanup
+
+if TYPE_CHECKING:
+    from aiguard.git import carry as carry_mod
+    from aiguard.git import objects
 
 PREPARE = "prepare-commit-msg"
 COMMIT_MSG = "commit-msg"
@@ -238,26 +242,32 @@ def stamp_message_file(msgfile: Path, source: str | None, sha: str | None, stage
     if stage == COMMIT_MSG or not editor:
         from aiguard.git import objects
 
-        early = Early(runner.start_head(), patches.start_staged_diff(), objects.BlobReader().start())
+        config = runner.start_config()  # needed first
+        head, diff = runner.start_head(), patches.start_staged_diff()
+        reader = objects.BlobReader()
+        reader.start()
+        early = Early(head, diff, reader, config)
     try:
         return _stamp_message(msgfile, msg, editor, source, sha, stage, early, caller)
     finally:
         if early is not None:
             early.head.cancel()
             early.diff.cancel()
+            early.config.cancel()
             early.reader.close()
 
 
 class Early:
     """The git processes a stamp starts before it knows it needs them."""
 
-    def __init__(self, head: runner.Started, diff: runner.Started, reader) -> None:
-        self.head, self.diff, self.reader = head, diff, reader
+    def __init__(self, head: runner.Started, diff: runner.Started, reader: objects.BlobReader,
+                 config: runner.Started) -> None:
+        self.head, self.diff, self.reader, self.config = head, diff, reader, config
 
 
 def _stamp_message(msgfile: Path, msg: bytes, editor: bool, source: str | None, sha: str | None, stage: str,
                    early: Early | None, caller: int | None) -> str | None:
-    cfg = runner.config()
+    cfg = runner.config(started=early.config if early else None)
     cli = _ancestor_git_commit(caller)
     mode = _cleanup_mode(cfg, cli, editor)
     configured = cfg.get("core.commentstring") or cfg.get("core.commentchar")
@@ -294,14 +304,26 @@ def _stamp_message(msgfile: Path, msg: bytes, editor: bool, source: str | None, 
 def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, source: str | None, sha: str | None,
            cli: GitCommitArgs, configured: bytes | None,
            early: Early | None = None, cfg: dict[str, bytes] | None = None) -> str | None:
+    from aiguard.git import carry
+
+    head = runner.head_commit(started=early.head if early else None)  # first: it learns the git dir
+    amend = _is_amend(source, sha, cli)
+    prefetch = carry.Prefetch(amend)  # the earlier commits' records, asked now, read after matching
+    try:
+        return _stamp_change(msgfile, msg, cleanup, cli, configured, early, cfg, head, amend, prefetch)
+    finally:
+        prefetch.cancel()
+
+
+def _stamp_change(msgfile: Path, msg: bytes, cleanup: Cleanup, cli: GitCommitArgs, configured: bytes | None,
+                  early: Early | None, cfg: dict[str, bytes] | None, head: str | None, amend: bool,
+                  prefetch: carry_mod.Prefetch) -> str | None:
     from aiguard.core import names, stamp_format
     from aiguard.git.changes import merge_own_lines, unmatched_value
     from aiguard.store import keys
     from aiguard.store.ledger import LedgerError
     from aiguard.store.session import Session
 
-    head = runner.head_commit(started=early.head if early else None)  # first: it learns the git dir
-    amend = _is_amend(source, sha, cli)
     early_diff = early.diff if early else None
     if amend and head:
         base = runner.rev_parse("HEAD^") or runner.empty_tree()
@@ -324,7 +346,7 @@ def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, source: str | None, sha:
     with session:
         result = session.attribute(files, restrict, reader=early.reader if early else None)
     try:
-        result = _carry(result, amend, files, restrict)
+        result = _carry(result, files, restrict, prefetch, early.reader if early else None)
     except Exception as exc:  # the stamp still goes on, with what the ledger says
         result = result._replace(notes=[*result.notes, f"earlier line record not carried ({exc})"])
 
@@ -384,20 +406,31 @@ def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, source: str | None, sha:
     return note or None
 
 
-def _carry(result, amend: bool, files: list, restrict: dict[bytes, set[int]] | None):
+def _carry(result, files: list, restrict: dict[bytes, set[int]] | None, prefetch: carry_mod.Prefetch,
+           reader: objects.BlobReader | None):
     """Add the lines an amended, cherry-picked, rebased or squashed commit had on record.
 
     The ledger may not know them (another machine's, pruned, another author's), and
     a history edit must not drop a disclosure; lines found afresh keep their owner.
+    prefetch: carry.Prefetch, started before the attribution; reader: the running blob
+    reader, if any (else one is started here when there are records to read).
     """
     from aiguard.core.note_format import to_lines, to_spans
-    from aiguard.git import carry
+    from aiguard.git import carry, objects
     from aiguard.git.changes import ChangeResult, FileResult
 
-    sources = carry.carry_sources(amend)
-    behind = carry.left_behind()
-    records = list(carry.records_of([*sources, *behind])) if sources or behind else []
-    carried = carry.carry_into(files, records, weak=set(behind) - set(sources)) if records else {}
+    sources = prefetch.sources
+    behind = prefetch.behind()
+    if not sources and not behind:
+        return result
+    own = reader is None
+    reader = reader or objects.BlobReader()
+    try:
+        records = prefetch.records([*sources, *behind], reader)
+        carried = carry.carry_into(files, records, weak=set(behind) - set(sources), reader=reader) if records else {}
+    finally:
+        if own:
+            reader.close()
     if not carried:
         return result
     merged = []
