@@ -81,3 +81,24 @@ def test_prefetch_after_a_reset_reads_the_undone_commits_records_through_the_rea
     assert [(sha, record.ai) for sha, record in records] == [(undone, 1)]
     # the same answer as the path without a running reader (three git calls)
     assert [(sha, r.ai) for sha, r in carry.records_of([undone])] == [(undone, 1)]
+
+
+def test_prefetch_defers_its_errors_to_the_carry(repo: Repo, monkeypatch):
+    """Prefetch runs before the stamp's own try: a failure there must not cost the stamp, only the
+    carry (which the stamp runs fail-open)."""
+    from aiguard.git import carry
+    from aiguard.git.runner import GitError
+
+    def broken(amend, cwd=None):
+        raise GitError("git rev-parse failed: simulated")
+
+    monkeypatch.chdir(repo.path)
+    monkeypatch.setattr(carry, "carry_sources", broken)
+    prefetch = carry.Prefetch(amend=True)
+    try:
+        prefetch.behind()
+    except GitError as exc:
+        assert "simulated" in str(exc)
+    else:
+        raise AssertionError("the error was lost")
+    prefetch.cancel()

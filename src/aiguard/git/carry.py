@@ -291,16 +291,26 @@ class Prefetch:
     git answers them meanwhile: which commits git's state names (carry_sources, file reads),
     which commits the reflog left behind (left_behind's rev-list) and which copies of the notes
     ref there are (note_refs' for-each-ref). No process starts when there is nothing to carry
-    from; `records` then reads the notes through the caller's running blob reader."""
+    from; `records` then reads the notes through the caller's running blob reader.
+    Never raises here: what went wrong is raised by `behind` (the caller's carry fails open)."""
 
     def __init__(self, amend: bool, cwd: str | None = None):
         self.cwd = cwd
-        self.sources = carry_sources(amend, cwd)
-        olds = _moved_from(cwd)
-        self._behind = runner.Started(_left_behind_args(olds), cwd) if olds else None
-        self._refs = runner.Started(REMOTE_COPIES, cwd) if self.sources or olds else None
+        self.sources: list[str] = []
+        self._behind: runner.Started | None = None
+        self._refs: runner.Started | None = None
+        self._error: Exception | None = None
+        try:
+            self.sources = carry_sources(amend, cwd)
+            olds = _moved_from(cwd)
+            self._behind = runner.Started(_left_behind_args(olds), cwd) if olds else None
+            self._refs = runner.Started(REMOTE_COPIES, cwd) if self.sources or olds else None
+        except Exception as exc:  # a state file that cannot be read, git gone: said when the carry runs
+            self._error = exc
 
     def behind(self) -> list[str]:
+        if self._error is not None:
+            raise self._error
         if self._behind is None:
             return []
         code, out, _ = self._behind.result()
