@@ -154,6 +154,29 @@ def test_opencode_older_storage_tree_is_read_where_no_database_is(tmp_path, monk
     assert not any(sniff(module, b"{\n") for module in registry().values())
 
 
+def test_opencode_storage_files_given_by_path_are_ingested(tmp_path, isolated_user):
+    """`aiguard ingest` of the older storage tree (or one part file) by hand: its pretty-printed
+    part and message files are OpenCode's, not "not a log of a known assistant"."""
+    import os
+
+    storage = tmp_path / "storage"
+    shutil.copytree(LOGS / "opencode" / "storage", storage)
+    home = Path(os.environ["AIGUARD_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text("retention-days = 100000\n")  # the fixture's session is from 2025
+    done = aiguard("ingest", str(storage))
+    assert "read 3 log files: recorded 1," in done.stdout.decode() and "0 skipped" in done.stdout.decode()
+    assert b"not a log of a known assistant" not in done.stderr
+    part = next(p for p in storage.rglob("prt_*.json") if json.loads(p.read_text())["type"] == "tool")
+    again = aiguard("ingest", str(part))
+    assert "read 1 log files: recorded 0, 1 already known" in again.stdout.decode()
+    # what sniffing claims, and what it does not
+    assert sniff(opencode, part.read_bytes()) and opencode.sniff(b'{\n  "id": "msg_1",\n  "sessionID": "ses_1"')
+    assert not opencode.sniff(b'{"id": "prt_1", "text": "no message id"}')
+    assert not opencode.sniff(b'{"id": "prt_1", ' + b" " * opencode.STORAGE_HEAD + b'"messageID": "msg_1"}')
+    assert not opencode.sniff(b'[{"id": "prt_1", "messageID": "msg_1"}]')
+
+
 # --- Goose -------------------------------------------------------------------------------------
 
 def test_goose_sessions_db_is_read_while_goose_writes_it(tmp_path):

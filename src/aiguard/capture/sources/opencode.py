@@ -43,6 +43,7 @@ database: tests/fixtures/assistant-logs/opencode/SOURCES.md.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from fnmatch import fnmatch
 from pathlib import Path
@@ -115,8 +116,22 @@ def log_files(root: Path) -> Iterator[Path]:
             yield from sorted((root / "storage" / "part").glob("*/prt_*.json"))
 
 
+# A file of the older storage tree, as its head reads (OpenCode writes them pretty-printed, so
+# sniffing sees the head as one record; its ids come first): a part (`"id": "prt_…"` and its
+# message's `"messageID"`) or a message (`"id": "msg_…"` and its `"sessionID"`). Messages hold no
+# tool output; they are claimed so that `aiguard ingest STORAGE_FOLDER` does not call each of them
+# an unknown log. Only the first STORAGE_HEAD bytes are looked at: no scan of a hostile file.
+_STORAGE_ID = re.compile(rb'"id"\s*:\s*"(prt|msg)_')
+STORAGE_HEAD = 4096
+
+
 def sniff(first_line: bytes) -> bool:
-    return False  # the database is known by its name; the part files open with a bare "{"
+    """A part or message file of the older storage tree (the database is known by its name)."""
+    head = first_line[:STORAGE_HEAD]
+    found = _STORAGE_ID.search(head) if head.lstrip().startswith(b"{") else None
+    if found is None:
+        return False
+    return (b'"messageID"' if found.group(1) == b"prt" else b'"sessionID"') in head
 
 
 # --- what a tool call wrote ----------------------------------------------------------------
