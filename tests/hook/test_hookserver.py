@@ -177,3 +177,42 @@ def test_the_daemon_runs_the_hook_server(repo: Repo):
         proc.wait(timeout=20)
     wait_for(lambda: not hookserver.socket_path().exists(), what="the socket to go")
     assert "hook server" in (home / "daemon.log").read_text()
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.update(int(p) for p in (task / "children").read_text().split())
+    return found
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL])
+def test_the_waiting_spare_child_ends_with_its_server(repo: Repo, stop):
+    """The server forks the child for the next hook run ahead of it; that child serves the
+    next commit, and does not outlive its server, stopped or killed."""
+    aiguard("record", "--tool", "codex", "--model", "gpt-5", input=MERGE_INTERVALS.encode())
+    proc = subprocess.Popen([sys.executable, "-m", "aiguard", "hook-server"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: hookserver.socket_path().exists(), what="the hook server's socket")
+        wait_for(lambda: len(_children(proc.pid)) == 1, what="the spare child")
+        first = _children(proc.pid)
+        repo.write("m.py", MERGE_INTERVALS)
+        repo.git("add", "m.py")
+        repo.git("commit", "-q", "-m", "Served by the spare")
+        assert dict(repo.trailers())["Assisted-by"] == "codex:gpt-5"
+        wait_for(lambda: len(_children(proc.pid)) == 1 and _children(proc.pid) != first, what="the next spare")
+        spares = _children(proc.pid)
+    finally:
+        proc.send_signal(stop)
+        proc.wait(timeout=10)
+    wait_for(lambda: all(_gone(pid) for pid in spares), seconds=10, what="the spare to end")
