@@ -94,6 +94,8 @@ def preload() -> None:
     for name in ("x.py", "x.js", "x.c", "x.sql", "x.txt", "x.md"):
         for syntax, segment in fingerprint.code_segments(sample, name):  # compiles the lazy patterns
             fingerprint.tokenize(segment, syntax)
+            fingerprint.literal_pattern(syntax)  # the hunk windows' (attribution._Literals)
+    fingerprint.literal_pattern(fingerprint.GENERIC)
 
 
 def serve(path: Path | None = None, ready=None) -> int:
