@@ -70,7 +70,7 @@ def test_copilot_home_moves_the_logs_and_the_hook_together(isolated_user, monkey
     from aiguard.capture.sources import copilot
 
     monkeypatch.setenv("COPILOT_HOME", str(tmp_path / "copilot-home"))
-    assert copilot.log_roots()[0] == tmp_path / "copilot-home" / "session-state"
+    assert log_roots(copilot)[0] == tmp_path / "copilot-home" / "session-state"
     assert copilot.wiring().config == tmp_path / "copilot-home" / "hooks" / "aiguard.json"
     # and the hook's payload finds the session's model there too
     session = tmp_path / "copilot-home" / "session-state" / "s-1" / "events.jsonl"
@@ -89,7 +89,7 @@ def test_every_claude_config_dir_is_read_and_wired(isolated_user, monkeypatch, t
     first.mkdir()
     second.mkdir()
     monkeypatch.setenv("CLAUDE_CONFIG_DIR", f"{first},{second}")
-    assert claude_code.log_roots() == [first / "projects", second / "projects"]
+    assert log_roots(claude_code) == [first / "projects", second / "projects"]
     out = aiguard("integrate", "claude-code").stdout.decode()
     for folder in (first, second):
         settings = json.loads((folder / "settings.json").read_text())

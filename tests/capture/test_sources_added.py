@@ -18,6 +18,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+
+from aiguard.capture.sources import log_roots
 from conftest import FIXTURES, aiguard
 
 from aiguard.capture.sources import (_cursor_store, claude_code, cline, codex, copilot, cursor, firebender,
@@ -83,9 +85,9 @@ def test_qwen_code_hook_takes_the_model_from_the_transcript(tmp_path):
 
 
 def test_qwen_code_roots_and_files(monkeypatch, tmp_path):
-    assert qwen_code.log_roots() == [Path.home() / ".qwen" / "projects"]
+    assert log_roots(qwen_code) == [Path.home() / ".qwen" / "projects"]
     monkeypatch.setenv("QWEN_RUNTIME_DIR", str(tmp_path / "runtime"))
-    [root] = qwen_code.log_roots()
+    [root] = log_roots(qwen_code)
     chats = root / "-home-dev-shop" / "chats"
     chats.mkdir(parents=True)
     shutil.copy(QWEN, chats / "s.jsonl")
@@ -114,10 +116,10 @@ def test_kimi_cli_context_writefile_strreplace_and_shell():
 
 
 def test_kimi_cli_roots_honour_the_share_dir_and_find_rotated_contexts(monkeypatch, tmp_path):
-    assert kimi_cli.log_roots() == [Path.home() / ".kimi" / "sessions"]
+    assert log_roots(kimi_cli) == [Path.home() / ".kimi" / "sessions"]
     monkeypatch.setenv("KIMI_SHARE_DIR", str(tmp_path / "share"))
     shutil.copytree(KIMI_SHARE, tmp_path / "share")
-    [root] = kimi_cli.log_roots()
+    [root] = log_roots(kimi_cli)
     session = next(root.rglob("context.jsonl")).parent
     (session / "context_1.jsonl").write_bytes(KIMI.read_bytes())
     (session / "wire.jsonl").write_text('{"type": "metadata"}\n')
@@ -178,9 +180,9 @@ def test_roo_and_kilo_histories_are_their_own_tools():
 
 def test_roo_and_kilo_roots_are_their_extensions(isolated_user):
     code = isolated_user / ".config" / "Code" / "User" / "globalStorage"
-    assert code / "rooveterinaryinc.roo-cline" / "tasks" in roo_code.log_roots()
-    assert code / "kilocode.kilo-code" / "tasks" in kilo_code.log_roots()
-    assert code / "saoudrizwan.claude-dev" / "tasks" in cline.log_roots()
+    assert code / "rooveterinaryinc.roo-cline" / "tasks" in log_roots(roo_code)
+    assert code / "kilocode.kilo-code" / "tasks" in log_roots(kilo_code)
+    assert code / "saoudrizwan.claude-dev" / "tasks" in log_roots(cline)
 
 
 def test_new_fixtures_are_claimed_by_their_own_source_only():
@@ -251,7 +253,7 @@ def test_copilot_event_log_with_a_line_starting_like_a_journal_stays_an_event_lo
 
 def test_copilot_roots_and_files_include_chat_sessions(isolated_user):
     storage = isolated_user / ".config" / "Code" / "User" / "workspaceStorage"
-    assert storage in copilot.log_roots()
+    assert storage in log_roots(copilot)
     sessions = storage / "abc123" / "chatSessions"
     sessions.mkdir(parents=True)
     (sessions / "0b4f8c1e-1111-2222-3333-444455556666.json").write_text("{}")
@@ -602,7 +604,7 @@ def test_tailer_reads_new_logs_the_way_each_is_written(isolated_user):
 
     tailer = Tailer(registry())
     # Qwen Code: appended lines, read from where the last read stopped
-    chats = qwen_code.log_roots()[0] / "-home-dev-shop" / "chats"
+    chats = log_roots(qwen_code)[0] / "-home-dev-shop" / "chats"
     chats.mkdir(parents=True)
     session = chats / "s.jsonl"
     *head, rest = QWEN.read_bytes().split(b"\n", 3)  # the first three records, then the rest
@@ -613,7 +615,7 @@ def test_tailer_reads_new_logs_the_way_each_is_written(isolated_user):
     assert [o.file for o in tailer.read(session)] == ["/home/dev/shop/src/pricing.py", "/home/dev/shop/NOTES.md"]
     assert tailer.source_for(chats.parent / "notes.txt") is None
     # Copilot chatSessions/<uuid>.json: rewritten whole, each edit reported once
-    chat = copilot.log_roots()[1] / "h1" / "chatSessions" / "29299837-0260-4fa8-8073-f02755e9dbcc.json"
+    chat = log_roots(copilot)[1] / "h1" / "chatSessions" / "29299837-0260-4fa8-8073-f02755e9dbcc.json"
     chat.parent.mkdir(parents=True)
     chat.write_bytes((LOGS / "copilot" / "copilot_session_simple.json").read_bytes())
     assert tailer.source_for(chat) is copilot and tailer.source_for(chat.parent.parent / "workspace.json") is None
@@ -621,7 +623,7 @@ def test_tailer_reads_new_logs_the_way_each_is_written(isolated_user):
     chat.write_bytes(chat.read_bytes() + b"\n")  # saved again, nothing new in it
     assert tailer.read(chat) == []
     # Cursor's state.vscdb: read through SQLite, again only when it (or its WAL) changed
-    vscdb = cursor.log_roots()[1]
+    vscdb = log_roots(cursor)[1]
     vscdb.parent.mkdir(parents=True)
     app = make_vscdb(vscdb)
     assert tailer.source_for(vscdb) is cursor

@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+
+from aiguard.capture.sources import log_roots
 from conftest import FIXTURES, aiguard
 
 from aiguard.capture.sources import amp, continue_dev, droid, registry, sniff
@@ -85,8 +87,8 @@ def test_amp_thread_rewritten_reports_only_what_is_new():
 
 def test_amp_folders_honour_xdg_data_home(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    assert amp.log_roots() == [tmp_path / "data" / "amp" / "threads"]
-    threads = amp.log_roots()[0]
+    assert log_roots(amp) == [tmp_path / "data" / "amp" / "threads"]
+    threads = log_roots(amp)[0]
     threads.mkdir(parents=True)
     (threads / AMP.name).write_bytes(AMP.read_bytes())
     (threads / "index.json").write_text("{}")
@@ -99,7 +101,7 @@ def test_amp_ingest_then_commit_is_stamped(repo, isolated_user):
     for message in thread["messages"]:
         if "usage" in message:
             message["usage"]["timestamp"] = NOW
-    threads = amp.log_roots()[0]
+    threads = log_roots(amp)[0]
     threads.mkdir(parents=True)
     (threads / AMP.name).write_text(json.dumps(thread, indent=2))
     done = aiguard("ingest")
@@ -159,7 +161,7 @@ def test_droid_hook_payloads():
 
 
 def test_droid_ingest_then_commit_is_stamped(repo, isolated_user):
-    folder = droid.log_roots()[0] / "-repo"
+    folder = log_roots(droid)[0] / "-repo"
     folder.mkdir(parents=True)
     records = lines(DROID)
     for record in records:
@@ -176,7 +178,7 @@ def test_droid_ingest_then_commit_is_stamped(repo, isolated_user):
 
 def test_droid_factory_home_override_moves_logs_and_hook(monkeypatch, tmp_path, isolated_user):
     monkeypatch.setenv("FACTORY_HOME_OVERRIDE", str(tmp_path / "alt"))
-    assert droid.log_roots() == [tmp_path / "alt" / ".factory" / "sessions"]
+    assert log_roots(droid) == [tmp_path / "alt" / ".factory" / "sessions"]
     assert droid.wiring().config == tmp_path / "alt" / ".factory" / "settings.json"
 
 
@@ -231,13 +233,13 @@ def test_continue_cn_session_write_multiedit_and_shell():
 
 
 def test_continue_folders_honour_continue_global_dir(monkeypatch, tmp_path):
-    assert continue_dev.log_roots() == [Path.home() / ".continue" / "sessions"]
+    assert log_roots(continue_dev) == [Path.home() / ".continue" / "sessions"]
     monkeypatch.setenv("CONTINUE_GLOBAL_DIR", str(tmp_path / "cont"))
     assert continue_dev.folders() == ([tmp_path / "cont"], [tmp_path / "cont" / "sessions"])
     assert continue_dev.wiring().config == tmp_path / "cont" / "settings.json"
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CONTINUE_GLOBAL_DIR", "rel")  # relative: against the current directory
-    assert continue_dev.log_roots() == [tmp_path / "rel" / "sessions"]
+    assert log_roots(continue_dev) == [tmp_path / "rel" / "sessions"]
     assert [p.name for p in continue_dev.log_files(CONTINUE)] == sorted([IDE.name, CN.name])  # not sessions.json
 
 
@@ -256,7 +258,7 @@ def test_continue_hook_reads_the_model_from_the_session(monkeypatch, tmp_path):
 
 
 def test_continue_ingest_then_commit_is_stamped(repo, isolated_user):
-    sessions = continue_dev.log_roots()[0]
+    sessions = log_roots(continue_dev)[0]
     sessions.mkdir(parents=True)
     (sessions / IDE.name).write_text(IDE.read_text().replace("/home/dev/shop", str(repo.path)))
     (sessions / "sessions.json").write_bytes((CONTINUE / "sessions.json").read_bytes())
@@ -296,20 +298,20 @@ def test_tailer_reads_threads_and_sessions_the_way_each_is_written(isolated_user
     from aiguard.daemon.tailer import Tailer
 
     tailer = Tailer(registry())
-    threads = amp.log_roots()[0]
+    threads = log_roots(amp)[0]
     threads.mkdir(parents=True)
     (threads / AMP.name).write_bytes(AMP.read_bytes())
     assert tailer.source_for(threads / AMP.name) is amp
     assert len(tailer.read(threads / AMP.name)) == 3
     (threads / AMP.name).write_bytes(AMP.read_bytes() + b"\n")  # rewritten, nothing new
     assert tailer.read(threads / AMP.name) == []
-    sessions = continue_dev.log_roots()[0]
+    sessions = log_roots(continue_dev)[0]
     sessions.mkdir(parents=True)
     (sessions / CN.name).write_bytes(CN.read_bytes())
     assert tailer.source_for(sessions / CN.name) is continue_dev
     assert tailer.source_for(sessions / "sessions.json") is None
     assert len(tailer.read(sessions / CN.name)) == 3
-    folder = droid.log_roots()[0] / "-p"
+    folder = log_roots(droid)[0] / "-p"
     folder.mkdir(parents=True)
     head, rest = DROID.read_bytes().split(b"\n", 2)[:2], DROID.read_bytes().split(b"\n", 2)[2]
     (folder / DROID.name).write_bytes(b"\n".join(head) + b"\n")

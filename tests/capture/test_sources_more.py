@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+
+from aiguard.capture.sources import log_roots
 from conftest import FIXTURES
 
 from aiguard.capture.sources import copilot, cursor, gemini_cli, registry
@@ -92,7 +94,7 @@ def test_gemini_hook_after_tool_takes_the_model_from_the_transcript(tmp_path):
 
 def test_gemini_log_files_under_chats(tmp_path, monkeypatch):
     monkeypatch.setenv("GEMINI_CLI_HOME", str(tmp_path))
-    [root] = gemini_cli.log_roots()
+    [root] = log_roots(gemini_cli)
     assert root == tmp_path / ".gemini" / "tmp"
     chats = root / "abc123" / "chats"
     (chats / "parent").mkdir(parents=True)
@@ -133,7 +135,7 @@ def test_cursor_after_file_edit_hook():
 
 def test_cursor_log_files_are_agent_transcripts(tmp_path, monkeypatch):
     monkeypatch.setenv("CURSOR_CONFIG_DIR", str(tmp_path))
-    root, store = cursor.log_roots()
+    root, store = log_roots(cursor)
     assert store == Path.home() / ".config" / "Cursor" / "User" / "globalStorage" / "state.vscdb"
     project = root / "Users-me-repo"
     for name in ("agent-transcripts/c1.jsonl", "agent-tools/t.txt", "other/x.jsonl"):
@@ -173,7 +175,7 @@ def test_copilot_hook_is_not_read():
 def test_copilot_log_files(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / ".config"))
-    cli, vscode, empty_window = copilot.log_roots()
+    cli, vscode, empty_window = log_roots(copilot)
     assert cli == tmp_path / ".copilot" / "session-state"
     assert empty_window == tmp_path / ".config" / "Code" / "User" / "globalStorage" / "emptyWindowChatSessions"
     for path in (cli / "s1" / "events.jsonl", cli / "old.jsonl",

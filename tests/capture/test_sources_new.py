@@ -7,6 +7,8 @@ SOURCES.md says so), and so are the few snippets written inline below.
 
 from __future__ import annotations
 
+from aiguard.capture.sources import log_roots
+
 import json
 import os
 import re
@@ -141,13 +143,13 @@ def test_aider_roots_are_the_current_repository_and_aiders_override(tmp_path, mo
     (repo / "src").mkdir()
     monkeypatch.chdir(repo / "src")
     monkeypatch.delenv("AIDER_CHAT_HISTORY_FILE", raising=False)
-    assert aider.log_roots() == [repo / ".aider.chat.history.md"]
+    assert log_roots(aider) == [repo / ".aider.chat.history.md"]
     monkeypatch.setenv("AIDER_CHAT_HISTORY_FILE", str(tmp_path / "all.md"))
-    assert aider.log_roots() == [tmp_path / "all.md", repo / ".aider.chat.history.md"]
+    assert log_roots(aider) == [tmp_path / "all.md", repo / ".aider.chat.history.md"]
     monkeypatch.setenv("AIDER_CHAT_HISTORY_FILE", "notes/chat.md")
-    assert aider.log_roots() == [repo / "notes" / "chat.md"]
+    assert log_roots(aider) == [repo / "notes" / "chat.md"]
     monkeypatch.chdir(tmp_path)
-    assert aider.log_roots() == []  # not in a repository: only `ingest PATH` finds histories
+    assert log_roots(aider) == []  # not in a repository: only `ingest PATH` finds histories
 
 
 # --- Cline, Roo Code -------------------------------------------------------------------------
@@ -232,16 +234,16 @@ def test_cline_hook_post_tool_use():
 
 
 def test_cline_roots_cover_vscode_builds_extensions_and_portable(isolated_user, monkeypatch):
-    roots = cline.log_roots()
+    roots = log_roots(cline)
     config = isolated_user / ".config"
     assert config / "Code" / "User" / "globalStorage" / "saoudrizwan.claude-dev" / "tasks" in roots
     # Cline's forks are assistants of their own (their modules' roots, not Cline's).
-    assert config / "VSCodium" / "User" / "globalStorage" / "rooveterinaryinc.roo-cline" / "tasks" in roo_code.log_roots()
-    assert config / "Cursor" / "User" / "globalStorage" / "kilocode.kilo-code" / "tasks" in kilo_code.log_roots()
+    assert config / "VSCodium" / "User" / "globalStorage" / "rooveterinaryinc.roo-cline" / "tasks" in log_roots(roo_code)
+    assert config / "Cursor" / "User" / "globalStorage" / "kilocode.kilo-code" / "tasks" in log_roots(kilo_code)
     assert not any("roo-cline" in str(root) or "kilo-code" in str(root) for root in roots)
     assert isolated_user / ".cline" / "data" / "tasks" in roots
     monkeypatch.setenv("VSCODE_PORTABLE", str(isolated_user / "vscode-data"))
-    assert cline.log_roots()[0] == isolated_user / "vscode-data" / "user-data" / "User" / "globalStorage" / \
+    assert log_roots(cline)[0] == isolated_user / "vscode-data" / "user-data" / "User" / "globalStorage" / \
         "saoudrizwan.claude-dev" / "tasks"
     task = roots[0] / "1763980000000"
     task.mkdir(parents=True)
@@ -405,7 +407,7 @@ def replace_atomically(path: Path, data: bytes, folder: Path | None = None) -> N
 def test_tailer_reads_a_rewritten_history_whole_and_reports_new_calls_once(isolated_user):
     from aiguard.daemon.tailer import Tailer
 
-    task = cline.log_roots()[0] / "1763980000000"
+    task = log_roots(cline)[0] / "1763980000000"
     task.mkdir(parents=True)
     history = task / "api_conversation_history.json"
     tailer = Tailer(registry())
@@ -420,7 +422,7 @@ def test_tailer_reads_a_rewritten_history_whole_and_reports_new_calls_once(isola
 
 def test_daemon_records_a_cline_history_rewritten_by_rename_exactly_once(isolated_user):
     home = isolated_user
-    task = cline.log_roots()[0] / "1763980000000"
+    task = log_roots(cline)[0] / "1763980000000"
     task.mkdir(parents=True)  # Cline is installed: its tasks folder exists
     history = task / "api_conversation_history.json"
     aiguard("daemon", "start")

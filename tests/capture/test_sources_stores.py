@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from aiguard.capture.sources import log_roots
+
 from conftest import FIXTURES, aiguard
 
 from aiguard.capture.sources import goose, is_store, opencode, registry, sniff
@@ -135,8 +137,8 @@ def test_opencode_older_storage_tree_is_read_where_no_database_is(tmp_path, monk
     data = tmp_path / "share" / "opencode"
     shutil.copytree(LOGS / "opencode" / "storage", data / "storage")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "share"))
-    assert opencode.log_roots() == [data / "opencode.db", data / "storage"]
-    files = [f for root in opencode.log_roots() for f in opencode.log_files(root)]
+    assert log_roots(opencode) == [data / "opencode.db", data / "storage"]
+    files = [f for root in log_roots(opencode) for f in opencode.log_files(root)]
     assert files == list(opencode.log_files(data))
     assert [f.parent.parent.name for f in files] == ["part", "part"]
     message = json.loads(next((data / "storage" / "message").rglob("*.json")).read_text())
@@ -148,8 +150,8 @@ def test_opencode_older_storage_tree_is_read_where_no_database_is(tmp_path, monk
          message["path"]["cwd"])]
     assert [o for f in files for o in opencode.parse_log(f, f.read_bytes(), state)] == []  # rewritten: not again
     build(data / "opencode-beta.db", OPENCODE_SQL).close()
-    assert opencode.log_roots() == [data / "opencode.db", data / "opencode-beta.db", data / "storage"]
-    assert [f for root in opencode.log_roots() for f in opencode.log_files(root)] == [data / "opencode-beta.db"]
+    assert log_roots(opencode) == [data / "opencode.db", data / "opencode-beta.db", data / "storage"]
+    assert [f for root in log_roots(opencode) for f in opencode.log_files(root)] == [data / "opencode-beta.db"]
     assert list(opencode.log_files(data)) == [data / "opencode-beta.db"]  # migrated: the database only
     assert not any(sniff(module, b"{\n") for module in registry().values())
 
@@ -233,11 +235,11 @@ def test_goose_database_before_schema_version_6_names_no_model(tmp_path):
 
 def test_goose_folders(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    assert goose.log_roots()[-1] == tmp_path / "xdg" / "goose" / "sessions"
+    assert log_roots(goose)[-1] == tmp_path / "xdg" / "goose" / "sessions"
     monkeypatch.setenv("GOOSE_PATH_ROOT", str(tmp_path / "root"))
-    assert goose.log_roots() == [tmp_path / "root" / "data" / "sessions"]
+    assert log_roots(goose) == [tmp_path / "root" / "data" / "sessions"]
     monkeypatch.setenv("GOOSE_PATH_ROOT", "relative")  # Goose ignores a relative root
-    assert goose.log_roots()[-1] == tmp_path / "xdg" / "goose" / "sessions"
+    assert log_roots(goose)[-1] == tmp_path / "xdg" / "goose" / "sessions"
 
 
 # --- from the store to a stamped commit --------------------------------------------------------

@@ -31,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
-from aiguard.capture.sources.common import DIVIDER_LINE, Folders, Output, REPLACE_LINE, SEARCH_LINE, Skip, absolute
+from aiguard.capture.sources.common import DIVIDER_LINE, Folders, Output, REPLACE_LINE, SEARCH_LINE, Skip, absolute, files_under
 from aiguard.capture.sources.codex import patch_texts
 
 NAME = "aider"
@@ -61,10 +61,6 @@ def folders() -> Folders:
     return Folders([], _history_files())
 
 
-def log_roots() -> list[Path]:
-    return folders().logs
-
-
 def wiring() -> None:
     return None  # no hooks to wire
 
@@ -86,10 +82,7 @@ def _history_files() -> list[Path]:
 
 
 def log_files(root: Path) -> Iterator[Path]:
-    if root.is_file():
-        yield root
-    elif root.is_dir():
-        yield from sorted(root.rglob(HISTORY))
+    return files_under(root, HISTORY)
 
 
 def sniff(first_line: bytes) -> bool:

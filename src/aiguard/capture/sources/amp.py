@@ -26,6 +26,7 @@ from typing import Iterator
 from aiguard.capture.sources._patches import patch_texts
 from aiguard.capture.sources._shell_writes import shell_writes
 from aiguard.capture.sources.common import (
+    files_under,
     Folders,
     Output,
     Skip,
@@ -59,19 +60,12 @@ def folders() -> Folders:
     return Folders([config / "amp"], [data / "amp" / "threads"])
 
 
-def log_roots() -> list[Path]:
-    return folders().logs
-
-
 def wiring() -> None:
     return None  # no hooks aiguard writes (the plugin API is experimental)
 
 
 def log_files(root: Path) -> Iterator[Path]:
-    if root.is_file():
-        yield root
-    elif root.is_dir():
-        yield from sorted(root.glob(LOG_NAMES[0]))
+    return files_under(root, LOG_NAMES[0], recursive=False)
 
 
 def sniff(head: bytes) -> bool:

@@ -52,10 +52,6 @@ def folders() -> Folders:
     return Folders(homes, [folder / "projects" for folder in homes])
 
 
-def log_roots() -> list[Path]:
-    return folders().logs
-
-
 def wiring() -> Wiring:
     """A PostToolUse hook in settings.json of each configuration folder that exists (the first
     folder when none does yet), so every folder whose transcripts are read is wired too."""

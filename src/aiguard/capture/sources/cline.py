@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from aiguard.capture.sources.common import (
+    files_under,
     Folders,
     Output,
     Skip,
@@ -107,15 +108,8 @@ def folders() -> Folders:
     return Folders([documents_dir() / "Cline"], roots + [Path(data) / "tasks"])
 
 
-def log_roots() -> list[Path]:
-    return folders().logs
-
-
 def log_files(root: Path) -> Iterator[Path]:
-    if root.is_file():
-        yield root
-    elif root.is_dir():
-        yield from sorted(root.rglob(LOG_NAMES[0]))
+    return files_under(root, LOG_NAMES[0])
 
 
 def task_history(first_line: bytes) -> bool:

@@ -44,10 +44,6 @@ def folders() -> Folders:
     return Folders([home], [home / "sessions", home / "archived_sessions"])
 
 
-def log_roots() -> list[Path]:
-    return folders().logs
-
-
 def log_files(root: Path) -> Iterator[Path]:
     return jsonl_files(root)
 

@@ -261,12 +261,20 @@ def keyed_records(path: object, data: bytes, key: str) -> Iterator[tuple[object,
             yield record.get("type"), body, record
 
 
-def jsonl_files(root: Path) -> Iterator[Path]:
-    """A log file itself, or the *.jsonl files under a folder, in a stable order."""
+def files_under(root: Path, pattern: str = "*.jsonl", *, recursive: bool = True,
+                where: Callable[[Path], bool] | None = None) -> Iterator[Path]:
+    """A log file itself, or the files named `pattern` in a folder (and its subfolders unless
+    not `recursive`) that `where` keeps, in a stable order: most assistants' log_files."""
     if root.is_file():
         yield root
     elif root.is_dir():
-        yield from sorted(root.rglob("*.jsonl"))
+        found = root.rglob(pattern) if recursive else root.glob(pattern)
+        yield from sorted(p for p in found if where is None or where(p))
+
+
+def jsonl_files(root: Path) -> Iterator[Path]:
+    """A log file itself, or the *.jsonl files under a folder, in a stable order."""
+    return files_under(root)
 
 
 def named(value: object, default: str = "unknown") -> str:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from aiguard.capture.sources._shell_writes import shell_writes
 from aiguard.capture.sources.common import (
+    files_under,
     Folders,
     Output,
     Skip,
@@ -71,15 +72,8 @@ def folders() -> Folders:
     return Folders([home], [home / "sessions"])
 
 
-def log_roots() -> list[Path]:
-    return folders().logs
-
-
 def log_files(root: Path) -> Iterator[Path]:
-    if root.is_file():
-        yield root
-    elif root.is_dir():
-        yield from sorted(root.glob(LOG_NAMES[0]))
+    return files_under(root, LOG_NAMES[0], recursive=False)
 
 
 def sniff(head: bytes) -> bool:

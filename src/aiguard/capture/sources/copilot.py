@@ -61,10 +61,6 @@ def folders() -> Folders:
                             user / "globalStorage" / "emptyWindowChatSessions"])
 
 
-def log_roots() -> list[Path]:
-    return folders().logs
-
-
 def log_files(root: Path) -> Iterator[Path]:
     if root.is_file():
         yield root

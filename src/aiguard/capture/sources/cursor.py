@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from aiguard.capture.sources.common import Folders, Output, Skip, jsonl_objects, listed, named
+from aiguard.capture.sources.common import Folders, Output, Skip, files_under, jsonl_objects, listed, named
 
 if TYPE_CHECKING:
     from aiguard.capture.wiring import Wiring
@@ -47,10 +47,6 @@ def folders() -> Folders:
     return Folders([home], [home / "projects", _user_dir() / "globalStorage" / "state.vscdb"])
 
 
-def log_roots() -> list[Path]:
-    return folders().logs
-
-
 def wiring() -> Wiring:
     from aiguard.capture.wiring import JsonHook, hook_command, json_wiring
 
@@ -61,10 +57,7 @@ def wiring() -> Wiring:
 
 
 def log_files(root: Path) -> Iterator[Path]:
-    if root.is_file():
-        yield root
-    elif root.is_dir():
-        yield from sorted(p for p in root.rglob("*.jsonl") if p.parent.name == "agent-transcripts")
+    return files_under(root, where=lambda p: p.parent.name == "agent-transcripts")
 
 
 def read_store(path: Path, state: dict) -> Iterator[Output | Skip]:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from aiguard.capture.sources._shell_writes import shell_writes
 from aiguard.capture.sources.common import (
+    files_under,
     Folders,
     Output,
     Skip,
@@ -51,10 +52,6 @@ def folders() -> Folders:
     return Folders([home], [home / "tmp"])
 
 
-def log_roots() -> list[Path]:
-    return folders().logs
-
-
 def wiring() -> Wiring:
     """AfterTool of write_file and replace, the tools parse_hook reads; timeout in ms; the
     settings file may hold comments."""
@@ -68,12 +65,9 @@ def wiring() -> Wiring:
 
 
 def log_files(root: Path) -> Iterator[Path]:
-    if root.is_file():
-        yield root
-    elif root.is_dir():
-        # <project>/chats/session-*.json[l], and sub-agent chats one folder deeper
-        yield from sorted(p for p in root.rglob("*.json*")
-                          if p.suffix in (".jsonl", ".json") and "chats" in p.relative_to(root).parts[:-1])
+    # <project>/chats/session-*.json[l], and sub-agent chats one folder deeper
+    return files_under(root, "*.json*", where=lambda p: p.suffix in (".jsonl", ".json")
+                       and "chats" in p.relative_to(root).parts[:-1])
 
 
 def sniff(first_line: bytes) -> bool:

@@ -76,10 +76,6 @@ def folders() -> Folders:
     return Folders([], [folder / "sessions" for folder in _data_dirs()])
 
 
-def log_roots() -> list[Path]:
-    return folders().logs
-
-
 def wiring() -> None:
     return None  # no hooks to wire
 

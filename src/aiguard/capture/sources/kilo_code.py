@@ -29,10 +29,6 @@ def folders() -> Folders:
     return Folders([], [user / "globalStorage" / EXTENSION / "tasks" for user in cline.user_dirs()])
 
 
-def log_roots() -> list[Path]:
-    return folders().logs
-
-
 def wiring() -> None:
     return None  # Kilo Code has no hooks
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from aiguard.capture.sources._shell_writes import shell_writes
 from aiguard.capture.sources.common import (
+    files_under,
     Folders,
     Output,
     Skip,
@@ -64,16 +65,9 @@ def folders() -> Folders:
     return Folders([share], [share / "sessions"])
 
 
-def log_roots() -> list[Path]:
-    return folders().logs
-
-
 def log_files(root: Path) -> Iterator[Path]:
-    if root.is_file():
-        yield root
-    elif root.is_dir():
-        yield from sorted(p for p in root.rglob("context*.jsonl") if p.stem == "context"
-                          or p.stem.removeprefix("context_").isdigit())
+    return files_under(root, "context*.jsonl",
+                       where=lambda p: p.stem == "context" or p.stem.removeprefix("context_").isdigit())
 
 
 def sniff(first_line: bytes) -> bool:

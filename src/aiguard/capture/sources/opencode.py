@@ -90,10 +90,6 @@ def folders() -> Folders:
     return Folders([], [data / "opencode.db", *channels, data / "storage"])
 
 
-def log_roots() -> list[Path]:
-    return folders().logs
-
-
 def wiring() -> None:
     return None  # aiguard reads OpenCode's store; it writes no plugin
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from aiguard.capture.sources import gemini_cli
 from aiguard.capture.sources.common import (
+    files_under,
     Folders,
     Output,
     Skip,
@@ -58,10 +59,6 @@ def folders() -> Folders:
     return Folders([Path.home() / ".qwen"], [runtime_dir() / "projects"])
 
 
-def log_roots() -> list[Path]:
-    return folders().logs
-
-
 def wiring() -> Wiring:
     """Claude Code's hook shape in ~/.qwen/settings.json (comments allowed): PostToolUse of the
     tools parse_hook reads."""
@@ -75,10 +72,7 @@ def wiring() -> Wiring:
 
 
 def log_files(root: Path) -> Iterator[Path]:
-    if root.is_file():
-        yield root
-    elif root.is_dir():
-        yield from sorted(p for p in root.rglob("*.jsonl") if p.parent.name == "chats")
+    return files_under(root, where=lambda p: p.parent.name == "chats")
 
 
 def sniff(first_line: bytes) -> bool:

@@ -30,10 +30,6 @@ def folders() -> Folders:
     return Folders([], [user / "globalStorage" / EXTENSION / "tasks" for user in cline.user_dirs()])
 
 
-def log_roots() -> list[Path]:
-    return folders().logs
-
-
 def wiring() -> None:
     return None  # Roo Code has no hooks
 

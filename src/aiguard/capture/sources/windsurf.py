@@ -60,10 +60,6 @@ def folders() -> Folders:
     return Folders([home / ".codeium" / "windsurf"], [home / ".windsurf" / "transcripts"])
 
 
-def log_roots() -> list[Path]:
-    return folders().logs
-
-
 def wiring() -> Wiring:
     from aiguard.capture.wiring import JsonHook, hook_command, json_wiring
 
