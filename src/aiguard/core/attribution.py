@@ -16,6 +16,7 @@ section 2) and a one-line edit costs the same in a large file as in a small one.
 from __future__ import annotations
 
 import bisect
+import gc
 from collections import Counter, defaultdict
 from typing import Callable, Iterable, Mapping, NamedTuple, TypeVar
 
@@ -86,6 +87,23 @@ def attribute_text(
     Only the added lines and CONTEXT_TOKENS around them are tokenised (_window_tokens);
     whole_file tokenises all of `text`, with the same result (the reference for tests).
     """
+    # The cycle collector is paused while matching: it makes many short-lived containers
+    # (hits, chains, coverage sets) and no garbage cycles in the accelerated code, and the
+    # collector's passes over the live ones were ~10 % of its time on text with many
+    # matches (benchmarks/README.md, "Fourth round"). Re-enabled after, so whatever
+    # piled up is collected then.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _attribute_text(text, added_lines, hasher, lookup, record_tokens, path, whole_file)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _attribute_text(text: str, added_lines: Iterable[int], hasher: Hasher, lookup: Lookup,
+                    record_tokens: Callable[[Iterable[int]], Mapping[int, int]], path: str | None,
+                    whole_file: bool) -> dict[int, int]:
     added = {line - 1 for line in added_lines}
     if not added:
         return {}
