@@ -92,6 +92,21 @@ static int py_index(long long i, Py_ssize_t n, Py_ssize_t *out) {
     return 0;
 }
 
+/* A Python int as a signed 64-bit value. PyLong_AsLongLong converts every int of more
+ * than one 30-bit digit (every hash) through a byte array; the digits are read directly
+ * here. -1 with OverflowError (or the TypeError of a non-int) set. */
+static int as_int64(PyObject *obj, int64_t *out) {
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
+    if (overflow) {
+        PyErr_SetString(PyExc_OverflowError, "Python int too large to convert to C long long");
+        return -1;
+    }
+    if (v == -1 && PyErr_Occurred()) return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
 /* ---- BLAKE2b (RFC 7693) ------------------------------------------------------------ */
 
 static const uint64_t B2_IV[8] = {
@@ -1188,24 +1203,43 @@ typedef struct {
     PyObject *obj;
 } Wanted;
 
-/* Sort by signed value: LSD radix sort, 8 bits a pass, on the value with its sign bit
- * flipped (so unsigned order is signed order). Stable; tmp holds n items. */
+/* Sort by signed value: the value with its sign bit flipped (so unsigned order is signed
+ * order), by its top 16 bits in two stable counting passes, then by the whole value inside
+ * each run of equal top bits (insertion: a run holds about n / 65536 items). tmp holds n
+ * items. The look-ups only need bucket order to sweep the file, but `found` is filled in
+ * this order, which must be the reference's (sorted hashes). */
+static inline uint64_t flipped(int64_t value) { return (uint64_t)value ^ 0x8000000000000000ULL; }
+
 static void sort_wanted(Wanted *items, Wanted *tmp, Py_ssize_t n) {
     Wanted *src = items, *dst = tmp;
-    for (int shift = 0; shift < 64; shift += 8) {
+    for (int shift = 48; shift < 64; shift += 8) {
         Py_ssize_t count[257] = {0};
-        for (Py_ssize_t i = 0; i < n; i++)
-            count[((((uint64_t)src[i].value) ^ 0x8000000000000000ULL) >> shift & 0xFF) + 1]++;
-        if (count[1 + ((((uint64_t)src[0].value) ^ 0x8000000000000000ULL) >> shift & 0xFF)] == n) continue;
+        for (Py_ssize_t i = 0; i < n; i++) count[(flipped(src[i].value) >> shift & 0xFF) + 1]++;
+        if (count[1 + (flipped(src[0].value) >> shift & 0xFF)] == n) continue;
         for (int b = 0; b < 256; b++) count[b + 1] += count[b];
-        for (Py_ssize_t i = 0; i < n; i++)
-            dst[count[(((uint64_t)src[i].value) ^ 0x8000000000000000ULL) >> shift & 0xFF]++] = src[i];
+        for (Py_ssize_t i = 0; i < n; i++) dst[count[flipped(src[i].value) >> shift & 0xFF]++] = src[i];
         Wanted *swap = src;
         src = dst;
         dst = swap;
     }
     if (src != items) memcpy(items, src, (size_t)n * sizeof(Wanted));
+    for (Py_ssize_t i = 1; i < n; i++) {
+        Wanted item = items[i];
+        uint64_t u = flipped(item.value);
+        Py_ssize_t j = i;
+        while (j > 0 && flipped(items[j - 1].value) > u && (flipped(items[j - 1].value) >> 48) == (u >> 48)) {
+            items[j] = items[j - 1];
+            j--;
+        }
+        items[j] = item;
+    }
 }
+
+/* A search that found its key: the wanted item, its first entry, its bucket's end. */
+typedef struct {
+    Py_ssize_t wanted;
+    uint32_t entry, end;
+} Found;
 
 static int get_column(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize) {
     if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS) < 0) return -1;
@@ -1232,6 +1266,7 @@ static PyObject *sp_index_lookup_body(PyObject *self, PyObject *args) {
     int got = 0;
     PyObject *seq = NULL;
     Wanted *wanted = NULL;
+    Found *at = NULL;
     if (get_column(dir_o, &dv, 4) < 0) return NULL;
     got = 1;
     if (get_column(key_o, &kv, 4) < 0) goto fail;
@@ -1251,18 +1286,27 @@ static PyObject *sp_index_lookup_body(PyObject *self, PyObject *args) {
     if (seq == NULL) goto fail;
     Py_ssize_t m = PySequence_Fast_GET_SIZE(seq);
     wanted = new_array(2 * m, sizeof(Wanted)); /* items, then sort space */
-    if (wanted == NULL) goto fail;
+    at = new_array(m, sizeof(Found));
+    if (wanted == NULL || at == NULL) goto fail;
     for (Py_ssize_t i = 0; i < m; i++) {
         PyObject *obj = PySequence_Fast_GET_ITEM(seq, i);
-        long long v = PyLong_AsLongLong(obj);
-        if (v == -1 && PyErr_Occurred()) goto fail;
-        wanted[i].value = (int64_t)v;
+        if (as_int64(obj, &wanted[i].value) < 0) goto fail;
         wanted[i].obj = obj;
     }
     if (m > 0) sort_wanted(wanted, wanted + m, m);
     int shift = 64 - bits;
     int key_shift = 64 - bits - 32;
+    /* First every search (the look-ups ahead's directory entries and keys fetched early:
+     * in sorted order they sweep the file, but each is a cache miss), then the hits'
+     * records and positions, fetched early too, into found. */
+    enum { AHEAD = 8 };
+    Py_ssize_t n_at = 0;
     for (Py_ssize_t i = 0; i < m; i++) {
+        if (i + 2 * AHEAD < m) __builtin_prefetch(&dir[(uint64_t)wanted[i + 2 * AHEAD].value >> shift]);
+        if (i + AHEAD < m) {
+            uint64_t ahead = (uint64_t)wanted[i + AHEAD].value >> shift;
+            if (dir[ahead] < (uint64_t)count) __builtin_prefetch(&keys[dir[ahead]]);
+        }
         uint64_t u = (uint64_t)wanted[i].value;
         uint64_t b = u >> shift;
         uint32_t lo = dir[b], hi = dir[b + 1];
@@ -1278,6 +1322,16 @@ static PyObject *sp_index_lookup_body(PyObject *self, PyObject *args) {
             if (keys[mid] < k) a = mid + 1; else z = mid;
         }
         if (a >= hi || keys[a] != k) continue;
+        __builtin_prefetch(&recs[a]);
+        __builtin_prefetch(&poss[a]);
+        at[n_at].wanted = i;
+        at[n_at].entry = a;
+        at[n_at].end = hi;
+        n_at++;
+    }
+    for (Py_ssize_t f = 0; f < n_at; f++) {
+        Py_ssize_t i = at[f].wanted;
+        uint32_t a = at[f].entry, hi = at[f].end, k = keys[a];
         PyObject *hits = PyDict_GetItemWithError(found, wanted[i].obj);
         if (hits == NULL) {
             if (PyErr_Occurred()) goto fail;
@@ -1290,11 +1344,21 @@ static PyObject *sp_index_lookup_body(PyObject *self, PyObject *args) {
             Py_DECREF(hits); /* found holds it */
         }
         for (; a < hi && keys[a] == k; a++) {
-            PyObject *pair = Py_BuildValue("(kk)", (unsigned long)recs[a], (unsigned long)poss[a]);
+            PyObject *pair = PyTuple_New(2), *r = PyLong_FromUnsignedLong(recs[a]);
+            PyObject *q = PyLong_FromLong((long)poss[a]);
+            if (pair == NULL || r == NULL || q == NULL) {
+                Py_XDECREF(pair);
+                Py_XDECREF(r);
+                Py_XDECREF(q);
+                goto fail;
+            }
+            PyTuple_SET_ITEM(pair, 0, r);
+            PyTuple_SET_ITEM(pair, 1, q);
             if (append_new(hits, pair) < 0) goto fail;
         }
     }
     PyMem_Free(wanted);
+    PyMem_Free(at);
     Py_DECREF(seq);
     PyBuffer_Release(&pv);
     PyBuffer_Release(&rv);
@@ -1303,6 +1367,7 @@ static PyObject *sp_index_lookup_body(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 fail:
     PyMem_Free(wanted);
+    PyMem_Free(at);
     Py_XDECREF(seq);
     if (got >= 4) PyBuffer_Release(&pv);
     if (got >= 3) PyBuffer_Release(&rv);
