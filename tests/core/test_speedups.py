@@ -636,3 +636,46 @@ def test_abstract_stream_placeholders():
     assert digests[0] == digests[5] and digests[2] == digests[7] and digests[4] == digests[9]
     assert len({digests[0], digests[2], digests[4]}) == 3
     assert fast.token_digests(tokens, RAW) != digests
+
+
+# The fourth round (issue 12): attribute_text's own per-token Python. Chains share records,
+# streams, counts and positions, so the order (raw first, then the most covered, then the
+# record, then the list's own order) and the first owner of a position decide; the records'
+# votes on a line tie often, so the first vote cast among equals decides too.
+chain_lists = st.lists(st.tuples(st.sampled_from(STREAMS), st.integers(0, 6), st.integers(1, 5),
+                                 st.sets(st.integers(0, 39), max_size=25), st.sets(st.integers(0, 39), max_size=8)),
+                       max_size=8)
+
+
+@settings(max_examples=500, deadline=None)
+@given(chains=chain_lists,
+       line_tokens=st.dictionaries(st.integers(0, 30), st.lists(st.integers(0, 39), min_size=1, max_size=9),
+                                   max_size=12),
+       shares=st.sampled_from([(attribution.EXTEND_SHARE, attribution.LINE_SHARE), (0.0, 0.0), (1.0, 0.3)]))
+def test_chain_owners_match_the_reference(chains, line_tokens, shares):
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(attribution, "_line_owners", REF["_line_owners"])  # the reference all the way down
+        pure = REF["_chain_owners"](chains, line_tokens, 40, *shares)
+    fast = _speedups.chain_owners(chains, line_tokens, 40, RAW, *shares)
+    assert list(fast.items()) == list(pure.items())
+
+
+def test_chain_owners_refuse_positions_outside_the_tokens():
+    with pytest.raises(ValueError):
+        _speedups.chain_owners([(RAW, 1, 1, {40}, set())], {0: [0]}, 40, RAW, 0.4, 0.5)
+    with pytest.raises(ValueError):
+        _speedups.chain_owners([(RAW, 1, 1, {0}, set())], {0: [-1]}, 40, RAW, 0.4, 0.5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(tokens=token_lists, indices=st.lists(st.integers(-12, 11), max_size=20), n=st.integers(-2, 12))
+def test_first_lines_and_index_mask_match_the_reference(tokens, indices, n):
+    assert _speedups.first_lines(tokens) == REF["_first_lines"](tokens)
+    try:
+        pure = REF["_index_mask"](indices, n)
+    except IndexError:
+        with pytest.raises(IndexError):
+            _speedups.index_mask(indices, n)
+    else:
+        fast = _speedups.index_mask(indices, n)
+        assert fast == pure and type(fast) is bytearray

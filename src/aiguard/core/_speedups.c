@@ -2672,6 +2672,225 @@ static PyObject *sp_take(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* ---- attribution's helpers, fourth round -----------------------------------------------
+ * attribution._first_lines, _index_mask and _chain_owners. */
+
+/* first_lines(tokens) -> [t.first_line for t in tokens] (the tokens' own int objects). */
+static PyObject *sp_first_lines(PyObject *self, PyObject *arg) {
+    PyObject *seq = PySequence_Fast(arg, "tokens must be iterable");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = PyList_New(n);
+    for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
+        PyObject *token = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyTuple_Check(token) || PyTuple_GET_SIZE(token) < 4) {
+            PyErr_SetString(PyExc_TypeError, "tokens must be Token tuples");
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, i, Py_NewRef(PyTuple_GET_ITEM(token, 2)));
+    }
+    Py_DECREF(seq);
+    return out;
+}
+
+/* index_mask(indices, n) -> bytearray of n bytes, 1 at each index (Python's indexing). */
+static PyObject *sp_index_mask(PyObject *self, PyObject *args) {
+    PyObject *indices;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "On", &indices, &n)) return NULL;
+    PyObject *seq = PySequence_Fast(indices, "indices must be iterable");
+    if (seq == NULL) return NULL;
+    PyObject *out = PyByteArray_FromStringAndSize(NULL, n > 0 ? n : 0);
+    if (out != NULL) {
+        char *mask = PyByteArray_AS_STRING(out);
+        Py_ssize_t size = PyByteArray_GET_SIZE(out);
+        memset(mask, 0, (size_t)size);
+        for (Py_ssize_t j = 0; j < PySequence_Fast_GET_SIZE(seq); j++) {
+            long long i = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(seq, j));
+            Py_ssize_t at;
+            if ((i == -1 && PyErr_Occurred()) || py_index(i, size, &at) < 0) {
+                if (PyErr_ExceptionMatches(PyExc_IndexError)) PyErr_SetString(PyExc_IndexError, "bytearray index out of range");
+                Py_CLEAR(out);
+                break;
+            }
+            mask[at] = 1;
+        }
+    }
+    Py_DECREF(seq);
+    return out;
+}
+
+/* A matched chain's sort key in _chain_owners: (stream != raw, -count, record), then its
+ * place in the list (sorted() is stable). */
+typedef struct {
+    int other_stream;
+    int64_t count, record;
+    Py_ssize_t index;
+} ChainOrder;
+
+static int chain_order_cmp(const void *a, const void *b) {
+    const ChainOrder *x = a, *y = b;
+    if (x->other_stream != y->other_stream) return x->other_stream - y->other_stream;
+    if (x->count != y->count) return x->count > y->count ? -1 : 1;
+    if (x->record != y->record) return x->record < y->record ? -1 : 1;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Give each position of `positions` (an iterable of ints in [0, n)) not yet owned to record. */
+static int own_positions(PyObject *positions, int64_t record, int64_t *owner, uint8_t *owned, Py_ssize_t n) {
+    PyObject *it = PyObject_GetIter(positions), *item;
+    if (it == NULL) return -1;
+    while ((item = PyIter_Next(it)) != NULL) {
+        int64_t pos;
+        int rc = as_int64(item, &pos);
+        Py_DECREF(item);
+        if (rc < 0) break;
+        if (pos < 0 || pos >= n) {
+            PyErr_SetString(PyExc_ValueError, "a covered position outside the tokens");
+            break;
+        }
+        if (!owned[pos]) {
+            owned[pos] = 1;
+            owner[pos] = record;
+        }
+    }
+    Py_DECREF(it);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* A vote for a record: its value and where it was first cast. */
+typedef struct {
+    int64_t record;
+    Py_ssize_t at;
+} Vote;
+
+static int vote_cmp(const void *a, const void *b) {
+    const Vote *x = a, *y = b;
+    if (x->record != y->record) return x->record < y->record ? -1 : 1;
+    return (x->at > y->at) - (x->at < y->at);
+}
+
+/* chain_owners(chains, line_tokens, n_tokens, raw, extend_share, line_share) -> {line: record}:
+ * attribution._chain_owners, with the owner and extension maps as arrays over the token
+ * positions instead of dicts, and Counter(owners).most_common(1) as sorted votes (the most
+ * votes, the first cast among equals). */
+static PyObject *sp_chain_owners_body(PyObject *self, PyObject *args) {
+    PyObject *chains_o, *line_tokens;
+    Py_ssize_t n;
+    long long raw;
+    double extend_share, line_share;
+    if (!PyArg_ParseTuple(args, "OO!nLdd", &chains_o, &PyDict_Type, &line_tokens, &n, &raw, &extend_share,
+                          &line_share))
+        return NULL;
+    PyObject *chains = PySequence_Fast(chains_o, "chains must be a sequence");
+    if (chains == NULL) return NULL;
+    Py_ssize_t n_chains = PySequence_Fast_GET_SIZE(chains), cap = 0;
+    if (n < 0) n = 0;
+    ChainOrder *order = new_array(n_chains, sizeof(ChainOrder));
+    int64_t *owner = new_array(n, sizeof(int64_t)), *extended = new_array(n, sizeof(int64_t));
+    uint8_t *owned = PyMem_Calloc((size_t)(n > 0 ? n : 1), 1), *has_ext = PyMem_Calloc((size_t)(n > 0 ? n : 1), 1);
+    Vote *votes = NULL;
+    PyObject *result = NULL;
+    if (order == NULL || owner == NULL || extended == NULL || owned == NULL || has_ext == NULL) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t c = 0; c < n_chains; c++) {
+        PyObject *chain = PySequence_Fast_GET_ITEM(chains, c);
+        int64_t stream;
+        if (!PyTuple_Check(chain) || PyTuple_GET_SIZE(chain) != 5) {
+            PyErr_SetString(PyExc_TypeError, "chains must be (stream, count, record, covered, extension) tuples");
+            goto done;
+        }
+        if (as_int64(PyTuple_GET_ITEM(chain, 0), &stream) < 0 || as_int64(PyTuple_GET_ITEM(chain, 1), &order[c].count) < 0
+            || as_int64(PyTuple_GET_ITEM(chain, 2), &order[c].record) < 0)
+            goto done;
+        order[c].other_stream = stream != raw;
+        order[c].index = c;
+    }
+    qsort(order, (size_t)n_chains, sizeof(ChainOrder), chain_order_cmp);
+    for (Py_ssize_t c = 0; c < n_chains; c++) {
+        PyObject *chain = PySequence_Fast_GET_ITEM(chains, order[c].index);
+        if (own_positions(PyTuple_GET_ITEM(chain, 3), order[c].record, owner, owned, n) < 0
+            || own_positions(PyTuple_GET_ITEM(chain, 4), order[c].record, extended, has_ext, n) < 0)
+            goto done;
+    }
+    result = PyDict_New();
+    if (result == NULL) goto done;
+    Py_ssize_t it = 0;
+    PyObject *line, *idx;
+    while (PyDict_Next(line_tokens, &it, &line, &idx)) { /* _line_owners over the arrays */
+        if (!PyList_Check(idx)) {
+            PyErr_SetString(PyExc_TypeError, "line tokens must be lists");
+            goto fail;
+        }
+        Py_ssize_t m = PyList_GET_SIZE(idx), cast = 0, held = 0;
+        if (2 * m > cap) {
+            PyMem_Free(votes);
+            cap = 2 * m;
+            votes = new_array(cap, sizeof(Vote));
+            if (votes == NULL) goto fail;
+        }
+        int64_t *pos = (int64_t *)(votes + m); /* the line's positions, in the second half */
+        for (Py_ssize_t j = 0; j < m; j++) {
+            if (as_int64(PyList_GET_ITEM(idx, j), &pos[j]) < 0) goto fail;
+            if (pos[j] < 0 || pos[j] >= n) {
+                PyErr_SetString(PyExc_ValueError, "a line token outside the tokens");
+                goto fail;
+            }
+            if (owned[pos[j]]) {
+                votes[cast].record = owner[pos[j]];
+                votes[cast].at = cast;
+                cast++;
+                held++;
+            }
+        }
+        if ((double)held >= extend_share * (double)m) {
+            for (Py_ssize_t j = 0; j < m; j++) {
+                if (!owned[pos[j]] && has_ext[pos[j]]) {
+                    votes[cast].record = extended[pos[j]];
+                    votes[cast].at = cast;
+                    cast++;
+                }
+            }
+        }
+        if (cast == 0 || (double)cast < line_share * (double)m) continue;
+        qsort(votes, (size_t)cast, sizeof(Vote), vote_cmp);
+        Py_ssize_t best_count = 0, best_at = 0;
+        int64_t best = 0;
+        for (Py_ssize_t a = 0, b; a < cast; a = b) {
+            for (b = a + 1; b < cast && votes[b].record == votes[a].record; b++) {
+            }
+            if (b - a > best_count || (b - a == best_count && votes[a].at < best_at)) {
+                best_count = b - a;
+                best_at = votes[a].at;
+                best = votes[a].record;
+            }
+        }
+        PyObject *value = PyLong_FromLongLong((long long)best);
+        if (value == NULL || PyDict_SetItem(result, line, value) < 0) {
+            Py_XDECREF(value);
+            goto fail;
+        }
+        Py_DECREF(value);
+    }
+    goto done;
+fail:
+    Py_CLEAR(result);
+done:
+    Py_DECREF(chains);
+    PyMem_Free(order);
+    PyMem_Free(owner);
+    PyMem_Free(extended);
+    PyMem_Free(owned);
+    PyMem_Free(has_ext);
+    PyMem_Free(votes);
+    return result;
+}
+
+GC_PAUSED(sp_chain_owners)
+
 /* hits_per_record's by_hash from query_hashes' packed pairs: {found hash: [positions]},
  * positions in order, for the hashes that found holds. */
 static int packed_by_hash(PyObject *packed, PyObject *found, PyObject *by_hash) {
@@ -2737,6 +2956,9 @@ static PyMethodDef methods[] = {
     {"confirmed_pieces", sp_confirmed_pieces, METH_VARARGS, "attribution._confirmed_pieces."},
     {"coverage", sp_coverage, METH_VARARGS, "attribution._coverage."},
     {"take", sp_take, METH_VARARGS, "attribution._take."},
+    {"first_lines", sp_first_lines, METH_O, "attribution._first_lines."},
+    {"index_mask", sp_index_mask, METH_VARARGS, "attribution._index_mask."},
+    {"chain_owners", sp_chain_owners, METH_VARARGS, "attribution._chain_owners."},
     {"start_distances", sp_start_distances, METH_VARARGS, "attribution._start_distances."},
     {"query_hashes", sp_query_hashes, METH_VARARGS, "attribution._query_hashes."},
     {"low_complexity", sp_low_complexity, METH_VARARGS, "fingerprint.low_complexity of one k-gram."},

@@ -57,6 +57,9 @@ Lookup = Callable[[int, list[int]], Mapping[int, list[tuple[int, int]]]]
 # {position: hash} of a query's k-grams (_query_hashes), or the accelerator's packed bytes of
 # them, which only its hits_per_record reads: the two are swapped in and out together.
 QueryHashes = dict[int, int] | bytes
+# (stream, covered tokens that count towards min_tokens, record, covered, extension) of a
+# matched chain (attribute_text)
+_Chain = tuple[int, int, int, set[int], set[int]]
 _T = TypeVar("_T")
 
 
@@ -114,11 +117,9 @@ def _attribute_text(text: str, added_lines: Iterable[int], hasher: Hasher, looku
     if not touching:
         return _fill_tokenless({}, added, set(), line_count)
 
-    token_lines = [t.first_line for t in tokens]
-    on_added = bytearray(len(tokens))  # 1 for the tokens of added lines: only they can be a paste's
-    for i in touching:
-        on_added[i] = 1
-    chains: list[tuple[int, int, int, set[int], set[int]]] = []  # (stream, count, record, covered, extension)
+    token_lines = _first_lines(tokens)
+    on_added = _index_mask(touching, len(tokens))  # 1 for the tokens of added lines: only they can be a paste's
+    chains: list[_Chain] = []
     for stream in STREAMS:
         k, w, _ = PARAMS[stream]
         n_grams = len(tokens) - k + 1
@@ -144,6 +145,16 @@ def _attribute_text(text: str, added_lines: Iterable[int], hasher: Hasher, looku
             covered |= fills.get(record, set())
             chains.append((stream, count, record, covered, extension - covered))
 
+    line_tokens = _line_tokens(tokens, touching, added)
+    result = _chain_owners(chains, line_tokens, len(tokens), EXTEND_SHARE, LINE_SHARE)
+    return _fill_tokenless(result, added, set(line_tokens), line_count)
+
+
+def _chain_owners(chains: list[_Chain], line_tokens: dict[int, list[int]], n_tokens: int,
+                  extend_share: float, line_share: float) -> dict[int, int]:
+    """{line: record}: each token goes to the first chain that covers it (or extends onto
+    it), identifier-preserving chains first, then the longest; then each line to the
+    record most of its tokens go to (_line_owners). Positions lie in [0, n_tokens)."""
     owner: dict[int, int] = {}
     extended: dict[int, int] = {}
     # Identifier-preserving matches first, then the longest: they are the most specific.
@@ -152,10 +163,20 @@ def _attribute_text(text: str, added_lines: Iterable[int], hasher: Hasher, looku
             owner.setdefault(pos, record)
         for pos in extension:
             extended.setdefault(pos, record)
+    return _line_owners(line_tokens, owner, extended, extend_share, line_share)
 
-    line_tokens = _line_tokens(tokens, touching, added)
-    result = _line_owners(line_tokens, owner, extended, EXTEND_SHARE, LINE_SHARE)
-    return _fill_tokenless(result, added, set(line_tokens), line_count)
+
+def _first_lines(tokens: list[Token]) -> list[int]:
+    """The first line of each token."""
+    return [t.first_line for t in tokens]
+
+
+def _index_mask(indices: Iterable[int], n: int) -> bytearray:
+    """n bytes, 1 at each of the indices (all in [0, n))."""
+    mask = bytearray(max(0, n))
+    for j in indices:
+        mask[j] = 1
+    return mask
 
 
 def _hits_per_record(hashes: QueryHashes, found: Mapping[int, list[tuple[int, int]]],
@@ -712,13 +733,6 @@ def _placements(lo: int, hi: int, size: int, starts: list[bool],
     return found if place(0, size, max_runs, ()) else None
 
 
-def _looked_mask(looked: list[int], n_grams: int) -> bytearray:
-    mask = bytearray(max(0, n_grams))
-    for j in looked:
-        mask[j] = 1
-    return mask
-
-
 class _CopiedPieces:
     """Which stretches of a gap (q1, r1) .. (q2, r2) can be copied, as far as the first look-up tells.
 
@@ -783,7 +797,7 @@ def _insertion_fills(matched: list[_Matched], tokens: list[Token], digests: list
     of an added line), the ends' copied and inserted lines are added lines only.
     """
     starts: list[bool] | None = None
-    looked_mask = _looked_mask(looked, len(digests) - k + 1) if looked is not None and ends is not None else None
+    looked_mask = _index_mask(looked, len(digests) - k + 1) if looked is not None and ends is not None else None
     # (record, lo, hi, placements, confirmed cuts per placement, how many have <= MAX_RUNS runs)
     gaps: list[tuple[int, int, int, list[tuple[tuple[int, int], ...]], list[set[int]], int]] = []
     wanted: dict[int, list[tuple[int, int, int, int]]] = defaultdict(list)  # hash -> (gap, placement, cut, rpos)
@@ -912,19 +926,14 @@ def _end_candidates(matched: list[_Matched], digests: list[bytes], k: int, hashe
                 edge = q1
                 reach = max(-1, q1 - room - MAX_END_INSERTED - 1)
                 if on_added is not None:  # not above the added lines the chain starts in
-                    x = q1
-                    while x > reach + 1 and on_added[x - 1]:
-                        x -= 1
-                    reach = x - 1
+                    reach = max(reach, on_added.rfind(0, reach + 1, q1))  # the nearest token not added
                 dists = _start_distances(starts, q1, reach, -1)
             else:
                 edge = q2 + k
                 reach = min(n, edge + room + MAX_END_INSERTED)
                 if on_added is not None:  # not below the added lines the chain ends in
-                    x = edge
-                    while x < reach and on_added[x]:
-                        x += 1
-                    reach = x
+                    first_out = on_added.find(0, edge, reach)
+                    reach = reach if first_out < 0 else first_out
                 dists = _start_distances(starts, edge, reach + 1, 1)
             options = _end_runs(dists, room)
             if not options:
@@ -1112,7 +1121,8 @@ REFERENCE_HELPERS = {"_hits_per_record": _hits_per_record, "_line_tokens": _line
                      "_touching": _touching, "_query_hashes": _query_hashes, "_end_runs": _end_runs,
                      "_placements": _placements, "low_complexity": low_complexity,
                      "_confirmed_pieces": _confirmed_pieces, "_coverage": _coverage, "_take": _take,
-                     "_start_distances": _start_distances, "_end_placements": _end_placements}
+                     "_start_distances": _start_distances, "_end_placements": _end_placements,
+                     "_chain_owners": _chain_owners, "_first_lines": _first_lines, "_index_mask": _index_mask}
 from aiguard.core.fingerprint import _speedups  # noqa: E402
 
 if _speedups is not None:
@@ -1127,7 +1137,13 @@ if _speedups is not None:
     _coverage = _speedups.coverage
     _take = _speedups.take
     _start_distances = _speedups.start_distances
+    _first_lines = _speedups.first_lines
+    _index_mask = _speedups.index_mask
     low_complexity = _speedups.low_complexity
+
+    def _chain_owners(chains: list[_Chain], line_tokens: dict[int, list[int]], n_tokens: int,
+                      extend_share: float, line_share: float) -> dict[int, int]:
+        return _speedups.chain_owners(chains, line_tokens, n_tokens, RAW, extend_share, line_share)
 
     def _query_hashes(hasher: Hasher, digests: list[bytes], k: int, touching: list[int],
                       n_grams: int) -> tuple[QueryHashes, list[int]]:
