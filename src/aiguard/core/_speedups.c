@@ -2347,6 +2347,82 @@ done:
  * make) -> [placement]: attribution._end_placements, the k-gram hashes keyed with key (the
  * Hasher's gram key), each placement made by make (EndPlacement). pairs: the record's
  * first look-up hits, (query, record) positions. */
+/* The keyed hashes of k-grams already hashed in one end_placements call, by their k token
+ * digests: the placements of one chain end share most of the k-grams that straddle their
+ * cuts and all of the record's edge window (benchmarks/README.md, "Fourth round"). An
+ * open-addressing table; a k-gram's value is its hash whichever placement asks. */
+typedef struct {
+    Py_ssize_t k, cap, used;
+    uint64_t *words; /* cap * k */
+    uint64_t *hash;
+    uint8_t *full;
+} GramCache;
+
+static uint64_t gram_slot(const uint64_t *words, Py_ssize_t k) {
+    uint64_t h = 0x9E3779B97F4A7C15ULL;
+    for (Py_ssize_t i = 0; i < k; i++) h = (h ^ words[i]) * 0xFF51AFD7ED558CCDULL;
+    return h ^ (h >> 29);
+}
+
+static int gram_cache_init(GramCache *c, Py_ssize_t k, Py_ssize_t cap) {
+    c->k = k;
+    c->cap = cap;
+    c->used = 0;
+    c->words = new_array((long long)cap * k, sizeof(uint64_t));
+    c->hash = new_array(cap, sizeof(uint64_t));
+    c->full = PyMem_Calloc((size_t)cap, 1);
+    if (c->full == NULL && !PyErr_Occurred()) PyErr_NoMemory();
+    return c->words == NULL || c->hash == NULL || c->full == NULL ? -1 : 0;
+}
+
+static void gram_cache_free(GramCache *c) {
+    PyMem_Free(c->words);
+    PyMem_Free(c->hash);
+    PyMem_Free(c->full);
+}
+
+/* The slot holding this k-gram, or the empty slot where it would go. */
+static Py_ssize_t gram_find(const GramCache *c, const uint64_t *words) {
+    Py_ssize_t i = (Py_ssize_t)(gram_slot(words, c->k) & (uint64_t)(c->cap - 1));
+    while (c->full[i] && memcmp(c->words + i * c->k, words, (size_t)c->k * sizeof(uint64_t)) != 0)
+        i = (i + 1) & (c->cap - 1);
+    return i;
+}
+
+static int gram_put(GramCache *c, const uint64_t *words, uint64_t hash) {
+    if (2 * (c->used + 1) > c->cap) { /* grow: twice the room, every entry placed again */
+        GramCache bigger;
+        if (gram_cache_init(&bigger, c->k, 2 * c->cap) < 0) {
+            gram_cache_free(&bigger);
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < c->cap; i++) {
+            if (!c->full[i]) continue;
+            Py_ssize_t at = gram_find(&bigger, c->words + i * c->k);
+            memcpy(bigger.words + at * c->k, c->words + i * c->k, (size_t)c->k * sizeof(uint64_t));
+            bigger.hash[at] = c->hash[i];
+            bigger.full[at] = 1;
+        }
+        bigger.used = c->used;
+        gram_cache_free(c);
+        *c = bigger;
+    }
+    Py_ssize_t at = gram_find(c, words);
+    if (!c->full[at]) {
+        memcpy(c->words + at * c->k, words, (size_t)c->k * sizeof(uint64_t));
+        c->hash[at] = hash;
+        c->full[at] = 1;
+        c->used++;
+    }
+    return 0;
+}
+
+/* A new (a, b) tuple of ints. */
+static PyObject *ll_pair(long long a, long long b) {
+    long long both[2] = {a, b};
+    return ll_tuple(both, 2);
+}
+
 static PyObject *sp_end_placements(PyObject *self, PyObject *args) {
     PyObject *record, *options_o, *digests, *key, *pairs_o, *wanted, *make;
     int head;
@@ -2360,6 +2436,8 @@ static PyObject *sp_end_placements(PyObject *self, PyObject *args) {
     }
     Keyed ks;
     if (keyed_setup(&ks, key) < 0) return NULL;
+    /* The placement type is a NamedTuple: made as its __new__ makes it, tuple.__new__. */
+    int as_tuple = PyType_Check(make) && PyType_IsSubtype((PyTypeObject *)make, &PyTuple_Type);
     PyObject *options = PySequence_Fast(options_o, "options must be a sequence");
     if (options == NULL) return NULL;
     Py_ssize_t n_pairs = 0;
@@ -2369,9 +2447,11 @@ static PyObject *sp_end_placements(PyObject *self, PyObject *args) {
     Py_ssize_t cap = 0;
     long long *qmap = NULL, *cuts = NULL;
     Pair *runs = NULL;
-    uint64_t *words = NULL, *hash = NULL;
+    uint64_t *words = NULL, *hash = NULL, *need_hash = NULL;
+    Py_ssize_t *need_start = NULL, *need_count = NULL; /* k-grams not hashed yet: keyed_batch's slices */
     char *flags = NULL; /* per spliced start: 1 straddles a cut, 2 in the window, 4 confirmed */
-    if (pairs == NULL || out == NULL || rpos0_o == NULL) goto fail;
+    GramCache cache = {0};
+    if (pairs == NULL || out == NULL || rpos0_o == NULL || gram_cache_init(&cache, (Py_ssize_t)k, 256) < 0) goto fail;
     for (Py_ssize_t o = 0; o < PySequence_Fast_GET_SIZE(options); o++) {
         PyObject *option = PySequence_Fast_GET_ITEM(options, o), *runs_o;
         long long size;
@@ -2411,12 +2491,20 @@ static PyObject *sp_end_placements(PyObject *self, PyObject *args) {
             PyMem_Free(words);
             PyMem_Free(hash);
             PyMem_Free(flags);
+            PyMem_Free(need_start);
+            PyMem_Free(need_count);
+            PyMem_Free(need_hash);
             cap = length;
             qmap = ll_alloc(cap);
             words = new_array(cap, sizeof(uint64_t));
             hash = new_array(cap, sizeof(uint64_t));
             flags = new_array(cap, 1);
-            if (qmap == NULL || words == NULL || hash == NULL || flags == NULL) goto fail;
+            need_start = new_array(cap, sizeof(Py_ssize_t));
+            need_count = new_array(cap, sizeof(Py_ssize_t));
+            need_hash = new_array(cap, sizeof(uint64_t));
+            if (qmap == NULL || words == NULL || hash == NULL || flags == NULL || need_start == NULL
+                || need_count == NULL || need_hash == NULL)
+                goto fail;
         }
         Py_ssize_t m = 0;
         pos = lo;
@@ -2443,11 +2531,27 @@ static PyObject *sp_end_placements(PyObject *self, PyObject *args) {
         long long win_lo = head ? 0 : (n_grams - w > 0 ? n_grams - w : 0);
         long long win_hi = head ? (w < n_grams ? w : n_grams) : n_grams;
         for (long long j = win_lo; j < win_hi; j++) flags[j] |= 2;
+        /* The flagged k-grams' hashes: from the cache, the rest four at a time (keyed_batch). */
+        Py_ssize_t n_need = 0;
+        for (long long j = 0; j < grams; j++) {
+            if (!flags[j]) continue;
+            Py_ssize_t at = gram_find(&cache, words + j);
+            if (cache.full[at]) {
+                hash[j] = cache.hash[at];
+            } else {
+                need_start[n_need] = (Py_ssize_t)j;
+                need_count[n_need] = (Py_ssize_t)k;
+                n_need++;
+            }
+        }
+        keyed_batch(&ks, words, need_start, need_count, n_need, need_hash);
+        for (Py_ssize_t x = 0; x < n_need; x++) {
+            hash[need_start[x]] = need_hash[x];
+            if (gram_put(&cache, words + need_start[x], need_hash[x]) < 0) goto fail;
+        }
         int have_least = 0;
         int64_t least = 0;
         for (long long j = 0; j < grams; j++) {
-            if (!flags[j]) continue;
-            hash[j] = keyed_words(&ks, words + j, (Py_ssize_t)k);
             if ((flags[j] & 2) && !periodic(words + j, (Py_ssize_t)k, (Py_ssize_t)k)
                 && (!have_least || (int64_t)hash[j] < least)) {
                 least = (int64_t)hash[j];
@@ -2460,9 +2564,9 @@ static PyObject *sp_end_placements(PyObject *self, PyObject *args) {
         }
         PyObject *window_min = PyFrozenSet_New(NULL), *confirmed = PySet_New(NULL);
         PyObject *cuts_t = ll_tuple(cuts, n_runs), *qmap_l = ll_list(qmap, m);
-        PyObject *need = head ? Py_BuildValue("(LL)", w - 1, room) : Py_BuildValue("(LL)", 0LL, room + k - w + 1);
-        PyObject *claimed = head ? Py_BuildValue("(LL)", 0LL, room) : Py_BuildValue("(Ln)", k, m);
-        PyObject *outer = head ? Py_BuildValue("(LL)", 0LL, cuts[0]) : Py_BuildValue("(Ln)", cuts[n_runs - 1], m);
+        PyObject *need = head ? ll_pair(w - 1, room) : ll_pair(0, room + k - w + 1);
+        PyObject *claimed = head ? ll_pair(0, room) : ll_pair(k, m);
+        PyObject *outer = head ? ll_pair(0, cuts[0]) : ll_pair(cuts[n_runs - 1], m);
         PyObject *placement = NULL;
         bad = window_min == NULL || confirmed == NULL || cuts_t == NULL || qmap_l == NULL || need == NULL
               || claimed == NULL || outer == NULL;
@@ -2470,7 +2574,14 @@ static PyObject *sp_end_placements(PyObject *self, PyObject *args) {
             if ((flags[j] & 2) && have_least && (int64_t)hash[j] == least) bad = ll_set_add(window_min, j) < 0;
             if (!bad && (flags[j] & 4)) bad = ll_set_add(confirmed, j) < 0;
         }
-        if (!bad) {
+        if (!bad && as_tuple) {
+            PyObject *fields = PyTuple_Pack(9, record, rpos0_o, cuts_t, need, window_min, confirmed, qmap_l, claimed,
+                                            outer);
+            PyObject *new_args = fields == NULL ? NULL : PyTuple_Pack(1, fields);
+            if (new_args != NULL) placement = PyTuple_Type.tp_new((PyTypeObject *)make, new_args, NULL);
+            Py_XDECREF(fields);
+            Py_XDECREF(new_args);
+        } else if (!bad) {
             placement = PyObject_CallFunctionObjArgs(make, record, rpos0_o, cuts_t, need, window_min, confirmed,
                                                      qmap_l, claimed, outer, NULL);
         }
@@ -2491,7 +2602,10 @@ static PyObject *sp_end_placements(PyObject *self, PyObject *args) {
             PyObject *value = PyLong_FromLongLong((long long)(int64_t)hash[j]);
             PyObject *list = value ? dict_list(wanted, value) : NULL;
             Py_XDECREF(value);
-            if (list == NULL || append_new(list, Py_BuildValue("(OL)", placement, j)) < 0) goto fail;
+            PyObject *at = list == NULL ? NULL : PyLong_FromLongLong(j);
+            PyObject *entry = at == NULL ? NULL : PyTuple_Pack(2, placement, at);
+            Py_XDECREF(at);
+            if (list == NULL || append_new(list, entry) < 0) goto fail;
         }
     }
     goto done;
@@ -2507,6 +2621,10 @@ done:
     PyMem_Free(words);
     PyMem_Free(hash);
     PyMem_Free(flags);
+    PyMem_Free(need_start);
+    PyMem_Free(need_count);
+    PyMem_Free(need_hash);
+    gram_cache_free(&cache);
     return out;
 }
 
