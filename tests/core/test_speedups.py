@@ -679,3 +679,10 @@ def test_first_lines_and_index_mask_match_the_reference(tokens, indices, n):
     else:
         fast = _speedups.index_mask(indices, n)
         assert fast == pure and type(fast) is bytearray
+
+
+@settings(max_examples=300, deadline=None)
+@given(found=st.dictionaries(st.integers(-6, 6), st.lists(st.tuples(st.integers(1, 4), st.integers(0, 9)),
+                                                          max_size=6), max_size=12))
+def test_sole_hits_match_the_reference(found):
+    assert _speedups.sole_hits(found) == REF["_sole_hits"](found)

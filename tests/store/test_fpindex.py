@@ -128,6 +128,22 @@ def test_accelerated_lookup_fills_found_in_the_reference_order(tmp_path, monkeyp
     assert list(accelerated.items()) == list(reference.items())
 
 
+@pytest.mark.parametrize("accelerated", [True, False])
+def test_a_record_past_the_watermark_is_damage(tmp_path, monkeypatch, accelerated):
+    if accelerated and fpindex._speedups is None:
+        pytest.skip("the C accelerator is not built")
+    if not accelerated:
+        monkeypatch.setattr(fpindex, "_speedups", None)
+    path = tmp_path / "x.fpindex"
+    rows = [(RAW, 10 << 40, 1, 0), (RAW, 20 << 40, 7, 3)]
+    fpindex.write(path, fpindex.Index.empty(path), additions_of(rows), [[], []], 5)  # record 7 > 5
+    index = fpindex.Index.open(path)
+    assert index_lookup(index, RAW, [10 << 40]) == {10 << 40: [(1, 0)]}
+    with pytest.raises(fpindex.IndexDamaged, match="past its watermark"):
+        index_lookup(index, RAW, [10 << 40, 20 << 40])
+    index.close()
+
+
 def test_splice_edges(tmp_path):
     """Insertions before the first entry, after the last, and where an entry is removed."""
     path = tmp_path / "x.fpindex"

@@ -1251,12 +1251,16 @@ static int get_column(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize) {
     return 0;
 }
 
-/* index_lookup(dir, key, rec, pos, hashes, found, bucket_bits): add each hash's
- * (record, position) hits to found (a dict: hash -> list). */
+/* index_lookup(dir, key, rec, pos, hashes, found, bucket_bits[, watermark]): add each
+ * hash's (record, position) hits to found (a dict: hash -> list). With a watermark (>= 0):
+ * True when a hit's record lies past it (a damaged file; found is then incomplete),
+ * else False; without one, None. */
 static PyObject *sp_index_lookup_body(PyObject *self, PyObject *args) {
     PyObject *dir_o, *key_o, *rec_o, *pos_o, *hashes, *found;
-    int bits;
-    if (!PyArg_ParseTuple(args, "OOOOOO!i", &dir_o, &key_o, &rec_o, &pos_o, &hashes, &PyDict_Type, &found, &bits))
+    int bits, past = 0;
+    long long watermark = -1;
+    if (!PyArg_ParseTuple(args, "OOOOOO!i|L", &dir_o, &key_o, &rec_o, &pos_o, &hashes, &PyDict_Type, &found, &bits,
+                          &watermark))
         return NULL;
     if (bits < 1 || bits > 32) {
         PyErr_SetString(PyExc_ValueError, "bucket bits out of range");
@@ -1344,6 +1348,10 @@ static PyObject *sp_index_lookup_body(PyObject *self, PyObject *args) {
             Py_DECREF(hits); /* found holds it */
         }
         for (; a < hi && keys[a] == k; a++) {
+            if (watermark >= 0 && (long long)recs[a] > watermark) {
+                past = 1;
+                goto searched;
+            }
             PyObject *pair = PyTuple_New(2), *r = PyLong_FromUnsignedLong(recs[a]);
             PyObject *q = PyLong_FromLong((long)poss[a]);
             if (pair == NULL || r == NULL || q == NULL) {
@@ -1357,6 +1365,7 @@ static PyObject *sp_index_lookup_body(PyObject *self, PyObject *args) {
             if (append_new(hits, pair) < 0) goto fail;
         }
     }
+searched:
     PyMem_Free(wanted);
     PyMem_Free(at);
     Py_DECREF(seq);
@@ -1364,7 +1373,8 @@ static PyObject *sp_index_lookup_body(PyObject *self, PyObject *args) {
     PyBuffer_Release(&rv);
     PyBuffer_Release(&kv);
     PyBuffer_Release(&dv);
-    Py_RETURN_NONE;
+    if (watermark < 0) Py_RETURN_NONE;
+    return PyBool_FromLong(past);
 fail:
     PyMem_Free(wanted);
     PyMem_Free(at);
@@ -2839,6 +2849,55 @@ static PyObject *sp_index_mask(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* sole_hits(found) -> {(record, position)}: attribution._sole_hits, the hits of the hashes
+ * that one record alone holds. */
+static PyObject *sp_sole_hits_body(PyObject *self, PyObject *found) {
+    if (!PyDict_Check(found)) {
+        PyErr_SetString(PyExc_TypeError, "found must be a dict");
+        return NULL;
+    }
+    PyObject *sole = PySet_New(NULL);
+    Py_ssize_t it = 0;
+    PyObject *value, *hits_o;
+    while (sole != NULL && PyDict_Next(found, &it, &value, &hits_o)) {
+        PyObject *hits = PySequence_Fast(hits_o, "hits must be a sequence");
+        if (hits == NULL) {
+            Py_CLEAR(sole);
+            break;
+        }
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(hits);
+        PyObject *first = NULL;
+        int one = n > 0;
+        for (Py_ssize_t i = 0; one && i < n; i++) {
+            PyObject *hit = PySequence_Fast_GET_ITEM(hits, i);
+            if (!PyTuple_Check(hit) || PyTuple_GET_SIZE(hit) != 2) {
+                PyErr_SetString(PyExc_TypeError, "hits must be (record, position) tuples");
+                one = -1;
+                break;
+            }
+            PyObject *record = PyTuple_GET_ITEM(hit, 0);
+            if (first == NULL) {
+                first = record;
+                continue;
+            }
+            one = PyObject_RichCompareBool(first, record, Py_EQ);
+        }
+        for (Py_ssize_t i = 0; one > 0 && i < n; i++) {
+            if (PySet_Add(sole, PySequence_Fast_GET_ITEM(hits, i)) < 0) one = -1;
+        }
+        Py_DECREF(hits);
+        if (one < 0) Py_CLEAR(sole);
+    }
+    return sole;
+}
+
+static PyObject *sp_sole_hits(PyObject *self, PyObject *found) {
+    int was_enabled = PyGC_Disable();
+    PyObject *result = sp_sole_hits_body(self, found);
+    if (was_enabled) PyGC_Enable();
+    return result;
+}
+
 /* A matched chain's sort key in _chain_owners: (stream != raw, -count, record), then its
  * place in the list (sorted() is stable). */
 typedef struct {
@@ -3075,6 +3134,7 @@ static PyMethodDef methods[] = {
     {"coverage", sp_coverage, METH_VARARGS, "attribution._coverage."},
     {"take", sp_take, METH_VARARGS, "attribution._take."},
     {"first_lines", sp_first_lines, METH_O, "attribution._first_lines."},
+    {"sole_hits", sp_sole_hits, METH_O, "attribution._sole_hits."},
     {"index_mask", sp_index_mask, METH_VARARGS, "attribution._index_mask."},
     {"chain_owners", sp_chain_owners, METH_VARARGS, "attribution._chain_owners."},
     {"start_distances", sp_start_distances, METH_VARARGS, "attribution._start_distances."},

@@ -257,7 +257,8 @@ def _window_tokens(text: str, syntax: str, added: set[int], line_count: int) -> 
     only by the tokens left out between windows, which no step looks across.
     """
     runs: list[list[int]] = []
-    for line in sorted(n for n in added if 0 <= n < line_count):
+    ordered = sorted(added)
+    for line in ordered[bisect.bisect_left(ordered, 0):bisect.bisect_left(ordered, line_count)]:
         if runs and line == runs[-1][1] + 1:
             runs[-1][1] = line
         else:
@@ -1122,7 +1123,8 @@ REFERENCE_HELPERS = {"_hits_per_record": _hits_per_record, "_line_tokens": _line
                      "_placements": _placements, "low_complexity": low_complexity,
                      "_confirmed_pieces": _confirmed_pieces, "_coverage": _coverage, "_take": _take,
                      "_start_distances": _start_distances, "_end_placements": _end_placements,
-                     "_chain_owners": _chain_owners, "_first_lines": _first_lines, "_index_mask": _index_mask}
+                     "_chain_owners": _chain_owners, "_first_lines": _first_lines, "_index_mask": _index_mask,
+                     "_sole_hits": _sole_hits}
 from aiguard.core.fingerprint import _speedups  # noqa: E402
 
 if _speedups is not None:
@@ -1139,6 +1141,7 @@ if _speedups is not None:
     _start_distances = _speedups.start_distances
     _first_lines = _speedups.first_lines
     _index_mask = _speedups.index_mask
+    _sole_hits = _speedups.sole_hits
     low_complexity = _speedups.low_complexity
 
     def _chain_owners(chains: list[_Chain], line_tokens: dict[int, list[int]], n_tokens: int,
