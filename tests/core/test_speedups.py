@@ -686,3 +686,36 @@ def test_first_lines_and_index_mask_match_the_reference(tokens, indices, n):
                                                           max_size=6), max_size=12))
 def test_sole_hits_match_the_reference(found):
     assert _speedups.sole_hits(found) == REF["_sole_hits"](found)
+
+
+def occurrence_calls(occurrences, pairs, verdicts):
+    """The chains `occurrences` hands to evaluate, in order, with evaluate's answers drawn
+    from the chain itself (so both versions get the same answers to the same chains)."""
+    calls = []
+
+    def evaluate(chain):
+        calls.append(list(chain))
+        return verdicts[sum(q * 7 + r for q, r in chain) % len(verdicts)]
+
+    occurrences(pairs, evaluate)
+    return calls
+
+
+@settings(max_examples=500, deadline=None)
+@given(pairs=st.lists(st.tuples(st.one_of(st.integers(0, 30), st.integers(0, 1300)), st.integers(0, 40)),
+                      max_size=50),
+       verdicts=st.lists(st.booleans(), min_size=1, max_size=5))
+def test_occurrences_match_the_reference(pairs, verdicts):
+    fast = occurrence_calls(attribution._occurrences, pairs, verdicts)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(attribution, "_longest_chain", REF["_longest_chain"])
+        pure = occurrence_calls(REF["_occurrences"], pairs, verdicts)
+    assert fast == pure
+
+
+def test_occurrences_pass_evaluate_errors_on():
+    def evaluate(chain):
+        raise KeyError("from evaluate")
+
+    with pytest.raises(KeyError, match="from evaluate"):
+        attribution._occurrences([(0, 0), (5, 5)], evaluate)

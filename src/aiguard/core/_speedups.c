@@ -52,6 +52,12 @@ static PyObject *ll_tuple(const long long *values, Py_ssize_t n) {
     return out;
 }
 
+/* A new (a, b) tuple of ints. */
+static PyObject *ll_pair(long long a, long long b) {
+    long long both[2] = {a, b};
+    return ll_tuple(both, 2);
+}
+
 static int ll_set_add(PyObject *set, long long value) {
     PyObject *v = PyLong_FromLongLong(value);
     int rc = v == NULL ? -1 : PySet_Add(set, v);
@@ -1487,6 +1493,103 @@ done:
     return out;
 }
 
+/* The longest chain of n distinct pairs sorted ascending (longest_chain's LIS), into chain
+ * (ascending); work, tails and previous hold n items each. Returns its length. */
+static Py_ssize_t chain_of(const Pair *part, Py_ssize_t n, Pair *work, Py_ssize_t *tails, Py_ssize_t *previous,
+                           Pair *chain) {
+    memcpy(work, part, (size_t)n * sizeof(Pair));
+    qsort(work, (size_t)n, sizeof(Pair), pair_cmp);
+    Py_ssize_t length = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        long long r = work[i].r;
+        Py_ssize_t lo = 0, hi = length;
+        while (lo < hi) {
+            Py_ssize_t mid = lo + (hi - lo) / 2;
+            if (work[tails[mid]].r < r) lo = mid + 1; else hi = mid;
+        }
+        tails[lo] = i;
+        if (lo == length) length++;
+        previous[i] = lo ? tails[lo - 1] : -1;
+    }
+    Py_ssize_t at = length ? tails[length - 1] : -1;
+    for (Py_ssize_t j = length - 1; j >= 0; j--) {
+        chain[j] = work[at];
+        at = previous[at];
+    }
+    return length;
+}
+
+/* occurrences(pairs, evaluate, gap): attribution._occurrences. The pairs sorted and
+ * distinct; the parts (split where query positions are more than gap apart) are ranges of
+ * them, and so are the hits before and after an accepted chain's query span (a prefix and a
+ * suffix of its part), so the reference's list of parts, taken from the front with the two
+ * sides put back in front, is a stack of ranges here. */
+static PyObject *sp_occurrences(PyObject *self, PyObject *args) {
+    PyObject *pairs_o, *evaluate;
+    long long gap;
+    if (!PyArg_ParseTuple(args, "OOL", &pairs_o, &evaluate, &gap)) return NULL;
+    Py_ssize_t n = 0;
+    Pair *pairs = pair_array(pairs_o, &n);
+    if (pairs == NULL) return NULL;
+    qsort(pairs, (size_t)n, sizeof(Pair), pair_cmp_ascending);
+    Py_ssize_t m = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (m == 0 || pairs[i].q != pairs[m - 1].q || pairs[i].r != pairs[m - 1].r) pairs[m++] = pairs[i];
+    }
+    /* Each split of a range leaves at most two, inside it: m ranges on the stack at most. */
+    Py_ssize_t *stack = new_array(2 * m, sizeof(Py_ssize_t)), top = 0;
+    Pair *work = new_array(m, sizeof(Pair)), *chain = new_array(m, sizeof(Pair));
+    Py_ssize_t *tails = new_array(m, sizeof(Py_ssize_t)), *previous = new_array(m, sizeof(Py_ssize_t));
+    PyObject *result = NULL;
+    if (stack == NULL || work == NULL || chain == NULL || tails == NULL || previous == NULL) goto done;
+    for (Py_ssize_t end = m, start; end > 0; end = start) { /* the parts, pushed last first */
+        for (start = end - 1; start > 0 && pairs[start].q - pairs[start - 1].q <= gap; start--) {
+        }
+        if (end - start >= 2) {
+            stack[top++] = start;
+            stack[top++] = end;
+        }
+    }
+    while (top > 0) {
+        Py_ssize_t hi = stack[--top], lo = stack[--top];
+        Py_ssize_t length = chain_of(pairs + lo, hi - lo, work, tails, previous, chain);
+        if (length < 2) continue;
+        PyObject *list = PyList_New(length);
+        for (Py_ssize_t j = 0; list != NULL && j < length; j++) {
+            PyObject *pair = ll_pair(chain[j].q, chain[j].r);
+            if (pair == NULL) Py_CLEAR(list); else PyList_SET_ITEM(list, j, pair);
+        }
+        if (list == NULL) goto done;
+        PyObject *verdict = PyObject_CallOneArg(evaluate, list);
+        Py_DECREF(list);
+        int accepted = verdict == NULL ? -1 : PyObject_IsTrue(verdict);
+        Py_XDECREF(verdict);
+        if (accepted < 0) goto done;
+        if (!accepted) continue;
+        long long first = chain[0].q, last = chain[length - 1].q;
+        Py_ssize_t before = lo, after = hi;
+        while (before < hi && pairs[before].q < first) before++;
+        while (after > lo && pairs[after - 1].q > last) after--;
+        if (hi - after >= 2) {
+            stack[top++] = after;
+            stack[top++] = hi;
+        }
+        if (before - lo >= 2) {
+            stack[top++] = lo;
+            stack[top++] = before;
+        }
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyMem_Free(pairs);
+    PyMem_Free(stack);
+    PyMem_Free(work);
+    PyMem_Free(chain);
+    PyMem_Free(tails);
+    PyMem_Free(previous);
+    return result;
+}
+
 static int token_line(PyObject *token, Py_ssize_t index, long long *value) {
     if (!PyTuple_Check(token) || PyTuple_GET_SIZE(token) < 4) {
         PyErr_SetString(PyExc_TypeError, "tokens must be Token tuples");
@@ -2427,12 +2530,6 @@ static int gram_put(GramCache *c, const uint64_t *words, uint64_t hash) {
     return 0;
 }
 
-/* A new (a, b) tuple of ints. */
-static PyObject *ll_pair(long long a, long long b) {
-    long long both[2] = {a, b};
-    return ll_tuple(both, 2);
-}
-
 static PyObject *sp_end_placements(PyObject *self, PyObject *args) {
     PyObject *record, *options_o, *digests, *key, *pairs_o, *wanted, *make;
     int head;
@@ -3134,6 +3231,7 @@ static PyMethodDef methods[] = {
     {"coverage", sp_coverage, METH_VARARGS, "attribution._coverage."},
     {"take", sp_take, METH_VARARGS, "attribution._take."},
     {"first_lines", sp_first_lines, METH_O, "attribution._first_lines."},
+    {"occurrences", sp_occurrences, METH_VARARGS, "attribution._occurrences."},
     {"sole_hits", sp_sole_hits, METH_O, "attribution._sole_hits."},
     {"index_mask", sp_index_mask, METH_VARARGS, "attribution._index_mask."},
     {"chain_owners", sp_chain_owners, METH_VARARGS, "attribution._chain_owners."},

@@ -1,7 +1,7 @@
 # Types of the compiled accelerator (_speedups.c). Each function is the C version of the
 # pure-Python reference named in its docstring there, with the same argument and result types;
 # query_hashes' hashes are packed into bytes, which only hits_per_record reads.
-from typing import Iterable, Mapping, Sequence, TypeVar
+from typing import Callable, Iterable, Mapping, Sequence, TypeVar
 
 _T = TypeVar("_T")
 
@@ -46,3 +46,4 @@ def index_mask(indices: Iterable[int], n: int) -> bytearray: ...
 def chain_owners(chains: Sequence[tuple[int, int, int, Iterable[int], Iterable[int]]], line_tokens: dict[int, list[int]],
                  n_tokens: int, raw: int, extend_share: float, line_share: float) -> dict[int, int]: ...
 def sole_hits(found: Mapping[int, list[tuple[int, int]]]) -> set[tuple[int, int]]: ...
+def occurrences(pairs: list[tuple[int, int]], evaluate: Callable[[list[tuple[int, int]]], object], gap: int) -> None: ...

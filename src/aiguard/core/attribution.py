@@ -1124,7 +1124,7 @@ REFERENCE_HELPERS = {"_hits_per_record": _hits_per_record, "_line_tokens": _line
                      "_confirmed_pieces": _confirmed_pieces, "_coverage": _coverage, "_take": _take,
                      "_start_distances": _start_distances, "_end_placements": _end_placements,
                      "_chain_owners": _chain_owners, "_first_lines": _first_lines, "_index_mask": _index_mask,
-                     "_sole_hits": _sole_hits}
+                     "_sole_hits": _sole_hits, "_occurrences": _occurrences}
 from aiguard.core.fingerprint import _speedups  # noqa: E402
 
 if _speedups is not None:
@@ -1142,6 +1142,9 @@ if _speedups is not None:
     _first_lines = _speedups.first_lines
     _index_mask = _speedups.index_mask
     _sole_hits = _speedups.sole_hits
+
+    def _occurrences(pairs: list[tuple[int, int]], evaluate: Callable[[list[tuple[int, int]]], bool]) -> None:
+        _speedups.occurrences(pairs, evaluate, OCCURRENCE_GAP)
     low_complexity = _speedups.low_complexity
 
     def _chain_owners(chains: list[_Chain], line_tokens: dict[int, list[int]], n_tokens: int,
