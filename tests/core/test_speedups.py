@@ -719,3 +719,12 @@ def test_occurrences_pass_evaluate_errors_on():
 
     with pytest.raises(KeyError, match="from evaluate"):
         attribution._occurrences([(0, 0), (5, 5)], evaluate)
+
+
+@settings(max_examples=500, deadline=None)
+@given(looked=st.lists(st.integers(0, 1), max_size=60).map(bytearray),
+       hits=st.lists(st.tuples(st.integers(0, 70), st.integers(0, 9)), max_size=20),
+       w=st.integers(1, 9), q1=st.integers(0, 65), length=st.integers(-3, 40))
+def test_barred_before_matches_the_reference(looked, hits, w, q1, length):
+    args = (looked, hits, w, q1, q1 + length)
+    assert _speedups.barred_before(*args) == REF["_barred_before"](*args)

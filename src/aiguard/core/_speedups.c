@@ -2995,6 +2995,49 @@ static PyObject *sp_sole_hits(PyObject *self, PyObject *found) {
     return result;
 }
 
+/* barred_before(looked, hits, w, q1, hi) -> [int]: attribution._barred_before (the
+ * looked-up mask a bytes-like object, the hits (query, record) pairs). */
+static PyObject *sp_barred_before(PyObject *self, PyObject *args) {
+    PyObject *looked_o, *hits_o;
+    long long w, q1, hi;
+    if (!PyArg_ParseTuple(args, "OOLLL", &looked_o, &hits_o, &w, &q1, &hi)) return NULL;
+    Py_buffer looked;
+    if (PyObject_GetBuffer(looked_o, &looked, PyBUF_SIMPLE) < 0) return NULL;
+    Py_ssize_t n_hits = 0;
+    Pair *hits = pair_array(hits_o, &n_hits);
+    long long span = hi > q1 ? hi - q1 : 0;
+    long long *free_before = ll_alloc(span + 1), *barred = ll_alloc(span + 1);
+    uint8_t *hit = PyMem_Calloc((size_t)(span > 0 ? span : 1), 1);
+    PyObject *out = NULL;
+    if (hits == NULL || free_before == NULL || barred == NULL || hit == NULL) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n_hits; i++) {
+        if (hits[i].q >= q1 && hits[i].q < hi) hit[hits[i].q - q1] = 1;
+    }
+    const uint8_t *mask = looked.buf;
+    free_before[0] = 0;
+    for (long long j = q1; j < hi; j++) {
+        int free = j >= 0 && j < looked.len && mask[j] && !hit[j - q1];
+        free_before[j - q1 + 1] = free_before[j - q1] + free;
+    }
+    barred[0] = 0;
+    for (long long j = q1; j < hi; j++) {
+        long long end = j - q1 + w;
+        int window = end >= 0 && end < span + 1 && free_before[end] - free_before[j - q1] == w;
+        barred[j - q1 + 1] = barred[j - q1] + window;
+    }
+    out = ll_list(barred, span + 1);
+done:
+    PyBuffer_Release(&looked);
+    PyMem_Free(hits);
+    PyMem_Free(free_before);
+    PyMem_Free(barred);
+    PyMem_Free(hit);
+    return out;
+}
+
 /* A matched chain's sort key in _chain_owners: (stream != raw, -count, record), then its
  * place in the list (sorted() is stable). */
 typedef struct {
@@ -3231,6 +3274,7 @@ static PyMethodDef methods[] = {
     {"coverage", sp_coverage, METH_VARARGS, "attribution._coverage."},
     {"take", sp_take, METH_VARARGS, "attribution._take."},
     {"first_lines", sp_first_lines, METH_O, "attribution._first_lines."},
+    {"barred_before", sp_barred_before, METH_VARARGS, "attribution._barred_before."},
     {"occurrences", sp_occurrences, METH_VARARGS, "attribution._occurrences."},
     {"sole_hits", sp_sole_hits, METH_O, "attribution._sole_hits."},
     {"index_mask", sp_index_mask, METH_VARARGS, "attribution._index_mask."},

@@ -746,19 +746,7 @@ class _CopiedPieces:
 
     def __init__(self, looked: bytearray, hits: Iterable[tuple[int, int]], k: int, w: int, q1: int, hi: int):
         self.k, self.w, self.q1, self.hi = k, w, q1, hi
-        hit = {q for q, _r in hits}
-        # free_before[j]: starts in [q1, j) that were looked up without a hit; a window
-        # [j, j + w) is all such when free_before[j + w] - free_before[j] == w.
-        free_before = [0]
-        for j in range(q1, hi):
-            free_before.append(free_before[-1] + (j < len(looked) and looked[j] and j not in hit))
-        # barred_before[j]: windows of w such starts beginning in [q1, j).
-        barred_before = [0]
-        for j in range(q1, hi):
-            end = j - q1 + w
-            barred_before.append(barred_before[-1] + (end < len(free_before)
-                                                      and free_before[end] - free_before[j - q1] == w))
-        self.barred_before = barred_before
+        self.barred_before = _barred_before(looked, hits, w, q1, hi)
 
     def possible(self, a: int | None, b: int | None) -> bool:
         """Whether tokens [a, b) can be copied whole (a None: from q1; b None: to q2 + k)."""
@@ -769,6 +757,23 @@ class _CopiedPieces:
             return True
         before = self.barred_before
         return before[last + 1 - self.q1] - before[a - self.q1] == 0
+
+
+def _barred_before(looked: bytearray, hits: Iterable[tuple[int, int]], w: int, q1: int, hi: int) -> list[int]:
+    """_CopiedPieces' barred_before: item j - q1 counts the windows of w consecutive k-gram
+    starts, all looked up without a hit (at a hit's query position), that begin in [q1, j)."""
+    hit = {q for q, _r in hits}
+    # free_before[j]: starts in [q1, j) that were looked up without a hit; a window
+    # [j, j + w) is all such when free_before[j + w] - free_before[j] == w.
+    free_before = [0]
+    for j in range(q1, hi):
+        free_before.append(free_before[-1] + (j < len(looked) and looked[j] and j not in hit))
+    barred_before = [0]
+    for j in range(q1, hi):
+        end = j - q1 + w
+        barred_before.append(barred_before[-1] + (end < len(free_before)
+                                                  and free_before[end] - free_before[j - q1] == w))
+    return barred_before
 
 
 def _insertion_fills(matched: list[_Matched], tokens: list[Token], digests: list[bytes], k: int, hasher: Hasher, stream: int,
@@ -1124,7 +1129,7 @@ REFERENCE_HELPERS = {"_hits_per_record": _hits_per_record, "_line_tokens": _line
                      "_confirmed_pieces": _confirmed_pieces, "_coverage": _coverage, "_take": _take,
                      "_start_distances": _start_distances, "_end_placements": _end_placements,
                      "_chain_owners": _chain_owners, "_first_lines": _first_lines, "_index_mask": _index_mask,
-                     "_sole_hits": _sole_hits, "_occurrences": _occurrences}
+                     "_sole_hits": _sole_hits, "_occurrences": _occurrences, "_barred_before": _barred_before}
 from aiguard.core.fingerprint import _speedups  # noqa: E402
 
 if _speedups is not None:
@@ -1142,6 +1147,7 @@ if _speedups is not None:
     _first_lines = _speedups.first_lines
     _index_mask = _speedups.index_mask
     _sole_hits = _speedups.sole_hits
+    _barred_before = _speedups.barred_before
 
     def _occurrences(pairs: list[tuple[int, int]], evaluate: Callable[[list[tuple[int, int]]], bool]) -> None:
         _speedups.occurrences(pairs, evaluate, OCCURRENCE_GAP)
