@@ -17,7 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from aiguard.core import attribution, fingerprint as F
@@ -728,3 +728,16 @@ def test_occurrences_pass_evaluate_errors_on():
 def test_barred_before_matches_the_reference(looked, hits, w, q1, length):
     args = (looked, hits, w, q1, q1 + length)
     assert _speedups.barred_before(*args) == REF["_barred_before"](*args)
+
+
+@settings(max_examples=800, deadline=None)
+@given(result=st.dictionaries(st.integers(-2, 16), st.integers(1, 2), max_size=8),
+       added=st.sets(st.integers(-3, 18), min_size=10, max_size=22),
+       with_tokens=st.sets(st.integers(-3, 18), max_size=14), line_count=st.integers(0, 18))
+@example(result={0: 1, 6: 1}, added=set(range(8)), with_tokens={0, 2, 3, 6}, line_count=8)  # 2 code lines: > TOKENLESS_SKIP
+@example(result={0: 1, 6: 1}, added=set(range(8)), with_tokens={0, 2, 6}, line_count=8)
+def test_fill_tokenless_matches_the_reference(result, added, with_tokens, line_count):
+    args = (result, added, with_tokens, line_count)
+    fast = attribution._fill_tokenless(*args)
+    pure = REF["_fill_tokenless"](*args)
+    assert list(fast.items()) == list(pure.items())

@@ -3038,6 +3038,86 @@ done:
     return out;
 }
 
+/* The record of the nearest attributed line from `line` going `step`, over added lines only
+ * and at most `skip` unattributed lines with tokens (fill_tokenless' reach): 1 with *record
+ * set (borrowed from result), 0 for none, -1 on error. */
+static int reach_record(PyObject *result, PyObject *added, PyObject *with_tokens, long long line, int step,
+                        long long line_count, long long skip, PyObject **record) {
+    long long skipped = 0;
+    for (line += step;; line += step) {
+        PyObject *at = PyLong_FromLongLong(line);
+        if (at == NULL) return -1;
+        int in_added = PySequence_Contains(added, at);
+        if (in_added <= 0 || line < 0 || line >= line_count) {
+            Py_DECREF(at);
+            return in_added < 0 ? -1 : 0;
+        }
+        PyObject *found = PyDict_GetItemWithError(result, at);
+        int in_tokens = found == NULL && !PyErr_Occurred() ? PySequence_Contains(with_tokens, at) : 0;
+        Py_DECREF(at);
+        if (PyErr_Occurred()) return -1;
+        if (found != NULL) {
+            *record = found;
+            return 1;
+        }
+        if (in_tokens && ++skipped > skip) return 0;
+    }
+}
+
+/* fill_tokenless(result, added, with_tokens, line_count, skip) -> {line + 1: record}:
+ * attribution._fill_tokenless (TOKENLESS_SKIP passed as skip). */
+static PyObject *sp_fill_tokenless(PyObject *self, PyObject *args) {
+    PyObject *result, *added, *with_tokens;
+    long long line_count, skip;
+    if (!PyArg_ParseTuple(args, "O!OOLL", &PyDict_Type, &result, &added, &with_tokens, &line_count, &skip))
+        return NULL;
+    PyObject *filled = PyDict_Copy(result), *out = NULL, *it = NULL, *item;
+    long long *lines = NULL;
+    Py_ssize_t n = 0;
+    if (filled == NULL) return NULL;
+    Py_ssize_t size = PyObject_Size(added);
+    if (size < 0 || (lines = ll_alloc(size)) == NULL || (it = PyObject_GetIter(added)) == NULL) goto done;
+    while ((item = PyIter_Next(it)) != NULL) { /* sorted(added - with_tokens) */
+        int64_t line;
+        int has = PySequence_Contains(with_tokens, item), bad = has < 0 || as_int64(item, &line) < 0;
+        Py_DECREF(item);
+        if (bad) goto done;
+        if (!has && n < size) lines[n++] = (long long)line;
+    }
+    if (PyErr_Occurred()) goto done;
+    qsort(lines, (size_t)n, sizeof(long long), ll_cmp);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *above = NULL, *below = NULL;
+        int up = reach_record(result, added, with_tokens, lines[i], -1, line_count, skip, &above);
+        if (up < 0) goto done;
+        if (!up) continue;
+        int down = reach_record(result, added, with_tokens, lines[i], 1, line_count, skip, &below);
+        if (down < 0) goto done;
+        int same = down ? PyObject_RichCompareBool(above, below, Py_EQ) : 0;
+        if (same < 0) goto done;
+        if (!same) continue;
+        PyObject *key = PyLong_FromLongLong(lines[i]);
+        int rc = key == NULL ? -1 : PyDict_SetItem(filled, key, above);
+        Py_XDECREF(key);
+        if (rc < 0) goto done;
+    }
+    out = PyDict_New();
+    Py_ssize_t pos = 0;
+    PyObject *line, *record, *one = PyLong_FromLong(1);
+    while (out != NULL && one != NULL && PyDict_Next(filled, &pos, &line, &record)) {
+        PyObject *next = PyNumber_Add(line, one);
+        if (next == NULL || PyDict_SetItem(out, next, record) < 0) Py_CLEAR(out);
+        Py_XDECREF(next);
+    }
+    if (one == NULL) Py_CLEAR(out);
+    Py_XDECREF(one);
+done:
+    Py_DECREF(filled);
+    Py_XDECREF(it);
+    PyMem_Free(lines);
+    return out;
+}
+
 /* A matched chain's sort key in _chain_owners: (stream != raw, -count, record), then its
  * place in the list (sorted() is stable). */
 typedef struct {
@@ -3274,6 +3354,7 @@ static PyMethodDef methods[] = {
     {"coverage", sp_coverage, METH_VARARGS, "attribution._coverage."},
     {"take", sp_take, METH_VARARGS, "attribution._take."},
     {"first_lines", sp_first_lines, METH_O, "attribution._first_lines."},
+    {"fill_tokenless", sp_fill_tokenless, METH_VARARGS, "attribution._fill_tokenless."},
     {"barred_before", sp_barred_before, METH_VARARGS, "attribution._barred_before."},
     {"occurrences", sp_occurrences, METH_VARARGS, "attribution._occurrences."},
     {"sole_hits", sp_sole_hits, METH_O, "attribution._sole_hits."},

@@ -1129,7 +1129,8 @@ REFERENCE_HELPERS = {"_hits_per_record": _hits_per_record, "_line_tokens": _line
                      "_confirmed_pieces": _confirmed_pieces, "_coverage": _coverage, "_take": _take,
                      "_start_distances": _start_distances, "_end_placements": _end_placements,
                      "_chain_owners": _chain_owners, "_first_lines": _first_lines, "_index_mask": _index_mask,
-                     "_sole_hits": _sole_hits, "_occurrences": _occurrences, "_barred_before": _barred_before}
+                     "_sole_hits": _sole_hits, "_occurrences": _occurrences, "_barred_before": _barred_before,
+                     "_fill_tokenless": _fill_tokenless}
 from aiguard.core.fingerprint import _speedups  # noqa: E402
 
 if _speedups is not None:
@@ -1148,6 +1149,10 @@ if _speedups is not None:
     _index_mask = _speedups.index_mask
     _sole_hits = _speedups.sole_hits
     _barred_before = _speedups.barred_before
+
+    def _fill_tokenless(result: dict[int, int], added: set[int], with_tokens: set[int],
+                        line_count: int) -> dict[int, int]:
+        return _speedups.fill_tokenless(result, added, with_tokens, line_count, TOKENLESS_SKIP)
 
     def _occurrences(pairs: list[tuple[int, int]], evaluate: Callable[[list[tuple[int, int]]], bool]) -> None:
         _speedups.occurrences(pairs, evaluate, OCCURRENCE_GAP)
