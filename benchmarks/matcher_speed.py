@@ -12,6 +12,12 @@ the medians over --rounds are reported, both wall time and CPU time (process_tim
 disturbed by other load on a shared machine). The two modes' attributions are compared.
 
     python benchmarks/matcher_speed.py HOME FILE [--mb 1.0] [--rounds 5] [--runs 5]
+        [--before SRC] [--no-pure]
+
+--before SRC adds a third mode, "before": the accelerated code of another version, a copy
+of its src/ (with the extension built in it) put first on PYTHONPATH, so an optimisation
+is measured against the code it replaces in the same run; --no-pure leaves the slow
+reference out (its attributions are then compared between the other modes only).
 """
 
 from __future__ import annotations
@@ -97,13 +103,20 @@ def main() -> None:
     parser.add_argument("--mb", type=float, default=1.0, help="megabytes of stdlib code to match")
     parser.add_argument("--rounds", type=int, default=5, help="processes per mode, alternating")
     parser.add_argument("--runs", type=int, default=5, help="runs per process (the first dropped)")
+    parser.add_argument("--before", metavar="SRC", help="a copy of an older src/ to measure as a third mode")
+    parser.add_argument("--no-pure", action="store_true", help="leave out the pure-Python mode")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.home, args.file, args.mb, args.runs)
         return
     env = {k: v for k, v in os.environ.items() if k not in ("AIGUARD_PURE_PYTHON", "PYTHONDONTWRITEBYTECODE")}
-    modes = {"accelerated": env, "pure": {**env, "AIGUARD_PURE_PYTHON": "1"}}
+    modes = {"accelerated": env}
+    if args.before:
+        modes["before"] = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [args.before, env.get("PYTHONPATH")]))}
+    if not args.no_pure:
+        modes["pure"] = {**env, "AIGUARD_PURE_PYTHON": "1"}
+    reference = "pure" if "pure" in modes else list(modes)[-1]
     samples: dict = {mode: [] for mode in modes}
     for _ in range(args.rounds):
         for mode, mode_env in modes.items():
@@ -111,8 +124,8 @@ def main() -> None:
                                    "--runs", str(args.runs), "--child"], env=mode_env, capture_output=True,
                                   text=True, check=True)
             samples[mode].append(json.loads(done.stdout))
-    if not samples["accelerated"][0]["accelerated"]:
-        raise SystemExit("the accelerator is not built here: nothing to compare")
+    if not all(samples[mode][0]["accelerated"] for mode in modes if mode != "pure"):
+        raise SystemExit("the accelerator is not built here (or in --before): nothing to compare")
     load = open("/proc/loadavg").read().split()[:3]
     print(f"load average at the end: {' '.join(load)}; {args.rounds} processes per mode, "
           f"{args.runs} runs each (first dropped), medians\n")
@@ -128,8 +141,8 @@ def main() -> None:
             label = labels[name] if name == "change" else f"{labels[name]} ({runs[0]['files']} files)"
             print(f"| {label} | {mode} | {size / 1e6:.3f} | {1000 * wall:.1f} | {size / wall / 1e6:.2f} "
                   f"| {1000 * cpu:.1f} | {size / cpu / 1e6:.2f} | {runs[0]['lines']} |")
-        same = all(s[name]["results"] == samples["pure"][0][name]["results"] for m in modes for s in samples[m])
-        print(f"| {name}: attributions identical in both modes | {same} | | | | | | |")
+        same = all(s[name]["results"] == samples[reference][0][name]["results"] for m in modes for s in samples[m])
+        print(f"| {name}: attributions identical in all modes | {same} | | | | | | |")
 
 
 if __name__ == "__main__":

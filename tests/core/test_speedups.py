@@ -17,7 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from aiguard.core import attribution, fingerprint as F
@@ -636,3 +636,108 @@ def test_abstract_stream_placeholders():
     assert digests[0] == digests[5] and digests[2] == digests[7] and digests[4] == digests[9]
     assert len({digests[0], digests[2], digests[4]}) == 3
     assert fast.token_digests(tokens, RAW) != digests
+
+
+# The fourth round (issue 12): attribute_text's own per-token Python. Chains share records,
+# streams, counts and positions, so the order (raw first, then the most covered, then the
+# record, then the list's own order) and the first owner of a position decide; the records'
+# votes on a line tie often, so the first vote cast among equals decides too.
+chain_lists = st.lists(st.tuples(st.sampled_from(STREAMS), st.integers(0, 6), st.integers(1, 5),
+                                 st.sets(st.integers(0, 39), max_size=25), st.sets(st.integers(0, 39), max_size=8)),
+                       max_size=8)
+
+
+@settings(max_examples=500, deadline=None)
+@given(chains=chain_lists,
+       line_tokens=st.dictionaries(st.integers(0, 30), st.lists(st.integers(0, 39), min_size=1, max_size=9),
+                                   max_size=12),
+       shares=st.sampled_from([(attribution.EXTEND_SHARE, attribution.LINE_SHARE), (0.0, 0.0), (1.0, 0.3)]))
+def test_chain_owners_match_the_reference(chains, line_tokens, shares):
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(attribution, "_line_owners", REF["_line_owners"])  # the reference all the way down
+        pure = REF["_chain_owners"](chains, line_tokens, 40, *shares)
+    fast = _speedups.chain_owners(chains, line_tokens, 40, RAW, *shares)
+    assert list(fast.items()) == list(pure.items())
+
+
+def test_chain_owners_refuse_positions_outside_the_tokens():
+    with pytest.raises(ValueError):
+        _speedups.chain_owners([(RAW, 1, 1, {40}, set())], {0: [0]}, 40, RAW, 0.4, 0.5)
+    with pytest.raises(ValueError):
+        _speedups.chain_owners([(RAW, 1, 1, {0}, set())], {0: [-1]}, 40, RAW, 0.4, 0.5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(tokens=token_lists, indices=st.lists(st.integers(-12, 11), max_size=20), n=st.integers(-2, 12))
+def test_first_lines_and_index_mask_match_the_reference(tokens, indices, n):
+    assert _speedups.first_lines(tokens) == REF["_first_lines"](tokens)
+    try:
+        pure = REF["_index_mask"](indices, n)
+    except IndexError:
+        with pytest.raises(IndexError):
+            _speedups.index_mask(indices, n)
+    else:
+        fast = _speedups.index_mask(indices, n)
+        assert fast == pure and type(fast) is bytearray
+
+
+@settings(max_examples=300, deadline=None)
+@given(found=st.dictionaries(st.integers(-6, 6), st.lists(st.tuples(st.integers(1, 4), st.integers(0, 9)),
+                                                          max_size=6), max_size=12))
+def test_sole_hits_match_the_reference(found):
+    assert _speedups.sole_hits(found) == REF["_sole_hits"](found)
+
+
+def occurrence_calls(occurrences, pairs, verdicts):
+    """The chains `occurrences` hands to evaluate, in order, with evaluate's answers drawn
+    from the chain itself (so both versions get the same answers to the same chains)."""
+    calls = []
+
+    def evaluate(chain):
+        calls.append(list(chain))
+        return verdicts[sum(q * 7 + r for q, r in chain) % len(verdicts)]
+
+    occurrences(pairs, evaluate)
+    return calls
+
+
+@settings(max_examples=500, deadline=None)
+@given(pairs=st.lists(st.tuples(st.one_of(st.integers(0, 30), st.integers(0, 1300)), st.integers(0, 40)),
+                      max_size=50),
+       verdicts=st.lists(st.booleans(), min_size=1, max_size=5))
+def test_occurrences_match_the_reference(pairs, verdicts):
+    fast = occurrence_calls(attribution._occurrences, pairs, verdicts)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(attribution, "_longest_chain", REF["_longest_chain"])
+        pure = occurrence_calls(REF["_occurrences"], pairs, verdicts)
+    assert fast == pure
+
+
+def test_occurrences_pass_evaluate_errors_on():
+    def evaluate(chain):
+        raise KeyError("from evaluate")
+
+    with pytest.raises(KeyError, match="from evaluate"):
+        attribution._occurrences([(0, 0), (5, 5)], evaluate)
+
+
+@settings(max_examples=500, deadline=None)
+@given(looked=st.lists(st.integers(0, 1), max_size=60).map(bytearray),
+       hits=st.lists(st.tuples(st.integers(0, 70), st.integers(0, 9)), max_size=20),
+       w=st.integers(1, 9), q1=st.integers(0, 65), length=st.integers(-3, 40))
+def test_barred_before_matches_the_reference(looked, hits, w, q1, length):
+    args = (looked, hits, w, q1, q1 + length)
+    assert _speedups.barred_before(*args) == REF["_barred_before"](*args)
+
+
+@settings(max_examples=800, deadline=None)
+@given(result=st.dictionaries(st.integers(-2, 16), st.integers(1, 2), max_size=8),
+       added=st.sets(st.integers(-3, 18), min_size=10, max_size=22),
+       with_tokens=st.sets(st.integers(-3, 18), max_size=14), line_count=st.integers(0, 18))
+@example(result={0: 1, 6: 1}, added=set(range(8)), with_tokens={0, 2, 3, 6}, line_count=8)  # 2 code lines: > TOKENLESS_SKIP
+@example(result={0: 1, 6: 1}, added=set(range(8)), with_tokens={0, 2, 6}, line_count=8)
+def test_fill_tokenless_matches_the_reference(result, added, with_tokens, line_count):
+    args = (result, added, with_tokens, line_count)
+    fast = attribution._fill_tokenless(*args)
+    pure = REF["_fill_tokenless"](*args)
+    assert list(fast.items()) == list(pure.items())

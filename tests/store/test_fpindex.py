@@ -104,6 +104,46 @@ def test_format_round_trip_merges_and_removals(tmp_path):
     index.close()
 
 
+@pytest.mark.skipif(fpindex._speedups is None, reason="the C accelerator is not built")
+def test_accelerated_lookup_fills_found_in_the_reference_order(tmp_path, monkeypatch):
+    """Not only the same hits: the same order of `found`'s keys (sorted hashes) and of each
+    hash's hits, which the matcher's later steps iterate. Crowded buckets (bucket 7) and
+    shared 48-bit prefixes put equal top bits side by side, where the C sort orders them
+    by the rest of the value."""
+    rng = random.Random(11)
+    path = tmp_path / "x.fpindex"
+    stored = random_hashes(rng, 3000)
+    rows = list(dict.fromkeys((RAW, value, 1 + n % 50, n % 300) for n, value in enumerate(stored + stored[:400])))
+    fpindex.write(path, fpindex.Index.empty(path), additions_of(rows), [[], []], 50)
+    index = fpindex.Index.open(path)
+    probe = list(dict.fromkeys(rng.sample(stored, 2000) + random_hashes(rng, 2000)))
+    rng.shuffle(probe)
+    accelerated: dict = {}
+    index.lookup(RAW, probe, accelerated)
+    monkeypatch.setattr(fpindex, "_speedups", None)
+    reference: dict = {}
+    index.lookup(RAW, probe, reference)
+    index.close()
+    assert len(reference) > 1000
+    assert list(accelerated.items()) == list(reference.items())
+
+
+@pytest.mark.parametrize("accelerated", [True, False])
+def test_a_record_past_the_watermark_is_damage(tmp_path, monkeypatch, accelerated):
+    if accelerated and fpindex._speedups is None:
+        pytest.skip("the C accelerator is not built")
+    if not accelerated:
+        monkeypatch.setattr(fpindex, "_speedups", None)
+    path = tmp_path / "x.fpindex"
+    rows = [(RAW, 10 << 40, 1, 0), (RAW, 20 << 40, 7, 3)]
+    fpindex.write(path, fpindex.Index.empty(path), additions_of(rows), [[], []], 5)  # record 7 > 5
+    index = fpindex.Index.open(path)
+    assert index_lookup(index, RAW, [10 << 40]) == {10 << 40: [(1, 0)]}
+    with pytest.raises(fpindex.IndexDamaged, match="past its watermark"):
+        index_lookup(index, RAW, [10 << 40, 20 << 40])
+    index.close()
+
+
 def test_splice_edges(tmp_path):
     """Insertions before the first entry, after the last, and where an entry is removed."""
     path = tmp_path / "x.fpindex"

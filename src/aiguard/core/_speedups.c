@@ -52,6 +52,12 @@ static PyObject *ll_tuple(const long long *values, Py_ssize_t n) {
     return out;
 }
 
+/* A new (a, b) tuple of ints. */
+static PyObject *ll_pair(long long a, long long b) {
+    long long both[2] = {a, b};
+    return ll_tuple(both, 2);
+}
+
 static int ll_set_add(PyObject *set, long long value) {
     PyObject *v = PyLong_FromLongLong(value);
     int rc = v == NULL ? -1 : PySet_Add(set, v);
@@ -89,6 +95,21 @@ static int py_index(long long i, Py_ssize_t n, Py_ssize_t *out) {
         return -1;
     }
     *out = (Py_ssize_t)i;
+    return 0;
+}
+
+/* A Python int as a signed 64-bit value. PyLong_AsLongLong converts every int of more
+ * than one 30-bit digit (every hash) through a byte array; the digits are read directly
+ * here. -1 with OverflowError (or the TypeError of a non-int) set. */
+static int as_int64(PyObject *obj, int64_t *out) {
+    int overflow;
+    long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
+    if (overflow) {
+        PyErr_SetString(PyExc_OverflowError, "Python int too large to convert to C long long");
+        return -1;
+    }
+    if (v == -1 && PyErr_Occurred()) return -1;
+    *out = (int64_t)v;
     return 0;
 }
 
@@ -1188,24 +1209,43 @@ typedef struct {
     PyObject *obj;
 } Wanted;
 
-/* Sort by signed value: LSD radix sort, 8 bits a pass, on the value with its sign bit
- * flipped (so unsigned order is signed order). Stable; tmp holds n items. */
+/* Sort by signed value: the value with its sign bit flipped (so unsigned order is signed
+ * order), by its top 16 bits in two stable counting passes, then by the whole value inside
+ * each run of equal top bits (insertion: a run holds about n / 65536 items). tmp holds n
+ * items. The look-ups only need bucket order to sweep the file, but `found` is filled in
+ * this order, which must be the reference's (sorted hashes). */
+static inline uint64_t flipped(int64_t value) { return (uint64_t)value ^ 0x8000000000000000ULL; }
+
 static void sort_wanted(Wanted *items, Wanted *tmp, Py_ssize_t n) {
     Wanted *src = items, *dst = tmp;
-    for (int shift = 0; shift < 64; shift += 8) {
+    for (int shift = 48; shift < 64; shift += 8) {
         Py_ssize_t count[257] = {0};
-        for (Py_ssize_t i = 0; i < n; i++)
-            count[((((uint64_t)src[i].value) ^ 0x8000000000000000ULL) >> shift & 0xFF) + 1]++;
-        if (count[1 + ((((uint64_t)src[0].value) ^ 0x8000000000000000ULL) >> shift & 0xFF)] == n) continue;
+        for (Py_ssize_t i = 0; i < n; i++) count[(flipped(src[i].value) >> shift & 0xFF) + 1]++;
+        if (count[1 + (flipped(src[0].value) >> shift & 0xFF)] == n) continue;
         for (int b = 0; b < 256; b++) count[b + 1] += count[b];
-        for (Py_ssize_t i = 0; i < n; i++)
-            dst[count[(((uint64_t)src[i].value) ^ 0x8000000000000000ULL) >> shift & 0xFF]++] = src[i];
+        for (Py_ssize_t i = 0; i < n; i++) dst[count[flipped(src[i].value) >> shift & 0xFF]++] = src[i];
         Wanted *swap = src;
         src = dst;
         dst = swap;
     }
     if (src != items) memcpy(items, src, (size_t)n * sizeof(Wanted));
+    for (Py_ssize_t i = 1; i < n; i++) {
+        Wanted item = items[i];
+        uint64_t u = flipped(item.value);
+        Py_ssize_t j = i;
+        while (j > 0 && flipped(items[j - 1].value) > u && (flipped(items[j - 1].value) >> 48) == (u >> 48)) {
+            items[j] = items[j - 1];
+            j--;
+        }
+        items[j] = item;
+    }
 }
+
+/* A search that found its key: the wanted item, its first entry, its bucket's end. */
+typedef struct {
+    Py_ssize_t wanted;
+    uint32_t entry, end;
+} Found;
 
 static int get_column(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize) {
     if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS) < 0) return -1;
@@ -1217,12 +1257,16 @@ static int get_column(PyObject *obj, Py_buffer *view, Py_ssize_t itemsize) {
     return 0;
 }
 
-/* index_lookup(dir, key, rec, pos, hashes, found, bucket_bits): add each hash's
- * (record, position) hits to found (a dict: hash -> list). */
+/* index_lookup(dir, key, rec, pos, hashes, found, bucket_bits[, watermark]): add each
+ * hash's (record, position) hits to found (a dict: hash -> list). With a watermark (>= 0):
+ * True when a hit's record lies past it (a damaged file; found is then incomplete),
+ * else False; without one, None. */
 static PyObject *sp_index_lookup_body(PyObject *self, PyObject *args) {
     PyObject *dir_o, *key_o, *rec_o, *pos_o, *hashes, *found;
-    int bits;
-    if (!PyArg_ParseTuple(args, "OOOOOO!i", &dir_o, &key_o, &rec_o, &pos_o, &hashes, &PyDict_Type, &found, &bits))
+    int bits, past = 0;
+    long long watermark = -1;
+    if (!PyArg_ParseTuple(args, "OOOOOO!i|L", &dir_o, &key_o, &rec_o, &pos_o, &hashes, &PyDict_Type, &found, &bits,
+                          &watermark))
         return NULL;
     if (bits < 1 || bits > 32) {
         PyErr_SetString(PyExc_ValueError, "bucket bits out of range");
@@ -1232,6 +1276,7 @@ static PyObject *sp_index_lookup_body(PyObject *self, PyObject *args) {
     int got = 0;
     PyObject *seq = NULL;
     Wanted *wanted = NULL;
+    Found *at = NULL;
     if (get_column(dir_o, &dv, 4) < 0) return NULL;
     got = 1;
     if (get_column(key_o, &kv, 4) < 0) goto fail;
@@ -1251,18 +1296,27 @@ static PyObject *sp_index_lookup_body(PyObject *self, PyObject *args) {
     if (seq == NULL) goto fail;
     Py_ssize_t m = PySequence_Fast_GET_SIZE(seq);
     wanted = new_array(2 * m, sizeof(Wanted)); /* items, then sort space */
-    if (wanted == NULL) goto fail;
+    at = new_array(m, sizeof(Found));
+    if (wanted == NULL || at == NULL) goto fail;
     for (Py_ssize_t i = 0; i < m; i++) {
         PyObject *obj = PySequence_Fast_GET_ITEM(seq, i);
-        long long v = PyLong_AsLongLong(obj);
-        if (v == -1 && PyErr_Occurred()) goto fail;
-        wanted[i].value = (int64_t)v;
+        if (as_int64(obj, &wanted[i].value) < 0) goto fail;
         wanted[i].obj = obj;
     }
     if (m > 0) sort_wanted(wanted, wanted + m, m);
     int shift = 64 - bits;
     int key_shift = 64 - bits - 32;
+    /* First every search (the look-ups ahead's directory entries and keys fetched early:
+     * in sorted order they sweep the file, but each is a cache miss), then the hits'
+     * records and positions, fetched early too, into found. */
+    enum { AHEAD = 8 };
+    Py_ssize_t n_at = 0;
     for (Py_ssize_t i = 0; i < m; i++) {
+        if (i + 2 * AHEAD < m) __builtin_prefetch(&dir[(uint64_t)wanted[i + 2 * AHEAD].value >> shift]);
+        if (i + AHEAD < m) {
+            uint64_t ahead = (uint64_t)wanted[i + AHEAD].value >> shift;
+            if (dir[ahead] < (uint64_t)count) __builtin_prefetch(&keys[dir[ahead]]);
+        }
         uint64_t u = (uint64_t)wanted[i].value;
         uint64_t b = u >> shift;
         uint32_t lo = dir[b], hi = dir[b + 1];
@@ -1278,6 +1332,16 @@ static PyObject *sp_index_lookup_body(PyObject *self, PyObject *args) {
             if (keys[mid] < k) a = mid + 1; else z = mid;
         }
         if (a >= hi || keys[a] != k) continue;
+        __builtin_prefetch(&recs[a]);
+        __builtin_prefetch(&poss[a]);
+        at[n_at].wanted = i;
+        at[n_at].entry = a;
+        at[n_at].end = hi;
+        n_at++;
+    }
+    for (Py_ssize_t f = 0; f < n_at; f++) {
+        Py_ssize_t i = at[f].wanted;
+        uint32_t a = at[f].entry, hi = at[f].end, k = keys[a];
         PyObject *hits = PyDict_GetItemWithError(found, wanted[i].obj);
         if (hits == NULL) {
             if (PyErr_Occurred()) goto fail;
@@ -1290,19 +1354,36 @@ static PyObject *sp_index_lookup_body(PyObject *self, PyObject *args) {
             Py_DECREF(hits); /* found holds it */
         }
         for (; a < hi && keys[a] == k; a++) {
-            PyObject *pair = Py_BuildValue("(kk)", (unsigned long)recs[a], (unsigned long)poss[a]);
+            if (watermark >= 0 && (long long)recs[a] > watermark) {
+                past = 1;
+                goto searched;
+            }
+            PyObject *pair = PyTuple_New(2), *r = PyLong_FromUnsignedLong(recs[a]);
+            PyObject *q = PyLong_FromLong((long)poss[a]);
+            if (pair == NULL || r == NULL || q == NULL) {
+                Py_XDECREF(pair);
+                Py_XDECREF(r);
+                Py_XDECREF(q);
+                goto fail;
+            }
+            PyTuple_SET_ITEM(pair, 0, r);
+            PyTuple_SET_ITEM(pair, 1, q);
             if (append_new(hits, pair) < 0) goto fail;
         }
     }
+searched:
     PyMem_Free(wanted);
+    PyMem_Free(at);
     Py_DECREF(seq);
     PyBuffer_Release(&pv);
     PyBuffer_Release(&rv);
     PyBuffer_Release(&kv);
     PyBuffer_Release(&dv);
-    Py_RETURN_NONE;
+    if (watermark < 0) Py_RETURN_NONE;
+    return PyBool_FromLong(past);
 fail:
     PyMem_Free(wanted);
+    PyMem_Free(at);
     Py_XDECREF(seq);
     if (got >= 4) PyBuffer_Release(&pv);
     if (got >= 3) PyBuffer_Release(&rv);
@@ -1410,6 +1491,103 @@ done:
     PyMem_Free(previous);
     Py_DECREF(seq);
     return out;
+}
+
+/* The longest chain of n distinct pairs sorted ascending (longest_chain's LIS), into chain
+ * (ascending); work, tails and previous hold n items each. Returns its length. */
+static Py_ssize_t chain_of(const Pair *part, Py_ssize_t n, Pair *work, Py_ssize_t *tails, Py_ssize_t *previous,
+                           Pair *chain) {
+    memcpy(work, part, (size_t)n * sizeof(Pair));
+    qsort(work, (size_t)n, sizeof(Pair), pair_cmp);
+    Py_ssize_t length = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        long long r = work[i].r;
+        Py_ssize_t lo = 0, hi = length;
+        while (lo < hi) {
+            Py_ssize_t mid = lo + (hi - lo) / 2;
+            if (work[tails[mid]].r < r) lo = mid + 1; else hi = mid;
+        }
+        tails[lo] = i;
+        if (lo == length) length++;
+        previous[i] = lo ? tails[lo - 1] : -1;
+    }
+    Py_ssize_t at = length ? tails[length - 1] : -1;
+    for (Py_ssize_t j = length - 1; j >= 0; j--) {
+        chain[j] = work[at];
+        at = previous[at];
+    }
+    return length;
+}
+
+/* occurrences(pairs, evaluate, gap): attribution._occurrences. The pairs sorted and
+ * distinct; the parts (split where query positions are more than gap apart) are ranges of
+ * them, and so are the hits before and after an accepted chain's query span (a prefix and a
+ * suffix of its part), so the reference's list of parts, taken from the front with the two
+ * sides put back in front, is a stack of ranges here. */
+static PyObject *sp_occurrences(PyObject *self, PyObject *args) {
+    PyObject *pairs_o, *evaluate;
+    long long gap;
+    if (!PyArg_ParseTuple(args, "OOL", &pairs_o, &evaluate, &gap)) return NULL;
+    Py_ssize_t n = 0;
+    Pair *pairs = pair_array(pairs_o, &n);
+    if (pairs == NULL) return NULL;
+    qsort(pairs, (size_t)n, sizeof(Pair), pair_cmp_ascending);
+    Py_ssize_t m = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (m == 0 || pairs[i].q != pairs[m - 1].q || pairs[i].r != pairs[m - 1].r) pairs[m++] = pairs[i];
+    }
+    /* Each split of a range leaves at most two, inside it: m ranges on the stack at most. */
+    Py_ssize_t *stack = new_array(2 * m, sizeof(Py_ssize_t)), top = 0;
+    Pair *work = new_array(m, sizeof(Pair)), *chain = new_array(m, sizeof(Pair));
+    Py_ssize_t *tails = new_array(m, sizeof(Py_ssize_t)), *previous = new_array(m, sizeof(Py_ssize_t));
+    PyObject *result = NULL;
+    if (stack == NULL || work == NULL || chain == NULL || tails == NULL || previous == NULL) goto done;
+    for (Py_ssize_t end = m, start; end > 0; end = start) { /* the parts, pushed last first */
+        for (start = end - 1; start > 0 && pairs[start].q - pairs[start - 1].q <= gap; start--) {
+        }
+        if (end - start >= 2) {
+            stack[top++] = start;
+            stack[top++] = end;
+        }
+    }
+    while (top > 0) {
+        Py_ssize_t hi = stack[--top], lo = stack[--top];
+        Py_ssize_t length = chain_of(pairs + lo, hi - lo, work, tails, previous, chain);
+        if (length < 2) continue;
+        PyObject *list = PyList_New(length);
+        for (Py_ssize_t j = 0; list != NULL && j < length; j++) {
+            PyObject *pair = ll_pair(chain[j].q, chain[j].r);
+            if (pair == NULL) Py_CLEAR(list); else PyList_SET_ITEM(list, j, pair);
+        }
+        if (list == NULL) goto done;
+        PyObject *verdict = PyObject_CallOneArg(evaluate, list);
+        Py_DECREF(list);
+        int accepted = verdict == NULL ? -1 : PyObject_IsTrue(verdict);
+        Py_XDECREF(verdict);
+        if (accepted < 0) goto done;
+        if (!accepted) continue;
+        long long first = chain[0].q, last = chain[length - 1].q;
+        Py_ssize_t before = lo, after = hi;
+        while (before < hi && pairs[before].q < first) before++;
+        while (after > lo && pairs[after - 1].q > last) after--;
+        if (hi - after >= 2) {
+            stack[top++] = after;
+            stack[top++] = hi;
+        }
+        if (before - lo >= 2) {
+            stack[top++] = lo;
+            stack[top++] = before;
+        }
+    }
+    result = Py_NewRef(Py_None);
+done:
+    PyMem_Free(pairs);
+    PyMem_Free(stack);
+    PyMem_Free(work);
+    PyMem_Free(chain);
+    PyMem_Free(tails);
+    PyMem_Free(previous);
+    return result;
 }
 
 static int token_line(PyObject *token, Py_ssize_t index, long long *value) {
@@ -2282,6 +2460,76 @@ done:
  * make) -> [placement]: attribution._end_placements, the k-gram hashes keyed with key (the
  * Hasher's gram key), each placement made by make (EndPlacement). pairs: the record's
  * first look-up hits, (query, record) positions. */
+/* The keyed hashes of k-grams already hashed in one end_placements call, by their k token
+ * digests: the placements of one chain end share most of the k-grams that straddle their
+ * cuts and all of the record's edge window (benchmarks/README.md, "Fourth round"). An
+ * open-addressing table; a k-gram's value is its hash whichever placement asks. */
+typedef struct {
+    Py_ssize_t k, cap, used;
+    uint64_t *words; /* cap * k */
+    uint64_t *hash;
+    uint8_t *full;
+} GramCache;
+
+static uint64_t gram_slot(const uint64_t *words, Py_ssize_t k) {
+    uint64_t h = 0x9E3779B97F4A7C15ULL;
+    for (Py_ssize_t i = 0; i < k; i++) h = (h ^ words[i]) * 0xFF51AFD7ED558CCDULL;
+    return h ^ (h >> 29);
+}
+
+static int gram_cache_init(GramCache *c, Py_ssize_t k, Py_ssize_t cap) {
+    c->k = k;
+    c->cap = cap;
+    c->used = 0;
+    c->words = new_array((long long)cap * k, sizeof(uint64_t));
+    c->hash = new_array(cap, sizeof(uint64_t));
+    c->full = PyMem_Calloc((size_t)cap, 1);
+    if (c->full == NULL && !PyErr_Occurred()) PyErr_NoMemory();
+    return c->words == NULL || c->hash == NULL || c->full == NULL ? -1 : 0;
+}
+
+static void gram_cache_free(GramCache *c) {
+    PyMem_Free(c->words);
+    PyMem_Free(c->hash);
+    PyMem_Free(c->full);
+}
+
+/* The slot holding this k-gram, or the empty slot where it would go. */
+static Py_ssize_t gram_find(const GramCache *c, const uint64_t *words) {
+    Py_ssize_t i = (Py_ssize_t)(gram_slot(words, c->k) & (uint64_t)(c->cap - 1));
+    while (c->full[i] && memcmp(c->words + i * c->k, words, (size_t)c->k * sizeof(uint64_t)) != 0)
+        i = (i + 1) & (c->cap - 1);
+    return i;
+}
+
+static int gram_put(GramCache *c, const uint64_t *words, uint64_t hash) {
+    if (2 * (c->used + 1) > c->cap) { /* grow: twice the room, every entry placed again */
+        GramCache bigger;
+        if (gram_cache_init(&bigger, c->k, 2 * c->cap) < 0) {
+            gram_cache_free(&bigger);
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < c->cap; i++) {
+            if (!c->full[i]) continue;
+            Py_ssize_t at = gram_find(&bigger, c->words + i * c->k);
+            memcpy(bigger.words + at * c->k, c->words + i * c->k, (size_t)c->k * sizeof(uint64_t));
+            bigger.hash[at] = c->hash[i];
+            bigger.full[at] = 1;
+        }
+        bigger.used = c->used;
+        gram_cache_free(c);
+        *c = bigger;
+    }
+    Py_ssize_t at = gram_find(c, words);
+    if (!c->full[at]) {
+        memcpy(c->words + at * c->k, words, (size_t)c->k * sizeof(uint64_t));
+        c->hash[at] = hash;
+        c->full[at] = 1;
+        c->used++;
+    }
+    return 0;
+}
+
 static PyObject *sp_end_placements(PyObject *self, PyObject *args) {
     PyObject *record, *options_o, *digests, *key, *pairs_o, *wanted, *make;
     int head;
@@ -2295,6 +2543,8 @@ static PyObject *sp_end_placements(PyObject *self, PyObject *args) {
     }
     Keyed ks;
     if (keyed_setup(&ks, key) < 0) return NULL;
+    /* The placement type is a NamedTuple: made as its __new__ makes it, tuple.__new__. */
+    int as_tuple = PyType_Check(make) && PyType_IsSubtype((PyTypeObject *)make, &PyTuple_Type);
     PyObject *options = PySequence_Fast(options_o, "options must be a sequence");
     if (options == NULL) return NULL;
     Py_ssize_t n_pairs = 0;
@@ -2304,9 +2554,11 @@ static PyObject *sp_end_placements(PyObject *self, PyObject *args) {
     Py_ssize_t cap = 0;
     long long *qmap = NULL, *cuts = NULL;
     Pair *runs = NULL;
-    uint64_t *words = NULL, *hash = NULL;
+    uint64_t *words = NULL, *hash = NULL, *need_hash = NULL;
+    Py_ssize_t *need_start = NULL, *need_count = NULL; /* k-grams not hashed yet: keyed_batch's slices */
     char *flags = NULL; /* per spliced start: 1 straddles a cut, 2 in the window, 4 confirmed */
-    if (pairs == NULL || out == NULL || rpos0_o == NULL) goto fail;
+    GramCache cache = {0};
+    if (pairs == NULL || out == NULL || rpos0_o == NULL || gram_cache_init(&cache, (Py_ssize_t)k, 256) < 0) goto fail;
     for (Py_ssize_t o = 0; o < PySequence_Fast_GET_SIZE(options); o++) {
         PyObject *option = PySequence_Fast_GET_ITEM(options, o), *runs_o;
         long long size;
@@ -2346,12 +2598,20 @@ static PyObject *sp_end_placements(PyObject *self, PyObject *args) {
             PyMem_Free(words);
             PyMem_Free(hash);
             PyMem_Free(flags);
+            PyMem_Free(need_start);
+            PyMem_Free(need_count);
+            PyMem_Free(need_hash);
             cap = length;
             qmap = ll_alloc(cap);
             words = new_array(cap, sizeof(uint64_t));
             hash = new_array(cap, sizeof(uint64_t));
             flags = new_array(cap, 1);
-            if (qmap == NULL || words == NULL || hash == NULL || flags == NULL) goto fail;
+            need_start = new_array(cap, sizeof(Py_ssize_t));
+            need_count = new_array(cap, sizeof(Py_ssize_t));
+            need_hash = new_array(cap, sizeof(uint64_t));
+            if (qmap == NULL || words == NULL || hash == NULL || flags == NULL || need_start == NULL
+                || need_count == NULL || need_hash == NULL)
+                goto fail;
         }
         Py_ssize_t m = 0;
         pos = lo;
@@ -2378,11 +2638,27 @@ static PyObject *sp_end_placements(PyObject *self, PyObject *args) {
         long long win_lo = head ? 0 : (n_grams - w > 0 ? n_grams - w : 0);
         long long win_hi = head ? (w < n_grams ? w : n_grams) : n_grams;
         for (long long j = win_lo; j < win_hi; j++) flags[j] |= 2;
+        /* The flagged k-grams' hashes: from the cache, the rest four at a time (keyed_batch). */
+        Py_ssize_t n_need = 0;
+        for (long long j = 0; j < grams; j++) {
+            if (!flags[j]) continue;
+            Py_ssize_t at = gram_find(&cache, words + j);
+            if (cache.full[at]) {
+                hash[j] = cache.hash[at];
+            } else {
+                need_start[n_need] = (Py_ssize_t)j;
+                need_count[n_need] = (Py_ssize_t)k;
+                n_need++;
+            }
+        }
+        keyed_batch(&ks, words, need_start, need_count, n_need, need_hash);
+        for (Py_ssize_t x = 0; x < n_need; x++) {
+            hash[need_start[x]] = need_hash[x];
+            if (gram_put(&cache, words + need_start[x], need_hash[x]) < 0) goto fail;
+        }
         int have_least = 0;
         int64_t least = 0;
         for (long long j = 0; j < grams; j++) {
-            if (!flags[j]) continue;
-            hash[j] = keyed_words(&ks, words + j, (Py_ssize_t)k);
             if ((flags[j] & 2) && !periodic(words + j, (Py_ssize_t)k, (Py_ssize_t)k)
                 && (!have_least || (int64_t)hash[j] < least)) {
                 least = (int64_t)hash[j];
@@ -2395,9 +2671,9 @@ static PyObject *sp_end_placements(PyObject *self, PyObject *args) {
         }
         PyObject *window_min = PyFrozenSet_New(NULL), *confirmed = PySet_New(NULL);
         PyObject *cuts_t = ll_tuple(cuts, n_runs), *qmap_l = ll_list(qmap, m);
-        PyObject *need = head ? Py_BuildValue("(LL)", w - 1, room) : Py_BuildValue("(LL)", 0LL, room + k - w + 1);
-        PyObject *claimed = head ? Py_BuildValue("(LL)", 0LL, room) : Py_BuildValue("(Ln)", k, m);
-        PyObject *outer = head ? Py_BuildValue("(LL)", 0LL, cuts[0]) : Py_BuildValue("(Ln)", cuts[n_runs - 1], m);
+        PyObject *need = head ? ll_pair(w - 1, room) : ll_pair(0, room + k - w + 1);
+        PyObject *claimed = head ? ll_pair(0, room) : ll_pair(k, m);
+        PyObject *outer = head ? ll_pair(0, cuts[0]) : ll_pair(cuts[n_runs - 1], m);
         PyObject *placement = NULL;
         bad = window_min == NULL || confirmed == NULL || cuts_t == NULL || qmap_l == NULL || need == NULL
               || claimed == NULL || outer == NULL;
@@ -2405,7 +2681,14 @@ static PyObject *sp_end_placements(PyObject *self, PyObject *args) {
             if ((flags[j] & 2) && have_least && (int64_t)hash[j] == least) bad = ll_set_add(window_min, j) < 0;
             if (!bad && (flags[j] & 4)) bad = ll_set_add(confirmed, j) < 0;
         }
-        if (!bad) {
+        if (!bad && as_tuple) {
+            PyObject *fields = PyTuple_Pack(9, record, rpos0_o, cuts_t, need, window_min, confirmed, qmap_l, claimed,
+                                            outer);
+            PyObject *new_args = fields == NULL ? NULL : PyTuple_Pack(1, fields);
+            if (new_args != NULL) placement = PyTuple_Type.tp_new((PyTypeObject *)make, new_args, NULL);
+            Py_XDECREF(fields);
+            Py_XDECREF(new_args);
+        } else if (!bad) {
             placement = PyObject_CallFunctionObjArgs(make, record, rpos0_o, cuts_t, need, window_min, confirmed,
                                                      qmap_l, claimed, outer, NULL);
         }
@@ -2426,7 +2709,10 @@ static PyObject *sp_end_placements(PyObject *self, PyObject *args) {
             PyObject *value = PyLong_FromLongLong((long long)(int64_t)hash[j]);
             PyObject *list = value ? dict_list(wanted, value) : NULL;
             Py_XDECREF(value);
-            if (list == NULL || append_new(list, Py_BuildValue("(OL)", placement, j)) < 0) goto fail;
+            PyObject *at = list == NULL ? NULL : PyLong_FromLongLong(j);
+            PyObject *entry = at == NULL ? NULL : PyTuple_Pack(2, placement, at);
+            Py_XDECREF(at);
+            if (list == NULL || append_new(list, entry) < 0) goto fail;
         }
     }
     goto done;
@@ -2442,6 +2728,10 @@ done:
     PyMem_Free(words);
     PyMem_Free(hash);
     PyMem_Free(flags);
+    PyMem_Free(need_start);
+    PyMem_Free(need_count);
+    PyMem_Free(need_hash);
+    gram_cache_free(&cache);
     return out;
 }
 
@@ -2607,6 +2897,397 @@ static PyObject *sp_take(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* ---- attribution's helpers, fourth round -----------------------------------------------
+ * attribution._first_lines, _index_mask and _chain_owners. */
+
+/* first_lines(tokens) -> [t.first_line for t in tokens] (the tokens' own int objects). */
+static PyObject *sp_first_lines(PyObject *self, PyObject *arg) {
+    PyObject *seq = PySequence_Fast(arg, "tokens must be iterable");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = PyList_New(n);
+    for (Py_ssize_t i = 0; out != NULL && i < n; i++) {
+        PyObject *token = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyTuple_Check(token) || PyTuple_GET_SIZE(token) < 4) {
+            PyErr_SetString(PyExc_TypeError, "tokens must be Token tuples");
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, i, Py_NewRef(PyTuple_GET_ITEM(token, 2)));
+    }
+    Py_DECREF(seq);
+    return out;
+}
+
+/* index_mask(indices, n) -> bytearray of n bytes, 1 at each index (Python's indexing). */
+static PyObject *sp_index_mask(PyObject *self, PyObject *args) {
+    PyObject *indices;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "On", &indices, &n)) return NULL;
+    PyObject *seq = PySequence_Fast(indices, "indices must be iterable");
+    if (seq == NULL) return NULL;
+    PyObject *out = PyByteArray_FromStringAndSize(NULL, n > 0 ? n : 0);
+    if (out != NULL) {
+        char *mask = PyByteArray_AS_STRING(out);
+        Py_ssize_t size = PyByteArray_GET_SIZE(out);
+        memset(mask, 0, (size_t)size);
+        for (Py_ssize_t j = 0; j < PySequence_Fast_GET_SIZE(seq); j++) {
+            long long i = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(seq, j));
+            Py_ssize_t at;
+            if ((i == -1 && PyErr_Occurred()) || py_index(i, size, &at) < 0) {
+                if (PyErr_ExceptionMatches(PyExc_IndexError)) PyErr_SetString(PyExc_IndexError, "bytearray index out of range");
+                Py_CLEAR(out);
+                break;
+            }
+            mask[at] = 1;
+        }
+    }
+    Py_DECREF(seq);
+    return out;
+}
+
+/* sole_hits(found) -> {(record, position)}: attribution._sole_hits, the hits of the hashes
+ * that one record alone holds. */
+static PyObject *sp_sole_hits_body(PyObject *self, PyObject *found) {
+    if (!PyDict_Check(found)) {
+        PyErr_SetString(PyExc_TypeError, "found must be a dict");
+        return NULL;
+    }
+    PyObject *sole = PySet_New(NULL);
+    Py_ssize_t it = 0;
+    PyObject *value, *hits_o;
+    while (sole != NULL && PyDict_Next(found, &it, &value, &hits_o)) {
+        PyObject *hits = PySequence_Fast(hits_o, "hits must be a sequence");
+        if (hits == NULL) {
+            Py_CLEAR(sole);
+            break;
+        }
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(hits);
+        PyObject *first = NULL;
+        int one = n > 0;
+        for (Py_ssize_t i = 0; one && i < n; i++) {
+            PyObject *hit = PySequence_Fast_GET_ITEM(hits, i);
+            if (!PyTuple_Check(hit) || PyTuple_GET_SIZE(hit) != 2) {
+                PyErr_SetString(PyExc_TypeError, "hits must be (record, position) tuples");
+                one = -1;
+                break;
+            }
+            PyObject *record = PyTuple_GET_ITEM(hit, 0);
+            if (first == NULL) {
+                first = record;
+                continue;
+            }
+            one = PyObject_RichCompareBool(first, record, Py_EQ);
+        }
+        for (Py_ssize_t i = 0; one > 0 && i < n; i++) {
+            if (PySet_Add(sole, PySequence_Fast_GET_ITEM(hits, i)) < 0) one = -1;
+        }
+        Py_DECREF(hits);
+        if (one < 0) Py_CLEAR(sole);
+    }
+    return sole;
+}
+
+static PyObject *sp_sole_hits(PyObject *self, PyObject *found) {
+    int was_enabled = PyGC_Disable();
+    PyObject *result = sp_sole_hits_body(self, found);
+    if (was_enabled) PyGC_Enable();
+    return result;
+}
+
+/* barred_before(looked, hits, w, q1, hi) -> [int]: attribution._barred_before (the
+ * looked-up mask a bytes-like object, the hits (query, record) pairs). */
+static PyObject *sp_barred_before(PyObject *self, PyObject *args) {
+    PyObject *looked_o, *hits_o;
+    long long w, q1, hi;
+    if (!PyArg_ParseTuple(args, "OOLLL", &looked_o, &hits_o, &w, &q1, &hi)) return NULL;
+    Py_buffer looked;
+    if (PyObject_GetBuffer(looked_o, &looked, PyBUF_SIMPLE) < 0) return NULL;
+    Py_ssize_t n_hits = 0;
+    Pair *hits = pair_array(hits_o, &n_hits);
+    long long span = hi > q1 ? hi - q1 : 0;
+    long long *free_before = ll_alloc(span + 1), *barred = ll_alloc(span + 1);
+    uint8_t *hit = PyMem_Calloc((size_t)(span > 0 ? span : 1), 1);
+    PyObject *out = NULL;
+    if (hits == NULL || free_before == NULL || barred == NULL || hit == NULL) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n_hits; i++) {
+        if (hits[i].q >= q1 && hits[i].q < hi) hit[hits[i].q - q1] = 1;
+    }
+    const uint8_t *mask = looked.buf;
+    free_before[0] = 0;
+    for (long long j = q1; j < hi; j++) {
+        int free = j >= 0 && j < looked.len && mask[j] && !hit[j - q1];
+        free_before[j - q1 + 1] = free_before[j - q1] + free;
+    }
+    barred[0] = 0;
+    for (long long j = q1; j < hi; j++) {
+        long long end = j - q1 + w;
+        int window = end >= 0 && end < span + 1 && free_before[end] - free_before[j - q1] == w;
+        barred[j - q1 + 1] = barred[j - q1] + window;
+    }
+    out = ll_list(barred, span + 1);
+done:
+    PyBuffer_Release(&looked);
+    PyMem_Free(hits);
+    PyMem_Free(free_before);
+    PyMem_Free(barred);
+    PyMem_Free(hit);
+    return out;
+}
+
+/* The record of the nearest attributed line from `line` going `step`, over added lines only
+ * and at most `skip` unattributed lines with tokens (fill_tokenless' reach): 1 with *record
+ * set (borrowed from result), 0 for none, -1 on error. */
+static int reach_record(PyObject *result, PyObject *added, PyObject *with_tokens, long long line, int step,
+                        long long line_count, long long skip, PyObject **record) {
+    long long skipped = 0;
+    for (line += step;; line += step) {
+        PyObject *at = PyLong_FromLongLong(line);
+        if (at == NULL) return -1;
+        int in_added = PySequence_Contains(added, at);
+        if (in_added <= 0 || line < 0 || line >= line_count) {
+            Py_DECREF(at);
+            return in_added < 0 ? -1 : 0;
+        }
+        PyObject *found = PyDict_GetItemWithError(result, at);
+        int in_tokens = found == NULL && !PyErr_Occurred() ? PySequence_Contains(with_tokens, at) : 0;
+        Py_DECREF(at);
+        if (PyErr_Occurred()) return -1;
+        if (found != NULL) {
+            *record = found;
+            return 1;
+        }
+        if (in_tokens && ++skipped > skip) return 0;
+    }
+}
+
+/* fill_tokenless(result, added, with_tokens, line_count, skip) -> {line + 1: record}:
+ * attribution._fill_tokenless (TOKENLESS_SKIP passed as skip). */
+static PyObject *sp_fill_tokenless(PyObject *self, PyObject *args) {
+    PyObject *result, *added, *with_tokens;
+    long long line_count, skip;
+    if (!PyArg_ParseTuple(args, "O!OOLL", &PyDict_Type, &result, &added, &with_tokens, &line_count, &skip))
+        return NULL;
+    PyObject *filled = PyDict_Copy(result), *out = NULL, *it = NULL, *item;
+    long long *lines = NULL;
+    Py_ssize_t n = 0;
+    if (filled == NULL) return NULL;
+    Py_ssize_t size = PyObject_Size(added);
+    if (size < 0 || (lines = ll_alloc(size)) == NULL || (it = PyObject_GetIter(added)) == NULL) goto done;
+    while ((item = PyIter_Next(it)) != NULL) { /* sorted(added - with_tokens) */
+        int64_t line;
+        int has = PySequence_Contains(with_tokens, item), bad = has < 0 || as_int64(item, &line) < 0;
+        Py_DECREF(item);
+        if (bad) goto done;
+        if (!has && n < size) lines[n++] = (long long)line;
+    }
+    if (PyErr_Occurred()) goto done;
+    qsort(lines, (size_t)n, sizeof(long long), ll_cmp);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *above = NULL, *below = NULL;
+        int up = reach_record(result, added, with_tokens, lines[i], -1, line_count, skip, &above);
+        if (up < 0) goto done;
+        if (!up) continue;
+        int down = reach_record(result, added, with_tokens, lines[i], 1, line_count, skip, &below);
+        if (down < 0) goto done;
+        int same = down ? PyObject_RichCompareBool(above, below, Py_EQ) : 0;
+        if (same < 0) goto done;
+        if (!same) continue;
+        PyObject *key = PyLong_FromLongLong(lines[i]);
+        int rc = key == NULL ? -1 : PyDict_SetItem(filled, key, above);
+        Py_XDECREF(key);
+        if (rc < 0) goto done;
+    }
+    out = PyDict_New();
+    Py_ssize_t pos = 0;
+    PyObject *line, *record, *one = PyLong_FromLong(1);
+    while (out != NULL && one != NULL && PyDict_Next(filled, &pos, &line, &record)) {
+        PyObject *next = PyNumber_Add(line, one);
+        if (next == NULL || PyDict_SetItem(out, next, record) < 0) Py_CLEAR(out);
+        Py_XDECREF(next);
+    }
+    if (one == NULL) Py_CLEAR(out);
+    Py_XDECREF(one);
+done:
+    Py_DECREF(filled);
+    Py_XDECREF(it);
+    PyMem_Free(lines);
+    return out;
+}
+
+/* A matched chain's sort key in _chain_owners: (stream != raw, -count, record), then its
+ * place in the list (sorted() is stable). */
+typedef struct {
+    int other_stream;
+    int64_t count, record;
+    Py_ssize_t index;
+} ChainOrder;
+
+static int chain_order_cmp(const void *a, const void *b) {
+    const ChainOrder *x = a, *y = b;
+    if (x->other_stream != y->other_stream) return x->other_stream - y->other_stream;
+    if (x->count != y->count) return x->count > y->count ? -1 : 1;
+    if (x->record != y->record) return x->record < y->record ? -1 : 1;
+    return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Give each position of `positions` (an iterable of ints in [0, n)) not yet owned to record. */
+static int own_positions(PyObject *positions, int64_t record, int64_t *owner, uint8_t *owned, Py_ssize_t n) {
+    PyObject *it = PyObject_GetIter(positions), *item;
+    if (it == NULL) return -1;
+    while ((item = PyIter_Next(it)) != NULL) {
+        int64_t pos;
+        int rc = as_int64(item, &pos);
+        Py_DECREF(item);
+        if (rc < 0) break;
+        if (pos < 0 || pos >= n) {
+            PyErr_SetString(PyExc_ValueError, "a covered position outside the tokens");
+            break;
+        }
+        if (!owned[pos]) {
+            owned[pos] = 1;
+            owner[pos] = record;
+        }
+    }
+    Py_DECREF(it);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* A vote for a record: its value and where it was first cast. */
+typedef struct {
+    int64_t record;
+    Py_ssize_t at;
+} Vote;
+
+static int vote_cmp(const void *a, const void *b) {
+    const Vote *x = a, *y = b;
+    if (x->record != y->record) return x->record < y->record ? -1 : 1;
+    return (x->at > y->at) - (x->at < y->at);
+}
+
+/* chain_owners(chains, line_tokens, n_tokens, raw, extend_share, line_share) -> {line: record}:
+ * attribution._chain_owners, with the owner and extension maps as arrays over the token
+ * positions instead of dicts, and Counter(owners).most_common(1) as sorted votes (the most
+ * votes, the first cast among equals). */
+static PyObject *sp_chain_owners_body(PyObject *self, PyObject *args) {
+    PyObject *chains_o, *line_tokens;
+    Py_ssize_t n;
+    long long raw;
+    double extend_share, line_share;
+    if (!PyArg_ParseTuple(args, "OO!nLdd", &chains_o, &PyDict_Type, &line_tokens, &n, &raw, &extend_share,
+                          &line_share))
+        return NULL;
+    PyObject *chains = PySequence_Fast(chains_o, "chains must be a sequence");
+    if (chains == NULL) return NULL;
+    Py_ssize_t n_chains = PySequence_Fast_GET_SIZE(chains), cap = 0;
+    if (n < 0) n = 0;
+    ChainOrder *order = new_array(n_chains, sizeof(ChainOrder));
+    int64_t *owner = new_array(n, sizeof(int64_t)), *extended = new_array(n, sizeof(int64_t));
+    uint8_t *owned = PyMem_Calloc((size_t)(n > 0 ? n : 1), 1), *has_ext = PyMem_Calloc((size_t)(n > 0 ? n : 1), 1);
+    Vote *votes = NULL;
+    PyObject *result = NULL;
+    if (order == NULL || owner == NULL || extended == NULL || owned == NULL || has_ext == NULL) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t c = 0; c < n_chains; c++) {
+        PyObject *chain = PySequence_Fast_GET_ITEM(chains, c);
+        int64_t stream;
+        if (!PyTuple_Check(chain) || PyTuple_GET_SIZE(chain) != 5) {
+            PyErr_SetString(PyExc_TypeError, "chains must be (stream, count, record, covered, extension) tuples");
+            goto done;
+        }
+        if (as_int64(PyTuple_GET_ITEM(chain, 0), &stream) < 0 || as_int64(PyTuple_GET_ITEM(chain, 1), &order[c].count) < 0
+            || as_int64(PyTuple_GET_ITEM(chain, 2), &order[c].record) < 0)
+            goto done;
+        order[c].other_stream = stream != raw;
+        order[c].index = c;
+    }
+    qsort(order, (size_t)n_chains, sizeof(ChainOrder), chain_order_cmp);
+    for (Py_ssize_t c = 0; c < n_chains; c++) {
+        PyObject *chain = PySequence_Fast_GET_ITEM(chains, order[c].index);
+        if (own_positions(PyTuple_GET_ITEM(chain, 3), order[c].record, owner, owned, n) < 0
+            || own_positions(PyTuple_GET_ITEM(chain, 4), order[c].record, extended, has_ext, n) < 0)
+            goto done;
+    }
+    result = PyDict_New();
+    if (result == NULL) goto done;
+    Py_ssize_t it = 0;
+    PyObject *line, *idx;
+    while (PyDict_Next(line_tokens, &it, &line, &idx)) { /* _line_owners over the arrays */
+        if (!PyList_Check(idx)) {
+            PyErr_SetString(PyExc_TypeError, "line tokens must be lists");
+            goto fail;
+        }
+        Py_ssize_t m = PyList_GET_SIZE(idx), cast = 0, held = 0;
+        if (2 * m > cap) {
+            PyMem_Free(votes);
+            cap = 2 * m;
+            votes = new_array(cap, sizeof(Vote));
+            if (votes == NULL) goto fail;
+        }
+        int64_t *pos = (int64_t *)(votes + m); /* the line's positions, in the second half */
+        for (Py_ssize_t j = 0; j < m; j++) {
+            if (as_int64(PyList_GET_ITEM(idx, j), &pos[j]) < 0) goto fail;
+            if (pos[j] < 0 || pos[j] >= n) {
+                PyErr_SetString(PyExc_ValueError, "a line token outside the tokens");
+                goto fail;
+            }
+            if (owned[pos[j]]) {
+                votes[cast].record = owner[pos[j]];
+                votes[cast].at = cast;
+                cast++;
+                held++;
+            }
+        }
+        if ((double)held >= extend_share * (double)m) {
+            for (Py_ssize_t j = 0; j < m; j++) {
+                if (!owned[pos[j]] && has_ext[pos[j]]) {
+                    votes[cast].record = extended[pos[j]];
+                    votes[cast].at = cast;
+                    cast++;
+                }
+            }
+        }
+        if (cast == 0 || (double)cast < line_share * (double)m) continue;
+        qsort(votes, (size_t)cast, sizeof(Vote), vote_cmp);
+        Py_ssize_t best_count = 0, best_at = 0;
+        int64_t best = 0;
+        for (Py_ssize_t a = 0, b; a < cast; a = b) {
+            for (b = a + 1; b < cast && votes[b].record == votes[a].record; b++) {
+            }
+            if (b - a > best_count || (b - a == best_count && votes[a].at < best_at)) {
+                best_count = b - a;
+                best_at = votes[a].at;
+                best = votes[a].record;
+            }
+        }
+        PyObject *value = PyLong_FromLongLong((long long)best);
+        if (value == NULL || PyDict_SetItem(result, line, value) < 0) {
+            Py_XDECREF(value);
+            goto fail;
+        }
+        Py_DECREF(value);
+    }
+    goto done;
+fail:
+    Py_CLEAR(result);
+done:
+    Py_DECREF(chains);
+    PyMem_Free(order);
+    PyMem_Free(owner);
+    PyMem_Free(extended);
+    PyMem_Free(owned);
+    PyMem_Free(has_ext);
+    PyMem_Free(votes);
+    return result;
+}
+
+GC_PAUSED(sp_chain_owners)
+
 /* hits_per_record's by_hash from query_hashes' packed pairs: {found hash: [positions]},
  * positions in order, for the hashes that found holds. */
 static int packed_by_hash(PyObject *packed, PyObject *found, PyObject *by_hash) {
@@ -2672,6 +3353,13 @@ static PyMethodDef methods[] = {
     {"confirmed_pieces", sp_confirmed_pieces, METH_VARARGS, "attribution._confirmed_pieces."},
     {"coverage", sp_coverage, METH_VARARGS, "attribution._coverage."},
     {"take", sp_take, METH_VARARGS, "attribution._take."},
+    {"first_lines", sp_first_lines, METH_O, "attribution._first_lines."},
+    {"fill_tokenless", sp_fill_tokenless, METH_VARARGS, "attribution._fill_tokenless."},
+    {"barred_before", sp_barred_before, METH_VARARGS, "attribution._barred_before."},
+    {"occurrences", sp_occurrences, METH_VARARGS, "attribution._occurrences."},
+    {"sole_hits", sp_sole_hits, METH_O, "attribution._sole_hits."},
+    {"index_mask", sp_index_mask, METH_VARARGS, "attribution._index_mask."},
+    {"chain_owners", sp_chain_owners, METH_VARARGS, "attribution._chain_owners."},
     {"start_distances", sp_start_distances, METH_VARARGS, "attribution._start_distances."},
     {"query_hashes", sp_query_hashes, METH_VARARGS, "attribution._query_hashes."},
     {"low_complexity", sp_low_complexity, METH_VARARGS, "fingerprint.low_complexity of one k-gram."},

@@ -16,6 +16,7 @@ section 2) and a one-line edit costs the same in a large file as in a small one.
 from __future__ import annotations
 
 import bisect
+import gc
 from collections import Counter, defaultdict
 from typing import Callable, Iterable, Mapping, NamedTuple, TypeVar
 
@@ -56,6 +57,9 @@ Lookup = Callable[[int, list[int]], Mapping[int, list[tuple[int, int]]]]
 # {position: hash} of a query's k-grams (_query_hashes), or the accelerator's packed bytes of
 # them, which only its hits_per_record reads: the two are swapped in and out together.
 QueryHashes = dict[int, int] | bytes
+# (stream, covered tokens that count towards min_tokens, record, covered, extension) of a
+# matched chain (attribute_text)
+_Chain = tuple[int, int, int, set[int], set[int]]
 _T = TypeVar("_T")
 
 
@@ -86,6 +90,23 @@ def attribute_text(
     Only the added lines and CONTEXT_TOKENS around them are tokenised (_window_tokens);
     whole_file tokenises all of `text`, with the same result (the reference for tests).
     """
+    # The cycle collector is paused while matching: it makes many short-lived containers
+    # (hits, chains, coverage sets) and no garbage cycles in the accelerated code, and the
+    # collector's passes over the live ones were ~10 % of its time on text with many
+    # matches (benchmarks/README.md, "Fourth round"). Re-enabled after, so whatever
+    # piled up is collected then.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _attribute_text(text, added_lines, hasher, lookup, record_tokens, path, whole_file)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _attribute_text(text: str, added_lines: Iterable[int], hasher: Hasher, lookup: Lookup,
+                    record_tokens: Callable[[Iterable[int]], Mapping[int, int]], path: str | None,
+                    whole_file: bool) -> dict[int, int]:
     added = {line - 1 for line in added_lines}
     if not added:
         return {}
@@ -96,11 +117,9 @@ def attribute_text(
     if not touching:
         return _fill_tokenless({}, added, set(), line_count)
 
-    token_lines = [t.first_line for t in tokens]
-    on_added = bytearray(len(tokens))  # 1 for the tokens of added lines: only they can be a paste's
-    for i in touching:
-        on_added[i] = 1
-    chains: list[tuple[int, int, int, set[int], set[int]]] = []  # (stream, count, record, covered, extension)
+    token_lines = _first_lines(tokens)
+    on_added = _index_mask(touching, len(tokens))  # 1 for the tokens of added lines: only they can be a paste's
+    chains: list[_Chain] = []
     for stream in STREAMS:
         k, w, _ = PARAMS[stream]
         n_grams = len(tokens) - k + 1
@@ -126,6 +145,16 @@ def attribute_text(
             covered |= fills.get(record, set())
             chains.append((stream, count, record, covered, extension - covered))
 
+    line_tokens = _line_tokens(tokens, touching, added)
+    result = _chain_owners(chains, line_tokens, len(tokens), EXTEND_SHARE, LINE_SHARE)
+    return _fill_tokenless(result, added, set(line_tokens), line_count)
+
+
+def _chain_owners(chains: list[_Chain], line_tokens: dict[int, list[int]], n_tokens: int,
+                  extend_share: float, line_share: float) -> dict[int, int]:
+    """{line: record}: each token goes to the first chain that covers it (or extends onto
+    it), identifier-preserving chains first, then the longest; then each line to the
+    record most of its tokens go to (_line_owners). Positions lie in [0, n_tokens)."""
     owner: dict[int, int] = {}
     extended: dict[int, int] = {}
     # Identifier-preserving matches first, then the longest: they are the most specific.
@@ -134,10 +163,20 @@ def attribute_text(
             owner.setdefault(pos, record)
         for pos in extension:
             extended.setdefault(pos, record)
+    return _line_owners(line_tokens, owner, extended, extend_share, line_share)
 
-    line_tokens = _line_tokens(tokens, touching, added)
-    result = _line_owners(line_tokens, owner, extended, EXTEND_SHARE, LINE_SHARE)
-    return _fill_tokenless(result, added, set(line_tokens), line_count)
+
+def _first_lines(tokens: list[Token]) -> list[int]:
+    """The first line of each token."""
+    return [t.first_line for t in tokens]
+
+
+def _index_mask(indices: Iterable[int], n: int) -> bytearray:
+    """n bytes, 1 at each of the indices (all in [0, n))."""
+    mask = bytearray(max(0, n))
+    for j in indices:
+        mask[j] = 1
+    return mask
 
 
 def _hits_per_record(hashes: QueryHashes, found: Mapping[int, list[tuple[int, int]]],
@@ -218,7 +257,8 @@ def _window_tokens(text: str, syntax: str, added: set[int], line_count: int) -> 
     only by the tokens left out between windows, which no step looks across.
     """
     runs: list[list[int]] = []
-    for line in sorted(n for n in added if 0 <= n < line_count):
+    ordered = sorted(added)
+    for line in ordered[bisect.bisect_left(ordered, 0):bisect.bisect_left(ordered, line_count)]:
         if runs and line == runs[-1][1] + 1:
             runs[-1][1] = line
         else:
@@ -694,13 +734,6 @@ def _placements(lo: int, hi: int, size: int, starts: list[bool],
     return found if place(0, size, max_runs, ()) else None
 
 
-def _looked_mask(looked: list[int], n_grams: int) -> bytearray:
-    mask = bytearray(max(0, n_grams))
-    for j in looked:
-        mask[j] = 1
-    return mask
-
-
 class _CopiedPieces:
     """Which stretches of a gap (q1, r1) .. (q2, r2) can be copied, as far as the first look-up tells.
 
@@ -713,19 +746,7 @@ class _CopiedPieces:
 
     def __init__(self, looked: bytearray, hits: Iterable[tuple[int, int]], k: int, w: int, q1: int, hi: int):
         self.k, self.w, self.q1, self.hi = k, w, q1, hi
-        hit = {q for q, _r in hits}
-        # free_before[j]: starts in [q1, j) that were looked up without a hit; a window
-        # [j, j + w) is all such when free_before[j + w] - free_before[j] == w.
-        free_before = [0]
-        for j in range(q1, hi):
-            free_before.append(free_before[-1] + (j < len(looked) and looked[j] and j not in hit))
-        # barred_before[j]: windows of w such starts beginning in [q1, j).
-        barred_before = [0]
-        for j in range(q1, hi):
-            end = j - q1 + w
-            barred_before.append(barred_before[-1] + (end < len(free_before)
-                                                      and free_before[end] - free_before[j - q1] == w))
-        self.barred_before = barred_before
+        self.barred_before = _barred_before(looked, hits, w, q1, hi)
 
     def possible(self, a: int | None, b: int | None) -> bool:
         """Whether tokens [a, b) can be copied whole (a None: from q1; b None: to q2 + k)."""
@@ -736,6 +757,23 @@ class _CopiedPieces:
             return True
         before = self.barred_before
         return before[last + 1 - self.q1] - before[a - self.q1] == 0
+
+
+def _barred_before(looked: bytearray, hits: Iterable[tuple[int, int]], w: int, q1: int, hi: int) -> list[int]:
+    """_CopiedPieces' barred_before: item j - q1 counts the windows of w consecutive k-gram
+    starts, all looked up without a hit (at a hit's query position), that begin in [q1, j)."""
+    hit = {q for q, _r in hits}
+    # free_before[j]: starts in [q1, j) that were looked up without a hit; a window
+    # [j, j + w) is all such when free_before[j + w] - free_before[j] == w.
+    free_before = [0]
+    for j in range(q1, hi):
+        free_before.append(free_before[-1] + (j < len(looked) and looked[j] and j not in hit))
+    barred_before = [0]
+    for j in range(q1, hi):
+        end = j - q1 + w
+        barred_before.append(barred_before[-1] + (end < len(free_before)
+                                                  and free_before[end] - free_before[j - q1] == w))
+    return barred_before
 
 
 def _insertion_fills(matched: list[_Matched], tokens: list[Token], digests: list[bytes], k: int, hasher: Hasher, stream: int,
@@ -765,7 +803,7 @@ def _insertion_fills(matched: list[_Matched], tokens: list[Token], digests: list
     of an added line), the ends' copied and inserted lines are added lines only.
     """
     starts: list[bool] | None = None
-    looked_mask = _looked_mask(looked, len(digests) - k + 1) if looked is not None and ends is not None else None
+    looked_mask = _index_mask(looked, len(digests) - k + 1) if looked is not None and ends is not None else None
     # (record, lo, hi, placements, confirmed cuts per placement, how many have <= MAX_RUNS runs)
     gaps: list[tuple[int, int, int, list[tuple[tuple[int, int], ...]], list[set[int]], int]] = []
     wanted: dict[int, list[tuple[int, int, int, int]]] = defaultdict(list)  # hash -> (gap, placement, cut, rpos)
@@ -894,19 +932,14 @@ def _end_candidates(matched: list[_Matched], digests: list[bytes], k: int, hashe
                 edge = q1
                 reach = max(-1, q1 - room - MAX_END_INSERTED - 1)
                 if on_added is not None:  # not above the added lines the chain starts in
-                    x = q1
-                    while x > reach + 1 and on_added[x - 1]:
-                        x -= 1
-                    reach = x - 1
+                    reach = max(reach, on_added.rfind(0, reach + 1, q1))  # the nearest token not added
                 dists = _start_distances(starts, q1, reach, -1)
             else:
                 edge = q2 + k
                 reach = min(n, edge + room + MAX_END_INSERTED)
                 if on_added is not None:  # not below the added lines the chain ends in
-                    x = edge
-                    while x < reach and on_added[x]:
-                        x += 1
-                    reach = x
+                    first_out = on_added.find(0, edge, reach)
+                    reach = reach if first_out < 0 else first_out
                 dists = _start_distances(starts, edge, reach + 1, 1)
             options = _end_runs(dists, room)
             if not options:
@@ -1094,7 +1127,10 @@ REFERENCE_HELPERS = {"_hits_per_record": _hits_per_record, "_line_tokens": _line
                      "_touching": _touching, "_query_hashes": _query_hashes, "_end_runs": _end_runs,
                      "_placements": _placements, "low_complexity": low_complexity,
                      "_confirmed_pieces": _confirmed_pieces, "_coverage": _coverage, "_take": _take,
-                     "_start_distances": _start_distances, "_end_placements": _end_placements}
+                     "_start_distances": _start_distances, "_end_placements": _end_placements,
+                     "_chain_owners": _chain_owners, "_first_lines": _first_lines, "_index_mask": _index_mask,
+                     "_sole_hits": _sole_hits, "_occurrences": _occurrences, "_barred_before": _barred_before,
+                     "_fill_tokenless": _fill_tokenless}
 from aiguard.core.fingerprint import _speedups  # noqa: E402
 
 if _speedups is not None:
@@ -1109,7 +1145,22 @@ if _speedups is not None:
     _coverage = _speedups.coverage
     _take = _speedups.take
     _start_distances = _speedups.start_distances
+    _first_lines = _speedups.first_lines
+    _index_mask = _speedups.index_mask
+    _sole_hits = _speedups.sole_hits
+    _barred_before = _speedups.barred_before
+
+    def _fill_tokenless(result: dict[int, int], added: set[int], with_tokens: set[int],
+                        line_count: int) -> dict[int, int]:
+        return _speedups.fill_tokenless(result, added, with_tokens, line_count, TOKENLESS_SKIP)
+
+    def _occurrences(pairs: list[tuple[int, int]], evaluate: Callable[[list[tuple[int, int]]], bool]) -> None:
+        _speedups.occurrences(pairs, evaluate, OCCURRENCE_GAP)
     low_complexity = _speedups.low_complexity
+
+    def _chain_owners(chains: list[_Chain], line_tokens: dict[int, list[int]], n_tokens: int,
+                      extend_share: float, line_share: float) -> dict[int, int]:
+        return _speedups.chain_owners(chains, line_tokens, n_tokens, RAW, extend_share, line_share)
 
     def _query_hashes(hasher: Hasher, digests: list[bytes], k: int, touching: list[int],
                       n_grams: int) -> tuple[QueryHashes, list[int]]:

@@ -238,11 +238,10 @@ class Index:
         dir_, key, rec, pos = view.dir, view.key, view.rec, view.pos
         if _speedups is not None:  # the same loop in C (aiguard/core/_speedups.c)
             try:
-                _speedups.index_lookup(dir_, key, rec, pos, hashes, found, BUCKET_BITS)
+                past = _speedups.index_lookup(dir_, key, rec, pos, hashes, found, BUCKET_BITS, self.watermark)
             except ValueError:  # it bounds-checks the directory as the loop below does
                 raise self._damaged("its directory points past its entries") from None
-            watermark = self.watermark
-            if any(record > watermark for hits in found.values() for record, _ in hits):
+            if past:  # and the records against the watermark
                 raise self._damaged("a record id past its watermark")
             return
         bisect_left = bisect.bisect_left
