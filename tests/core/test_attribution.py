@@ -491,3 +491,45 @@ def test_idiom_run_is_one_statement_repeated_with_other_literals(lines, idiom):
     tokens = tokenize(lines, "hash").tokens
     token_lines = [t.first_line for t in tokens]
     assert attribution._idiom_run(set(range(len(tokens))), tokens, token_lines) is idiom
+
+
+def in_existing_file(lines: list[str], typed_above: str = "") -> tuple[str, range]:
+    """The lines inserted into an unchanged human file (HUMAN's first twelve lines), with a
+    line typed above them when given; returns the text and the added line numbers."""
+    added = ([typed_above] if typed_above else []) + lines
+    return "".join(HUMAN_LINES[:6] + added + HUMAN_LINES[6:12]), range(7, 7 + len(added))
+
+
+def test_last_line_of_a_paste_that_ends_a_hunk_is_found(index):
+    """A paste that ends inside the record: after its last hit, `(namespace,
+    _UNRECOGNIZED_ARGS_ATTR)` of `delattr(...)` is known only by its count (4 tokens,
+    fewer than w), too little of the line for EXTEND_SHARE. The hunk ends there (the next
+    line is unchanged), so the rest of the line is the record's."""
+    paste = AI.splitlines(True)[26:36]
+    assert paste[-1].strip() == "delattr(namespace, _UNRECOGNIZED_ARGS_ATTR)"
+    text, added = in_existing_file(paste)
+    found = index.attribute(text, added)
+    assert found.get(added[-1]) == 1
+    assert set(found) <= set(added)
+
+
+def test_end_of_a_paste_between_added_lines_is_not_claimed(index):
+    """The same paste in a new file, between human lines that are added too: the line after
+    the paste is not an unchanged one, so the count alone does not claim the rest of the line."""
+    paste = AI.splitlines(True)[26:36]
+    text, lines = embed("".join(paste))
+    found = index.attribute(text)
+    assert lines[-1] not in found
+    assert set(found) <= set(lines)
+
+
+def test_line_typed_above_a_paste_ending_like_the_records_line_is_not_claimed(index):
+    """A line typed above a paste of the loop body under `if not hasattr(namespace, dest):`
+    ends in `:` as that line does, so the k-gram from its `:` on is the record's and found.
+    The line is the hunk's first, but a hit holding only `:` of it claims nothing."""
+    paste = AI.splitlines(True)[22:32]
+    assert AI.splitlines()[21].endswith(":")
+    text, added = in_existing_file(paste, typed_above="        if flag_is_set:\n")
+    found = index.attribute(text, added)
+    assert added[0] not in found
+    assert len([n for n in added[1:] if found.get(n) == 1]) >= 7

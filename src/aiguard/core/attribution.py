@@ -7,7 +7,8 @@ when a chain covers enough tokens; covered tokens are then projected onto lines.
 Inside a matched chain, lines inserted between two hits are located and confirmed
 against the ledger, and the copied rest of that gap is covered too
 (_insertion_fills); likewise above its first hit and below its last
-(_end_candidates). Only the added lines and CONTEXT_TOKENS around them are
+(_end_candidates), and the rest of its first (last) line when that line opens (closes)
+a hunk (_hunk_edges). Only the added lines and CONTEXT_TOKENS around them are
 tokenised, in windows that start and end outside comments and strings, so a hunk
 that starts inside a docstring tokenises as in the whole file (matching.md
 section 2) and a one-line edit costs the same in a large file as in a small one.
@@ -140,9 +141,11 @@ def _attribute_text(text: str, added_lines: Iterable[int], hasher: Hasher, looku
         fills = _insertion_fills(matched, tokens, digests, k, hasher, stream, lookup,
                                  ends=(w, lengths, per_record), looked=_starts_touching(touching, k, n_grams),
                                  on_added=on_added) if matched and stream == RAW else {}
-        for record, _chain, covered, extension in matched:
+        for record, chain, covered, extension in matched:
             count = len(covered)
             covered |= fills.get(record, set())
+            if stream == RAW:  # like the fills: never towards min_tokens
+                covered.update(_hunk_edges(chain, k, w, lengths.get(record, 0), on_added, tokens, token_lines))
             chains.append((stream, count, record, covered, extension - covered))
 
     line_tokens = _line_tokens(tokens, touching, added)
@@ -177,6 +180,49 @@ def _index_mask(indices: Iterable[int], n: int) -> bytearray:
     for j in indices:
         mask[j] = 1
     return mask
+
+
+def _hunk_edges(chain: list[tuple[int, int]], k: int, w: int, record_len: int, on_added: bytearray,
+                tokens: list[Token], token_lines: list[int]) -> list[int]:
+    """Query positions of the uncovered rest of a chain's first (last) line when that line
+    is the first (last) of a hunk.
+
+    Winnowing stores one k-gram in every w, so a paste that starts (ends) inside the record
+    has up to w - 1 tokens before its first hit (after its last) that only their count
+    vouches for (_coverage's extension); on a line the hits cover less than EXTEND_SHARE
+    of, the line was lost. When the line opens (closes) a hunk, an unchanged line beyond
+    it, its tokens before the first hit (after the last) are the record's, provided the
+    record has that many there and the hit's tokens on the line hold more than operators
+    and keywords: a line typed above a paste may well end in the `)` or `:` that the
+    record's line before the paste ends in, and a k-gram from there on is then found.
+    Whole lines without a hit are never claimed: a line typed next to a paste looks the
+    same (benchmarks/README.md, "Hunk edges"). File edges are not hunk edges here: in a
+    new file the paste's neighbours are added lines too.
+    """
+    claimed: list[int] = []
+    q1, r1 = chain[0]
+    a = q1  # the first token of the first hit's line
+    while a > 0 and token_lines[a - 1] == token_lines[q1]:
+        a -= 1
+    line_end = bisect.bisect_right(token_lines, token_lines[q1], q1)
+    if (a > 0 and not on_added[a - 1] and 0 < q1 - a < w and r1 >= q1 - a
+            and _has_content(tokens, range(q1, min(q1 + k, line_end)))):
+        claimed.extend(range(a, q1))
+    q2, r2 = chain[-1]
+    end = q2 + k
+    b = end  # one past the last token of the last hit's last line
+    while b < len(tokens) and token_lines[b] == token_lines[end - 1]:
+        b += 1
+    line_start = bisect.bisect_left(token_lines, token_lines[end - 1], 0, end)
+    if (b < len(tokens) and not on_added[b] and 0 < b - end < w and record_len - r2 - k >= b - end
+            and _has_content(tokens, range(max(q2, line_start), end))):
+        claimed.extend(range(end, b))
+    return claimed
+
+
+def _has_content(tokens: list[Token], positions: range) -> bool:
+    """Whether an identifier, number or string is among these tokens."""
+    return any(tokens[i].kind in (IDENT, NUMBER, STRING) for i in positions)
 
 
 def _hits_per_record(hashes: QueryHashes, found: Mapping[int, list[tuple[int, int]]],
