@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from typing import Callable, Iterable, NamedTuple
+from typing import IO, Callable, Iterable, NamedTuple
 
 from aiguard.core.spans import Span
 from aiguard.core import trailers
@@ -155,6 +155,16 @@ def attribute_files(
         if reader is None:
             reader = objects.BlobReader(cwd)
         try:
+            shares = _shares(wanted, added_bytes, budget, ledger)
+            if len(shares) > 1:  # all of it fits the budget: no file's turn depends on another's size
+                children = [_start_share(share, hasher, ledger, max_file, cwd) for share in shares[1:]]
+                for diff, lines in shares[0]:
+                    _attribute_one(reader, diff, lines, hasher, ledger, max_file, owners, unmatched)
+                for share, child in zip(shares[1:], children):
+                    if not _finish_share(child, owners, unmatched):  # it failed: its files are done here
+                        for diff, lines in share:
+                            _attribute_one(reader, diff, lines, hasher, ledger, max_file, owners, unmatched)
+                wanted = []
             for at, (diff, lines) in enumerate(wanted):
                 if added_bytes[diff.path] > budget:
                     # So are all the files after it (more added text): their sizes from one
@@ -163,21 +173,8 @@ def attribute_files(
                     sizes = objects.blob_sizes((d.new_oid for d, _ in rest if d.new_oid), cwd=cwd)
                     _unmatched_over_budget(rest, sizes, max_file, unmatched)
                     break
-                assert diff.new_oid is not None  # deleted files were left out above
-                size, data = reader.read_within(diff.new_oid, max_file)
-                if size is None:
-                    unmatched.append(Unmatched(decode_path(diff.path), UNREADABLE, len(lines)))
-                    continue
-                if data is None:
-                    unmatched.append(Unmatched(decode_path(diff.path), TOO_LARGE, len(lines)))
-                    continue
-                budget -= added_bytes[diff.path]
-                if b"\0" in data[:8192]:
-                    unmatched.append(Unmatched(decode_path(diff.path), BINARY, len(lines)))
-                else:
-                    text = data.decode("utf-8", "surrogateescape")
-                    owners[diff.path] = attribute_text(
-                        text, lines, hasher, ledger.lookup, ledger.record_tokens, decode_path(diff.path))
+                if _attribute_one(reader, diff, lines, hasher, ledger, max_file, owners, unmatched):
+                    budget -= added_bytes[diff.path]
         finally:
             if own_reader:
                 reader.close()
@@ -198,6 +195,110 @@ def attribute_files(
         ai_total += len(owned)
         results.append(FileResult(decode_path(diff.path), len(lines), len(owned), ranges))
     return ChangeResult(total, ai_total, results, notes, tuple(unmatched))
+
+
+def _attribute_one(reader: objects.BlobReader, diff: patches.FileDiff, lines: list[int], hasher: Hasher, ledger,
+                   max_file: int, owners: dict[bytes, dict[int, int]], unmatched: list[Unmatched]) -> bool:
+    """Attribute one file's added lines into `owners`, or say in `unmatched` why not; whether
+    its added text counts against the budget (a file that could be read)."""
+    assert diff.new_oid is not None  # deleted files were left out above
+    size, data = reader.read_within(diff.new_oid, max_file)
+    if size is None:
+        unmatched.append(Unmatched(decode_path(diff.path), UNREADABLE, len(lines)))
+        return False
+    if data is None:
+        unmatched.append(Unmatched(decode_path(diff.path), TOO_LARGE, len(lines)))
+        return False
+    if b"\0" in data[:8192]:
+        unmatched.append(Unmatched(decode_path(diff.path), BINARY, len(lines)))
+    else:
+        text = data.decode("utf-8", "surrogateescape")
+        owners[diff.path] = attribute_text(text, lines, hasher, ledger.lookup, ledger.record_tokens,
+                                           decode_path(diff.path))
+    return True
+
+
+# A change with more added text than this is attributed by several processes at once, one
+# share of its files each (forked: POSIX only), when the machine has the cores for it:
+# matching is CPU-bound, and the 64 MiB of a commit's budget take ~10 s on one core.
+PARALLEL_BYTES = 4 * 1024 * 1024
+MAX_PROCESSES = 4
+
+
+def _shares(wanted: list[tuple[patches.FileDiff, list[int]]], added_bytes: dict[bytes, int], budget: int,
+            ledger) -> list[list[tuple[patches.FileDiff, list[int]]]]:
+    """The files split into shares of about equal added text, one per process; one share
+    when the change is small, over the budget, the ledger cannot be opened again in a
+    child, or there is one core (AIGUARD_PROCESSES sets the count; 1 turns this off)."""
+    total = sum(added_bytes[d.path] for d, _ in wanted)
+    if total < PARALLEL_BYTES or total > budget or not hasattr(os, "fork") or not hasattr(ledger, "path") \
+            or not callable(getattr(type(ledger), "open_readonly", None)):
+        return [wanted]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    count = min(_limit("AIGUARD_PROCESSES", min(cores, MAX_PROCESSES)), len(wanted))
+    if count <= 1:
+        return [wanted]
+    shares: list[list[tuple[patches.FileDiff, list[int]]]] = [[] for _ in range(count)]
+    loads = [0] * count
+    for item in sorted(wanted, key=lambda item: -added_bytes[item[0].path]):  # largest first, to the lightest
+        lightest = loads.index(min(loads))
+        shares[lightest].append(item)
+        loads[lightest] += added_bytes[item[0].path]
+    return [share for share in shares if share]
+
+
+class _Share(NamedTuple):
+    pid: int
+    out: IO[bytes]  # the temporary file its results come back in
+
+
+def _start_share(share: list[tuple[patches.FileDiff, list[int]]], hasher: Hasher, ledger, max_file: int,
+                 cwd: str | None) -> _Share:
+    """Fork a process that attributes `share` with its own ledger connection and blob reader
+    (an SQLite connection must not be used across a fork) and writes what it found (line
+    numbers and record ids: no text) to an unlinked temporary file."""
+    import marshal
+    import tempfile
+
+    out = tempfile.TemporaryFile()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            found: dict[bytes, dict[int, int]] = {}
+            missed: list[Unmatched] = []
+            own = type(ledger).open_readonly(ledger.path)
+            reader = objects.BlobReader(cwd)
+            try:
+                for diff, lines in share:
+                    _attribute_one(reader, diff, lines, hasher, own, max_file, found, missed)
+            finally:
+                reader.close()
+            marshal.dump((found, [tuple(u) for u in missed]), out)
+            out.flush()
+            code = 0
+        finally:
+            os._exit(code)
+    return _Share(pid, out)
+
+
+def _finish_share(child: _Share, owners: dict[bytes, dict[int, int]], unmatched: list[Unmatched]) -> bool:
+    """Take a share's results; False when its process failed (the caller does its files)."""
+    import marshal
+
+    try:
+        _, status = os.waitpid(child.pid, 0)
+        if status != 0:
+            return False
+        child.out.seek(0)
+        found, missed = marshal.load(child.out)
+        owners.update(found)
+        unmatched.extend(Unmatched(*u) for u in missed)
+        return True
+    except (OSError, EOFError, ValueError, TypeError):
+        return False
+    finally:
+        child.out.close()
 
 
 def _unmatched_over_budget(rest: list[tuple[patches.FileDiff, list[int]]], sizes: dict[str, int], max_file: int,
