@@ -35,8 +35,9 @@ class FileDiff(NamedTuple):
 _HUNK_RE = re.compile(rb"^@@ -\d+(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
 
-def parse_patch(patch: bytes) -> list[FileDiff]:
-    """Parse `git diff -U0 --full-index` output (as DIFF_FLAGS make it) into files."""
+def parse_patch(patch: bytes, bulk: bool = True) -> list[FileDiff]:
+    """Parse `git diff -U0 --full-index` output (as DIFF_FLAGS make it) into files.
+    bulk=False reads every line one by one (the reference the bulk step is tested against)."""
     files: list[FileDiff] = []
     current: Any = None  # the file being read (a dict), None before the first `diff --git`
     old_left = new_left = 0
@@ -47,7 +48,25 @@ def parse_patch(patch: bytes) -> list[FileDiff]:
             files.append(FileDiff(current["path"], current["oid"], current["binary"], current["added"], current["changes"],
                                   current["old_mode"], current["new_mode"]))
 
-    for line in patch.split(b"\n"):
+    lines = patch.split(b"\n")
+    at = 0
+    while at < len(lines):
+        line = lines[at]
+        at += 1
+        if bulk and new_left and not old_left:
+            # A hunk's added lines, in one step when they are all there is (a new file, an
+            # insertion: most of a big change's text): no "\ No newline" among them.
+            block = lines[at - 1:at - 1 + new_left]
+            joined = b"\n".join(block)
+            if len(block) == new_left and joined[:1] == b"+" and joined.count(b"\n+") == new_left - 1:
+                current["added"].extend(range(new_line, new_line + new_left))
+                current["changes"].extend(block)
+                if b"\0" in joined:
+                    current["binary"] = True
+                new_line += new_left
+                at += new_left - 1
+                new_left = 0
+                continue
         if old_left or new_left:
             if line.startswith(b"+"):
                 current["added"].append(new_line)
