@@ -145,7 +145,7 @@ def attribute_files(
     if ledger is not None and total and hasher_factory is not None and not ledger.is_empty():
         hasher = hasher_factory()
         wanted = [(diff, lines) for diff, lines in counted if lines]
-        added_bytes = {d.path: sum(len(c) for c in d.changes if c[:1] == b"+") for d, _ in wanted}
+        added_bytes = {d.path: _added_bytes(d) for d, _ in wanted}
         budget = _limit("AIGUARD_MAX_ADDED_BYTES", MAX_ADDED_BYTES)
         max_file = _limit("AIGUARD_MAX_FILE_BYTES", MAX_FILE_BYTES)
         # Least added text first: a budget that runs out leaves out the fewest files. One blob
@@ -195,6 +195,13 @@ def attribute_files(
         ai_total += len(owned)
         results.append(FileResult(decode_path(diff.path), len(lines), len(owned), ranges))
     return ChangeResult(total, ai_total, results, notes, tuple(unmatched))
+
+
+def _added_bytes(diff: patches.FileDiff) -> int:
+    """The bytes of a file's added lines (with their "+"): what the budget counts."""
+    if len(diff.changes) == len(diff.added):  # only added lines (a new file): summed in C
+        return sum(map(len, diff.changes))
+    return sum(len(c) for c in diff.changes if c[:1] == b"+")
 
 
 def _attribute_one(reader: objects.BlobReader, diff: patches.FileDiff, lines: list[int], hasher: Hasher, ledger,
