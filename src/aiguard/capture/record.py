@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import IO, Iterable, Iterator
 
 from aiguard.core.errors import AiguardError
@@ -19,11 +19,15 @@ class RecordError(AiguardError):
 
 
 def parse_time(value: object) -> float | None:
-    """Unix seconds, or an ISO 8601 string (a trailing Z is UTC)."""
+    """Unix seconds, or an ISO 8601 string (a trailing Z is UTC); what no date can show
+    (JSON's 1e400 or NaN, a 400-digit number, year 10000 in UTC) is an error."""
     if value is None:
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return _a_date(float(value), value)
+        except OverflowError:
+            raise RecordError(f"time {value!r} is not a date") from None
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
@@ -31,8 +35,16 @@ def parse_time(value: object) -> float | None:
             raise RecordError(f"time {value!r} is not ISO 8601 or unix seconds") from None
         if parsed.tzinfo is None:
             parsed = parsed.astimezone()
-        return parsed.timestamp()
+        return _a_date(parsed.timestamp(), value)
     raise RecordError(f"time {value!r} is not ISO 8601 or unix seconds")
+
+
+def _a_date(seconds: float, value: object) -> float:
+    try:
+        datetime.fromtimestamp(seconds, timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        raise RecordError(f"time {value!r} is not a date") from None
+    return seconds
 
 
 def read_jsonl(stream: IO[str], name: str) -> Iterator[tuple[str, Entry | str]]:
