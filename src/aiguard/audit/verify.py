@@ -501,8 +501,13 @@ def verify(label: str, rev_args: list[str], rules: Policy, no_merges: bool = Fal
         if rules.exempt_signers and signers.allowed:
             shas = runner.git(["rev-list", *rev_args, "--"], cwd=cwd).decode().split()
             signed_by = signing.commit_signers(shas, signers.allowed, signers.revoked, cwd=cwd)
+        edges = _shallow_edges(cwd)
         for commit in iter_commits(rev_args, no_merges=no_merges and rules.exempt_merges, cwd=cwd):
             if not exempt(commit, rules, signed_by):
+                if commit.sha in edges:
+                    raise VerifyError(f"{commit.sha[:12]} is the edge of a shallow clone (its parents were not "
+                                      "fetched), so its change, and the stamp bound to it, cannot be checked: fetch "
+                                      "the full history (`git fetch --unshallow`, or fetch-depth: 0 in actions/checkout)")
                 checked += 1
                 own = _merge_own_lines(commit, cwd) if len(commit.parents) > 1 else None
                 findings.extend(check_commit(commit, rules, team, audit, git_ai.get(commit.sha), signers,
@@ -510,6 +515,16 @@ def verify(label: str, rev_args: list[str], rules: Policy, no_merges: bool = Fal
             commits.append(commit._replace(files=[]))  # the diff is done with: keep memory flat
     return Report(label, checked, findings, "checked" if team else "unchecked", kids, commits,
                   tuple(run_notes), signer_out)
+
+
+def _shallow_edges(cwd: str | None) -> set[str]:
+    """The commits a shallow clone shows without their parents: `git log` diffs them against
+    nothing, so a genuine stamp would look copied or forged."""
+    try:
+        with open(os.path.join(cwd or ".", runner.git_path("shallow", cwd)), "rb") as fh:
+            return set(fh.read().decode().split())
+    except FileNotFoundError:
+        return set()
 
 
 def personal_signers(shas: Sequence[str], cwd: str | None = None) -> tuple[dict[str, str], str]:
