@@ -145,7 +145,8 @@ def attribute_files(
         if diff.new_oid is None:
             continue  # deleted: nothing added
         if diff.binary:
-            unmatched.append(Unmatched(decode_path(diff.path), BINARY, 0))
+            if diff.new_mode != "160000":  # a submodule adds a commit id, no text: its own repository's hook saw it
+                unmatched.append(Unmatched(decode_path(diff.path), BINARY, 0))
             continue
         lines = diff.added if restrict is None else [n for n in diff.added if n in restrict.get(diff.path, ())]
         counted.append((diff, lines))
