@@ -167,6 +167,32 @@ def test_a_time_no_date_shows_is_stored_as_now(when):
     assert "oldest:" in aiguard("ledger", "stats").stdout.decode()
 
 
+def test_record_reads_a_bounded_amount(tmp_path):
+    """`record` read stdin whole and `record --jsonl` a line whole: /dev/zero (or a runaway
+    producer) took all memory. Stdin past the limit and an over-long line are refused by
+    name, a device is refused before reading, and the lines after a long one are read."""
+    from aiguard.capture.record import MAX_INPUT
+
+    with open("/dev/zero", "rb") as zero:
+        done = subprocess.run([sys.executable, "-m", "aiguard", "record", "--tool", "codex", "--model", "gpt-5"],
+                              stdin=zero, capture_output=True, timeout=60)
+    assert done.returncode == 2 and stderr_lines(done) == [
+        f"aiguard: stdin: more than {MAX_INPUT >> 20} MiB: not read (the ledger keeps model output up to "
+        f"{ledger_module.MAX_TEXT_BYTES} characters)"], done.stderr
+    for args in (["/dev/zero"], ["-"]):
+        with open("/dev/zero", "rb") as zero:
+            done = subprocess.run([sys.executable, "-m", "aiguard", "record", "--jsonl", *args], stdin=zero,
+                                  capture_output=True, timeout=60)
+        assert done.returncode == 2 and len(stderr_lines(done)) == 1 and "a device" in done.stderr.decode(), done
+    jsonl = tmp_path / "long.jsonl"
+    with open(jsonl, "w") as fh:
+        fh.write(line("x" * (MAX_INPUT + 10)) + "\n" + line(snippet("after")) + "\n")
+    done = aiguard("record", "--jsonl", str(jsonl), check=False)
+    assert "recorded 1" in done.stdout.decode()
+    assert stderr_lines(done) == [f"aiguard: {jsonl}:1: line over {MAX_INPUT >> 20} MiB: not read"], done.stderr
+    assert aiguard("record", "--jsonl", os.devnull).returncode == 0
+
+
 def test_record_stdin_with_nul_is_refused():
     text = snippet("binary").replace("threshold", "thresh\x00old")
     done = aiguard("record", "--tool", "codex", "--model", "gpt-5", input=text.encode(), check=False)
