@@ -188,6 +188,17 @@ def test_key_import_without_a_key():
     one_error(aiguard("key", "import", "", check=False), "no key given")
 
 
+def test_key_import_reads_a_key_not_all_of_stdin():
+    """`aiguard key import < /dev/zero` read stdin whole, until memory ran out."""
+    import subprocess
+    import sys
+
+    with open("/dev/zero", "rb") as zero:
+        done = subprocess.run([sys.executable, "-m", "aiguard", "key", "import"], stdin=zero, capture_output=True,
+                              timeout=60)
+    one_error(done, "not a key")
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
 def test_a_full_disk_is_one_line(committed):
     import subprocess
