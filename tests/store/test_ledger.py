@@ -568,6 +568,7 @@ def test_recording_prunes_by_config(tmp_path):
     ('retention-days = "soon"\n', "retention-days"),
     ("retention-days = -5\n", "retention-days"),
     ("retention-days = true\n", "retention-days"),
+    ("retention-days = nan\n", "retention-days"),  # kept every record forever; prune blamed --older-than
     ("retention = 30\n", "retention"),
 ])
 def test_bad_config_is_a_one_line_error(tmp_path, text, key):
