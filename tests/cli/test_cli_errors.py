@@ -237,3 +237,13 @@ def test_range_takes_paths_after_a_double_dash(committed):
     assert [c["commit"] for c in json.loads(only_a.stdout)] == [committed.out("rev-parse", "HEAD~1").strip()]
     gone = aiguard("log", "--json", "HEAD", "--", "deleted-long-ago.txt", cwd=committed.path)
     assert json.loads(gone.stdout) == []  # a path, not a revision: no error
+
+
+def test_a_dash_for_an_output_file_is_stdout(committed):
+    """`report --html -` and `verify --output -` wrote a file named "-" into the work tree
+    (export's -o - was already stdout)."""
+    done = aiguard("report", "--html", "-", cwd=committed.path)
+    assert done.stdout.startswith(b"<!DOCTYPE html>") and b"wrote" in done.stderr
+    done = aiguard("verify", "HEAD", "--output", "-", "--format", "json", cwd=committed.path, check=False)
+    assert json.loads(done.stdout)["range"] == "HEAD"
+    assert not (committed.path / "-").exists()
