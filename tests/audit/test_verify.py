@@ -1237,3 +1237,24 @@ def test_shallow_clone_edge_is_an_environment_error_not_a_forgery(repo, tmp_path
                  check=False)
     assert inside.returncode == 0, (inside.stdout, inside.stderr)
     assert json.loads(inside.stdout)["checked"] == 1
+
+
+def test_verify_in_a_bare_repository_reads_the_policy_head_has(repo, tmp_path):
+    """A server's pre-receive hook runs in a bare repository: verify failed there with
+    `git rev-parse failed: this operation must be run in a work tree` looking for the
+    policy in the work tree; it reads the policy (and its files) as HEAD has them."""
+    repo.write(".aiguard.toml", "max-ai-share = 0.5\n")
+    repo.git("add", "-A")
+    repo.git("commit", "-qm", "policy")
+    run([sys.executable, "-m", "aiguard", "record", "--tool", "claude-code", "--model", "m1"],
+        input=SNIPPET.encode())
+    repo.write("intervals.py", SNIPPET)
+    repo.git("add", "-A")
+    repo.git("commit", "-qm", "AI code")
+    bare = tmp_path / "server.git"
+    run(["git", "clone", "-q", "--bare", str(repo.path), str(bare)])
+    done = run([sys.executable, "-m", "aiguard", "verify", "HEAD", "--format", "json"], cwd=bare, check=False)
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    report = json.loads(done.stdout)
+    assert report["checked"] == 2
+    assert {f["rule"] for f in report["findings"]} >= {"ai-share-exceeded"}, report

@@ -267,9 +267,11 @@ def _repo_file(name: str, base: str | None, cwd: str | None) -> bytes | None:
             return shown
         if policy.load_at(base, cwd=cwd) is not None:
             return None  # the base has a policy: its files, not the pull request's
-    path = Path(runner.toplevel(cwd)) / name
+    root = _work_tree(cwd)
+    if root is None:  # a bare repository: the file as HEAD has it
+        return runner.git(["cat-file", "blob", f"HEAD:{name}"], cwd=cwd, check=False) or None
     try:
-        return path.read_bytes()
+        return (root / name).read_bytes()
     except OSError:
         return None
 
@@ -474,7 +476,16 @@ def load_policy(base: str | None, cwd: str | None = None) -> Policy:
         at_base = policy.load_at(base, cwd=cwd)
         if at_base is not None:
             return at_base
-    return policy.load(Path(runner.toplevel(cwd)))
+    root = _work_tree(cwd)
+    if root is None:  # a bare repository (a server's pre-receive hook): the policy HEAD has
+        return policy.load_at("HEAD", cwd=cwd) or Policy()
+    return policy.load(root)
+
+
+def _work_tree(cwd: str | None) -> Path | None:
+    """The work tree's root; None in a bare repository, where `git rev-parse --show-toplevel` fails."""
+    top = runner.git(["rev-parse", "--show-toplevel"], cwd=cwd, check=False).strip()
+    return Path(os.fsdecode(top)) if top else None
 
 
 def verify(label: str, rev_args: list[str], rules: Policy, no_merges: bool = False,
