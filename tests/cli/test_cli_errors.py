@@ -92,6 +92,10 @@ def test_state_folder_that_is_a_file(committed, monkeypatch, tmp_path):
     monkeypatch.setenv("AIGUARD_HOME", str(blocker))
     one_error(aiguard("key", "init", check=False), str(blocker))
     one_error(aiguard("install", cwd=committed.path, check=False), str(blocker))
+    # doctor said "is mode 644; expected 700 (chmod 700 it)", which would not help
+    doctor = aiguard("doctor", cwd=committed.path, check=False).stdout.decode()
+    [line] = [line for line in doctor.splitlines() if "state folder" in line]
+    assert line.startswith("FAIL") and "is a file, not a folder" in line and "chmod" not in line, line
 
 
 def test_bad_signing_key_in_the_environment(committed, monkeypatch):
