@@ -109,6 +109,10 @@ def check_ledger() -> list[Line]:
     path = paths.ledger_path()
     home = paths.home()
     lines = []
+    if home.exists() and not home.is_dir():
+        lines.append(Line(False, "state folder", f"{home} is a file, not a folder: nothing can be recorded or "
+                                                 "stamped (move it away, or set AIGUARD_HOME to a folder)"))
+        return lines
     if home.exists() and sys.platform != "win32" and _mode(home) & 0o077:
         lines.append(Line(False, "state folder", f"{home} is mode {_mode(home):o}; expected 700 (chmod 700 it)"))
     if not path.exists():

@@ -1216,3 +1216,45 @@ def test_audit_mode_reports_squash_merges_as_warnings(make_repo):
     assert [f["rule"] for f in findings] == ["squash-merge", "external-model"]
     n = len(MERGE_INTERVALS.splitlines())
     assert f"AI-Lines: {n}/{n}" in findings[0]["message"] and "claude-code:m1" in findings[0]["message"]
+
+
+def test_shallow_clone_edge_is_an_environment_error_not_a_forgery(repo, tmp_path):
+    """A shallow clone shows its edge commit without parents, so `git log` diffs it against
+    nothing: its genuine stamp looked copied or forged (invalid-stamp, exit 1). The edge's
+    change cannot be known; verify says to fetch the history (exit 2), and a range that stops
+    before the edge is checked as usual."""
+    for n in range(3):
+        repo.write(f"f{n}.py", f"value_{n} = {n}\n")
+        repo.git("add", "-A")
+        repo.git("commit", "-qm", f"commit {n}")
+    clone = tmp_path / "shallow"
+    run(["git", "clone", "-q", "--depth", "2", f"file://{repo.path}", str(clone)])
+    done = run([sys.executable, "-m", "aiguard", "verify", "HEAD", "--format", "json"], cwd=clone, check=False)
+    err = done.stderr.decode()
+    assert done.returncode == 2 and "invalid-stamp" not in done.stdout.decode(), (done.stdout, err)
+    assert len(err.splitlines()) == 1 and "shallow clone" in err and "--unshallow" in err, err
+    inside = run([sys.executable, "-m", "aiguard", "verify", "HEAD~1..HEAD", "--format", "json"], cwd=clone,
+                 check=False)
+    assert inside.returncode == 0, (inside.stdout, inside.stderr)
+    assert json.loads(inside.stdout)["checked"] == 1
+
+
+def test_verify_in_a_bare_repository_reads_the_policy_head_has(repo, tmp_path):
+    """A server's pre-receive hook runs in a bare repository: verify failed there with
+    `git rev-parse failed: this operation must be run in a work tree` looking for the
+    policy in the work tree; it reads the policy (and its files) as HEAD has them."""
+    repo.write(".aiguard.toml", "max-ai-share = 0.5\n")
+    repo.git("add", "-A")
+    repo.git("commit", "-qm", "policy")
+    run([sys.executable, "-m", "aiguard", "record", "--tool", "claude-code", "--model", "m1"],
+        input=SNIPPET.encode())
+    repo.write("intervals.py", SNIPPET)
+    repo.git("add", "-A")
+    repo.git("commit", "-qm", "AI code")
+    bare = tmp_path / "server.git"
+    run(["git", "clone", "-q", "--bare", str(repo.path), str(bare)])
+    done = run([sys.executable, "-m", "aiguard", "verify", "HEAD", "--format", "json"], cwd=bare, check=False)
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    report = json.loads(done.stdout)
+    assert report["checked"] == 2
+    assert {f["rule"] for f in report["findings"]} >= {"ai-share-exceeded"}, report

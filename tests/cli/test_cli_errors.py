@@ -92,6 +92,10 @@ def test_state_folder_that_is_a_file(committed, monkeypatch, tmp_path):
     monkeypatch.setenv("AIGUARD_HOME", str(blocker))
     one_error(aiguard("key", "init", check=False), str(blocker))
     one_error(aiguard("install", cwd=committed.path, check=False), str(blocker))
+    # doctor said "is mode 644; expected 700 (chmod 700 it)", which would not help
+    doctor = aiguard("doctor", cwd=committed.path, check=False).stdout.decode()
+    [line] = [line for line in doctor.splitlines() if "state folder" in line]
+    assert line.startswith("FAIL") and "is a file, not a folder" in line and "chmod" not in line, line
 
 
 def test_bad_signing_key_in_the_environment(committed, monkeypatch):
@@ -188,6 +192,17 @@ def test_key_import_without_a_key():
     one_error(aiguard("key", "import", "", check=False), "no key given")
 
 
+def test_key_import_reads_a_key_not_all_of_stdin():
+    """`aiguard key import < /dev/zero` read stdin whole, until memory ran out."""
+    import subprocess
+    import sys
+
+    with open("/dev/zero", "rb") as zero:
+        done = subprocess.run([sys.executable, "-m", "aiguard", "key", "import"], stdin=zero, capture_output=True,
+                              timeout=60)
+    one_error(done, "not a key")
+
+
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
 def test_a_full_disk_is_one_line(committed):
     import subprocess
@@ -226,3 +241,13 @@ def test_range_takes_paths_after_a_double_dash(committed):
     assert [c["commit"] for c in json.loads(only_a.stdout)] == [committed.out("rev-parse", "HEAD~1").strip()]
     gone = aiguard("log", "--json", "HEAD", "--", "deleted-long-ago.txt", cwd=committed.path)
     assert json.loads(gone.stdout) == []  # a path, not a revision: no error
+
+
+def test_a_dash_for_an_output_file_is_stdout(committed):
+    """`report --html -` and `verify --output -` wrote a file named "-" into the work tree
+    (export's -o - was already stdout)."""
+    done = aiguard("report", "--html", "-", cwd=committed.path)
+    assert done.stdout.startswith(b"<!DOCTYPE html>") and b"wrote" in done.stderr
+    done = aiguard("verify", "HEAD", "--output", "-", "--format", "json", cwd=committed.path, check=False)
+    assert json.loads(done.stdout)["range"] == "HEAD"
+    assert not (committed.path / "-").exists()

@@ -344,3 +344,22 @@ def test_ingest_keeps_the_good_records_of_a_log_with_a_hostile_line(isolated_use
     skipped = [int(next(part for part in parts if part.endswith("skipped\n") or part.endswith("skipped")).split()[0])
                for parts in (clean, hostile_out)]
     assert skipped[1] == skipped[0] + 1, recorded  # and the hostile line is one skip
+
+
+def test_a_message_file_that_cannot_be_replaced_leaves_no_copy_beside_it(tmp_path, monkeypatch):
+    """The stamped message is written beside the message file (in .git) and renamed over it;
+    when the rename failed (an immutable or read-only-mounted file) the copy stayed behind,
+    one `.COMMIT_EDITMSG.aiguard-PID` per commit."""
+    from aiguard.hook import stamp
+
+    msg = tmp_path / "COMMIT_EDITMSG"
+    msg.write_bytes(b"subject\n")
+
+    def refuse(src, dst):
+        raise PermissionError(1, "Operation not permitted", str(src), None, str(dst))
+
+    monkeypatch.setattr(stamp.os, "replace", refuse)
+    with pytest.raises(PermissionError):
+        stamp._write(msg, b"subject\n\nAI-Lines: 0/1\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["COMMIT_EDITMSG"]
+    assert msg.read_bytes() == b"subject\n"

@@ -212,3 +212,29 @@ def test_sizes_and_budget_from_one_blob_stream(repo):
     ai = {f["path"]: f["ai"] for f in result["files"]}
     assert ai["b_paste.py"] == len(SNIPPET.splitlines())
     assert ai["tiny.py"] == 0
+
+
+def test_a_submodule_is_not_unmatched_text(repo, make_repo):
+    """A gitlink adds a commit id, not text: it was named `binary` in AI-Unmatched, so under
+    `unmatched = "error"` every commit that adds or bumps a submodule failed verify."""
+    sub = make_repo("sub")
+    sub.write("a.txt", "a\n")
+    sub.git("add", "-A")
+    sub.git("commit", "-qm", "sub")
+    repo.write(".aiguard.toml", 'unmatched = "error"\n')
+    repo.git("-c", "protocol.file.allow=always", "submodule", "add", "-q", str(sub.path), "sub")
+    repo.git("add", "-A")
+    staged = json.loads(aiguard("attribute", "--json", cwd=repo.path).stdout)
+    assert staged["unmatched"] == [] and staged["notes"] == [], staged
+    repo.git("commit", "-qm", "Add the submodule")
+    sub.write("b.txt", "b\n")
+    sub.git("add", "-A")
+    sub.git("commit", "-qm", "sub 2")
+    repo.git("-C", "sub", "-c", "protocol.file.allow=always", "pull", "-q", "origin", "main")
+    repo.git("add", "sub")
+    repo.git("commit", "-qm", "Bump the submodule")
+    for rev in ("HEAD", "HEAD~1"):
+        assert not any(key == "AI-Unmatched" for key, _ in repo.trailers(rev)), repo.trailers(rev)
+    code, report = verify_json(repo, "HEAD")
+    assert code == 0 and report["checked"] == 2, report
+    assert all(f["rule"] != "unmatched-lines" for f in report["findings"]), report

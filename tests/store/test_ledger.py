@@ -131,6 +131,68 @@ def test_record_jsonl_names_the_line_of_a_skipped_entry(tmp_path):
     assert "outputs.jsonl:3" in nul[0], nul[0]
 
 
+def test_record_jsonl_times_that_are_not_dates(tmp_path):
+    """JSON's 1e400 is infinity and Python reads NaN: such a time was stored (Inf) or crashed
+    the whole run (NaN: NOT NULL constraint, a traceback), and `ledger stats` then crashed
+    printing the oldest record. Each is one line's error; the good line is recorded."""
+    jsonl = tmp_path / "outputs.jsonl"
+    jsonl.write_text(
+        line(snippet("inf"), time=1).replace('"time": 1', '"time": 1e400') + "\n"
+        + line(snippet("nan"), time=1).replace('"time": 1', '"time": NaN') + "\n"
+        + line(snippet("huge"), time=1).replace('"time": 1', '"time": 1' + "0" * 400) + "\n"
+        + line(snippet("year10000"), time="9999-12-31T23:59:59-05:00") + "\n"
+        + line(snippet("good")) + "\n")
+    done = aiguard("record", "--jsonl", str(jsonl), check=False)
+    errors = stderr_lines(done)
+    assert done.returncode == 2 and "Traceback" not in done.stderr.decode(), errors
+    assert "recorded 1" in done.stdout.decode()
+    assert len(errors) == 4 and all("is not a date" in e for e in errors), errors
+    for number in (1, 2, 3, 4):
+        assert sum(f"outputs.jsonl:{number}:" in e for e in errors) == 1, errors
+    assert "oldest:" in aiguard("ledger", "stats").stdout.decode()
+
+
+@pytest.mark.parametrize("when", [float("inf"), float("nan"), 1e300, time.time() + 1000 * DAY])
+def test_a_time_no_date_shows_is_stored_as_now(when):
+    """What a hostile log or payload says (a source passes its number on) is stored as the
+    time of recording: not Inf (never pruned, `ledger stats` crashed), not NaN (SQLite's NOT
+    NULL), not the future (it would outlive the retention period)."""
+    from aiguard.capture.record import record
+    from aiguard.store.ledger import Entry
+
+    before = time.time()
+    result = record([Entry("codex", "gpt-5", snippet("odd"), "assistant-log", time=when)])
+    assert result.added == 1, result
+    assert before - 1 <= stats()["oldest"] <= time.time() + 1
+    assert "oldest:" in aiguard("ledger", "stats").stdout.decode()
+
+
+def test_record_reads_a_bounded_amount(tmp_path):
+    """`record` read stdin whole and `record --jsonl` a line whole: /dev/zero (or a runaway
+    producer) took all memory. Stdin past the limit and an over-long line are refused by
+    name, a device is refused before reading, and the lines after a long one are read."""
+    from aiguard.capture.record import MAX_INPUT
+
+    with open("/dev/zero", "rb") as zero:
+        done = subprocess.run([sys.executable, "-m", "aiguard", "record", "--tool", "codex", "--model", "gpt-5"],
+                              stdin=zero, capture_output=True, timeout=60)
+    assert done.returncode == 2 and stderr_lines(done) == [
+        f"aiguard: stdin: more than {MAX_INPUT >> 20} MiB: not read (the ledger keeps model output up to "
+        f"{ledger_module.MAX_TEXT_BYTES} characters)"], done.stderr
+    for args in (["/dev/zero"], ["-"]):
+        with open("/dev/zero", "rb") as zero:
+            done = subprocess.run([sys.executable, "-m", "aiguard", "record", "--jsonl", *args], stdin=zero,
+                                  capture_output=True, timeout=60)
+        assert done.returncode == 2 and len(stderr_lines(done)) == 1 and "a device" in done.stderr.decode(), done
+    jsonl = tmp_path / "long.jsonl"
+    with open(jsonl, "w") as fh:
+        fh.write(line("x" * (MAX_INPUT + 10)) + "\n" + line(snippet("after")) + "\n")
+    done = aiguard("record", "--jsonl", str(jsonl), check=False)
+    assert "recorded 1" in done.stdout.decode()
+    assert stderr_lines(done) == [f"aiguard: {jsonl}:1: line over {MAX_INPUT >> 20} MiB: not read"], done.stderr
+    assert aiguard("record", "--jsonl", os.devnull).returncode == 0
+
+
 def test_record_stdin_with_nul_is_refused():
     text = snippet("binary").replace("threshold", "thresh\x00old")
     done = aiguard("record", "--tool", "codex", "--model", "gpt-5", input=text.encode(), check=False)
@@ -506,6 +568,7 @@ def test_recording_prunes_by_config(tmp_path):
     ('retention-days = "soon"\n', "retention-days"),
     ("retention-days = -5\n", "retention-days"),
     ("retention-days = true\n", "retention-days"),
+    ("retention-days = nan\n", "retention-days"),  # kept every record forever; prune blamed --older-than
     ("retention = 30\n", "retention"),
 ])
 def test_bad_config_is_a_one_line_error(tmp_path, text, key):

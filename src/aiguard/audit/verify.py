@@ -267,9 +267,11 @@ def _repo_file(name: str, base: str | None, cwd: str | None) -> bytes | None:
             return shown
         if policy.load_at(base, cwd=cwd) is not None:
             return None  # the base has a policy: its files, not the pull request's
-    path = Path(runner.toplevel(cwd)) / name
+    root = _work_tree(cwd)
+    if root is None:  # a bare repository: the file as HEAD has it
+        return runner.git(["cat-file", "blob", f"HEAD:{name}"], cwd=cwd, check=False) or None
     try:
-        return path.read_bytes()
+        return (root / name).read_bytes()
     except OSError:
         return None
 
@@ -474,7 +476,16 @@ def load_policy(base: str | None, cwd: str | None = None) -> Policy:
         at_base = policy.load_at(base, cwd=cwd)
         if at_base is not None:
             return at_base
-    return policy.load(Path(runner.toplevel(cwd)))
+    root = _work_tree(cwd)
+    if root is None:  # a bare repository (a server's pre-receive hook): the policy HEAD has
+        return policy.load_at("HEAD", cwd=cwd) or Policy()
+    return policy.load(root)
+
+
+def _work_tree(cwd: str | None) -> Path | None:
+    """The work tree's root; None in a bare repository, where `git rev-parse --show-toplevel` fails."""
+    top = runner.git(["rev-parse", "--show-toplevel"], cwd=cwd, check=False).strip()
+    return Path(os.fsdecode(top)) if top else None
 
 
 def verify(label: str, rev_args: list[str], rules: Policy, no_merges: bool = False,
@@ -501,8 +512,13 @@ def verify(label: str, rev_args: list[str], rules: Policy, no_merges: bool = Fal
         if rules.exempt_signers and signers.allowed:
             shas = runner.git(["rev-list", *rev_args, "--"], cwd=cwd).decode().split()
             signed_by = signing.commit_signers(shas, signers.allowed, signers.revoked, cwd=cwd)
+        edges = _shallow_edges(cwd)
         for commit in iter_commits(rev_args, no_merges=no_merges and rules.exempt_merges, cwd=cwd):
             if not exempt(commit, rules, signed_by):
+                if commit.sha in edges:
+                    raise VerifyError(f"{commit.sha[:12]} is the edge of a shallow clone (its parents were not "
+                                      "fetched), so its change, and the stamp bound to it, cannot be checked: fetch "
+                                      "the full history (`git fetch --unshallow`, or fetch-depth: 0 in actions/checkout)")
                 checked += 1
                 own = _merge_own_lines(commit, cwd) if len(commit.parents) > 1 else None
                 findings.extend(check_commit(commit, rules, team, audit, git_ai.get(commit.sha), signers,
@@ -510,6 +526,16 @@ def verify(label: str, rev_args: list[str], rules: Policy, no_merges: bool = Fal
             commits.append(commit._replace(files=[]))  # the diff is done with: keep memory flat
     return Report(label, checked, findings, "checked" if team else "unchecked", kids, commits,
                   tuple(run_notes), signer_out)
+
+
+def _shallow_edges(cwd: str | None) -> set[str]:
+    """The commits a shallow clone shows without their parents: `git log` diffs them against
+    nothing, so a genuine stamp would look copied or forged."""
+    try:
+        with open(os.path.join(cwd or ".", runner.git_path("shallow", cwd)), "rb") as fh:
+            return set(fh.read().decode().split())
+    except FileNotFoundError:
+        return set()
 
 
 def personal_signers(shas: Sequence[str], cwd: str | None = None) -> tuple[dict[str, str], str]:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import IO, Iterable, Iterator
 
 from aiguard.core.errors import AiguardError
 from aiguard.store import config, keys
 from aiguard.core import names
 from aiguard.core.fingerprint import Hasher
-from aiguard.store.ledger import SOURCES, AddResult, Entry, Ledger
+from aiguard.store.ledger import MAX_TEXT_BYTES, SOURCES, AddResult, Entry, Ledger
 
 
 class RecordError(AiguardError):
@@ -19,11 +19,15 @@ class RecordError(AiguardError):
 
 
 def parse_time(value: object) -> float | None:
-    """Unix seconds, or an ISO 8601 string (a trailing Z is UTC)."""
+    """Unix seconds, or an ISO 8601 string (a trailing Z is UTC); what no date can show
+    (JSON's 1e400 or NaN, a 400-digit number, year 10000 in UTC) is an error."""
     if value is None:
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return _a_date(float(value), value)
+        except OverflowError:
+            raise RecordError(f"time {value!r} is not a date") from None
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
@@ -31,13 +35,33 @@ def parse_time(value: object) -> float | None:
             raise RecordError(f"time {value!r} is not ISO 8601 or unix seconds") from None
         if parsed.tzinfo is None:
             parsed = parsed.astimezone()
-        return parsed.timestamp()
+        return _a_date(parsed.timestamp(), value)
     raise RecordError(f"time {value!r} is not ISO 8601 or unix seconds")
+
+
+def _a_date(seconds: float, value: object) -> float:
+    try:
+        datetime.fromtimestamp(seconds, timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        raise RecordError(f"time {value!r} is not a date") from None
+    return seconds
+
+
+# The most characters read from stdin or a JSONL line: the largest text the ledger keeps,
+# each character escaped (`\\uXXXX`), fits with room to spare; a longer one is not read whole.
+MAX_INPUT = 6 * MAX_TEXT_BYTES + (1 << 20)
 
 
 def read_jsonl(stream: IO[str], name: str) -> Iterator[tuple[str, Entry | str]]:
     """(where, entry) for each line of a JSONL file; a malformed line's entry is its error."""
-    for number, line in enumerate(stream, 1):
+    number = 0
+    while line := stream.readline(MAX_INPUT + 1):
+        number += 1
+        if len(line) > MAX_INPUT:
+            while line and not line.endswith("\n"):  # step over the rest of it, a bounded piece at a time
+                line = stream.readline(MAX_INPUT)
+            yield f"{name}:{number}", f"line over {MAX_INPUT >> 20} MiB: not read"
+            continue
         if not line.strip():
             continue
         try:
@@ -79,6 +103,15 @@ def record(entries: Iterable[Entry]) -> AddResult:
         result = ledger.add(entries, Hasher(keyset.ledger_key), keyset.ledger_key, keyset.ledger_id, retention)
         ledger.prune_if_due(retention)
     return result
+
+
+def read_text(stream: IO[bytes]) -> bytes:
+    """Model output from a stream (stdin), refused past MAX_INPUT bytes instead of read whole."""
+    data = stream.read(MAX_INPUT + 1)
+    if len(data) > MAX_INPUT:
+        raise RecordError(f"more than {MAX_INPUT >> 20} MiB: not read (the ledger keeps model output up to "
+                          f"{MAX_TEXT_BYTES} characters)")
+    return data
 
 
 def entry_from_text(data: bytes, tool: str, model: str, source: str, file: str | None, repo: str | None) -> Entry:

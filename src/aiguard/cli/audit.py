@@ -18,7 +18,8 @@ from aiguard.cli.common import naming, require_repo, fail
               show_default=True, help="Output format (sarif: SARIF 2.1.0 for GitHub code scanning).")
 @click.option("--base", metavar="REF", default=None,
               help="Branch or commit to compare against (default: the default branch); ignored with RANGE.")
-@click.option("--output", type=click.Path(dir_okay=False), default=None, help="Write the report to FILE.")
+@click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="Write the report to FILE ('-': stdout, as without it).")
 @click.option("--summary/--no-summary", default=True, show_default=True,
               help="With --format github, append a table to $GITHUB_STEP_SUMMARY.")
 @click.option("--squash-trailers", is_flag=True,
@@ -86,7 +87,7 @@ def verify(range_: str | None, format_: str, base: str | None, output: str | Non
         text = verifier.format_sarif(report)
     else:
         text = verifier.format_text(report)
-    if output:
+    if output and output != "-":
         with naming(output), open(output, "w", encoding="utf-8") as fh:
             fh.write(text + ("" if text.endswith("\n") else "\n"))
         if format_ in ("junit", "json", "sarif"):
@@ -314,8 +315,8 @@ def stats(range_: tuple[str, ...], as_json: bool, depth: int, ledger_fallback: b
 
 @click.command(cls=_GitLogArgs, context_settings={"ignore_unknown_options": True})
 @click.argument("range_", metavar="[RANGE]", nargs=-1, type=click.UNPROCESSED)
-@click.option("--html", "html_out", type=click.Path(dir_okay=False), required=True,
-              help="Write the report to this HTML file.")
+@click.option("--html", "html_out", type=click.Path(dir_okay=False, allow_dash=True), required=True,
+              help="Write the report to this HTML file ('-': stdout).")
 @click.option("--title", default=None, help="The report's title (default: the repository's name).")
 @click.option("--depth", type=click.IntRange(1, 10), default=1, show_default=True,
               help="Directory depth for the by-directory chart.")
@@ -338,10 +339,14 @@ def report(range_: tuple[str, ...], html_out: str, title: str | None, depth: int
     except (policy.PolicyError, verifier.VerifyError, keys.KeyUnavailable) as exc:
         fail(str(exc))
     name = title or f"AI provenance: {os.path.basename(runner.toplevel())}" + (f" ({' '.join(range_)})" if range_ else "")
-    with naming(html_out):
-        Path(html_out).write_text(reporter.render(entries, summary, name, checks), encoding="utf-8")
+    html = reporter.render(entries, summary, name, checks)
+    if html_out == "-":  # not a file named "-" in the work tree
+        sys.stdout.write(html)
+    else:
+        with naming(html_out):
+            Path(html_out).write_text(html, encoding="utf-8")
     click.echo(f"wrote {html_out}: {summary['commits']} commits, {summary['ai_commits']} AI-derived, "
-               f"AI lines {summary['ai_lines']}/{summary['added']}")
+               f"AI lines {summary['ai_lines']}/{summary['added']}", err=html_out == "-")
 
 
 COMMANDS = [verify, log_, export, blame, stats, report]

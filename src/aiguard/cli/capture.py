@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from pathlib import Path
 
@@ -92,6 +93,8 @@ def record(tool, model, file_, repo, source, jsonl) -> None:
     if jsonl is not None:
         if tool or model or file_ or repo:
             fail("--jsonl takes everything from the file; drop --tool/--model/--file/--repo")
+        if _endless(jsonl):
+            fail(f"{jsonl.name}: a device, not a file or pipe of JSON lines")
         entries = []
         for label, item in recorder.read_jsonl(jsonl, jsonl.name):
             if isinstance(item, str):
@@ -109,7 +112,11 @@ def record(tool, model, file_, repo, source, jsonl) -> None:
                 fail(f"{option}: {names.problem(value, kind)}")
         if sys.stdin.isatty():
             fail("pipe the model output on stdin, e.g. `pbpaste | aiguard record --tool chatgpt --model unknown`")
-        entries = [recorder.entry_from_text(sys.stdin.buffer.read(), tool, model, source, file_, repo)]
+        try:
+            data = recorder.read_text(sys.stdin.buffer)
+        except recorder.RecordError as exc:
+            fail(f"stdin: {exc}")
+        entries = [recorder.entry_from_text(data, tool, model, source, file_, repo)]
     try:
         result = recorder.record(entries)
     except (keys.KeyUnavailable, LedgerError, ConfigError) as exc:
@@ -130,6 +137,16 @@ def record(tool, model, file_, repo, source, jsonl) -> None:
     click.echo(", ".join(parts))
     if errors or (result.skipped and not result.added and not result.duplicates):
         sys.exit(2)
+
+
+def _endless(stream) -> bool:
+    """A device other than a terminal or /dev/null (/dev/zero, /dev/urandom): its lines may never end."""
+    try:
+        info = os.fstat(stream.fileno())
+        empty = os.path.samestat(info, os.stat(os.devnull))
+    except (OSError, ValueError):
+        return False
+    return (stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode)) and not empty and not stream.isatty()
 
 
 @click.command(cls=_RegistryHelp)

@@ -50,7 +50,7 @@ def key_import(value: str | None) -> None:
     """Make a team key (aiguard-key-v1:...) the signing key; read from stdin without VALUE."""
     from aiguard.store import keys
 
-    text = value if value is not None else sys.stdin.read()
+    text = value if value is not None else sys.stdin.read(1 << 16)  # a key is 79 characters: not /dev/zero whole
     if not text.strip():
         fail("no key given: pass the aiguard-key-v1:... that `aiguard key export` printed, as VALUE or on stdin")
     try:

@@ -79,16 +79,20 @@ class ChangeResult(NamedTuple):
         return [name for name, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
 
     def to_json(self) -> dict:
+        """A non-UTF-8 file name as `log --json` writes it (`path` with `\\xNN`, `path_bytes`):
+        its surrogate escapes would make the output JSON that strict parsers refuse."""
+        from aiguard.core.note_format import path_json
+
         return {
             "added": self.added,
             "ai": self.ai,
             "files": [
-                {"path": f.path, "added": f.added, "ai": f.ai,
+                {**path_json(f.path), "added": f.added, "ai": f.ai,
                  "ranges": [r._asdict() for r in f.ranges]}
                 for f in self.files
             ],
-            "unmatched": [u._asdict() for u in self.unmatched],
-            "notes": list(self.notes),
+            "unmatched": [{**path_json(u.path), "reason": u.reason, "lines": u.lines} for u in self.unmatched],
+            "notes": [_escaped(note) for note in self.notes],
         }
 
     def spans(self) -> dict[str, list[Span]]:
@@ -111,6 +115,11 @@ class ChangeResult(NamedTuple):
         for value in self.assisted_by:
             out.append(f"Assisted-by: {visible(value)}")
         return "\n".join(out)
+
+
+def _escaped(text: str) -> str:
+    """`text` with each surrogate-escaped (undecodable) byte written `\\xNN`."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def decode_path(path: bytes) -> str:
@@ -136,7 +145,8 @@ def attribute_files(
         if diff.new_oid is None:
             continue  # deleted: nothing added
         if diff.binary:
-            unmatched.append(Unmatched(decode_path(diff.path), BINARY, 0))
+            if diff.new_mode != "160000":  # a submodule adds a commit id, no text: its own repository's hook saw it
+                unmatched.append(Unmatched(decode_path(diff.path), BINARY, 0))
             continue
         lines = diff.added if restrict is None else [n for n in diff.added if n in restrict.get(diff.path, ())]
         counted.append((diff, lines))

@@ -449,9 +449,16 @@ def _carry(result, files: list, restrict: dict[bytes, set[int]] | None, prefetch
 
 def _write(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.aiguard-{os.getpid()}")
-    tmp.write_bytes(data)
     try:
-        os.chmod(tmp, path.stat().st_mode & 0o777)
-    except OSError:
-        pass
-    os.replace(tmp, path)
+        tmp.write_bytes(data)
+        try:
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        except OSError:
+            pass
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, a message file that cannot be replaced: no copy left in .git
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise

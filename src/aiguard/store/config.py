@@ -52,7 +52,7 @@ def load() -> UserConfig:
     if unknown:
         raise ConfigError(f"{path}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_KNOWN))})")
     retention = data.get("retention-days", 180)
-    if isinstance(retention, bool) or not isinstance(retention, (int, float)) or retention <= 0:
+    if isinstance(retention, bool) or not isinstance(retention, (int, float)) or not retention > 0:  # nan too
         raise ConfigError(f"{path}: retention-days must be a positive number of days, not {retention!r}")
     return UserConfig(retention_days=float(retention), clipboard=_clipboard(path, data.get("clipboard", {})))
 

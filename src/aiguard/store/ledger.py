@@ -147,6 +147,18 @@ _MIGRATIONS = [
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
+def _produced(when: float | None, now: float) -> float:
+    """When the model produced it: `now` for an unknown time, one no date can show (a hostile
+    log's 1e400 or NaN, which `ledger stats` could not print) or one in the future (it would
+    outlive the retention period)."""
+    if when is None or not _YEAR_ONE <= when <= now:  # NaN fails every comparison
+        return now
+    return when
+
+
+_YEAR_ONE = -62135596800.0  # 0001-01-01T00:00:00Z, the first time a datetime shows
+
+
 def _text_digest(text: str, key: bytes) -> bytes:
     """Keyed hash of the whitespace-normalised text: spots a re-recording, reveals nothing."""
     normal = " ".join(text.split()).encode("utf-8", "surrogatepass")
@@ -278,7 +290,7 @@ class Ledger:
                     skipped.append((n, f"too short to recognise ({tokens} tokens)"))
                 continue
             now = time.time()
-            produced = entry.time if entry.time is not None else now
+            produced = _produced(entry.time, now)
             digest = _text_digest(entry.text, key)
             with self._writing() as conn:
                 row = conn.execute(
