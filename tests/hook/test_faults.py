@@ -363,3 +363,34 @@ def test_a_message_file_that_cannot_be_replaced_leaves_no_copy_beside_it(tmp_pat
         stamp._write(msg, b"subject\n\nAI-Lines: 0/1\n")
     assert [p.name for p in tmp_path.iterdir()] == ["COMMIT_EDITMSG"]
     assert msg.read_bytes() == b"subject\n"
+
+
+@pytest.mark.parametrize("death, said", [("kill -SEGV $$", "stopped by signal 11"), ("exit 3", "failed (exit 3)")])
+def test_a_crashed_or_killed_hook_process_never_blocks_the_commit(repo, tmp_path, death, said):
+    """The hook's Python killed (the kernel's OOM killer, a crash in the accelerator) or failing:
+    the commit goes through with its message, and the hook says so in one line."""
+    import re
+
+    fake = tmp_path / "python3"
+    fake.write_text(f"#!/bin/sh\n{death}\n")
+    fake.chmod(0o755)
+    for name in ("prepare-commit-msg", "commit-msg"):
+        hook = repo.path / ".git" / "hooks" / name
+        hook.write_text(re.sub(r"^AIGUARD_PYTHON=.*$", f"AIGUARD_PYTHON='{fake}'", hook.read_text(), flags=re.M))
+    repo.write("a.txt", "one\n")
+    repo.git("add", "a.txt")
+    done = repo.git("commit", "-q", "-m", "Through anyway", check=False)
+    assert done.returncode == 0, done.stderr
+    assert repo.raw_message() == b"Through anyway\n"
+    # one line of ours (the shell itself may report the signal, as it does for any program)
+    ours = [line for line in done.stderr.decode().splitlines() if line.startswith("aiguard: ")]
+    assert len(ours) == 1 and said in ours[0], done.stderr
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nprintf "Written in the editor\\n" > "$1"\n')
+    editor.chmod(0o755)
+    repo.write("b.txt", "two\n")
+    repo.git("add", "b.txt")
+    done = repo.git("commit", "-q", check=False, env={"GIT_EDITOR": str(editor)})
+    assert done.returncode == 0, done.stderr
+    assert repo.raw_message() == b"Written in the editor\n"
+    assert [line for line in done.stderr.decode().splitlines() if line.startswith("aiguard: ")]
