@@ -607,3 +607,20 @@ def test_ledger_compact_command():
     assert after["waiting"] == 0 and after["fingerprints"] == before["fingerprints"] and after["index_bytes"] > 0
     assert (home() / "ledger.fpindex").stat().st_mode & 0o777 == 0o600
     assert aiguard("ledger", "compact").stdout.decode().startswith("moved 0 fingerprints")
+
+
+def test_a_relative_state_folder_inside_a_work_tree_is_never_committed(make_repo, monkeypatch):
+    """AIGUARD_HOME=state (relative) and the commit hook runs at the top of the work tree: the folder
+    aiguard makes there ignores itself, so `git add -A` never stages the key file or the ledger."""
+    repo = make_repo()
+    aiguard("install", cwd=repo.path)
+    monkeypatch.setenv("AIGUARD_HOME", "state")
+    aiguard("record", "--tool", "codex", "--model", "gpt-5", input=snippet("relative").encode(), cwd=repo.path)
+    assert (repo.path / "state" / "keys.json").is_file() and (repo.path / "state" / "ledger.sqlite3").is_file()
+    repo.write("a.py", snippet("relative"))
+    repo.git("add", "-A")
+    staged = repo.out("diff", "--cached", "--name-only").split()
+    assert staged == ["a.py"], staged
+    repo.git("commit", "-q", "-m", "With a relative state folder")
+    assert dict(repo.trailers())["Assisted-by"] == "codex:gpt-5"
+    assert repo.out("ls-files").split() == ["a.py"]

@@ -38,7 +38,16 @@ def ensure_home() -> Path:
         return path  # made by another aiguard process just now
     if sys.platform != "win32":
         os.chmod(path, 0o700)  # mkdir's mode goes through the umask
+    try:
+        # A relative AIGUARD_HOME is a folder in whatever folder aiguard runs in (the commit hook
+        # runs at the top of the work tree): git must never offer the key file to `git add -A`.
+        write_private(path / ".gitignore", GITIGNORE)
+    except OSError:
+        pass  # the folder is made and private; this is a safeguard on top
     return path
+
+
+GITIGNORE = b"# aiguard's per-user state (its keys, its ledger): never to be committed, wherever this folder is\n*\n"
 
 
 def ledger_path() -> Path:
