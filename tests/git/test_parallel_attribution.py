@@ -98,3 +98,26 @@ def test_small_changes_and_single_cores_stay_in_one_process(monkeypatch):
     assert len(changes._shares(files, sizes, 1 << 30, object())) == 1  # a ledger that cannot be reopened
     monkeypatch.setenv("AIGUARD_PROCESSES", "1")
     assert len(changes._shares(files, sizes, 1 << 30, Ledger())) == 1
+
+
+def test_no_process_or_temporary_file_to_be_had_means_one_process(repo: Repo, monkeypatch):
+    """At the user's process limit (fork: EAGAIN) or without a writable temporary folder, the
+    parent attributes every share itself."""
+    import tempfile
+
+    staged_change(repo)
+    one = attribute(repo, monkeypatch, 1)
+
+    def no_fork():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    fork = os.fork
+    monkeypatch.setattr(os, "fork", no_fork)
+    assert attribute(repo, monkeypatch, 3) == one
+    monkeypatch.setattr(os, "fork", fork)
+
+    def no_tempfile(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", no_tempfile)
+    assert attribute(repo, monkeypatch, 2) == one

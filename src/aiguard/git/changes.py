@@ -270,15 +270,23 @@ class _Share(NamedTuple):
 
 
 def _start_share(share: list[tuple[patches.FileDiff, list[int]]], hasher: Hasher, ledger, max_file: int,
-                 cwd: str | None) -> _Share:
+                 cwd: str | None) -> _Share | None:
     """Fork a process that attributes `share` with its own ledger connection and blob reader
     (an SQLite connection must not be used across a fork) and writes what it found (line
-    numbers and record ids: no text) to an unlinked temporary file."""
+    numbers and record ids: no text) to an unlinked temporary file. None when it cannot be
+    started (no temporary file, no process to be had): the caller does the share itself."""
     import marshal
     import tempfile
 
-    out = tempfile.TemporaryFile()
-    pid = os.fork()
+    try:
+        out = tempfile.TemporaryFile()
+    except OSError:
+        return None
+    try:
+        pid = os.fork()
+    except OSError:  # EAGAIN at the user's process limit, ENOMEM
+        out.close()
+        return None
     if pid == 0:
         code = 1
         try:
@@ -299,10 +307,13 @@ def _start_share(share: list[tuple[patches.FileDiff, list[int]]], hasher: Hasher
     return _Share(pid, out)
 
 
-def _finish_share(child: _Share, owners: dict[bytes, dict[int, int]], unmatched: list[Unmatched]) -> bool:
-    """Take a share's results; False when its process failed (the caller does its files)."""
+def _finish_share(child: _Share | None, owners: dict[bytes, dict[int, int]], unmatched: list[Unmatched]) -> bool:
+    """Take a share's results; False when its process failed or never started (the caller
+    does its files)."""
     import marshal
 
+    if child is None:
+        return False
     try:
         _, status = os.waitpid(child.pid, 0)
         if status != 0:
