@@ -1,6 +1,6 @@
 """Carrying a change's line records through history edits: the commit hook of an amend,
 rebase, cherry-pick or squash merge finds which earlier commits the commit being made is made
-of (`carry_sources`, `left_behind`), reads their records (`records_of`), and keeps their AI
+of (`carry_sources`, `Prefetch`), reads their records (`records_of`), and keeps their AI
 lines that are added lines of the new change (`carry_into`, lines matched by `map_lines`).
 
 Stdlib only: the hook imports this.
@@ -84,8 +84,9 @@ def carry_into(files: list[patches.FileDiff], sources: list[tuple[str, LineRecor
     new_rev: the new commit, or None for the index (a commit being made). A file on record
     under a name the change does not have is looked for under the name git's rename
     detection gives it between that commit and the new version. Commits in `weak`
-    (left_behind) give only runs of MOVE_MIN unchanged lines. reader: a running `cat-file
-    --batch` (the commit hook's) to read the blobs through instead of two more git processes.
+    (left behind by a reset or checkout, Prefetch.behind) give only runs of MOVE_MIN unchanged
+    lines. reader: a running `cat-file --batch` (the commit hook's) to read the blobs through;
+    one is started here when none is given.
     """
     weak = set(weak)
     by_path = {d.path.decode("utf-8", "surrogateescape"): d for d in files if not d.binary and d.new_oid}
@@ -99,12 +100,13 @@ def carry_into(files: list[patches.FileDiff], sources: list[tuple[str, LineRecor
                 wanted.append((commit, path, diff, spans))
     if not wanted:
         return {}
-    if reader is not None:
+    own = reader is None
+    reader = reader or objects.BlobReader(cwd)
+    try:
         old_blobs, blobs = _read_versions(reader, wanted)
-    else:
-        old_blobs = _blob_ids(((commit, path) for commit, path, _, _ in wanted), cwd)
-        blobs = objects.read_blobs([*old_blobs.values(), *(d.new_oid for _, _, d, _ in wanted if d.new_oid)],
-                                   cwd=cwd)
+    finally:
+        if own:
+            reader.close()
     out: dict[str, dict[int, Span]] = {}
     for commit, path, diff, spans in wanted:
         old_text = blobs.get(old_blobs.get((commit, path), ""))
@@ -147,25 +149,14 @@ def renames(commit: str, new_rev: str | None, old_paths: list[str], new_paths: l
 
 
 def _read_versions(reader: objects.BlobReader, wanted: list) -> tuple[dict[tuple[str, str], str], dict[str, bytes]]:
-    """_blob_ids and the blobs' contents (old and new versions) through one running reader."""
+    """(commit, path) -> the blob id the commit has there, and the contents of those blobs and
+    of the change's new versions, through one running reader."""
     found = reader.read_objects([name for commit, path, diff, _ in wanted for name in (f"{commit}:{path}", diff.new_oid)
                                  if name])
     old_blobs = {(commit, path): found[f"{commit}:{path}"][0] for commit, path, _, _ in wanted
                  if found.get(f"{commit}:{path}", ("", ""))[1] == "blob"}
     blobs = {oid: data for oid, kind, data in found.values() if kind == "blob"}
     return old_blobs, blobs
-
-
-def _blob_ids(items: Iterable[tuple[str, str]], cwd: str | None) -> dict[tuple[str, str], str]:
-    items = list(dict.fromkeys(items))
-    query = "".join(f"{commit}:{path}\n" for commit, path in items).encode("utf-8", "surrogateescape")
-    out = runner.git(["cat-file", "--batch-check=%(objectname) %(objecttype)"], input=query, cwd=cwd)
-    ids = {}
-    for item, line in zip(items, out.decode().splitlines()):
-        parts = line.split()
-        if len(parts) == 2 and parts[1] == "blob":
-            ids[item] = parts[0]
-    return ids
 
 
 # Which commits a commit being made now is made of ------------------------------------------
@@ -190,7 +181,7 @@ def carry_sources(amend: bool, cwd: str | None = None) -> list[str]:
       the AIGuard-Stamp it quotes, and for "This reverts commit X." X's parent (the lines
       a revert brings back) and, when X is itself a revert, the commit X reverted;
 
-    Commits that HEAD's reflog left behind (reset, checkout) are `left_behind`: a weaker
+    Commits that HEAD's reflog left behind (reset, checkout) are `Prefetch.behind`: a weaker
     source, carried only in runs of MOVE_MIN lines.
     """
     found: list[str] = []
@@ -260,18 +251,6 @@ def _commits_with_stamp(stamp: str, cwd: str | None) -> list[str]:
     return out.decode().split()
 
 
-def left_behind(cwd: str | None = None) -> list[str]:
-    """Commits that `reset`/`checkout` entries among HEAD's last reflog entries moved away
-    from and that HEAD does not contain now: their lines may come back in this commit
-    (reset --soft or --mixed then recommit, checkout -m, stash and pop after a reset).
-    Nothing in git's state says they do, so carry_into takes from them only runs of
-    MOVE_MIN unchanged lines: a lone `return x` or blank line is no evidence."""
-    olds = _moved_from(cwd)
-    if not olds:
-        return []
-    return runner.git(_left_behind_args(olds), cwd=cwd, check=False).decode().split()
-
-
 def _moved_from(cwd: str | None) -> list[str]:
     """The commits `reset`/`checkout` entries among HEAD's last reflog entries moved away from."""
     olds = []
@@ -282,14 +261,10 @@ def _moved_from(cwd: str | None) -> list[str]:
     return list(dict.fromkeys(olds))
 
 
-def _left_behind_args(olds: list[str]) -> list[str]:
-    return ["rev-list", "--max-count=64", *olds, "--not", "HEAD", "--"]
-
-
 class Prefetch:
     """The carry's questions for the commit being made, asked before its attribution so that
     git answers them meanwhile: which commits git's state names (carry_sources, file reads),
-    which commits the reflog left behind (left_behind's rev-list) and which copies of the notes
+    which commits the reflog left behind (`behind`, a rev-list) and which copies of the notes
     ref there are (note_refs' for-each-ref). No process starts when there is nothing to carry
     from; `records` then reads the notes through the caller's running blob reader.
     Never raises here: what went wrong is raised by `behind` (the caller's carry fails open)."""
@@ -303,12 +278,18 @@ class Prefetch:
         try:
             self.sources = carry_sources(amend, cwd)
             olds = _moved_from(cwd)
-            self._behind = runner.Started(_left_behind_args(olds), cwd) if olds else None
+            if olds:
+                self._behind = runner.Started(["rev-list", "--max-count=64", *olds, "--not", "HEAD", "--"], cwd)
             self._refs = runner.Started(REMOTE_COPIES, cwd) if self.sources or olds else None
         except Exception as exc:  # a state file that cannot be read, git gone: said when the carry runs
             self._error = exc
 
     def behind(self) -> list[str]:
+        """Commits that `reset`/`checkout` entries among HEAD's last reflog entries moved away
+        from and that HEAD does not contain now: their lines may come back in this commit
+        (reset --soft or --mixed then recommit, checkout -m, stash and pop after a reset).
+        Nothing in git's state says they do, so carry_into takes from them only runs of
+        MOVE_MIN unchanged lines: a lone `return x` or blank line is no evidence."""
         if self._error is not None:
             raise self._error
         if self._behind is None:
@@ -351,21 +332,24 @@ def _reflog_tail(path: str, count: int) -> list[tuple[bytes, bytes, bytes]]:
 def records_of(commits: list[str], cwd: str | None = None, refs: list[str] | None = None,
                reader: objects.BlobReader | None = None) -> Iterator[tuple[str, LineRecord]]:
     """(commit, record) for each of these commits (any revision) that has a note, ours or a
-    remote's copy: at most three git calls, however many commits; none with a running
-    `reader` and the note refs (`refs`) known."""
-    shas = _resolve(commits, cwd, reader)
-    if not shas:
-        return
-    if refs is None:
-        refs = note_refs(REF, cwd)
-    # A note's path in the notes tree has 0, 1 or 2 levels of fan-out, as the tree's size made it.
-    queries = {sha: [f"{ref}:{path}" for ref in refs
-                     for path in (sha, f"{sha[:2]}/{sha[2:]}", f"{sha[:2]}/{sha[2:4]}/{sha[4:]}")] for sha in shas}
-    if reader is not None:
+    remote's copy: two git processes however many commits (the note refs' for-each-ref, one
+    `cat-file --batch`); none with a running `reader` and the note refs (`refs`) known."""
+    own = reader is None
+    reader = reader or objects.BlobReader(cwd)
+    try:
+        shas = _resolve(commits, reader)
+        if not shas:
+            return
+        if refs is None:
+            refs = note_refs(REF, cwd)
+        # A note's path in the notes tree has 0, 1 or 2 levels of fan-out, as the tree's size made it.
+        queries = {sha: [f"{ref}:{path}" for ref in refs
+                         for path in (sha, f"{sha[:2]}/{sha[2:]}", f"{sha[:2]}/{sha[2:4]}/{sha[4:]}")] for sha in shas}
         found = reader.read_objects(q for qs in queries.values() for q in qs)
-        blobs = {q: data for q, (_, kind, data) in found.items() if kind == "blob"}
-    else:
-        blobs = objects.read_blobs([q for qs in queries.values() for q in qs], cwd=cwd)
+    finally:
+        if own:
+            reader.close()
+    blobs = {q: data for q, (_, kind, data) in found.items() if kind == "blob"}
     for sha, qs in queries.items():
         data = next((blobs[q] for q in qs if q in blobs), None)
         record = decode(data) if data else None
@@ -373,17 +357,9 @@ def records_of(commits: list[str], cwd: str | None = None, refs: list[str] | Non
             yield sha, record
 
 
-def _resolve(revisions: list[str], cwd: str | None, reader: objects.BlobReader | None = None) -> list[str]:
+def _resolve(revisions: list[str], reader: objects.BlobReader) -> list[str]:
     """Commit ids of these revisions, in order, without the ones that name no commit."""
     names = [r for r in dict.fromkeys(revisions) if not re.fullmatch(r"[0-9a-f]{40,64}", r)]
-    full: dict[str, str] = {}
-    if names and reader is not None:
-        found = reader.read_objects(f"{name}^{{commit}}" for name in names)
-        full = {name: found[f"{name}^{{commit}}"][0] for name in names if f"{name}^{{commit}}" in found}
-    elif names:
-        out = runner.git(["cat-file", "--batch-check=%(objectname)"],
-                         input="".join(f"{name}^{{commit}}\n" for name in names).encode(), cwd=cwd)
-        for name, line in zip(names, out.decode().splitlines()):
-            if re.fullmatch(r"[0-9a-f]{40,64}", line.strip()):
-                full[name] = line.strip()
+    found = reader.read_objects(f"{name}^{{commit}}" for name in names) if names else {}
+    full = {name: found[f"{name}^{{commit}}"][0] for name in names if f"{name}^{{commit}}" in found}
     return list(dict.fromkeys(full.get(r, r) for r in revisions if r in full or r not in names))

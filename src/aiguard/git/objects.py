@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from aiguard.git.runner import Session, git
+from aiguard.git.runner import GitError, Session, git
 
 def read_blobs(oids: Iterable[str], cwd: str | None = None) -> dict[str, bytes]:
     """Contents of blobs, in one `git cat-file --batch` call."""
@@ -74,7 +74,10 @@ class BlobReader(Session):
             stdin.write("".join(f"{name}\n" for name in wanted[start:end]).encode("utf-8", "surrogateescape"))
             stdin.flush()
             for name in wanted[start:end]:
-                header = stdout.readline().split()
+                line = stdout.readline()
+                if not line:  # not a missing name: the process ended (a damaged object store, say)
+                    raise GitError(f"git cat-file --batch stopped before answering {name!r}")
+                header = line.split()
                 if len(header) != 3 or not header[2].isdigit():
                     continue  # "<name> missing", "<name> ambiguous" (a name may hold spaces)
                 found[name] = (header[0].decode(), header[1].decode(), stdout.read(int(header[2]) + 1)[:-1])
