@@ -17,7 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from aiguard.capture.sources.common import Output, Skip, jsonl_objects, listed, loads, local_path, seen_mark
+from aiguard.capture.sources.common import Output, Skip, json_document, jsonl_objects, listed, local_path, seen_mark
 
 
 def _model(request: dict) -> str:
@@ -78,10 +78,9 @@ def parse_log(path: Path, data: bytes, state: dict, tool: str) -> Iterator[Outpu
     """What a session file holds, as `tool`'s (copilot's) outputs."""
     seen = set(state.get("seen", []))
     if Path(path).suffix == ".json":
-        try:
-            session = loads(data)
-        except ValueError:
-            yield Skip(f"{path}:1", "not JSON (caught mid-write?)")
+        session = json_document(path, data)
+        if isinstance(session, Skip):
+            yield session
             return
         requests = session.get("requests") if isinstance(session, dict) else None
         if not isinstance(requests, list):

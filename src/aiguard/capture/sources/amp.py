@@ -26,13 +26,13 @@ from typing import Iterator
 from aiguard.capture.sources._patches import patch_texts
 from aiguard.capture.sources._shell_writes import shell_writes
 from aiguard.capture.sources.common import (
-    files_under,
     Folders,
     Output,
     Skip,
     absolute,
+    files_under,
+    json_document,
     listed,
-    loads,
     local_path,
     parse_time,
     seen_mark,
@@ -115,10 +115,9 @@ def _working_directory(thread: dict) -> str | None:
 def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Output | Skip]:
     """The whole thread each time; `state["seen"]` holds the calls already reported."""
     state = {} if state is None else state
-    try:
-        thread = loads(data)
-    except ValueError:
-        yield Skip(f"{path}:1", "not JSON (caught mid-write?)")
+    thread = json_document(path, data)
+    if isinstance(thread, Skip):
+        yield thread
         return
     if not isinstance(thread, dict) or not isinstance(thread.get("messages"), list):
         yield Skip(f"{path}:1", "not an Amp thread (no messages)")

@@ -35,18 +35,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from aiguard.capture.sources.common import (
-    files_under,
     Folders,
     Output,
     Skip,
     Unreadable,
     absolute,
+    files_under,
+    json_document,
     listed,
     loads,
     parse_time,
     read_whole,
     replace_sides,
     seen_mark,
+    tool_arguments,
 )
 
 if TYPE_CHECKING:
@@ -125,19 +127,10 @@ def sniff(first_line: bytes) -> bool:
     return task_history(first_line) and b"Current Workspace Directory (" not in first_line
 
 
-def _arguments(value: object) -> dict:
-    if isinstance(value, str):
-        try:
-            value = loads(value)
-        except ValueError:
-            return {}
-    return value if isinstance(value, dict) else {}
-
-
 def _texts(name: object, arguments: object) -> list[tuple[str | None, str]]:
     """(file, text) pairs a code-writing tool call wrote."""
     spec = WRITING_TOOLS.get(name) if isinstance(name, str) else None
-    arguments = _arguments(arguments)
+    arguments = tool_arguments(arguments)
     if spec is None or not arguments:
         return []
     key, is_diff = spec
@@ -224,10 +217,9 @@ def _model(message: dict, usage: list[tuple[float, str]]) -> str:
 def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Output | Skip]:
     """The whole history each time; `state["seen"]` holds the calls already reported."""
     state = {} if state is None else state
-    try:
-        messages = loads(data)
-    except ValueError:
-        yield Skip(f"{path}:1", "not JSON (caught mid-write?)")
+    messages = json_document(path, data)
+    if isinstance(messages, Skip):
+        yield messages
         return
     if not isinstance(messages, list):
         yield Skip(f"{path}:1", "not a JSON array of messages")

@@ -174,6 +174,27 @@ def loads(raw: bytes | str, strict: bool = True) -> object:
         raise ValueError("JSON nested too deeply") from None
 
 
+def tool_arguments(value: object) -> dict:
+    """A tool call's arguments, given as an object or as its JSON text (both forms occur in
+    the same logs); {} for anything else."""
+    if isinstance(value, str):
+        try:
+            value = loads(value)
+        except ValueError:
+            return {}
+    return value if isinstance(value, dict) else {}
+
+
+def json_document(path: object, data: bytes) -> object:
+    """A log read whole as one JSON document (Amp's threads, Continue's sessions, Cline's task
+    histories, Copilot's chat sessions), or a Skip when it is not JSON: most often a file caught
+    mid-write, read again when it next changes."""
+    try:
+        return loads(data)
+    except ValueError:
+        return Skip(f"{path}:1", "not JSON (caught mid-write?)")
+
+
 def seen_mark(*parts: object) -> str:
     """What a source keeps in `state["seen"]` for an output it reported from a log or store read
     whole again each time (the call's id, file and text, say): a short digest, not the text."""

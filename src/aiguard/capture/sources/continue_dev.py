@@ -32,17 +32,19 @@ from typing import TYPE_CHECKING, Iterator
 
 from aiguard.capture.sources._shell_writes import shell_writes
 from aiguard.capture.sources.common import (
-    files_under,
     Folders,
     Output,
     Skip,
     Unreadable,
     absolute,
+    files_under,
+    json_document,
     listed,
     loads,
     local_path,
     read_whole,
     seen_mark,
+    tool_arguments,
 )
 
 if TYPE_CHECKING:
@@ -83,22 +85,13 @@ def sniff(head: bytes) -> bool:
     return compact.startswith(b'{"sessionId":') and b'"workspaceDirectory":' in compact
 
 
-def _arguments(value: object) -> dict:
-    if isinstance(value, str):
-        try:
-            value = loads(value)
-        except ValueError:
-            return {}
-    return value if isinstance(value, dict) else {}
-
-
 def _without_placeholders(changes: str) -> str:
     return "\n".join(line for line in changes.splitlines() if not PLACEHOLDER.match(line)) + "\n"
 
 
 def _texts(name: object, arguments: object) -> list[tuple[str | None, str]]:
     """(file, text) pairs a code-writing tool call wrote."""
-    arguments = _arguments(arguments)
+    arguments = tool_arguments(arguments)
     if not isinstance(name, str) or not arguments:
         return []
     if name in SHELL_TOOLS:
@@ -141,10 +134,9 @@ def _model(session: dict) -> str:
 def parse_log(path: Path, data: bytes, state: dict | None = None) -> Iterator[Output | Skip]:
     """The whole session each time; `state["seen"]` holds the calls already reported."""
     state = {} if state is None else state
-    try:
-        session = loads(data)
-    except ValueError:
-        yield Skip(f"{path}:1", "not JSON (caught mid-write?)")
+    session = json_document(path, data)
+    if isinstance(session, Skip):
+        yield session
         return
     if not isinstance(session, dict) or not isinstance(session.get("history"), list):
         yield Skip(f"{path}:1", "not a Continue session (no history)")

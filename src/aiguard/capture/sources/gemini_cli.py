@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from aiguard.capture.sources._shell_writes import shell_writes
 from aiguard.capture.sources.common import (
-    files_under,
     Folders,
     Output,
     Skip,
     absolute,
+    files_under,
     jsonl_objects,
     last_model,
     listed,

@@ -29,17 +29,18 @@ from typing import TYPE_CHECKING, Iterator
 
 from aiguard.capture.sources._shell_writes import shell_writes
 from aiguard.capture.sources.common import (
-    files_under,
     Folders,
     Output,
     Skip,
     Unreadable,
     absolute,
+    files_under,
     hook_outputs,
     jsonl_objects,
     listed,
     loads,
     read_whole,
+    tool_arguments,
 )
 
 if TYPE_CHECKING:
@@ -75,17 +76,8 @@ def sniff(first_line: bytes) -> bool:
     return first_line.lstrip().startswith(CONTROL_ROLES)
 
 
-def _arguments(value: object) -> dict:
-    if isinstance(value, str):
-        try:
-            value = loads(value)
-        except ValueError:
-            return {}
-    return value if isinstance(value, dict) else {}
-
-
 def _texts(name: object, arguments: object) -> list[tuple[str | None, str]]:
-    arguments = _arguments(arguments)
+    arguments = tool_arguments(arguments)
     file = arguments.get("path") if isinstance(arguments.get("path"), str) else None
     if name == "WriteFile":
         texts = [arguments.get("content")]

@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Iterator
 
 from aiguard.capture.sources import gemini_cli
 from aiguard.capture.sources.common import (
-    files_under,
     Folders,
     Output,
     Skip,
     absolute,
+    files_under,
     jsonl_objects,
     listed,
     loads,

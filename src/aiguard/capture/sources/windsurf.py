@@ -36,8 +36,8 @@ from aiguard.capture.sources.common import (
     absolute,
     jsonl_files,
     jsonl_objects,
-    local_path,
     loads,
+    local_path,
     named,
     parse_time,
 )
