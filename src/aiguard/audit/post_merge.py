@@ -159,17 +159,7 @@ def _paragraph_groups(message: bytes) -> list[trailers.Group]:
 
 
 def _sum(groups: Sequence[trailers.Group]) -> Claims:
-    assisted: list[str] = []
-    ai = total = 0
-    for group in groups:
-        for value in group.all_assisted_by:
-            if value.lower() not in {a.lower() for a in assisted}:
-                assisted.append(value)
-        counts = trailers.ai_counts(group.ai_lines)
-        if counts:
-            ai += counts[0]
-            total += counts[1]
-    return Claims(assisted, ai, total)
+    return Claims(*trailers.summed_claims(groups))
 
 
 def _claimed(groups: list[trailers.Group]) -> Claims | None:

@@ -723,21 +723,11 @@ def format_sarif(report: Report, policy_file: str = ".aiguard.toml") -> str:
 def squash_trailers(report: Report) -> str:
     """One trailer block for a squash merge of the range: every Assisted-by, summed AI-Lines
     (and summed AI-Unmatched, when any commit left text unmatched)."""
-    assisted: list[str] = []
-    ai = total = 0
+    groups = [group for commit in report.commits if (group := trailers.read_group(commit.message)) is not None]
+    assisted, ai, total = trailers.summed_claims(groups)
     lines_left = files_left = 0
     reasons: dict[str, int] = {}
-    for commit in report.commits:
-        group = trailers.read_group(commit.message)
-        if group is None:
-            continue
-        for value in group.all_assisted_by:
-            if value.lower() not in {a.lower() for a in assisted}:
-                assisted.append(value)
-        counts = trailers.ai_counts(group.ai_lines)
-        if counts:
-            ai += counts[0]
-            total += counts[1]
+    for group in groups:
         left = trailers.parse_unmatched(group.unmatched)
         if left:
             lines_left += left["lines"]

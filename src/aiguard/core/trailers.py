@@ -395,6 +395,24 @@ def ai_counts(value: str | None) -> tuple[int, int] | None:
     return (ai, total) if 0 <= ai <= total else None
 
 
+def summed_claims(groups: Iterable[Group]) -> tuple[list[str], int, int]:
+    """What these commits claim together (a squash of them): every Assisted-by value, the first
+    spelling of each with case ignored, and their valid AI-Lines summed as (A, T)."""
+    assisted: list[str] = []
+    seen: set[str] = set()
+    ai = total = 0
+    for group in groups:
+        for value in group.all_assisted_by:
+            if value.lower() not in seen:
+                seen.add(value.lower())
+                assisted.append(value)
+        counts = ai_counts(group.ai_lines)
+        if counts:
+            ai += counts[0]
+            total += counts[1]
+    return assisted, ai, total
+
+
 # Why added text went unmatched, in the order AI-Unmatched lists them (see changes.py).
 UNMATCHED_REASONS = ("too-large", "over-budget", "binary", "unreadable")
 _UNMATCHED_RE = re.compile(r"^(\d+) lines? in (\d+) files? \(([^()]*)\)$")
