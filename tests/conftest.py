@@ -28,6 +28,21 @@ def merge_intervals(intervals):
 '''
 
 
+# A second invented function, for tests that record two.
+ROLLING_MEDIAN = """\
+def rolling_median(values, width):
+    window, out = [], []
+    for value in values:
+        window.append(value)
+        if len(window) > width:
+            window.pop(0)
+        ordered = sorted(window)
+        middle = len(ordered) // 2
+        out.append(ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2)
+    return out
+"""
+
+
 class MemoryLedger:
     """The ledger's look-up side in memory, for matcher tests without SQLite: records are
     fingerprinted as the ledger does and numbered from 1."""

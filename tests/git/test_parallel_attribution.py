@@ -8,32 +8,18 @@ import os
 
 import pytest
 
-from conftest import MERGE_INTERVALS, Repo, aiguard
+from conftest import MERGE_INTERVALS, ROLLING_MEDIAN, Repo, aiguard
 
 from aiguard.git import changes
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the shares are forked processes")
 
-SECOND = """\
-def rolling_median(values, width):
-    window, out = [], []
-    for value in values:
-        window.append(value)
-        if len(window) > width:
-            window.pop(0)
-        ordered = sorted(window)
-        middle = len(ordered) // 2
-        out.append(ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2)
-    return out
-"""
-
-
 def staged_change(repo: Repo) -> None:
     aiguard("record", "--tool", "claude-code", "--model", "m1", input=MERGE_INTERVALS.encode())
-    aiguard("record", "--tool", "codex", "--model", "gpt-5", input=SECOND.encode())
+    aiguard("record", "--tool", "codex", "--model", "gpt-5", input=ROLLING_MEDIAN.encode())
     filler = "".join(f"def helper_{i}(value):\n    return value * {i} + {i * 7}\n\n\n" for i in range(40))
     for n in range(9):
-        pasted = MERGE_INTERVALS if n % 3 == 0 else SECOND if n % 3 == 1 else ""
+        pasted = MERGE_INTERVALS if n % 3 == 0 else ROLLING_MEDIAN if n % 3 == 1 else ""
         repo.write(f"pkg/mod_{n}.py", filler[: 400 * (n + 1)] + pasted + filler)
     repo.write("pkg/blob.bin", b"\0\1\2" * 100)
     repo.git("add", "-A")

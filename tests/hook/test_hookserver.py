@@ -13,7 +13,7 @@ import pytest
 
 from aiguard.hook import client as hookclient, server as hookserver
 from aiguard.store import paths
-from conftest import MERGE_INTERVALS, Repo, aiguard
+from conftest import MERGE_INTERVALS, ROLLING_MEDIAN, Repo, aiguard
 
 pytestmark = pytest.mark.skipif(not hasattr(socket, "send_fds"), reason="needs POSIX fd passing")
 
@@ -63,20 +63,6 @@ def test_a_served_stamp_equals_a_local_one(repo: Repo, server, tmp_path, monkeyp
     assert b"Assisted-by: claude-code:m1\n" in served
 
 
-SECOND = """\
-def rolling_median(values, width):
-    window, out = [], []
-    for value in values:
-        window.append(value)
-        if len(window) > width:
-            window.pop(0)
-        ordered = sorted(window)
-        middle = len(ordered) // 2
-        out.append(ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2)
-    return out
-"""
-
-
 def test_the_server_follows_compactions_of_the_index_it_holds(repo: Repo, tmp_path):
     """The server keeps the index file's bytes for its children; a compaction replaces the
     file, and the next commit must see the new fingerprints (and the old ones)."""
@@ -93,10 +79,10 @@ def test_the_server_follows_compactions_of_the_index_it_holds(repo: Repo, tmp_pa
         repo.git("add", "m.py")
         repo.git("commit", "-q", "-m", "First")
         assert dict(repo.trailers())["Assisted-by"] == "codex:gpt-5"
-        aiguard("record", "--tool", "claude-code", "--model", "m2", input=SECOND.encode())
+        aiguard("record", "--tool", "claude-code", "--model", "m2", input=ROLLING_MEDIAN.encode())
         with Ledger.open() as ledger:
             assert ledger.compact() > 0  # a new file, while the server holds the old one
-        repo.write("r.py", SECOND)
+        repo.write("r.py", ROLLING_MEDIAN)
         repo.write("m2.py", MERGE_INTERVALS)
         repo.git("add", "r.py", "m2.py")
         repo.git("commit", "-q", "-m", "Second", env={"AIGUARD_NO_HOOK_SERVER": ""})
