@@ -100,13 +100,8 @@ def carry_into(files: list[patches.FileDiff], sources: list[tuple[str, LineRecor
                 wanted.append((commit, path, diff, spans))
     if not wanted:
         return {}
-    own = reader is None
-    reader = reader or objects.BlobReader(cwd)
-    try:
-        old_blobs, blobs = _read_versions(reader, wanted)
-    finally:
-        if own:
-            reader.close()
+    with objects.reading(reader, cwd) as blob_reader:
+        old_blobs, blobs = _read_versions(blob_reader, wanted)
     out: dict[str, dict[int, Span]] = {}
     for commit, path, diff, spans in wanted:
         old_text = blobs.get(old_blobs.get((commit, path), ""))
@@ -334,10 +329,8 @@ def records_of(commits: list[str], cwd: str | None = None, refs: list[str] | Non
     """(commit, record) for each of these commits (any revision) that has a note, ours or a
     remote's copy: two git processes however many commits (the note refs' for-each-ref, one
     `cat-file --batch`); none with a running `reader` and the note refs (`refs`) known."""
-    own = reader is None
-    reader = reader or objects.BlobReader(cwd)
-    try:
-        shas = _resolve(commits, reader)
+    with objects.reading(reader, cwd) as blob_reader:
+        shas = _resolve(commits, blob_reader)
         if not shas:
             return
         if refs is None:
@@ -345,10 +338,7 @@ def records_of(commits: list[str], cwd: str | None = None, refs: list[str] | Non
         # A note's path in the notes tree has 0, 1 or 2 levels of fan-out, as the tree's size made it.
         queries = {sha: [f"{ref}:{path}" for ref in refs
                          for path in (sha, f"{sha[:2]}/{sha[2:]}", f"{sha[:2]}/{sha[2:4]}/{sha[4:]}")] for sha in shas}
-        found = reader.read_objects(q for qs in queries.values() for q in qs)
-    finally:
-        if own:
-            reader.close()
+        found = blob_reader.read_objects(q for qs in queries.values() for q in qs)
     blobs = {q: data for q, (_, kind, data) in found.items() if kind == "blob"}
     for sha, qs in queries.items():
         data = next((blobs[q] for q in qs if q in blobs), None)

@@ -161,33 +161,27 @@ def attribute_files(
         # Least added text first: a budget that runs out leaves out the fewest files. One blob
         # in memory at a time, through one `git cat-file --batch` whose headers give the sizes.
         wanted.sort(key=lambda item: (added_bytes[item[0].path], item[0].path))
-        own_reader = reader is None
-        if reader is None:
-            reader = objects.BlobReader(cwd)
-        try:
+        with objects.reading(reader, cwd) as blob_reader:
             shares = _shares(wanted, added_bytes, budget, ledger)
             if len(shares) > 1:  # all of it fits the budget: no file's turn depends on another's size
                 children = [_start_share(share, hasher, ledger, max_file, cwd) for share in shares[1:]]
                 for diff, lines in shares[0]:
-                    _attribute_one(reader, diff, lines, hasher, ledger, max_file, owners, unmatched)
+                    _attribute_one(blob_reader, diff, lines, hasher, ledger, max_file, owners, unmatched)
                 for share, child in zip(shares[1:], children):
                     if not _finish_share(child, owners, unmatched):  # it failed: its files are done here
                         for diff, lines in share:
-                            _attribute_one(reader, diff, lines, hasher, ledger, max_file, owners, unmatched)
-                wanted = []
-            for at, (diff, lines) in enumerate(wanted):
-                if added_bytes[diff.path] > budget:
-                    # So are all the files after it (more added text): their sizes from one
-                    # `--batch-check`, only to say which are also unreadable or too large.
-                    rest = wanted[at:]
-                    sizes = objects.blob_sizes((d.new_oid for d, _ in rest if d.new_oid), cwd=cwd)
-                    _unmatched_over_budget(rest, sizes, max_file, unmatched)
-                    break
-                if _attribute_one(reader, diff, lines, hasher, ledger, max_file, owners, unmatched):
-                    budget -= added_bytes[diff.path]
-        finally:
-            if own_reader:
-                reader.close()
+                            _attribute_one(blob_reader, diff, lines, hasher, ledger, max_file, owners, unmatched)
+            else:
+                for at, (diff, lines) in enumerate(wanted):
+                    if added_bytes[diff.path] > budget:
+                        # So are all the files after it (more added text): their sizes from one
+                        # `--batch-check`, only to say which are also unreadable or too large.
+                        rest = wanted[at:]
+                        sizes = objects.blob_sizes((d.new_oid for d, _ in rest if d.new_oid), cwd=cwd)
+                        _unmatched_over_budget(rest, sizes, max_file, unmatched)
+                        break
+                    if _attribute_one(blob_reader, diff, lines, hasher, ledger, max_file, owners, unmatched):
+                        budget -= added_bytes[diff.path]
     unmatched.sort(key=lambda u: (u.path, u.reason))
     notes = [f"{u.path}: not matched ({_REASON_WORDS[u.reason]})" if not u.lines
              else f"{u.path}: {u.lines} added {'line' if u.lines == 1 else 'lines'} not matched ({_REASON_WORDS[u.reason]})"

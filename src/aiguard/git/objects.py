@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+import contextlib
+from typing import Iterable, Iterator
 
 from aiguard.git.runner import GitError, Session, git
 
@@ -109,3 +110,17 @@ def _skip(stream, count: int) -> None:
         if not chunk:
             return
         count -= len(chunk)
+
+
+@contextlib.contextmanager
+def reading(reader: BlobReader | None, cwd: str | None = None) -> Iterator[BlobReader]:
+    """The caller's running reader (left open for it), or one started for the block and
+    closed after it."""
+    if reader is not None:
+        yield reader
+        return
+    own = BlobReader(cwd)
+    try:
+        yield own
+    finally:
+        own.close()

@@ -423,14 +423,10 @@ def _carry(result, files: list, restrict: dict[bytes, set[int]] | None, prefetch
     behind = prefetch.behind()
     if not sources and not behind:
         return result
-    own = reader is None
-    reader = reader or objects.BlobReader()
-    try:
-        records = prefetch.records([*sources, *behind], reader)
-        carried = carry.carry_into(files, records, weak=set(behind) - set(sources), reader=reader) if records else {}
-    finally:
-        if own:
-            reader.close()
+    with objects.reading(reader) as blob_reader:  # one reader for the notes and the blobs
+        records = prefetch.records([*sources, *behind], blob_reader)
+        carried = carry.carry_into(files, records, weak=set(behind) - set(sources), reader=blob_reader) \
+            if records else {}
     if not carried:
         return result
     merged = []
