@@ -208,6 +208,26 @@ def test_editor_commit_is_stamped(pc_repo, tmp_path):
     assert "AIGuard-Stamp" in trailers
 
 
+def test_editor_commit_is_stamped_by_the_framework_venv_alone(pc_repo, tmp_path):
+    """aiguard-commit-msg is a shell script (language: script): after the editor it runs
+    aiguard from the venv the framework built for the aiguard id. With no aiguard on PATH
+    the stamp can only come from there."""
+    aiguard("record", "--tool", "claude-code", "--model", "some-model", input=SNIPPET.encode())
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nprintf 'Edited\\n' > \"$1\"\n")
+    os.chmod(editor, 0o755)
+    pc_repo.write("chunks.py", SNIPPET)
+    pc_repo.git("add", "chunks.py")
+    path = os.pathsep.join(d for d in ("/usr/local/bin", "/usr/bin", "/bin")
+                           if not (Path(d) / "aiguard").exists())
+    assert shutil.which("git", path=path) and not shutil.which("aiguard", path=path)
+    done = pc_repo.git("commit", "-q", env={"GIT_EDITOR": str(editor), "PATH": path})
+    assert b"aiguard: " not in done.stderr, done.stderr
+    message = pc_repo.message().decode()
+    assert message.startswith("Edited\n\n"), message
+    assert dict(pc_repo.trailers()).get("Assisted-by") == "claude-code:some-model", message
+
+
 def test_editor_quit_without_writing_still_aborts(pc_repo, tmp_path):
     editor = tmp_path / "editor.sh"
     editor.write_text("#!/bin/sh\nexit 0\n")  # leaves git's template untouched
