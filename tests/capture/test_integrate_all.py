@@ -216,6 +216,47 @@ def test_json_settings_from_nothing_and_back(isolated_user, tool, relative):
     assert not path.exists()
 
 
+@pytest.mark.parametrize("tool, relative", [("claude-code", ".claude/settings.json"),
+                                            ("gemini-cli", ".gemini/settings.json"),
+                                            ("cursor", ".cursor/hooks.json"),
+                                            ("codex", ".codex/config.toml")])
+@pytest.mark.parametrize("blank", [b"", b"\n", b"  \n\n"])
+def test_an_empty_settings_file_is_empty_again_after_undo(isolated_user, tool, relative, blank):
+    """An empty file the user had (touch, an editor) is theirs: undo leaves it as it was, not
+    deleted; and a later round that creates the file from nothing still removes it."""
+    path = isolated_user / relative
+    path.parent.mkdir(parents=True)
+    path.write_bytes(blank)
+    run_integrate(tool)
+    assert "agent-hook" in path.read_text()
+    run_integrate(tool, "--undo")
+    assert path.exists() and path.read_bytes() == blank
+    path.unlink()
+    run_integrate(tool)
+    run_integrate(tool, "--undo")
+    assert not path.exists()
+
+
+@pytest.mark.parametrize("tool, relative, original", [
+    ("claude-code", ".claude/settings.json", '{\n  "model": "opus"\n}\n'),
+    ("codex", ".codex/config.toml", 'model = "o3"\n'),
+])
+def test_a_settings_file_with_a_byte_order_mark_is_extended_and_keeps_it(isolated_user, tool, relative, original):
+    """Windows editors save UTF-8 with a BOM, which JSON and TOML parsers refuse: aiguard reads
+    past it and writes it back, so undo restores the file byte for byte."""
+    path = isolated_user / relative
+    path.parent.mkdir(parents=True)
+    raw = b"\xef\xbb\xbf" + original.encode()
+    path.write_bytes(raw)
+    run_integrate(tool)
+    after = path.read_bytes()
+    assert after.startswith(b"\xef\xbb\xbf") and b"agent-hook" in after
+    assert after.count(b"\xef\xbb\xbf") == 1
+    assert (path.parent / (path.name + ".aiguard-backup")).read_bytes() == raw
+    run_integrate(tool, "--undo")
+    assert path.read_bytes() == raw
+
+
 @pytest.mark.parametrize("tool, relative, broken", [
     ("claude-code", ".claude/settings.json", '{"model": "opus",}'),
     ("gemini-cli", ".gemini/settings.json", '{"ui": {"theme": "x"} /* unterminated'),

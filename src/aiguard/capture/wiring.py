@@ -63,9 +63,12 @@ def mark(tool: str) -> str:
 
 # A settings file is a few KiB; one far bigger is not the user's settings.
 MAX_SETTINGS_BYTES = 8 << 20
+_BOM = b"\xef\xbb\xbf"  # editors on Windows save UTF-8 with it; JSON and TOML parsers refuse it
 
 
 def read_settings(path: Path) -> str:
+    """The file's text ("" when there is none), without a UTF-8 byte order mark
+    (write_settings puts one back on a file that had it)."""
     try:
         with open(path, "rb") as fh:
             data = fh.read(MAX_SETTINGS_BYTES + 1)
@@ -77,9 +80,17 @@ def read_settings(path: Path) -> str:
         raise IntegrateError(f"{path} is over {MAX_SETTINGS_BYTES >> 20} MiB, too big for a settings file; "
                              f"fix it first")
     try:
-        return data.decode("utf-8")
+        return data[len(_BOM):].decode("utf-8") if data.startswith(_BOM) else data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise IntegrateError(f"{path} cannot be read ({exc}); fix it first") from None
+
+
+def _has_bom(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(_BOM)) == _BOM
+    except OSError:
+        return False
 
 
 def too_deep(path: Path) -> IntegrateError:
@@ -89,6 +100,11 @@ def too_deep(path: Path) -> IntegrateError:
 def settings_target(path: Path) -> Path:
     """The file to write for `path`: a symlink's target (dotfile managers, stow), else itself."""
     return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def _backup(path: Path) -> Path:
+    target = settings_target(path)
+    return target.with_name(target.name + BACKUP)
 
 
 def backup_name(path: Path) -> str:
@@ -105,15 +121,45 @@ def write_settings(path: Path, old: str, new: str, mode: int | None = None) -> N
     """
     path = settings_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if old:
-        path.with_name(path.name + BACKUP).write_text(old, encoding="utf-8")
+    encoding = "utf-8-sig" if _has_bom(path) else "utf-8"  # -sig writes the mark first
+    if old or path.exists():  # an empty file too: undo puts it back rather than deleting it
+        _backup(path).write_text(old, encoding=encoding)
     tmp = path.with_name(f".{path.name}.aiguard-tmp")
-    tmp.write_text(new, encoding="utf-8")
+    tmp.write_text(new, encoding=encoding)
     if mode is not None:
         os.chmod(tmp, mode)
     elif path.exists():
         os.chmod(tmp, path.stat().st_mode & 0o777)
     os.replace(tmp, path)
+
+
+def _blank_before(path: Path) -> str | None:
+    """What the file held before aiguard wrote its whole content into it: the blank text of
+    an empty file that was there (kept as the backup), or None when there was no file."""
+    try:
+        with open(_backup(path), "rb") as fh:
+            held = fh.read(4097)
+    except OSError:
+        return None
+    text = held.decode("utf-8", "replace").lstrip("\ufeff")
+    return text if len(held) <= 4096 and not text.strip() else None
+
+
+def fresh_file(path: Path) -> None:
+    """Before creating a settings file that is not there: a blank backup left from an earlier
+    round is about no file of now, and would make undo leave an empty file behind."""
+    if not os.path.lexists(path) and _blank_before(path) is not None:
+        _backup(path).unlink()
+
+
+def undo_whole(path: Path, text: str) -> Done:
+    """Undo when aiguard's content is all the file holds: the empty file it was, or none."""
+    blank = _blank_before(path)
+    if blank is None:
+        settings_target(path).unlink()  # a symlink stays, as it was before
+        return Done(True, path, f"{path}: removed (aiguard had created it)")
+    write_settings(path, text, blank)
+    return Done(True, path, f"{path}: removed aiguard's hook (the file is empty again, as it was)")
 
 
 def one_line(exc: Exception) -> str:
@@ -338,6 +384,7 @@ def json_apply(spec: JsonHook) -> Done:
         added = False
     if not added:  # never write a file the assistant cannot read
         raise IntegrateError(f"{spec.path}: could not add aiguard's hook; add it by hand")
+    fresh_file(spec.path)
     write_settings(spec.path, text, new)
     backup = f" (backup: {backup_name(spec.path)})" if text else ""
     return Done(True, spec.path, f"{spec.path}: added a {spec.event} hook running "
@@ -350,8 +397,7 @@ def json_undo(spec: JsonHook) -> Done:
         return Done(False, spec.path, f"{spec.path}: aiguard's hook is not there; nothing to do")
     new = _json_without_hook(spec, text)
     if not new:
-        settings_target(spec.path).unlink()  # a symlink stays, as it was before
-        return Done(True, spec.path, f"{spec.path}: removed (aiguard had created it)")
+        return undo_whole(spec.path, text)
     write_settings(spec.path, text, new)
     return Done(True, spec.path, f"{spec.path}: removed aiguard's {spec.event} hook "
                                  f"(backup: {backup_name(spec.path)})")
@@ -450,6 +496,7 @@ def toml_apply(spec: TomlHook) -> Done:
         reason = f"its hooks are written in a form a {spec.header} table cannot join"
     if not added:  # never write a file the assistant cannot read
         raise IntegrateError(f"{path}: cannot append aiguard's {spec.header} block ({reason}); add it by hand")
+    fresh_file(path)
     write_settings(path, text, new)
     note = spec.note(data)
     extra = ", ".join(part for part in (note, f"backup: {backup_name(path)}" if text else "") if part)
@@ -470,8 +517,7 @@ def toml_undo(spec: TomlHook) -> Done:
     start, end = span
     new = text[:start - 1 if start and text[start - 1] == "\n" else start] + text[end:]
     if not new:
-        settings_target(path).unlink()  # a symlink stays, as it was before
-        return Done(True, path, f"{path}: removed (aiguard had created it)")
+        return undo_whole(path, text)
     write_settings(path, text, new)
     return Done(True, path, f"{path}: removed aiguard's {spec.header} block (backup: {backup_name(path)})")
 
