@@ -19,7 +19,7 @@ from __future__ import annotations
 import bisect
 import gc
 from collections import Counter, defaultdict
-from typing import Callable, Iterable, Mapping, NamedTuple, TypeVar
+from collections.abc import Callable, Mapping
 
 from aiguard.core.fingerprint import (
     IDENT,
@@ -39,6 +39,11 @@ from aiguard.core.fingerprint import (
     tokenize,
 )
 from aiguard.core.spans import line_runs
+from aiguard.core.tuples import NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable, TypeVar
 
 # A fingerprint found in more records than this is common code, not evidence
 # (MOSS's -m option; matching.md uses 20).
@@ -61,7 +66,8 @@ QueryHashes = dict[int, int] | bytes
 # (stream, covered tokens that count towards min_tokens, record, covered, extension) of a
 # matched chain (attribute_text)
 _Chain = tuple[int, int, int, set[int], set[int]]
-_T = TypeVar("_T")
+if TYPE_CHECKING:
+    _T = TypeVar("_T")
 
 
 class RecordInfo(NamedTuple):

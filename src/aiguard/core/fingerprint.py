@@ -23,7 +23,13 @@ import os
 import re
 import struct
 from types import ModuleType
-from typing import TYPE_CHECKING, Callable, Collection, Iterable, NamedTuple, Sequence
+from collections.abc import Callable, Collection
+
+from aiguard.core.tuples import NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable, Sequence
 
 
 def _load_speedups() -> ModuleType | None:

@@ -19,9 +19,13 @@ Pure: where notes are kept and how they travel is aiguard.git.notes.
 from __future__ import annotations
 
 import json
-from typing import Iterable, Mapping, NamedTuple
 
 from aiguard.core.spans import Span, line_runs
+from aiguard.core.tuples import NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable, Mapping
 
 SCHEMA = 1
 

@@ -3,9 +3,13 @@ and the one way lines with equal values are merged into runs. Pure."""
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, NamedTuple, TypeVar
+from aiguard.core.tuples import NamedTuple
 
-V = TypeVar("V")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Mapping, TypeVar
+
+    V = TypeVar("V")
 
 
 class Span(NamedTuple):

@@ -47,9 +47,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import TYPE_CHECKING, Iterable, Mapping, NamedTuple, Sequence
 
+from aiguard.core.tuples import NamedTuple
+
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # a type only: the digest reads a parsed patch, it does not run git
+    from typing import Iterable, Mapping, Sequence
     from aiguard.git.patches import FileDiff
 
 VERSION = "v2"  # what new stamps are

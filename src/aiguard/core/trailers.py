@@ -15,7 +15,12 @@ replaces its own group in the final block in place and never touches another byt
 from __future__ import annotations
 
 import re
-from typing import Iterable, NamedTuple, Sequence, TypedDict
+
+from aiguard.core.tuples import NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable, Sequence, TypedDict
 
 ASSISTED_BY = "Assisted-by"
 AI_LINES = "AI-Lines"
@@ -435,11 +440,12 @@ def format_unmatched(lines: int, files: int, reasons: dict[str, int]) -> str:
             f"{'file' if files == 1 else 'files'} ({parts})")
 
 
-class Unmatched(TypedDict):
-    """An AI-Unmatched value: lines and files the hook left unmatched, files per reason."""
-    lines: int
-    files: int
-    reasons: dict[str, int]
+if TYPE_CHECKING:  # a type only: parse_unmatched returns a plain dict
+    class Unmatched(TypedDict):
+        """An AI-Unmatched value: lines and files the hook left unmatched, files per reason."""
+        lines: int
+        files: int
+        reasons: dict[str, int]
 
 
 def parse_unmatched(value: str | None) -> Unmatched | None:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Iterable, Iterator
 
 from aiguard.core.note_format import LineRecord, decode, to_lines, to_spans
 from aiguard.core.spans import Span
 from aiguard.git import objects, patches, runner
 from aiguard.git.notes import REF, REMOTE_COPIES, note_refs
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable, Iterator
 
 MOVE_MIN = 3  # lines: a block found again out of order keeps its owner from this size up
 

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from typing import IO, Callable, Iterable, NamedTuple
 
 from aiguard.core.spans import Span
 from aiguard.core import trailers
 from aiguard.git import objects, patches
 from aiguard.core.attribution import RecordInfo, attribute_text, line_ranges
 from aiguard.core.fingerprint import Hasher
+from aiguard.core.tuples import NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import IO, Callable, Iterable
 
 # What one commit matches at most. Matching costs by added text (the neighbourhood of the
 # added lines is tokenised, not whole files), so the budget counts added bytes; a file is

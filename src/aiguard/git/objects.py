@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Iterable, Iterator
 
 from aiguard.git.runner import GitError, Session, git
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable, Iterator
+
 
 def read_blobs(oids: Iterable[str], cwd: str | None = None) -> dict[str, bytes]:
     """Contents of blobs, in one `git cat-file --batch` call."""

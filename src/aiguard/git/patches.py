@@ -7,9 +7,13 @@ The diff flags are one definition of "the change", shared by the hook and by ver
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, NamedTuple, Sequence
 
 from aiguard.git.runner import GitError, Session, Started, empty_tree, git
+from aiguard.core.tuples import NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterable, Sequence
 
 # One definition of "the change", shared by the hook and by verification.
 # --text: whether git calls a file binary depends on .gitattributes as checked out,

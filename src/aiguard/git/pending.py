@@ -13,12 +13,15 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import Iterable
 
 from aiguard.core.note_format import decode, encode
 from aiguard.git import patches, runner
 from aiguard.git.carry import carry_into
 from aiguard.git.notes import REF, read_all, write
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable
 
 PENDING = "aiguard-pending"
 PENDING_MAX_AGE = 7 * 86400

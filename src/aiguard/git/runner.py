@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-from typing import Iterator, Sequence
 
 from aiguard.core.errors import AiguardError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterator, Sequence
 
 
 class GitError(AiguardError):

@@ -26,13 +26,14 @@ import hashlib
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
 
 from aiguard.core import trailers
 from aiguard.git import patches, runner
 from aiguard.core.trailers import Cleanup
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Sequence
     from aiguard.git import carry as carry_mod
     from aiguard.git import objects
 

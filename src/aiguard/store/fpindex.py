@@ -44,10 +44,13 @@ import sys
 import zlib
 from array import array
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from aiguard.core.errors import AiguardError
 from aiguard.core.fingerprint import STREAMS, _speedups
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable, Sequence
 
 MAGIC = b"AIGFPIX1"
 FORMAT = 2

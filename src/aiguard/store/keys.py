@@ -22,10 +22,10 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import NamedTuple
 
 from aiguard.core.errors import AiguardError
 from aiguard.store import paths
+from aiguard.core.tuples import NamedTuple
 
 KEYRING_SERVICE = "aiguard"
 KEY_PREFIX = "aiguard-key-v1:"

@@ -20,13 +20,17 @@ import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, NamedTuple
 
 from aiguard.core.errors import AiguardError
 from aiguard.store import fpindex, paths
 from aiguard.core import names
 from aiguard.core.attribution import RecordInfo
 from aiguard.core.fingerprint import PARAMS, RAW, STREAMS, Common, Hasher, fingerprint_text
+from aiguard.core.tuples import NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable, Iterator, Mapping
 
 SOURCES = ("assistant-hook", "assistant-log", "clipboard", "manual")
 DEFAULT_RETENTION_DAYS = 180

@@ -11,9 +11,12 @@ import contextlib
 import os
 import sys
 from pathlib import Path
-from typing import Iterator
 
 from aiguard.store.home import APP, home_dir
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterator
 
 
 def home() -> Path:
