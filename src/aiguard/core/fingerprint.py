@@ -18,13 +18,13 @@ that attribution can treat comment-only lines inside a paste as part of it.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import struct
 from types import ModuleType
 from collections.abc import Callable, Collection
 
+from aiguard.core.digests import blake2b
 from aiguard.core.tuples import NamedTuple
 
 TYPE_CHECKING = False
@@ -305,12 +305,12 @@ class PureHasher:
     """
 
     def __init__(self, key: bytes):
-        token_key = hashlib.blake2b(key, person=b"aiguard-token", digest_size=32).digest()
-        gram_key = hashlib.blake2b(key, person=b"aiguard-kgram", digest_size=32).digest()
+        token_key = blake2b(key, person=b"aiguard-token", digest_size=32).digest()
+        gram_key = blake2b(key, person=b"aiguard-kgram", digest_size=32).digest()
         self._token_key, self._gram_key = token_key, gram_key
         # Keyed states to copy: a copy costs less than setting the key up for every hash.
-        self._token_state = hashlib.blake2b(key=token_key, digest_size=8)
-        self._gram_state = hashlib.blake2b(key=gram_key, digest_size=8)
+        self._token_state = blake2b(key=token_key, digest_size=8)
+        self._gram_state = blake2b(key=gram_key, digest_size=8)
         self._cache: dict[str, bytes] = {}
 
     def token_digests(self, tokens: Sequence[Token], stream: int) -> list[bytes]:

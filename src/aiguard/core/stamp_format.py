@@ -45,9 +45,7 @@ Format (one line, space separated)::
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
+from aiguard.core.digests import hmac_sha256, sha256
 from aiguard.core.tuples import NamedTuple
 
 TYPE_CHECKING = False
@@ -70,9 +68,20 @@ def version_of(value: str) -> str:
     return value.split(" ", 1)[0]
 
 
+# Changed lines from which the digest is worth OpenSSL's SHA-256 (twice the built-in one's
+# speed; loading it costs ~2.5 ms, a 1.7-million-line change's digest 0.18 s less).
+_LARGE_CHANGE = 200_000
+
+
 def change_digest(files: Iterable[FileDiff], version: str = VERSION) -> bytes:
-    digest = hashlib.sha256()
-    for diff in sorted(files, key=lambda f: f.path):
+    ordered = sorted(files, key=lambda f: f.path)
+    if sum(len(diff.changes) for diff in ordered) < _LARGE_CHANGE:
+        digest = sha256()
+    else:
+        import hashlib
+
+        digest = hashlib.sha256()
+    for diff in ordered:
         digest.update(b"file\0" + diff.path + b"\0")
         if version != "v1":
             digest.update(b"mode\0" + (diff.old_mode or "-").encode() + b"\0"
@@ -93,11 +102,11 @@ def claims(assisted_by: Sequence[str], ai_lines: str, unmatched: str | None = No
 
 def binding(change: bytes, assisted_by: Sequence[str], ai_lines: str, unmatched: str | None = None,
             version: str = VERSION) -> str:
-    return hashlib.sha256(_domain(version) + change + claims(assisted_by, ai_lines, unmatched)).hexdigest()[:32]
+    return sha256(_domain(version) + change + claims(assisted_by, ai_lines, unmatched)).hexdigest()[:32]
 
 
 def mac(key: bytes, bound: str, version: str = "v1") -> str:
-    return hmac.new(key, _domain(version) + bound.encode(), hashlib.sha256).hexdigest()[:32]
+    return hmac_sha256(key, _domain(version) + bound.encode()).hex()[:32]
 
 
 def signed_message(bound: str, version: str = VERSION) -> bytes:
@@ -130,13 +139,15 @@ def check(value: str, change: bytes, assisted_by: Sequence[str], ai_lines: str,
           keys: Mapping[str, bytes] | None = None, unmatched: str | None = None) -> Check:
     """`change` is change_digest(files, version_of(value)). A personal stamp's signature is
     left to the caller (signature "personal"): checking it runs ssh-keygen."""
+    from hmac import compare_digest  # not at import time: hmac loads OpenSSL, and the hook only makes stamps
+
     parts = value.split()
     if len(parts) != 5 or parts[0] not in VERSIONS or parts[2] != str(len(assisted_by)) \
             or (parts[1] == PERSONAL and parts[0] == "v1"):
         return Check(False, "invalid", f"not an aiguard {VERSION} (or v1) stamp for these claims")
     version, kid, _count, bound, signature = parts
     expected = binding(change, assisted_by, ai_lines, unmatched, version)
-    is_bound = hmac.compare_digest(bound, expected)
+    is_bound = compare_digest(bound, expected)
     if kid == PERSONAL:
         reason = "" if is_bound else "the stamp does not match this commit's change and claims"
         return Check(is_bound, "personal", reason, version, bound, signature)
@@ -145,7 +156,7 @@ def check(value: str, change: bytes, assisted_by: Sequence[str], ai_lines: str,
     elif kid not in keys:
         status = "unknown-key"
     else:
-        status = "valid" if hmac.compare_digest(signature, mac(keys[kid], bound, version)) else "invalid"
+        status = "valid" if compare_digest(signature, mac(keys[kid], bound, version)) else "invalid"
     reason = "" if is_bound else "the stamp does not match this commit's change and claims"
     if status == "invalid":
         reason = reason or "the stamp's signature is not valid for its key"

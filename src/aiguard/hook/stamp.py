@@ -22,12 +22,12 @@ the OS keyring.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from pathlib import Path
 
 from aiguard.core import trailers
+from aiguard.core.digests import sha256
 from aiguard.git import patches, runner
 from aiguard.core.trailers import Cleanup
 
@@ -224,7 +224,7 @@ def _template_digest(msg: bytes, cleanup: Cleanup) -> str:
     lines = trailers.split_lines(trailers.strip_own(msg, cleanup))
     lines = lines[: trailers.content_end(lines, cleanup.comment)]
     kept = [line.strip() for line in lines if cleanup.comment is None or not line.startswith(cleanup.comment)]
-    return hashlib.sha256(b"\n".join(line for line in kept if line)).hexdigest()
+    return sha256(b"\n".join(line for line in kept if line)).hexdigest()
 
 
 def _template_marker() -> Path:

@@ -18,11 +18,11 @@ in the same place and never shadows the keyring with a fresh file.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
 
+from aiguard.core.digests import sha256
 from aiguard.core.errors import AiguardError
 from aiguard.store import paths
 from aiguard.core.tuples import NamedTuple
@@ -55,7 +55,7 @@ class Keyset(NamedTuple):
 
 def key_id(key: bytes) -> str:
     """A short public name for a key (8 hex digits of a hash of it)."""
-    return hashlib.sha256(b"aiguard-key-id\0" + key).hexdigest()[:8]
+    return sha256(b"aiguard-key-id\0" + key).hexdigest()[:8]
 
 
 def format_key(key: bytes) -> str:

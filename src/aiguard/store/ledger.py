@@ -15,12 +15,12 @@ piled up, and the daemon when recording has been idle for a while.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import sqlite3
 import time
 from pathlib import Path
 
+from aiguard.core.digests import blake2b
 from aiguard.core.errors import AiguardError
 from aiguard.store import fpindex, paths
 from aiguard.core import names
@@ -166,7 +166,7 @@ _YEAR_ONE = -62135596800.0  # 0001-01-01T00:00:00Z, the first time a datetime sh
 def _text_digest(text: str, key: bytes) -> bytes:
     """Keyed hash of the whitespace-normalised text: spots a re-recording, reveals nothing."""
     normal = " ".join(text.split()).encode("utf-8", "surrogatepass")
-    return hashlib.blake2b(normal, key=key, person=b"aiguard-record", digest_size=16).digest()
+    return blake2b(normal, key=key, person=b"aiguard-record", digest_size=16).digest()
 
 
 class Ledger:
