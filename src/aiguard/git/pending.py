@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import time
-from pathlib import Path
 
 from aiguard.core.note_format import decode, encode
 from aiguard.git import patches, runner
@@ -27,8 +26,8 @@ PENDING = "aiguard-pending"
 PENDING_MAX_AGE = 7 * 86400
 
 
-def _pending_dir(cwd: str | None = None) -> Path:
-    return Path(runner.state_path(PENDING, cwd))
+def _pending_dir(cwd: str | None = None) -> str:
+    return runner.state_path(PENDING, cwd)
 
 
 def save_pending(stamp_value: str, data: bytes, cwd: str | None = None) -> None:
@@ -36,10 +35,15 @@ def save_pending(stamp_value: str, data: bytes, cwd: str | None = None) -> None:
     if binding is None:
         return
     directory = _pending_dir(cwd)
-    directory.mkdir(mode=0o700, exist_ok=True)
-    tmp = directory / f".{binding}.{os.getpid()}"
-    tmp.write_bytes(data)
-    os.replace(tmp, directory / binding)
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        if not os.path.isdir(directory):
+            raise
+    tmp = os.path.join(directory, f".{binding}.{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, os.path.join(directory, binding))
 
 
 def stamp_binding(stamp_value: str | None) -> str | None:
@@ -54,11 +58,12 @@ def file_pending(commit: str, message: bytes, cwd: str | None = None) -> bool:
     group = trailers.read_group(message)
     binding = stamp_binding(group.stamp if group else None)
     directory = _pending_dir(cwd)
-    if binding is None or not directory.is_dir():
+    if binding is None or not os.path.isdir(directory):
         return False
-    path = directory / binding
+    path = os.path.join(directory, binding)
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as fh:
+            data = fh.read()
     except OSError:
         return False
     write(commit, data, cwd)
@@ -66,18 +71,19 @@ def file_pending(commit: str, message: bytes, cwd: str | None = None) -> bool:
     return True
 
 
-def _sweep(directory: Path, used: Path) -> None:
+def _sweep(directory: str, used: str) -> None:
     """Drop the filed note and leftovers of commits that never happened; the empty folder
     goes too, so that the post-commit hook of an ordinary commit starts no Python."""
     cutoff = time.time() - PENDING_MAX_AGE
-    for entry in directory.iterdir():
+    for name in os.listdir(directory):
+        entry = os.path.join(directory, name)
         try:
-            if entry == used or entry.stat().st_mtime < cutoff:
-                entry.unlink()
+            if entry == used or os.stat(entry).st_mtime < cutoff:
+                os.unlink(entry)
         except OSError:
             pass
     try:
-        directory.rmdir()
+        os.rmdir(directory)
     except OSError:
         pass
 

@@ -116,9 +116,9 @@ def serve(path: Path | None = None, ready=None) -> int:
         return 0
     preload()
     from aiguard.store import fpindex
-    from aiguard.store.ledger import index_file
+    from aiguard.store.ledger import index_name
 
-    index = index_file(paths.ledger_path())
+    index = index_name(paths.ledger_file())  # the name the children's ledger opens it by
     fpindex.hold(index)  # children share the index file's bytes (and re-read it when replaced)
     # Forked children share the preloaded heap copy-on-write. A garbage collection in a child
     # writes to every object it visits, copying the pages it touches; frozen objects are never

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from aiguard.core import trailers
 from aiguard.core.digests import sha256
@@ -89,7 +88,7 @@ def main(argv: Sequence[str], caller: int | None = None) -> int:
     if stage == COMMIT_MSG:
         source = sha = None
     try:
-        warning = stamp_message_file(Path(msgfile), source, sha, stage, caller)
+        warning = stamp_message_file(msgfile, source, sha, stage, caller)
     except Exception as exc:  # fail open, whatever went wrong
         warning = f"commit not stamped: {exc.__class__.__name__}: {exc}"
     if warning:
@@ -227,14 +226,15 @@ def _template_digest(msg: bytes, cleanup: Cleanup) -> str:
     return sha256(b"\n".join(line for line in kept if line)).hexdigest()
 
 
-def _template_marker() -> Path:
-    return Path(runner.state_path("aiguard-template"))
+def _template_marker() -> str:
+    return runner.state_path("aiguard-template")
 
 
-def stamp_message_file(msgfile: Path, source: str | None, sha: str | None, stage: str,
+def stamp_message_file(msgfile: str, source: str | None, sha: str | None, stage: str,
                        caller: int | None = None) -> str | None:
     """Stamp the message file in place; returns a warning line, or None."""
-    msg = msgfile.read_bytes()
+    with open(msgfile, "rb") as fh:
+        msg = fh.read()
     editor = os.environ.get("GIT_EDITOR") != ":"
     # `git commit -m` and the run after the editor stamp at once: start their git calls
     # now, side by side with the config read (they are dropped if not needed). The blob
@@ -266,7 +266,7 @@ class Early:
         self.head, self.diff, self.reader, self.config = head, diff, reader, config
 
 
-def _stamp_message(msgfile: Path, msg: bytes, editor: bool, source: str | None, sha: str | None, stage: str,
+def _stamp_message(msgfile: str, msg: bytes, editor: bool, source: str | None, sha: str | None, stage: str,
                    early: Early | None, caller: int | None) -> str | None:
     cfg = runner.config(started=early.config if early else None)
     cli = _ancestor_git_commit(caller)
@@ -278,9 +278,10 @@ def _stamp_message(msgfile: Path, msg: bytes, editor: bool, source: str | None, 
     if stage == COMMIT_MSG:
         untouched = False
         marker = _template_marker()
-        if marker.exists():
-            untouched = marker.read_text().strip() == _template_digest(msg, cleanup)
-            marker.unlink()
+        if os.path.exists(marker):
+            with open(marker) as fh:
+                untouched = fh.read().strip() == _template_digest(msg, cleanup)
+            os.unlink(marker)
         if untouched or not trailers.has_content(msg, cleanup):
             stripped = trailers.strip_own(msg, cleanup)
             if stripped != msg:
@@ -292,7 +293,8 @@ def _stamp_message(msgfile: Path, msg: bytes, editor: bool, source: str | None, 
         if cli.no_verify:
             return "commit not stamped: --no-verify skips the commit-msg hook that stamps messages written in the editor"
         if source == "template":
-            _template_marker().write_text(_template_digest(msg, cleanup) + "\n")
+            with open(_template_marker(), "w") as fh:
+                fh.write(_template_digest(msg, cleanup) + "\n")
         return None  # the message is written in the editor; the commit-msg run stamps it
     elif not trailers.has_content(msg, cleanup):
         if _kept_blank(msg, cleanup, mode):
@@ -302,7 +304,7 @@ def _stamp_message(msgfile: Path, msg: bytes, editor: bool, source: str | None, 
     return _stamp(msgfile, msg, cleanup, source, sha, cli, configured, early, cfg)
 
 
-def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, source: str | None, sha: str | None,
+def _stamp(msgfile: str, msg: bytes, cleanup: Cleanup, source: str | None, sha: str | None,
            cli: GitCommitArgs, configured: bytes | None,
            early: Early | None = None, cfg: dict[str, bytes] | None = None) -> str | None:
     from aiguard.git import carry
@@ -316,7 +318,7 @@ def _stamp(msgfile: Path, msg: bytes, cleanup: Cleanup, source: str | None, sha:
         prefetch.cancel()
 
 
-def _stamp_change(msgfile: Path, msg: bytes, cleanup: Cleanup, cli: GitCommitArgs, configured: bytes | None,
+def _stamp_change(msgfile: str, msg: bytes, cleanup: Cleanup, cli: GitCommitArgs, configured: bytes | None,
                   early: Early | None, cfg: dict[str, bytes] | None, head: str | None, amend: bool,
                   prefetch: carry_mod.Prefetch) -> str | None:
     from aiguard.core import names, stamp_format
@@ -444,18 +446,20 @@ def _carry(result, files: list, restrict: dict[bytes, set[int]] | None, prefetch
     return ChangeResult(result.added, ai_total, merged, result.notes, result.unmatched)
 
 
-def _write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.aiguard-{os.getpid()}")
+def _write(path: str, data: bytes) -> None:
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f".{name}.aiguard-{os.getpid()}")
     try:
-        tmp.write_bytes(data)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
         try:
-            os.chmod(tmp, path.stat().st_mode & 0o777)
+            os.chmod(tmp, os.stat(path).st_mode & 0o777)
         except OSError:
             pass
         os.replace(tmp, path)
     except BaseException:  # a full disk, a message file that cannot be replaced: no copy left in .git
         try:
-            tmp.unlink()
+            os.unlink(tmp)
         except OSError:
             pass
         raise

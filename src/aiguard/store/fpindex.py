@@ -43,13 +43,13 @@ import struct
 import sys
 import zlib
 from array import array
-from pathlib import Path
 
 from aiguard.core.errors import AiguardError
 from aiguard.core.fingerprint import STREAMS, _speedups
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Iterable, Sequence
 
 MAGIC = b"AIGFPIX1"
@@ -113,7 +113,7 @@ HOLD_LIMIT = 64 * 1024 * 1024  # bigger files (ledgers past ~230k records) are m
 _held: dict[str, tuple[tuple[int, int, int], bytes]] = {}
 
 
-def hold(path: Path) -> None:
+def hold(path: str | Path) -> None:
     """Keep the file's current contents in this process; re-read only when it was replaced."""
     try:
         with open(path, "rb") as fh:
@@ -130,7 +130,7 @@ def hold(path: Path) -> None:
 class Index:
     """A read-only view of one index file; the file may be replaced meanwhile (we keep ours)."""
 
-    def __init__(self, path: Path, watermark: int, views: list[StreamView], mapping: "mmap.mmap | bytes | None",
+    def __init__(self, path: str | Path, watermark: int, views: list[StreamView], mapping: "mmap.mmap | bytes | None",
                  fmt: int = FORMAT, body_crc: int | None = None):
         self.path = path
         self.watermark = watermark
@@ -144,11 +144,11 @@ class Index:
         return sum(v.count for v in self.views)
 
     @classmethod
-    def empty(cls, path: Path) -> "Index":
+    def empty(cls, path: str | Path) -> "Index":
         return cls(path, 0, [_empty_view() for _ in STREAMS], None)
 
     @classmethod
-    def open(cls, path: Path) -> "Index":
+    def open(cls, path: str | Path) -> "Index":
         """Map the file; an absent file is an empty index. Raises IndexDamaged when damaged."""
         try:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))

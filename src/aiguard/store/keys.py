@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 from aiguard.core.digests import sha256
 from aiguard.core.errors import AiguardError
 from aiguard.store import paths
 from aiguard.core.tuples import NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
 
 KEYRING_SERVICE = "aiguard"
 KEY_PREFIX = "aiguard-key-v1:"
@@ -131,14 +134,15 @@ def _keyring_backend():
 
 def _marker() -> str | None:
     try:
-        return paths.keystore_marker_path().read_text().strip() or None
+        with open(paths.keystore_marker_file()) as fh:
+            return fh.read().strip() or None
     except OSError:
         return None
 
 
 def location() -> str:
     """Where the keys are (or would be made): "file", "keyring", or "none"."""
-    if paths.keyset_path().exists():
+    if os.path.exists(paths.keyset_file()):
         return "file"
     return _marker() or "none"
 
@@ -234,10 +238,12 @@ class _NoKeys(Exception):
 
 
 def _load() -> Keyset:
-    file = paths.keyset_path()
-    if file.exists():
+    file = paths.keyset_file()
+    if os.path.exists(file):
         try:
-            return _decode(file.read_text(), "key file " + str(file), "file")
+            with open(file) as fh:
+                text = fh.read()
+            return _decode(text, "key file " + file, "file")
         except OSError as exc:
             raise KeyUnavailable(f"cannot read {file}: {exc.strerror}") from None
     if _marker() != "keyring":

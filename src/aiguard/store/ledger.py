@@ -18,7 +18,6 @@ import contextlib
 import os
 import sqlite3
 import time
-from pathlib import Path
 
 from aiguard.core.digests import blake2b
 from aiguard.core.errors import AiguardError
@@ -30,6 +29,7 @@ from aiguard.core.tuples import NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Iterable, Iterator, Mapping
 
 SOURCES = ("assistant-hook", "assistant-log", "clipboard", "manual")
@@ -49,9 +49,30 @@ INDEX_SUFFIX = ".fpindex"
 _MOVE_ASIDE = "move it aside to go on (the fingerprints it held are lost)"
 
 
-def index_file(ledger: Path) -> Path:
+def index_file(ledger: str | Path) -> Path:
     """The fingerprint index file that goes with a ledger file."""
-    return ledger.with_suffix(INDEX_SUFFIX)
+    from pathlib import Path
+
+    return Path(index_name(os.fspath(ledger)))
+
+
+def index_name(ledger: str) -> str:
+    """index_file as a string, without pathlib (the commit hook's path): the ledger file's
+    name with its last suffix replaced, as Path.with_suffix replaces it."""
+    folder, name = os.path.split(ledger)
+    dot = name.rfind(".")
+    return os.path.join(folder, (name[:dot] if 0 < dot < len(name) - 1 else name) + INDEX_SUFFIX)
+
+
+_URI_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~/")
+
+
+def file_uri(path: str) -> str:
+    """Path(path).as_uri() without pathlib and urllib.parse: file:// and the path's bytes,
+    percent-encoded but for letters, digits and _.-~/ (so ? and # cannot end the name)."""
+    if not os.path.isabs(path):
+        raise ValueError("relative path can't be expressed as a file URI")
+    return "file://" + "".join(chr(b) if b in _URI_SAFE else f"%{b:02X}" for b in os.fsencode(path))
 
 
 def _log():
@@ -170,17 +191,23 @@ def _text_digest(text: str, key: bytes) -> bytes:
 
 
 class Ledger:
-    def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool = False):
+    def __init__(self, conn: sqlite3.Connection, path: str | Path, readonly: bool = False):
         self.conn = conn
-        self.path = path
+        self.file = os.fspath(path)
         self.readonly = readonly
         self._index: fpindex.Index | None = None
         # Fingerprints still in SQLite, by stream and hash; None: too many, query them.
         self._recent: list[dict[int, list[tuple[int, int]]]] | None = None
 
     @property
+    def path(self) -> Path:
+        from pathlib import Path
+
+        return Path(self.file)
+
+    @property
     def index_path(self) -> Path:
-        return index_file(self.path)
+        return index_file(self.file)
 
     @classmethod
     def open(cls, path: Path | None = None) -> "Ledger":
@@ -203,13 +230,13 @@ class Ledger:
         return ledger
 
     @classmethod
-    def open_readonly(cls, path: Path | None = None) -> "Ledger | None":
+    def open_readonly(cls, path: str | Path | None = None) -> "Ledger | None":
         """Open for reading only (the commit hook); None when no ledger exists yet."""
-        path = path or paths.ledger_path()
-        if not path.exists():
+        path = os.fspath(path or paths.ledger_file())
+        if not os.path.exists(path):
             return None
         try:
-            conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=5, isolation_level=None)
+            conn = sqlite3.connect(f"{file_uri(path)}?mode=ro", uri=True, timeout=5, isolation_level=None)
             version = conn.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"ledger {path} is unusable: {exc}") from None
@@ -459,7 +486,7 @@ class Ledger:
 
     def _open_index(self) -> fpindex.Index:
         try:
-            return fpindex.Index.open(self.index_path)
+            return fpindex.Index.open(index_name(self.file))
         except (fpindex.IndexDamaged, OSError) as exc:
             raise LedgerError(f"{exc}; {_MOVE_ASIDE}") from None
 

@@ -1,6 +1,8 @@
 """Where per-user state lives: AIGUARD_HOME, else the platform's data directory.
 
-Kept stdlib-only and tiny: the commit hook imports it. Every install of aiguard
+Kept stdlib-only and tiny: the commit hook imports it, and reads its files through the
+plain-string `*_file()` functions (pathlib, with the urllib.parse it imports, costs a commit
+~3 ms); the `*_path()` ones are the same files as Paths. Every install of aiguard
 on a machine (a pipx install, the venv the pre-commit framework builds) derives
 the same paths from the same environment, so they share one ledger and one key.
 """
@@ -10,17 +12,21 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from pathlib import Path
 
 from aiguard.store.home import APP, home_dir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Iterator
+
+LEDGER, KEYSET, KEYSTORE = "ledger.sqlite3", "keys.json", "keystore"
 
 
 def home() -> Path:
     """The folder holding the ledger, the key fallback file, logs and config."""
+    from pathlib import Path
+
     return Path(home_dir())
 
 
@@ -54,22 +60,36 @@ GITIGNORE = b"# aiguard's per-user state (its keys, its ledger): never to be com
 
 
 def ledger_path() -> Path:
-    return home() / "ledger.sqlite3"
+    return home() / LEDGER
+
+
+def ledger_file() -> str:
+    return os.path.join(home_dir(), LEDGER)
 
 
 def keyset_path() -> Path:
-    return home() / "keys.json"
+    return home() / KEYSET
+
+
+def keyset_file() -> str:
+    return os.path.join(home_dir(), KEYSET)
 
 
 def keystore_marker_path() -> Path:
     """Non-secret note of where the keys live ("keyring" or "file")."""
-    return home() / "keystore"
+    return home() / KEYSTORE
+
+
+def keystore_marker_file() -> str:
+    return os.path.join(home_dir(), KEYSTORE)
 
 
 def config_path() -> Path:
     """The user config: AIGUARD_HOME/config.toml, else the platform's config folder."""
     if os.environ.get("AIGUARD_HOME") or sys.platform in ("win32", "darwin"):
         return home() / "config.toml"
+    from pathlib import Path
+
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / APP / "config.toml"
 
@@ -90,7 +110,7 @@ def write_private(path: Path, data: bytes) -> None:
 def locked(name: str) -> Iterator[None]:
     """An exclusive lock between aiguard processes (a lock file under AIGUARD_HOME)."""
     ensure_home()
-    fd = os.open(home() / name, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(os.path.join(home_dir(), name), os.O_RDWR | os.O_CREAT, 0o600)
     try:
         if sys.platform == "win32":  # pragma: no cover - not testable here
             import msvcrt
