@@ -8,8 +8,6 @@ Stdlib only: the hook imports this.
 
 from __future__ import annotations
 
-import subprocess
-
 from aiguard.git import objects, runner
 
 REF = "refs/notes/aiguard"
@@ -29,17 +27,15 @@ def note_refs(ref: str = REF, cwd: str | None = None, listed: bytes | None = Non
     if ref != REF:
         return [ref]
     if listed is None:
-        listed = subprocess.run([*runner.GIT, *REMOTE_COPIES], capture_output=True, cwd=cwd,
-                                stdin=subprocess.DEVNULL).stdout
+        listed = runner.run(REMOTE_COPIES, cwd=cwd)[1]
     return [REF, *sorted(name for name in listed.decode("utf-8", "replace").split() if name.endswith("/aiguard"))]
 
 
 def _listing(ref: str, cwd: str | None) -> dict[str, str]:
     """commit -> note blob for every note under `ref`."""
-    listing = subprocess.run([*runner.GIT, "notes", "--ref", ref, "list"], capture_output=True, cwd=cwd,
-                             stdin=subprocess.DEVNULL)
+    code, out, _err = runner.run(["notes", "--ref", ref, "list"], cwd=cwd)
     blobs: dict[str, str] = {}
-    for line in listing.stdout.decode().splitlines() if listing.returncode == 0 else ():
+    for line in out.decode().splitlines() if code == 0 else ():
         parts = line.split()
         if len(parts) == 2:
             blobs[parts[1]] = parts[0]
@@ -124,9 +120,8 @@ def read_one(commit: str, ref: str = REF, cwd: str | None = None) -> bytes | Non
 
 
 def _show(commit: str, ref: str, cwd: str | None) -> bytes | None:
-    done = subprocess.run([*runner.GIT, "notes", "--ref", ref, "show", commit], capture_output=True,
-                          cwd=cwd, stdin=subprocess.DEVNULL)
-    return done.stdout if done.returncode == 0 else None
+    code, out, _err = runner.run(["notes", "--ref", ref, "show", commit], cwd=cwd)
+    return out if code == 0 else None
 
 
 def write(commit: str, data: bytes, cwd: str | None = None) -> None:
@@ -138,15 +133,14 @@ def write(commit: str, data: bytes, cwd: str | None = None) -> None:
 def fetch(remote: str, cwd: str | None = None) -> str:
     """Fetch the remote's notes beside ours and merge them in (both records of a commit kept)."""
     theirs = f"refs/notes/remotes/{remote}/aiguard"
-    done = subprocess.run([*runner.GIT, "fetch", "--quiet", remote, f"+{REF}:{theirs}"], capture_output=True,
-                          cwd=cwd, stdin=subprocess.DEVNULL)
-    if done.returncode != 0:
-        reason = done.stderr.decode("utf-8", "replace").strip().splitlines()
+    code, _out, err = runner.run(["fetch", "--quiet", remote, f"+{REF}:{theirs}"], cwd=cwd)
+    if code != 0:
+        reason = err.decode("utf-8", "replace").strip().splitlines()
         if reason and "couldn't find remote ref" in reason[-1]:
             return f"{remote} has no aiguard notes yet"
         # git's first complaint names the problem; its last line may be "and the repository exists."
         said = next((line for line in reason if line.startswith(("fatal:", "error:"))), reason[0] if reason else "")
-        raise runner.GitError(f"git fetch {remote} failed: {said or 'exit ' + str(done.returncode)}")
+        raise runner.GitError(f"git fetch {remote} failed: {said or 'exit ' + str(code)}")
     if runner.rev_parse(REF, cwd) is None and not _ref_exists(REF, cwd):
         runner.git(["update-ref", REF, theirs], cwd=cwd)
         return f"fetched {remote}'s aiguard notes into {REF}"
@@ -164,5 +158,4 @@ def push(remote: str, cwd: str | None = None) -> str:
 
 
 def _ref_exists(ref: str, cwd: str | None) -> bool:
-    return subprocess.run([*runner.GIT, "show-ref", "--verify", "--quiet", ref], cwd=cwd,
-                          stdin=subprocess.DEVNULL).returncode == 0
+    return runner.run(["show-ref", "--verify", "--quiet", ref], cwd=cwd)[0] == 0

@@ -1,6 +1,9 @@
 """Running git: each question is one call with fixed flags.
 
-Stdlib only (the commit hook imports this). Calls inherit the environment, so
+Stdlib only (the commit hook imports this), and on POSIX without subprocess: its import
+(selectors, threading, signal, locale) costs a commit ~3 ms, so git starts through
+os.posix_spawnp with pipes read through select.poll (`_Spawned`); subprocess runs it
+elsewhere, and when a call names a folder to run in. Calls inherit the environment, so
 inside a hook they honour GIT_INDEX_FILE (`commit -a`, `commit <paths>`),
 GIT_DIR and GIT_WORK_TREE. Flags are pinned so that user configuration
 (diff.algorithm, diff.noprefix, color.ui, diff.external, core.quotePath,
@@ -11,13 +14,26 @@ must come out the same on the developer's machine and in CI.
 from __future__ import annotations
 
 import os
-import subprocess
 
 from aiguard.core.errors import AiguardError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Iterator, Sequence
+    import subprocess
+    from typing import IO, Iterator, Sequence
+
+# posix_spawn cannot change the child's folder (no POSIX_SPAWN_CHDIR in Python): a call with a
+# cwd goes through subprocess. A child gets the default SIGPIPE and SIGXFSZ back, as
+# subprocess gives it (Python ignores both).
+_SPAWN = os.name == "posix" and hasattr(os, "posix_spawnp")
+if TYPE_CHECKING:
+    import select
+    from signal import SIGKILL, SIGPIPE, SIGXFSZ
+elif _SPAWN:
+    import select
+    from _signal import SIGKILL, SIGPIPE, SIGXFSZ  # the C module: signal.py builds enums (~0.4 ms)
+
+PIPE, DEVNULL = "pipe", "devnull"  # how a child's stdin, stdout or stderr is connected
 
 
 class GitError(AiguardError):
@@ -33,17 +49,149 @@ def _failed(args: Sequence[str], code: int, stderr: bytes) -> GitError:
     return GitError(f"git {args[0]} failed: {complaint[0] if complaint else f'exit {code}'}")
 
 
+class _Spawned:
+    """A child started with os.posix_spawnp: the part of subprocess.Popen runner uses (stdin,
+    stdout and stderr as buffered files when piped, communicate, poll, wait, kill, returncode)."""
+
+    def __init__(self, argv: list[str], stdin: str, stdout: str, stderr: str):
+        self.stdin: IO[bytes] | None = None
+        self.stdout: IO[bytes] | None = None
+        self.stderr: IO[bytes] | None = None
+        self.returncode: int | None = None
+        actions: list[tuple] = []
+        theirs: list[int] = []
+        ours: list[tuple[int, int]] = []  # (child's fd number, our end of its pipe)
+        try:
+            for target, how in ((0, stdin), (1, stdout), (2, stderr)):
+                if how == PIPE:
+                    read_end, write_end = os.pipe()  # both close-on-exec; dup2 clears it on the child's copy
+                    child, mine = (read_end, write_end) if target == 0 else (write_end, read_end)
+                    theirs.append(child)
+                    ours.append((target, mine))
+                    actions.append((os.POSIX_SPAWN_DUP2, child, target))
+                elif how == DEVNULL:
+                    actions.append((os.POSIX_SPAWN_OPEN, target, os.devnull, os.O_RDWR, 0))
+            if any(fd <= 2 for fd in theirs):
+                raise _NoStdio  # a pipe end took a closed 0-2: dup2 onto itself would not clear close-on-exec
+            try:
+                self.pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions,
+                                           setsigdef=(SIGPIPE, SIGXFSZ))
+            except OSError as exc:
+                exc.filename = argv[0]  # as subprocess says it: "No such file or directory: 'git'"
+                raise
+        except BaseException:
+            for _, fd in ours:
+                os.close(fd)
+            raise
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        for target, fd in ours:
+            if target == 0:
+                self.stdin = open(fd, "wb")
+            elif target == 1:
+                self.stdout = open(fd, "rb")
+            else:
+                self.stderr = open(fd, "rb")
+
+    def communicate(self, input: bytes | None = None) -> tuple[bytes, bytes]:
+        """Write input (then close stdin), read stdout and stderr to their ends (b"" for one not
+        piped), and wait for the child."""
+        poller = select.poll()
+        reading: dict[int, IO[bytes]] = {}
+        chunks: dict[int, list[bytes]] = {}
+        ends = []
+        for file in (self.stdout, self.stderr):
+            ends.append(file.fileno() if file is not None else -1)
+            if file is not None:
+                reading[file.fileno()] = file
+                chunks[file.fileno()] = []
+                poller.register(file.fileno(), select.POLLIN)
+        pending = memoryview(input or b"")
+        writing = -1
+        if self.stdin is not None:
+            self.stdin.flush()
+            if pending:
+                writing = self.stdin.fileno()
+                os.set_blocking(writing, False)  # a full pipe takes part of a write: git's output is read meanwhile
+                poller.register(writing, select.POLLOUT)
+            else:
+                self.stdin.close()
+        while reading or writing >= 0:
+            for fd, _event in poller.poll():
+                if fd == writing:
+                    try:
+                        pending = pending[os.write(fd, pending[:1 << 20]):]
+                    except BlockingIOError:
+                        continue
+                    except BrokenPipeError:  # git stopped reading: what it says is still read
+                        pending = pending[:0]
+                    if not pending:
+                        poller.unregister(fd)
+                        assert self.stdin is not None
+                        self.stdin.close()
+                        writing = -1
+                elif fd in reading:
+                    chunk = os.read(fd, 1 << 20)
+                    if chunk:
+                        chunks[fd].append(chunk)
+                    else:
+                        poller.unregister(fd)
+                        reading.pop(fd).close()
+        self.wait()
+        return b"".join(chunks.get(ends[0], ())), b"".join(chunks.get(ends[1], ()))
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            self.returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, SIGKILL)
+
+
+class _NoStdio(Exception):
+    """This process lacks one of fds 0-2: start the child through subprocess instead."""
+
+
+def _start(argv: list[str], stdin: str | None, stdout: str | None, stderr: str | None,
+           cwd: str | None = None) -> _Spawned | subprocess.Popen:
+    """Start a child (FileNotFoundError when the program is not found). None: inherited."""
+    if _SPAWN and cwd is None:
+        try:
+            return _Spawned(argv, stdin or "", stdout or "", stderr or "")
+        except _NoStdio:
+            pass
+    import subprocess
+
+    how = {PIPE: subprocess.PIPE, DEVNULL: subprocess.DEVNULL, None: None}
+    return subprocess.Popen(argv, stdin=how[stdin], stdout=how[stdout], stderr=how[stderr], cwd=cwd)
+
+
+def run(args: Sequence[str], input: bytes | None = None, cwd: str | None = None) -> tuple[int, bytes, bytes]:
+    """Run git with these arguments: (exit code, stdout, stderr); stdin is input, or empty.
+    FileNotFoundError (naming git) when git is not found, as subprocess.run raises it."""
+    proc = _start([*GIT, *args], PIPE if input is not None else DEVNULL, PIPE, PIPE, cwd)
+    out, err = proc.communicate(input)
+    return proc.wait(), out, err
+
+
 def git(args: Sequence[str], input: bytes | None = None, cwd: str | None = None, check: bool = True) -> bytes:
     try:
-        done = subprocess.run(
-            [*GIT, *args], input=input, capture_output=True, cwd=cwd,
-            stdin=None if input is not None else subprocess.DEVNULL,
-        )
+        code, out, err = run(args, input, cwd)
     except FileNotFoundError:
         raise GitError("git is not installed or not on PATH") from None
-    if check and done.returncode != 0:
-        raise _failed(args, done.returncode, done.stderr)
-    return done.stdout
+    if check and code != 0:
+        raise _failed(args, code, err)
+    return out
 
 
 def stream_records(args: Sequence[str], mark: bytes, cwd: str | None = None,
@@ -51,8 +199,7 @@ def stream_records(args: Sequence[str], mark: bytes, cwd: str | None = None,
     """Run git and yield its output split on `mark`, as it streams (for `git log` over long
     ranges: nothing holds the whole output). Empty records are dropped; GitError on failure."""
     try:
-        proc = subprocess.Popen([*GIT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
-                                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL)
+        proc = _start([*GIT, *args], PIPE if input is not None else DEVNULL, PIPE, PIPE, cwd)
     except FileNotFoundError:
         raise GitError("git is not installed or not on PATH") from None
     assert proc.stdout is not None
@@ -75,8 +222,9 @@ def stream_records(args: Sequence[str], mark: bytes, cwd: str | None = None,
         if not chunk:
             break
     err = proc.stderr.read() if proc.stderr else b""
-    if proc.wait() != 0:
-        raise _failed(args, proc.returncode, err)
+    code = proc.wait()
+    if code != 0:
+        raise _failed(args, code, err)
 
 
 def _widen_pipe(pipe) -> None:
@@ -91,11 +239,8 @@ def _widen_pipe(pipe) -> None:
 
 def rev_parse(rev: str, cwd: str | None = None) -> str | None:
     """Full object name of a commit, or None when it does not exist (unborn HEAD)."""
-    out = subprocess.run(
-        [*GIT, "rev-parse", "-q", "--verify", "--end-of-options", f"{rev}^{{commit}}"],
-        capture_output=True, cwd=cwd, stdin=subprocess.DEVNULL,
-    )
-    return out.stdout.decode().strip() or None if out.returncode == 0 else None
+    code, out, _err = run(["rev-parse", "-q", "--verify", "--end-of-options", f"{rev}^{{commit}}"], cwd=cwd)
+    return out.decode().strip() or None if code == 0 else None
 
 
 _HEAD_ARGS = ("rev-parse", "--absolute-git-dir", "-q", "--verify", "--end-of-options", "HEAD^{commit}")
@@ -132,8 +277,7 @@ class Started:
         self.args = tuple(args)
         self._result: tuple[int, bytes, bytes] | None = None
         try:
-            self.proc: subprocess.Popen | None = subprocess.Popen(
-                [*GIT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, cwd=cwd)
+            self.proc: _Spawned | subprocess.Popen | None = _start([*GIT, *args], DEVNULL, PIPE, PIPE, cwd)
         except FileNotFoundError:
             self.proc = None
 
@@ -142,7 +286,7 @@ class Started:
             raise GitError("git is not installed or not on PATH")
         if self._result is None:
             out, err = self.proc.communicate()
-            self._result = (self.proc.returncode, out, err)
+            self._result = (self.proc.wait(), out, err)
         return self._result
 
     def output(self) -> bytes:
@@ -159,7 +303,7 @@ class Started:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.communicate()
-        self._result = (self.proc.returncode, b"", b"")
+        self._result = (self.proc.wait(), b"", b"")
 
 
 def parents(commit: str, cwd: str | None = None) -> list[str]:
@@ -213,9 +357,7 @@ def toplevel(cwd: str | None = None) -> str:
 
 
 def in_repo(cwd: str | None = None) -> bool:
-    return subprocess.run(
-        [*GIT, "rev-parse", "--git-dir"], capture_output=True, cwd=cwd, stdin=subprocess.DEVNULL
-    ).returncode == 0
+    return run(["rev-parse", "--git-dir"], cwd=cwd)[0] == 0
 
 
 def merge_heads(cwd: str | None = None) -> list[str]:
@@ -234,7 +376,7 @@ class Session:
 
     def __init__(self, cwd: str | None = None):
         self.cwd = cwd
-        self.proc: subprocess.Popen | None = None
+        self.proc: _Spawned | subprocess.Popen | None = None
 
     def start(self) -> "Session":
         """Start the process now (its start-up then overlaps other work); errors wait for first use."""
@@ -248,8 +390,7 @@ class Session:
         """(stdin, stdout) of the running process, started if need be."""
         if self.proc is None:
             try:
-                self.proc = subprocess.Popen([*GIT, *self.args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                             stderr=subprocess.DEVNULL, cwd=self.cwd)
+                self.proc = _start([*GIT, *self.args], PIPE, PIPE, DEVNULL, self.cwd)
             except FileNotFoundError:
                 raise GitError("git is not installed or not on PATH") from None
         assert self.proc.stdin is not None and self.proc.stdout is not None
