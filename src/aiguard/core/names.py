@@ -49,8 +49,9 @@ def assisted_value(value: str) -> str:
 
 # C0 (but tab), DEL, C1, and the bidirectional marks, overrides and isolates (Trojan Source).
 _BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
-_CONTROL = re.compile(f"[\x00-\x08\x0a-\x1f\x7f-\x9f{_BIDI}]")
-_CONTROL_BUT_NEWLINE = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]")
+# Compiled on first use (re keeps them; ~0.6 ms): the commit hook shows no text.
+_CONTROL = f"[\x00-\x08\x0a-\x1f\x7f-\x9f{_BIDI}]"
+_CONTROL_BUT_NEWLINE = f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_BIDI}]"
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -63,5 +64,5 @@ def visible(text: str, newlines: bool = False) -> str:
     so a commit subject, an author or a model name cannot move the cursor, clear the
     screen, make a link (OSC 8) or reorder what the reader sees. Tabs stay; newlines
     stay too with `newlines`."""
-    pattern = _CONTROL_BUT_NEWLINE if newlines else _CONTROL
+    pattern = re.compile(_CONTROL_BUT_NEWLINE if newlines else _CONTROL)
     return pattern.sub(_escape, text) if pattern.search(text) else text

@@ -420,7 +420,8 @@ def summed_claims(groups: Iterable[Group]) -> tuple[list[str], int, int]:
 
 # Why added text went unmatched, in the order AI-Unmatched lists them (see changes.py).
 UNMATCHED_REASONS = ("too-large", "over-budget", "binary", "unreadable")
-_UNMATCHED_RE = re.compile(r"^(\d+) lines? in (\d+) files? \(([^()]*)\)$")
+# Patterns only verification reads are compiled on first use (re keeps them): not by every commit.
+_UNMATCHED_RE = r"^(\d+) lines? in (\d+) files? \(([^()]*)\)$"
 
 
 def unmatched_value(items: Iterable[tuple[str, int]]) -> str | None:
@@ -450,7 +451,7 @@ if TYPE_CHECKING:  # a type only: parse_unmatched returns a plain dict
 
 def parse_unmatched(value: str | None) -> Unmatched | None:
     """{"lines": N, "files": F, "reasons": {reason: files}} of an AI-Unmatched value, or None."""
-    found = _UNMATCHED_RE.match((value or "").strip())
+    found = re.match(_UNMATCHED_RE, (value or "").strip())
     if not found:
         return None
     reasons: dict[str, int] = {}
@@ -462,9 +463,9 @@ def parse_unmatched(value: str | None) -> Unmatched | None:
     return {"lines": int(found.group(1)), "files": int(found.group(2)), "reasons": reasons}
 
 
-_BODY_STAMP = re.compile(rb"^AIGuard-Stamp: v1 ", re.M)
-_BODY_ASSISTED = re.compile(rb"^Assisted-by:[ \t]*(\S+)", re.M | re.I)
-_BODY_AI_LINES = re.compile(rb"^AI-Lines:[ \t]*(\d+)/(\d+)", re.M | re.I)
+_BODY_STAMP = rb"^AIGuard-Stamp: v1 "  # (re.M)
+_BODY_ASSISTED = rb"^Assisted-by:[ \t]*(\S+)"  # (re.M | re.I)
+_BODY_AI_LINES = rb"^AI-Lines:[ \t]*(\d+)/(\d+)"  # (re.M | re.I)
 
 
 def squashed_claims(message: bytes) -> tuple[list[str], int, int] | None:
@@ -473,8 +474,9 @@ def squashed_claims(message: bytes) -> tuple[list[str], int, int] | None:
     GitHub's squash merge concatenates the commits' messages, so their aiguard
     groups end up in the body; a --squash-trailers block may be the last paragraph.
     """
-    if not _BODY_STAMP.search(message) and not _BODY_AI_LINES.search(message):
+    if not re.search(_BODY_STAMP, message, re.M) and not re.search(_BODY_AI_LINES, message, re.M | re.I):
         return None
-    assisted = list(dict.fromkeys(m.decode("utf-8", "replace") for m in _BODY_ASSISTED.findall(message)))
-    counts = [(int(a), int(t)) for a, t in _BODY_AI_LINES.findall(message)]
+    assisted = list(dict.fromkeys(m.decode("utf-8", "replace")
+                                  for m in re.findall(_BODY_ASSISTED, message, re.M | re.I)))
+    counts = [(int(a), int(t)) for a, t in re.findall(_BODY_AI_LINES, message, re.M | re.I)]
     return assisted, sum(a for a, _ in counts), sum(t for _, t in counts)
