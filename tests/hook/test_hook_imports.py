@@ -23,7 +23,7 @@ MERGE_INTERVALS = '''def merge_intervals(intervals):
 
 # Each costs a commit 0.5-3 ms to import (with what it imports in turn).
 HEAVY = ("typing", "pathlib", "urllib.parse", "ipaddress", "fnmatch", "subprocess", "selectors", "threading",
-         "signal", "locale", "hashlib", "hmac", "_hashlib", "logging")
+         "signal", "locale", "hashlib", "hmac", "_hashlib", "logging", "contextlib")
 
 
 def imported_by_the_hook(repo) -> tuple[set[str], bytes]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-
 from aiguard.git.runner import GitError, Session, git
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Iterable, Iterator
+    from types import TracebackType
+    from typing import Iterable
 
 
 def read_blobs(oids: Iterable[str], cwd: str | None = None) -> dict[str, bytes]:
@@ -116,15 +115,26 @@ def _skip(stream, count: int) -> None:
         count -= len(chunk)
 
 
-@contextlib.contextmanager
-def reading(reader: BlobReader | None, cwd: str | None = None) -> Iterator[BlobReader]:
-    """The caller's running reader (left open for it), or one started for the block and
-    closed after it."""
-    if reader is not None:
-        yield reader
-        return
-    own = BlobReader(cwd)
-    try:
-        yield own
-    finally:
-        own.close()
+def reading(reader: BlobReader | None, cwd: str | None = None) -> _Reading:
+    """`with reading(reader) as r:` the caller's running reader (left open for it), or one
+    started for the block and closed after it."""
+    return _Reading(reader, cwd)
+
+
+class _Reading:
+    """reading()'s context manager (a class, not contextlib's: the hook does not import contextlib)."""
+
+    def __init__(self, reader: BlobReader | None, cwd: str | None):
+        self._given, self._cwd = reader, cwd
+        self._own: BlobReader | None = None
+
+    def __enter__(self) -> BlobReader:
+        if self._given is not None:
+            return self._given
+        self._own = BlobReader(self._cwd)
+        return self._own
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        if self._own is not None:
+            self._own.close()

@@ -14,7 +14,6 @@ piled up, and the daemon when recording has been idle for a while.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 import time
@@ -30,6 +29,7 @@ from aiguard.core.tuples import NamedTuple
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
+    from types import TracebackType
     from typing import Iterable, Iterator, Mapping
 
 SOURCES = ("assistant-hook", "assistant-log", "clipboard", "manual")
@@ -273,20 +273,11 @@ class Ledger:
                         conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
-    @contextlib.contextmanager
-    def _writing(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: BEGIN IMMEDIATE (writers queue, readers go on), COMMIT, or
-        ROLLBACK on any error. Whatever this object read before is forgotten either way."""
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        finally:
-            self._forget_reads()
+    def _writing(self) -> _Transaction:
+        """`with self._writing() as conn:` one write transaction: BEGIN IMMEDIATE (writers queue,
+        readers go on), COMMIT, or ROLLBACK on any error. Whatever this object read before is
+        forgotten either way."""
+        return _Transaction(self)
 
     # Writing -------------------------------------------------------------------------
 
@@ -656,6 +647,32 @@ class Ledger:
             "index_bytes": index_bytes,
             "by_tool": by_tool,
         }
+
+
+class _Transaction:
+    """Ledger._writing's context manager (a class, not contextlib's: the hook imports this module)."""
+
+    def __init__(self, ledger: Ledger):
+        self.ledger = ledger
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.ledger.conn.execute("BEGIN IMMEDIATE")
+        return self.ledger.conn
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        conn = self.ledger.conn
+        try:
+            if kind is None:
+                try:
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            else:
+                conn.execute("ROLLBACK")
+        finally:
+            self.ledger._forget_reads()
 
 
 def _set_wal(conn: sqlite3.Connection, deadline: float) -> None:

@@ -9,7 +9,6 @@ the same paths from the same environment, so they share one ledger and one key.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 
@@ -18,7 +17,7 @@ from aiguard.store.home import APP, home_dir
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
-    from typing import Iterator
+    from types import TracebackType
 
 LEDGER, KEYSET, KEYSTORE = "ledger.sqlite3", "keys.json", "keystore"
 
@@ -106,23 +105,39 @@ def write_private(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-@contextlib.contextmanager
-def locked(name: str) -> Iterator[None]:
-    """An exclusive lock between aiguard processes (a lock file under AIGUARD_HOME)."""
-    ensure_home()
-    fd = os.open(os.path.join(home_dir(), name), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        if sys.platform == "win32":  # pragma: no cover - not testable here
-            import msvcrt
+def locked(name: str) -> _Locked:
+    """`with locked(name):` an exclusive lock between aiguard processes (a lock file under
+    AIGUARD_HOME), taken on entering the block."""
+    return _Locked(name)
 
-            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
-        else:
-            import fcntl
 
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
+class _Locked:
+    """locked()'s context manager (a class, not contextlib's: the hook does not import contextlib)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.fd = -1
+
+    def __enter__(self) -> None:
+        ensure_home()
+        fd = os.open(os.path.join(home_dir(), self.name), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if sys.platform == "win32":  # pragma: no cover - not testable here
+                import msvcrt
+
+                msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd = fd
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        os.close(self.fd)  # closing releases the lock
 
 
 def full_site() -> None:
