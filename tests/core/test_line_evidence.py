@@ -108,8 +108,13 @@ def test_record_line_hashes_positions():
     recorded = fingerprint_record(text, Hasher(KEY), "x.py")
     assert list(recorded.lines.positions) == [0, 3, 3, 6]
     hasher = Hasher(KEY)
-    assert list(recorded.lines.hashes) == [hasher.line_hash(normal_line(line))
-                                           for line in ("a = 1", "# note", "b = (", "    2)")]
+    salt = hasher.line_salt(text)
+    assert recorded.lines.salt == salt and len(salt) == 8
+    assert list(recorded.lines.hashes) == [hasher.line_hash(normal_line(line), salt, position) for line, position
+                                           in (("a = 1", 0), ("# note", 3), ("b = (", 3), ("    2)", 6))]
+    # The same line in another record, or at another place, hashes differently.
+    assert hasher.line_hash("a=1", hasher.line_salt("x = 2\n" + text), 0) != recorded.lines.hashes[0]
+    assert hasher.line_hash("a=1", salt, 1) != recorded.lines.hashes[0]
     other = fingerprint_record(text, Hasher(b"another-key-of-thirty-two-bytes!"), "x.py")
     assert list(other.lines.hashes) != list(recorded.lines.hashes)
     assert normal_line("  b  =\t(") == normal_line("b=(")

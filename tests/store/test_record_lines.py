@@ -42,7 +42,7 @@ def test_a_record_keeps_its_line_hashes_and_never_its_text(tmp_path):
         assert lines == fingerprint_record(RECORD, Hasher(KEY), "settings.py").lines
         assert len(lines.hashes) == len([line for line in RECORD_LINES if line.strip()])
         blob = ledger.conn.execute("SELECT lines FROM record_lines").fetchone()[0]
-        assert len(blob) == 8 * len(lines.hashes)
+        assert len(blob) == 8 + 8 * len(lines.hashes)  # the salt, then a position and a hash per line
         assert not any(line.strip().encode() in blob for line in RECORD_LINES if len(line.strip()) >= 4)
         stats = ledger.stats()
         assert stats["records_with_lines"] == 1 and stats["line_hashes"] == len(lines.hashes)

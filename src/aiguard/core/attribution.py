@@ -242,21 +242,23 @@ def _hunk_edges(chain: list[tuple[int, int]], k: int, w: int, record_len: int, o
 
 
 class _QueryLines:
-    """Keyed hashes of the query text's lines (Hasher.line_hash of normal_line), on demand;
-    None for a blank line."""
+    """The query text's lines, normalised (normal_line), on demand; "" for a blank line."""
 
     def __init__(self, text: str, hasher: Hasher):
         self.offsets = _LineOffsets(text)
         self.hasher = hasher
-        self.hashes: dict[int, int | None] = {}
+        self.normal: dict[int, str] = {}
 
-    def hash(self, line: int) -> int | None:
-        if line in self.hashes:
-            return self.hashes[line]
-        offsets = self.offsets
-        normal = normal_line(offsets.text[offsets.offset(line):offsets.offset(line + 1)])
-        value = self.hashes[line] = self.hasher.line_hash(normal) if normal else None
-        return value
+    def text(self, line: int) -> str:
+        normal = self.normal.get(line)
+        if normal is None:
+            offsets = self.offsets
+            normal = self.normal[line] = normal_line(offsets.text[offsets.offset(line):offsets.offset(line + 1)])
+        return normal
+
+    def equal(self, line: int, own: LineHashes, ordinal: int) -> bool:
+        """Whether the line hashes as the record's line at this ordinal."""
+        return self.hasher.line_hash(self.text(line), own.salt, own.positions[ordinal]) == own.hashes[ordinal]
 
 
 def _line_evidence(chain: list[tuple[int, int]], k: int, own: LineHashes, lines: _QueryLines,
@@ -275,7 +277,7 @@ def _line_evidence(chain: list[tuple[int, int]], k: int, own: LineHashes, lines:
     does only when it is the record's neighbouring line itself (benchmarks/README.md,
     "Line evidence"). Only next to a chain that matched: it never makes a record match.
     """
-    positions, hashes = own
+    _salt, positions, hashes = own
     claimed: list[int] = []
     tokenless: list[int] = []
     if not hashes:
@@ -286,10 +288,9 @@ def _line_evidence(chain: list[tuple[int, int]], k: int, own: LineHashes, lines:
         if line not in added:
             continue
         start = bisect.bisect_left(token_lines, line)
-        value = lines.hash(line)
         ordinal = -1
         for n in range(bisect.bisect_left(positions, start + delta), bisect.bisect_right(positions, start + delta)):
-            if hashes[n] == value:
+            if lines.equal(line, own, n):
                 ordinal = n
                 if step > 0:
                     break
@@ -300,13 +301,13 @@ def _line_evidence(chain: list[tuple[int, int]], k: int, own: LineHashes, lines:
             else:
                 tokenless.append(line)
             line += step
-            while line in added and lines.hash(line) is None:
+            while line in added and not lines.text(line):
                 line += step
             ordinal += step
             if line not in added or not 0 <= ordinal < len(hashes):
                 break
             start = bisect.bisect_left(token_lines, line)
-            if hashes[ordinal] != lines.hash(line) or positions[ordinal] != start + delta:
+            if positions[ordinal] != start + delta or not lines.equal(line, own, ordinal):
                 break
     return claimed, tokenless
 

@@ -49,10 +49,11 @@ RAW = 0
 ABSTRACT = 1
 STREAMS = (RAW, ABSTRACT)
 LINES = 2  # not a stream: common-code entries that name whole logical lines (common_code.py)
-# A record's own lines (record_line_hashes) are hashed to this many bytes: a line is only
+# A record's own lines (fingerprint_record) are hashed to this many bytes: a line is only
 # ever compared with the one record line at the position a matched chain points to, so a
 # chance equality is 1 in 2**32 per compared line.
 LINE_HASH_BYTES = 4
+LINE_SALT_BYTES = 8
 
 
 class StreamParams(NamedTuple):
@@ -312,6 +313,7 @@ class PureHasher:
         self._token_state = hashlib.blake2b(key=token_key, digest_size=8)
         self._gram_state = hashlib.blake2b(key=gram_key, digest_size=8)
         self._line_state = hashlib.blake2b(key=line_key, digest_size=LINE_HASH_BYTES)
+        self._salt_state = hashlib.blake2b(key=line_key, person=b"aiguard-lsalt", digest_size=LINE_SALT_BYTES)
         self._cache: dict[str, bytes] = {}
 
     def token_digests(self, tokens: Sequence[Token], stream: int) -> list[bytes]:
@@ -345,12 +347,21 @@ class PureHasher:
             out.append(state.digest())
         return list(_unpack_signed(out))
 
-    def line_hash(self, normal: str) -> int:
-        """Unsigned 32-bit keyed hash of a normalised line (normal_line): a record's line
-        hashes (record_line_hashes) and a query line's compare equal only with the key."""
+    def line_hash(self, normal: str, salt: bytes, position: int) -> int:
+        """Unsigned 32-bit keyed hash of a normalised line (normal_line) of the record with
+        this salt, starting at this token position (LineHashes): the same line in another
+        record, or elsewhere in the same one, hashes differently, so the stored hashes do not
+        show which records or places share a line (`)`, `else:`), even to one with the key."""
         state = self._line_state.copy()
-        state.update(normal.encode("utf-8", "surrogatepass"))
+        state.update(salt + position.to_bytes(4, "little") + normal.encode("utf-8", "surrogatepass"))
         return int.from_bytes(state.digest(), "little")
+
+    def line_salt(self, text: str) -> bytes:
+        """A record's salt for its line hashes: keyed, from its whitespace-normalised text (so a
+        re-recording of the same text, which is the same record, gets the same one)."""
+        state = self._salt_state.copy()
+        state.update(" ".join(text.split()).encode("utf-8", "surrogatepass"))
+        return state.digest()
 
     def kgram_hashes(self, digests: list[bytes], k: int, positions: Iterable[int] | None = None) -> dict[int, int]:
         """Signed 64-bit keyed hashes of the k-grams starting at the given positions."""
@@ -503,18 +514,20 @@ Common = Callable[[int, list[int]], Collection[int]]
 
 class LineHashes(NamedTuple):
     """A record's non-blank lines, in order (a line's ordinal is its index here): where each
-    starts in the record's token stream, and its keyed hash (Hasher.line_hash of normal_line).
+    starts in the record's token stream, and its keyed hash (Hasher.line_hash of normal_line,
+    the record's salt and that position).
 
     A line's position is the number of the record's tokens that start on an earlier line, so a
     comment-only line has the position of the next token, and a line inside a multi-line
     string that of the token after the string. Positions never decrease.
     """
 
+    salt: bytes
     positions: Sequence[int]
     hashes: Sequence[int]
 
 
-NO_LINES = LineHashes((), ())
+NO_LINES = LineHashes(b"", (), ())
 
 
 def normal_line(line: str) -> str:
@@ -540,6 +553,7 @@ def fingerprint_record(text: str, hasher: Hasher, path: str | None = None,
     from them: they never make a record match, only extend one that did.
     """
     fingerprints, count, pieces = _fingerprint(text, hasher, path, common)
+    salt = hasher.line_salt(text)
     positions: list[int] = []
     hashes: list[int] = []
     base = 0
@@ -549,10 +563,11 @@ def fingerprint_record(text: str, hasher: Hasher, path: str | None = None,
         for number, line in enumerate(code.split("\n")):
             normal = normal_line(line)
             if normal:
-                positions.append(base + bisect.bisect_left(first_lines, number))
-                hashes.append(line_hash(normal))
+                position = base + bisect.bisect_left(first_lines, number)
+                positions.append(position)
+                hashes.append(line_hash(normal, salt, position))
         base += len(tokens)
-    return Recorded(fingerprints, count, LineHashes(tuple(positions), tuple(hashes)))
+    return Recorded(fingerprints, count, LineHashes(salt, tuple(positions), tuple(hashes)))
 
 
 def fingerprint_text(text: str, hasher: Hasher, path: str | None = None,

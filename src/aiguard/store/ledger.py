@@ -27,7 +27,8 @@ from aiguard.core.errors import AiguardError
 from aiguard.store import fpindex, paths
 from aiguard.core import names
 from aiguard.core.attribution import RecordInfo
-from aiguard.core.fingerprint import PARAMS, RAW, STREAMS, Common, Hasher, LineHashes, fingerprint_record
+from aiguard.core.fingerprint import (LINE_SALT_BYTES, PARAMS, RAW, STREAMS, Common, Hasher, LineHashes,
+                                      fingerprint_record)
 
 SOURCES = ("assistant-hook", "assistant-log", "clipboard", "manual")
 DEFAULT_RETENTION_DAYS = 180
@@ -144,8 +145,8 @@ _MIGRATIONS = [
     CREATE UNIQUE INDEX records_identity ON records (digest, tool, model);
     CREATE INDEX records_produced ON records (produced_at);
     """,
-    # 4: a record's line hashes (fingerprint.LineHashes, packed by _pack_lines): the keyed
-    # hash and token position of each non-blank line, for the lines next to a matched chain
+    # 4: a record's line hashes (fingerprint.LineHashes, packed by _pack_lines): its salt, and
+    # the keyed hash and token position of each non-blank line, for the lines next to a matched chain
     # (attribution._line_evidence). Records made before have none. Read by record id only,
     # so they stay here and never go into the index file.
     """
@@ -174,15 +175,16 @@ _LINES_SCHEMA = 4  # the first schema with the record_lines table
 
 
 def _pack_lines(lines: LineHashes) -> bytes:
-    """A record's line hashes as stored: the positions, then the hashes, unsigned 32-bit little-endian."""
+    """A record's line hashes as stored: the salt, the positions, then the hashes, unsigned
+    32-bit little-endian."""
     n = len(lines.hashes)
-    return struct.pack(f"<{2 * n}I", *lines.positions, *lines.hashes)
+    return lines.salt + struct.pack(f"<{2 * n}I", *lines.positions, *lines.hashes)
 
 
 def _unpack_lines(blob: bytes) -> LineHashes:
-    values = struct.unpack(f"<{len(blob) // 4}I", blob)
+    values = struct.unpack(f"<{(len(blob) - LINE_SALT_BYTES) // 4}I", blob[LINE_SALT_BYTES:])
     n = len(values) // 2
-    return LineHashes(values[:n], values[n:])
+    return LineHashes(blob[:LINE_SALT_BYTES], values[:n], values[n:])
 
 
 def _text_digest(text: str, key: bytes) -> bytes:
@@ -664,7 +666,7 @@ class Ledger:
         # A read-only open does not migrate: a schema-1 ledger has no common_code table yet.
         common = conn.execute("SELECT count(*) FROM common_code").fetchone()[0] if schema >= 2 else 0
         with_lines, line_bytes = conn.execute(
-            "SELECT count(*), coalesce(sum(length(lines)), 0) FROM record_lines").fetchone() \
+            f"SELECT count(*), coalesce(sum(length(lines) - {LINE_SALT_BYTES}), 0) FROM record_lines").fetchone() \
             if schema >= _LINES_SCHEMA else (0, 0)
         return {
             "path": str(self.path),
