@@ -7,8 +7,9 @@ when a chain covers enough tokens; covered tokens are then projected onto lines.
 Inside a matched chain, lines inserted between two hits are located and confirmed
 against the ledger, and the copied rest of that gap is covered too
 (_insertion_fills); likewise above its first hit and below its last
-(_end_candidates), and the rest of its first (last) line when that line opens (closes)
-a hunk (_hunk_edges). Only the added lines and CONTEXT_TOKENS around them are
+(_end_candidates), the rest of its first (last) line when that line opens (closes)
+a hunk (_hunk_edges), and the added lines around its ends that hash as the record's own
+neighbouring lines (_line_evidence). Only the added lines and CONTEXT_TOKENS around them are
 tokenised, in windows that start and end outside comments and strings, so a hunk
 that starts inside a docstring tokenises as in the whole file (matching.md
 section 2) and a one-line edit costs the same in a large file as in a small one.
@@ -216,8 +217,9 @@ def _hunk_edges(chain: list[tuple[int, int]], k: int, w: int, record_len: int, o
     record has that many there and the hit's tokens on the line hold more than operators
     and keywords: a line typed above a paste may well end in the `)` or `:` that the
     record's line before the paste ends in, and a k-gram from there on is then found.
-    Whole lines without a hit are never claimed: a line typed next to a paste looks the
-    same (benchmarks/README.md, "Hunk edges"). File edges are not hunk edges here: in a
+    Whole lines without a hit are never claimed by their count: a line typed next to a
+    paste looks the same (benchmarks/README.md, "Hunk edges"); _line_evidence claims them
+    by the record's line hashes. File edges are not hunk edges here: in a
     new file the paste's neighbours are added lines too.
     """
     claimed: list[int] = []

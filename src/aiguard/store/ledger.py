@@ -1,7 +1,8 @@
 """The ledger: what external models wrote, as keyed fingerprints in SQLite.
 
 Never plaintext: a record holds who wrote (tool, model, source), when, where
-(repo, file) and keyed hashes. WAL mode lets the daemon, assistant hooks and
+(repo, file) and keyed hashes: the fingerprints, and each line's salted hash and token
+position (record_lines). WAL mode lets the daemon, assistant hooks and
 `aiguard record` write at once while commit hooks read; every write is one
 transaction, so `kill -9` at any moment leaves either all of a record or none.
 Files are created 0600 inside the 0700 AIGUARD_HOME.
