@@ -58,7 +58,7 @@ import corpus as corpus_mod  # noqa: E402
 import transforms as tf  # noqa: E402
 from aiguard.core import attribution  # noqa: E402
 from aiguard.store import common_code
-from aiguard.core.fingerprint import ABSTRACT, LINES, RAW, STREAMS, Hasher, fingerprint_text, tokenize  # noqa: E402
+from aiguard.core.fingerprint import ABSTRACT, LINES, RAW, STREAMS, Hasher, LineHashes, fingerprint_record, tokenize  # noqa: E402
 
 CONTEXT = 6
 HUNK_LINES = 40
@@ -77,6 +77,7 @@ class Index:
         self.common = common
         self.maps: dict[int, dict[int, list[tuple[int, int]]]] = {0: {}, 1: {}}
         self.tokens: dict[int, int] = {}
+        self.lines: dict[int, LineHashes] = {}
         self.texts: dict[int, str] = {}
         self.origin: dict[int, str] = {}
         self.fingerprints = 0
@@ -84,7 +85,7 @@ class Index:
     def add(self, text: str, path: str, origin: str, keep_empty: bool = False) -> int | None:
         """The new record's id; None when nothing is recognisable, unless keep_empty (a
         recall case whose text must stay known: it is then simply never found)."""
-        fps, ntok = fingerprint_text(text, self.hasher, path, self._common if self.common else None)
+        fps, ntok, lines = fingerprint_record(text, self.hasher, path, self._common if self.common else None)
         if not fps and not keep_empty:
             return None
         rid = len(self.tokens) + 1
@@ -96,6 +97,7 @@ class Index:
             self.maps[f.stream].setdefault(f.hash, []).append((rid, f.pos))
         self.fingerprints += len(seen)
         self.tokens[rid] = ntok
+        self.lines[rid] = lines
         self.texts[rid] = text
         self.origin[rid] = origin
         return rid
@@ -111,8 +113,12 @@ class Index:
     def record_tokens(self, ids) -> dict[int, int]:
         return {i: self.tokens[i] for i in ids}
 
+    def record_lines(self, ids) -> dict[int, LineHashes]:
+        return {i: self.lines[i] for i in ids if i in self.lines}
+
     def attribute(self, text: str, added, path: str) -> dict[int, int]:
-        return attribution.attribute_text(text, added, self.hasher, self.lookup, self.record_tokens, path)
+        return attribution.attribute_text(text, added, self.hasher, self.lookup, self.record_tokens, path,
+                                          record_lines=self.record_lines)
 
 
 def verbatim(text: str, rng: random.Random) -> str:

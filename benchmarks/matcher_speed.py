@@ -12,12 +12,15 @@ the medians over --rounds are reported, both wall time and CPU time (process_tim
 disturbed by other load on a shared machine). The two modes' attributions are compared.
 
     python benchmarks/matcher_speed.py HOME FILE [--mb 1.0] [--rounds 5] [--runs 5]
-        [--before SRC] [--no-pure]
+        [--before SRC] [--no-pure] [--no-lines]
 
 --before SRC adds a third mode, "before": the accelerated code of another version, a copy
 of its src/ (with the extension built in it) put first on PYTHONPATH, so an optimisation
 is measured against the code it replaces in the same run; --no-pure leaves the slow
 reference out (its attributions are then compared between the other modes only).
+--no-lines adds a mode "no line hashes": the accelerated code without the records' line
+hashes (attribute_text's record_lines left out, as for a ledger made before them), to
+measure what the line evidence costs (its attributions differ by design; not compared).
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ def child(home: str, file: str, mb: float, runs: int) -> None:
     from aiguard.store.ledger import Ledger
 
     key = keys.load(create=False).ledger_key
+    no_lines = os.environ.get("AIGUARD_BENCH_NO_LINES") == "1"
     inputs = {"change": [(file, Path(file).read_text(encoding="utf-8"))], "stdlib": stdlib_texts(mb),
               "headers": c_headers(mb)}
     out: dict = {"accelerated": ACCELERATED}
@@ -85,8 +89,9 @@ def child(home: str, file: str, mb: float, runs: int) -> None:
             for path, text in texts:
                 ledger = Ledger.open_readonly()
                 added = range(1, text.count("\n") + 2)
+                lines = {} if no_lines or not hasattr(ledger, "record_lines") else {"record_lines": ledger.record_lines}
                 results.append(sorted(attribute_text(text, added, Hasher(key), ledger.lookup,
-                                                     ledger.record_tokens, path).items()))
+                                                     ledger.record_tokens, path, **lines).items()))
                 ledger.close()
             walls.append(time.perf_counter() - wall0)
             cpus.append(time.process_time() - cpu0)
@@ -105,6 +110,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="runs per process (the first dropped)")
     parser.add_argument("--before", metavar="SRC", help="a copy of an older src/ to measure as a third mode")
     parser.add_argument("--no-pure", action="store_true", help="leave out the pure-Python mode")
+    parser.add_argument("--no-lines", action="store_true", help="add a mode without the records' line hashes")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -114,9 +120,12 @@ def main() -> None:
     modes = {"accelerated": env}
     if args.before:
         modes["before"] = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [args.before, env.get("PYTHONPATH")]))}
+    if args.no_lines:
+        modes["no line hashes"] = {**env, "AIGUARD_BENCH_NO_LINES": "1"}
     if not args.no_pure:
         modes["pure"] = {**env, "AIGUARD_PURE_PYTHON": "1"}
-    reference = "pure" if "pure" in modes else list(modes)[-1]
+    compared = [mode for mode in modes if mode != "no line hashes"]
+    reference = "pure" if "pure" in modes else compared[-1]
     samples: dict = {mode: [] for mode in modes}
     for _ in range(args.rounds):
         for mode, mode_env in modes.items():
@@ -141,8 +150,8 @@ def main() -> None:
             label = labels[name] if name == "change" else f"{labels[name]} ({runs[0]['files']} files)"
             print(f"| {label} | {mode} | {size / 1e6:.3f} | {1000 * wall:.1f} | {size / wall / 1e6:.2f} "
                   f"| {1000 * cpu:.1f} | {size / cpu / 1e6:.2f} | {runs[0]['lines']} |")
-        same = all(s[name]["results"] == samples[reference][0][name]["results"] for m in modes for s in samples[m])
-        print(f"| {name}: attributions identical in all modes | {same} | | | | | | |")
+        same = all(s[name]["results"] == samples[reference][0][name]["results"] for m in compared for s in samples[m])
+        print(f"| {name}: attributions identical in {', '.join(compared)} | {same} | | | | | | |")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,46 @@ def merge_intervals(intervals):
             merged.append([start, end])
     return merged
 '''
+
+
+# An invented function with a comment, a call wrapped over several lines and an `else:`, and
+# typing.py (real code nobody here wrote) as the big existing file to paste parts of it into
+# (tests/core/test_line_evidence.py, tests/store/test_record_lines.py).
+SETTINGS_READER = '''\
+def load_settings(path, defaults):
+    """Read the settings file, falling back to the defaults."""
+    settings = dict(defaults)
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                # Blank lines and comments carry no setting.
+                if not line.strip() or line.lstrip().startswith("#"):
+                    continue
+                name, _, value = line.partition("=")
+                if name.strip() in settings:
+                    settings[name.strip()] = parse_value(
+                        value.strip(),
+                        number,
+                    )
+                else:
+                    unknown.append((number, name))
+    else:
+        warnings.warn(f"no settings file at {path}", stacklevel=2)
+    return settings
+'''
+TYPING_LINES = Path(typing.__file__).read_text(encoding="utf-8").splitlines(True)
+# Where a paste goes into typing.py (0-based line): at a top-level boundary past its first
+# thousand lines, outside any docstring.
+TYPING_PASTE_AT = next(n for n in range(1000, len(TYPING_LINES)) if TYPING_LINES[n].startswith(("def ", "class ")))
+
+
+def paste_into_typing(paste: list[str], above: list[str] = (), below: list[str] = ()) -> tuple[str, list[int]]:
+    """typing.py with these lines inserted at TYPING_PASTE_AT, its other lines unchanged; the
+    text and the added lines (1-based)."""
+    added = [*above, *paste, *below]
+    at = TYPING_PASTE_AT
+    return "".join(TYPING_LINES[:at] + added + TYPING_LINES[at:]), list(range(at + 1, at + 1 + len(added)))
+
 
 
 # A second invented function, for tests that record two.
@@ -55,16 +96,20 @@ class MemoryLedger:
         self.hasher = Hasher(key)
         self.index: dict[int, dict] = {0: defaultdict(list), 1: defaultdict(list)}
         self.tokens: dict[int, int] = {}
+        self.lines: dict[int, object] = {}  # record -> fingerprint.LineHashes
         self.skip_empty = skip_empty  # a text without fingerprints gets no record id
 
-    def add(self, text: str, path: str | None = "snippet.py") -> int | None:
-        from aiguard.core.fingerprint import fingerprint_text
+    def add(self, text: str, path: str | None = "snippet.py", lines: bool = True) -> int | None:
+        """The new record's id; without `lines`, it has no line hashes (made before the ledger kept them)."""
+        from aiguard.core.fingerprint import fingerprint_record
 
-        fingerprints, count = fingerprint_text(text, self.hasher, path)
+        fingerprints, count, line_hashes = fingerprint_record(text, self.hasher, path)
         if self.skip_empty and not fingerprints:
             return None
         record = len(self.tokens) + 1
         self.tokens[record] = count
+        if lines:
+            self.lines[record] = line_hashes
         for f in fingerprints:
             self.index[f.stream][f.hash].append((record, f.pos))
         return record
@@ -75,6 +120,9 @@ class MemoryLedger:
 
     def record_tokens(self, ids):
         return {i: self.tokens[i] for i in ids}
+
+    def record_lines(self, ids):
+        return {i: self.lines[i] for i in ids if i in self.lines}
 
 
 def run(args, cwd=None, env=None, input=None, check=True) -> subprocess.CompletedProcess:

@@ -26,12 +26,13 @@ class MemoryIndex(MemoryLedger):
     def __init__(self):
         super().__init__(KEY)
 
-    def add(self, text: str, path: str | None = None) -> int:
-        return super().add(text, path)
+    def add(self, text: str, path: str | None = None, lines: bool = True) -> int:
+        return super().add(text, path, lines)
 
     def attribute(self, text: str, added=None, path: str = "x.py") -> dict[int, int]:
         lines = added if added is not None else range(1, text.count("\n") + 2)
-        return attribute_text(text, lines, self.hasher, self.lookup, self.record_tokens, path)
+        return attribute_text(text, lines, self.hasher, self.lookup, self.record_tokens, path,
+                              record_lines=self.record_lines)
 
 
 def source(obj) -> str:
@@ -49,6 +50,15 @@ def index() -> MemoryIndex:
     idx = MemoryIndex()
     idx.add(AI)
     idx.add(AI_2)
+    return idx
+
+
+@pytest.fixture
+def old_index() -> MemoryIndex:
+    """AI and AI_2 recorded before the ledger kept line hashes: k-grams only."""
+    idx = MemoryIndex()
+    idx.add(AI, lines=False)
+    idx.add(AI_2, lines=False)
     return idx
 
 
@@ -513,13 +523,17 @@ def test_last_line_of_a_paste_that_ends_a_hunk_is_found(index):
     assert set(found) <= set(added)
 
 
-def test_end_of_a_paste_between_added_lines_is_not_claimed(index):
+def test_end_of_a_paste_between_added_lines_is_not_claimed(old_index, index):
     """The same paste in a new file, between human lines that are added too: the line after
-    the paste is not an unchanged one, so the count alone does not claim the rest of the line."""
+    the paste is not an unchanged one, so the count alone does not claim the rest of the line
+    (a record without line hashes). The record's line hash does: the line is the record's own."""
     paste = AI.splitlines(True)[26:36]
     text, lines = embed("".join(paste))
-    found = index.attribute(text)
+    found = old_index.attribute(text)
     assert lines[-1] not in found
+    assert set(found) <= set(lines)
+    found = index.attribute(text)
+    assert found.get(lines[-1]) == 1
     assert set(found) <= set(lines)
 
 

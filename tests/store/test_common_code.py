@@ -215,7 +215,7 @@ def test_schema_1_ledger_is_migrated_and_keyed(tmp_path):
     assert readonly.stats()["schema"] == 1 and readonly.stats()["common_code"] == 0  # the hook may read it as it is
     readonly.close()
     with Ledger.open(path) as ledger:
-        assert ledger.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert ledger.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
         assert table(ledger) == set()  # keyed on the first write, not on open
         record(ledger, AI_SCRIPT)
         assert table(ledger)

@@ -342,7 +342,7 @@ def test_concurrent_opener_processes(tmp_path):
         with sqlite3.connect(path) as conn:
             assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
             tables = sorted(r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
-            assert tables == ["common_code", "fingerprints", "meta", "records", "sqlite_sequence"]
+            assert tables == ["common_code", "fingerprints", "meta", "record_lines", "records", "sqlite_sequence"]
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     failures = [o for o in outcomes if o != f"ok {SCHEMA_VERSION}"]
     assert not failures, f"{len(failures)} of {len(outcomes)} openers failed: {failures[:3]}"
@@ -401,7 +401,7 @@ def test_concurrent_openers_migrate_once():
     assert outcomes == [f"ok {SCHEMA_VERSION}"] * 2
     with sqlite3.connect(ledger_file()) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0] == 5  # with sqlite_sequence
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0] == 6  # with sqlite_sequence
 
 
 # --- kill -9 ---------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ def ledger_stats(as_json: bool) -> None:
     stats: dict[str, Any]
     if ledger_ is None:
         stats = {"path": str(paths.ledger_path()), "schema": 0, "records": 0, "fingerprints": 0, "waiting": 0,
-                 "common_code": 0, "oldest": None, "newest": None, "bytes": 0, "index_bytes": 0, "by_tool": []}
+                 "common_code": 0, "records_with_lines": 0, "line_hashes": 0, "oldest": None, "newest": None, "bytes": 0, "index_bytes": 0, "by_tool": []}
     else:
         with ledger_:
             stats = ledger_.stats()
@@ -39,6 +39,7 @@ def ledger_stats(as_json: bool) -> None:
         return
     click.echo(f"ledger: {stats['path']}")
     click.echo(f"records: {stats['records']}  fingerprints: {stats['fingerprints']}  size: {stats['bytes'] // 1024} KiB")
+    click.echo(f"line hashes: {stats['line_hashes']} (of {stats['records_with_lines']} records)")
     from datetime import datetime, timezone
 
     for label in ("oldest", "newest"):

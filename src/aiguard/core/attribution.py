@@ -7,8 +7,9 @@ when a chain covers enough tokens; covered tokens are then projected onto lines.
 Inside a matched chain, lines inserted between two hits are located and confirmed
 against the ledger, and the copied rest of that gap is covered too
 (_insertion_fills); likewise above its first hit and below its last
-(_end_candidates), and the rest of its first (last) line when that line opens (closes)
-a hunk (_hunk_edges). Only the added lines and CONTEXT_TOKENS around them are
+(_end_candidates), the rest of its first (last) line when that line opens (closes)
+a hunk (_hunk_edges), and the added lines around its ends that hash as the record's own
+neighbouring lines (_line_evidence). Only the added lines and CONTEXT_TOKENS around them are
 tokenised, in windows that start and end outside comments and strings, so a hunk
 that starts inside a docstring tokenises as in the whole file (matching.md
 section 2) and a one-line edit costs the same in a large file as in a small one.
@@ -24,16 +25,19 @@ from collections.abc import Callable, Mapping
 from aiguard.core.fingerprint import (
     IDENT,
     MULTILINE_OPENERS,
+    NO_LINES,
     NUMBER,
     PARAMS,
     RAW,
     STREAMS,
     STRING,
     Hasher,
+    LineHashes,
     Token,
     guess_syntax,
     literal_pattern,
     low_complexity,
+    normal_line,
     stream_text,
     syntax_for_path,
     tokenize,
@@ -60,6 +64,9 @@ EXTEND_SHARE = 0.4
 
 # lookup(stream, hashes) -> {hash: [(record_id, position), ...]}
 Lookup = Callable[[int, list[int]], Mapping[int, list[tuple[int, int]]]]
+# record_lines(records) -> {record: its LineHashes}; a record without line hashes (recorded
+# before the ledger kept them) is left out.
+RecordLines = Callable[[Iterable[int]], Mapping[int, LineHashes]]
 # {position: hash} of a query's k-grams (_query_hashes), or the accelerator's packed bytes of
 # them, which only its hits_per_record reads: the two are swapped in and out together.
 QueryHashes = dict[int, int] | bytes
@@ -91,11 +98,14 @@ def attribute_text(
     record_tokens: Callable[[Iterable[int]], Mapping[int, int]],
     path: str | None = None,
     whole_file: bool = False,
+    record_lines: RecordLines | None = None,
 ) -> dict[int, int]:
     """Map the added lines (1-based) of `text` that derive from a record to that record's id.
 
     Only the added lines and CONTEXT_TOKENS around them are tokenised (_window_tokens);
     whole_file tokenises all of `text`, with the same result (the reference for tests).
+    With record_lines, the lines next to a matched chain's ends that are the record's own
+    (by the records' line hashes) go to it as well (_line_evidence).
     """
     # The cycle collector is paused while matching: it makes many short-lived containers
     # (hits, chains, coverage sets) and no garbage cycles in the accelerated code, and the
@@ -105,7 +115,7 @@ def attribute_text(
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _attribute_text(text, added_lines, hasher, lookup, record_tokens, path, whole_file)
+        return _attribute_text(text, added_lines, hasher, lookup, record_tokens, path, whole_file, record_lines)
     finally:
         if was_enabled:
             gc.enable()
@@ -113,7 +123,7 @@ def attribute_text(
 
 def _attribute_text(text: str, added_lines: Iterable[int], hasher: Hasher, lookup: Lookup,
                     record_tokens: Callable[[Iterable[int]], Mapping[int, int]], path: str | None,
-                    whole_file: bool) -> dict[int, int]:
+                    whole_file: bool, record_lines: RecordLines | None = None) -> dict[int, int]:
     added = {line - 1 for line in added_lines}
     if not added:
         return {}
@@ -127,6 +137,7 @@ def _attribute_text(text: str, added_lines: Iterable[int], hasher: Hasher, looku
     token_lines = _first_lines(tokens)
     on_added = _index_mask(touching, len(tokens))  # 1 for the tokens of added lines: only they can be a paste's
     chains: list[_Chain] = []
+    tokenless: dict[int, int] = {}  # comment-only lines the records' line hashes give to a record
     for stream in STREAMS:
         k, w, _ = PARAMS[stream]
         n_grams = len(tokens) - k + 1
@@ -147,15 +158,26 @@ def _attribute_text(text: str, added_lines: Iterable[int], hasher: Hasher, looku
         fills = _insertion_fills(matched, tokens, digests, k, hasher, stream, lookup,
                                  ends=(w, lengths, per_record), looked=_starts_touching(touching, k, n_grams),
                                  on_added=on_added) if matched and stream == RAW else {}
+        own_lines = record_lines({record for record, *_ in matched}) if matched and stream == RAW and record_lines else {}
+        query_lines = _QueryLines(text, hasher) if own_lines else None
         for record, chain, covered, extension in matched:
             count = len(covered)
             covered |= fills.get(record, set())
             if stream == RAW:  # like the fills: never towards min_tokens
                 covered.update(_hunk_edges(chain, k, w, lengths.get(record, 0), on_added, tokens, token_lines))
+                if query_lines is not None:
+                    positions, lines = _line_evidence(chain, k, own_lines.get(record, NO_LINES), query_lines,
+                                                      added, token_lines)
+                    covered.update(positions)
+                    for line in lines:
+                        tokenless.setdefault(line, record)
             chains.append((stream, count, record, covered, extension - covered))
 
     line_tokens = _line_tokens(tokens, touching, added)
     result = _chain_owners(chains, line_tokens, len(tokens), EXTEND_SHARE, LINE_SHARE)
+    for line, record in tokenless.items():
+        if line not in line_tokens:
+            result.setdefault(line, record)
     return _fill_tokenless(result, added, set(line_tokens), line_count)
 
 
@@ -201,8 +223,9 @@ def _hunk_edges(chain: list[tuple[int, int]], k: int, w: int, record_len: int, o
     record has that many there and the hit's tokens on the line hold more than operators
     and keywords: a line typed above a paste may well end in the `)` or `:` that the
     record's line before the paste ends in, and a k-gram from there on is then found.
-    Whole lines without a hit are never claimed: a line typed next to a paste looks the
-    same (benchmarks/README.md, "Hunk edges"). File edges are not hunk edges here: in a
+    Whole lines without a hit are never claimed by their count: a line typed next to a
+    paste looks the same (benchmarks/README.md, "Hunk edges"); _line_evidence claims them
+    by the record's line hashes. File edges are not hunk edges here: in a
     new file the paste's neighbours are added lines too.
     """
     claimed: list[int] = []
@@ -224,6 +247,77 @@ def _hunk_edges(chain: list[tuple[int, int]], k: int, w: int, record_len: int, o
             and _has_content(tokens, range(max(q2, line_start), end))):
         claimed.extend(range(end, b))
     return claimed
+
+
+class _QueryLines:
+    """The query text's lines, normalised (normal_line), on demand; "" for a blank line."""
+
+    def __init__(self, text: str, hasher: Hasher):
+        self.offsets = _LineOffsets(text)
+        self.hasher = hasher
+        self.normal: dict[int, str] = {}
+
+    def text(self, line: int) -> str:
+        normal = self.normal.get(line)
+        if normal is None:
+            offsets = self.offsets
+            normal = self.normal[line] = normal_line(offsets.text[offsets.offset(line):offsets.offset(line + 1)])
+        return normal
+
+    def equal(self, line: int, own: LineHashes, ordinal: int) -> bool:
+        """Whether the line hashes as the record's line at this ordinal."""
+        return self.hasher.line_hash(self.text(line), own.salt, own.positions[ordinal]) == own.hashes[ordinal]
+
+
+def _line_evidence(chain: list[tuple[int, int]], k: int, own: LineHashes, lines: _QueryLines,
+                   added: set[int], token_lines: list[int]) -> tuple[list[int], list[int]]:
+    """(query positions, tokenless lines) of the record's own lines at a raw chain's two ends.
+
+    The line of the chain's first hit, and then each added line above it (the line of its
+    last hit's last token, and each added line below), is the record's when its keyed hash
+    equals that of the record's line at exactly the place the hit puts it: the first line
+    at the token position the hit maps the line's start to, each next one at the record's
+    adjacent ordinal and its own mapped start. The first line that differs, an unchanged
+    line (a hunk's edge) or the record's own edge stops the walk; blank added lines are
+    stepped over (the record's are not hashed). So the few tokens before the record's first
+    stored k-gram (after its last: `)`, `else:`), the rest of a line a hit covers 1-3
+    tokens of, and comment-only lines come with the paste, while a line typed next to it
+    does only when it is the record's neighbouring line itself (benchmarks/README.md,
+    "Line evidence"). Only next to a chain that matched: it never makes a record match.
+    """
+    _salt, positions, hashes = own
+    claimed: list[int] = []
+    tokenless: list[int] = []
+    if not hashes:
+        return claimed, tokenless
+    for q, r, step in ((chain[0][0], chain[0][1], -1), (chain[-1][0], chain[-1][1], 1)):
+        line = token_lines[q] if step < 0 else token_lines[q + k - 1]
+        delta = r - q  # record position of a query position, while the two agree
+        if line not in added:
+            continue
+        start = bisect.bisect_left(token_lines, line)
+        ordinal = -1
+        for n in range(bisect.bisect_left(positions, start + delta), bisect.bisect_right(positions, start + delta)):
+            if lines.equal(line, own, n):
+                ordinal = n
+                if step > 0:
+                    break
+        while ordinal >= 0:
+            end = bisect.bisect_left(token_lines, line + 1, start)
+            if end > start:
+                claimed.extend(range(start, end))
+            else:
+                tokenless.append(line)
+            line += step
+            while line in added and not lines.text(line):
+                line += step
+            ordinal += step
+            if line not in added or not 0 <= ordinal < len(hashes):
+                break
+            start = bisect.bisect_left(token_lines, line)
+            if positions[ordinal] != start + delta or not lines.equal(line, own, ordinal):
+                break
+    return claimed, tokenless
 
 
 def _has_content(tokens: list[Token], positions: range) -> bool:

@@ -18,6 +18,7 @@ that attribution can treat comment-only lines inside a paste as part of it.
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
 import struct
@@ -54,6 +55,11 @@ RAW = 0
 ABSTRACT = 1
 STREAMS = (RAW, ABSTRACT)
 LINES = 2  # not a stream: common-code entries that name whole logical lines (common_code.py)
+# A record's own lines (fingerprint_record) are hashed to this many bytes: a line is only
+# ever compared with the one record line at the position a matched chain points to, so a
+# chance equality is 1 in 2**32 per compared line.
+LINE_HASH_BYTES = 4
+LINE_SALT_BYTES = 8
 
 
 class StreamParams(NamedTuple):
@@ -307,10 +313,13 @@ class PureHasher:
     def __init__(self, key: bytes):
         token_key = blake2b(key, person=b"aiguard-token", digest_size=32).digest()
         gram_key = blake2b(key, person=b"aiguard-kgram", digest_size=32).digest()
+        line_key = blake2b(key, person=b"aiguard-line", digest_size=32).digest()
         self._token_key, self._gram_key = token_key, gram_key
         # Keyed states to copy: a copy costs less than setting the key up for every hash.
         self._token_state = blake2b(key=token_key, digest_size=8)
         self._gram_state = blake2b(key=gram_key, digest_size=8)
+        self._line_state = blake2b(key=line_key, digest_size=LINE_HASH_BYTES)
+        self._salt_state = blake2b(key=line_key, person=b"aiguard-lsalt", digest_size=LINE_SALT_BYTES)
         self._cache: dict[str, bytes] = {}
 
     def token_digests(self, tokens: Sequence[Token], stream: int) -> list[bytes]:
@@ -343,6 +352,22 @@ class PureHasher:
             state.update(b"".join(digests[a:b]))
             out.append(state.digest())
         return list(_unpack_signed(out))
+
+    def line_hash(self, normal: str, salt: bytes, position: int) -> int:
+        """Unsigned 32-bit keyed hash of a normalised line (normal_line) of the record with
+        this salt, starting at this token position (LineHashes): the same line in another
+        record, or elsewhere in the same one, hashes differently, so the stored hashes do not
+        show which records or places share a line (`)`, `else:`), even to one with the key."""
+        state = self._line_state.copy()
+        state.update(salt + position.to_bytes(4, "little") + normal.encode("utf-8", "surrogatepass"))
+        return int.from_bytes(state.digest(), "little")
+
+    def line_salt(self, text: str) -> bytes:
+        """A record's salt for its line hashes: keyed, from its whitespace-normalised text (so a
+        re-recording of the same text, which is the same record, gets the same one)."""
+        state = self._salt_state.copy()
+        state.update(" ".join(text.split()).encode("utf-8", "surrogatepass"))
+        return state.digest()
 
     def kgram_hashes(self, digests: list[bytes], k: int, positions: Iterable[int] | None = None) -> dict[int, int]:
         """Signed 64-bit keyed hashes of the k-grams starting at the given positions."""
@@ -493,6 +518,64 @@ COMMON_LINE_SLACK = 2
 Common = Callable[[int, list[int]], Collection[int]]
 
 
+class LineHashes(NamedTuple):
+    """A record's non-blank lines, in order (a line's ordinal is its index here): where each
+    starts in the record's token stream, and its keyed hash (Hasher.line_hash of normal_line,
+    the record's salt and that position).
+
+    A line's position is the number of the record's tokens that start on an earlier line, so a
+    comment-only line has the position of the next token, and a line inside a multi-line
+    string that of the token after the string. Positions never decrease.
+    """
+
+    salt: bytes
+    positions: Sequence[int]
+    hashes: Sequence[int]
+
+
+NO_LINES = LineHashes(b"", (), ())
+
+
+def normal_line(line: str) -> str:
+    """A line without its whitespace: re-indenting a paste, or spacing it otherwise, keeps its hashes."""
+    return "".join(line.split())
+
+
+class Recorded(NamedTuple):
+    """What the ledger stores of one piece of model output (fingerprint_record)."""
+
+    fingerprints: list[Fingerprint]
+    tokens: int  # significant tokens
+    lines: LineHashes
+
+
+def fingerprint_record(text: str, hasher: Hasher, path: str | None = None,
+                       common: Common | None = None) -> Recorded:
+    """fingerprint_text's fingerprints and token count, and the record's line hashes.
+
+    The line hashes are what attribution checks a matched chain's neighbouring lines
+    against (attribution._line_evidence): comments and the few tokens before a record's
+    first stored k-gram leave no fingerprint of their own. Common code is not masked
+    from them: they never make a record match, only extend one that did.
+    """
+    fingerprints, count, pieces = _fingerprint(text, hasher, path, common)
+    salt = hasher.line_salt(text)
+    positions: list[int] = []
+    hashes: list[int] = []
+    base = 0
+    line_hash = hasher.line_hash
+    for code, tokens in pieces:
+        first_lines = [t.first_line for t in tokens]
+        for number, line in enumerate(code.split("\n")):
+            normal = normal_line(line)
+            if normal:
+                position = base + bisect.bisect_left(first_lines, number)
+                positions.append(position)
+                hashes.append(line_hash(normal, salt, position))
+        base += len(tokens)
+    return Recorded(fingerprints, count, LineHashes(salt, tuple(positions), tuple(hashes)))
+
+
 def fingerprint_text(text: str, hasher: Hasher, path: str | None = None,
                      common: Common | None = None) -> tuple[list[Fingerprint], int]:
     """Ledger-side fingerprints of model output, and its significant token count.
@@ -506,10 +589,19 @@ def fingerprint_text(text: str, hasher: Hasher, path: str | None = None,
     but for at most COMMON_LINE_SLACK tokens, is never stored, so boilerplate
     never matches; its windows pick another k-gram instead.
     """
+    fingerprints, count, _pieces = _fingerprint(text, hasher, path, common)
+    return fingerprints, count
+
+
+def _fingerprint(text: str, hasher: Hasher, path: str | None,
+                 common: Common | None) -> tuple[list[Fingerprint], int, list[tuple[str, list[Token]]]]:
+    """fingerprint_text's work, and the code pieces with their tokens."""
     tokens: list[Token] = []
     lines: list[tuple[int, int]] = []
+    pieces: list[tuple[str, list[Token]]] = []
     for syntax, code in code_segments(text, path):
         piece = tokenize(code, syntax).tokens
+        pieces.append((code, piece))
         lines.extend((a + len(tokens), b + len(tokens)) for a, b in logical_lines(piece))
         tokens.extend(piece)
     boilerplate = _common_line_tokens(tokens, lines, hasher, common) if common is not None else None
@@ -528,7 +620,7 @@ def fingerprint_text(text: str, hasher: Hasher, path: str | None = None,
             if stopped:
                 hashes = {pos: h for pos, h in hashes.items() if h not in stopped}
         fingerprints.extend(Fingerprint(stream, h, pos) for pos, h in winnow(hashes, n_grams, w))
-    return fingerprints, len(tokens)
+    return fingerprints, len(tokens), pieces
 
 
 def _common_line_tokens(tokens: list[Token], lines: list[tuple[int, int]], hasher: Hasher,

@@ -229,7 +229,7 @@ def _attribute_one(reader: objects.BlobReader, diff: patches.FileDiff, lines: li
     else:
         text = data.decode("utf-8", "surrogateescape")
         owners[diff.path] = attribute_text(text, lines, hasher, ledger.lookup, ledger.record_tokens,
-                                           decode_path(diff.path))
+                                           decode_path(diff.path), record_lines=ledger.record_lines)
     return True
 
 

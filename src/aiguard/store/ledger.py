@@ -1,7 +1,8 @@
 """The ledger: what external models wrote, as keyed fingerprints in SQLite.
 
 Never plaintext: a record holds who wrote (tool, model, source), when, where
-(repo, file) and keyed hashes. WAL mode lets the daemon, assistant hooks and
+(repo, file) and keyed hashes: the fingerprints, and each line's salted hash and token
+position (record_lines). WAL mode lets the daemon, assistant hooks and
 `aiguard record` write at once while commit hooks read; every write is one
 transaction, so `kill -9` at any moment leaves either all of a record or none.
 Files are created 0600 inside the 0700 AIGUARD_HOME.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import struct
 import time
 
 from aiguard.core.digests import blake2b
@@ -23,7 +25,8 @@ from aiguard.core.errors import AiguardError
 from aiguard.store import fpindex, paths
 from aiguard.core import names
 from aiguard.core.attribution import RecordInfo
-from aiguard.core.fingerprint import PARAMS, RAW, STREAMS, Common, Hasher, fingerprint_text
+from aiguard.core.fingerprint import (LINE_SALT_BYTES, PARAMS, RAW, STREAMS, Common, Hasher, LineHashes,
+                                      fingerprint_record)
 from aiguard.core.tuples import NamedTuple
 
 TYPE_CHECKING = False
@@ -168,6 +171,16 @@ _MIGRATIONS = [
     CREATE UNIQUE INDEX records_identity ON records (digest, tool, model);
     CREATE INDEX records_produced ON records (produced_at);
     """,
+    # 4: a record's line hashes (fingerprint.LineHashes, packed by _pack_lines): its salt, and
+    # the keyed hash and token position of each non-blank line, for the lines next to a matched chain
+    # (attribution._line_evidence). Records made before have none. Read by record id only,
+    # so they stay here and never go into the index file.
+    """
+    CREATE TABLE record_lines (
+        record INTEGER PRIMARY KEY,
+        lines BLOB NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -184,6 +197,22 @@ def _produced(when: float | None, now: float) -> float:
 _YEAR_ONE = -62135596800.0  # 0001-01-01T00:00:00Z, the first time a datetime shows
 
 
+_LINES_SCHEMA = 4  # the first schema with the record_lines table
+
+
+def _pack_lines(lines: LineHashes) -> bytes:
+    """A record's line hashes as stored: the salt, the positions, then the hashes, unsigned
+    32-bit little-endian."""
+    n = len(lines.hashes)
+    return lines.salt + struct.pack(f"<{2 * n}I", *lines.positions, *lines.hashes)
+
+
+def _unpack_lines(blob: bytes) -> LineHashes:
+    values = struct.unpack(f"<{(len(blob) - LINE_SALT_BYTES) // 4}I", blob[LINE_SALT_BYTES:])
+    n = len(values) // 2
+    return LineHashes(blob[:LINE_SALT_BYTES], values[:n], values[n:])
+
+
 def _text_digest(text: str, key: bytes) -> bytes:
     """Keyed hash of the whitespace-normalised text: spots a re-recording, reveals nothing."""
     normal = " ".join(text.split()).encode("utf-8", "surrogatepass")
@@ -198,6 +227,7 @@ class Ledger:
         self._index: fpindex.Index | None = None
         # Fingerprints still in SQLite, by stream and hash; None: too many, query them.
         self._recent: list[dict[int, list[tuple[int, int]]]] | None = None
+        self._schema_version: int | None = None
 
     @property
     def path(self) -> Path:
@@ -304,7 +334,7 @@ class Ledger:
             if reason:
                 skipped.append((n, reason))
                 continue
-            fingerprints, tokens = fingerprint_text(entry.text, hasher, entry.file, common)
+            fingerprints, tokens, lines = fingerprint_record(entry.text, hasher, entry.file, common)
             if not fingerprints:
                 if tokens >= PARAMS[RAW].k:
                     skipped.append((n, f"nothing to recognise: only common or repetitive code ({tokens} tokens)"))
@@ -322,6 +352,9 @@ class Ledger:
                 if row:
                     if produced > row[1]:  # keep it as long as its newest sighting warrants
                         conn.execute("UPDATE records SET produced_at = ? WHERE id = ?", (produced, row[0]))
+                    # A record made before line hashes were kept gets them from its next sighting.
+                    conn.execute("INSERT OR IGNORE INTO record_lines (record, lines) VALUES (?, ?)",
+                                 (row[0], _pack_lines(lines)))
                     duplicates += 1
                 else:
                     cursor = conn.execute(
@@ -335,6 +368,7 @@ class Ledger:
                         "INSERT OR IGNORE INTO fingerprints (stream, hash, record, pos) VALUES (?,?,?,?)",
                         ((f.stream, f.hash, record, f.pos) for f in fingerprints),
                     )
+                    conn.execute("INSERT INTO record_lines (record, lines) VALUES (?, ?)", (record, _pack_lines(lines)))
                     added += 1
         if added:
             try:
@@ -392,6 +426,7 @@ class Ledger:
                 chunk = old[start:start + _LOOKUP_CHUNK]
                 marks = ",".join("?" * len(chunk))
                 conn.execute(f"DELETE FROM fingerprints WHERE record IN ({marks})", chunk)
+                conn.execute(f"DELETE FROM record_lines WHERE record IN ({marks})", chunk)
                 conn.execute(f"DELETE FROM records WHERE id IN ({marks})", chunk)
             if old:  # their fingerprints leave the index file too, in this same transaction
                 self._compact_locked(drop_records=set(old))
@@ -616,6 +651,25 @@ class Ledger:
             tokens.update(self.conn.execute(f"SELECT id, tokens FROM records WHERE id IN ({marks})", chunk))
         return tokens
 
+    def record_lines(self, ids: Iterable[int]) -> Mapping[int, LineHashes]:
+        """{record: its line hashes} of the records that have them (attribution.RecordLines)."""
+        if self._schema() < _LINES_SCHEMA:  # read-only on an older ledger: not migrated, no table
+            return {}
+        ids = list(ids)
+        lines: dict[int, LineHashes] = {}
+        for start in range(0, len(ids), _LOOKUP_CHUNK):
+            chunk = ids[start:start + _LOOKUP_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for record, blob in self.conn.execute(
+                    f"SELECT record, lines FROM record_lines WHERE record IN ({marks})", chunk):
+                lines[record] = _unpack_lines(blob)
+        return lines
+
+    def _schema(self) -> int:
+        if self._schema_version is None:
+            self._schema_version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        return self._schema_version
+
     def stats(self) -> dict:
         conn = self.conn
         records, oldest, newest = conn.execute(
@@ -634,6 +688,9 @@ class Ledger:
         schema = conn.execute("PRAGMA user_version").fetchone()[0]
         # A read-only open does not migrate: a schema-1 ledger has no common_code table yet.
         common = conn.execute("SELECT count(*) FROM common_code").fetchone()[0] if schema >= 2 else 0
+        with_lines, line_bytes = conn.execute(
+            f"SELECT count(*), coalesce(sum(length(lines) - {LINE_SALT_BYTES}), 0) FROM record_lines").fetchone() \
+            if schema >= _LINES_SCHEMA else (0, 0)
         return {
             "path": str(self.path),
             "schema": schema,
@@ -641,6 +698,8 @@ class Ledger:
             "fingerprints": indexed + waiting,
             "waiting": waiting,  # not yet compacted into the index file
             "common_code": common,  # keyed common-code entries (never stored as fingerprints)
+            "records_with_lines": with_lines,  # records with line hashes (those made before schema 4 have none)
+            "line_hashes": line_bytes // 8,  # keyed line hashes, one per non-blank line of those records
             "oldest": oldest,
             "newest": newest,
             "bytes": size,  # all of the ledger's files, the index file included
