@@ -20,7 +20,7 @@ from __future__ import annotations
 import bisect
 import gc
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from aiguard.core.fingerprint import (
     IDENT,
@@ -47,7 +47,7 @@ from aiguard.core.tuples import NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Iterable, TypeVar
+    from typing import TypeVar
 
 # A fingerprint found in more records than this is common code, not evidence
 # (MOSS's -m option; matching.md uses 20).
