@@ -189,7 +189,17 @@ def test_human_commit_says_zero_ai_lines(pc_repo):
     assert pc_repo.message().startswith(b"Human work\n\nAI-Lines: ")
 
 
-def test_editor_commit_is_stamped(pc_repo, tmp_path):
+def _path_without_aiguard() -> str:
+    path = os.pathsep.join(d for d in ("/usr/local/bin", "/usr/bin", "/bin") if not (Path(d) / "aiguard").exists())
+    assert shutil.which("git", path=path) and not shutil.which("aiguard", path=path)
+    return path
+
+
+@pytest.mark.parametrize("aiguard_on_path", [True, False])
+def test_editor_commit_is_stamped(pc_repo, tmp_path, aiguard_on_path):
+    """aiguard-commit-msg is a shell script (language: script): after the editor it runs
+    aiguard from the venv the framework built for the aiguard id. With no aiguard on PATH
+    the stamp can only come from there."""
     aiguard("record", "--tool", "claude-code", "--model", "some-model", input=SNIPPET.encode())
     editor = tmp_path / "editor.sh"
     editor.write_text("#!/bin/sh\nprintf 'Written in the editor\\n\\nA body line.\\n' > \"$1\"\n")
@@ -197,7 +207,9 @@ def test_editor_commit_is_stamped(pc_repo, tmp_path):
     pc_repo.write("chunks.py", SNIPPET)
     pc_repo.git("add", "chunks.py")
     expected = _users_attribution(pc_repo)
-    pc_repo.git("commit", "-q", env={"GIT_EDITOR": str(editor)})
+    env = {"GIT_EDITOR": str(editor)} if aiguard_on_path else {"GIT_EDITOR": str(editor), "PATH": _path_without_aiguard()}
+    done = pc_repo.git("commit", "-q", env=env)
+    assert b"aiguard: " not in done.stderr, done.stderr
     message = pc_repo.message().decode()
     assert message.startswith("Written in the editor\n\nA body line.\n\n"), message
     trailers = dict(pc_repo.trailers())
@@ -206,26 +218,6 @@ def test_editor_commit_is_stamped(pc_repo, tmp_path):
     assert expected["added"] == n and expected["ai"] > 0, expected
     assert trailers.get("AI-Lines") == f"{expected['ai']}/{n}", message
     assert "AIGuard-Stamp" in trailers
-
-
-def test_editor_commit_is_stamped_by_the_framework_venv_alone(pc_repo, tmp_path):
-    """aiguard-commit-msg is a shell script (language: script): after the editor it runs
-    aiguard from the venv the framework built for the aiguard id. With no aiguard on PATH
-    the stamp can only come from there."""
-    aiguard("record", "--tool", "claude-code", "--model", "some-model", input=SNIPPET.encode())
-    editor = tmp_path / "editor.sh"
-    editor.write_text("#!/bin/sh\nprintf 'Edited\\n' > \"$1\"\n")
-    os.chmod(editor, 0o755)
-    pc_repo.write("chunks.py", SNIPPET)
-    pc_repo.git("add", "chunks.py")
-    path = os.pathsep.join(d for d in ("/usr/local/bin", "/usr/bin", "/bin")
-                           if not (Path(d) / "aiguard").exists())
-    assert shutil.which("git", path=path) and not shutil.which("aiguard", path=path)
-    done = pc_repo.git("commit", "-q", env={"GIT_EDITOR": str(editor), "PATH": path})
-    assert b"aiguard: " not in done.stderr, done.stderr
-    message = pc_repo.message().decode()
-    assert message.startswith("Edited\n\n"), message
-    assert dict(pc_repo.trailers()).get("Assisted-by") == "claude-code:some-model", message
 
 
 def test_editor_quit_without_writing_still_aborts(pc_repo, tmp_path):
