@@ -512,7 +512,7 @@ class _Literals:
         self.text = text
         self.lines = lines
         self.line_count = line_count
-        self.pattern = literal_pattern(syntax)
+        self.syntax = syntax  # its literal_pattern is compiled when an opener is first met (often never)
         self.next_at = {opener: -1 for opener in MULTILINE_OPENERS[syntax]}  # next occurrence at or after pos
         self.starts: list[int] = []  # spans [start, end) of multi-line literals, ascending
         self.ends: list[int] = []
@@ -538,7 +538,7 @@ class _Literals:
             # The candidate's line start (or pos, if later) is outside every literal: nothing
             # between pos and the candidate opens a multi-line one.
             start = max(self.pos, text.rfind("\n", 0, candidate) + 1)
-            for match in self.pattern.finditer(text, start):
+            for match in literal_pattern(self.syntax).finditer(text, start):
                 begin, end = match.span()
                 if begin > candidate:  # the candidate is in no literal: an operator or unmatched quote
                     self.pos = begin

@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import bisect
 import os
-import re
 import struct
 from types import ModuleType
 from collections.abc import Callable, Collection
 
 from aiguard.core.digests import blake2b
 from aiguard.core.tuples import NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import re
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -154,6 +157,8 @@ def _token_re(syntax: str) -> re.Pattern[str]:
     costs less than counting the newlines before every token."""
     pattern = _TOKEN_RE.get(syntax)
     if pattern is None:
+        import re  # here, not at the top: with the accelerator a commit may need no pattern at all (~4 ms)
+
         pattern = re.compile("|".join((r"(\n)", _COMMENTS[syntax], _STRING, _NUMBER, _IDENT, _OP)))
         if pattern.groupindex != {"c": _COMMENT_GROUP, "s": _STRING_GROUP, "n": _NUMBER_GROUP,
                                   "i": _IDENT_GROUP, "o": _OP_GROUP}:  # tokenize() goes by number
@@ -192,14 +197,17 @@ def syntax_for_path(path: str | None) -> str | None:
     return None
 
 
-_HASH_HINT = re.compile(r"^[ \t]*(?:def |class \w+[(:]|import \w|from \w+ import |elif |# )", re.M)
-_CLIKE_HINT = re.compile(r"^[ \t]*(?://|/\*|\*/|#include|\}|function |const |let |func |public |package )", re.M)
+# The patterns below are compiled on first use (re's own cache keeps them), not on import.
+_HASH_HINT = r"^[ \t]*(?:def |class \w+[(:]|import \w|from \w+ import |elif |# )"
+_CLIKE_HINT = r"^[ \t]*(?://|/\*|\*/|#include|\}|function |const |let |func |public |package )"
 
 
 def guess_syntax(text: str) -> str:
     """Guess the comment syntax of a text with no file name (a chat paste)."""
-    hash_votes = len(_HASH_HINT.findall(text, 0, 20000))
-    clike_votes = len(_CLIKE_HINT.findall(text, 0, 20000))
+    import re
+
+    hash_votes = len(re.compile(_HASH_HINT, re.M).findall(text, 0, 20000))
+    clike_votes = len(re.compile(_CLIKE_HINT, re.M).findall(text, 0, 20000))
     if hash_votes > clike_votes:
         return HASH
     if clike_votes > hash_votes:
@@ -207,7 +215,7 @@ def guess_syntax(text: str) -> str:
     return GENERIC
 
 
-_FENCE_RE = re.compile(r"^[ \t]*(```+|~~~+)[ \t]*([\w#+.-]*)[^\n]*\n([\s\S]*?)^[ \t]*\1[ \t]*$", re.M)
+_FENCE_RE = r"^[ \t]*(```+|~~~+)[ \t]*([\w#+.-]*)[^\n]*\n([\s\S]*?)^[ \t]*\1[ \t]*$"
 
 
 def code_segments(text: str, path: str | None = None) -> list[tuple[str, str]]:
@@ -218,8 +226,10 @@ def code_segments(text: str, path: str | None = None) -> list[tuple[str, str]]:
     """
     syntax = syntax_for_path(path)
     if syntax is None and ("```" in text or "~~~" in text):
+        import re
+
         pieces = []
-        for match in _FENCE_RE.finditer(text):
+        for match in re.finditer(_FENCE_RE, text, re.M):
             tag, code = match.group(2).lower(), match.group(3)
             pieces.append((FENCE_TAGS.get(tag) or guess_syntax(code), code))
         if pieces:
@@ -665,6 +675,8 @@ def literal_pattern(syntax: str) -> re.Pattern[str]:
     """The syntax's comments and string literals (string prefixes excluded), and `//` (group 1)."""
     pattern = _LITERAL_RE.get(syntax)
     if pattern is None:
+        import re
+
         comments = _COMMENTS[syntax].replace("(?P<c>", "(?:", 1)
         pattern = _LITERAL_RE[syntax] = re.compile(f"{comments}|{_STRING_BODY}|(//)")
     return pattern

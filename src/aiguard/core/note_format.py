@@ -18,8 +18,7 @@ Pure: where notes are kept and how they travel is aiguard.git.notes.
 
 from __future__ import annotations
 
-import json
-
+from aiguard.core.hook_json import dumps_compact, loads
 from aiguard.core.spans import Span, line_runs
 from aiguard.core.tuples import NamedTuple
 
@@ -81,7 +80,7 @@ def encode(added: int | None, files: dict[str, list[Span]]) -> bytes:
             out_files.append({**path_json(path), "ranges": ranges})
     note = {"aiguard": SCHEMA, "added": added, "ai": ai,
             "by": [{"tool": t, "model": m, "source": src} for t, m, src in by], "files": out_files}
-    return json.dumps(note, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    return dumps_compact(note).encode() + b"\n"
 
 
 def decode(data: bytes) -> LineRecord | None:
@@ -107,7 +106,7 @@ def decode(data: bytes) -> LineRecord | None:
 
 def _decode_line(data: bytes) -> LineRecord | None:
     try:
-        note = json.loads(data)
+        note = loads(data.decode("utf-8"))  # UnicodeDecodeError is a ValueError
         if not isinstance(note, dict) or note.get("aiguard") != SCHEMA:
             return None
         by = [(str(b["tool"]), str(b["model"]), str(b.get("source") or "")) for b in note["by"]]

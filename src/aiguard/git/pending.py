@@ -10,7 +10,6 @@ Stdlib only: the hook imports this.
 from __future__ import annotations
 
 import os
-import re
 import time
 
 from aiguard.core.note_format import decode, encode
@@ -48,7 +47,11 @@ def save_pending(stamp_value: str, data: bytes, cwd: str | None = None) -> None:
 
 def stamp_binding(stamp_value: str | None) -> str | None:
     parts = (stamp_value or "").split()
-    return parts[3] if len(parts) == 5 and parts[0] in ("v1", "v2") and re.fullmatch(r"[0-9a-f]{32}", parts[3]) else None
+    ok = len(parts) == 5 and parts[0] in ("v1", "v2") and len(parts[3]) == 32 and not parts[3].strip(_HEX)
+    return parts[3] if ok else None
+
+
+_HEX = "0123456789abcdef"
 
 
 def file_pending(commit: str, message: bytes, cwd: str | None = None) -> bool:

@@ -18,9 +18,9 @@ in the same place and never shadows the keyring with a fresh file.
 
 from __future__ import annotations
 
-import json
 import os
 
+from aiguard.core import hook_json
 from aiguard.core.digests import sha256
 from aiguard.core.errors import AiguardError
 from aiguard.store import paths
@@ -84,6 +84,8 @@ def _keyring_user() -> str:
 
 
 def _encode(keyset: Keyset) -> str:
+    import json  # only when a keyset is made or moved (hook_json reads it on every commit)
+
     return json.dumps(
         {
             "version": 1,
@@ -96,7 +98,7 @@ def _encode(keyset: Keyset) -> str:
 
 def _decode(text: str, where: str, store: str) -> Keyset:
     try:
-        data = json.loads(text)
+        data = hook_json.loads(text)
         ledger = bytes.fromhex(data["ledger"])
         stamp = tuple((key_id(bytes.fromhex(k["key"])), bytes.fromhex(k["key"])) for k in data["stamp"])
     except (ValueError, KeyError, TypeError) as exc:
