@@ -292,3 +292,30 @@ def test_a_warning_shows_only_when_the_id_is_verbose(pc_repo, tmp_path, monkeypa
     said = [line for line in out.splitlines() if line.startswith("aiguard: ")]
     assert len(said) == 1 and "commit not stamped" in said[0], out
     assert "- hook id: aiguard" in out, out
+
+
+def test_a_venv_that_lost_aiguard_lets_the_commit_through(pc_repo, precommit_home):
+    """The aiguard id runs `python -S -c ...` in pre-commit's venv: a venv whose aiguard can
+    no longer be imported (half-deleted, a broken upgrade) says so in one line and the
+    commit goes on, unstamped, instead of failing it."""
+    packages = sorted(precommit_home.glob("repo*/py_env-*/lib/python*/site-packages/aiguard"))
+    assert packages, "pre-commit did not build aiguard's venv"
+    moved = [p.rename(p.with_name("aiguard-moved-away")) for p in packages]
+    try:
+        pc_repo.write("notes.txt", "a human line\n")
+        pc_repo.git("add", "notes.txt")
+        done = pc_repo.git("commit", "-m", "Without aiguard", check=False)
+        assert done.returncode == 0, done.stderr
+        assert "AIGuard-Stamp" not in dict(pc_repo.trailers())
+        msg = pc_repo.path / ".git" / "COMMIT_EDITMSG"
+        msg.write_text("Probe\n")
+        shown = run([sys.executable, "-m", "pre_commit", "run", "--hook-stage", "prepare-commit-msg", "--verbose",
+                     "--commit-msg-filename", str(msg), "aiguard"], cwd=pc_repo.path, check=False)
+        out = shown.stdout.decode() + shown.stderr.decode()
+        assert shown.returncode == 0, out
+        assert [line for line in out.splitlines() if line.startswith("aiguard:")] == [
+            line for line in out.splitlines() if "cannot start" in line], out
+        assert "aiguard: cannot start (No module named 'aiguard')" in out, out
+    finally:
+        for path, original in zip(moved, packages):
+            path.rename(original)
