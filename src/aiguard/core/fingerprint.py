@@ -30,9 +30,6 @@ from aiguard.core.tuples import NamedTuple
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import re
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
     from typing import Iterable, Sequence
 
 

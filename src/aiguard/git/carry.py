@@ -161,16 +161,23 @@ def _read_versions(reader: objects.BlobReader, wanted: list) -> tuple[dict[tuple
 # The patterns below run only in the states that need them (a rebase, a squash, a revert), so `re`
 # is imported there: on an ordinary commit it would cost ~4 ms of imports (see _is_sha).
 _SHA = rb"[0-9a-f]{40,64}"
-
-
-def _is_sha(text: bytes | str) -> bool:
-    """Whether text is a full commit id (what re.fullmatch(_SHA, text) says), without re."""
-    if not 40 <= len(text) <= 64:
-        return False
-    return not (text.strip(b"0123456789abcdef") if isinstance(text, bytes) else text.strip("0123456789abcdef"))
 _FOLDING = (b"squash", b"s", b"fixup", b"f")
 _PICKING = (b"pick", b"p", b"reword", b"r", b"edit", b"e", *_FOLDING)
 REFLOG_WINDOW = 30  # HEAD's last entries looked at for commits undone by reset or checkout
+_HEX = "0123456789abcdef"
+_HEX_BYTES = _HEX.encode()
+
+
+def is_lower_hex(text: bytes | str, shortest: int, longest: int) -> bool:
+    """Whether text is `shortest` to `longest` lowercase hex digits (re's [0-9a-f]{m,n}), without re."""
+    if not shortest <= len(text) <= longest:
+        return False
+    return not (text.strip(_HEX_BYTES) if isinstance(text, bytes) else text.strip(_HEX))
+
+
+def _is_sha(text: bytes | str) -> bool:
+    """Whether text is a full commit id (what re.fullmatch(_SHA, text) says)."""
+    return is_lower_hex(text, 40, 64)
 
 
 def carry_sources(amend: bool, cwd: str | None = None) -> list[str]:

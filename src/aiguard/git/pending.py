@@ -14,7 +14,7 @@ import time
 
 from aiguard.core.note_format import decode, encode
 from aiguard.git import patches, runner
-from aiguard.git.carry import carry_into
+from aiguard.git.carry import carry_into, is_lower_hex
 from aiguard.git.notes import REF, read_all, write
 
 TYPE_CHECKING = False
@@ -47,11 +47,8 @@ def save_pending(stamp_value: str, data: bytes, cwd: str | None = None) -> None:
 
 def stamp_binding(stamp_value: str | None) -> str | None:
     parts = (stamp_value or "").split()
-    ok = len(parts) == 5 and parts[0] in ("v1", "v2") and len(parts[3]) == 32 and not parts[3].strip(_HEX)
+    ok = len(parts) == 5 and parts[0] in ("v1", "v2") and is_lower_hex(parts[3], 32, 32)
     return parts[3] if ok else None
-
-
-_HEX = "0123456789abcdef"
 
 
 def file_pending(commit: str, message: bytes, cwd: str | None = None) -> bool:
