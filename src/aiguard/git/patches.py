@@ -177,15 +177,18 @@ def staged_diff(base: str | None, cwd: str | None = None, started: Started | Non
     """
     if started is not None:
         return parse_patch(started.output())
-    args = ["diff", "--cached", *DIFF_FLAGS]
+    args = list(STAGED_DIFF_ARGS)
     if base:
         args.append(base)
     return parse_patch(git(args, cwd=cwd))
 
 
+STAGED_DIFF_ARGS = ("diff", "--cached", *DIFF_FLAGS)
+
+
 def start_staged_diff(cwd: str | None = None) -> Started:
     """`git diff --cached` against HEAD (the empty tree when unborn), in the background."""
-    return Started(["diff", "--cached", *DIFF_FLAGS], cwd)
+    return Started(STAGED_DIFF_ARGS, cwd)
 
 
 def commit_diff(parent: str | None, commit: str, cwd: str | None = None) -> list[FileDiff]:

@@ -306,6 +306,109 @@ class Started:
         self._result = (self.proc.wait(), b"", b"")
 
 
+# The commit hook's first git calls, started by the prepare-commit-msg script while Python
+# starts (hooks/prepare-commit-msg): `AIGUARD_EARLY=VERSION CONFIG_FD HEAD_FD DIFF_FD` in the
+# hook's environment says where their output comes. The script runs exactly GIT + these
+# arguments (tests/hook/test_git_early.py holds the two to each other); a version that is not
+# this one (a hook written by another aiguard) is ignored, and so is any output that does not
+# look whole: the command then runs here, as it would have without the script.
+EARLY_ENV = "AIGUARD_EARLY"
+EARLY_VERSION = "1"
+EARLY_DIFF_END = b"\naiguard-early-exit "  # after the diff: its exit code and a newline
+
+
+class Piped(Started):
+    """A Started whose git ran before this process did: its output is read from an inherited pipe
+    (stdout only; the script sends git's stderr to /dev/null). When what came is not whole (see
+    `_whole`), or git failed, the command runs again here, so that its error says what it says."""
+
+    def __init__(self, args: Sequence[str], fd: int, kind: str):
+        self.args = tuple(args)
+        self._result = None
+        self.proc = None
+        self.fd: int | None = fd
+        self.kind = kind
+
+    def result(self) -> tuple[int, bytes, bytes]:
+        if self._result is None:
+            data = self._read()
+            whole = _whole(self.kind, data) if data is not None else None
+            self._result = whole if whole is not None else Started(self.args).result()
+        return self._result
+
+    def _read(self) -> bytes | None:
+        chunks: list[bytes] = []
+        fd, self.fd = self.fd, None
+        if fd is None:
+            return None
+        try:
+            while True:
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    return b"".join(chunks)
+                chunks.append(chunk)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+
+    def cancel(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # the writer gets EPIPE and ends
+            self.fd = None
+        if self._result is None:
+            self._result = (-1, b"", b"")
+
+
+def _whole(kind: str, data: bytes) -> tuple[int, bytes, bytes] | None:
+    """(exit code, stdout, b"") from what an early command wrote, or None when it is not whole."""
+    if kind == "config":  # every entry ends in NUL, and a repository's config is never empty
+        return (0, data, b"") if data.endswith(b"\0") else None
+    if kind == "head":  # the absolute git dir, then HEAD's commit unless HEAD is unborn
+        lines = data.split(b"\n")
+        if lines[-1] != b"" or not 2 <= len(lines) <= 3 or not lines[0].startswith(b"/"):
+            return None
+        if len(lines) == 3 and not _is_object_name(lines[1]):
+            return None
+        return (0 if len(lines) == 3 else 1), data, b""
+    head, mark, tail = data.rpartition(EARLY_DIFF_END)
+    if not mark or not tail.endswith(b"\n") or tail[:-1] != b"0":
+        return None  # no end line (the script was stopped), or git diff failed: ask again here
+    return 0, head, b""  # the end line's first newline is the script's
+
+
+def _is_object_name(text: bytes) -> bool:
+    return len(text) in (40, 64) and not text.strip(b"0123456789abcdef")
+
+
+def take_early(diff_args: Sequence[str]) -> tuple[Piped, Piped, Piped] | None:
+    """The early commands' (config, HEAD, staged diff) pipes, when the hook script started them;
+    taken once (the environment variable goes, so that no child sees it)."""
+    spec = os.environ.pop(EARLY_ENV, None)
+    if not spec:
+        return None
+    parts = spec.split()
+    if len(parts) != 4 or parts[0] != EARLY_VERSION or not all(p.isdigit() for p in parts[1:]):
+        return None
+    fds = []
+    try:
+        for number in parts[1:]:
+            fd = os.dup(int(number))  # non-inheritable: no git process started here holds it open
+            fds.append(fd)
+            if int(number) > 2:
+                os.close(int(number))
+            else:  # stdin (the diff) is /dev/null again, as the hook had it
+                null = os.open(os.devnull, os.O_RDONLY)
+                os.dup2(null, int(number))
+                os.close(null)
+    except OSError:
+        for fd in fds:
+            os.close(fd)
+        return None
+    return (Piped(_CONFIG_ARGS, fds[0], "config"), Piped(_HEAD_ARGS, fds[1], "head"),
+            Piped(diff_args, fds[2], "diff"))
+
+
 def parents(commit: str, cwd: str | None = None) -> list[str]:
     return git(["rev-list", "--parents", "-n", "1", commit, "--"], cwd=cwd).decode().split()[1:]
 

@@ -30,7 +30,7 @@ def served(argv) -> bool:
 
 # The wire format, both sides of it (no struct module: it would cost the hook 0.5 ms).
 # A request is its length (4 bytes, big-endian) and the marshal data, with the caller's
-# stdin, stdout and stderr attached (SCM_RIGHTS); the reply is a status byte and the
+# stdin, stdout and stderr attached (SCM_RIGHTS), then the early git calls' pipes; the reply is a status byte and the
 # exit code (4 bytes, big-endian, signed).
 HEADER_SIZE, REPLY_SIZE = 4, 5
 
@@ -49,6 +49,13 @@ def pack_reply(status: int, code: int) -> bytes:
 
 def unpack_reply(reply: bytes) -> tuple[int, int]:
     return reply[0], int.from_bytes(reply[1:REPLY_SIZE], "big", signed=True)
+
+
+def early_fds() -> list[int]:
+    """The pipes other than stdin that the hook script's early git calls write to (AIGUARD_EARLY,
+    see aiguard.git.runner.take_early): handed over with stdio, in the order the variable names them."""
+    spec = os.environ.get("AIGUARD_EARLY", "").split()
+    return [int(fd) for fd in spec[1:] if fd.isdigit() and int(fd) > 2]
 
 
 def call(argv, timeout: float = 120.0) -> int | None:
@@ -76,7 +83,7 @@ def call(argv, timeout: float = 120.0) -> int | None:
         conn.settimeout(2.0)
         conn.connect(path)
         conn.settimeout(timeout)
-        fds = array("i", [0, 1, 2])
+        fds = array("i", [0, 1, 2, *early_fds()])
         data = pack_length(len(request)) + request
         sent = conn.sendmsg([data], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, fds)])
         if sent < len(data):

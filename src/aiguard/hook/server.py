@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aiguard import __version__
+from aiguard.git import runner
 from aiguard.store import home, paths
 from aiguard.hook.client import (
     HEADER_SIZE,
@@ -281,6 +282,22 @@ def _reap() -> set[int]:
         ended.add(pid)
 
 
+_EARLY_FDS = 3  # the early git calls' pipes that are not stdio (aiguard.hook.client.early_fds)
+
+
+def _renumber_early(received: list[int]) -> None:
+    """AIGUARD_EARLY names the caller's fds; here those pipes came in under other numbers."""
+    spec = os.environ.get(runner.EARLY_ENV, "").split()
+    theirs = [fd for fd in spec[1:] if fd.isdigit() and int(fd) > 2]
+    if not spec or len(theirs) != len(received):
+        os.environ.pop(runner.EARLY_ENV, None)  # not what the script sends: the stamp asks git itself
+        for fd in received:
+            os.close(fd)
+        return
+    mine = dict(zip(theirs, (str(fd) for fd in received)))
+    os.environ[runner.EARLY_ENV] = " ".join([spec[0], *(mine.get(fd, fd) for fd in spec[1:])])
+
+
 def _child(conn: socket.socket) -> int:
     """One hook run: become the caller (fds, cwd, env, umask), run it, send the exit code."""
     import socket
@@ -288,8 +305,8 @@ def _child(conn: socket.socket) -> int:
     gc.disable()  # a short run: the process ends before garbage matters
     conn.settimeout(10.0)
     try:
-        first, fds, _flags, _addr = socket.recv_fds(conn, 1 << 16, 3)
-        if len(first) < HEADER_SIZE or len(fds) != 3:
+        first, fds, _flags, _addr = socket.recv_fds(conn, 1 << 16, 3 + _EARLY_FDS)
+        if len(first) < HEADER_SIZE or len(fds) < 3:
             return 1
         size = unpack_length(first)
         body = first[HEADER_SIZE:]
@@ -308,12 +325,13 @@ def _child(conn: socket.socket) -> int:
     if request.get("protocol") != PROTOCOL or request.get("version") != __version__ or not served(argv):
         conn.sendall(pack_reply(REFUSED, 0))  # the client runs it itself
         return 0
-    for target, fd in enumerate(fds):
+    for target, fd in enumerate(fds[:3]):
         os.dup2(fd, target)
         os.close(fd)
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
+    _renumber_early(fds[3:])
     os.umask(int(request["umask"]))
     from aiguard.hook import run as hook
 

@@ -239,15 +239,26 @@ def stamp_message_file(msgfile: str, source: str | None, sha: str | None, stage:
     # `git commit -m` and the run after the editor stamp at once: start their git calls
     # now, side by side with the config read (they are dropped if not needed). The blob
     # reader reads the index's blobs, whatever the diff's base turns out to be.
+    # The hook script may have started the first three already, while Python started.
+    piped = runner.take_early(patches.STAGED_DIFF_ARGS)
     early = None
     if stage == COMMIT_MSG or not editor:
         from aiguard.git import objects
 
-        config = runner.start_config()  # needed first
-        head, diff = runner.start_head(), patches.start_staged_diff()
+        config: runner.Started
+        head: runner.Started
+        diff: runner.Started
+        if piped is not None:
+            config, head, diff = piped
+        else:
+            config = runner.start_config()  # needed first
+            head, diff = runner.start_head(), patches.start_staged_diff()
         reader = objects.BlobReader()
         reader.start()
         early = Early(head, diff, reader, config)
+    elif piped is not None:
+        for started in piped:
+            started.cancel()
     try:
         return _stamp_message(msgfile, msg, editor, source, sha, stage, early, caller)
     finally:
