@@ -133,6 +133,26 @@ def test_other_versions_and_dead_servers_fall_back(repo: Repo, server, tmp_path,
     assert not hookclient.served(["doctor"]) and not hookclient.served(["stamp", "--help"])
 
 
+def test_a_socket_that_can_be_seen_can_be_connected_to(repo: Repo):
+    """The socket appears under its name only once it listens: a hook that finds it must not be
+    refused (it would run without the server, and the tests that wait for the socket would race)."""
+    for _ in range(3):
+        proc = subprocess.Popen([sys.executable, "-m", "aiguard", "hook-server"], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        sock = hookserver.socket_path()
+        try:
+            deadline = time.monotonic() + 30
+            while not sock.exists():  # no sleep: connect the moment it is there
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode()
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                conn.connect(str(sock))
+            assert not [p for p in sock.parent.iterdir() if p.name.endswith(".sock") and p != sock]
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=10)
+        assert not sock.exists()
+
+
 def test_a_stale_socket_falls_back(repo: Repo, tmp_path, monkeypatch):
     paths.ensure_home()
     stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -128,19 +128,35 @@ def serve(path: Path | None = None, ready=None) -> int:
     gc.freeze()
     paths.ensure_home()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    # Bound and listening under a name of its own, then renamed into place: a client that
+    # finds the socket can connect to it (between bind and listen it would be refused, and
+    # the hook would run without the server).
+    ready_path = path.with_name(f".{os.getpid()}.sock")
+    if len(os.fsencode(ready_path)) >= 104:  # sun_path's limit: bound in place, as before
+        ready_path = path
     try:
-        os.unlink(path)
+        os.unlink(ready_path)
     except FileNotFoundError:
         pass
     old_mask = os.umask(0o177)
     try:
-        listener.bind(os.fspath(path))
+        listener.bind(os.fspath(ready_path))
     finally:
         os.umask(old_mask)
-    os.chmod(path, 0o600)
-    inode = os.stat(path).st_ino
-    paths.write_private(pid_path(), f"{os.getpid()} {inode}\n".encode())
-    listener.listen(64)
+    try:
+        os.chmod(ready_path, 0o600)
+        listener.listen(64)
+        inode = os.stat(ready_path).st_ino
+        paths.write_private(pid_path(), f"{os.getpid()} {inode}\n".encode())
+        if ready_path != path:
+            os.replace(ready_path, path)
+    except BaseException:
+        listener.close()
+        try:
+            os.unlink(ready_path)
+        except OSError:
+            pass
+        raise
     listener.settimeout(1.0)
     # The child that serves the next hook run is forked before that run comes (a spare, waiting in
     # accept): forking the warm server and starting the child take a commit's critical path ~2-3 ms.
