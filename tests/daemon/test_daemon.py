@@ -206,5 +206,7 @@ def test_daemon_reads_gemini_json_sessions_rewritten_whole(running_daemon):
     tmp.write_bytes(gemini_session(1))
     tmp.rename(session)
     assert wait_for(lambda: recorded_count(home) == 1), (home / "aiguard-state" / "daemon.log").read_text()
-    # what was reported is kept, so the next rewrite reports only what is new
-    assert tail_state(home)[str(session)]["state"]["seen"] == ["m2/run_shell_command-1"]
+    # what was reported is kept, so the next rewrite reports only what is new (the state is
+    # saved after the records are: wait for it too)
+    assert wait_for(lambda: tail_state(home)[str(session)]["state"]["seen"] == ["m2/run_shell_command-1"]), \
+        tail_state(home)[str(session)]
