@@ -6,6 +6,8 @@ import copy
 import inspect
 import keyword
 import pickle
+import subprocess
+import sys
 import types
 import typing
 
@@ -159,3 +161,17 @@ def test_more_fields_than_the_precompiled_new_takes():
     ours, theirs = _class(NamedTuple, "Wide", fields, (0, 1)), _class(typing.NamedTuple, "Wide", fields, (0, 1))
     assert ours(*range(18), f19=5) == theirs(*range(18), f19=5) == (*range(18), 0, 5)
     assert str(inspect.signature(ours)) == str(inspect.signature(theirs))
+
+
+def test_fields_without_the_c_tuplegetter():
+    code = ("import sys\n"
+            "sys.modules['_collections'] = None  # a Python without collections' C half\n"
+            "from aiguard.core.tuples import NamedTuple\n"
+            "class Pair(NamedTuple):\n"
+            "    a: int\n"
+            "    b: str = 'x'\n"
+            "pair = Pair(1)\n"
+            "assert (pair.a, pair.b, Pair.b.__doc__) == (1, 'x', 'Alias for field number 1'), pair\n"
+            "assert isinstance(Pair.a, property)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
