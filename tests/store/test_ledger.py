@@ -624,3 +624,21 @@ def test_a_relative_state_folder_inside_a_work_tree_is_never_committed(make_repo
     repo.git("commit", "-q", "-m", "With a relative state folder")
     assert dict(repo.trailers())["Assisted-by"] == "codex:gpt-5"
     assert repo.out("ls-files").split() == ["a.py"]
+
+
+def test_the_ledger_uses_sqlite3s_c_module_or_else_sqlite3(tmp_path):
+    import _sqlite3
+
+    # _sqlite3 without sqlite3's wrapper, which imports datetime for adapters the ledger never uses
+    assert ledger_module.sqlite3 is _sqlite3 and ledger_module.sqlite3.OperationalError is sqlite3.OperationalError
+    code = ("import sys, sqlite3\n"
+            "sys.modules['_sqlite3'] = None  # a Python whose sqlite3 has no C module of that name\n"
+            "from pathlib import Path\n"
+            "from aiguard.store import ledger\n"
+            "assert ledger.sqlite3 is sqlite3\n"
+            "opened = ledger.Ledger.open(Path(sys.argv[1]))\n"
+            "assert opened.is_empty()\n"
+            "opened.close()\n"
+            "assert ledger.Ledger.open_readonly(sys.argv[1]).is_empty()\n")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "ledger.sqlite3")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -98,12 +98,13 @@ class StreamView:
         self.dir, self.key, self.rec, self.pos, self.count = dir_, key, rec, pos, count
 
 
-_EMPTY_DIR = array("I", bytes(4 * (BUCKETS + 1)))
+# Read-only zeros: bytes(n) is calloc'd, fresh pages left untouched, where an
+# array("I", ...) of them writes all 256 KiB (0.3 ms of every commit hook's import).
+_EMPTY_DIR = memoryview(bytes(4 * (BUCKETS + 1))).cast("I")
 
 
 def _empty_view() -> StreamView:
-    return StreamView(memoryview(_EMPTY_DIR), memoryview(array("I")), memoryview(array("I")),
-                      memoryview(array("H")), 0)
+    return StreamView(_EMPTY_DIR, memoryview(array("I")), memoryview(array("I")), memoryview(array("H")), 0)
 
 
 # The hook server keeps the index file's bytes (hold) so that the children it forks for
