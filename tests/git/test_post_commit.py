@@ -5,6 +5,7 @@ leaves no record behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -199,7 +200,6 @@ def traced(repo: Repo, tmp_path: Path, *args: str, env: dict[str, str] | None = 
     """Run a git command with trace2 on; returns how many `git log -1` post-commit ran for its stamp."""
     trace = tmp_path / f"trace-{time.monotonic_ns()}.json"
     done = repo.git(*args, env={**(env or {}), "GIT_TRACE2_EVENT": str(trace)}, check=check)
-    import json
     events = [json.loads(line) for line in trace.read_text().splitlines()] if trace.exists() else []
     return sum(1 for e in events if e.get("event") == "start" and e["argv"][1:2] == ["log"]
                and any("AIGuard-Stamp" in a for a in e["argv"])), done
