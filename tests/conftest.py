@@ -125,6 +125,15 @@ class MemoryLedger:
         return {i: self.lines[i] for i in ids if i in self.lines}
 
 
+def unfiled_records(git_dir: Path) -> list[str]:
+    """The line records in <git_dir>/aiguard-pending still waiting for their commit (the
+    post-commit hook empties a record it filed; the next stamp sweeps it)."""
+    folder = Path(git_dir) / "aiguard-pending"
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if not p.name.startswith(".") and p.stat().st_size)
+
+
 def run(args, cwd=None, env=None, input=None, check=True) -> subprocess.CompletedProcess:
     done = subprocess.run(args, cwd=cwd, env=env, input=input, capture_output=True)
     if check and done.returncode != 0:

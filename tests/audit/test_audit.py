@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from conftest import MERGE_INTERVALS, Repo, aiguard
+from conftest import MERGE_INTERVALS, Repo, aiguard, unfiled_records
 
 # Invented for the tests: a second snippet, "copied from a web chat".
 CHAT_SNIPPET = '''\
@@ -318,7 +318,10 @@ def test_line_record_is_filed_however_the_commit_is_made(repo: Repo, tmp_path, h
                                  "claude-code:claude-sonnet-4-5")]
     git_dir = where.out("rev-parse", "--absolute-git-dir").strip()
     assert not (tmp_path / "aiguard-pending").exists()
-    assert not os.path.exists(git_dir + "/aiguard-pending")  # filed and cleaned up
+    assert unfiled_records(git_dir) == []  # filed and emptied
+    where.write("README", "y\n")
+    where.git("commit", "-q", "-a", "-m", "Human", env=env)  # its stamp sweeps the consumed record
+    assert not os.path.exists(git_dir + "/aiguard-pending")
 
 
 def test_rebase_apply_backend_carries_notes(ai_branch):
@@ -398,8 +401,10 @@ def test_post_commit_is_quiet_and_cheap_for_human_commits(repo: Repo):
 def test_ai_commit_leaves_no_pending_state(repo: Repo):
     record(MERGE_INTERVALS, "claude-code", "m")
     commit(repo, {"a.py": MERGE_INTERVALS}, "AI")
-    assert not (repo.path / ".git" / "aiguard-pending").exists()
+    assert unfiled_records(repo.path / ".git") == []  # filed, and emptied by the hook (no rm process)
     assert note(repo)["ai"] == MERGE_INTERVALS.count("\n")
+    commit(repo, {"h.py": HUMAN}, "Human")  # the next stamp sweeps what post-commit consumed
+    assert not (repo.path / ".git" / "aiguard-pending").exists()
 
 
 def test_hosting_squash_merge_lines_from_the_ledger(repo: Repo):

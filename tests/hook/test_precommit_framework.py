@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, Repo, aiguard, run
+from conftest import ROOT, Repo, aiguard, run, unfiled_records
 
 SNIPPET = '''\
 def chunked(items, size):
@@ -266,7 +266,7 @@ def test_post_commit_files_the_line_record_and_a_quiet_commit_prints_one_line_pe
     assert all(line.endswith("Passed") for line in lines), lines
     note = json.loads(pc_repo.out("notes", "--ref", "refs/notes/aiguard", "show", "HEAD"))
     assert "chunks.py" in json.dumps(note), note
-    assert not list((pc_repo.path / ".git").glob("aiguard-pending/*")), "the pending record was left behind"
+    assert unfiled_records(pc_repo.path / ".git") == [], "the pending record was not filed"
 
 
 def test_a_warning_shows_only_when_the_id_is_verbose(pc_repo, tmp_path, monkeypatch):

@@ -1,8 +1,11 @@
 """How a commit gets its line record. The commit hook (prepare-commit-msg) cannot know the
 commit's name yet, so it leaves the note under `<git-dir>/aiguard-pending/`, named by the
 stamp's binding; the post-commit hook (which git also runs for every cherry-pick and rebase
-pick) finds the new commit's stamp and files the note. post-rewrite carries notes for
-rewrites that ran no commit hook (`git rebase --apply`).
+pick) finds the new commit's stamp and files the note, then empties the record with a
+shell builtin (no rm process): an empty record is a consumed one, for the shell and for
+file_pending alike. The stamp sweeps consumed records, and leftovers of commits that never
+happened once they are a week old, and the folder when that empties it. post-rewrite
+carries notes for rewrites that ran no commit hook (`git rebase --apply`).
 
 Stdlib only: the hook imports this.
 """
@@ -43,6 +46,17 @@ def save_pending(stamp_value: str, data: bytes, cwd: str | None = None) -> None:
     with open(tmp, "wb") as fh:
         fh.write(data)
     os.replace(tmp, os.path.join(directory, binding))
+    _sweep(directory, keep=binding)
+
+
+def sweep(cwd: str | None = None) -> None:
+    """What a stamp without a line record does: drop consumed records and old leftovers.
+    With no folder (every commit until one has AI lines) that is one failed listdir."""
+    try:
+        directory = _pending_dir(cwd)
+    except (OSError, runner.GitError):
+        return
+    _sweep(directory)
 
 
 def stamp_binding(stamp_value: str | None) -> str | None:
@@ -66,19 +80,33 @@ def file_pending(commit: str, message: bytes, cwd: str | None = None) -> bool:
             data = fh.read()
     except OSError:
         return False
+    if not data:
+        return False  # consumed: the post-commit hook filed it and emptied it
     write(commit, data, cwd)
-    _sweep(directory, path)
+    _sweep(directory, used=binding)
     return True
 
 
-def _sweep(directory: str, used: str) -> None:
-    """Drop the filed note and leftovers of commits that never happened; the empty folder
-    goes too, so that the post-commit hook of an ordinary commit starts no Python."""
+def _sweep(directory: str, used: str | None = None, keep: str | None = None) -> None:
+    """Drop the filed record (used), consumed (empty) records and leftovers of commits that
+    never happened once a week old; the empty folder goes too, so that the post-commit hook
+    of an ordinary commit stops at its first test. A record being written (.<binding>.<pid>)
+    is left alone until it is a week old: it may be empty only for a moment."""
     cutoff = time.time() - PENDING_MAX_AGE
-    for name in os.listdir(directory):
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if name == keep:
+            continue
         entry = os.path.join(directory, name)
         try:
-            if entry == used or os.stat(entry).st_mtime < cutoff:
+            if name == used:
+                os.unlink(entry)
+                continue
+            st = os.stat(entry)
+            if st.st_mtime < cutoff or (st.st_size == 0 and not name.startswith(".")):
                 os.unlink(entry)
         except OSError:
             pass
@@ -86,6 +114,36 @@ def _sweep(directory: str, used: str) -> None:
         os.rmdir(directory)
     except OSError:
         pass
+
+
+def remove_all(cwd: str | None = None) -> int:
+    """`aiguard uninstall`: every worktree's records go (no hook is left to file them),
+    and their folders; returns how many records there were that had not been filed."""
+    common = runner.git(["rev-parse", "--path-format=absolute", "--git-common-dir"], cwd=cwd).decode().strip()
+    git_dirs = [common]
+    try:
+        git_dirs += [os.path.join(common, "worktrees", name) for name in os.listdir(os.path.join(common, "worktrees"))]
+    except OSError:
+        pass
+    unfiled = 0
+    for git_dir in git_dirs:
+        directory = os.path.join(git_dir, PENDING)
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            continue
+        for name in names:
+            entry = os.path.join(directory, name)
+            try:
+                unfiled += os.stat(entry).st_size > 0 and not name.startswith(".")
+                os.unlink(entry)
+            except OSError:
+                pass
+        try:
+            os.rmdir(directory)
+        except OSError:
+            pass
+    return unfiled
 
 
 def post_commit(cwd: str | None = None) -> None:

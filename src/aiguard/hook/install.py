@@ -166,6 +166,10 @@ def uninstall(repo: str | None = None) -> list[str]:
                 report.append(f"removed {path}")
         else:
             report.append(f"{path}: not aiguard's, left alone" if path.exists() else f"{path}: nothing to remove")
+    from aiguard.git import pending
+    unfiled = pending.remove_all(repo)  # the post-commit hook that would file them is gone
+    if unfiled:
+        report.append(f"removed {unfiled} line record(s) left by commits that never happened ({pending.PENDING})")
     removed = unsync_notes(repo)
     if removed:
         report.append(f"line records: {removed} (refs/notes/aiguard itself is kept)")

@@ -402,18 +402,25 @@ def _stamp_change(msgfile: str, msg: bytes, cleanup: Cleanup, cli: GitCommitArgs
     if result.ai:
         # The line-level record: post-commit files it as a git note (see aiguard.git.pending).
         from aiguard.core import note_format
-        from aiguard.git import pending
         try:
             record = note_format.encode(result.added, result.spans())
         except Exception as exc:  # the stamp goes on; the warning says what was lost
             record_error = f"{exc.__class__.__name__}: {exc}"
-    if new != msg:
-        _write(msgfile, new)
+    from aiguard.git import pending
     try:
         if record is not None:
-            pending.save_pending(value, record)
+            # Before the message: post-commit reads the stamp from COMMIT_EDITMSG only when
+            # that file is as new as the record (else it asks git log).
+            pending.save_pending(value, record)  # and sweeps the records post-commit consumed
     except Exception as exc:
         record_error = f"{exc.__class__.__name__}: {exc}"
+    else:
+        if record is None:
+            pending.sweep()  # one failed listdir, until a commit has AI lines
+    if new != msg:
+        _write(msgfile, new)
+    elif record is not None:
+        os.utime(msgfile)  # stamped as it was (commit-msg after prepare-commit-msg): as new as the record
     if record_error is not None:
         return f"commit stamped, but its line record was not kept ({record_error})"
     note = "; ".join(result.notes)
