@@ -33,7 +33,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
     from types import TracebackType
-    from typing import Iterable, Iterator, Mapping
+    from typing import Iterable, Iterator, Mapping, Sequence
 
 SOURCES = ("assistant-hook", "assistant-log", "clipboard", "manual")
 DEFAULT_RETENTION_DAYS = 180
@@ -576,8 +576,9 @@ class Ledger:
     def is_empty(self) -> bool:
         return self.conn.execute("SELECT 1 FROM records LIMIT 1").fetchone() is None
 
-    def lookup(self, stream: int, hashes: list[int]) -> dict[int, list[tuple[int, int]]]:
-        """{hash: [(record, position), ...]} for the hashes of one stream found in the ledger."""
+    def lookup(self, stream: int, hashes: Sequence[int]) -> dict[int, list[tuple[int, int]]]:
+        """{hash: [(record, position), ...]} for the hashes of one stream found in the ledger
+        (distinct hashes: a list, or attribution's memoryview of int64s)."""
         index = self._prepare_reads()
         found: dict[int, list[tuple[int, int]]] = {}
         try:
