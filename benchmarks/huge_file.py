@@ -185,10 +185,12 @@ def main() -> None:
     for _ in range(args.runs):
         if args.hook:
             numbers, _out = measure(["git", "commit", "-q", "-m", "huge"], repo, env)
-            entry = json.loads(large_commit.run([*aiguard, "log", "--json", "-n", "1"], repo, env).stdout)[0]
-            large_commit.run(["git", "reset", "-q", "--soft", "HEAD~1"], repo, env)
-            large_commit.run(["git", "reflog", "expire", "--expire=now", "--all"], repo, env)
-            files, ai = entry["files"], sum(f["ai"] for f in entry["files"])
+            try:
+                entry = json.loads(large_commit.run([*aiguard, "log", "--json", "-n", "1"], repo, env).stdout)[0]
+            finally:  # the change staged again for the next run, as a plain (not a redo) commit
+                large_commit.run(["git", "reset", "-q", "--soft", "HEAD~1"], repo, env)
+                large_commit.run(["git", "reflog", "expire", "--expire=now", "--all"], repo, env)
+            files, ai = entry["files"], entry["ai_lines"]
         else:
             numbers, out = measure([*aiguard, "attribute", "--json"], repo, env)
             result = json.loads(out)
