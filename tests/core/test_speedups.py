@@ -344,6 +344,10 @@ def test_line_helpers_match_the_reference(text, added, data):
         pure = REF["_line_tokens"](tokens, touching, added)
         assert list(fast.items()) == list(pure.items())
         assert list(_speedups.line_tokens(tuple(tokens), touching, added).items()) == list(pure.items())
+        # The same indices as a mask (attribution's on_added), in C and in the reference.
+        mask = attribution._index_mask(touching, len(tokens))
+        assert list(_speedups.line_tokens(tokens, mask, added).items()) == list(pure.items())
+        assert list(REF["_line_tokens"](tokens, mask, added).items()) == list(pure.items())
 
 
 @settings(max_examples=300, deadline=None)
@@ -399,6 +403,10 @@ def test_query_hashes_and_their_hits_match_the_reference(digests, k, touching, n
     fast_distinct = memoryview(fast_packed).cast("q")  # int64s, as attribution reads them
     assert fast_distinct.tolist() == pure_distinct
     assert list(fast_distinct) == pure_distinct
+    # The touching indices as a mask (attribution's on_added; duplicates are one index there).
+    mask = attribution._index_mask(touching, 76)
+    assert _speedups.query_hashes(fast_hasher._gram_key, digests, k, mask, n_grams) == (fast, fast_packed)
+    assert REF["_query_hashes"](pure_hasher, digests, k, mask, n_grams) == (pure, pure_distinct)
     # A ledger's answer: some of the hashes (and one it was not asked for), each in a few records.
     chosen = data.draw(st.lists(st.sampled_from(pure_distinct), max_size=8)) if pure_distinct else []
     found = {value: data.draw(st.lists(st.tuples(st.integers(1, 6), st.integers(0, 40)), min_size=1, max_size=6))

@@ -1664,6 +1664,55 @@ static int extend_range(PyObject *out, long long a, long long b) {
 }
 
 /* starts_touching(touching, k, n_grams) -> start positions of the k-grams holding a token. */
+/* Token indices, given as a sequence of ints or as a mask: a buffer of one byte per token,
+ * nonzero at each index (attribution's on_added; a huge file has millions of touching
+ * tokens, which as a list of ints cost 40 bytes each). Read in order with indices_next. */
+typedef struct {
+    PyObject *seq; /* the sequence (PySequence_Fast), or NULL for a mask */
+    Py_buffer mask;
+    Py_ssize_t n, j; /* items or bytes; the next to read */
+} Indices;
+
+static int indices_open(Indices *ix, PyObject *obj, const char *what) {
+    ix->seq = NULL;
+    ix->j = 0;
+    if (PyObject_CheckBuffer(obj)) {
+        if (PyObject_GetBuffer(obj, &ix->mask, PyBUF_SIMPLE) < 0) return -1;
+        ix->n = ix->mask.len;
+        return 0;
+    }
+    ix->seq = PySequence_Fast(obj, what);
+    if (ix->seq == NULL) return -1;
+    ix->n = PySequence_Fast_GET_SIZE(ix->seq);
+    return 0;
+}
+
+/* 1 with the next index in *out (and in *item the sequence's int, borrowed, or NULL for a
+ * mask), 0 past the last, -1 with an exception set. */
+static int indices_next(Indices *ix, long long *out, PyObject **item) {
+    if (ix->seq == NULL) {
+        const char *bytes = ix->mask.buf;
+        while (ix->j < ix->n && !bytes[ix->j]) ix->j++;
+        if (ix->j >= ix->n) return 0;
+        *out = ix->j++;
+        *item = NULL;
+        return 1;
+    }
+    if (ix->j >= ix->n) return 0;
+    PyObject *obj = PySequence_Fast_GET_ITEM(ix->seq, ix->j);
+    ix->j++;
+    Py_ssize_t value = PyNumber_AsSsize_t(obj, PyExc_IndexError);
+    if (value == -1 && PyErr_Occurred()) return -1;
+    *out = value;
+    *item = obj;
+    return 1;
+}
+
+static void indices_close(Indices *ix) {
+    if (ix->seq == NULL) PyBuffer_Release(&ix->mask);
+    else Py_DECREF(ix->seq);
+}
+
 static PyObject *sp_starts_touching(PyObject *self, PyObject *args) {
     PyObject *touching;
     long long k, n_grams;
@@ -1806,22 +1855,29 @@ static PyObject *sp_line_tokens_body(PyObject *self, PyObject *args) {
     }
     PyObject *tokens = PySequence_Fast(token_seq, "tokens must be a sequence");
     if (tokens == NULL) return NULL;
-    PyObject *seq = PySequence_Fast(touching, "touching must be iterable");
-    if (seq == NULL) {
+    Indices seq;
+    if (indices_open(&seq, touching, "touching must be iterable or a mask") < 0) {
         Py_DECREF(tokens);
         return NULL;
     }
+    PyObject *index = NULL; /* the current touching index, as the int the lists get */
     PyObject *out = PyDict_New();
     if (out == NULL) goto fail;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), count = PySequence_Fast_GET_SIZE(tokens);
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(tokens);
     /* Tokens come line by line: the last line looked at, and its list (NULL: not added). */
     long long cached_line = -1;
     int have_cached = 0;
     PyObject *cached_list = NULL;
-    for (Py_ssize_t j = 0; j < n; j++) {
-        PyObject *index = PySequence_Fast_GET_ITEM(seq, j);
-        Py_ssize_t i = PyNumber_AsSsize_t(index, PyExc_IndexError);
-        if (i == -1 && PyErr_Occurred()) goto fail;
+    for (;;) {
+        Py_CLEAR(index);
+        long long value;
+        PyObject *item;
+        int more = indices_next(&seq, &value, &item);
+        if (more < 0) goto fail;
+        if (!more) break;
+        index = item != NULL ? Py_NewRef(item) : PyLong_FromLongLong(value);
+        if (index == NULL) goto fail;
+        Py_ssize_t i = (Py_ssize_t)value;
         if (i < 0) i += count;
         if (i < 0 || i >= count) {
             PyErr_SetString(PyExc_IndexError, "token index out of range");
@@ -1860,12 +1916,13 @@ static PyObject *sp_line_tokens_body(PyObject *self, PyObject *args) {
             }
         }
     }
-    Py_DECREF(seq);
+    indices_close(&seq);
     Py_DECREF(tokens);
     return out;
 fail:
+    Py_XDECREF(index);
     Py_XDECREF(out);
-    Py_DECREF(seq);
+    indices_close(&seq);
     Py_DECREF(tokens);
     return NULL;
 }
@@ -2086,8 +2143,8 @@ static PyObject *sp_query_hashes(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "SOnOn", &key, &digests, &k, &touching, &n_grams)) return NULL;
     Keyed ks;
     if (keyed_setup(&ks, key) < 0) return NULL;
-    PyObject *seq = PySequence_Fast(touching, "touching must be iterable");
-    if (seq == NULL) return NULL;
+    Indices seq;
+    if (indices_open(&seq, touching, "touching must be iterable or a mask") < 0) return NULL;
     Py_ssize_t n = 0, m = 0, n_ranges = 0, ranges_cap = 0;
     uint64_t *words = NULL, *values = NULL;
     Py_ssize_t *scratch = NULL;
@@ -2097,14 +2154,14 @@ static PyObject *sp_query_hashes(PyObject *self, PyObject *args) {
     words = digest_words(digests, &n);
     if (words == NULL) goto done;
     /* starts_touching: for each run of consecutive tokens, the k-grams over it. */
-    Py_ssize_t t = PySequence_Fast_GET_SIZE(seq);
-    int have_run = 0, have_last = 0;
+    int have_run = 0, have_last = 0, more = 1;
     long long run_start = 0, run_end = 0, last = 0;
-    for (Py_ssize_t j = 0; j <= t; j++) {
+    while (more) {
         long long i = 0;
-        if (j < t) {
-            i = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(seq, j));
-            if (i == -1 && PyErr_Occurred()) goto done;
+        PyObject *item;
+        more = indices_next(&seq, &i, &item);
+        if (more < 0) goto done;
+        if (more) {
             if (have_run && i == run_end + 1) {
                 run_end = i;
                 continue;
@@ -2187,7 +2244,7 @@ done:
     PyMem_Free(ranges);
     PyMem_Free(scratch);
     PyMem_Free(values);
-    Py_DECREF(seq);
+    indices_close(&seq);
     return result;
 }
 

@@ -68,6 +68,9 @@ Lookup = Callable[[int, Sequence[int]], Mapping[int, list[tuple[int, int]]]]
 # record_lines(records) -> {record: its LineHashes}; a record without line hashes (recorded
 # before the ledger kept them) is left out.
 RecordLines = Callable[[Iterable[int]], Mapping[int, LineHashes]]
+# The indices of the tokens on added lines (_touching), or their mask (_index_mask of them:
+# 1 byte per token), which _query_hashes and _line_tokens take alike.
+Touching = list[int] | bytearray
 # {position: hash} of a query's k-grams (_query_hashes), or the accelerator's packed bytes of
 # them, which only its hits_per_record reads: the two are swapped in and out together.
 QueryHashes = dict[int, int] | bytes
@@ -140,6 +143,9 @@ def _attribute_text(text: str, added_lines: Iterable[int], hasher: Hasher, looku
 
     token_lines = _first_lines(tokens)
     on_added = _index_mask(touching, len(tokens))  # 1 for the tokens of added lines: only they can be a paste's
+    # From here on the mask stands for the touching indices (the helpers take either): a huge
+    # file's millions of them as Python ints were its largest list after the tokens.
+    del touching
     chains: list[_Chain] = []
     tokenless: dict[int, int] = {}  # comment-only lines the records' line hashes give to a record
     for stream in STREAMS:
@@ -151,7 +157,7 @@ def _attribute_text(text: str, added_lines: Iterable[int], hasher: Hasher, looku
         # No low-complexity mask here: it depends only on a k-gram's tokens, so the
         # ledger never holds a masked k-gram and looking one up just finds nothing,
         # which costs less than checking every k-gram.
-        hashes, distinct = _query_hashes(hasher, digests, k, touching, n_grams)
+        hashes, distinct = _query_hashes(hasher, digests, k, on_added, n_grams)
         found = lookup(stream, distinct)
         per_record = _hits_per_record(hashes, found, DF_CAP)
         lengths = record_tokens(per_record) if per_record else {}
@@ -181,8 +187,10 @@ def _attribute_text(text: str, added_lines: Iterable[int], hasher: Hasher, looku
             chains.append((stream, count, record, covered, extension - covered))
         del matched, fills, lengths
 
-    line_tokens = _line_tokens(tokens, touching, added)
-    result = _chain_owners(chains, line_tokens, len(tokens), EXTEND_SHARE, LINE_SHARE)
+    line_tokens = _line_tokens(tokens, on_added, added)
+    n_tokens = len(tokens)
+    del tokens, token_lines, on_added  # the rest needs none of them: a huge file's tokens go before the votes
+    result = _chain_owners(chains, line_tokens, n_tokens, EXTEND_SHARE, LINE_SHARE)
     for line, record in tokenless.items():
         if line not in line_tokens:
             result.setdefault(line, record)
@@ -365,10 +373,10 @@ def _line_owners(line_tokens: dict[int, list[int]], owner: dict[int, int], exten
     return result
 
 
-def _line_tokens(tokens: list[Token], touching: list[int], added: set[int]) -> dict[int, list[int]]:
+def _line_tokens(tokens: list[Token], touching: Touching, added: set[int]) -> dict[int, list[int]]:
     """{line: [token index, ...]}: the touching tokens on each added line (0-based)."""
     line_tokens: dict[int, list[int]] = defaultdict(list)
-    for i in touching:
+    for i in _indices(touching):
         t = tokens[i]
         for line in range(t.first_line, t.last_line + 1):
             if line in added:
@@ -395,10 +403,17 @@ def _touching(tokens: list[Token], added: set[int]) -> list[int]:
     return [i for i, t in enumerate(tokens) if _touches(t, added)]
 
 
-def _query_hashes(hasher: Hasher, digests: list[bytes], k: int, touching: list[int],
+def _indices(touching: Touching) -> list[int]:
+    """The touching indices, from their list or their mask (_index_mask of them)."""
+    if isinstance(touching, list):
+        return touching
+    return [i for i, flag in enumerate(touching) if flag]
+
+
+def _query_hashes(hasher: Hasher, digests: list[bytes], k: int, touching: Touching,
                   n_grams: int) -> tuple[QueryHashes, Sequence[int]]:
     """{position: hash} of the k-grams that hold a touching token, and the distinct hashes in order."""
-    hashes = hasher.kgram_hashes(digests, k, _starts_touching(touching, k, n_grams))
+    hashes = hasher.kgram_hashes(digests, k, _starts_touching(_indices(touching), k, n_grams))
     return hashes, list(dict.fromkeys(hashes.values()))
 
 
@@ -1348,7 +1363,7 @@ if _speedups is not None:
                       extend_share: float, line_share: float) -> dict[int, int]:
         return _speedups.chain_owners(chains, line_tokens, n_tokens, RAW, extend_share, line_share)
 
-    def _query_hashes(hasher: Hasher, digests: list[bytes], k: int, touching: list[int],
+    def _query_hashes(hasher: Hasher, digests: list[bytes], k: int, touching: Touching,
                       n_grams: int) -> tuple[QueryHashes, Sequence[int]]:
         # The hashes come packed (bytes of (position, hash) pairs), which only the C
         # hits_per_record reads: the two are swapped in and out together. The distinct
