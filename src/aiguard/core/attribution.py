@@ -187,9 +187,10 @@ def _attribute_text(text: str, added_lines: Iterable[int], hasher: Hasher, looku
             chains.append((stream, count, record, covered, extension - covered))
         del matched, fills, lengths
 
+    del token_lines  # the rest needs neither it nor, after line_tokens, the tokens: a huge file's go before the votes
     line_tokens = _line_tokens(tokens, on_added, added)
     n_tokens = len(tokens)
-    del tokens, token_lines, on_added  # the rest needs none of them: a huge file's tokens go before the votes
+    del tokens, on_added
     result = _chain_owners(chains, line_tokens, n_tokens, EXTEND_SHARE, LINE_SHARE)
     for line, record in tokenless.items():
         if line not in line_tokens:
