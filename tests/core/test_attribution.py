@@ -13,6 +13,8 @@ import re
 import textwrap
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aiguard.core import attribution
 from aiguard.core.attribution import RecordInfo, Range, attribute_text, line_ranges
@@ -547,3 +549,14 @@ def test_line_typed_above_a_paste_ending_like_the_records_line_is_not_claimed(in
     found = index.attribute(text, added)
     assert added[0] not in found
     assert len([n for n in added[1:] if found.get(n) == 1]) >= 7
+
+
+@given(data=st.data(), n=st.integers(0, 90), k=st.integers(1, 16))
+def test_starts_mask_is_the_mask_of_starts_touching(data, n, k):
+    """_starts_mask (runs of the added-token mask) marks exactly _starts_touching's k-gram starts."""
+    from aiguard.core.attribution import REFERENCE_HELPERS, _index_mask, _starts_mask
+
+    touching = sorted(data.draw(st.sets(st.integers(0, n - 1), max_size=n)) if n else set())
+    n_grams = n - k + 1
+    want = _index_mask(REFERENCE_HELPERS["_starts_touching"](touching, k, n_grams), n_grams)
+    assert _starts_mask(_index_mask(touching, n), k, n_grams) == want

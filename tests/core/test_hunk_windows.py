@@ -198,3 +198,18 @@ def test_context_reaches_further_than_any_step_looks():
         assert A.CONTEXT_TOKENS > k + w  # coverage past a chain's ends
         # Hits of two windows: further apart than an occurrence, and than a gap examined.
         assert 2 * A.CONTEXT_TOKENS - k > max(A.OCCURRENCE_GAP, A.MAX_GAP_TOKENS + k)
+
+
+def test_windows_touching_is_that_of_their_tokens(ledger_and_files):
+    """_windows gives the indices of the tokens on added lines along with the tokens (the
+    matcher no longer finds them again): the same as _touching of those tokens, with
+    one window (its list as it is) and with several (each window's shifted)."""
+    from aiguard.core.attribution import _touching, _windows
+
+    _index, texts, _recorded = ledger_and_files
+    text = texts["argparse.py"]
+    rng = random.Random("touching")
+    for added in edits(rng, text.count("\n")):
+        zero_based = {n - 1 for n in added}
+        tokens, touching = _windows(text, HASH, zero_based, text.count("\n"))
+        assert touching == _touching(tokens, zero_based)

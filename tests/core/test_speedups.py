@@ -9,6 +9,7 @@ lone surrogates (surrogateescape'd bytes) and real code from the standard librar
 
 from __future__ import annotations
 
+import array
 import hashlib
 import os
 import random
@@ -237,15 +238,21 @@ def test_index_lookup_matches_the_reference(tmp_path):
     try:
         stored = list({r[1] for r in rows})
         for stream in STREAMS:
-            hashes = list(dict.fromkeys(rng.sample(stored, 800) + [rng.getrandbits(63) for _ in range(200)]
+            # More than the C loop's block of 4,096 searches, so that blocks meet.
+            hashes = list(dict.fromkeys(rng.sample(stored, 4000) + [rng.getrandbits(63) for _ in range(5000)]
                                         + [-(2**63), 2**63 - 1, 0, -1]))
             fast: dict = {}
             index.lookup(stream, hashes, fast)
+            # The same hashes as int64s in a buffer (attribution's memoryview of query_hashes' values).
+            packed: dict = {}
+            index.lookup(stream, memoryview(array.array("q", hashes)).cast("B").cast("q"), packed)
             fpindex._speedups = None
             pure: dict = {}
             index.lookup(stream, hashes, pure)
             fpindex._speedups = _speedups
             assert fast and list(fast.items()) == list(pure.items())  # same hits, same order
+            assert list(packed.items()) == list(pure.items())
+            assert all(type(value) is int for value in packed)
     finally:
         index.close()
 
@@ -337,6 +344,10 @@ def test_line_helpers_match_the_reference(text, added, data):
         pure = REF["_line_tokens"](tokens, touching, added)
         assert list(fast.items()) == list(pure.items())
         assert list(_speedups.line_tokens(tuple(tokens), touching, added).items()) == list(pure.items())
+        # The same indices as a mask (attribution's on_added), in C and in the reference.
+        mask = attribution._index_mask(touching, len(tokens))
+        assert list(_speedups.line_tokens(tokens, mask, added).items()) == list(pure.items())
+        assert list(REF["_line_tokens"](tokens, mask, added).items()) == list(pure.items())
 
 
 @settings(max_examples=300, deadline=None)
@@ -387,10 +398,15 @@ words = st.lists(st.sampled_from([bytes([b]) * 8 for b in range(6)]), max_size=7
 def test_query_hashes_and_their_hits_match_the_reference(digests, k, touching, n_grams, data):
     """query_hashes' packed hashes give hits_per_record the reference's {position: hash} result."""
     pure_hasher, fast_hasher = hashers(KEY)
-    fast, fast_distinct = _speedups.query_hashes(fast_hasher._gram_key, digests, k, touching, n_grams)
+    fast, fast_packed = _speedups.query_hashes(fast_hasher._gram_key, digests, k, touching, n_grams)
     pure, pure_distinct = REF["_query_hashes"](pure_hasher, digests, k, touching, n_grams)
-    assert fast_distinct == pure_distinct
-    assert all(type(v) is int for v in fast_distinct)
+    fast_distinct = memoryview(fast_packed).cast("q")  # int64s, as attribution reads them
+    assert fast_distinct.tolist() == pure_distinct
+    assert list(fast_distinct) == pure_distinct
+    # The touching indices as a mask (attribution's on_added; duplicates are one index there).
+    mask = attribution._index_mask(touching, 76)
+    assert _speedups.query_hashes(fast_hasher._gram_key, digests, k, mask, n_grams) == (fast, fast_packed)
+    assert REF["_query_hashes"](pure_hasher, digests, k, mask, n_grams) == (pure, pure_distinct)
     # A ledger's answer: some of the hashes (and one it was not asked for), each in a few records.
     chosen = data.draw(st.lists(st.sampled_from(pure_distinct), max_size=8)) if pure_distinct else []
     found = {value: data.draw(st.lists(st.tuples(st.integers(1, 6), st.integers(0, 40)), min_size=1, max_size=6))

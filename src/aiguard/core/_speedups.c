@@ -1241,7 +1241,9 @@ static void sort_wanted(Wanted *items, Wanted *tmp, Py_ssize_t n) {
     }
 }
 
-/* A search that found its key: the wanted item, its first entry, its bucket's end. */
+/* A search that found its key: the wanted item, its first entry, its bucket's end. The
+ * searches are made LOOKUP_BLOCK at a time, each block's hits then taken in order. */
+enum { LOOKUP_BLOCK = 4096 };
 typedef struct {
     Py_ssize_t wanted;
     uint32_t entry, end;
@@ -1272,7 +1274,7 @@ static PyObject *sp_index_lookup_body(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "bucket bits out of range");
         return NULL;
     }
-    Py_buffer dv, kv, rv, pv;
+    Py_buffer dv, kv, rv, pv, hv;
     int got = 0;
     PyObject *seq = NULL;
     Wanted *wanted = NULL;
@@ -1292,13 +1294,31 @@ static PyObject *sp_index_lookup_body(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "index columns disagree in size");
         goto fail;
     }
-    seq = PySequence_Fast(hashes, "hashes must be iterable");
-    if (seq == NULL) goto fail;
-    Py_ssize_t m = PySequence_Fast_GET_SIZE(seq);
+    /* The hashes as int64s in a buffer (query_hashes' distinct values, as memoryview "q"),
+     * or any sequence of ints. From a buffer, an int is made only for each hash found. */
+    Py_ssize_t m;
+    if (PyObject_CheckBuffer(hashes)) {
+        if (PyObject_GetBuffer(hashes, &hv, PyBUF_SIMPLE) < 0) goto fail;
+        got = 5;
+        if (hv.len % (Py_ssize_t)sizeof(int64_t)) {
+            PyErr_SetString(PyExc_ValueError, "a buffer of hashes holds int64s");
+            goto fail;
+        }
+        m = hv.len / (Py_ssize_t)sizeof(int64_t);
+    } else {
+        seq = PySequence_Fast(hashes, "hashes must be iterable");
+        if (seq == NULL) goto fail;
+        m = PySequence_Fast_GET_SIZE(seq);
+    }
     wanted = new_array(2 * m, sizeof(Wanted)); /* items, then sort space */
-    at = new_array(m, sizeof(Found));
+    at = new_array(m < LOOKUP_BLOCK ? m : LOOKUP_BLOCK, sizeof(Found));
     if (wanted == NULL || at == NULL) goto fail;
     for (Py_ssize_t i = 0; i < m; i++) {
+        if (seq == NULL) {
+            memcpy(&wanted[i].value, (const char *)hv.buf + i * (Py_ssize_t)sizeof(int64_t), sizeof(int64_t));
+            wanted[i].obj = NULL;
+            continue;
+        }
         PyObject *obj = PySequence_Fast_GET_ITEM(seq, i);
         if (as_int64(obj, &wanted[i].value) < 0) goto fail;
         wanted[i].obj = obj;
@@ -1306,75 +1326,85 @@ static PyObject *sp_index_lookup_body(PyObject *self, PyObject *args) {
     if (m > 0) sort_wanted(wanted, wanted + m, m);
     int shift = 64 - bits;
     int key_shift = 64 - bits - 32;
-    /* First every search (the look-ups ahead's directory entries and keys fetched early:
-     * in sorted order they sweep the file, but each is a cache miss), then the hits'
-     * records and positions, fetched early too, into found. */
+    /* LOOKUP_BLOCK hashes at a time, first every search (the look-ups ahead's directory
+     * entries and keys fetched early: in sorted order they sweep the file, but each is a
+     * cache miss), then the hits' records and positions, fetched early too, into found. */
     enum { AHEAD = 8 };
-    Py_ssize_t n_at = 0;
-    for (Py_ssize_t i = 0; i < m; i++) {
-        if (i + 2 * AHEAD < m) __builtin_prefetch(&dir[(uint64_t)wanted[i + 2 * AHEAD].value >> shift]);
-        if (i + AHEAD < m) {
-            uint64_t ahead = (uint64_t)wanted[i + AHEAD].value >> shift;
-            if (dir[ahead] < (uint64_t)count) __builtin_prefetch(&keys[dir[ahead]]);
-        }
-        uint64_t u = (uint64_t)wanted[i].value;
-        uint64_t b = u >> shift;
-        uint32_t lo = dir[b], hi = dir[b + 1];
-        if (lo >= hi) continue;
-        if (hi > (uint64_t)count) {
-            PyErr_SetString(PyExc_ValueError, "index directory points past its entries");
-            goto fail;
-        }
-        uint32_t k = (uint32_t)(key_shift >= 0 ? (u >> key_shift) : (u << -key_shift));
-        uint32_t a = lo, z = hi; /* bisect_left */
-        while (a < z) {
-            uint32_t mid = a + (z - a) / 2;
-            if (keys[mid] < k) a = mid + 1; else z = mid;
-        }
-        if (a >= hi || keys[a] != k) continue;
-        __builtin_prefetch(&recs[a]);
-        __builtin_prefetch(&poss[a]);
-        at[n_at].wanted = i;
-        at[n_at].entry = a;
-        at[n_at].end = hi;
-        n_at++;
-    }
-    for (Py_ssize_t f = 0; f < n_at; f++) {
-        Py_ssize_t i = at[f].wanted;
-        uint32_t a = at[f].entry, hi = at[f].end, k = keys[a];
-        PyObject *hits = PyDict_GetItemWithError(found, wanted[i].obj);
-        if (hits == NULL) {
-            if (PyErr_Occurred()) goto fail;
-            hits = PyList_New(0);
-            if (hits == NULL) goto fail;
-            if (PyDict_SetItem(found, wanted[i].obj, hits) < 0) {
-                Py_DECREF(hits);
+    for (Py_ssize_t block = 0; block < m; block += LOOKUP_BLOCK) {
+        Py_ssize_t n_at = 0, block_end = m - block < LOOKUP_BLOCK ? m : block + LOOKUP_BLOCK;
+        for (Py_ssize_t i = block; i < block_end; i++) {
+            if (i + 2 * AHEAD < m) __builtin_prefetch(&dir[(uint64_t)wanted[i + 2 * AHEAD].value >> shift]);
+            if (i + AHEAD < m) {
+                uint64_t ahead = (uint64_t)wanted[i + AHEAD].value >> shift;
+                if (dir[ahead] < (uint64_t)count) __builtin_prefetch(&keys[dir[ahead]]);
+            }
+            uint64_t u = (uint64_t)wanted[i].value;
+            uint64_t b = u >> shift;
+            uint32_t lo = dir[b], hi = dir[b + 1];
+            if (lo >= hi) continue;
+            if (hi > (uint64_t)count) {
+                PyErr_SetString(PyExc_ValueError, "index directory points past its entries");
                 goto fail;
             }
-            Py_DECREF(hits); /* found holds it */
+            uint32_t k = (uint32_t)(key_shift >= 0 ? (u >> key_shift) : (u << -key_shift));
+            uint32_t a = lo, z = hi; /* bisect_left */
+            while (a < z) {
+                uint32_t mid = a + (z - a) / 2;
+                if (keys[mid] < k) a = mid + 1; else z = mid;
+            }
+            if (a >= hi || keys[a] != k) continue;
+            __builtin_prefetch(&recs[a]);
+            __builtin_prefetch(&poss[a]);
+            at[n_at].wanted = i;
+            at[n_at].entry = a;
+            at[n_at].end = hi;
+            n_at++;
         }
-        for (; a < hi && keys[a] == k; a++) {
-            if (watermark >= 0 && (long long)recs[a] > watermark) {
-                past = 1;
-                goto searched;
+        for (Py_ssize_t f = 0; f < n_at; f++) {
+            Py_ssize_t i = at[f].wanted;
+            uint32_t a = at[f].entry, hi = at[f].end, k = keys[a];
+            PyObject *value = wanted[i].obj;
+            if (value == NULL) {
+                value = PyLong_FromLongLong((long long)wanted[i].value);
+                if (value == NULL) goto fail;
+            } else {
+                Py_INCREF(value);
             }
-            PyObject *pair = PyTuple_New(2), *r = PyLong_FromUnsignedLong(recs[a]);
-            PyObject *q = PyLong_FromLong((long)poss[a]);
-            if (pair == NULL || r == NULL || q == NULL) {
-                Py_XDECREF(pair);
-                Py_XDECREF(r);
-                Py_XDECREF(q);
-                goto fail;
+            PyObject *hits = PyDict_GetItemWithError(found, value);
+            if (hits == NULL) {
+                hits = PyErr_Occurred() ? NULL : PyList_New(0);
+                if (hits == NULL || PyDict_SetItem(found, value, hits) < 0) {
+                    Py_XDECREF(hits);
+                    Py_DECREF(value);
+                    goto fail;
+                }
+                Py_DECREF(hits); /* found holds it */
             }
-            PyTuple_SET_ITEM(pair, 0, r);
-            PyTuple_SET_ITEM(pair, 1, q);
-            if (append_new(hits, pair) < 0) goto fail;
+            Py_DECREF(value);
+            for (; a < hi && keys[a] == k; a++) {
+                if (watermark >= 0 && (long long)recs[a] > watermark) {
+                    past = 1;
+                    goto searched;
+                }
+                PyObject *pair = PyTuple_New(2), *r = PyLong_FromUnsignedLong(recs[a]);
+                PyObject *q = PyLong_FromLong((long)poss[a]);
+                if (pair == NULL || r == NULL || q == NULL) {
+                    Py_XDECREF(pair);
+                    Py_XDECREF(r);
+                    Py_XDECREF(q);
+                    goto fail;
+                }
+                PyTuple_SET_ITEM(pair, 0, r);
+                PyTuple_SET_ITEM(pair, 1, q);
+                if (append_new(hits, pair) < 0) goto fail;
+            }
         }
     }
 searched:
     PyMem_Free(wanted);
     PyMem_Free(at);
-    Py_DECREF(seq);
+    Py_XDECREF(seq);
+    if (got >= 5) PyBuffer_Release(&hv);
     PyBuffer_Release(&pv);
     PyBuffer_Release(&rv);
     PyBuffer_Release(&kv);
@@ -1385,6 +1415,7 @@ fail:
     PyMem_Free(wanted);
     PyMem_Free(at);
     Py_XDECREF(seq);
+    if (got >= 5) PyBuffer_Release(&hv);
     if (got >= 4) PyBuffer_Release(&pv);
     if (got >= 3) PyBuffer_Release(&rv);
     if (got >= 2) PyBuffer_Release(&kv);
@@ -1633,6 +1664,55 @@ static int extend_range(PyObject *out, long long a, long long b) {
 }
 
 /* starts_touching(touching, k, n_grams) -> start positions of the k-grams holding a token. */
+/* Token indices, given as a sequence of ints or as a mask: a buffer of one byte per token,
+ * nonzero at each index (attribution's on_added; a huge file has millions of touching
+ * tokens, which as a list of ints cost 40 bytes each). Read in order with indices_next. */
+typedef struct {
+    PyObject *seq; /* the sequence (PySequence_Fast), or NULL for a mask */
+    Py_buffer mask;
+    Py_ssize_t n, j; /* items or bytes; the next to read */
+} Indices;
+
+static int indices_open(Indices *ix, PyObject *obj, const char *what) {
+    ix->seq = NULL;
+    ix->j = 0;
+    if (PyObject_CheckBuffer(obj)) {
+        if (PyObject_GetBuffer(obj, &ix->mask, PyBUF_SIMPLE) < 0) return -1;
+        ix->n = ix->mask.len;
+        return 0;
+    }
+    ix->seq = PySequence_Fast(obj, what);
+    if (ix->seq == NULL) return -1;
+    ix->n = PySequence_Fast_GET_SIZE(ix->seq);
+    return 0;
+}
+
+/* 1 with the next index in *out (and in *item the sequence's int, borrowed, or NULL for a
+ * mask), 0 past the last, -1 with an exception set. */
+static int indices_next(Indices *ix, long long *out, PyObject **item) {
+    if (ix->seq == NULL) {
+        const char *bytes = ix->mask.buf;
+        while (ix->j < ix->n && !bytes[ix->j]) ix->j++;
+        if (ix->j >= ix->n) return 0;
+        *out = ix->j++;
+        *item = NULL;
+        return 1;
+    }
+    if (ix->j >= ix->n) return 0;
+    PyObject *obj = PySequence_Fast_GET_ITEM(ix->seq, ix->j);
+    ix->j++;
+    Py_ssize_t value = PyNumber_AsSsize_t(obj, PyExc_IndexError);
+    if (value == -1 && PyErr_Occurred()) return -1;
+    *out = value;
+    *item = obj;
+    return 1;
+}
+
+static void indices_close(Indices *ix) {
+    if (ix->seq == NULL) PyBuffer_Release(&ix->mask);
+    else Py_DECREF(ix->seq);
+}
+
 static PyObject *sp_starts_touching(PyObject *self, PyObject *args) {
     PyObject *touching;
     long long k, n_grams;
@@ -1775,22 +1855,29 @@ static PyObject *sp_line_tokens_body(PyObject *self, PyObject *args) {
     }
     PyObject *tokens = PySequence_Fast(token_seq, "tokens must be a sequence");
     if (tokens == NULL) return NULL;
-    PyObject *seq = PySequence_Fast(touching, "touching must be iterable");
-    if (seq == NULL) {
+    Indices seq;
+    if (indices_open(&seq, touching, "touching must be iterable or a mask") < 0) {
         Py_DECREF(tokens);
         return NULL;
     }
+    PyObject *index = NULL; /* the current touching index, as the int the lists get */
     PyObject *out = PyDict_New();
     if (out == NULL) goto fail;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), count = PySequence_Fast_GET_SIZE(tokens);
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(tokens);
     /* Tokens come line by line: the last line looked at, and its list (NULL: not added). */
     long long cached_line = -1;
     int have_cached = 0;
     PyObject *cached_list = NULL;
-    for (Py_ssize_t j = 0; j < n; j++) {
-        PyObject *index = PySequence_Fast_GET_ITEM(seq, j);
-        Py_ssize_t i = PyNumber_AsSsize_t(index, PyExc_IndexError);
-        if (i == -1 && PyErr_Occurred()) goto fail;
+    for (;;) {
+        Py_CLEAR(index);
+        long long value;
+        PyObject *item;
+        int more = indices_next(&seq, &value, &item);
+        if (more < 0) goto fail;
+        if (!more) break;
+        index = item != NULL ? Py_NewRef(item) : PyLong_FromLongLong(value);
+        if (index == NULL) goto fail;
+        Py_ssize_t i = (Py_ssize_t)value;
         if (i < 0) i += count;
         if (i < 0 || i >= count) {
             PyErr_SetString(PyExc_IndexError, "token index out of range");
@@ -1829,12 +1916,13 @@ static PyObject *sp_line_tokens_body(PyObject *self, PyObject *args) {
             }
         }
     }
-    Py_DECREF(seq);
+    indices_close(&seq);
     Py_DECREF(tokens);
     return out;
 fail:
+    Py_XDECREF(index);
     Py_XDECREF(out);
-    Py_DECREF(seq);
+    indices_close(&seq);
     Py_DECREF(tokens);
     return NULL;
 }
@@ -2039,35 +2127,41 @@ static int valueset_add(ValueSet *set, int64_t value) {
     return 1;
 }
 
-/* query_hashes(key, digests, k, touching, n_grams) -> (packed, [distinct hashes]):
+/* query_hashes(key, digests, k, touching, n_grams) -> (packed, distinct):
  * attribution._query_hashes: the k-grams that hold a touching token (starts_touching's
  * positions) hashed as kgram_hashes does, and their values in first-occurrence order.
  * packed stands for the reference's {position: hash}: (position, hash) int64 pairs in
- * position order, as bytes, which hits_per_record reads without a Python int per k-gram. */
+ * position order, as bytes, which hits_per_record reads without a Python int per k-gram;
+ * distinct is the values as int64s in bytes (attribution reads it as memoryview "q", which
+ * index_lookup takes as it is). The k-grams are hashed QUERY_BATCH at a time: a huge file's
+ * millions of them never need more than the two results and the set that dedupes them. */
+enum { QUERY_BATCH = 4096 };
+
 static PyObject *sp_query_hashes(PyObject *self, PyObject *args) {
     PyObject *key, *digests, *touching;
     Py_ssize_t k, n_grams;
     if (!PyArg_ParseTuple(args, "SOnOn", &key, &digests, &k, &touching, &n_grams)) return NULL;
     Keyed ks;
     if (keyed_setup(&ks, key) < 0) return NULL;
-    PyObject *seq = PySequence_Fast(touching, "touching must be iterable");
-    if (seq == NULL) return NULL;
-    Py_ssize_t n = 0, m = 0, cap = 0;
+    Indices seq;
+    if (indices_open(&seq, touching, "touching must be iterable or a mask") < 0) return NULL;
+    Py_ssize_t n = 0, m = 0, n_ranges = 0, ranges_cap = 0;
     uint64_t *words = NULL, *values = NULL;
-    Py_ssize_t *pos = NULL, *start = NULL, *count = NULL;
+    Py_ssize_t *scratch = NULL;
+    long long *ranges = NULL; /* [a, b) start ranges, one per run of touching tokens */
     PyObject *hashes = NULL, *distinct = NULL, *result = NULL;
     ValueSet set = {NULL, NULL, 0};
     words = digest_words(digests, &n);
     if (words == NULL) goto done;
     /* starts_touching: for each run of consecutive tokens, the k-grams over it. */
-    Py_ssize_t t = PySequence_Fast_GET_SIZE(seq);
-    int have_run = 0, have_last = 0;
+    int have_run = 0, have_last = 0, more = 1;
     long long run_start = 0, run_end = 0, last = 0;
-    for (Py_ssize_t j = 0; j <= t; j++) {
+    while (more) {
         long long i = 0;
-        if (j < t) {
-            i = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(seq, j));
-            if (i == -1 && PyErr_Occurred()) goto done;
+        PyObject *item;
+        more = indices_next(&seq, &i, &item);
+        if (more < 0) goto done;
+        if (more) {
             if (have_run && i == run_end + 1) {
                 run_end = i;
                 continue;
@@ -2078,18 +2172,20 @@ static PyObject *sp_query_hashes(PyObject *self, PyObject *args) {
             long long b = (run_end < n_grams - 1 ? run_end : n_grams - 1) + 1;
             if (a < floor) a = floor;
             if (a < b) {
-                if (m + (b - a) > cap) {
-                    Py_ssize_t grow = cap ? 2 * cap : 64;
-                    while (grow < m + (b - a)) grow *= 2;
-                    Py_ssize_t *bigger = PyMem_Realloc(pos, (size_t)grow * sizeof(Py_ssize_t));
+                if (n_ranges == ranges_cap) {
+                    Py_ssize_t grow = ranges_cap ? 2 * ranges_cap : 16;
+                    long long *bigger = PyMem_Realloc(ranges, (size_t)grow * 2 * sizeof(long long));
                     if (bigger == NULL) {
                         PyErr_NoMemory();
                         goto done;
                     }
-                    pos = bigger;
-                    cap = grow;
+                    ranges = bigger;
+                    ranges_cap = grow;
                 }
-                for (long long x = a; x < b; x++) pos[m++] = (Py_ssize_t)x;
+                ranges[2 * n_ranges] = a;
+                ranges[2 * n_ranges + 1] = b;
+                n_ranges++;
+                m += (Py_ssize_t)(b - a);
                 last = b - 1;
                 have_last = 1;
             }
@@ -2097,36 +2193,47 @@ static PyObject *sp_query_hashes(PyObject *self, PyObject *args) {
         run_start = run_end = i;
         have_run = 1;
     }
-    start = new_array(m, sizeof(Py_ssize_t));
-    count = new_array(m, sizeof(Py_ssize_t));
-    values = new_array(m, sizeof(uint64_t));
-    if (start == NULL || count == NULL || values == NULL) goto done;
-    for (Py_ssize_t j = 0; j < m; j++) {
-        Py_ssize_t i = pos[j], a = i, b = i + k; /* as kgram_hashes reads joined[8i:8i+8k] */
-        if (a < 0 || b < 0) {
-            a = 8 * i;
-            b = 8 * (i + k);
-            slice_bounds(8 * n, &a, &b);
-            a /= 8;
-            b /= 8;
-        } else {
-            slice_bounds(n, &a, &b);
-        }
-        start[j] = a;
-        count[j] = b - a;
-    }
-    keyed_batch(&ks, words, start, count, m, values);
     hashes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(m * 2 * sizeof(int64_t)));
-    distinct = PyList_New(0);
+    distinct = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(m * sizeof(int64_t)));
     if (hashes == NULL || distinct == NULL || valueset_init(&set, m) < 0) goto done;
-    int64_t *pairs = (int64_t *)PyBytes_AS_STRING(hashes);
-    for (Py_ssize_t j = 0; j < m; j++) {
-        pairs[2 * j] = (int64_t)pos[j];
-        pairs[2 * j + 1] = (int64_t)values[j];
-        if (valueset_add(&set, (int64_t)values[j])
-            && append_new(distinct, PyLong_FromLongLong((long long)(int64_t)values[j])) < 0)
-            goto done;
+    int64_t *pairs = (int64_t *)PyBytes_AS_STRING(hashes), *values_out = (int64_t *)PyBytes_AS_STRING(distinct);
+    scratch = new_array(3 * QUERY_BATCH, sizeof(Py_ssize_t));
+    values = new_array(QUERY_BATCH, sizeof(uint64_t));
+    if (scratch == NULL || values == NULL) goto done;
+    Py_ssize_t *start = scratch, *count = scratch + QUERY_BATCH, *pos = scratch + 2 * QUERY_BATCH;
+    Py_ssize_t filled = 0, n_distinct = 0, batch = 0;
+    for (Py_ssize_t r = 0; r <= n_ranges; r++) {
+        long long x = r < n_ranges ? ranges[2 * r] : 0, end = r < n_ranges ? ranges[2 * r + 1] : 0;
+        for (;;) {
+            if (batch == QUERY_BATCH || (r == n_ranges && batch > 0)) {
+                keyed_batch(&ks, words, start, count, batch, values);
+                for (Py_ssize_t j = 0; j < batch; j++) {
+                    pairs[2 * (filled + j)] = (int64_t)pos[j];
+                    pairs[2 * (filled + j) + 1] = (int64_t)values[j];
+                    if (valueset_add(&set, (int64_t)values[j])) values_out[n_distinct++] = (int64_t)values[j];
+                }
+                filled += batch;
+                batch = 0;
+            }
+            if (x >= end) break;
+            Py_ssize_t i = (Py_ssize_t)x, a = i, b = i + k; /* as kgram_hashes reads joined[8i:8i+8k] */
+            if (a < 0 || b < 0) {
+                a = 8 * i;
+                b = 8 * (i + k);
+                slice_bounds(8 * n, &a, &b);
+                a /= 8;
+                b /= 8;
+            } else {
+                slice_bounds(n, &a, &b);
+            }
+            pos[batch] = i;
+            start[batch] = a;
+            count[batch] = b - a;
+            batch++;
+            x++;
+        }
     }
+    if (_PyBytes_Resize(&distinct, (Py_ssize_t)(n_distinct * sizeof(int64_t))) < 0) goto done;
     result = PyTuple_Pack(2, hashes, distinct);
 done:
     Py_XDECREF(hashes);
@@ -2134,11 +2241,10 @@ done:
     PyMem_Free(set.slots);
     PyMem_Free(set.used);
     PyMem_Free(words);
+    PyMem_Free(ranges);
+    PyMem_Free(scratch);
     PyMem_Free(values);
-    PyMem_Free(pos);
-    PyMem_Free(start);
-    PyMem_Free(count);
-    Py_DECREF(seq);
+    indices_close(&seq);
     return result;
 }
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import bisect
 import gc
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from aiguard.core.fingerprint import (
     IDENT,
@@ -62,11 +62,15 @@ ABSTRACT_DENSITY = 0.4  # benchmarks/README.md, "Hunk-scoped matching and contex
 # that hits alone already cover this much of.
 EXTEND_SHARE = 0.4
 
-# lookup(stream, hashes) -> {hash: [(record_id, position), ...]}
-Lookup = Callable[[int, list[int]], Mapping[int, list[tuple[int, int]]]]
+# lookup(stream, hashes) -> {hash: [(record_id, position), ...]}; the hashes are distinct, a
+# list, or with the accelerator a memoryview of int64s (_query_hashes)
+Lookup = Callable[[int, Sequence[int]], Mapping[int, list[tuple[int, int]]]]
 # record_lines(records) -> {record: its LineHashes}; a record without line hashes (recorded
 # before the ledger kept them) is left out.
 RecordLines = Callable[[Iterable[int]], Mapping[int, LineHashes]]
+# The indices of the tokens on added lines (_touching), or their mask (_index_mask of them:
+# 1 byte per token), which _query_hashes and _line_tokens take alike.
+Touching = list[int] | bytearray
 # {position: hash} of a query's k-grams (_query_hashes), or the accelerator's packed bytes of
 # them, which only its hits_per_record reads: the two are swapped in and out together.
 QueryHashes = dict[int, int] | bytes
@@ -129,13 +133,19 @@ def _attribute_text(text: str, added_lines: Iterable[int], hasher: Hasher, looku
         return {}
     syntax = syntax_for_path(path) or guess_syntax(text)
     line_count = text.count("\n") + (0 if text.endswith("\n") or not text else 1)
-    tokens = tokenize(text, syntax).tokens if whole_file else _window_tokens(text, syntax, added, line_count)
-    touching = _touching(tokens, added)
+    if whole_file:
+        tokens = tokenize(text, syntax).tokens
+        touching = _touching(tokens, added)
+    else:
+        tokens, touching = _windows(text, syntax, added, line_count)
     if not touching:
         return _fill_tokenless({}, added, set(), line_count)
 
     token_lines = _first_lines(tokens)
     on_added = _index_mask(touching, len(tokens))  # 1 for the tokens of added lines: only they can be a paste's
+    # From here on the mask stands for the touching indices (the helpers take either): a huge
+    # file's millions of them as Python ints were its largest list after the tokens.
+    del touching
     chains: list[_Chain] = []
     tokenless: dict[int, int] = {}  # comment-only lines the records' line hashes give to a record
     for stream in STREAMS:
@@ -147,7 +157,7 @@ def _attribute_text(text: str, added_lines: Iterable[int], hasher: Hasher, looku
         # No low-complexity mask here: it depends only on a k-gram's tokens, so the
         # ledger never holds a masked k-gram and looking one up just finds nothing,
         # which costs less than checking every k-gram.
-        hashes, distinct = _query_hashes(hasher, digests, k, touching, n_grams)
+        hashes, distinct = _query_hashes(hasher, digests, k, on_added, n_grams)
         found = lookup(stream, distinct)
         per_record = _hits_per_record(hashes, found, DF_CAP)
         lengths = record_tokens(per_record) if per_record else {}
@@ -156,8 +166,11 @@ def _attribute_text(text: str, added_lines: Iterable[int], hasher: Hasher, looku
         # fill does not count towards min_tokens: it never makes a record match. Raw stream
         # only: abstract k-grams (V = V . V) are too alike to confirm where lines were cut.
         fills = _insertion_fills(matched, tokens, digests, k, hasher, stream, lookup,
-                                 ends=(w, lengths, per_record), looked=_starts_touching(touching, k, n_grams),
+                                 ends=(w, lengths, per_record), looked=_starts_mask(on_added, k, n_grams),
                                  on_added=on_added) if matched and stream == RAW else {}
+        # Dropped as soon as they are used, not when the next stream's replace them: on a
+        # huge file each of these is hundreds of MB.
+        del digests, hashes, distinct, found, per_record
         own_lines = record_lines({record for record, *_ in matched}) if matched and stream == RAW and record_lines else {}
         query_lines = _QueryLines(text, hasher) if own_lines else None
         for record, chain, covered, extension in matched:
@@ -172,9 +185,13 @@ def _attribute_text(text: str, added_lines: Iterable[int], hasher: Hasher, looku
                     for line in lines:
                         tokenless.setdefault(line, record)
             chains.append((stream, count, record, covered, extension - covered))
+        del matched, fills, lengths
 
-    line_tokens = _line_tokens(tokens, touching, added)
-    result = _chain_owners(chains, line_tokens, len(tokens), EXTEND_SHARE, LINE_SHARE)
+    del token_lines  # the rest needs neither it nor, after line_tokens, the tokens: a huge file's go before the votes
+    line_tokens = _line_tokens(tokens, on_added, added)
+    n_tokens = len(tokens)
+    del tokens, on_added
+    result = _chain_owners(chains, line_tokens, n_tokens, EXTEND_SHARE, LINE_SHARE)
     for line, record in tokenless.items():
         if line not in line_tokens:
             result.setdefault(line, record)
@@ -357,10 +374,10 @@ def _line_owners(line_tokens: dict[int, list[int]], owner: dict[int, int], exten
     return result
 
 
-def _line_tokens(tokens: list[Token], touching: list[int], added: set[int]) -> dict[int, list[int]]:
+def _line_tokens(tokens: list[Token], touching: Touching, added: set[int]) -> dict[int, list[int]]:
     """{line: [token index, ...]}: the touching tokens on each added line (0-based)."""
     line_tokens: dict[int, list[int]] = defaultdict(list)
-    for i in touching:
+    for i in _indices(touching):
         t = tokens[i]
         for line in range(t.first_line, t.last_line + 1):
             if line in added:
@@ -387,15 +404,28 @@ def _touching(tokens: list[Token], added: set[int]) -> list[int]:
     return [i for i, t in enumerate(tokens) if _touches(t, added)]
 
 
-def _query_hashes(hasher: Hasher, digests: list[bytes], k: int, touching: list[int],
-                  n_grams: int) -> tuple[QueryHashes, list[int]]:
+def _indices(touching: Touching) -> list[int]:
+    """The touching indices, from their list or their mask (_index_mask of them)."""
+    if isinstance(touching, list):
+        return touching
+    return [i for i, flag in enumerate(touching) if flag]
+
+
+def _query_hashes(hasher: Hasher, digests: list[bytes], k: int, touching: Touching,
+                  n_grams: int) -> tuple[QueryHashes, Sequence[int]]:
     """{position: hash} of the k-grams that hold a touching token, and the distinct hashes in order."""
-    hashes = hasher.kgram_hashes(digests, k, _starts_touching(touching, k, n_grams))
+    hashes = hasher.kgram_hashes(digests, k, _starts_touching(_indices(touching), k, n_grams))
     return hashes, list(dict.fromkeys(hashes.values()))
 
 
 def _window_tokens(text: str, syntax: str, added: set[int], line_count: int) -> list[Token]:
-    """The tokens of the windows around the added lines, in order, with their file line numbers.
+    """The tokens of the windows around the added lines, in order, with their file line numbers (_windows)."""
+    return _windows(text, syntax, added, line_count)[0]
+
+
+def _windows(text: str, syntax: str, added: set[int], line_count: int) -> tuple[list[Token], list[int]]:
+    """The tokens of the windows around the added lines, in order, with their file line numbers,
+    and the indices of those on an added line (_touching of them).
 
     A window is a run of added lines with CONTEXT_TOKENS of context either side, cut at
     line starts outside any comment or string (_Literals), so it tokenises as in the whole
@@ -410,7 +440,7 @@ def _window_tokens(text: str, syntax: str, added: set[int], line_count: int) -> 
         else:
             runs.append([line, line])
     if not runs:
-        return []
+        return [], []
     lines = _LineOffsets(text)
     literals = _Literals(text, syntax, lines, line_count)
     margins = [[CONTEXT_LINES, CONTEXT_LINES] for _ in runs]
@@ -425,6 +455,7 @@ def _window_tokens(text: str, syntax: str, added: set[int], line_count: int) -> 
             else:
                 windows.append((start, end, [n]))
         out: list[Token] = []
+        out_touching: list[int] = []
         grown = False
         for start, end, members in windows:
             window = cache.get((start, end))
@@ -438,9 +469,15 @@ def _window_tokens(text: str, syntax: str, added: set[int], line_count: int) -> 
                     for n in members:
                         margins[n][side] *= 4
                     grown = True
-            out.extend(window)
+            if len(windows) == 1:  # the usual case, and a huge new file's: its lists as they are, not copied
+                out, out_touching = window, touching
+            else:
+                base = len(out)
+                out_touching.extend([i + base for i in touching] if base else touching)
+                out.extend(window)
+            del touching
         if not grown:
-            return out
+            return out, out_touching
 
 
 def _tokenize_lines(text: str, syntax: str, lines: _LineOffsets, start: int, end: int) -> list[Token]:
@@ -573,6 +610,25 @@ class _Literals:
         while (i := self._span_over(line)) is not None:
             line = self.lines.line_of(self.ends[i] - 1) + 1
         return line
+
+
+def _starts_mask(on_added: bytearray, k: int, n_grams: int) -> bytearray:
+    """n_grams bytes, 1 at the start of each k-gram that holds a token of an added line
+    (on_added: 1 per such token): _starts_touching's positions as a mask, made run by run
+    with bytearray.find, so that a huge file's millions of starts are never Python ints."""
+    mask = bytearray(max(0, n_grams))
+    pos = 0
+    while True:
+        a = on_added.find(1, pos)
+        if a < 0:
+            return mask
+        b = on_added.find(0, a)
+        if b < 0:
+            b = len(on_added)
+        lo, hi = max(0, a - k + 1), min(b, n_grams)  # the starts whose k-gram reaches into [a, b)
+        if lo < hi:
+            mask[lo:hi] = b"\x01" * (hi - lo)
+        pos = b
 
 
 def _starts_touching(touching: list[int], k: int, n_grams: int) -> list[int]:
@@ -924,7 +980,7 @@ def _barred_before(looked: bytearray, hits: Iterable[tuple[int, int]], w: int, q
 
 def _insertion_fills(matched: list[_Matched], tokens: list[Token], digests: list[bytes], k: int, hasher: Hasher, stream: int,
                      lookup: Lookup, ends: tuple[int, Mapping[int, int], Mapping[int, list[tuple[int, int]]]]
-                     | None = None, looked: list[int] | None = None,
+                     | None = None, looked: bytearray | None = None,
                      on_added: bytearray | None = None) -> dict[int, set[int]]:
     """Query tokens between chain hits that are copied, once the inserted lines are known.
 
@@ -943,13 +999,13 @@ def _insertion_fills(matched: list[_Matched], tokens: list[Token], digests: list
 
     With `ends` (w, record lengths, the first look-up's hits per record) the two ends
     of each chain are examined as well (_end_candidates), in the same look-up. With
-    `looked` too (the query k-gram starts the first look-up asked for), placements whose
+    `looked` too (1 at each query k-gram start the first look-up asked for: _starts_mask), placements whose
     copied pieces hold w looked-up k-grams in a row without a hit are not examined
     (_CopiedPieces): the ledger would have held one of them. With `on_added` (1 per token
     of an added line), the ends' copied and inserted lines are added lines only.
     """
     starts: list[bool] | None = None
-    looked_mask = _index_mask(looked, len(digests) - k + 1) if looked is not None and ends is not None else None
+    looked_mask = looked if ends is not None else None
     # (record, lo, hi, placements, confirmed cuts per placement, how many have <= MAX_RUNS runs)
     gaps: list[tuple[int, int, int, list[tuple[tuple[int, int], ...]], list[set[int]], int]] = []
     wanted: dict[int, list[tuple[int, int, int, int]]] = defaultdict(list)  # hash -> (gap, placement, cut, rpos)
@@ -1308,11 +1364,15 @@ if _speedups is not None:
                       extend_share: float, line_share: float) -> dict[int, int]:
         return _speedups.chain_owners(chains, line_tokens, n_tokens, RAW, extend_share, line_share)
 
-    def _query_hashes(hasher: Hasher, digests: list[bytes], k: int, touching: list[int],
-                      n_grams: int) -> tuple[QueryHashes, list[int]]:
+    def _query_hashes(hasher: Hasher, digests: list[bytes], k: int, touching: Touching,
+                      n_grams: int) -> tuple[QueryHashes, Sequence[int]]:
         # The hashes come packed (bytes of (position, hash) pairs), which only the C
-        # hits_per_record reads: the two are swapped in and out together.
-        return _speedups.query_hashes(hasher._gram_key, digests, k, touching, n_grams)
+        # hits_per_record reads: the two are swapped in and out together. The distinct
+        # values are int64s too (a memoryview of them, a sequence of ints to any lookup):
+        # the ledger's C index_lookup reads them as they are, and makes an int only for
+        # each one it finds, not for each of a huge file's millions of k-grams.
+        packed, distinct = _speedups.query_hashes(hasher._gram_key, digests, k, touching, n_grams)
+        return packed, memoryview(distinct).cast("q")
 
     def _end_runs(dists: list[int], room: int) -> list[tuple[int, tuple[tuple[int, int], ...]]] | None:
         return _speedups.end_runs(dists, room, MAX_END_INSERTED, MAX_RUNS, MAX_CANDIDATES, MAX_STEPS)

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     import sqlite3
     from pathlib import Path
     from types import TracebackType
-    from typing import Iterable, Iterator, Mapping
+    from typing import Iterable, Iterator, Mapping, Sequence
 else:
     # sqlite3 is a wrapper around the C module _sqlite3 (connect, Connection and the errors are
     # its own) that adds only the deprecated datetime adapters and converters, and imports
@@ -585,8 +585,9 @@ class Ledger:
     def is_empty(self) -> bool:
         return self.conn.execute("SELECT 1 FROM records LIMIT 1").fetchone() is None
 
-    def lookup(self, stream: int, hashes: list[int]) -> dict[int, list[tuple[int, int]]]:
-        """{hash: [(record, position), ...]} for the hashes of one stream found in the ledger."""
+    def lookup(self, stream: int, hashes: Sequence[int]) -> dict[int, list[tuple[int, int]]]:
+        """{hash: [(record, position), ...]} for the hashes of one stream found in the ledger
+        (distinct hashes: a list, or attribution's memoryview of int64s)."""
         index = self._prepare_reads()
         found: dict[int, list[tuple[int, int]]] = {}
         try:
